@@ -1,0 +1,71 @@
+//! apply: writes a verified plan, atomically.
+//!
+//! Every file is first written in full to a temporary file beside its target and synced;
+//! only when all are staged are they renamed into place, so a failure part-way leaves every
+//! original intact. Existing files keep their permissions; new ones are made readable by all
+//! (the daprd image runs as uid 65532 and must read the mounted configuration).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use crate::error::Error;
+use crate::plan::{Plan, Status};
+
+/// Writes every changed file of `plan`; returns the paths written.
+pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, Error> {
+    let mut staged = Vec::new();
+    for change in plan.files.iter().filter(|f| f.status != Status::Unchanged) {
+        // Write through a symlink to its target, so the link itself survives.
+        let target = fs::canonicalize(&change.path).unwrap_or_else(|_| change.path.clone());
+        let tmp = stage(&target, change.after.as_bytes()).map_err(|source| Error::Write {
+            path: change.path.clone(),
+            source,
+        })?;
+        staged.push((tmp, target, change.path.clone()));
+    }
+    let mut written = Vec::new();
+    for (tmp, target, shown) in staged {
+        tmp.persist(&target).map_err(|e| Error::Write {
+            path: shown.clone(),
+            source: e.error,
+        })?;
+        written.push(shown);
+    }
+    Ok(written)
+}
+
+fn stage(target: &Path, content: &[u8]) -> std::io::Result<NamedTempFile> {
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".obs-init-")
+        .tempfile_in(dir)?;
+    tmp.write_all(content)?;
+    tmp.as_file().sync_all()?;
+    let permissions = match fs::metadata(target) {
+        Ok(meta) => meta.permissions(),
+        Err(_) => new_file_permissions(tmp.as_file().metadata()?.permissions()),
+    };
+    fs::set_permissions(tmp.path(), permissions)?;
+    Ok(tmp)
+}
+
+#[cfg(unix)]
+fn new_file_permissions(mut p: fs::Permissions) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    p.set_mode(0o644);
+    p
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions(p: fs::Permissions) -> fs::Permissions {
+    p
+}

@@ -1,0 +1,116 @@
+//! Everything the binary shows: diffs, status lines, notes and errors.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use obs_init::Error;
+use obs_init::compose::Note;
+use obs_init::error::Location;
+use obs_init::plan::{Plan, Status};
+use similar::{ChangeTag, TextDiff};
+
+const BOLD: Style = Style::new().bold();
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const STATUS: Style = AnsiColor::Green.on_default().bold();
+
+/// The unified diff of every file the plan changes.
+pub fn diff(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    for file in plan.files.iter().filter(|f| f.status != Status::Unchanged) {
+        let before = file.before.as_deref().unwrap_or("");
+        let old_name = match file.status {
+            Status::Create => "/dev/null".to_string(),
+            _ => format!("a/{}", file.display),
+        };
+        let new_name = format!("b/{}", file.display);
+        writeln!(out, "{BOLD}--- {old_name}{BOLD:#}")?;
+        writeln!(out, "{BOLD}+++ {new_name}{BOLD:#}")?;
+        let diff = TextDiff::from_lines(before, &file.after);
+        for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+            writeln!(out, "{CYAN}{}{CYAN:#}", hunk.header())?;
+            for change in hunk.iter_changes() {
+                let (sign, style) = match change.tag() {
+                    ChangeTag::Delete => ('-', RED),
+                    ChangeTag::Insert => ('+', GREEN),
+                    ChangeTag::Equal => (' ', Style::new()),
+                };
+                let line = change.value();
+                let line = line.strip_suffix('\n').unwrap_or(line);
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                writeln!(out, "{style}{sign}{line}{style:#}")?;
+                if change.missing_newline() {
+                    writeln!(out, "\\ No newline at end of file")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line per file: what happened (or would happen) to it.
+pub fn statuses(err: &mut dyn Write, plan: &Plan, dry_run: bool) -> io::Result<()> {
+    for file in &plan.files {
+        let verb = match (file.status, dry_run) {
+            (Status::Create, false) => "Created",
+            (Status::Create, true) => "Would create",
+            (Status::Update, false) => "Updated",
+            (Status::Update, true) => "Would update",
+            (Status::Unchanged, _) => "Unchanged",
+        };
+        writeln!(err, "{STATUS}{verb:>12}{STATUS:#} {}", file.display)?;
+    }
+    Ok(())
+}
+
+pub fn notes(err: &mut dyn Write, notes: &[Note]) -> io::Result<()> {
+    for note in notes {
+        let who = note
+            .service
+            .as_ref()
+            .map(|s| format!("{s}: "))
+            .unwrap_or_default();
+        writeln!(err, "{YELLOW}note{YELLOW:#}: {who}{}", note.message)?;
+    }
+    Ok(())
+}
+
+pub fn next_steps(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    writeln!(err)?;
+    writeln!(err, "{BOLD}Next steps{BOLD:#}")?;
+    writeln!(
+        err,
+        "  1. make sure the platform network exists on this host: docker network create observability-net"
+    )?;
+    writeln!(
+        err,
+        "  2. start the app with its sidecar: docker compose -f {} up -d {}",
+        plan.compose_file.display(),
+        plan.services.join(" ")
+    )?;
+    Ok(())
+}
+
+pub fn error(err: &mut dyn Write, e: &Error) -> io::Result<()> {
+    writeln!(err, "{ERROR}error{ERROR:#}{BOLD}: {e}{BOLD:#}")?;
+    if let Some((path, pos)) = e.location() {
+        let at = match pos {
+            Some(Location {
+                line,
+                col: Some(col),
+            }) => format!("{}:{line}:{col}", path.display()),
+            Some(Location { line, col: None }) => format!("{}:{line}", path.display()),
+            None => path.display().to_string(),
+        };
+        writeln!(err, "  {CYAN}-->{CYAN:#} {at}")?;
+    }
+    if let Some(help) = e.help() {
+        writeln!(err, "{BOLD}help{BOLD:#}: {help}")?;
+    }
+    if e.is_internal() || !matches!(e, Error::Compose { .. }) {
+        return Ok(());
+    }
+    writeln!(err, "nothing was written")
+}

@@ -1,0 +1,887 @@
+//! Onboarding a Compose file: what to add for each app service, checked against the Compose
+//! and Dapr rules in DESIGN.md, rendered as insertions, then verified.
+
+use crate::doc::{Document, Kind, Node, ParseError};
+use crate::emit::{Layout, NewNode};
+use crate::error::ComposeError;
+use crate::model::{Data, Value};
+use crate::ports::{self, PortRange};
+use crate::splice::{Change, Editor};
+use crate::text::Text;
+use crate::verify;
+
+/// The platform's shared network, created by the platform stack; projects join it as external.
+pub const NETWORK: &str = "observability-net";
+/// The company convention: host and port, no scheme (Dapr's `endpointAddress` wants it so).
+pub const COLLECTOR_ADDRESS: &str = "otel-collector:4317";
+/// The standard OTLP endpoint: gRPC needs the `http://` scheme to talk plaintext.
+pub const COLLECTOR_URL: &str = "http://otel-collector:4317";
+/// Where the sidecar sees the Dapr configuration.
+pub const CONFIG_MOUNT: &str = "/config/dapr-config.yml";
+/// Ports daprd takes in the app's network namespace.
+pub const DAPR_PORTS: [(u16, &str); 3] = [
+    (3500, "--dapr-http-port"),
+    (50001, "--dapr-grpc-port"),
+    (9090, "--metrics-port"),
+];
+
+#[derive(Debug, Clone)]
+pub struct ComposeOptions {
+    pub services: Vec<String>,
+    /// The port the app listens on, for `--app-port`; inferred from `ports`/`expose` if unset.
+    pub app_port: Option<u16>,
+    pub dapr_version: String,
+    /// The Dapr configuration's path as the compose file's bind mounts spell it
+    /// (relative to the compose file's directory, starting with `./` or `../`).
+    pub config_source: String,
+}
+
+/// Something worth telling the user that does not stop onboarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub service: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ComposeOutcome {
+    /// The new file content (BOM included when the original had one).
+    pub after: String,
+    pub changes: Vec<Change>,
+    pub notes: Vec<Note>,
+}
+
+/// Parses `content`, mapping parser errors to [`ComposeError`].
+pub fn parse(content: &str) -> Result<(Text, Document), ComposeError> {
+    let text = Text::new(content);
+    match Document::parse(&text) {
+        Ok(doc) => Ok((text, doc)),
+        Err(ParseError::Syntax { message, line, col }) => {
+            let template =
+                content.contains("{%") || content.contains("{{") || content.contains("{#");
+            Err(ComposeError::Syntax {
+                message,
+                line,
+                col,
+                template,
+            })
+        }
+        Err(ParseError::DuplicateKey {
+            key,
+            line,
+            col,
+            first_line,
+        }) => Err(ComposeError::DuplicateKey {
+            key,
+            line,
+            col,
+            first_line,
+        }),
+        Err(ParseError::MultipleDocuments { line }) => {
+            Err(ComposeError::MultipleDocuments { line })
+        }
+    }
+}
+
+/// The mapping of services in a parsed compose document.
+pub fn services(doc: &Document) -> Result<&Node, ComposeError> {
+    let root = doc.root.as_ref().ok_or(ComposeError::Empty)?;
+    let Kind::Map { .. } = root.kind else {
+        return Err(ComposeError::RootNotMapping {
+            found: root.kind_name(),
+            line: root.start.line + 1,
+        });
+    };
+    let (key, services) = root.get_entry("services").ok_or(ComposeError::NoServices)?;
+    match services.kind {
+        Kind::Map { .. } => Ok(services),
+        _ => Err(ComposeError::ServicesNotMapping {
+            found: services.kind_name(),
+            line: key.start.line + 1,
+        }),
+    }
+}
+
+/// Service names in file order.
+pub fn service_names(services: &Node) -> Vec<String> {
+    services
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, _)| k.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Services that look like the project's own apps, neither a Dapr sidecar nor sharing another
+/// container's network: those built here, and those run from an image.
+pub fn app_candidates(doc: &Document, services: &Node) -> (Vec<String>, Vec<String>) {
+    let mut built = Vec::new();
+    let mut imaged = Vec::new();
+    for (k, v) in services.entries().unwrap_or_default() {
+        let (Some(name), v) = (k.as_str(), doc.resolve(v)) else {
+            continue;
+        };
+        if lookup(doc, v, "network_mode").is_some() || is_daprd(doc, v) {
+            continue;
+        }
+        if lookup(doc, v, "build").is_some() {
+            built.push(name.to_string());
+        } else if lookup(doc, v, "image").is_some() {
+            imaged.push(name.to_string());
+        }
+    }
+    (built, imaged)
+}
+
+/// Plans the onboarding of `opts.services` in the compose file `content`.
+pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, ComposeError> {
+    let (text, doc) = parse(content)?;
+    let services = services(&doc)?;
+    let root = doc.root.as_ref().expect("services() checked the root");
+    let names = service_names(services);
+    for wanted in &opts.services {
+        if !names.contains(wanted) {
+            return Err(ComposeError::UnknownService {
+                name: wanted.clone(),
+                suggestions: closest(wanted, &names),
+                available: names.clone(),
+            });
+        }
+    }
+
+    let mut editor = Editor::new(&text);
+    let mut notes = Vec::new();
+    let network_key = external_network_key(&doc, root)?;
+
+    for name in &opts.services {
+        let plan = ServicePlan::new(&doc, &text, services, name, opts)?;
+        plan.apply(&mut editor, &network_key, &mut notes);
+    }
+    if let Some(key) = &network_key.declare {
+        declare_network(&mut editor, &text, root, services, key);
+    }
+
+    if editor.is_empty() {
+        return Ok(ComposeOutcome {
+            after: content.to_string(),
+            changes: Vec::new(),
+            notes,
+        });
+    }
+    let (body, changes) = editor.finish();
+    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    Ok(ComposeOutcome {
+        after: text.with_bom(&body),
+        changes,
+        notes,
+    })
+}
+
+/// How the external network is (or will be) known in this file.
+struct NetworkKey {
+    /// The key services list; usually `observability-net`, or the key of an existing entry
+    /// declaring `name: observability-net`.
+    key: String,
+    /// Whether the declaration still has to be written (and under which key).
+    declare: Option<String>,
+}
+
+fn external_network_key(doc: &Document, root: &Node) -> Result<NetworkKey, ComposeError> {
+    let Some((nkey, networks)) = root.get_entry("networks") else {
+        return Ok(NetworkKey {
+            key: NETWORK.into(),
+            declare: Some(NETWORK.into()),
+        });
+    };
+    let networks = doc.resolve(networks);
+    if networks.is_empty_null() {
+        return Ok(NetworkKey {
+            key: NETWORK.into(),
+            declare: Some(NETWORK.into()),
+        });
+    }
+    let Some(entries) = networks.entries() else {
+        return Err(ComposeError::Unsupported {
+            service: None,
+            what: format!("the top-level `networks:` is a {}", networks.kind_name()),
+            line: nkey.start.line + 1,
+        });
+    };
+    for (k, v) in entries {
+        let Some(key) = k.as_str() else { continue };
+        let v = doc.resolve(v);
+        let name = v.get("name").and_then(Node::as_str).unwrap_or(key);
+        if name != NETWORK && key != NETWORK {
+            continue;
+        }
+        let external = v.get("external").map(|e| Value::from_node(doc.resolve(e)));
+        let is_external = match external.map(|e| e.data) {
+            Some(Data::Bool(b)) => b,
+            // The pre-v3 form `external: {name: ...}`.
+            Some(Data::Map(_)) => true,
+            _ => false,
+        };
+        if !is_external {
+            return Err(ComposeError::NetworkNotExternal {
+                key: key.to_string(),
+                line: k.start.line + 1,
+            });
+        }
+        return Ok(NetworkKey {
+            key: key.to_string(),
+            declare: None,
+        });
+    }
+    Ok(NetworkKey {
+        key: NETWORK.into(),
+        declare: Some(NETWORK.into()),
+    })
+}
+
+fn declare_network(editor: &mut Editor, text: &Text, root: &Node, services: &Node, key: &str) {
+    let lay = layout(text, root, services, None);
+    let external = NewNode::Map(vec![("external".into(), NewNode::Plain("true".into()))]);
+    match root.get_entry("networks") {
+        None => {
+            let value = NewNode::Map(vec![(key.to_string(), external)]);
+            editor.insert_entry(root, &[], "networks", value, &lay);
+        }
+        Some((k, v)) if v.is_empty_null() => {
+            let value = NewNode::Map(vec![(key.to_string(), external)]);
+            editor.set_empty(k, &[], "networks", value, &lay);
+        }
+        Some((_, v)) => {
+            editor.insert_entry(v, &["networks".into()], key, external, &lay);
+        }
+    }
+}
+
+/// Everything decided about one service before any text is touched.
+struct ServicePlan<'d> {
+    name: String,
+    node: &'d Node,
+    layout: Layout,
+    env: EnvPlan<'d>,
+    networks: NetPlan<'d>,
+    sidecar: Option<NewNode>,
+    services: &'d Node,
+    notes: Vec<Note>,
+}
+
+enum EnvPlan<'d> {
+    Absent,
+    Empty(&'d Node),
+    List(&'d Node, Vec<(String, Option<String>)>, crate::doc::Style),
+    Map(&'d Node, Vec<(String, Option<String>)>),
+}
+
+enum NetPlan<'d> {
+    Absent,
+    Empty(&'d Node),
+    List(&'d Node, Vec<String>),
+    Map(&'d Node, Vec<String>),
+}
+
+impl<'d> ServicePlan<'d> {
+    fn new(
+        doc: &'d Document,
+        text: &Text,
+        services: &'d Node,
+        name: &str,
+        opts: &ComposeOptions,
+    ) -> Result<ServicePlan<'d>, ComposeError> {
+        let (key, node) = services
+            .get_entry(name)
+            .expect("caller checked the name exists");
+        let line = key.start.line + 1;
+        let svc = || Some(name.to_string());
+        if let Kind::Alias(_) = node.kind {
+            return Err(ComposeError::SharedAnchor {
+                service: name.into(),
+                what: format!("the service is the alias `{}`", anchor_text(doc, node)),
+                line,
+            });
+        }
+        if node.entries().is_none() {
+            return Err(ComposeError::Unsupported {
+                service: svc(),
+                what: format!("the service is a {}, not a mapping", node.kind_name()),
+                line,
+            });
+        }
+        if let Some(&alias_line) = doc.aliased.get(&node.anchor)
+            && node.anchor != 0
+        {
+            return Err(ComposeError::SharedAnchor {
+                service: name.into(),
+                what: format!(
+                    "the service is anchored as `{}` and reused at line {alias_line}, so \
+                     edits to it would onboard that service too",
+                    anchor_text(doc, node)
+                ),
+                line,
+            });
+        }
+        if let Some(mode) = lookup(doc, node, "network_mode") {
+            return Err(ComposeError::NetworkMode {
+                service: name.into(),
+                mode: mode.as_str().unwrap_or("?").to_string(),
+                line: mode.start.line + 1,
+            });
+        }
+        for key in ["environment", "networks"] {
+            if node.get(key).is_none() && merged(doc, node).any(|m| m.get(key).is_some()) {
+                return Err(ComposeError::MergedKey {
+                    service: name.into(),
+                    key: key.into(),
+                    line,
+                });
+            }
+        }
+
+        let used = container_ports(doc, node);
+        for (port, flag) in DAPR_PORTS {
+            if let Some((range, line)) = used.iter().find(|(r, _)| r.contains(port)) {
+                return Err(ComposeError::PortClash {
+                    service: name.into(),
+                    port,
+                    flag,
+                    declared: range.to_string(),
+                    line: *line,
+                });
+            }
+        }
+        let mut notes = Vec::new();
+        let app_port = opts.app_port.or_else(|| {
+            let mut singles: Vec<u16> = used.iter().filter_map(|(r, _)| r.single()).collect();
+            singles.sort_unstable();
+            singles.dedup();
+            match singles.as_slice() {
+                [one] => {
+                    notes.push(Note {
+                        service: svc(),
+                        message: format!(
+                            "app port {one} taken from the service's ports (override with --app-port)"
+                        ),
+                    });
+                    Some(*one)
+                }
+                _ => {
+                    notes.push(Note {
+                        service: svc(),
+                        message: "no app port known: the sidecar will not call the app \
+                                  (pass --app-port PORT)"
+                            .into(),
+                    });
+                    None
+                }
+            }
+        });
+
+        let sidecar = sidecar_plan(doc, services, name, opts, app_port, &mut notes)?;
+        let env = env_plan(doc, name, node)?;
+        let networks = net_plan(doc, name, node)?;
+        let layout = layout(text, doc.root.as_ref().expect("root"), services, Some(node));
+        Ok(ServicePlan {
+            name: name.to_string(),
+            node,
+            layout,
+            env,
+            networks,
+            sidecar,
+            services,
+            notes,
+        })
+    }
+
+    fn apply(self, editor: &mut Editor, network: &NetworkKey, notes: &mut Vec<Note>) {
+        let name = &self.name;
+        let svc_path = vec!["services".to_string(), name.clone()];
+        let lay = &self.layout;
+        notes.extend(self.notes);
+
+        let wanted = [
+            ("OTEL_COLLECTOR_ENDPOINT", COLLECTOR_ADDRESS.to_string()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", COLLECTOR_URL.to_string()),
+            ("OTEL_SERVICE_NAME", name.clone()),
+        ];
+        let env_path = [svc_path.clone(), vec!["environment".into()]].concat();
+        let missing = |present: &[(String, Option<String>)], notes: &mut Vec<Note>| {
+            wanted
+                .iter()
+                .filter(|(k, v)| match present.iter().find(|(pk, _)| pk == k) {
+                    None => true,
+                    Some((_, existing)) => {
+                        if existing.as_deref() != Some(v.as_str()) {
+                            notes.push(Note {
+                                service: Some(name.clone()),
+                                message: format!(
+                                    "{k} is already set{}; kept (obs-init would set {v})",
+                                    existing
+                                        .as_ref()
+                                        .map(|e| format!(" to {e}"))
+                                        .unwrap_or_default()
+                                ),
+                            });
+                        }
+                        false
+                    }
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let list_items = |items: &[(&str, String)], style| -> Vec<NewNode> {
+            items
+                .iter()
+                .map(|(k, v)| {
+                    let entry = format!("{k}={v}");
+                    match style {
+                        crate::doc::Style::DoubleQuoted => NewNode::DoubleQuoted(entry),
+                        crate::doc::Style::SingleQuoted => NewNode::SingleQuoted(entry),
+                        _ => NewNode::Str(entry),
+                    }
+                })
+                .collect()
+        };
+        match &self.env {
+            EnvPlan::Absent => {
+                let items = list_items(&wanted, crate::doc::Style::Plain);
+                editor.insert_entry(
+                    self.node,
+                    &svc_path,
+                    "environment",
+                    NewNode::Seq(items),
+                    lay,
+                );
+            }
+            EnvPlan::Empty(key) => {
+                let items = list_items(&wanted, crate::doc::Style::Plain);
+                editor.set_empty(key, &svc_path, "environment", NewNode::Seq(items), lay);
+            }
+            EnvPlan::List(seq, present, style) => {
+                for item in list_items(&missing(present, notes), *style) {
+                    editor.push_item(seq, &env_path, item, lay);
+                }
+            }
+            EnvPlan::Map(map, present) => {
+                for (k, v) in missing(present, notes) {
+                    editor.insert_entry(map, &env_path, k, NewNode::Str(v), lay);
+                }
+            }
+        }
+
+        let net = network.key.clone();
+        let net_path = [svc_path.clone(), vec!["networks".into()]].concat();
+        let fresh = || {
+            // A service without `networks:` is on `default`; naming only ours would take it off.
+            NewNode::Seq(vec![NewNode::str("default"), NewNode::str(net.clone())])
+        };
+        match &self.networks {
+            NetPlan::Absent => editor.insert_entry(self.node, &svc_path, "networks", fresh(), lay),
+            NetPlan::Empty(key) => editor.set_empty(key, &svc_path, "networks", fresh(), lay),
+            NetPlan::List(seq, present) => {
+                if !present.contains(&net) {
+                    editor.push_item(seq, &net_path, NewNode::str(net.clone()), lay);
+                }
+            }
+            NetPlan::Map(map, present) => {
+                if !present.contains(&net) {
+                    let empty = NewNode::Map(Vec::new());
+                    editor.insert_entry(map, &net_path, &net, empty, lay);
+                }
+            }
+        }
+
+        if let Some(sidecar) = self.sidecar {
+            let key = sidecar_name(name);
+            editor.insert_entry(self.services, &["services".into()], &key, sidecar, lay);
+        }
+    }
+}
+
+pub fn sidecar_name(service: &str) -> String {
+    format!("{service}-dapr")
+}
+
+fn sidecar_plan(
+    doc: &Document,
+    services: &Node,
+    name: &str,
+    opts: &ComposeOptions,
+    app_port: Option<u16>,
+    notes: &mut Vec<Note>,
+) -> Result<Option<NewNode>, ComposeError> {
+    let wanted_name = sidecar_name(name);
+    let shares = format!("service:{name}");
+    for (k, v) in services.entries().unwrap_or_default() {
+        let Some(other) = k.as_str() else { continue };
+        let v = doc.resolve(v);
+        let mode = lookup(doc, v, "network_mode").and_then(Node::as_str);
+        let line = k.start.line + 1;
+        if other == wanted_name {
+            let ours = mode == Some(shares.as_str())
+                && is_daprd(doc, v)
+                && command_words(doc, v).iter().any(|w| w == "--config");
+            if !ours {
+                return Err(ComposeError::SidecarConflict {
+                    service: name.into(),
+                    sidecar: other.into(),
+                    line,
+                    reason: "a service of that name exists and is not a Dapr sidecar \
+                             started by obs-init (daprd sharing the app's network with --config)"
+                        .into(),
+                });
+            }
+            let image = lookup(doc, v, "image").and_then(Node::as_str).unwrap_or("");
+            let wanted_image = daprd_image(&opts.dapr_version);
+            if image != wanted_image {
+                notes.push(Note {
+                    service: Some(name.into()),
+                    message: format!(
+                        "sidecar {other} runs {image}; left as is (this obs-init pins {wanted_image})"
+                    ),
+                });
+            }
+            return Ok(None);
+        }
+        if mode == Some(shares.as_str()) && is_daprd(doc, v) {
+            return Err(ComposeError::SidecarConflict {
+                service: name.into(),
+                sidecar: other.into(),
+                line,
+                reason: format!("`{other}` is already a Dapr sidecar of `{name}`"),
+            });
+        }
+    }
+    let mut cmd = vec!["./daprd", "--app-id", name];
+    let port = app_port.map(|p| p.to_string());
+    if let Some(p) = &port {
+        cmd.extend(["--app-port", p]);
+    }
+    let fixed: Vec<String> = DAPR_PORTS
+        .iter()
+        .flat_map(|(port, flag)| [flag.to_string(), port.to_string()])
+        .collect();
+    cmd.extend(fixed.iter().map(String::as_str));
+    cmd.extend(["--enable-metrics=true", "--config", CONFIG_MOUNT]);
+    let command = NewNode::Flow(Box::new(NewNode::Seq(
+        cmd.into_iter()
+            .map(|w| NewNode::DoubleQuoted(w.to_string()))
+            .collect(),
+    )));
+    Ok(Some(NewNode::Map(vec![
+        (
+            "image".into(),
+            NewNode::str(daprd_image(&opts.dapr_version)),
+        ),
+        ("command".into(), command),
+        (
+            "volumes".into(),
+            NewNode::Seq(vec![NewNode::str(format!(
+                "{}:{CONFIG_MOUNT}:ro",
+                opts.config_source
+            ))]),
+        ),
+        (
+            "network_mode".into(),
+            NewNode::DoubleQuoted(format!("service:{name}")),
+        ),
+    ])))
+}
+
+pub fn daprd_image(version: &str) -> String {
+    format!("daprio/daprd:{version}")
+}
+
+fn env_plan<'d>(
+    doc: &'d Document,
+    name: &str,
+    node: &'d Node,
+) -> Result<EnvPlan<'d>, ComposeError> {
+    let Some((key, env)) = node.get_entry("environment") else {
+        return Ok(EnvPlan::Absent);
+    };
+    check_editable(doc, name, "environment", env, key.start.line + 1)?;
+    if env.is_empty_null() {
+        return Ok(EnvPlan::Empty(key));
+    }
+    match &env.kind {
+        Kind::Seq { items, .. } => {
+            let style = match items.first().map(|i| &i.kind) {
+                Some(Kind::Scalar { style, .. }) => *style,
+                _ => crate::doc::Style::Plain,
+            };
+            let present = items
+                .iter()
+                .filter_map(|i| doc.resolve(i).as_str())
+                .map(|s| match s.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (s.to_string(), None),
+                })
+                .collect();
+            Ok(EnvPlan::List(env, present, style))
+        }
+        Kind::Map { .. } => {
+            let mut present = Vec::new();
+            for m in std::iter::once(env).chain(merged(doc, env)) {
+                for (k, v) in m.entries().unwrap_or_default() {
+                    if let Some(k) = k.as_str().filter(|k| *k != "<<") {
+                        present.push((k.to_string(), doc.resolve(v).as_str().map(String::from)));
+                    }
+                }
+            }
+            Ok(EnvPlan::Map(env, present))
+        }
+        _ => Err(ComposeError::Unsupported {
+            service: Some(name.into()),
+            what: format!("`environment` is a {}", env.kind_name()),
+            line: key.start.line + 1,
+        }),
+    }
+}
+
+fn net_plan<'d>(
+    doc: &'d Document,
+    name: &str,
+    node: &'d Node,
+) -> Result<NetPlan<'d>, ComposeError> {
+    let Some((key, nets)) = node.get_entry("networks") else {
+        return Ok(NetPlan::Absent);
+    };
+    check_editable(doc, name, "networks", nets, key.start.line + 1)?;
+    if nets.is_empty_null() {
+        return Ok(NetPlan::Empty(key));
+    }
+    match &nets.kind {
+        Kind::Seq { items, .. } => Ok(NetPlan::List(
+            nets,
+            items
+                .iter()
+                .filter_map(|i| doc.resolve(i).as_str().map(String::from))
+                .collect(),
+        )),
+        Kind::Map { entries, .. } => Ok(NetPlan::Map(
+            nets,
+            entries
+                .iter()
+                .filter_map(|(k, _)| k.as_str().map(String::from))
+                .collect(),
+        )),
+        _ => Err(ComposeError::Unsupported {
+            service: Some(name.into()),
+            what: format!("`networks` is a {}", nets.kind_name()),
+            line: key.start.line + 1,
+        }),
+    }
+}
+
+/// Refuses to edit a node that other parts of the file share through an anchor, or that is
+/// itself an alias: the edit would change (or could not reach) the other users.
+fn check_editable(
+    doc: &Document,
+    service: &str,
+    key: &str,
+    node: &Node,
+    line: usize,
+) -> Result<(), ComposeError> {
+    if let Kind::Alias(_) = node.kind {
+        return Err(ComposeError::SharedAnchor {
+            service: service.into(),
+            what: format!("`{key}` is the alias `{}`", anchor_text(doc, node)),
+            line,
+        });
+    }
+    if node.anchor != 0
+        && let Some(alias_line) = doc.aliased.get(&node.anchor)
+    {
+        return Err(ComposeError::SharedAnchor {
+            service: service.into(),
+            what: format!(
+                "`{key}` is anchored as `{}` and reused at line {alias_line}",
+                anchor_text(doc, node)
+            ),
+            line,
+        });
+    }
+    if node.tag.is_some() {
+        return Err(ComposeError::Unsupported {
+            service: Some(service.into()),
+            what: format!(
+                "`{key}` carries the tag `{}`",
+                node.tag.as_deref().unwrap_or("")
+            ),
+            line,
+        });
+    }
+    Ok(())
+}
+
+/// `&name` for an anchored node, `*name` for an alias.
+fn anchor_text(doc: &Document, node: &Node) -> String {
+    let (sigil, id) = match node.kind {
+        Kind::Alias(id) => ('*', id),
+        _ => ('&', node.anchor),
+    };
+    doc.anchor_name(id)
+        .map_or_else(|| "an anchor".to_string(), |n| format!("{sigil}{n}"))
+}
+
+/// The mappings merged into `node` with `<<`.
+fn merged<'d>(doc: &'d Document, node: &'d Node) -> impl Iterator<Item = &'d Node> + 'd {
+    let sources: Vec<&Node> = match node.get("<<").map(|m| doc.resolve(m)) {
+        Some(
+            m @ Node {
+                kind: Kind::Map { .. },
+                ..
+            },
+        ) => vec![m],
+        Some(Node {
+            kind: Kind::Seq { items, .. },
+            ..
+        }) => items.iter().map(|i| doc.resolve(i)).collect(),
+        _ => Vec::new(),
+    };
+    sources.into_iter()
+}
+
+/// A service's key, looked up locally and then through its merge keys, as Compose sees it.
+fn lookup<'d>(doc: &'d Document, node: &'d Node, key: &str) -> Option<&'d Node> {
+    node.get(key)
+        .map(|v| doc.resolve(v))
+        .or_else(|| merged(doc, node).find_map(|m| lookup(doc, m, key)))
+}
+
+fn is_daprd(doc: &Document, service: &Node) -> bool {
+    lookup(doc, service, "image")
+        .and_then(Node::as_str)
+        .is_some_and(|i| i.contains("daprio/daprd") || i.starts_with("daprd"))
+}
+
+fn command_words(doc: &Document, service: &Node) -> Vec<String> {
+    match lookup(doc, service, "command") {
+        Some(Node {
+            kind: Kind::Seq { items, .. },
+            ..
+        }) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        Some(n) => n
+            .as_str()
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+/// The container-side ports a service publishes or exposes, with the 1-based line of each.
+fn container_ports(doc: &Document, service: &Node) -> Vec<(PortRange, usize)> {
+    let mut out = Vec::new();
+    for key in ["ports", "expose"] {
+        let Some(list) = lookup(doc, service, key).and_then(Node::items) else {
+            continue;
+        };
+        for item in list {
+            let item = doc.resolve(item);
+            let line = item.start.line + 1;
+            let range = match &item.kind {
+                Kind::Scalar { value, .. } => ports::container_side(value),
+                Kind::Map { .. } => item
+                    .get("target")
+                    .and_then(Node::as_str)
+                    .and_then(ports::container_side),
+                _ => None,
+            };
+            out.extend(range.map(|r| (r, line)));
+        }
+    }
+    out
+}
+
+/// The layout new text should follow around `service` (or at the top level when `None`).
+fn layout(text: &Text, root: &Node, services: &Node, service: Option<&Node>) -> Layout {
+    let first_key_col = |n: &Node| {
+        n.entries()
+            .filter(|_| !n.is_flow())
+            .and_then(|e| e.first())
+            .map(|(k, _)| k.start.col)
+    };
+    let root_col = first_key_col(root).unwrap_or(0);
+    let top_step = first_key_col(services)
+        .filter(|&c| c > root_col)
+        .map_or(2, |c| c - root_col);
+    let step = service
+        .and_then(|s| {
+            let (k, _) = services
+                .entries()?
+                .iter()
+                .find(|(_, v)| std::ptr::eq(v, s))?;
+            first_key_col(s)
+                .filter(|&c| c > k.start.col)
+                .map(|c| c - k.start.col)
+        })
+        .unwrap_or(top_step);
+    let (seq_indent, dash_gap) = service
+        .and_then(|s| seq_style(text, s))
+        .or_else(|| seq_style(text, root))
+        .unwrap_or((step, 1));
+    Layout {
+        step,
+        seq_indent,
+        dash_gap,
+        eol: text.eol(),
+    }
+}
+
+/// How far block sequences under a key are indented, and the gap after their dash: the
+/// first example found below `node`.
+fn seq_style(text: &Text, node: &Node) -> Option<(usize, usize)> {
+    for (k, v) in node.entries()? {
+        if let Kind::Seq {
+            items,
+            flow_close: None,
+        } = &v.kind
+            && let Some(first) = items.first()
+        {
+            let line: Vec<char> = text.line(first.start.line).chars().collect();
+            let mut col = first.start.col;
+            while col > 0 && line.get(col - 1) == Some(&' ') {
+                col -= 1;
+            }
+            if col > 0 && line.get(col - 1) == Some(&'-') && col > k.start.col {
+                return Some((col - 1 - k.start.col, first.start.col - col));
+            }
+        }
+        if let Some(found) = seq_style(text, v) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Up to three known names closest to `wanted`.
+fn closest(wanted: &str, names: &[String]) -> Vec<String> {
+    let mut scored: Vec<(f64, &String)> = names
+        .iter()
+        .map(|n| {
+            let contains = n.contains(wanted) || wanted.contains(n.as_str());
+            let score = strsim::normalized_damerau_levenshtein(wanted, n);
+            (if contains { score.max(0.6) } else { score }, n)
+        })
+        .filter(|(s, _)| *s >= 0.5)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_names_are_suggested_first() {
+        let names = vec!["api".to_string(), "web".into(), "worker".into()];
+        assert_eq!(closest("wbe", &names), vec!["web".to_string()]);
+        assert!(closest("zzzz", &names).is_empty());
+    }
+}

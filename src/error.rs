@@ -1,0 +1,264 @@
+//! Errors. Each carries what a person needs to fix the problem: where (file, line, column)
+//! and a `help` naming the flag or edit that gets past it.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// A 1-based position in a file; the column is known for syntax errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub line: usize,
+    pub col: Option<usize>,
+}
+
+/// Why a compose file cannot be onboarded.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ComposeError {
+    #[error("invalid YAML: {message}")]
+    Syntax {
+        message: String,
+        line: usize,
+        col: usize,
+        /// The text has template markers (`{%`, `{{`), so it is probably not YAML yet.
+        template: bool,
+    },
+    #[error("duplicate key `{key}` (first defined at line {first_line})")]
+    DuplicateKey {
+        key: String,
+        line: usize,
+        col: usize,
+        first_line: usize,
+    },
+    #[error("the file holds more than one YAML document")]
+    MultipleDocuments { line: usize },
+    #[error("the file has no YAML content")]
+    Empty,
+    #[error("the top level is a {found}, not a mapping")]
+    RootNotMapping { found: &'static str, line: usize },
+    #[error("the file has no `services:`")]
+    NoServices,
+    #[error("`services` is a {found}, not a mapping")]
+    ServicesNotMapping { found: &'static str, line: usize },
+    #[error("no service named `{name}`")]
+    UnknownService {
+        name: String,
+        suggestions: Vec<String>,
+        available: Vec<String>,
+    },
+    #[error("service `{service}` has `network_mode: {mode}`, so it cannot join {network}", network = crate::compose::NETWORK)]
+    NetworkMode {
+        service: String,
+        mode: String,
+        line: usize,
+    },
+    #[error(
+        "service `{service}` already uses port {declared}, which the Dapr sidecar needs for {flag} {port}"
+    )]
+    PortClash {
+        service: String,
+        port: u16,
+        flag: &'static str,
+        declared: String,
+        line: usize,
+    },
+    #[error("cannot add a Dapr sidecar to `{service}`: {reason}")]
+    SidecarConflict {
+        service: String,
+        sidecar: String,
+        line: usize,
+        reason: String,
+    },
+    #[error("cannot edit service `{service}` safely: {what}")]
+    SharedAnchor {
+        service: String,
+        what: String,
+        line: usize,
+    },
+    #[error(
+        "service `{service}` gets `{key}` through a merge key (`<<`); adding its own `{key}` would replace the merged one"
+    )]
+    MergedKey {
+        service: String,
+        key: String,
+        line: usize,
+    },
+    #[error("network `{key}` is declared, but not as `external: true`")]
+    NetworkNotExternal { key: String, line: usize },
+    #[error("{}unsupported layout: {what}", service.as_ref().map(|s| format!("service `{s}`: ")).unwrap_or_default())]
+    Unsupported {
+        service: Option<String>,
+        what: String,
+        line: usize,
+    },
+    /// The edit did not verify: a bug in obs-init, never the user's fault.
+    #[error("internal error: the edited file did not verify ({0})")]
+    Internal(String),
+}
+
+impl ComposeError {
+    /// 1-based line and column, where known.
+    pub fn location(&self) -> Option<Location> {
+        use ComposeError::*;
+        let at = |line: &usize| Location {
+            line: *line,
+            col: None,
+        };
+        match self {
+            Syntax { line, col, .. } | DuplicateKey { line, col, .. } => Some(Location {
+                line: *line,
+                col: Some(*col),
+            }),
+            MultipleDocuments { line }
+            | RootNotMapping { line, .. }
+            | ServicesNotMapping { line, .. }
+            | NetworkMode { line, .. }
+            | PortClash { line, .. }
+            | SidecarConflict { line, .. }
+            | SharedAnchor { line, .. }
+            | MergedKey { line, .. }
+            | NetworkNotExternal { line, .. }
+            | Unsupported { line, .. } => Some(at(line)),
+            Empty | NoServices | UnknownService { .. } | Internal(_) => None,
+        }
+    }
+
+    pub fn help(&self) -> Option<String> {
+        use ComposeError::*;
+        let net = crate::compose::NETWORK;
+        Some(match self {
+            Syntax { template: true, .. } => {
+                "this looks like a template (it has `{%` or `{{`): render it first and run \
+                 obs-init on the result"
+                    .into()
+            }
+            Syntax { .. } => "fix the YAML at that position; `docker compose config` shows \
+                              the same error"
+                .into(),
+            DuplicateKey { key, .. } => {
+                format!("remove one of the `{key}` keys: YAML keeps only one of them")
+            }
+            MultipleDocuments { .. } => {
+                "split the documents into separate compose files and pass one with --file".into()
+            }
+            Empty | RootNotMapping { .. } | NoServices | ServicesNotMapping { .. } => {
+                "point --file at the compose file that defines your `services:`".into()
+            }
+            UnknownService {
+                suggestions,
+                available,
+                ..
+            } => match suggestions.first() {
+                Some(s) => format!("did you mean `--service {s}`?"),
+                None if available.is_empty() => "the file defines no services".into(),
+                None => format!("services in this file: {}", available.join(", ")),
+            },
+            NetworkMode { .. } => format!(
+                "a service sharing another network namespace cannot join {net}; onboard the \
+                 service that owns the namespace instead"
+            ),
+            PortClash { port, .. } => format!(
+                "the app and its sidecar share one port space: move the app off {port} \
+                 (Dapr uses 3500, 50001 and 9090)"
+            ),
+            SidecarConflict { sidecar, .. } => format!(
+                "rename or remove `{sidecar}`, or give it `--config {}` and the mount yourself",
+                crate::compose::CONFIG_MOUNT
+            ),
+            SharedAnchor { .. } => "give this service its own copy of the shared keys (or \
+                                    move the anchor to an `x-` extension field), then run again"
+                .into(),
+            MergedKey { key, .. } => format!(
+                "write the service's `{key}` out in the service itself (e.g. `<<: *anchor` \
+                 inside `{key}`), then run again"
+            ),
+            NetworkNotExternal { key, .. } => format!(
+                "declare it as `{key}: {{external: true}}`: otherwise Compose creates a \
+                 project-local network the collector is not on"
+            ),
+            Unsupported { .. } => "edit this part by hand (see the README's manual steps)".into(),
+            Internal(_) => "nothing was written; please report this with the compose file".into(),
+        })
+    }
+}
+
+/// Any error of a run, with the file it concerns.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("{source}")]
+    Compose {
+        path: PathBuf,
+        #[source]
+        source: ComposeError,
+    },
+    #[error("no compose file in {dir}")]
+    NoComposeFile { dir: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is not UTF-8 text")]
+    NotUtf8 { path: PathBuf },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} exists with different content: {reason}")]
+    Conflict { path: PathBuf, reason: String },
+    #[error("no service chosen to onboard")]
+    NoServiceChosen { candidates: Vec<String> },
+}
+
+impl Error {
+    /// The file and 1-based position the error points at.
+    pub fn location(&self) -> Option<(PathBuf, Option<Location>)> {
+        match self {
+            Error::Compose { path, source } => Some((path.clone(), source.location())),
+            Error::Read { path, .. }
+            | Error::NotUtf8 { path }
+            | Error::Write { path, .. }
+            | Error::Conflict { path, .. } => Some((path.clone(), None)),
+            Error::NoComposeFile { .. } | Error::NoServiceChosen { .. } => None,
+        }
+    }
+
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Error::Compose { source, .. } => source.help(),
+            Error::NoComposeFile { .. } => Some(
+                "run obs-init in the project's directory (--dir PATH), or name the file with \
+                 --file PATH; looked for compose.yaml, compose.yml, docker-compose.yml, \
+                 docker-compose.yaml"
+                    .into(),
+            ),
+            Error::NotUtf8 { .. } => Some("convert the file to UTF-8 first".into()),
+            Error::Conflict { .. } => {
+                Some("move the file aside (or pass --dapr-config OTHER_PATH) and run again".into())
+            }
+            Error::NoServiceChosen { candidates } if candidates.is_empty() => {
+                Some("name the services to onboard with --service NAME".into())
+            }
+            Error::NoServiceChosen { candidates } => Some(format!(
+                "pass --service NAME (repeatable), or --yes to onboard the suggested: {}",
+                candidates.join(", ")
+            )),
+            Error::Read { .. } | Error::Write { .. } => None,
+        }
+    }
+
+    /// Whether this is obs-init's own fault (a failed self-check), not the input's.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            Error::Compose {
+                source: ComposeError::Internal(_),
+                ..
+            }
+        )
+    }
+}

@@ -1,0 +1,22 @@
+//! obs-init: onboard a Docker Compose project onto the observability platform.
+//!
+//! The pipeline is detect -> plan -> verify -> render -> apply: [`plan::plan`] reads the
+//! project and returns a [`plan::Plan`] (every file's before and after, already verified),
+//! the binary renders it (diff or summary), and [`apply::apply`] writes it atomically.
+//! The library never prints.
+
+pub mod apply;
+pub mod compose;
+pub mod dapr;
+pub mod doc;
+pub mod emit;
+pub mod error;
+pub mod model;
+pub mod plan;
+pub mod ports;
+pub mod splice;
+pub mod text;
+pub mod verify;
+
+pub use error::{ComposeError, Error};
+pub use plan::{Options, Plan, plan};

@@ -1,0 +1,250 @@
+//! Edits as pure insertions into the original text, recorded twice: as text splices, and as
+//! logical changes that verification replays on the document model.
+//!
+//! Only ever inserting is what makes "every byte outside the edited regions stays identical"
+//! true by construction; verification then proves the insertions mean what was intended.
+
+use crate::doc::{Kind, Node};
+use crate::emit::{self, Layout, NewNode};
+use crate::model::{Data, Value};
+use crate::text::Text;
+
+/// Text inserted at byte `at` of the original, into a collection `depth` keys deep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    pub at: usize,
+    pub text: String,
+    pub depth: usize,
+}
+
+/// A logical change, addressed by the mapping keys leading to the collection it changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Add `key: value` to the mapping at `path`.
+    Insert {
+        path: Vec<String>,
+        key: String,
+        value: NewNode,
+    },
+    /// Append `item` to the sequence at `path`.
+    Push { path: Vec<String>, item: NewNode },
+    /// Give the empty (null) value under `key` of the mapping at `path` a value.
+    Set {
+        path: Vec<String>,
+        key: String,
+        value: NewNode,
+    },
+}
+
+impl Change {
+    /// Replays the change on a document model; `Err` names the path that did not fit.
+    pub fn apply_to(&self, root: &mut Value) -> Result<(), String> {
+        let (path, missing) = match self {
+            Change::Insert { path, .. } | Change::Push { path, .. } | Change::Set { path, .. } => {
+                (path, || format!("no collection at {}", path.join(".")))
+            }
+        };
+        let target = root.at_mut(path).ok_or_else(missing)?;
+        match (self, &mut target.data) {
+            (Change::Insert { key, value, .. }, Data::Map(entries)) => {
+                entries.push((Value::str(key), value.to_value()));
+                Ok(())
+            }
+            (Change::Push { item, .. }, Data::Seq(items)) => {
+                items.push(item.to_value());
+                Ok(())
+            }
+            (Change::Set { key, value, .. }, Data::Map(_)) => {
+                let slot = target
+                    .get_mut(key)
+                    .ok_or_else(|| format!("no key {key} at {}", path.join(".")))?;
+                *slot = value.to_value();
+                Ok(())
+            }
+            _ => Err(format!("{} is not the collection expected", path.join("."))),
+        }
+    }
+}
+
+/// Collects splices and changes against one text.
+pub struct Editor<'t> {
+    text: &'t Text,
+    splices: Vec<Splice>,
+    changes: Vec<Change>,
+}
+
+impl<'t> Editor<'t> {
+    pub fn new(text: &'t Text) -> Editor<'t> {
+        Editor {
+            text,
+            splices: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Adds `key: value` to the mapping `map` (found at `path`).
+    pub fn insert_entry(
+        &mut self,
+        map: &Node,
+        path: &[String],
+        key: &str,
+        value: NewNode,
+        lay: &Layout,
+    ) {
+        let Kind::Map {
+            entries,
+            flow_close,
+        } = &map.kind
+        else {
+            panic!("insert_entry on a {}", map.kind_name());
+        };
+        let splice = match flow_close {
+            Some(close) => {
+                let rendered = format!("{}: {}", emit::scalar(key), emit::flow(&value));
+                flow_splice(entries.last().map(|(_, v)| v.end), *close, rendered)
+            }
+            None => {
+                let indent = entries.first().map_or(0, |(k, _)| k.start.col);
+                let block = emit::block_entry(key, &value, indent, lay);
+                self.after_line(map.last_line, block, lay)
+            }
+        };
+        self.push(splice, path.len());
+        self.changes.push(Change::Insert {
+            path: path.to_vec(),
+            key: key.to_string(),
+            value,
+        });
+    }
+
+    /// Appends `item` to the sequence `seq` (found at `path`).
+    pub fn push_item(&mut self, seq: &Node, path: &[String], item: NewNode, lay: &Layout) {
+        let Kind::Seq { items, flow_close } = &seq.kind else {
+            panic!("push_item on a {}", seq.kind_name());
+        };
+        let splice = match flow_close {
+            Some(close) => flow_splice(items.last().map(|n| n.end), *close, emit::flow(&item)),
+            None => {
+                let (dash_col, gap) = items
+                    .first()
+                    .and_then(|first| self.dash_of(first))
+                    .unwrap_or((0, lay.dash_gap));
+                let lay = Layout {
+                    dash_gap: gap,
+                    ..*lay
+                };
+                let line = emit::seq_item(&item, dash_col, &lay);
+                self.after_line(seq.last_line, line, &lay)
+            }
+        };
+        self.push(splice, path.len() + 1);
+        self.changes.push(Change::Push {
+            path: path.to_vec(),
+            item,
+        });
+    }
+
+    /// Gives the empty value of `key` (whose key node is `key_node`, in the mapping at
+    /// `path`) a block value.
+    pub fn set_empty(
+        &mut self,
+        key_node: &Node,
+        path: &[String],
+        key: &str,
+        value: NewNode,
+        lay: &Layout,
+    ) {
+        let mut rendered = String::new();
+        emit::push_block_value(&mut rendered, &value, key_node.start.col, lay);
+        // `push_block_value` starts with the line break that ends the key's line (or a space
+        // and a scalar); the key's line already has its own break, so that one goes.
+        let body = rendered
+            .strip_prefix(lay.eol)
+            .expect("collections render on their own lines")
+            .to_string();
+        let splice = self.after_line(key_node.last_line, body, lay);
+        self.push(splice, path.len() + 1);
+        self.changes.push(Change::Set {
+            path: path.to_vec(),
+            key: key.to_string(),
+            value,
+        });
+    }
+
+    fn push(&mut self, splice: Splice, depth: usize) {
+        self.splices.push(Splice { depth, ..splice });
+    }
+
+    /// The new text: the original with every splice inserted. Where several land at one
+    /// offset (the end of a nested block), the deeper goes first so that it stays inside its
+    /// collection; equal depths keep the order they were made in.
+    pub fn finish(mut self) -> (String, Vec<Change>) {
+        self.splices
+            .sort_by_key(|s| (s.at, std::cmp::Reverse(s.depth)));
+        let src = self.text.as_str();
+        let mut out = String::with_capacity(src.len() + 512);
+        let mut pos = 0;
+        for s in &self.splices {
+            out.push_str(&src[pos..s.at]);
+            out.push_str(&s.text);
+            pos = s.at;
+        }
+        out.push_str(&src[pos..]);
+        (out, self.changes)
+    }
+
+    /// A splice putting whole `lines` (ended by line breaks) after line `line`. At the end of
+    /// a file without a final newline the break moves in front, so the file still ends
+    /// without one.
+    fn after_line(&self, line: usize, lines: String, lay: &Layout) -> Splice {
+        if self.text.has_terminator(line) {
+            Splice {
+                at: self.text.after_line(line),
+                text: lines,
+                depth: 0,
+            }
+        } else {
+            let body = lines.strip_suffix(lay.eol).unwrap_or(&lines);
+            Splice {
+                at: self.text.after_line(line),
+                text: format!("{}{}", lay.eol, body),
+                depth: 0,
+            }
+        }
+    }
+
+    /// Column of the `-` introducing block sequence item `item`, and the spaces after it.
+    fn dash_of(&self, item: &Node) -> Option<(usize, usize)> {
+        let line: Vec<char> = self.text.line(item.start.line).chars().collect();
+        let mut col = item.start.col;
+        while col > 0 && line.get(col - 1) == Some(&' ') {
+            col -= 1;
+        }
+        (col > 0 && line.get(col - 1) == Some(&'-')).then(|| (col - 1, item.start.col - col))
+    }
+}
+
+/// Inserts `rendered` as the last entry of a flow collection: after the last entry when there
+/// is one (a trailing comma then still follows it, which is valid), else before the bracket.
+fn flow_splice(last_end: Option<usize>, close: usize, rendered: String) -> Splice {
+    match last_end {
+        Some(end) => Splice {
+            at: end,
+            text: format!(", {rendered}"),
+            depth: 0,
+        },
+        None => Splice {
+            at: close,
+            text: rendered,
+            depth: 0,
+        },
+    }
+}

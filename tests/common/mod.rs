@@ -1,0 +1,181 @@
+//! Helpers shared by the integration tests: the shared data beside the repo, a YAML -> JSON
+//! conversion (aliases and merge keys resolved as Compose does) for schema validation, and
+//! checks that do not rely on obs-init's own verifier.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use obs_init::doc::{Document, Kind, Node};
+use obs_init::model::{Data, resolve_scalar};
+use obs_init::text::Text;
+use serde_json::{Map, Value as Json};
+
+/// `../shared`, where CI puts the corpus and the schema.
+pub fn shared() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    assert!(
+        dir.join("corpus/compose").is_dir(),
+        "../shared/corpus/compose is missing: the tests need ../shared beside the repo"
+    );
+    dir
+}
+
+pub fn parse(text: &str) -> (Text, Document) {
+    let t = Text::new(text);
+    let doc = Document::parse(&t).unwrap_or_else(|e| panic!("does not parse: {e:?}"));
+    (t, doc)
+}
+
+/// The document as JSON, the way Compose reads it: aliases expanded, `<<` merged (local keys
+/// win), tags dropped.
+pub fn to_json(doc: &Document) -> Json {
+    doc.root.as_ref().map_or(Json::Null, |r| node_json(doc, r))
+}
+
+fn node_json(doc: &Document, node: &Node) -> Json {
+    let node = doc.resolve(node);
+    match &node.kind {
+        Kind::Scalar { value, style } => {
+            let plain = *style == obs_init::doc::Style::Plain;
+            match resolve_scalar(value, plain, node.tag.as_deref()) {
+                Data::Null => Json::Null,
+                Data::Bool(b) => Json::Bool(b),
+                Data::Int(i) => serde_json::json!(i as i64),
+                Data::Float(f) => serde_json::json!(f.parse::<f64>().unwrap_or(0.0)),
+                Data::Str(s) => Json::String(s),
+                _ => unreachable!(),
+            }
+        }
+        Kind::Seq { items, .. } => Json::Array(items.iter().map(|i| node_json(doc, i)).collect()),
+        Kind::Map { entries, .. } => {
+            let mut out = Map::new();
+            let mut merged = Map::new();
+            for (k, v) in entries {
+                let key = match node_json(doc, k) {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                };
+                if key == "<<" {
+                    let sources = match node_json(doc, v) {
+                        Json::Array(a) => a,
+                        one => vec![one],
+                    };
+                    for s in sources {
+                        if let Json::Object(m) = s {
+                            for (mk, mv) in m {
+                                merged.entry(mk).or_insert(mv);
+                            }
+                        }
+                    }
+                } else {
+                    out.insert(key, node_json(doc, v));
+                }
+            }
+            for (k, v) in merged {
+                out.entry(k).or_insert(v);
+            }
+            Json::Object(out)
+        }
+        Kind::Alias(_) => Json::Null,
+    }
+}
+
+pub fn schema_validator() -> jsonschema::Validator {
+    let schema: Json = serde_json::from_str(
+        &std::fs::read_to_string(shared().join("schema/compose-spec.json")).expect("schema"),
+    )
+    .expect("schema is JSON");
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+/// Errors of `text` against the Compose schema, one line each.
+pub fn schema_errors(validator: &jsonschema::Validator, text: &str) -> Vec<String> {
+    let (_, doc) = parse(text);
+    let json = to_json(&doc);
+    validator
+        .iter_errors(&json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// Asserts `after` is `before` with text only inserted: `before` is a subsequence of
+/// `after` (the exact meaning of "nothing deleted or changed"; greedy matching decides it).
+pub fn assert_only_insertions(before: &str, after: &str) {
+    let mut rest = after.chars();
+    for (i, c) in before.char_indices() {
+        assert!(
+            rest.any(|a| a == c),
+            "original text was changed or lost from byte {i}: {:?}",
+            &before[i..before.len().min(i + 40)]
+        );
+    }
+}
+
+/// Checks the onboarded meaning of `service` in `after`, independently of obs-init's model.
+pub fn assert_onboarded(after: &str, service: &str, had_networks: bool, new_sidecar: bool) {
+    let (_, doc) = parse(after);
+    let json = to_json(&doc);
+    let svc = &json["services"][service];
+    let env = &svc["environment"];
+    let has_env = |k: &str, v: &str| match env {
+        Json::Array(items) => items.iter().any(|i| {
+            i.as_str()
+                .is_some_and(|s| s.split_once('=').is_some_and(|(a, _)| a == k) || s == k)
+        }),
+        Json::Object(m) => m.contains_key(k),
+        _ => panic!("{service}: environment missing: {env}"),
+    } || v.is_empty();
+    assert!(
+        has_env("OTEL_COLLECTOR_ENDPOINT", ""),
+        "{service}: collector endpoint var"
+    );
+    assert!(
+        has_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+        "{service}: OTLP endpoint var"
+    );
+    assert!(
+        has_env("OTEL_SERVICE_NAME", ""),
+        "{service}: service name var"
+    );
+    let nets: Vec<String> = match &svc["networks"] {
+        Json::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        Json::Object(m) => m.keys().cloned().collect(),
+        other => panic!("{service}: networks missing: {other}"),
+    };
+    let declared = json["networks"].as_object().expect("top-level networks");
+    let ours = declared
+        .iter()
+        .find(|(k, v)| {
+            v["name"].as_str().unwrap_or(k.as_str()) == "observability-net"
+                && (v["external"] == Json::Bool(true) || v["external"].is_object())
+        })
+        .map(|(k, _)| k.clone())
+        .expect("observability-net declared external");
+    assert!(nets.contains(&ours), "{service}: not on {ours}: {nets:?}");
+    if !had_networks {
+        assert!(
+            nets.contains(&"default".to_string()),
+            "{service}: left default"
+        );
+    }
+    let sidecar = &json["services"][format!("{service}-dapr")];
+    assert!(!sidecar.is_null(), "{service}: no sidecar");
+    if new_sidecar {
+        assert_eq!(
+            sidecar["network_mode"],
+            Json::String(format!("service:{service}"))
+        );
+        assert!(
+            sidecar["image"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("daprio/daprd:"))
+        );
+        assert_eq!(sidecar["command"][0], "./daprd");
+        assert!(sidecar.get("networks").is_none() && sidecar.get("ports").is_none());
+        assert!(sidecar.get("depends_on").is_none());
+    }
+}

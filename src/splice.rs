@@ -113,7 +113,10 @@ impl<'t> Editor<'t> {
             }
             None => {
                 let indent = entries.first().map_or(0, |(k, _)| k.start.col);
-                let block = emit::block_entry(key, &value, indent, lay);
+                let mut block = emit::block_entry(key, &value, indent, lay);
+                if self.blank_line_before(entries.last()) {
+                    block.insert_str(0, lay.eol);
+                }
                 self.after_line(map.last_line, block, lay)
             }
         };
@@ -219,6 +222,14 @@ impl<'t> Editor<'t> {
                 depth: 0,
             }
         }
+    }
+
+    /// Whether the file separates this mapping's entries with blank lines (judged by the one
+    /// before the last entry), so a new entry should be set apart too.
+    fn blank_line_before(&self, last: Option<&(Node, Node)>) -> bool {
+        let Some((key, _)) = last else { return false };
+        let line = key.start.line;
+        line > 0 && self.text.line(line - 1).trim().is_empty()
     }
 
     /// Column of the `-` introducing block sequence item `item`, and the spaces after it.

@@ -1,0 +1,208 @@
+//! Fixture cases run through the real binary, cargo-style: each `tests/cases/<name>/` holds
+//! `cmd` (the arguments), `in/` (the project), and what must come out: `out/` (the project
+//! afterwards; absent = unchanged), `stdout` (exact), `stderr` (lines that must appear),
+//! `status` (exit code, default 0). Every successful case is then run a second time, which
+//! must change nothing.
+//!
+//! `OBS_INIT_BLESS=1 cargo test --test cases` rewrites `out/` and `stdout` from the actual
+//! results, for review in `git diff`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).expect("readable dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("inside root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, fs::read(&path).expect("readable file"));
+            }
+        }
+    }
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for (rel, bytes) in read_tree(from) {
+        let dest = to.join(&rel);
+        fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        fs::write(dest, bytes).expect("write");
+    }
+}
+
+fn write_tree(root: &Path, tree: &BTreeMap<String, Vec<u8>>) {
+    if root.exists() {
+        fs::remove_dir_all(root).expect("clear out/");
+    }
+    for (rel, bytes) in tree {
+        let dest = root.join(rel);
+        fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        fs::write(dest, bytes).expect("write");
+    }
+}
+
+/// The first difference between two trees, as a readable message.
+fn tree_diff(
+    expected: &BTreeMap<String, Vec<u8>>,
+    actual: &BTreeMap<String, Vec<u8>>,
+) -> Option<String> {
+    for (path, want) in expected {
+        match actual.get(path) {
+            None => return Some(format!("{path}: missing")),
+            Some(got) if got != want => {
+                let diff = similar::TextDiff::from_lines(
+                    &*String::from_utf8_lossy(want),
+                    &*String::from_utf8_lossy(got),
+                )
+                .unified_diff()
+                .header("expected", "actual")
+                .to_string();
+                return Some(format!("{path} differs:\n{diff}"));
+            }
+            _ => {}
+        }
+    }
+    actual
+        .keys()
+        .find(|p| !expected.contains_key(*p))
+        .map(|p| format!("{p}: unexpected file"))
+}
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[String]) -> Run {
+    let out = Command::cargo_bin("obs-init")
+        .expect("binary")
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .expect("runs");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn check_case(case: &Path, bless: bool) -> Result<(), String> {
+    let read = |name: &str| fs::read_to_string(case.join(name)).ok();
+    let args: Vec<String> = read("cmd")
+        .ok_or("missing cmd file")?
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let want_status: i32 = read("status").map_or(0, |s| s.trim().parse().expect("status"));
+    let input = read_tree(&case.join("in"));
+    let out_dir = case.join("out");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    copy_tree(&case.join("in"), tmp.path());
+
+    let first = run(tmp.path(), &args);
+    let actual = read_tree(tmp.path());
+    if bless {
+        if actual != input {
+            write_tree(&out_dir, &actual);
+        } else if out_dir.exists() {
+            fs::remove_dir_all(&out_dir).expect("remove out/");
+        }
+        if case.join("stdout").exists() {
+            fs::write(case.join("stdout"), &first.stdout).expect("bless stdout");
+        }
+    }
+    let context = || format!("\n--- stdout\n{}--- stderr\n{}", first.stdout, first.stderr);
+    if first.status != want_status {
+        return Err(format!(
+            "exit code {} (expected {want_status}){}",
+            first.status,
+            context()
+        ));
+    }
+    let expected = if out_dir.exists() {
+        read_tree(&out_dir)
+    } else {
+        input.clone()
+    };
+    if let Some(diff) = tree_diff(&expected, &actual) {
+        return Err(format!("{diff}{}", context()));
+    }
+    if let Some(want) = read("stdout")
+        && want != first.stdout
+    {
+        return Err(format!(
+            "stdout differs:\n--- expected\n{want}{}",
+            context()
+        ));
+    }
+    for line in read("stderr")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
+        if !first.stderr.contains(line) {
+            return Err(format!("stderr lacks {line:?}{}", context()));
+        }
+    }
+    let dry_run = args.iter().any(|a| a == "--dry-run" || a == "-n");
+    if want_status == 0 && !dry_run {
+        let second = run(tmp.path(), &args);
+        if second.status != 0 || !second.stderr.contains("Nothing to do") {
+            return Err(format!(
+                "second run was not a no-op (exit {}):\n{}{}",
+                second.status, second.stderr, second.stdout
+            ));
+        }
+        if let Some(diff) = tree_diff(&actual, &read_tree(tmp.path())) {
+            return Err(format!("second run changed files: {diff}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn fixture_cases() {
+    let bless = std::env::var_os("OBS_INIT_BLESS").is_some();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&root)
+        .expect("tests/cases")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no cases found");
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            check_case(case, bless).err().map(|e| {
+                format!(
+                    "case {}: {e}",
+                    case.file_name().expect("name").to_string_lossy()
+                )
+            })
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}

@@ -1,0 +1,173 @@
+//! Behaviour of the binary beyond single fixture cases: help, flags, colour, file modes.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn obs_init(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("obs-init").expect("binary");
+    cmd.current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
+    cmd
+}
+
+fn project(compose: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("compose.yaml"), compose).expect("write");
+    dir
+}
+
+const APP: &str = "services:\n  app:\n    image: example/app\n";
+
+#[test]
+fn help_teaches_the_flags_and_exit_codes() {
+    let out = obs_init(Path::new("."))
+        .arg("--help")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).expect("utf-8");
+    for needle in [
+        "--dry-run",
+        "--service",
+        "--app-port",
+        "--dapr-version",
+        "Exit codes",
+        "70",
+        "Examples",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+}
+
+#[test]
+fn a_v_prefixed_dapr_version_is_a_usage_error() {
+    let dir = project(APP);
+    let out = obs_init(dir.path())
+        .args(["--service", "app", "--dapr-version", "v1.18.3"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("daprd image tags have no `v`: use 1.18.3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn output_to_a_pipe_has_no_colour_unless_forced() {
+    let dir = project(APP);
+    let plain = obs_init(dir.path())
+        .args(["--service", "app", "--dry-run"])
+        .output()
+        .expect("runs");
+    assert!(plain.status.success());
+    assert!(
+        !plain.stdout.contains(&0x1b),
+        "escape codes in piped output"
+    );
+    let forced = obs_init(dir.path())
+        .args(["--service", "app", "--dry-run", "--color", "always"])
+        .output()
+        .expect("runs");
+    assert!(
+        forced.stdout.contains(&0x1b),
+        "--color always printed no colour"
+    );
+}
+
+#[test]
+fn no_color_wins_over_a_forced_terminal() {
+    let dir = project(APP);
+    let out = obs_init(dir.path())
+        .args(["--service", "app", "--dry-run"])
+        .env("NO_COLOR", "1")
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .expect("runs");
+    assert!(!out.stdout.contains(&0x1b), "NO_COLOR was ignored");
+}
+
+#[test]
+fn dry_run_leaves_every_file_untouched() {
+    let dir = project(APP);
+    obs_init(dir.path())
+        .args(["--service", "app", "--dry-run"])
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read_to_string(dir.path().join("compose.yaml")).expect("read"),
+        APP
+    );
+    assert!(!dir.path().join("dapr-config.yml").exists());
+    let leftovers: Vec<_> = fs::read_dir(dir.path()).expect("dir").collect();
+    assert_eq!(leftovers.len(), 1, "dry run left files behind");
+}
+
+#[cfg(unix)]
+#[test]
+fn writing_keeps_the_compose_mode_and_makes_the_config_world_readable() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = project(APP);
+    let compose = dir.path().join("compose.yaml");
+    fs::set_permissions(&compose, fs::Permissions::from_mode(0o640)).expect("chmod");
+    obs_init(dir.path())
+        .args(["--service", "app"])
+        .assert()
+        .success();
+    let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&compose), 0o640);
+    // daprd runs as uid 65532 and must read the mounted file.
+    assert_eq!(mode(&dir.path().join("dapr-config.yml")), 0o644);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_compose_file_stays_a_symlink() {
+    let dir = project(APP);
+    fs::rename(
+        dir.path().join("compose.yaml"),
+        dir.path().join("real.yaml"),
+    )
+    .expect("mv");
+    std::os::unix::fs::symlink("real.yaml", dir.path().join("compose.yaml")).expect("ln");
+    obs_init(dir.path())
+        .args(["--service", "app"])
+        .assert()
+        .success();
+    let link = dir.path().join("compose.yaml");
+    assert!(
+        fs::symlink_metadata(&link)
+            .expect("lstat")
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        fs::read_to_string(dir.path().join("real.yaml"))
+            .expect("read")
+            .contains("app-dapr:")
+    );
+}
+
+#[test]
+fn the_bundled_example_onboards_and_then_has_nothing_to_do() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi-app");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["docker-compose.yml", "requirements.txt"] {
+        fs::copy(example.join(name), dir.path().join(name)).expect("copy");
+    }
+    obs_init(dir.path()).arg("--yes").assert().success();
+    let after = fs::read_to_string(dir.path().join("docker-compose.yml")).expect("read");
+    assert!(after.contains("api-dapr:"));
+    assert!(
+        after.contains("--app-port\", \"8000\""),
+        "app port not inferred:\n{after}"
+    );
+    assert!(after.contains("# uvicorn serves the app defined in app/main.py"));
+    let again = obs_init(dir.path()).arg("--yes").output().expect("runs");
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("Nothing to do"));
+}

@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 use crate::error::Error;
-use crate::plan::{Plan, Status};
+use crate::plan::{FileChange, Plan, Status};
 
 /// Writes every changed file of `plan`; returns the paths written.
 pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, Error> {
     let mut staged = Vec::new();
-    for change in plan.files.iter().filter(|f| f.status != Status::Unchanged) {
+    let writes = |f: &&FileChange| matches!(f.status, Status::Create | Status::Update);
+    for change in plan.files.iter().filter(writes) {
         // Write through a symlink to its target, so the link itself survives.
         let target = fs::canonicalize(&change.path).unwrap_or_else(|_| change.path.clone());
         let tmp = stage(&target, change.after.as_bytes()).map_err(|source| Error::Write {

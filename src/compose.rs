@@ -49,6 +49,8 @@ pub struct ComposeOutcome {
     pub after: String,
     pub changes: Vec<Change>,
     pub notes: Vec<Note>,
+    /// Each onboarded service with its build context as written (`None`: image only).
+    pub builds: Vec<(String, Option<String>)>,
 }
 
 /// Parses `content`, mapping parser errors to [`ComposeError`].
@@ -161,11 +163,20 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
         declare_network(&mut editor, &text, root, services, key);
     }
 
+    let builds = opts
+        .services
+        .iter()
+        .map(|name| {
+            let service = services.get(name).map(|s| doc.resolve(s));
+            (name.clone(), service.and_then(|s| build_context(&doc, s)))
+        })
+        .collect();
     if editor.is_empty() {
         return Ok(ComposeOutcome {
             after: content.to_string(),
             changes: Vec::new(),
             notes,
+            builds,
         });
     }
     let (body, changes) = editor.finish();
@@ -174,6 +185,7 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
         after: text.with_bom(&body),
         changes,
         notes,
+        builds,
     })
 }
 
@@ -771,6 +783,22 @@ fn command_words(doc: &Document, service: &Node) -> Vec<String> {
             .map(|s| s.split_whitespace().map(String::from).collect())
             .unwrap_or_default(),
         None => Vec::new(),
+    }
+}
+
+/// A service's build context: `build: DIR`, or `build: {context: DIR}` (default `.`).
+fn build_context(doc: &Document, service: &Node) -> Option<String> {
+    let build = lookup(doc, service, "build")?;
+    match &build.kind {
+        Kind::Scalar { value, .. } => Some(value.clone()),
+        Kind::Map { .. } => Some(
+            build
+                .get("context")
+                .and_then(Node::as_str)
+                .unwrap_or(".")
+                .to_string(),
+        ),
+        _ => None,
     }
 }
 

@@ -209,7 +209,11 @@ pub enum Error {
         source: io::Error,
     },
     #[error("{path} exists with different content: {reason}")]
-    Conflict { path: PathBuf, reason: String },
+    Conflict {
+        path: PathBuf,
+        reason: String,
+        help: String,
+    },
     #[error("no service chosen to onboard")]
     NoServiceChosen { candidates: Vec<String> },
 }

@@ -8,12 +8,14 @@
 pub mod apply;
 pub mod compose;
 pub mod dapr;
+pub mod deps;
 pub mod doc;
 pub mod emit;
 pub mod error;
 pub mod model;
 pub mod plan;
 pub mod ports;
+pub mod python;
 pub mod splice;
 pub mod text;
 pub mod verify;

@@ -8,7 +8,9 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::compose::{self, ComposeOptions, Note};
 use crate::dapr;
+use crate::deps::{self, PyprojectError, Requirement};
 use crate::error::Error;
+use crate::python::{self, Entry, Ownership};
 
 /// Compose's own discovery order.
 pub const COMPOSE_NAMES: [&str; 4] = [
@@ -35,6 +37,9 @@ pub struct Options {
     pub dapr_version: String,
     /// Where the Dapr configuration goes; `dir/dapr-config.yml` when unset.
     pub dapr_config: Option<PathBuf>,
+    /// Where `setup_observability.py` goes (a file, or a directory to put it in); found from
+    /// each service's build context when unset.
+    pub module_path: Option<PathBuf>,
 }
 
 impl Options {
@@ -47,6 +52,7 @@ impl Options {
             app_port: None,
             dapr_version: DEFAULT_DAPR_VERSION.into(),
             dapr_config: None,
+            module_path: None,
         }
     }
 }
@@ -63,6 +69,9 @@ pub enum Status {
     Create,
     Update,
     Unchanged,
+    /// The file exists, was changed by the user, and differs from what obs-init would write:
+    /// it is left alone, and `after` holds what obs-init would have written, for a diff.
+    Kept,
 }
 
 /// One file's change: its path, content before (if it exists) and after.
@@ -82,12 +91,24 @@ pub struct Plan {
     pub services: Vec<String>,
     pub files: Vec<FileChange>,
     pub notes: Vec<Note>,
+    /// What the user still has to do by hand, e.g. call the module from the entry point.
+    pub next_steps: Vec<String>,
 }
 
 impl Plan {
     /// Whether applying the plan would change anything.
     pub fn is_empty(&self) -> bool {
-        self.files.iter().all(|f| f.status == Status::Unchanged)
+        self.files
+            .iter()
+            .all(|f| matches!(f.status, Status::Unchanged | Status::Kept))
+    }
+
+    /// Adds a file change unless the same path is already planned (two services sharing a
+    /// build context share one module and one requirements file).
+    fn push(&mut self, change: FileChange) {
+        if !self.files.iter().any(|f| f.path == change.path) {
+            self.files.push(change);
+        }
     }
 }
 
@@ -146,8 +167,11 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
         .dapr_config
         .clone()
         .unwrap_or_else(|| opts.dir.join("dapr-config.yml"));
-    let compose_dir = absolute(compose_path.parent().unwrap_or(Path::new(".")));
-    let config_source = mount_source(&compose_dir, &absolute(&config_path));
+    let compose_dir = compose_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let config_source = mount_source(&absolute(&compose_dir), &absolute(&config_path));
 
     let outcome = compose::onboard(
         &content,
@@ -160,8 +184,14 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
     )
     .map_err(in_file)?;
 
-    let mut notes = outcome.notes;
-    let mut files = vec![FileChange {
+    let mut plan = Plan {
+        compose_file: compose_path.clone(),
+        services,
+        files: Vec::new(),
+        notes: outcome.notes,
+        next_steps: Vec::new(),
+    };
+    plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
         path: compose_path.clone(),
         status: if outcome.after == content {
@@ -171,55 +201,223 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
         },
         before: Some(content),
         after: outcome.after,
-    }];
-    files.push(config_change(opts, &config_path, &mut notes)?);
+    });
+    let config = config_change(opts, &config_path, &mut plan.notes)?;
+    plan.push(config);
+    for (service, build) in &outcome.builds {
+        plan_python(opts, &compose_dir, service, build.as_deref(), &mut plan)?;
+    }
+    Ok(plan)
+}
 
-    Ok(Plan {
-        compose_file: compose_path,
-        services,
-        files,
-        notes,
+/// The Python side of one service: the module next to its code, and its dependencies.
+fn plan_python(
+    opts: &Options,
+    compose_dir: &Path,
+    service: &str,
+    build: Option<&str>,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    let mut note = |message: String| {
+        plan.notes.push(Note {
+            service: Some(service.to_string()),
+            message,
+        })
+    };
+    let context = build.map(|b| compose_dir.join(b));
+    let module_path = match (&opts.module_path, &context) {
+        (Some(p), _) if p.extension().is_some_and(|e| e == "py") => p.clone(),
+        (Some(p), _) => p.join(python::MODULE_FILE),
+        (None, None) => {
+            note(
+                "no build context, so no Python module was written (pass --module-path \
+                  if this is a Python app)"
+                    .into(),
+            );
+            return Ok(());
+        }
+        (None, Some(ctx)) => match python::find_entry(ctx) {
+            Entry::Found(entry) => entry.with_file_name(python::MODULE_FILE),
+            Entry::Ambiguous(found) => {
+                let list: Vec<String> = found.iter().map(|p| display(&opts.dir, p)).collect();
+                note(format!(
+                    "several entry points ({}); pass --module-path to say where \
+                     setup_observability.py goes",
+                    list.join(", ")
+                ));
+                return Ok(());
+            }
+            Entry::None => {
+                note(format!(
+                    "no main.py or app.py under {}: no Python module written (pass \
+                     --module-path if this is a Python app)",
+                    display(&opts.dir, ctx)
+                ));
+                return Ok(());
+            }
+        },
+    };
+    let module = module_change(opts, &module_path)?;
+    let module_dir = module_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    if module.status == Status::Kept {
+        note(format!(
+            "{} was changed by hand; left as is (--dry-run shows how it differs)",
+            module.display
+        ));
+    }
+    plan.push(module);
+
+    let search: Vec<PathBuf> = context
+        .iter()
+        .cloned()
+        .chain([opts.dir.clone(), module_dir.clone()])
+        .collect();
+    let deps_file = search.iter().find_map(|d| {
+        ["requirements.txt", "pyproject.toml"]
+            .iter()
+            .map(|n| d.join(n))
+            .find(|p| p.is_file())
+    });
+    let step = format!(
+        "{service}: call setup_observability() at start-up, next to {}: {}",
+        display(&opts.dir, &module_dir),
+        python::import_line(&module_dir)
+    );
+    if !plan.next_steps.contains(&step) {
+        plan.next_steps.push(step);
+    }
+    match deps_file {
+        Some(path) => {
+            let change = deps_change(opts, &path)?;
+            plan.push(change);
+        }
+        None => plan.notes.push(Note {
+            service: Some(service.to_string()),
+            message: format!(
+                "no requirements.txt or pyproject.toml found: install {}",
+                wanted_for("")
+                    .iter()
+                    .map(Requirement::spec)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        }),
+    }
+    Ok(())
+}
+
+/// The packages to add, given the dependency file's content (FastAPI apps get its
+/// instrumentation too).
+fn wanted_for(content: &str) -> Vec<Requirement> {
+    let mut wanted = deps::BASE.to_vec();
+    let fastapi = content.lines().any(|l| {
+        l.split(['"', '\''])
+            .any(|part| deps::requirement_name(part).as_deref() == Some("fastapi"))
+    });
+    if fastapi {
+        wanted.push(deps::FASTAPI);
+    }
+    wanted
+}
+
+fn module_change(opts: &Options, path: &Path) -> Result<FileChange, Error> {
+    let wanted = python::render();
+    let display = display(&opts.dir, path);
+    let existing = read_optional(path)?;
+    let (status, before) = match existing {
+        None => (Status::Create, None),
+        Some(old) if old == wanted => (Status::Unchanged, Some(old)),
+        Some(old) if python::ownership(&old) == Ownership::Ours => (Status::Update, Some(old)),
+        Some(old) => (Status::Kept, Some(old)),
+    };
+    Ok(FileChange {
+        path: path.to_path_buf(),
+        display,
+        before,
+        after: wanted,
+        status,
     })
+}
+
+fn deps_change(opts: &Options, path: &Path) -> Result<FileChange, Error> {
+    let content = read_text(path)?;
+    let wanted = wanted_for(&content);
+    let is_toml = path.extension().is_some_and(|e| e == "toml");
+    let after = if is_toml {
+        deps::add_to_pyproject(&content, &wanted).map_err(|e| Error::Conflict {
+            path: path.to_path_buf(),
+            reason: match e {
+                PyprojectError::Invalid(m) => format!("it is not valid TOML: {m}"),
+                PyprojectError::NoDependencyTable => {
+                    "it has neither [project] nor [tool.poetry.dependencies]".into()
+                }
+            },
+            help: "declare the project's dependencies in [project] (or use a \
+                   requirements.txt), then run again"
+                .into(),
+        })?
+    } else {
+        deps::add_to_requirements(&content, &wanted)
+    };
+    Ok(FileChange {
+        path: path.to_path_buf(),
+        display: display(&opts.dir, path),
+        status: if after.is_some() {
+            Status::Update
+        } else {
+            Status::Unchanged
+        },
+        after: after.unwrap_or_else(|| content.clone()),
+        before: Some(content),
+    })
+}
+
+/// A file's text, `None` when it does not exist.
+fn read_optional(path: &Path) -> Result<Option<String>, Error> {
+    match fs::read(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| Error::NotUtf8 {
+                path: path.to_path_buf(),
+            }),
+    }
 }
 
 fn config_change(opts: &Options, path: &Path, notes: &mut Vec<Note>) -> Result<FileChange, Error> {
     let display = display(&opts.dir, path);
     let wanted = dapr::CONFIG_TEMPLATE.to_string();
-    match fs::read(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(FileChange {
+    let Some(existing) = read_optional(path)? else {
+        return Ok(FileChange {
             path: path.to_path_buf(),
             display,
             before: None,
             after: wanted,
             status: Status::Create,
-        }),
-        Err(source) => Err(Error::Read {
+        });
+    };
+    if existing != wanted {
+        dapr::check_config(&existing).map_err(|reason| Error::Conflict {
             path: path.to_path_buf(),
-            source,
-        }),
-        Ok(bytes) => {
-            let existing = String::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
-                path: path.to_path_buf(),
-            })?;
-            if existing != wanted {
-                dapr::check_config(&existing).map_err(|reason| Error::Conflict {
-                    path: path.to_path_buf(),
-                    reason,
-                })?;
-                notes.push(Note {
-                    service: None,
-                    message: format!("{display} differs from obs-init's but enables tracing; kept"),
-                });
-            }
-            Ok(FileChange {
-                path: path.to_path_buf(),
-                display,
-                before: Some(existing.clone()),
-                after: existing,
-                status: Status::Unchanged,
-            })
-        }
+            reason,
+            help: "fix it, move it aside, or pass --dapr-config OTHER_PATH".into(),
+        })?;
+        notes.push(Note {
+            service: None,
+            message: format!("{display} differs from obs-init's but enables tracing; kept"),
+        });
     }
+    Ok(FileChange {
+        path: path.to_path_buf(),
+        display,
+        before: Some(existing.clone()),
+        after: existing,
+        status: Status::Unchanged,
+    })
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String, Error> {

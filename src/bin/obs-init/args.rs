@@ -10,7 +10,10 @@ What it does, for each service named with --service:
     started with the tracing configuration),
   - joins the service to the external network `observability-net` (keeping `default`),
   - sets OTEL_COLLECTOR_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME,
-  - declares `observability-net` as external, and writes dapr-config.yml.
+  - declares `observability-net` as external, and writes dapr-config.yml,
+  - writes setup_observability.py next to the app's code (beside the main.py or app.py in
+    its build context) and adds the OpenTelemetry packages to requirements.txt or
+    pyproject.toml; a module you edited is never overwritten.
 Every byte of the compose file it does not need to change stays as it was, comments included.
 The edited file is parsed again and checked before anything is written.
 
@@ -54,6 +57,11 @@ pub struct Args {
     /// Where to write the Dapr configuration [default: <dir>/dapr-config.yml]
     #[arg(long, value_name = "PATH")]
     pub dapr_config: Option<PathBuf>,
+
+    /// Where to write setup_observability.py: a .py file, or a directory [default: beside
+    /// the main.py or app.py found in the service's build context]
+    #[arg(long, value_name = "PATH")]
+    pub module_path: Option<PathBuf>,
 
     /// Show the diff of every change, write nothing
     #[arg(short = 'n', long)]

@@ -48,6 +48,7 @@ fn run(args: &Args) -> Result<(), Error> {
         app_port: args.app_port,
         dapr_version: args.dapr_version.clone(),
         dapr_config: args.dapr_config.clone(),
+        module_path: args.module_path.clone(),
     };
     let plan = plan(&opts, None)?;
     let mut out = anstream::stdout();

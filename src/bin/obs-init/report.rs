@@ -26,6 +26,13 @@ pub fn diff(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
             _ => format!("a/{}", file.display),
         };
         let new_name = format!("b/{}", file.display);
+        if file.status == Status::Kept {
+            writeln!(
+                out,
+                "{YELLOW}# {} was changed by hand and is left alone; obs-init would write:{YELLOW:#}",
+                file.display
+            )?;
+        }
         writeln!(out, "{BOLD}--- {old_name}{BOLD:#}")?;
         writeln!(out, "{BOLD}+++ {new_name}{BOLD:#}")?;
         let diff = TextDiff::from_lines(before, &file.after);
@@ -59,6 +66,7 @@ pub fn statuses(err: &mut dyn Write, plan: &Plan, dry_run: bool) -> io::Result<(
             (Status::Update, false) => "Updated",
             (Status::Update, true) => "Would update",
             (Status::Unchanged, _) => "Unchanged",
+            (Status::Kept, _) => "Kept",
         };
         writeln!(err, "{STATUS}{verb:>12}{STATUS:#} {}", file.display)?;
     }
@@ -90,12 +98,16 @@ pub fn next_steps(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
         plan.compose_file.display(),
         plan.services.join(" ")
     )?;
+    for (i, step) in plan.next_steps.iter().enumerate() {
+        writeln!(err, "  {}. {step}", i + 3)?;
+    }
     Ok(())
 }
 
 pub fn error(err: &mut dyn Write, e: &Error) -> io::Result<()> {
     writeln!(err, "{ERROR}error{ERROR:#}{BOLD}: {e}{BOLD:#}")?;
     if let Some((path, pos)) = e.location() {
+        let path = path.strip_prefix(".").unwrap_or(&path);
         let at = match pos {
             Some(Location {
                 line,
@@ -109,8 +121,9 @@ pub fn error(err: &mut dyn Write, e: &Error) -> io::Result<()> {
     if let Some(help) = e.help() {
         writeln!(err, "{BOLD}help{BOLD:#}: {help}")?;
     }
-    if e.is_internal() || !matches!(e, Error::Compose { .. }) {
-        return Ok(());
+    // A failed write may come after others succeeded; every other error stops before any.
+    if !matches!(e, Error::Write { .. }) {
+        writeln!(err, "nothing was written")?;
     }
-    writeln!(err, "nothing was written")
+    Ok(())
 }

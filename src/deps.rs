@@ -1,0 +1,275 @@
+//! Python dependencies: adding the packages the generated module needs to `requirements.txt`
+//! or `pyproject.toml` (PEP 621 `[project]` or Poetry), keeping everything else as it is.
+
+use toml_edit::{Array, DocumentMut, Item, Value};
+
+use crate::text::Text;
+
+/// A package the module needs, with its minimum version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirement {
+    pub name: &'static str,
+    pub min: &'static str,
+}
+
+/// What every onboarded Python app needs (versions the module was tested with).
+pub const BASE: [Requirement; 3] = [
+    Requirement {
+        name: "opentelemetry-sdk",
+        min: "1.45.0",
+    },
+    Requirement {
+        name: "opentelemetry-exporter-otlp-proto-grpc",
+        min: "1.45.0",
+    },
+    Requirement {
+        name: "opentelemetry-instrumentation-logging",
+        min: "0.66b0",
+    },
+];
+
+/// What a FastAPI app needs on top of [`BASE`].
+pub const FASTAPI: Requirement = Requirement {
+    name: "opentelemetry-instrumentation-fastapi",
+    min: "0.66b0",
+};
+
+impl Requirement {
+    pub fn spec(&self) -> String {
+        format!("{}>={}", self.name, self.min)
+    }
+}
+
+/// PEP 503 normalisation: case-insensitive, runs of `-`, `_`, `.` are one `-`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The distribution name a requirement specifier starts with (`Foo[bar]>=1 ; marker`).
+pub fn requirement_name(spec: &str) -> Option<String> {
+    let spec = spec.trim();
+    let end = spec
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(spec.len());
+    (end > 0).then(|| normalize(&spec[..end]))
+}
+
+/// The package names a `requirements.txt` lists (options like `-r` and comments skipped).
+pub fn requirements_names(content: &str) -> Vec<String> {
+    content
+        .lines()
+        .map(|l| l.split(" #").next().unwrap_or(""))
+        .filter(|l| !l.trim_start().starts_with(['#', '-']))
+        .filter_map(requirement_name)
+        .collect()
+}
+
+/// `content` with the missing `wanted` packages appended, or `None` when all are listed.
+pub fn add_to_requirements(content: &str, wanted: &[Requirement]) -> Option<String> {
+    let present = requirements_names(content);
+    let missing: Vec<&Requirement> = wanted
+        .iter()
+        .filter(|r| !present.contains(&normalize(r.name)))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let eol = Text::new(content).eol();
+    let mut lines = vec!["# Observability (added by obs-init)".to_string()];
+    lines.extend(missing.iter().map(|r| r.spec()));
+    let block = lines.join(eol);
+    // The file keeps its final-newline state: the break moves in front of the new lines.
+    Some(if content.is_empty() {
+        format!("{block}{eol}")
+    } else if content.ends_with('\n') {
+        format!("{content}{block}{eol}")
+    } else {
+        format!("{content}{eol}{block}")
+    })
+}
+
+/// Why a `pyproject.toml` could not be given the dependencies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PyprojectError {
+    Invalid(String),
+    /// Neither `[project]` nor `[tool.poetry.dependencies]`.
+    NoDependencyTable,
+}
+
+/// `content` with the missing packages added to `[project].dependencies` (or Poetry's
+/// table), or `Ok(None)` when all are there.
+pub fn add_to_pyproject(
+    content: &str,
+    wanted: &[Requirement],
+) -> Result<Option<String>, PyprojectError> {
+    let mut doc: DocumentMut = content
+        .parse()
+        .map_err(|e: toml_edit::TomlError| PyprojectError::Invalid(e.to_string()))?;
+    let changed = if let Some(project) = doc.get_mut("project").and_then(Item::as_table_like_mut) {
+        if project.get("dependencies").is_none() {
+            project.insert("dependencies", Item::Value(Value::Array(Array::new())));
+        }
+        let deps = project
+            .get_mut("dependencies")
+            .and_then(Item::as_array_mut)
+            .ok_or_else(|| {
+                PyprojectError::Invalid("[project].dependencies is not an array".into())
+            })?;
+        add_to_array(deps, wanted)
+    } else if let Some(poetry) = doc
+        .get_mut("tool")
+        .and_then(|t| t.get_mut("poetry"))
+        .and_then(|p| p.get_mut("dependencies"))
+        .and_then(Item::as_table_like_mut)
+    {
+        let present: Vec<String> = poetry.iter().map(|(k, _)| normalize(k)).collect();
+        let mut changed = false;
+        for r in wanted {
+            if !present.contains(&normalize(r.name)) {
+                poetry.insert(r.name, toml_edit::value(format!(">={}", r.min)));
+                changed = true;
+            }
+        }
+        changed
+    } else {
+        return Err(PyprojectError::NoDependencyTable);
+    };
+    if !changed {
+        return Ok(None);
+    }
+    let out = doc.to_string();
+    // toml_edit writes new lines with `\n`; a CRLF file stays CRLF.
+    Ok(Some(if Text::new(content).eol() == "\r\n" {
+        out.replace("\r\n", "\n").replace('\n', "\r\n")
+    } else {
+        out
+    }))
+}
+
+fn add_to_array(deps: &mut Array, wanted: &[Requirement]) -> bool {
+    let present: Vec<String> = deps
+        .iter()
+        .filter_map(|v| v.as_str().and_then(requirement_name))
+        .collect();
+    let missing: Vec<&Requirement> = wanted
+        .iter()
+        .filter(|r| !present.contains(&normalize(r.name)))
+        .collect();
+    if missing.is_empty() {
+        return false;
+    }
+    // A multi-line array gets one entry per line, indented like its last entry. What trails
+    // the last entry up to its line break (a comment, say) stays on that entry's line.
+    let last_prefix = deps
+        .iter()
+        .last()
+        .and_then(|v| v.decor().prefix())
+        .and_then(|p| p.as_str())
+        .filter(|p| p.contains('\n'))
+        .map(str::to_string);
+    let Some(last_prefix) = last_prefix else {
+        for r in missing {
+            deps.push(r.spec());
+        }
+        return true;
+    };
+    let indent = last_prefix.rsplit('\n').next().unwrap_or("").to_string();
+    let trailing = deps.trailing().as_str().unwrap_or("").to_string();
+    let (head, tail) = match trailing.rsplit_once('\n') {
+        Some((head, tail)) => (head.to_string(), tail.to_string()),
+        None => (String::new(), trailing.clone()),
+    };
+    for (i, r) in missing.iter().enumerate() {
+        let prefix = if i == 0 {
+            format!("{head}\n{indent}")
+        } else {
+            format!("\n{indent}")
+        };
+        deps.push_formatted(Value::from(r.spec()).decorated(prefix, ""));
+    }
+    deps.set_trailing(format!("\n{tail}"));
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_compared_after_pep_503_normalisation() {
+        assert_eq!(normalize("OpenTelemetry_SDK"), "opentelemetry-sdk");
+        assert_eq!(normalize("a.-_b"), "a-b");
+        assert_eq!(
+            requirement_name("opentelemetry.sdk[extra] >= 1.0 ; python_version>'3'"),
+            Some("opentelemetry-sdk".into())
+        );
+    }
+
+    #[test]
+    fn requirements_keep_comments_pins_and_order() {
+        let before = "# web\nfastapi==0.115.0  # pinned\n-r base.txt\nOpenTelemetry_SDK==1.40.0\n";
+        let after = add_to_requirements(before, &BASE).expect("changes");
+        assert!(after.starts_with(before));
+        assert!(
+            !after.contains("opentelemetry-sdk>="),
+            "duplicated a listed package"
+        );
+        assert!(after.contains("opentelemetry-exporter-otlp-proto-grpc>=1.45.0\n"));
+        assert_eq!(add_to_requirements(&after, &BASE), None);
+    }
+
+    #[test]
+    fn requirements_without_final_newline_or_with_crlf_keep_their_form() {
+        let after = add_to_requirements("fastapi", &BASE).expect("changes");
+        assert!(after.starts_with("fastapi\n# Observability"));
+        assert!(!after.ends_with('\n'), "gained a final newline");
+        let crlf = add_to_requirements("a\r\nb\r\n", &BASE).expect("changes");
+        assert_eq!(crlf.matches('\n').count(), crlf.matches("\r\n").count());
+    }
+
+    #[test]
+    fn multiline_project_dependencies_stay_one_per_line() {
+        let before = "[project]\nname = \"x\"\ndependencies = [\n    \"fastapi>=0.1\",  # web\n]\n";
+        let after = add_to_pyproject(before, &BASE)
+            .expect("valid")
+            .expect("changes");
+        assert!(
+            after.contains("    \"fastapi>=0.1\",  # web\n    \"opentelemetry-sdk>=1.45.0\","),
+            "{after}"
+        );
+        assert_eq!(add_to_pyproject(&after, &BASE), Ok(None));
+    }
+
+    #[test]
+    fn poetry_dependencies_get_keys() {
+        let before = "[tool.poetry.dependencies]\npython = \"^3.11\"\n";
+        let after = add_to_pyproject(before, &BASE)
+            .expect("valid")
+            .expect("changes");
+        assert!(
+            after.contains("opentelemetry-sdk = \">=1.45.0\""),
+            "{after}"
+        );
+    }
+
+    #[test]
+    fn a_pyproject_without_dependency_table_is_reported() {
+        assert_eq!(
+            add_to_pyproject("[tool.ruff]\nline-length = 100\n", &BASE),
+            Err(PyprojectError::NoDependencyTable)
+        );
+    }
+}

@@ -1,0 +1,176 @@
+"""OpenTelemetry for this service: traces, metrics and logs to the platform collector.
+
+Everything goes over OTLP/gRPC to ``OTEL_COLLECTOR_ENDPOINT`` (the company variable,
+usually ``otel-collector:4317``), else ``OTEL_EXPORTER_OTLP_ENDPOINT``, else
+``http://localhost:4317``. The service name comes from the argument to
+``setup_observability``, else ``OTEL_SERVICE_NAME``; ``OTEL_RESOURCE_ATTRIBUTES`` is
+honoured.
+
+Call ``setup_observability()`` once at start-up and ``shutdown_observability()`` on
+the way out: uvicorn exits on SIGTERM without running exit hooks, so buffered spans and
+logs are lost unless the app flushes them itself. With FastAPI::
+
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+
+    from .setup_observability import (
+        instrument_fastapi,
+        setup_observability,
+        shutdown_observability,
+    )
+
+    setup_observability()
+
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        shutdown_observability()
+
+
+    app = FastAPI(lifespan=lifespan)
+    instrument_fastapi(app)
+
+Every ``logging`` record then reaches the collector carrying the trace and span id of
+the span active when it was logged, and requests that arrive through Dapr continue the
+trace Dapr started (its ``traceparent`` header).
+
+Calling ``setup_observability()`` twice, or running under ``opentelemetry-instrument``,
+installs nothing twice: providers and the log handler already in place are reused, so
+nothing is exported twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import get_logger_provider, set_logger_provider
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+__all__ = [
+    "collector_endpoint",
+    "instrument_fastapi",
+    "setup_observability",
+    "shutdown_observability",
+]
+
+DEFAULT_ENDPOINT = "http://localhost:4317"
+
+_lock = threading.Lock()
+_done = False
+# What this module installed (and so must flush and shut down).
+_installed: dict[str, object] = {}
+
+
+def collector_endpoint() -> str:
+    """The collector's OTLP/gRPC endpoint, always with a scheme.
+
+    A bare ``host:port`` would be read as a URL whose scheme is the host name, and the
+    exporter would then try TLS against the plaintext collector: nothing would arrive.
+    """
+    for var in ("OTEL_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value if "://" in value else f"http://{value}"
+    return DEFAULT_ENDPOINT
+
+
+def _is_otel_log_handler(handler: logging.Handler) -> bool:
+    # Matches this module's handler, the SDK's older one and opentelemetry-instrument's.
+    cls = type(handler)
+    named = cls.__name__ == "LoggingHandler"
+    return named and cls.__module__.startswith("opentelemetry")
+
+
+def setup_observability(service_name: str | None = None) -> None:
+    """Sets up traces, metrics and logs over OTLP/gRPC; safe to call more than once."""
+    global _done
+    with _lock:
+        if _done:
+            return
+        _done = True
+
+        endpoint = collector_endpoint()
+        insecure = endpoint.startswith("http://")
+        attributes = {}
+        name = service_name or os.environ.get("OTEL_SERVICE_NAME")
+        if name:
+            attributes[SERVICE_NAME] = name
+        # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES.
+        resource = Resource.create(attributes)
+
+        # A provider already in place (opentelemetry-instrument's, or the app's own) is
+        # kept: a second one would export everything twice, and the API refuses to
+        # replace it.
+        if not isinstance(trace.get_tracer_provider(), TracerProvider):
+            tracer_provider = TracerProvider(resource=resource)
+            span_exporter = OTLPSpanExporter(endpoint=endpoint, insecure=insecure)
+            tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+            trace.set_tracer_provider(tracer_provider)
+            _installed["tracer"] = tracer_provider
+
+        if not isinstance(metrics.get_meter_provider(), MeterProvider):
+            reader = PeriodicExportingMetricReader(
+                OTLPMetricExporter(endpoint=endpoint, insecure=insecure)
+            )
+            meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+            metrics.set_meter_provider(meter_provider)
+            _installed["meter"] = meter_provider
+
+        logger_provider = get_logger_provider()
+        if not isinstance(logger_provider, LoggerProvider):
+            logger_provider = LoggerProvider(resource=resource)
+            log_exporter = OTLPLogExporter(endpoint=endpoint, insecure=insecure)
+            processor = BatchLogRecordProcessor(log_exporter)
+            logger_provider.add_log_record_processor(processor)
+            set_logger_provider(logger_provider)
+            _installed["logger"] = logger_provider
+
+        root = logging.getLogger()
+        if not any(_is_otel_log_handler(h) for h in root.handlers):
+            handler = LoggingHandler(logger_provider=logger_provider)
+            root.addHandler(handler)
+            _installed["handler"] = handler
+        # Python's default root level (WARNING) would drop INFO records before any
+        # handler sees them; set a level after this call to change it.
+        if root.getEffectiveLevel() > logging.INFO:
+            root.setLevel(logging.INFO)
+
+
+def shutdown_observability() -> None:
+    """Flushes and shuts down what ``setup_observability`` installed."""
+    with _lock:
+        handler = _installed.pop("handler", None)
+        if isinstance(handler, logging.Handler):
+            logging.getLogger().removeHandler(handler)
+        # Shutting a provider down exports what its batch processors still hold.
+        for key in ("tracer", "meter", "logger"):
+            provider = _installed.pop(key, None)
+            if provider is not None:
+                provider.shutdown()
+
+
+def instrument_fastapi(app) -> None:
+    """Creates a server span for each request to ``app`` (a FastAPI application).
+
+    Needs ``opentelemetry-instrumentation-fastapi``. A ``traceparent`` header from Dapr
+    (or any W3C caller) makes the span continue the caller's trace.
+    """
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    if not getattr(app, "_is_instrumented_by_opentelemetry", False):
+        FastAPIInstrumentor.instrument_app(app)

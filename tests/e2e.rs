@@ -1,0 +1,153 @@
+//! End-to-end: the generated Python module against the real OpenTelemetry SDK, a real
+//! OTLP/gRPC receiver and a real FastAPI app (tests/e2e/fastapi_e2e.py does the Python side).
+//! The packages come from tests/e2e/requirements.lock, installed once into a cached venv
+//! outside the repo by tests/e2e/venv.sh.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use assert_cmd::Command as BinCommand;
+
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/venv.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "creating the test venv failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8(out.stdout).expect("path").trim())
+    })
+}
+
+/// A copy of the bundled FastAPI example, onboarded by the real binary.
+fn onboarded_example() -> tempfile::TempDir {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi-app");
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&example, dir.path());
+    BinCommand::cargo_bin("obs-init")
+        .expect("binary")
+        .current_dir(dir.path())
+        .arg("--yes")
+        .assert()
+        .success();
+    assert!(dir.path().join("app/setup_observability.py").is_file());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("dir") {
+        let path = entry.expect("entry").path();
+        let dest = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).expect("copy");
+        }
+    }
+}
+
+fn run_e2e(project: &Path) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/fastapi_e2e.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(project)
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("python runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn spans_and_logs_reach_a_real_collector_and_continue_the_dapr_trace() {
+    let project = onboarded_example();
+    let (ok, output) = run_e2e(project.path());
+    assert!(ok, "end-to-end check failed:\n{output}");
+    assert!(output.contains("0 failures"), "{output}");
+}
+
+#[test]
+fn the_end_to_end_check_fails_when_the_module_uses_the_guides_imports() {
+    let project = onboarded_example();
+    let module = project.path().join("app/setup_observability.py");
+    let text = std::fs::read_to_string(&module).expect("read");
+    // The company guide's import path, which never existed in a release.
+    let broken = text.replace(
+        "from opentelemetry.sdk._logs import LoggerProvider",
+        "from opentelemetry.sdk.logs import LoggerProvider",
+    );
+    assert_ne!(broken, text, "the import to break was not found");
+    std::fs::write(&module, broken).expect("write");
+    let (ok, output) = run_e2e(project.path());
+    assert!(
+        !ok,
+        "a broken module passed the end-to-end check:\n{output}"
+    );
+    assert!(output.contains("opentelemetry.sdk.logs"), "{output}");
+}
+
+#[test]
+fn the_end_to_end_check_fails_when_a_second_setup_adds_a_second_log_handler() {
+    let project = onboarded_example();
+    let module = project.path().join("app/setup_observability.py");
+    let text = std::fs::read_to_string(&module).expect("read");
+    // Both guards against installing twice go: the call-once flag and the handler check.
+    let broken = text
+        .replace("        if _done:\n            return\n", "")
+        .replace(
+            "if not any(_is_otel_log_handler(h) for h in root.handlers):",
+            "if True:",
+        );
+    assert_eq!(
+        broken.matches("if True:").count(),
+        1,
+        "the handler check was not found"
+    );
+    std::fs::write(&module, broken).expect("write");
+    let (ok, output) = run_e2e(project.path());
+    assert!(!ok, "double setup went unnoticed:\n{output}");
+}
+
+#[test]
+fn the_generated_module_compiles_and_passes_ruff() {
+    let project = onboarded_example();
+    let module = project.path().join("app/setup_observability.py");
+    let status = Command::new(python())
+        .args(["-m", "py_compile"])
+        .arg(&module)
+        .status()
+        .expect("python runs");
+    assert!(status.success(), "py_compile failed");
+    let out = Command::new(python())
+        .args([
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--target-version",
+            "py39",
+        ])
+        .args(["--select", "E,F,W,B,UP,I,N,SIM,RUF"])
+        .arg(&module)
+        .output()
+        .expect("ruff runs");
+    assert!(
+        out.status.success(),
+        "ruff found problems:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

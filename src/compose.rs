@@ -34,6 +34,56 @@ pub struct ComposeOptions {
     /// The Dapr configuration's path as the compose file's bind mounts spell it
     /// (relative to the compose file's directory, starting with `./` or `../`).
     pub config_source: String,
+    /// Variables some services need on top of the common ones (e.g. MLflow's), by service.
+    pub extra_env: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// What planning needs to know of a service before onboarding it.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceInfo {
+    /// The build context as written (`None`: image only).
+    pub build: Option<String>,
+    /// Its image, command and entrypoint words: evidence of what it runs.
+    pub words: Vec<String>,
+}
+
+/// Checks that every name in `wanted` is a service, suggesting the closest otherwise.
+pub fn check_names(services: &Node, wanted: &[String]) -> Result<(), ComposeError> {
+    let names = service_names(services);
+    match wanted.iter().find(|w| !names.contains(w)) {
+        None => Ok(()),
+        Some(name) => Err(ComposeError::UnknownService {
+            name: name.clone(),
+            suggestions: closest(name, &names),
+            available: names,
+        }),
+    }
+}
+
+pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo {
+    let Some(service) = services.get(name).map(|s| doc.resolve(s)) else {
+        return ServiceInfo::default();
+    };
+    let mut words = Vec::new();
+    if let Some(image) = lookup(doc, service, "image").and_then(Node::as_str) {
+        words.push(image.to_string());
+    }
+    for key in ["command", "entrypoint"] {
+        match lookup(doc, service, key) {
+            Some(n) if n.items().is_some() => words.extend(
+                n.items()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|i| i.as_str().map(String::from)),
+            ),
+            Some(n) => words.extend(n.as_str().map(String::from)),
+            None => {}
+        }
+    }
+    ServiceInfo {
+        build: build_context(doc, service),
+        words,
+    }
 }
 
 /// Something worth telling the user that does not stop onboarding.
@@ -49,8 +99,6 @@ pub struct ComposeOutcome {
     pub after: String,
     pub changes: Vec<Change>,
     pub notes: Vec<Note>,
-    /// Each onboarded service with its build context as written (`None`: image only).
-    pub builds: Vec<(String, Option<String>)>,
 }
 
 /// Parses `content`, mapping parser errors to [`ComposeError`].
@@ -140,16 +188,7 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
     let (text, doc) = parse(content)?;
     let services = services(&doc)?;
     let root = doc.root.as_ref().expect("services() checked the root");
-    let names = service_names(services);
-    for wanted in &opts.services {
-        if !names.contains(wanted) {
-            return Err(ComposeError::UnknownService {
-                name: wanted.clone(),
-                suggestions: closest(wanted, &names),
-                available: names.clone(),
-            });
-        }
-    }
+    check_names(services, &opts.services)?;
 
     let mut editor = Editor::new(&text);
     let mut notes = Vec::new();
@@ -163,20 +202,11 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
         declare_network(&mut editor, &text, root, services, key);
     }
 
-    let builds = opts
-        .services
-        .iter()
-        .map(|name| {
-            let service = services.get(name).map(|s| doc.resolve(s));
-            (name.clone(), service.and_then(|s| build_context(&doc, s)))
-        })
-        .collect();
     if editor.is_empty() {
         return Ok(ComposeOutcome {
             after: content.to_string(),
             changes: Vec::new(),
             notes,
-            builds,
         });
     }
     let (body, changes) = editor.finish();
@@ -185,7 +215,6 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
         after: text.with_bom(&body),
         changes,
         notes,
-        builds,
     })
 }
 
@@ -278,6 +307,7 @@ struct ServicePlan<'d> {
     sidecar: Option<NewNode>,
     services: &'d Node,
     notes: Vec<Note>,
+    extra_env: Vec<(String, String)>,
 }
 
 enum EnvPlan<'d> {
@@ -403,6 +433,12 @@ impl<'d> ServicePlan<'d> {
             sidecar,
             services,
             notes,
+            extra_env: opts
+                .extra_env
+                .iter()
+                .filter(|(s, _)| s == name)
+                .flat_map(|(_, vars)| vars.iter().cloned())
+                .collect(),
         })
     }
 
@@ -412,11 +448,18 @@ impl<'d> ServicePlan<'d> {
         let lay = &self.layout;
         notes.extend(self.notes);
 
-        let wanted = [
-            ("OTEL_COLLECTOR_ENDPOINT", COLLECTOR_ADDRESS.to_string()),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", COLLECTOR_URL.to_string()),
-            ("OTEL_SERVICE_NAME", name.clone()),
+        let mut wanted = vec![
+            (
+                "OTEL_COLLECTOR_ENDPOINT".to_string(),
+                COLLECTOR_ADDRESS.to_string(),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
+                COLLECTOR_URL.to_string(),
+            ),
+            ("OTEL_SERVICE_NAME".to_string(), name.clone()),
         ];
+        wanted.extend(self.extra_env.iter().cloned());
         let env_path = [svc_path.clone(), vec!["environment".into()]].concat();
         let missing = |present: &[(String, Option<String>)], notes: &mut Vec<Note>| {
             wanted
@@ -442,7 +485,7 @@ impl<'d> ServicePlan<'d> {
                 .cloned()
                 .collect::<Vec<_>>()
         };
-        let list_items = |items: &[(&str, String)], style| -> Vec<NewNode> {
+        let list_items = |items: &[(String, String)], style| -> Vec<NewNode> {
             items
                 .iter()
                 .map(|(k, v)| {
@@ -477,7 +520,7 @@ impl<'d> ServicePlan<'d> {
             }
             EnvPlan::Map(map, present) => {
                 for (k, v) in missing(present, notes) {
-                    editor.insert_entry(map, &env_path, k, NewNode::Str(v), lay);
+                    editor.insert_entry(map, &env_path, &k, NewNode::Str(v), lay);
                 }
             }
         }

@@ -92,6 +92,11 @@ pub enum ComposeError {
         what: String,
         line: usize,
     },
+    #[error(
+        "`telemetry` holds {}, which Dagster does not accept: every Dagster process would fail to load the instance",
+        keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    )]
+    InvalidDagsterTelemetry { keys: Vec<String>, line: usize },
     /// The edit did not verify: a bug in obs-init, never the user's fault.
     #[error("internal error: the edited file did not verify ({0})")]
     Internal(String),
@@ -119,6 +124,7 @@ impl ComposeError {
             | SharedAnchor { line, .. }
             | MergedKey { line, .. }
             | NetworkNotExternal { line, .. }
+            | InvalidDagsterTelemetry { line, .. }
             | Unsupported { line, .. } => Some(at(line)),
             Empty | NoServices | UnknownService { .. } | Internal(_) => None,
         }
@@ -177,6 +183,10 @@ impl ComposeError {
                 "declare it as `{key}: {{external: true}}`: otherwise Compose creates a \
                  project-local network the collector is not on"
             ),
+            InvalidDagsterTelemetry { .. } => "Dagster has no OpenTelemetry settings in \
+                                               dagster.yaml (`telemetry` takes only `enabled`); \
+                                               run again with --fix-invalid to remove the block"
+                .into(),
             Unsupported { .. } => "edit this part by hand (see the README's manual steps)".into(),
             Internal(_) => "nothing was written; please report this with the compose file".into(),
         })

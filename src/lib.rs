@@ -7,8 +7,10 @@
 
 pub mod apply;
 pub mod compose;
+pub mod dagster;
 pub mod dapr;
 pub mod deps;
+pub mod detect;
 pub mod doc;
 pub mod emit;
 pub mod error;

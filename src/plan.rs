@@ -7,10 +7,11 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use crate::compose::{self, ComposeOptions, Note};
-use crate::dapr;
 use crate::deps::{self, PyprojectError, Requirement};
+use crate::detect::{self, Framework};
 use crate::error::Error;
 use crate::python::{self, Entry, Ownership};
+use crate::{dagster, dapr};
 
 /// Compose's own discovery order.
 pub const COMPOSE_NAMES: [&str; 4] = [
@@ -40,6 +41,14 @@ pub struct Options {
     /// Where `setup_observability.py` goes (a file, or a directory to put it in); found from
     /// each service's build context when unset.
     pub module_path: Option<PathBuf>,
+    /// The frameworks of every service; detected per service when empty.
+    pub frameworks: Vec<Framework>,
+    /// The folder of the `dagster.yaml` to configure; searched for when unset.
+    pub dagster_home: Option<PathBuf>,
+    /// Remove settings that stop a program from starting (the guide's Dagster `telemetry`).
+    pub fix_invalid: bool,
+    /// Insert the FastAPI instrumentation lines into the entry point.
+    pub edit_entrypoint: bool,
 }
 
 impl Options {
@@ -53,6 +62,10 @@ impl Options {
             dapr_version: DEFAULT_DAPR_VERSION.into(),
             dapr_config: None,
             module_path: None,
+            frameworks: Vec::new(),
+            dagster_home: None,
+            fix_invalid: false,
+            edit_entrypoint: false,
         }
     }
 }
@@ -134,10 +147,10 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
         path: compose_path.clone(),
         source,
     };
+    let (_, doc) = compose::parse(&content).map_err(in_file)?;
+    let svc = compose::services(&doc).map_err(in_file)?;
 
     let services = if opts.services.is_empty() {
-        let (_, doc) = compose::parse(&content).map_err(in_file)?;
-        let svc = compose::services(&doc).map_err(in_file)?;
         let all = compose::service_names(svc);
         let (built, others) = compose::app_candidates(&doc, svc);
         match prompter {
@@ -162,17 +175,48 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
     if services.is_empty() {
         return Err(Error::NoServiceChosen { candidates: vec![] });
     }
+    compose::check_names(svc, &services).map_err(in_file)?;
+
+    let compose_dir = compose_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mut notes = Vec::new();
+    let targets: Vec<Target> = services
+        .iter()
+        .map(|name| {
+            let info = compose::service_info(&doc, svc, name);
+            let context = info.build.as_ref().map(|b| compose_dir.join(b));
+            let frameworks = if opts.frameworks.is_empty() {
+                let found = detect::detect(&info.words, context.as_deref(), &opts.dir);
+                for (f, why) in &found.found {
+                    notes.push(Note {
+                        service: Some(name.clone()),
+                        message: format!("detected {f}: {why}"),
+                    });
+                }
+                found.found.into_iter().map(|(f, _)| f).collect()
+            } else {
+                opts.frameworks.clone()
+            };
+            Target {
+                service: name.clone(),
+                context,
+                frameworks,
+            }
+        })
+        .collect();
 
     let config_path = opts
         .dapr_config
         .clone()
         .unwrap_or_else(|| opts.dir.join("dapr-config.yml"));
-    let compose_dir = compose_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
     let config_source = mount_source(&absolute(&compose_dir), &absolute(&config_path));
-
+    let extra_env = targets
+        .iter()
+        .filter(|t| t.frameworks.contains(&Framework::Mlflow))
+        .map(|t| (t.service.clone(), mlflow_env()))
+        .collect();
     let outcome = compose::onboard(
         &content,
         &ComposeOptions {
@@ -180,15 +224,17 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
             app_port: opts.app_port,
             dapr_version: opts.dapr_version.clone(),
             config_source,
+            extra_env,
         },
     )
     .map_err(in_file)?;
 
+    notes.extend(outcome.notes);
     let mut plan = Plan {
         compose_file: compose_path.clone(),
         services,
         files: Vec::new(),
-        notes: outcome.notes,
+        notes,
         next_steps: Vec::new(),
     };
     plan.push(FileChange {
@@ -204,28 +250,70 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
     });
     let config = config_change(opts, &config_path, &mut plan.notes)?;
     plan.push(config);
-    for (service, build) in &outcome.builds {
-        plan_python(opts, &compose_dir, service, build.as_deref(), &mut plan)?;
+    let mut handler_module = None;
+    for target in &targets {
+        let module = plan_python(opts, target, &mut plan)?;
+        if target.frameworks.contains(&Framework::Dagster) && handler_module.is_none() {
+            handler_module = module;
+        }
+    }
+    if targets
+        .iter()
+        .any(|t| t.frameworks.contains(&Framework::Dagster))
+    {
+        plan_dagster(opts, handler_module.as_deref(), &mut plan)?;
     }
     Ok(plan)
 }
 
+/// One service to onboard, with what planning learnt of it.
+struct Target {
+    service: String,
+    /// Its build context on disk.
+    context: Option<PathBuf>,
+    frameworks: Vec<Framework>,
+}
+
+/// MLflow exports traces over OTLP only when told where; dual export keeps them in the
+/// MLflow server too (by default OTLP replaces it).
+fn mlflow_env() -> Vec<(String, String)> {
+    [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", compose::COLLECTOR_URL),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 /// The Python side of one service: the module next to its code, and its dependencies.
-fn plan_python(
-    opts: &Options,
-    compose_dir: &Path,
-    service: &str,
-    build: Option<&str>,
-    plan: &mut Plan,
-) -> Result<(), Error> {
+/// Returns where the module goes, when it does.
+fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Option<PathBuf>, Error> {
+    let service = &target.service;
     let mut note = |message: String| {
         plan.notes.push(Note {
             service: Some(service.to_string()),
             message,
         })
     };
-    let context = build.map(|b| compose_dir.join(b));
-    let module_path = match (&opts.module_path, &context) {
+    if target.frameworks.is_empty() && opts.module_path.is_none() {
+        note("no Python code found: only the compose file was onboarded".into());
+        return Ok(None);
+    }
+    let dagster = target.frameworks.contains(&Framework::Dagster);
+    let entry_names: &[&str] = if dagster {
+        &[
+            "definitions.py",
+            "repository.py",
+            "repo.py",
+            "main.py",
+            "app.py",
+        ]
+    } else {
+        &["main.py", "app.py"]
+    };
+    let module_path = match (&opts.module_path, &target.context) {
         (Some(p), _) if p.extension().is_some_and(|e| e == "py") => p.clone(),
         (Some(p), _) => p.join(python::MODULE_FILE),
         (None, None) => {
@@ -234,9 +322,9 @@ fn plan_python(
                   if this is a Python app)"
                     .into(),
             );
-            return Ok(());
+            return Ok(None);
         }
-        (None, Some(ctx)) => match python::find_entry(ctx) {
+        (None, Some(ctx)) => match python::find_entry(ctx, entry_names) {
             Entry::Found(entry) => entry.with_file_name(python::MODULE_FILE),
             Entry::Ambiguous(found) => {
                 let list: Vec<String> = found.iter().map(|p| display(&opts.dir, p)).collect();
@@ -245,15 +333,16 @@ fn plan_python(
                      setup_observability.py goes",
                     list.join(", ")
                 ));
-                return Ok(());
+                return Ok(None);
             }
             Entry::None => {
                 note(format!(
-                    "no main.py or app.py under {}: no Python module written (pass \
-                     --module-path if this is a Python app)",
+                    "no {} under {}: no Python module written (pass --module-path if this \
+                     is a Python app)",
+                    entry_names.join(" or "),
                     display(&opts.dir, ctx)
                 ));
-                return Ok(());
+                return Ok(None);
             }
         },
     };
@@ -267,7 +356,46 @@ fn plan_python(
     }
     plan.push(module);
 
-    let search: Vec<PathBuf> = context
+    let fastapi = target.frameworks.contains(&Framework::FastApi);
+    let import = if fastapi {
+        python::import_line(&module_dir, "instrument_fastapi")
+    } else {
+        python::import_line(&module_dir, "setup_observability")
+    };
+    let entry = module_dir.join("main.py");
+    if fastapi && opts.edit_entrypoint && entry.is_file() {
+        let source = read_text(&entry)?;
+        match python::edit_fastapi_entry(&source, &import) {
+            Ok(None) => {}
+            Ok(Some(after)) => plan.push(FileChange {
+                path: entry.clone(),
+                display: display(&opts.dir, &entry),
+                before: Some(source),
+                after,
+                status: Status::Update,
+            }),
+            Err(why) => plan.notes.push(Note {
+                service: Some(service.to_string()),
+                message: format!("{} was not edited: {why}", display(&opts.dir, &entry)),
+            }),
+        }
+    } else if fastapi {
+        let step = format!(
+            "{service}: add to {}, after `app = FastAPI(...)`:\n       {import}\n       \
+             instrument_fastapi(app)\n     (or run again with --edit-entrypoint); call \
+             shutdown_observability() when the app stops (FastAPI lifespan)",
+            display(&opts.dir, &entry)
+        );
+        plan.next_steps.push(step);
+    } else if !dagster {
+        plan.next_steps.push(format!(
+            "{service}: call setup_observability() at start-up, next to {}: {import}",
+            display(&opts.dir, &module_dir)
+        ));
+    }
+
+    let search: Vec<PathBuf> = target
+        .context
         .iter()
         .cloned()
         .chain([opts.dir.clone(), module_dir.clone()])
@@ -278,24 +406,17 @@ fn plan_python(
             .map(|n| d.join(n))
             .find(|p| p.is_file())
     });
-    let step = format!(
-        "{service}: call setup_observability() at start-up, next to {}: {}",
-        display(&opts.dir, &module_dir),
-        python::import_line(&module_dir)
-    );
-    if !plan.next_steps.contains(&step) {
-        plan.next_steps.push(step);
-    }
+    let wanted = wanted_for(&target.frameworks);
     match deps_file {
         Some(path) => {
-            let change = deps_change(opts, &path)?;
+            let change = deps_change(opts, &path, &wanted)?;
             plan.push(change);
         }
         None => plan.notes.push(Note {
             service: Some(service.to_string()),
             message: format!(
                 "no requirements.txt or pyproject.toml found: install {}",
-                wanted_for("")
+                wanted
                     .iter()
                     .map(Requirement::spec)
                     .collect::<Vec<_>>()
@@ -303,18 +424,69 @@ fn plan_python(
             ),
         }),
     }
+    Ok(Some(module_path))
+}
+
+/// `dagster.yaml`: in `--dagster-home`, else the one in the project, else a new one.
+fn plan_dagster(opts: &Options, module: Option<&Path>, plan: &mut Plan) -> Result<(), Error> {
+    let path = match &opts.dagster_home {
+        Some(home) => home.join("dagster.yaml"),
+        None => {
+            let found = detect::find_files(&opts.dir, "dagster.yaml");
+            match found.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    plan.notes.push(Note {
+                        service: None,
+                        message: "no dagster.yaml found: writing one at the project root \
+                                  (point DAGSTER_HOME at its folder, or pass --dagster-home)"
+                            .into(),
+                    });
+                    opts.dir.join("dagster.yaml")
+                }
+                many => {
+                    let list: Vec<String> = many.iter().map(|p| display(&opts.dir, p)).collect();
+                    plan.notes.push(Note {
+                        service: None,
+                        message: format!(
+                            "several dagster.yaml files ({}): pass --dagster-home to pick one",
+                            list.join(", ")
+                        ),
+                    });
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let class = format!(
+        "{}.OtelLogHandler",
+        module.map_or_else(|| "setup_observability".to_string(), python::dotted_module)
+    );
+    let before = read_optional(&path)?;
+    let after = dagster::configure(before.as_deref().unwrap_or(""), &class, opts.fix_invalid)
+        .map_err(|source| Error::Compose {
+            path: path.clone(),
+            source,
+        })?;
+    let status = match (&before, &after) {
+        (None, _) => Status::Create,
+        (Some(_), Some(_)) => Status::Update,
+        (Some(_), None) => Status::Unchanged,
+    };
+    plan.push(FileChange {
+        display: display(&opts.dir, &path),
+        after: after.or_else(|| before.clone()).unwrap_or_default(),
+        before,
+        path,
+        status,
+    });
     Ok(())
 }
 
-/// The packages to add, given the dependency file's content (FastAPI apps get its
-/// instrumentation too).
-fn wanted_for(content: &str) -> Vec<Requirement> {
+/// The packages to add (FastAPI apps get its instrumentation too).
+fn wanted_for(frameworks: &[Framework]) -> Vec<Requirement> {
     let mut wanted = deps::BASE.to_vec();
-    let fastapi = content.lines().any(|l| {
-        l.split(['"', '\''])
-            .any(|part| deps::requirement_name(part).as_deref() == Some("fastapi"))
-    });
-    if fastapi {
+    if frameworks.contains(&Framework::FastApi) {
         wanted.push(deps::FASTAPI);
     }
     wanted
@@ -339,12 +511,11 @@ fn module_change(opts: &Options, path: &Path) -> Result<FileChange, Error> {
     })
 }
 
-fn deps_change(opts: &Options, path: &Path) -> Result<FileChange, Error> {
+fn deps_change(opts: &Options, path: &Path, wanted: &[Requirement]) -> Result<FileChange, Error> {
     let content = read_text(path)?;
-    let wanted = wanted_for(&content);
     let is_toml = path.extension().is_some_and(|e| e == "toml");
     let after = if is_toml {
-        deps::add_to_pyproject(&content, &wanted).map_err(|e| Error::Conflict {
+        deps::add_to_pyproject(&content, wanted).map_err(|e| Error::Conflict {
             path: path.to_path_buf(),
             reason: match e {
                 PyprojectError::Invalid(m) => format!("it is not valid TOML: {m}"),
@@ -357,7 +528,7 @@ fn deps_change(opts: &Options, path: &Path) -> Result<FileChange, Error> {
                 .into(),
         })?
     } else {
-        deps::add_to_requirements(&content, &wanted)
+        deps::add_to_requirements(&content, wanted)
     };
     Ok(FileChange {
         path: path.to_path_buf(),

@@ -77,8 +77,9 @@ pub enum Entry {
     None,
 }
 
-/// The shallowest `main.py` or `app.py` below `dir` (at most three levels down).
-pub fn find_entry(dir: &Path) -> Entry {
+/// The shallowest file named one of `names` below `dir` (at most three levels down); at
+/// equal depth in one folder, the earlier name wins.
+pub fn find_entry(dir: &Path, names: &[&str]) -> Entry {
     let mut level = vec![dir.to_path_buf()];
     for _ in 0..=3 {
         let mut found = Vec::new();
@@ -96,7 +97,7 @@ pub fn find_entry(dir: &Path) -> Entry {
                     if !name.starts_with('.') && !SKIP_DIRS.contains(&name.as_str()) {
                         next.push(path);
                     }
-                } else if name == "main.py" || name == "app.py" {
+                } else if names.contains(&name.as_str()) {
                     found.push(path);
                 }
             }
@@ -105,11 +106,15 @@ pub fn find_entry(dir: &Path) -> Entry {
             0 => level = next,
             1 => return Entry::Found(found.remove(0)),
             _ => {
-                // main.py and app.py side by side are one app: main.py is the entry.
+                // Candidates side by side are one app: the earliest name is the entry.
                 let dirs: Vec<_> = found.iter().filter_map(|p| p.parent()).collect();
                 if dirs.windows(2).all(|w| w[0] == w[1]) {
-                    let main = found.iter().find(|p| p.ends_with("main.py"));
-                    return Entry::Found(main.unwrap_or(&found[0]).clone());
+                    let rank = |p: &PathBuf| {
+                        let n = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                        names.iter().position(|x| Some(x.to_string()) == n)
+                    };
+                    found.sort_by_key(rank);
+                    return Entry::Found(found.remove(0));
                 }
                 return Entry::Ambiguous(found);
             }
@@ -121,14 +126,115 @@ pub fn find_entry(dir: &Path) -> Entry {
     Entry::None
 }
 
-/// The import line the entry point needs: relative inside a package.
-pub fn import_line(module_dir: &Path) -> String {
-    let names = "instrument_fastapi, setup_observability, shutdown_observability";
+/// The line importing `names` from the module in `module_dir`: relative inside a package.
+pub fn import_line(module_dir: &Path, names: &str) -> String {
     if module_dir.join("__init__.py").is_file() {
         format!("from .setup_observability import {names}")
     } else {
         format!("from setup_observability import {names}")
     }
+}
+
+/// The module's dotted import path: its folder's packages (folders with `__init__.py`),
+/// outermost first, then `setup_observability`.
+pub fn dotted_module(module_path: &Path) -> String {
+    let mut parts = vec![
+        module_path
+            .file_stem()
+            .map_or("setup_observability".into(), |s| {
+                s.to_string_lossy().into_owned()
+            }),
+    ];
+    let mut dir = module_path.parent();
+    while let Some(d) = dir.filter(|d| d.join("__init__.py").is_file()) {
+        match d.file_name() {
+            Some(name) => parts.push(name.to_string_lossy().into_owned()),
+            None => break,
+        }
+        dir = d.parent();
+    }
+    parts.reverse();
+    parts.join(".")
+}
+
+/// `source` (a FastAPI entry point) with the import and `instrument_fastapi(app)` added:
+/// the import after the last top-level import, the call after the one `X = FastAPI(...)`
+/// statement. `Ok(None)` when it already uses the module; `Err` says why it is not clear
+/// where the lines go.
+pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, String> {
+    if source.contains("setup_observability") {
+        return Ok(None);
+    }
+    let eol = if source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    // Where each top-level statement ends: parentheses may carry it over several lines.
+    let statement_end = |start: usize| {
+        let mut depth = 0i32;
+        for (i, line) in lines.iter().enumerate().skip(start) {
+            let code = line.split('#').next().unwrap_or("");
+            depth += code.matches(['(', '[', '{']).count() as i32;
+            depth -= code.matches([')', ']', '}']).count() as i32;
+            if depth <= 0 {
+                return i;
+            }
+        }
+        lines.len() - 1
+    };
+    let apps: Vec<(usize, String)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (name, rest) = l.split_once('=')?;
+            let name = name.trim_end();
+            let is_name = !name.is_empty()
+                && !l.starts_with([' ', '\t'])
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            (is_name && rest.trim_start().starts_with("FastAPI(")).then(|| (i, name.to_string()))
+        })
+        .collect();
+    let (app_line, app_name) = match apps.as_slice() {
+        [one] => one.clone(),
+        [] => return Err("no top-level `app = FastAPI(...)` found".into()),
+        _ => return Err("more than one `= FastAPI(...)` assignment".into()),
+    };
+    let mut last_import = None;
+    let mut i = 0;
+    while i < app_line {
+        let l = lines[i];
+        let end = statement_end(i);
+        if l.starts_with("import ") || l.starts_with("from ") {
+            last_import = Some(end);
+        }
+        i = end + 1;
+    }
+    let app_end = statement_end(app_line);
+    let mut out = String::with_capacity(source.len() + 200);
+    for (i, line) in lines.iter().enumerate() {
+        if last_import.is_none() && i == 0 {
+            out.push_str(import);
+            out.push_str(eol);
+        }
+        out.push_str(line);
+        let ends_without_break = !line.ends_with('\n');
+        if Some(i) == last_import || i == app_end {
+            if ends_without_break {
+                out.push_str(eol);
+            }
+            if Some(i) == last_import {
+                out.push_str(import);
+            } else {
+                out.push_str(&format!("instrument_fastapi({app_name})"));
+            }
+            if !ends_without_break {
+                out.push_str(eol);
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -151,7 +257,7 @@ mod tests {
         fs::write(dir.path().join("app/main.py"), "").expect("write");
         fs::write(dir.path().join("app/sub/app.py"), "").expect("write");
         assert_eq!(
-            find_entry(dir.path()),
+            find_entry(dir.path(), &["main.py", "app.py"]),
             Entry::Found(dir.path().join("app/main.py"))
         );
     }
@@ -163,6 +269,49 @@ mod tests {
             fs::create_dir_all(dir.path().join(d)).expect("mkdir");
             fs::write(dir.path().join(d).join("main.py"), "").expect("write");
         }
-        assert!(matches!(find_entry(dir.path()), Entry::Ambiguous(v) if v.len() == 2));
+        let found = find_entry(dir.path(), &["main.py"]);
+        assert!(matches!(found, Entry::Ambiguous(v) if v.len() == 2));
+    }
+
+    #[test]
+    fn fastapi_entry_gets_the_import_and_the_call() {
+        let src = "\"\"\"Orders.\"\"\"\n\nimport logging\nfrom fastapi import (\n    FastAPI,\n)\n\nlog = logging.getLogger()\napp = FastAPI(\n    title=\"x\",\n)\n\n\n@app.get(\"/\")\ndef root():\n    return {}\n";
+        let out = edit_fastapi_entry(src, "from .setup_observability import instrument_fastapi")
+            .expect("clear")
+            .expect("changed");
+        assert!(
+            out.contains(
+                "    FastAPI,\n)\nfrom .setup_observability import instrument_fastapi\n\nlog"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("    title=\"x\",\n)\ninstrument_fastapi(app)\n"),
+            "{out}"
+        );
+        assert_eq!(edit_fastapi_entry(&out, "x"), Ok(None));
+    }
+
+    #[test]
+    fn two_fastapi_apps_are_not_guessed_between() {
+        let src = "from fastapi import FastAPI\na = FastAPI()\nb = FastAPI()\n";
+        assert!(edit_fastapi_entry(src, "x").is_err());
+    }
+
+    #[test]
+    fn the_dotted_path_follows_packages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pkg = dir.path().join("proj/pipelines");
+        fs::create_dir_all(&pkg).expect("mkdir");
+        fs::write(dir.path().join("proj/__init__.py"), "").expect("write");
+        fs::write(pkg.join("__init__.py"), "").expect("write");
+        assert_eq!(
+            dotted_module(&pkg.join(MODULE_FILE)),
+            "proj.pipelines.setup_observability"
+        );
+        assert_eq!(
+            dotted_module(&dir.path().join(MODULE_FILE)),
+            "setup_observability"
+        );
     }
 }

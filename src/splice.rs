@@ -9,12 +9,14 @@ use crate::emit::{self, Layout, NewNode};
 use crate::model::{Data, Value};
 use crate::text::Text;
 
-/// Text inserted at byte `at` of the original, into a collection `depth` keys deep.
+/// Text inserted at byte `at` of the original, into a collection `depth` keys deep, after
+/// removing `remove` bytes there (only [`Editor::remove_entry`] removes anything).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Splice {
     pub at: usize,
     pub text: String,
     pub depth: usize,
+    pub remove: usize,
 }
 
 /// A logical change, addressed by the mapping keys leading to the collection it changes.
@@ -34,13 +36,18 @@ pub enum Change {
         key: String,
         value: NewNode,
     },
+    /// Remove `key` from the mapping at `path` (only ever with the user's consent).
+    Remove { path: Vec<String>, key: String },
 }
 
 impl Change {
     /// Replays the change on a document model; `Err` names the path that did not fit.
     pub fn apply_to(&self, root: &mut Value) -> Result<(), String> {
         let (path, missing) = match self {
-            Change::Insert { path, .. } | Change::Push { path, .. } | Change::Set { path, .. } => {
+            Change::Insert { path, .. }
+            | Change::Push { path, .. }
+            | Change::Set { path, .. }
+            | Change::Remove { path, .. } => {
                 (path, || format!("no collection at {}", path.join(".")))
             }
         };
@@ -52,6 +59,14 @@ impl Change {
             }
             (Change::Push { item, .. }, Data::Seq(items)) => {
                 items.push(item.to_value());
+                Ok(())
+            }
+            (Change::Remove { key, .. }, Data::Map(entries)) => {
+                let before = entries.len();
+                entries.retain(|(k, _)| k.as_str() != Some(key));
+                if entries.len() == before {
+                    return Err(format!("no key {key} at {}", path.join(".")));
+                }
                 Ok(())
             }
             (Change::Set { key, value, .. }, Data::Map(_)) => {
@@ -182,6 +197,36 @@ impl<'t> Editor<'t> {
         });
     }
 
+    /// Removes the block entry `key` (whose key node is `key_node` and value `value`) from
+    /// the mapping at `path`: whole lines, from the key's line to the value's last. `Err`
+    /// when the entry shares a line with anything else.
+    pub fn remove_entry(
+        &mut self,
+        key_node: &Node,
+        value: &Node,
+        path: &[String],
+        key: &str,
+    ) -> Result<(), String> {
+        let first = key_node.start.line;
+        let line_start = self.text.line_start(first);
+        let before_key = &self.text.as_str()[line_start..key_node.start.byte];
+        if !before_key.trim().is_empty() {
+            return Err(format!("`{key}` does not start its line"));
+        }
+        let end = self.text.after_line(value.last_line.max(first));
+        self.splices.push(Splice {
+            at: line_start,
+            text: String::new(),
+            depth: usize::MAX,
+            remove: end - line_start,
+        });
+        self.changes.push(Change::Remove {
+            path: path.to_vec(),
+            key: key.to_string(),
+        });
+        Ok(())
+    }
+
     fn push(&mut self, splice: Splice, depth: usize) {
         self.splices.push(Splice { depth, ..splice });
     }
@@ -196,9 +241,9 @@ impl<'t> Editor<'t> {
         let mut out = String::with_capacity(src.len() + 512);
         let mut pos = 0;
         for s in &self.splices {
-            out.push_str(&src[pos..s.at]);
+            out.push_str(&src[pos..s.at.max(pos)]);
             out.push_str(&s.text);
-            pos = s.at;
+            pos = pos.max(s.at + s.remove);
         }
         out.push_str(&src[pos..]);
         (out, self.changes)
@@ -213,6 +258,7 @@ impl<'t> Editor<'t> {
                 at: self.text.after_line(line),
                 text: lines,
                 depth: 0,
+                remove: 0,
             }
         } else {
             let body = lines.strip_suffix(lay.eol).unwrap_or(&lines);
@@ -220,6 +266,7 @@ impl<'t> Editor<'t> {
                 at: self.text.after_line(line),
                 text: format!("{}{}", lay.eol, body),
                 depth: 0,
+                remove: 0,
             }
         }
     }
@@ -251,11 +298,13 @@ fn flow_splice(last_end: Option<usize>, close: usize, rendered: String) -> Splic
             at: end,
             text: format!(", {rendered}"),
             depth: 0,
+            remove: 0,
         },
         None => Splice {
             at: close,
             text: rendered,
             depth: 0,
+            remove: 0,
         },
     }
 }

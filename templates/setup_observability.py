@@ -14,13 +14,8 @@ logs are lost unless the app flushes them itself. With FastAPI::
 
     from fastapi import FastAPI
 
-    from .setup_observability import (
-        instrument_fastapi,
-        setup_observability,
-        shutdown_observability,
-    )
+    from .setup_observability import instrument_fastapi, shutdown_observability
 
-    setup_observability()
 
 
     @asynccontextmanager
@@ -30,7 +25,7 @@ logs are lost unless the app flushes them itself. With FastAPI::
 
 
     app = FastAPI(lifespan=lifespan)
-    instrument_fastapi(app)
+    instrument_fastapi(app)  # also calls setup_observability()
 
 Every ``logging`` record then reaches the collector carrying the trace and span id of
 the span active when it was logged, and requests that arrive through Dapr continue the
@@ -62,6 +57,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 __all__ = [
+    "OtelLogHandler",
     "collector_endpoint",
     "instrument_fastapi",
     "setup_observability",
@@ -96,8 +92,14 @@ def _is_otel_log_handler(handler: logging.Handler) -> bool:
     return named and cls.__module__.startswith("opentelemetry")
 
 
-def setup_observability(service_name: str | None = None) -> None:
-    """Sets up traces, metrics and logs over OTLP/gRPC; safe to call more than once."""
+def setup_observability(
+    service_name: str | None = None, *, root_handler: bool = True
+) -> None:
+    """Sets up traces, metrics and logs over OTLP/gRPC; safe to call more than once.
+
+    With ``root_handler`` (the default) every ``logging`` record goes to the collector;
+    ``OtelLogHandler`` turns it off, as it forwards records itself.
+    """
     global _done
     with _lock:
         if _done:
@@ -141,6 +143,8 @@ def setup_observability(service_name: str | None = None) -> None:
             _installed["logger"] = logger_provider
 
         root = logging.getLogger()
+        if not root_handler:
+            return
         if not any(_is_otel_log_handler(h) for h in root.handlers):
             handler = LoggingHandler(logger_provider=logger_provider)
             root.addHandler(handler)
@@ -167,10 +171,46 @@ def shutdown_observability() -> None:
 def instrument_fastapi(app) -> None:
     """Creates a server span for each request to ``app`` (a FastAPI application).
 
-    Needs ``opentelemetry-instrumentation-fastapi``. A ``traceparent`` header from Dapr
-    (or any W3C caller) makes the span continue the caller's trace.
+    Sets OpenTelemetry up first if that has not happened yet. Needs
+    ``opentelemetry-instrumentation-fastapi``. A ``traceparent`` header from Dapr (or
+    any W3C caller) makes the span continue the caller's trace.
     """
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+    setup_observability()
     if not getattr(app, "_is_instrumented_by_opentelemetry", False):
         FastAPIInstrumentor.instrument_app(app)
+
+
+class OtelLogHandler(logging.Handler):
+    """A handler to name in logging configuration files, such as Dagster's
+    ``python_logs.dagster_handler_config.handlers`` in ``dagster.yaml``::
+
+        python_logs:
+          dagster_handler_config:
+            handlers:
+              otel:
+                class: setup_observability.OtelLogHandler
+                level: INFO
+
+    It sets OpenTelemetry up on first use and sends each record to the collector, with
+    the trace and span id active when it was logged. Records are exported as they come,
+    not batched: Dagster runs steps in worker processes that exit without flushing.
+    """
+
+    def __init__(
+        self, level: int | str = logging.NOTSET, service_name: str | None = None
+    ) -> None:
+        super().__init__(level)
+        setup_observability(service_name, root_handler=False)
+        self._delegate = LoggingHandler(logger_provider=get_logger_provider())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._delegate.emit(record)
+        self.flush()
+
+    def flush(self) -> None:
+        provider = get_logger_provider()
+        force_flush = getattr(provider, "force_flush", None)
+        if force_flush is not None:
+            force_flush()

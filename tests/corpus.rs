@@ -33,6 +33,7 @@ fn options(service: &str) -> ComposeOptions {
         app_port: None,
         dapr_version: "1.18.3".into(),
         config_source: "./dapr-config.yml".into(),
+        extra_env: Vec::new(),
     }
 }
 

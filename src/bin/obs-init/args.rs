@@ -13,7 +13,9 @@ What it does, for each service named with --service:
   - declares `observability-net` as external, and writes dapr-config.yml,
   - writes setup_observability.py next to the app's code (beside the main.py or app.py in
     its build context) and adds the OpenTelemetry packages to requirements.txt or
-    pyproject.toml; a module you edited is never overwritten.
+    pyproject.toml; a module you edited is never overwritten,
+  - per framework: FastAPI instrumentation, MLflow's OTLP trace export variables, Dagster's
+    logging handler in dagster.yaml.
 Every byte of the compose file it does not need to change stays as it was, comments included.
 The edited file is parsed again and checked before anything is written.
 
@@ -21,6 +23,7 @@ Examples:
   obs-init --service api --dry-run      show the diff, write nothing
   obs-init --service api --app-port 8000
   obs-init --dir examples/fastapi-app --yes
+  obs-init --framework dagster --dagster-home dagster_home --yes
 
 Exit codes:
   0   done (or nothing to do)
@@ -63,6 +66,25 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub module_path: Option<PathBuf>,
 
+    /// What the services run (repeatable) [default: detected per service from its code,
+    /// dependencies and compose command]
+    #[arg(long = "framework", value_enum, value_name = "NAME")]
+    pub frameworks: Vec<FrameworkArg>,
+
+    /// The folder holding the dagster.yaml to configure (DAGSTER_HOME) [default: the one
+    /// dagster.yaml found in the project]
+    #[arg(long, value_name = "PATH")]
+    pub dagster_home: Option<PathBuf>,
+
+    /// Remove settings that stop a program from starting, such as a `telemetry:
+    /// opentelemetry:` block in dagster.yaml
+    #[arg(long)]
+    pub fix_invalid: bool,
+
+    /// Add the FastAPI instrumentation lines to main.py instead of printing them
+    #[arg(long)]
+    pub edit_entrypoint: bool,
+
     /// Show the diff of every change, write nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -74,6 +96,30 @@ pub struct Args {
     /// When to use colour
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FrameworkArg {
+    /// FastAPI: instrument the app (server spans that continue Dapr's traces)
+    Fastapi,
+    /// MLflow: export MLflow traces to the collector as well as to MLflow
+    Mlflow,
+    /// Dagster: send context.log records to the collector (dagster.yaml)
+    Dagster,
+    /// Any other Python app: the module and its dependencies
+    Python,
+}
+
+impl From<FrameworkArg> for obs_init::detect::Framework {
+    fn from(f: FrameworkArg) -> Self {
+        use obs_init::detect::Framework;
+        match f {
+            FrameworkArg::Fastapi => Framework::FastApi,
+            FrameworkArg::Mlflow => Framework::Mlflow,
+            FrameworkArg::Dagster => Framework::Dagster,
+            FrameworkArg::Python => Framework::Python,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -49,6 +49,10 @@ fn run(args: &Args) -> Result<(), Error> {
         dapr_version: args.dapr_version.clone(),
         dapr_config: args.dapr_config.clone(),
         module_path: args.module_path.clone(),
+        frameworks: args.frameworks.iter().map(|&f| f.into()).collect(),
+        dagster_home: args.dagster_home.clone(),
+        fix_invalid: args.fix_invalid,
+        edit_entrypoint: args.edit_entrypoint,
     };
     let plan = plan(&opts, None)?;
     let mut out = anstream::stdout();

@@ -1,0 +1,293 @@
+//! `dagster.yaml`: the logging settings that send `context.log` records to the collector.
+//!
+//! Dagster has no OpenTelemetry block: `telemetry:` accepts only `enabled`, and the company
+//! guide's `telemetry: opentelemetry: ...` makes every Dagster process fail to load the
+//! instance. What works is a Python logging handler in
+//! `python_logs.dagster_handler_config.handlers`, here the generated module's
+//! `OtelLogHandler`.
+
+use crate::compose;
+use crate::doc::{Kind, Node};
+use crate::emit::{self, Layout, NewNode};
+use crate::error::ComposeError;
+use crate::model::Value;
+use crate::splice::Editor;
+use crate::text::Text;
+use crate::verify;
+
+/// The handler's name under `handlers:`.
+pub const HANDLER_KEY: &str = "otel";
+
+/// The new content of `dagster.yaml` (`None` when it already has everything), given the
+/// handler class's dotted path. With `fix_invalid`, the guide's invalid `telemetry` keys are
+/// removed; without it they are an error.
+pub fn configure(
+    content: &str,
+    handler_class: &str,
+    fix_invalid: bool,
+) -> Result<Option<String>, ComposeError> {
+    let (text, doc) = compose::parse(content)?;
+    let handler = NewNode::Map(vec![
+        ("class".into(), NewNode::str(handler_class)),
+        ("level".into(), NewNode::str("INFO")),
+    ]);
+    let handlers = || NewNode::Map(vec![(HANDLER_KEY.into(), handler.clone())]);
+    let handler_config = || NewNode::Map(vec![("handlers".into(), handlers())]);
+    let python_logs = || {
+        NewNode::Map(vec![
+            ("python_log_level".into(), NewNode::str("INFO")),
+            ("dagster_handler_config".into(), handler_config()),
+        ])
+    };
+
+    let Some(root) = &doc.root else {
+        // Empty or comment-only: the settings are the whole document.
+        let lay = default_layout(&text);
+        let block = emit::block_entry("python_logs", &python_logs(), 0, &lay);
+        let mut out = text.as_str().to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push_str(lay.eol);
+        }
+        out.push_str(&block);
+        let expected = NewNode::Map(vec![("python_logs".into(), python_logs())]).to_value();
+        let actual = compose::parse(&out)?
+            .1
+            .root
+            .as_ref()
+            .map(Value::from_node)
+            .ok_or_else(|| ComposeError::Internal("dagster.yaml came out empty".into()))?;
+        if actual != expected {
+            return Err(ComposeError::Internal("dagster.yaml did not verify".into()));
+        }
+        return Ok(Some(text.with_bom(&out)));
+    };
+    if root.entries().is_none() {
+        return Err(ComposeError::RootNotMapping {
+            found: root.kind_name(),
+            line: root.start.line + 1,
+        });
+    }
+    let lay = layout_of(&text, root);
+    let mut editor = Editor::new(&text);
+
+    if let Some((tkey, telemetry)) = root.get_entry("telemetry") {
+        let invalid: Vec<&(Node, Node)> = telemetry
+            .entries()
+            .unwrap_or_default()
+            .iter()
+            .filter(|(k, _)| k.as_str() != Some("enabled"))
+            .collect();
+        if !invalid.is_empty() {
+            let keys: Vec<String> = invalid
+                .iter()
+                .filter_map(|(k, _)| k.as_str().map(String::from))
+                .collect();
+            if !fix_invalid {
+                return Err(ComposeError::InvalidDagsterTelemetry {
+                    keys,
+                    line: invalid[0].0.start.line + 1,
+                });
+            }
+            let all = invalid.len() == telemetry.entries().map_or(0, <[_]>::len);
+            let removal = if all {
+                editor.remove_entry(tkey, telemetry, &[], "telemetry")
+            } else {
+                invalid.iter().try_for_each(|(k, v)| {
+                    let key = k.as_str().unwrap_or_default();
+                    editor.remove_entry(k, v, &["telemetry".into()], key)
+                })
+            };
+            removal.map_err(|what| ComposeError::Unsupported {
+                service: None,
+                what: format!("cannot remove the invalid telemetry block: {what}"),
+                line: tkey.start.line + 1,
+            })?;
+        }
+    }
+
+    let path = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    match root.get_entry("python_logs") {
+        None => editor.insert_entry(root, &[], "python_logs", python_logs(), &lay),
+        Some((k, v)) if v.is_empty_null() => {
+            editor.set_empty(k, &[], "python_logs", python_logs(), &lay)
+        }
+        Some((k, logs)) => {
+            let Some(_) = logs.entries().filter(|_| !logs.is_flow()) else {
+                return Err(unsupported("python_logs is not a block mapping", k));
+            };
+            if logs.get("python_log_level").is_none() {
+                let level = NewNode::str("INFO");
+                editor.insert_entry(
+                    logs,
+                    &path(&["python_logs"]),
+                    "python_log_level",
+                    level,
+                    &lay,
+                );
+            }
+            match logs.get_entry("dagster_handler_config") {
+                None => editor.insert_entry(
+                    logs,
+                    &path(&["python_logs"]),
+                    "dagster_handler_config",
+                    handler_config(),
+                    &lay,
+                ),
+                Some((hk, hc)) if hc.is_empty_null() => editor.set_empty(
+                    hk,
+                    &path(&["python_logs"]),
+                    "dagster_handler_config",
+                    handler_config(),
+                    &lay,
+                ),
+                Some((hk, hc)) => match hc.get_entry("handlers") {
+                    None if hc.entries().is_some() && !hc.is_flow() => editor.insert_entry(
+                        hc,
+                        &path(&["python_logs", "dagster_handler_config"]),
+                        "handlers",
+                        handlers(),
+                        &lay,
+                    ),
+                    Some((k, hs)) if hs.is_empty_null() => editor.set_empty(
+                        k,
+                        &path(&["python_logs", "dagster_handler_config"]),
+                        "handlers",
+                        handlers(),
+                        &lay,
+                    ),
+                    Some((k, hs)) if hs.entries().is_some() && !hs.is_flow() => {
+                        let ours = hs.entries().unwrap_or_default().iter().any(|(_, h)| {
+                            h.get("class").and_then(Node::as_str) == Some(handler_class)
+                        });
+                        if !ours {
+                            if hs.get(HANDLER_KEY).is_some() {
+                                return Err(unsupported(
+                                    "a handler named `otel` exists with another class",
+                                    k,
+                                ));
+                            }
+                            editor.insert_entry(
+                                hs,
+                                &path(&["python_logs", "dagster_handler_config", "handlers"]),
+                                HANDLER_KEY,
+                                handler.clone(),
+                                &lay,
+                            );
+                        }
+                    }
+                    _ => return Err(unsupported("dagster_handler_config has an odd shape", hk)),
+                },
+            }
+        }
+    }
+    if editor.is_empty() {
+        return Ok(None);
+    }
+    let (body, changes) = editor.finish();
+    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    Ok(Some(text.with_bom(&body)))
+}
+
+fn unsupported(what: &str, key: &Node) -> ComposeError {
+    ComposeError::Unsupported {
+        service: None,
+        what: what.into(),
+        line: key.start.line + 1,
+    }
+}
+
+fn default_layout(text: &Text) -> Layout {
+    Layout {
+        step: 2,
+        seq_indent: 2,
+        dash_gap: 1,
+        eol: text.eol(),
+    }
+}
+
+/// The file's indentation step, judged by its first nested block mapping.
+fn layout_of(text: &Text, root: &Node) -> Layout {
+    let step = root
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .find_map(|(k, v)| match &v.kind {
+            Kind::Map {
+                entries,
+                flow_close: None,
+            } => entries
+                .first()
+                .map(|(ck, _)| ck.start.col.saturating_sub(k.start.col)),
+            _ => None,
+        })
+        .filter(|&s| s > 0)
+        .unwrap_or(2);
+    Layout {
+        step,
+        seq_indent: step,
+        ..default_layout(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLASS: &str = "setup_observability.OtelLogHandler";
+
+    #[test]
+    fn an_empty_file_gets_the_whole_block() {
+        let out = configure("# instance settings\n", CLASS, false)
+            .expect("ok")
+            .expect("changed");
+        assert_eq!(
+            out,
+            "# instance settings\npython_logs:\n  python_log_level: INFO\n  dagster_handler_config:\n    handlers:\n      otel:\n        class: setup_observability.OtelLogHandler\n        level: INFO\n"
+        );
+        assert_eq!(configure(&out, CLASS, false), Ok(None));
+    }
+
+    #[test]
+    fn existing_python_logs_keys_are_kept() {
+        let before = "storage:\n    sqlite:\n        base_dir: /tmp\npython_logs:\n    python_log_level: DEBUG\n    managed_python_loggers:\n        - my_logger\n";
+        let out = configure(before, CLASS, false)
+            .expect("ok")
+            .expect("changed");
+        assert!(out.starts_with(before), "{out}");
+        assert!(out.contains("    python_log_level: DEBUG\n"));
+        assert!(
+            out.contains("        handlers:\n            otel:\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_guides_telemetry_block_is_an_error_unless_fixing() {
+        let before = "telemetry:\n  opentelemetry:\n    endpoint: otel-collector:4317\n# end\n";
+        let err = configure(before, CLASS, false).expect_err("invalid");
+        assert!(matches!(
+            err,
+            ComposeError::InvalidDagsterTelemetry { line: 2, .. }
+        ));
+        let fixed = configure(before, CLASS, true)
+            .expect("ok")
+            .expect("changed");
+        assert!(!fixed.contains("telemetry"), "{fixed}");
+        assert!(
+            fixed.starts_with("python_logs:") && fixed.ends_with("# end\n"),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn a_valid_telemetry_setting_survives_the_fix() {
+        let before = "telemetry:\n  enabled: false\n  opentelemetry:\n    endpoint: x\n";
+        let fixed = configure(before, CLASS, true)
+            .expect("ok")
+            .expect("changed");
+        assert!(
+            fixed.starts_with("telemetry:\n  enabled: false\npython_logs:"),
+            "{fixed}"
+        );
+    }
+}

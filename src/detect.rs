@@ -1,0 +1,297 @@
+//! Which framework a service runs: from its compose definition and a scan of its code.
+//!
+//! The scan respects `.gitignore` and never enters virtualenvs, `node_modules` or build
+//! outputs, so it stays fast on large monorepos.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ignore::WalkBuilder;
+
+use crate::deps;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Framework {
+    FastApi,
+    Mlflow,
+    Dagster,
+    /// Plain Python: the module and its dependencies, nothing framework-specific.
+    Python,
+}
+
+impl Framework {
+    pub const ALL: [Framework; 4] = [
+        Framework::FastApi,
+        Framework::Mlflow,
+        Framework::Dagster,
+        Framework::Python,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::FastApi => "fastapi",
+            Framework::Mlflow => "mlflow",
+            Framework::Dagster => "dagster",
+            Framework::Python => "python",
+        }
+    }
+
+    /// The framework a distribution or import name belongs to.
+    fn of_package(name: &str) -> Option<Framework> {
+        match name {
+            "fastapi" => Some(Framework::FastApi),
+            "mlflow" | "mlflow-skinny" => Some(Framework::Mlflow),
+            "dagster" | "dagster-webserver" | "dagster-postgres" | "dagster-docker" => {
+                Some(Framework::Dagster)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Framework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What was found, and why: each framework with the first piece of evidence for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Detection {
+    pub found: Vec<(Framework, String)>,
+}
+
+impl Detection {
+    pub fn has(&self, f: Framework) -> bool {
+        self.found.iter().any(|(g, _)| *g == f)
+    }
+
+    fn add(&mut self, f: Framework, why: impl FnOnce() -> String) {
+        if !self.has(f) {
+            self.found.push((f, why()));
+        }
+    }
+}
+
+/// Directories never worth scanning, ignored or not.
+const SKIP: [&str; 9] = [
+    "node_modules",
+    ".venv",
+    "venv",
+    "target",
+    "build",
+    "dist",
+    "__pycache__",
+    "site-packages",
+    ".tox",
+];
+
+/// Files larger than this are not read for imports (generated or vendored code).
+const MAX_PY_BYTES: u64 = 512 * 1024;
+
+/// Detects frameworks from a service's compose strings (image, command, entrypoint) and the
+/// code under `context` (its build context), shown relative to `root`.
+pub fn detect(compose_words: &[String], context: Option<&Path>, root: &Path) -> Detection {
+    let mut d = Detection::default();
+    for word in compose_words {
+        let w = word.to_ascii_lowercase();
+        if w.contains("dagster") {
+            d.add(Framework::Dagster, || {
+                format!("its compose definition runs `{word}`")
+            });
+        } else if w.contains("mlflow") {
+            d.add(Framework::Mlflow, || {
+                format!("its compose definition runs `{word}`")
+            });
+        } else if w.contains("uvicorn") || w.contains("fastapi") {
+            d.add(Framework::FastApi, || {
+                format!("its compose definition runs `{word}`")
+            });
+        }
+    }
+    if let Some(context) = context {
+        scan(context, root, &mut d);
+    }
+    d
+}
+
+fn scan(dir: &Path, root: &Path, d: &mut Detection) {
+    let shown = |p: &Path| -> String {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let walker = WalkBuilder::new(dir)
+        .hidden(true)
+        .git_ignore(true)
+        .require_git(false)
+        .filter_entry(|e| !SKIP.contains(&e.file_name().to_string_lossy().as_ref()))
+        .build();
+    let mut python = false;
+    for entry in walker.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        if name == "dagster.yaml" || name == "workspace.yaml" {
+            d.add(Framework::Dagster, || format!("{} exists", shown(path)));
+        } else if name.starts_with("requirements") && name.ends_with(".txt") {
+            python = true;
+            if let Ok(text) = fs::read_to_string(path) {
+                for pkg in deps::requirements_names(&text) {
+                    if let Some(f) = Framework::of_package(&pkg) {
+                        d.add(f, || format!("{} lists {pkg}", shown(path)));
+                    }
+                }
+            }
+        } else if name == "pyproject.toml" {
+            python = true;
+            if let Ok(text) = fs::read_to_string(path) {
+                for pkg in pyproject_names(&text) {
+                    if let Some(f) = Framework::of_package(&pkg) {
+                        d.add(f, || format!("{} lists {pkg}", shown(path)));
+                    }
+                }
+            }
+        } else if name.ends_with(".py") && name != crate::python::MODULE_FILE {
+            // (obs-init's own module mentions every framework it supports.)
+            python = true;
+            let small = entry.metadata().is_ok_and(|m| m.len() <= MAX_PY_BYTES);
+            if let Some(text) = small.then(|| fs::read_to_string(path).ok()).flatten() {
+                for module in imports(&text) {
+                    if let Some(f) = Framework::of_package(&module) {
+                        d.add(f, || format!("{} imports {module}", shown(path)));
+                    }
+                }
+            }
+        }
+    }
+    if python && d.found.is_empty() {
+        d.add(Framework::Python, || {
+            format!("{} holds Python code", shown(dir))
+        });
+    }
+}
+
+/// Top-level modules imported by `import x` / `from x import y` lines.
+pub fn imports(source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in source.lines() {
+        let line = line.trim_start();
+        let rest = line
+            .strip_prefix("import ")
+            .or_else(|| line.strip_prefix("from "));
+        let Some(rest) = rest else { continue };
+        for part in rest.split(',') {
+            let module = part.split_whitespace().next().unwrap_or("");
+            let top = module.split('.').next().unwrap_or("");
+            if !top.is_empty() && !top.starts_with('.') && !out.iter().any(|m| m == top) {
+                out.push(top.to_string());
+            }
+            if line.starts_with("from ") {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Distribution names in a pyproject's dependency lists (PEP 621 and Poetry), read loosely:
+/// any quoted requirement or Poetry key.
+fn pyproject_names(text: &str) -> Vec<String> {
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(deps) = doc
+        .get("project")
+        .and_then(|p| p.get("dependencies"))
+        .and_then(|d| d.as_array())
+    {
+        out.extend(
+            deps.iter()
+                .filter_map(|v| v.as_str().and_then(deps::requirement_name)),
+        );
+    }
+    if let Some(poetry) = doc
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|p| p.get("dependencies"))
+        .and_then(|d| d.as_table_like())
+    {
+        out.extend(poetry.iter().map(|(k, _)| deps::normalize(k)));
+    }
+    out
+}
+
+/// Every file named `name` below `root` (gitignore-aware, same skips as detection).
+pub fn find_files(root: &Path, name: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = WalkBuilder::new(root)
+        .hidden(true)
+        .git_ignore(true)
+        .require_git(false)
+        .filter_entry(|e| !SKIP.contains(&e.file_name().to_string_lossy().as_ref()))
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()) && e.file_name() == name)
+        .map(|e| e.into_path())
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_are_read_from_both_forms() {
+        let src =
+            "import os, mlflow.tracking\nfrom fastapi import FastAPI\n  from .local import x\n";
+        assert_eq!(imports(src), vec!["os", "mlflow", "fastapi"]);
+    }
+
+    #[test]
+    fn a_repo_scan_names_its_evidence_and_skips_virtualenvs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::write(root.join("requirements.txt"), "FastAPI==0.115\n").expect("write");
+        fs::create_dir_all(root.join(".venv/lib")).expect("mkdir");
+        fs::write(root.join(".venv/lib/x.py"), "import dagster\n").expect("write");
+        fs::create_dir_all(root.join("node_modules")).expect("mkdir");
+        fs::write(root.join("node_modules/y.py"), "import mlflow\n").expect("write");
+        let d = detect(&[], Some(root), root);
+        assert_eq!(
+            d.found,
+            vec![(
+                Framework::FastApi,
+                "requirements.txt lists fastapi".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn gitignored_code_is_not_evidence() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::write(root.join(".gitignore"), "scratch/\n").expect("write");
+        fs::create_dir_all(root.join("scratch")).expect("mkdir");
+        fs::write(root.join("scratch/try.py"), "import mlflow\n").expect("write");
+        fs::write(root.join("main.py"), "print(1)\n").expect("write");
+        let d = detect(&[], Some(root), root);
+        assert!(!d.has(Framework::Mlflow));
+        assert!(d.has(Framework::Python));
+    }
+
+    #[test]
+    fn compose_commands_are_evidence() {
+        let words = vec!["dagster-webserver".to_string()];
+        let d = detect(&words, None, Path::new("."));
+        assert!(d.has(Framework::Dagster));
+    }
+}

@@ -290,19 +290,40 @@ fn mlflow_env() -> Vec<(String, String)> {
 /// The Python side of one service: the module next to its code, and its dependencies.
 /// Returns where the module goes, when it does.
 fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Option<PathBuf>, Error> {
-    let service = &target.service;
-    let mut note = |message: String| {
+    if target.frameworks.is_empty() && opts.module_path.is_none() {
         plan.notes.push(Note {
-            service: Some(service.to_string()),
+            service: Some(target.service.clone()),
+            message: "no Python code found: only the compose file was onboarded".into(),
+        });
+        return Ok(None);
+    }
+    let module_path = locate_module(opts, target, &mut plan.notes);
+    let wanted = match &module_path {
+        Some(path) => {
+            plan_module(opts, target, path, plan)?;
+            wanted_for(&target.frameworks)
+        }
+        // MLflow exports its own traces; it only lacks the gRPC exporter package.
+        None if target.frameworks.contains(&Framework::Mlflow) => vec![deps::BASE[1]],
+        None => Vec::new(),
+    };
+    if !wanted.is_empty() {
+        let module_dir = module_path.as_deref().and_then(Path::parent);
+        plan_deps(opts, target, module_dir, &wanted, plan)?;
+    }
+    Ok(module_path)
+}
+
+/// Where `setup_observability.py` goes: `--module-path`, else beside the entry point found
+/// in the build context. `None` (with a note saying why) when that is not clear.
+fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Option<PathBuf> {
+    let mut note = |message: String| {
+        notes.push(Note {
+            service: Some(target.service.clone()),
             message,
         })
     };
-    if target.frameworks.is_empty() && opts.module_path.is_none() {
-        note("no Python code found: only the compose file was onboarded".into());
-        return Ok(None);
-    }
-    let dagster = target.frameworks.contains(&Framework::Dagster);
-    let entry_names: &[&str] = if dagster {
+    let entry_names: &[&str] = if target.frameworks.contains(&Framework::Dagster) {
         &[
             "definitions.py",
             "repository.py",
@@ -311,21 +332,21 @@ fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Optio
             "app.py",
         ]
     } else {
-        &["main.py", "app.py"]
+        &["main.py", "app.py", "__main__.py"]
     };
-    let module_path = match (&opts.module_path, &target.context) {
-        (Some(p), _) if p.extension().is_some_and(|e| e == "py") => p.clone(),
-        (Some(p), _) => p.join(python::MODULE_FILE),
+    match (&opts.module_path, &target.context) {
+        (Some(p), _) if p.extension().is_some_and(|e| e == "py") => Some(p.clone()),
+        (Some(p), _) => Some(p.join(python::MODULE_FILE)),
         (None, None) => {
             note(
                 "no build context, so no Python module was written (pass --module-path \
                   if this is a Python app)"
                     .into(),
             );
-            return Ok(None);
+            None
         }
         (None, Some(ctx)) => match python::find_entry(ctx, entry_names) {
-            Entry::Found(entry) => entry.with_file_name(python::MODULE_FILE),
+            Entry::Found(entry) => Some(entry.with_file_name(python::MODULE_FILE)),
             Entry::Ambiguous(found) => {
                 let list: Vec<String> = found.iter().map(|p| display(&opts.dir, p)).collect();
                 note(format!(
@@ -333,34 +354,46 @@ fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Optio
                      setup_observability.py goes",
                     list.join(", ")
                 ));
-                return Ok(None);
+                None
             }
             Entry::None => {
                 note(format!(
-                    "no {} under {}: no Python module written (pass --module-path if this \
-                     is a Python app)",
+                    "no {} in {}: no Python module written (pass --module-path to add one)",
                     entry_names.join(" or "),
                     display(&opts.dir, ctx)
                 ));
-                return Ok(None);
+                None
             }
         },
-    };
-    let module = module_change(opts, &module_path)?;
-    let module_dir = module_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    }
+}
+
+/// The module itself, and how the app is to use it (edited in, or told as a next step).
+fn plan_module(
+    opts: &Options,
+    target: &Target,
+    module_path: &Path,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    let service = &target.service;
+    let module = module_change(opts, module_path)?;
+    let module_dir = module_path.parent().unwrap_or(Path::new("."));
     if module.status == Status::Kept {
-        note(format!(
-            "{} was changed by hand; left as is (--dry-run shows how it differs)",
-            module.display
-        ));
+        plan.notes.push(Note {
+            service: Some(service.clone()),
+            message: format!(
+                "{} was changed by hand; left as is (--dry-run shows how it differs)",
+                module.display
+            ),
+        });
     }
     plan.push(module);
 
     let fastapi = target.frameworks.contains(&Framework::FastApi);
     let import = if fastapi {
-        python::import_line(&module_dir, "instrument_fastapi")
+        python::import_line(module_dir, "instrument_fastapi")
     } else {
-        python::import_line(&module_dir, "setup_observability")
+        python::import_line(module_dir, "setup_observability")
     };
     let entry = module_dir.join("main.py");
     if fastapi && opts.edit_entrypoint && entry.is_file() {
@@ -375,30 +408,41 @@ fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Optio
                 status: Status::Update,
             }),
             Err(why) => plan.notes.push(Note {
-                service: Some(service.to_string()),
+                service: Some(service.clone()),
                 message: format!("{} was not edited: {why}", display(&opts.dir, &entry)),
             }),
         }
     } else if fastapi {
-        let step = format!(
+        plan.next_steps.push(format!(
             "{service}: add to {}, after `app = FastAPI(...)`:\n       {import}\n       \
              instrument_fastapi(app)\n     (or run again with --edit-entrypoint); call \
              shutdown_observability() when the app stops (FastAPI lifespan)",
             display(&opts.dir, &entry)
-        );
-        plan.next_steps.push(step);
-    } else if !dagster {
+        ));
+    } else if !target.frameworks.contains(&Framework::Dagster) {
         plan.next_steps.push(format!(
             "{service}: call setup_observability() at start-up, next to {}: {import}",
-            display(&opts.dir, &module_dir)
+            display(&opts.dir, module_dir)
         ));
     }
+    Ok(())
+}
 
+/// The packages, added to the first requirements.txt or pyproject.toml found in the build
+/// context, the project directory or beside the module.
+fn plan_deps(
+    opts: &Options,
+    target: &Target,
+    module_dir: Option<&Path>,
+    wanted: &[Requirement],
+    plan: &mut Plan,
+) -> Result<(), Error> {
     let search: Vec<PathBuf> = target
         .context
         .iter()
         .cloned()
-        .chain([opts.dir.clone(), module_dir.clone()])
+        .chain(std::iter::once(opts.dir.clone()))
+        .chain(module_dir.map(Path::to_path_buf))
         .collect();
     let deps_file = search.iter().find_map(|d| {
         ["requirements.txt", "pyproject.toml"]
@@ -406,14 +450,13 @@ fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Optio
             .map(|n| d.join(n))
             .find(|p| p.is_file())
     });
-    let wanted = wanted_for(&target.frameworks);
     match deps_file {
         Some(path) => {
-            let change = deps_change(opts, &path, &wanted)?;
+            let change = deps_change(opts, &path, wanted)?;
             plan.push(change);
         }
         None => plan.notes.push(Note {
-            service: Some(service.to_string()),
+            service: Some(target.service.clone()),
             message: format!(
                 "no requirements.txt or pyproject.toml found: install {}",
                 wanted
@@ -424,7 +467,7 @@ fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Optio
             ),
         }),
     }
-    Ok(Some(module_path))
+    Ok(())
 }
 
 /// `dagster.yaml`: in `--dagster-home`, else the one in the project, else a new one.
@@ -601,15 +644,17 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
     })
 }
 
-/// `path` relative to `dir` when it lies inside, else as given.
+/// `path` relative to `dir` when it lies inside (`.` for `dir` itself), else as given.
 fn display(dir: &Path, path: &Path) -> String {
     let rel = absolute(path);
     let base = absolute(dir);
-    rel.strip_prefix(&base)
+    let shown = rel
+        .strip_prefix(&base)
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| path.to_path_buf())
         .to_string_lossy()
-        .replace('\\', "/")
+        .replace('\\', "/");
+    if shown.is_empty() { ".".into() } else { shown }
 }
 
 /// An absolute, lexically normalised path (no `.` or `..`), without touching the disk.

@@ -17,7 +17,6 @@ logs are lost unless the app flushes them itself. With FastAPI::
     from .setup_observability import instrument_fastapi, shutdown_observability
 
 
-
     @asynccontextmanager
     async def lifespan(app):
         yield

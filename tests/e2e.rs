@@ -26,17 +26,29 @@ fn python() -> &'static Path {
     })
 }
 
-/// A copy of the bundled FastAPI example, onboarded by the real binary.
-fn onboarded_example() -> tempfile::TempDir {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi-app");
+/// A copy of a bundled example.
+fn example(name: &str) -> tempfile::TempDir {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
     let dir = tempfile::tempdir().expect("tempdir");
     copy_dir(&example, dir.path());
+    dir
+}
+
+fn obs_init(dir: &Path, args: &[&str]) -> std::process::Output {
     BinCommand::cargo_bin("obs-init")
         .expect("binary")
-        .current_dir(dir.path())
-        .arg("--yes")
-        .assert()
-        .success();
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+/// A copy of the bundled FastAPI example, onboarded by the real binary.
+fn onboarded_example() -> tempfile::TempDir {
+    let dir = example("fastapi-app");
+    assert!(obs_init(dir.path(), &["--yes"]).status.success());
     assert!(dir.path().join("app/setup_observability.py").is_file());
     dir
 }
@@ -55,7 +67,14 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn run_e2e(project: &Path) -> (bool, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/fastapi_e2e.py");
+    run_script("fastapi_e2e.py", project)
+}
+
+/// Runs one of tests/e2e/*.py on `project` with the venv's Python.
+fn run_script(name: &str, project: &Path) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e")
+        .join(name);
     let out = Command::new(python())
         .arg(&script)
         .arg(project)
@@ -149,5 +168,102 @@ fn the_generated_module_compiles_and_passes_ruff() {
         out.status.success(),
         "ruff found problems:\n{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn mlflow_exports_its_trace_to_the_collector_with_the_emitted_environment() {
+    let dir = example("mlflow-app");
+    let out = obs_init(dir.path(), &["--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requirements = std::fs::read_to_string(dir.path().join("requirements.txt")).expect("read");
+    assert!(requirements.contains("opentelemetry-exporter-otlp-proto-grpc>="));
+    let (ok, output) = run_script("mlflow_e2e.py", dir.path());
+    assert!(ok, "MLflow end-to-end check failed:\n{output}");
+}
+
+#[test]
+fn the_mlflow_check_fails_without_onboarding() {
+    let dir = example("mlflow-app");
+    let (ok, output) = run_script("mlflow_e2e.py", dir.path());
+    assert!(!ok, "an un-onboarded MLflow app passed:\n{output}");
+    assert!(
+        output.contains("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not set"),
+        "{output}"
+    );
+}
+
+#[test]
+fn dagster_loads_the_emitted_dagster_yaml_and_delivers_context_log_records() {
+    let dir = example("dagster-pipeline");
+    let out = obs_init(dir.path(), &["--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = std::fs::read_to_string(dir.path().join("dagster_home/dagster.yaml")).expect("read");
+    assert!(
+        yaml.contains("class: pipelines.setup_observability.OtelLogHandler"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.starts_with("# Dagster instance settings"),
+        "comments lost:\n{yaml}"
+    );
+    let (ok, output) = run_script("dagster_e2e.py", dir.path());
+    assert!(ok, "Dagster end-to-end check failed:\n{output}");
+}
+
+/// The company guide's block, which Dagster rejects.
+const GUIDE_TELEMETRY: &str = "telemetry:\n  enabled: false\n  opentelemetry:\n    endpoint: otel-collector:4317\n    service_name: etl\n";
+
+#[test]
+fn the_guides_dagster_block_breaks_dagster_and_obs_init_flags_then_fixes_it() {
+    let dir = example("dagster-pipeline");
+    let yaml = dir.path().join("dagster_home/dagster.yaml");
+    std::fs::write(&yaml, GUIDE_TELEMETRY).expect("write");
+
+    // Real Dagster refuses the instance...
+    let dagster = python().with_file_name("dagster");
+    let info = Command::new(&dagster)
+        .args(["instance", "info"])
+        .env("DAGSTER_HOME", dir.path().join("dagster_home"))
+        .output()
+        .expect("dagster runs");
+    assert!(!info.status.success(), "Dagster accepted the guide's block");
+    assert!(String::from_utf8_lossy(&info.stderr).contains("opentelemetry"));
+
+    // ...obs-init says so and writes nothing...
+    let out = obs_init(dir.path(), &["--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`telemetry` holds `opentelemetry`"), "{err}");
+    assert!(err.contains("--fix-invalid"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&yaml).expect("read"),
+        GUIDE_TELEMETRY
+    );
+
+    // ...and with consent removes it, after which Dagster works and logs arrive.
+    let out = obs_init(dir.path(), &["--yes", "--fix-invalid"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fixed = std::fs::read_to_string(&yaml).expect("read");
+    assert!(
+        fixed.contains("enabled: false") && !fixed.contains("opentelemetry:"),
+        "{fixed}"
+    );
+    let (ok, output) = run_script("dagster_e2e.py", dir.path());
+    assert!(
+        ok,
+        "Dagster end-to-end check failed after the fix:\n{output}"
     );
 }

@@ -1,0 +1,1 @@
+from dagster import Definitions

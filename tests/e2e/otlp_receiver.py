@@ -1,0 +1,77 @@
+"""An in-test OTLP/gRPC receiver: the three collector services, collecting what arrives."""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+from opentelemetry.proto.collector.logs.v1 import (
+    logs_service_pb2,
+    logs_service_pb2_grpc,
+)
+from opentelemetry.proto.collector.metrics.v1 import (
+    metrics_service_pb2,
+    metrics_service_pb2_grpc,
+)
+from opentelemetry.proto.collector.trace.v1 import (
+    trace_service_pb2,
+    trace_service_pb2_grpc,
+)
+
+
+class Receiver:
+    """Collects what the three OTLP services receive."""
+
+    def __init__(self) -> None:
+        self.spans = []
+        self.logs = []
+        self.metric_requests = 0
+
+    def Export(self, request, context):
+        if isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    self.spans.extend((rs.resource, s) for s in ss.spans)
+            return trace_service_pb2.ExportTraceServiceResponse()
+        if isinstance(request, logs_service_pb2.ExportLogsServiceRequest):
+            for rl in request.resource_logs:
+                for sl in rl.scope_logs:
+                    self.logs.extend((rl.resource, r) for r in sl.log_records)
+            return logs_service_pb2.ExportLogsServiceResponse()
+        self.metric_requests += 1
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+
+class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, receiver):
+        self.Export = receiver.Export
+
+
+class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, receiver):
+        self.Export = receiver.Export
+
+
+class MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def __init__(self, receiver):
+        self.Export = receiver.Export
+
+
+def start_receiver() -> tuple[grpc.Server, Receiver, int]:
+    receiver = Receiver()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(receiver), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(receiver), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(
+        MetricsService(receiver), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, receiver, port
+
+
+def service_name(resource) -> str | None:
+    for attr in resource.attributes:
+        if attr.key == "service.name":
+            return attr.value.string_value
+    return None

@@ -6,7 +6,7 @@ use crate::emit::{Layout, NewNode};
 use crate::error::ComposeError;
 use crate::model::{Data, Value};
 use crate::ports::{self, PortRange};
-use crate::splice::{Change, Editor};
+use crate::splice::{Change, Editor, Slot};
 use crate::text::Text;
 use crate::verify;
 
@@ -28,14 +28,28 @@ pub const DAPR_PORTS: [(u16, &str); 3] = [
 #[derive(Debug, Clone)]
 pub struct ComposeOptions {
     pub services: Vec<String>,
-    /// The port the app listens on, for `--app-port`; inferred from `ports`/`expose` if unset.
-    pub app_port: Option<u16>,
+    /// The port each app listens on, for daprd's `--app-port`; inferred from the service's
+    /// `ports`/`expose` for services not listed.
+    pub app_ports: Vec<(String, u16)>,
     pub dapr_version: String,
     /// The Dapr configuration's path as the compose file's bind mounts spell it
     /// (relative to the compose file's directory, starting with `./` or `../`).
     pub config_source: String,
     /// Variables some services need on top of the common ones (e.g. MLflow's), by service.
     pub extra_env: Vec<(String, Vec<(String, String)>)>,
+    /// Replace values that differ from what obs-init would write (`--on-conflict
+    /// overwrite`); otherwise they are kept and reported as conflicts.
+    pub overwrite: bool,
+}
+
+/// A value in the file that differs from what obs-init would write, kept as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub service: Option<String>,
+    /// What differs, e.g. "OTEL_SERVICE_NAME is billing-api, obs-init would set api".
+    pub what: String,
+    /// 1-based line, where known.
+    pub line: Option<usize>,
 }
 
 /// What planning needs to know of a service before onboarding it.
@@ -45,6 +59,8 @@ pub struct ServiceInfo {
     pub build: Option<String>,
     /// Its image, command and entrypoint words: evidence of what it runs.
     pub words: Vec<String>,
+    /// The app port to suggest: its one container port, if it has exactly one.
+    pub suggested_port: Option<u16>,
 }
 
 /// Checks that every name in `wanted` is a service, suggesting the closest otherwise.
@@ -83,6 +99,7 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
     ServiceInfo {
         build: build_context(doc, service),
         words,
+        suggested_port: single_port(&container_ports(doc, service)),
     }
 }
 
@@ -99,6 +116,7 @@ pub struct ComposeOutcome {
     pub after: String,
     pub changes: Vec<Change>,
     pub notes: Vec<Note>,
+    pub conflicts: Vec<Conflict>,
 }
 
 /// Parses `content`, mapping parser errors to [`ComposeError`].
@@ -192,11 +210,18 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
 
     let mut editor = Editor::new(&text);
     let mut notes = Vec::new();
+    let mut conflicts = Vec::new();
     let network_key = external_network_key(&doc, root)?;
 
     for name in &opts.services {
         let plan = ServicePlan::new(&doc, &text, services, name, opts)?;
-        plan.apply(&mut editor, &network_key, &mut notes);
+        plan.apply(
+            &mut editor,
+            &network_key,
+            &mut notes,
+            &mut conflicts,
+            opts.overwrite,
+        )?;
     }
     if let Some(key) = &network_key.declare {
         declare_network(&mut editor, &text, root, services, key);
@@ -207,6 +232,7 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
             after: content.to_string(),
             changes: Vec::new(),
             notes,
+            conflicts,
         });
     }
     let (body, changes) = editor.finish();
@@ -215,6 +241,7 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
         after: text.with_bom(&body),
         changes,
         notes,
+        conflicts,
     })
 }
 
@@ -304,7 +331,7 @@ struct ServicePlan<'d> {
     layout: Layout,
     env: EnvPlan<'d>,
     networks: NetPlan<'d>,
-    sidecar: Option<NewNode>,
+    sidecar: SidecarPlan<'d>,
     services: &'d Node,
     notes: Vec<Note>,
     extra_env: Vec<(String, String)>,
@@ -313,8 +340,17 @@ struct ServicePlan<'d> {
 enum EnvPlan<'d> {
     Absent,
     Empty(&'d Node),
-    List(&'d Node, Vec<(String, Option<String>)>, crate::doc::Style),
-    Map(&'d Node, Vec<(String, Option<String>)>),
+    List(&'d Node, Vec<Present<'d>>, crate::doc::Style),
+    Map(&'d Node, Vec<Present<'d>>),
+}
+
+/// A variable the service already sets.
+struct Present<'d> {
+    key: String,
+    value: Option<String>,
+    /// The scalar to replace on overwrite, and where it sits; `None` when it comes through
+    /// a merge key (a local key then overrides it).
+    at: Option<(&'d Node, Slot)>,
 }
 
 enum NetPlan<'d> {
@@ -394,33 +430,33 @@ impl<'d> ServicePlan<'d> {
             }
         }
         let mut notes = Vec::new();
-        let app_port = opts.app_port.or_else(|| {
-            let mut singles: Vec<u16> = used.iter().filter_map(|(r, _)| r.single()).collect();
-            singles.sort_unstable();
-            singles.dedup();
-            match singles.as_slice() {
-                [one] => {
-                    notes.push(Note {
-                        service: svc(),
-                        message: format!(
-                            "app port {one} taken from the service's ports (override with --app-port)"
-                        ),
-                    });
-                    Some(*one)
-                }
-                _ => {
-                    notes.push(Note {
-                        service: svc(),
-                        message: "no app port known: the sidecar will not call the app \
-                                  (pass --app-port PORT)"
-                            .into(),
-                    });
-                    None
-                }
+        let given = opts
+            .app_ports
+            .iter()
+            .find(|(s, _)| s == name)
+            .map(|(_, p)| *p);
+        let app_port = given.or_else(|| match single_port(&used) {
+            Some(one) => {
+                notes.push(Note {
+                    service: svc(),
+                    message: format!(
+                        "app port {one} taken from the service's ports (override with --app-port)"
+                    ),
+                });
+                Some(one)
+            }
+            None => {
+                notes.push(Note {
+                    service: svc(),
+                    message: "no app port known: the sidecar will not call the app \
+                              (pass --app-port PORT)"
+                        .into(),
+                });
+                None
             }
         });
 
-        let sidecar = sidecar_plan(doc, services, name, opts, app_port, &mut notes)?;
+        let sidecar = sidecar_plan(doc, services, name, opts, app_port)?;
         let env = env_plan(doc, name, node)?;
         let networks = net_plan(doc, name, node)?;
         let layout = layout(text, doc.root.as_ref().expect("root"), services, Some(node));
@@ -442,7 +478,14 @@ impl<'d> ServicePlan<'d> {
         })
     }
 
-    fn apply(self, editor: &mut Editor, network: &NetworkKey, notes: &mut Vec<Note>) {
+    fn apply(
+        self,
+        editor: &mut Editor,
+        network: &NetworkKey,
+        notes: &mut Vec<Note>,
+        conflicts: &mut Vec<Conflict>,
+        overwrite: bool,
+    ) -> Result<(), ComposeError> {
         let name = &self.name;
         let svc_path = vec!["services".to_string(), name.clone()];
         let lay = &self.layout;
@@ -461,30 +504,6 @@ impl<'d> ServicePlan<'d> {
         ];
         wanted.extend(self.extra_env.iter().cloned());
         let env_path = [svc_path.clone(), vec!["environment".into()]].concat();
-        let missing = |present: &[(String, Option<String>)], notes: &mut Vec<Note>| {
-            wanted
-                .iter()
-                .filter(|(k, v)| match present.iter().find(|(pk, _)| pk == k) {
-                    None => true,
-                    Some((_, existing)) => {
-                        if existing.as_deref() != Some(v.as_str()) {
-                            notes.push(Note {
-                                service: Some(name.clone()),
-                                message: format!(
-                                    "{k} is already set{}; kept (obs-init would set {v})",
-                                    existing
-                                        .as_ref()
-                                        .map(|e| format!(" to {e}"))
-                                        .unwrap_or_default()
-                                ),
-                            });
-                        }
-                        false
-                    }
-                })
-                .cloned()
-                .collect::<Vec<_>>()
-        };
         let list_items = |items: &[(String, String)], style| -> Vec<NewNode> {
             items
                 .iter()
@@ -513,14 +532,48 @@ impl<'d> ServicePlan<'d> {
                 let items = list_items(&wanted, crate::doc::Style::Plain);
                 editor.set_empty(key, &svc_path, "environment", NewNode::Seq(items), lay);
             }
-            EnvPlan::List(seq, present, style) => {
-                for item in list_items(&missing(present, notes), *style) {
-                    editor.push_item(seq, &env_path, item, lay);
-                }
-            }
-            EnvPlan::Map(map, present) => {
-                for (k, v) in missing(present, notes) {
-                    editor.insert_entry(map, &env_path, &k, NewNode::Str(v), lay);
+            EnvPlan::List(collection, present, _) | EnvPlan::Map(collection, present) => {
+                let list_style = match &self.env {
+                    EnvPlan::List(_, _, style) => Some(*style),
+                    _ => None,
+                };
+                let render = |k: &str, v: &str| match list_style {
+                    Some(style) => list_items(&[(k.to_string(), v.to_string())], style).remove(0),
+                    None => NewNode::Str(v.to_string()),
+                };
+                let add = |editor: &mut Editor, k: &str, v: &str| match list_style {
+                    Some(_) => editor.push_item(collection, &env_path, render(k, v), lay),
+                    None => editor.insert_entry(collection, &env_path, k, render(k, v), lay),
+                };
+                for (k, v) in &wanted {
+                    let Some(p) = present.iter().find(|p| &p.key == k) else {
+                        add(editor, k, v);
+                        continue;
+                    };
+                    if p.value.as_deref() == Some(v.as_str()) {
+                        continue;
+                    }
+                    let current = p.value.as_deref().unwrap_or("(taken from the host)");
+                    let line = p.at.as_ref().map(|(n, _)| n.start.line + 1);
+                    if !overwrite {
+                        conflicts.push(Conflict {
+                            service: Some(name.clone()),
+                            what: format!("{k} is {current}, obs-init would set {v}"),
+                            line,
+                        });
+                        continue;
+                    }
+                    match &p.at {
+                        Some((node, slot)) => editor
+                            .replace_scalar(node, &env_path, slot.clone(), render(k, v))
+                            .map_err(|why| ComposeError::Unsupported {
+                                service: Some(name.clone()),
+                                what: format!("cannot overwrite {k}: {why}"),
+                                line: node.start.line + 1,
+                            })?,
+                        // Merged in through `<<`: a key of the service's own overrides it.
+                        None => add(editor, k, v),
+                    }
                 }
             }
         }
@@ -547,25 +600,63 @@ impl<'d> ServicePlan<'d> {
             }
         }
 
-        if let Some(sidecar) = self.sidecar {
-            let key = sidecar_name(name);
-            editor.insert_entry(self.services, &["services".into()], &key, sidecar, lay);
+        let key = sidecar_name(name);
+        match self.sidecar {
+            SidecarPlan::Add(sidecar) => {
+                editor.insert_entry(self.services, &["services".into()], &key, sidecar, lay)
+            }
+            SidecarPlan::Keep => {}
+            SidecarPlan::Image { node, wanted } if overwrite => {
+                let path = ["services".to_string(), key.clone()];
+                editor
+                    .replace_scalar(
+                        node,
+                        &path,
+                        Slot::Key("image".into()),
+                        NewNode::str(&wanted),
+                    )
+                    .map_err(|why| ComposeError::Unsupported {
+                        service: Some(name.clone()),
+                        what: format!("cannot overwrite the sidecar image: {why}"),
+                        line: node.start.line + 1,
+                    })?;
+            }
+            SidecarPlan::Image { node, wanted } => conflicts.push(Conflict {
+                service: Some(name.clone()),
+                what: format!(
+                    "sidecar {key} runs {}, obs-init would pin {wanted}",
+                    node.as_str().unwrap_or("?")
+                ),
+                line: Some(node.start.line + 1),
+            }),
         }
+        Ok(())
     }
+}
+
+/// What happens to a service's sidecar.
+enum SidecarPlan<'d> {
+    Add(NewNode),
+    /// Ours, and as obs-init would write it.
+    Keep,
+    /// Ours, but running another daprd image than the pinned one.
+    Image {
+        node: &'d Node,
+        wanted: String,
+    },
 }
 
 pub fn sidecar_name(service: &str) -> String {
     format!("{service}-dapr")
 }
 
-fn sidecar_plan(
-    doc: &Document,
-    services: &Node,
+fn sidecar_plan<'d>(
+    doc: &'d Document,
+    services: &'d Node,
     name: &str,
     opts: &ComposeOptions,
     app_port: Option<u16>,
-    notes: &mut Vec<Note>,
-) -> Result<Option<NewNode>, ComposeError> {
+) -> Result<SidecarPlan<'d>, ComposeError> {
     let wanted_name = sidecar_name(name);
     let shares = format!("service:{name}");
     for (k, v) in services.entries().unwrap_or_default() {
@@ -587,17 +678,13 @@ fn sidecar_plan(
                         .into(),
                 });
             }
-            let image = lookup(doc, v, "image").and_then(Node::as_str).unwrap_or("");
-            let wanted_image = daprd_image(&opts.dapr_version);
-            if image != wanted_image {
-                notes.push(Note {
-                    service: Some(name.into()),
-                    message: format!(
-                        "sidecar {other} runs {image}; left as is (this obs-init pins {wanted_image})"
-                    ),
-                });
-            }
-            return Ok(None);
+            let wanted = daprd_image(&opts.dapr_version);
+            return Ok(match v.get("image") {
+                Some(node) if node.as_str() != Some(wanted.as_str()) => {
+                    SidecarPlan::Image { node, wanted }
+                }
+                _ => SidecarPlan::Keep,
+            });
         }
         if mode == Some(shares.as_str()) && is_daprd(doc, v) {
             return Err(ComposeError::SidecarConflict {
@@ -624,7 +711,7 @@ fn sidecar_plan(
             .map(|w| NewNode::DoubleQuoted(w.to_string()))
             .collect(),
     )));
-    Ok(Some(NewNode::Map(vec![
+    Ok(SidecarPlan::Add(NewNode::Map(vec![
         (
             "image".into(),
             NewNode::str(daprd_image(&opts.dapr_version)),
@@ -668,20 +755,32 @@ fn env_plan<'d>(
             };
             let present = items
                 .iter()
-                .filter_map(|i| doc.resolve(i).as_str())
-                .map(|s| match s.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                    None => (s.to_string(), None),
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    let s = doc.resolve(item).as_str()?;
+                    let (key, value) = match s.split_once('=') {
+                        Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                        None => (s.to_string(), None),
+                    };
+                    Some(Present {
+                        key,
+                        value,
+                        at: Some((item, Slot::Index(i))),
+                    })
                 })
                 .collect();
             Ok(EnvPlan::List(env, present, style))
         }
         Kind::Map { .. } => {
             let mut present = Vec::new();
-            for m in std::iter::once(env).chain(merged(doc, env)) {
+            for (n, m) in std::iter::once(env).chain(merged(doc, env)).enumerate() {
                 for (k, v) in m.entries().unwrap_or_default() {
                     if let Some(k) = k.as_str().filter(|k| *k != "<<") {
-                        present.push((k.to_string(), doc.resolve(v).as_str().map(String::from)));
+                        present.push(Present {
+                            key: k.to_string(),
+                            value: doc.resolve(v).as_str().map(String::from),
+                            at: (n == 0).then(|| (v, Slot::Key(k.to_string()))),
+                        });
                     }
                 }
             }
@@ -841,6 +940,17 @@ fn build_context(doc: &Document, service: &Node) -> Option<String> {
                 .unwrap_or(".")
                 .to_string(),
         ),
+        _ => None,
+    }
+}
+
+/// The service's one container port, when it has exactly one.
+fn single_port(used: &[(PortRange, usize)]) -> Option<u16> {
+    let mut singles: Vec<u16> = used.iter().filter_map(|(r, _)| r.single()).collect();
+    singles.sort_unstable();
+    singles.dedup();
+    match singles.as_slice() {
+        [one] => Some(*one),
         _ => None,
     }
 }

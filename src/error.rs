@@ -226,6 +226,10 @@ pub enum Error {
     },
     #[error("no service chosen to onboard")]
     NoServiceChosen { candidates: Vec<String> },
+    #[error("{} value(s) differ from what obs-init would write:{}", .0.len(), .0.iter().map(|c| format!("\n  {}{}: {}", c.file, c.conflict.line.map(|l| format!(":{l}")).unwrap_or_default(), c.conflict.what)).collect::<String>())]
+    Conflicts(Vec<crate::plan::FileConflict>),
+    #[error("files obs-init would change have uncommitted changes: {}", files.join(", "))]
+    Dirty { files: Vec<String> },
 }
 
 impl Error {
@@ -237,7 +241,10 @@ impl Error {
             | Error::NotUtf8 { path }
             | Error::Write { path, .. }
             | Error::Conflict { path, .. } => Some((path.clone(), None)),
-            Error::NoComposeFile { .. } | Error::NoServiceChosen { .. } => None,
+            Error::NoComposeFile { .. }
+            | Error::NoServiceChosen { .. }
+            | Error::Conflicts(_)
+            | Error::Dirty { .. } => None,
         }
     }
 
@@ -261,6 +268,16 @@ impl Error {
                 "pass --service NAME (repeatable), or --yes to onboard the suggested: {}",
                 candidates.join(", ")
             )),
+            Error::Conflicts(_) => Some(
+                "keep the project's values with --on-conflict skip, or write obs-init's with \
+                 --on-conflict overwrite"
+                    .into(),
+            ),
+            Error::Dirty { .. } => Some(
+                "commit or stash them first, so that obs-init's edits can be reviewed on their \
+                 own; or pass --allow-dirty"
+                    .into(),
+            ),
             Error::Read { .. } | Error::Write { .. } => None,
         }
     }

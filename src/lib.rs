@@ -5,6 +5,7 @@
 //! the binary renders it (diff or summary), and [`apply::apply`] writes it atomically.
 //! The library never prints.
 
+pub mod answers;
 pub mod apply;
 pub mod compose;
 pub mod dagster;
@@ -14,6 +15,7 @@ pub mod detect;
 pub mod doc;
 pub mod emit;
 pub mod error;
+pub mod git;
 pub mod model;
 pub mod plan;
 pub mod ports;

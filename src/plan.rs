@@ -6,7 +6,8 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use crate::compose::{self, ComposeOptions, Note};
+use crate::answers::{self, Answers, ServiceAnswers};
+use crate::compose::{self, ComposeOptions, Conflict, Note};
 use crate::deps::{self, PyprojectError, Requirement};
 use crate::detect::{self, Framework};
 use crate::error::Error;
@@ -35,7 +36,8 @@ pub struct Options {
     /// Take the default answer to every question.
     pub yes: bool,
     pub app_port: Option<u16>,
-    pub dapr_version: String,
+    /// The daprd version to pin; else the answers file's, else [`DEFAULT_DAPR_VERSION`].
+    pub dapr_version: Option<String>,
     /// Where the Dapr configuration goes; `dir/dapr-config.yml` when unset.
     pub dapr_config: Option<PathBuf>,
     /// Where `setup_observability.py` goes (a file, or a directory to put it in); found from
@@ -49,6 +51,22 @@ pub struct Options {
     pub fix_invalid: bool,
     /// Insert the FastAPI instrumentation lines into the entry point.
     pub edit_entrypoint: bool,
+    /// What to do where the project already has a value obs-init would write differently.
+    pub on_conflict: ConflictPolicy,
+}
+
+/// What to do with a conflict: a file, variable or sidecar that exists with other content
+/// than obs-init would write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictPolicy {
+    /// Keep the project's version (and report it).
+    Skip,
+    /// Write obs-init's version.
+    Overwrite,
+    /// Stop with an error listing the conflicts, writing nothing.
+    Abort,
+    /// Ask the prompter; without one, abort.
+    Prompt,
 }
 
 impl Options {
@@ -59,22 +77,34 @@ impl Options {
             services: Vec::new(),
             yes: false,
             app_port: None,
-            dapr_version: DEFAULT_DAPR_VERSION.into(),
+            dapr_version: None,
             dapr_config: None,
             module_path: None,
             frameworks: Vec::new(),
             dagster_home: None,
             fix_invalid: false,
             edit_entrypoint: false,
+            on_conflict: ConflictPolicy::Abort,
         }
     }
 }
 
-/// Asks the questions flags did not answer. The binary plugs in a terminal prompter; without
-/// one, defaults apply under `--yes` and anything else is an error naming the flag.
+/// Asks the questions flags (and the answers file) did not answer. The binary plugs in a
+/// terminal prompter; without one, defaults apply under `--yes` and anything else is an
+/// error naming the flag.
 pub trait Prompter {
     /// Which services to onboard, given all services and the suggested ones.
     fn choose_services(&mut self, all: &[String], suggested: &[String]) -> io::Result<Vec<String>>;
+    /// The port `service` listens on; `suggested` comes from its `ports`/`expose`.
+    fn app_port(&mut self, service: &str, suggested: Option<u16>) -> io::Result<Option<u16>>;
+    /// What `service` runs; `detected` (with the evidence) is the default.
+    fn frameworks(
+        &mut self,
+        service: &str,
+        detected: &[(Framework, String)],
+    ) -> io::Result<Vec<Framework>>;
+    /// Whether to write obs-init's values over `conflicts`.
+    fn overwrite(&mut self, conflicts: &[FileConflict]) -> io::Result<bool>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +136,15 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// What the user still has to do by hand, e.g. call the module from the entry point.
     pub next_steps: Vec<String>,
+    /// Values kept although obs-init would write them differently (`--on-conflict skip`).
+    pub conflicts: Vec<FileConflict>,
+}
+
+/// A conflict, with the file it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileConflict {
+    pub file: String,
+    pub conflict: Conflict,
 }
 
 impl Plan {
@@ -140,7 +179,64 @@ pub fn find_compose(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
 }
 
 /// Builds the plan: reads the files, decides, verifies. Writes nothing.
-pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan, Error> {
+pub fn plan<'p>(
+    opts: &Options,
+    mut prompter: Option<&mut (dyn Prompter + 'p)>,
+) -> Result<Plan, Error> {
+    let ctx = resolve(opts, prompter.as_deref_mut())?;
+    let first = build(opts, &ctx, false)?;
+    if first.conflicts.is_empty() {
+        return Ok(first);
+    }
+    let overwrite = match (opts.on_conflict, prompter) {
+        (ConflictPolicy::Skip, _) => false,
+        (ConflictPolicy::Overwrite, _) => true,
+        (ConflictPolicy::Prompt, Some(p)) => p.overwrite(&first.conflicts).map_err(asked)?,
+        (ConflictPolicy::Abort | ConflictPolicy::Prompt, _) => {
+            return Err(Error::Conflicts(first.conflicts));
+        }
+    };
+    if overwrite {
+        build(opts, &ctx, true)
+    } else {
+        Ok(first)
+    }
+}
+
+fn asked(source: io::Error) -> Error {
+    Error::Read {
+        path: PathBuf::from("<terminal>"),
+        source,
+    }
+}
+
+/// Everything decided before files are planned: flags, then the answers file, then the
+/// prompter's answers, then detection and defaults.
+struct Resolved {
+    compose_path: PathBuf,
+    content: String,
+    answers_path: PathBuf,
+    answers_text: Option<String>,
+    services: Vec<String>,
+    targets: Vec<Target>,
+    dapr_version: String,
+    notes: Vec<Note>,
+}
+
+fn resolve<'p>(
+    opts: &Options,
+    mut prompter: Option<&mut (dyn Prompter + 'p)>,
+) -> Result<Resolved, Error> {
+    let answers_path = opts.dir.join(answers::FILE);
+    let answers_text = read_optional(&answers_path)?;
+    let saved = match &answers_text {
+        Some(text) => answers::read(text).map_err(|reason| Error::Conflict {
+            path: answers_path.clone(),
+            reason: format!("it is not a valid answers file: {reason}"),
+            help: "fix it, or delete it to answer again".into(),
+        })?,
+        None => Answers::default(),
+    };
     let compose_path = find_compose(&opts.dir, opts.file.as_deref())?;
     let content = read_text(&compose_path)?;
     let in_file = |source| Error::Compose {
@@ -150,17 +246,17 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
     let (_, doc) = compose::parse(&content).map_err(in_file)?;
     let svc = compose::services(&doc).map_err(in_file)?;
 
-    let services = if opts.services.is_empty() {
+    let services = if !opts.services.is_empty() {
+        opts.services.clone()
+    } else if !saved.services.is_empty() {
+        saved.services.clone()
+    } else {
         let all = compose::service_names(svc);
         let (built, others) = compose::app_candidates(&doc, svc);
-        match prompter {
+        match prompter.as_deref_mut() {
             Some(p) => {
                 let suggested = if built.is_empty() { &others } else { &built };
-                p.choose_services(&all, suggested)
-                    .map_err(|source| Error::Read {
-                        path: PathBuf::from("<terminal>"),
-                        source,
-                    })?
+                p.choose_services(&all, suggested).map_err(asked)?
             }
             None if opts.yes && !built.is_empty() => built,
             None => {
@@ -169,8 +265,6 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
                 });
             }
         }
-    } else {
-        opts.services.clone()
     };
     if services.is_empty() {
         return Err(Error::NoServiceChosen { candidates: vec![] });
@@ -182,30 +276,85 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
         .unwrap_or(Path::new("."))
         .to_path_buf();
     let mut notes = Vec::new();
-    let targets: Vec<Target> = services
-        .iter()
-        .map(|name| {
-            let info = compose::service_info(&doc, svc, name);
-            let context = info.build.as_ref().map(|b| compose_dir.join(b));
-            let frameworks = if opts.frameworks.is_empty() {
-                let found = detect::detect(&info.words, context.as_deref(), &opts.dir);
-                for (f, why) in &found.found {
-                    notes.push(Note {
-                        service: Some(name.clone()),
-                        message: format!("detected {f}: {why}"),
-                    });
+    let mut targets = Vec::new();
+    for name in &services {
+        let info = compose::service_info(&doc, svc, name);
+        let context = info.build.as_ref().map(|b| compose_dir.join(b));
+        let remembered = saved.service(name);
+        let app_port = match (opts.app_port, remembered.and_then(|r| r.app_port)) {
+            (Some(p), _) | (None, Some(p)) => Some(p),
+            (None, None) => match prompter.as_deref_mut() {
+                Some(p) => p.app_port(name, info.suggested_port).map_err(asked)?,
+                None => info.suggested_port,
+            },
+        };
+        let frameworks = if !opts.frameworks.is_empty() {
+            opts.frameworks.clone()
+        } else if let Some(r) = remembered.filter(|r| !r.frameworks.is_empty()) {
+            r.frameworks.clone()
+        } else {
+            let found = detect::detect(&info.words, context.as_deref(), &opts.dir);
+            match prompter.as_deref_mut() {
+                Some(p) => p.frameworks(name, &found.found).map_err(asked)?,
+                None => {
+                    for (f, why) in &found.found {
+                        notes.push(Note {
+                            service: Some(name.clone()),
+                            message: format!("detected {f}: {why}"),
+                        });
+                    }
+                    found.found.into_iter().map(|(f, _)| f).collect()
                 }
-                found.found.into_iter().map(|(f, _)| f).collect()
-            } else {
-                opts.frameworks.clone()
-            };
-            Target {
-                service: name.clone(),
-                context,
-                frameworks,
             }
-        })
-        .collect();
+        };
+        targets.push(Target {
+            service: name.clone(),
+            context,
+            frameworks,
+            app_port,
+        });
+    }
+    let dapr_version = opts
+        .dapr_version
+        .clone()
+        .or_else(|| saved.dapr_version.clone())
+        .unwrap_or_else(|| DEFAULT_DAPR_VERSION.to_string());
+    Ok(Resolved {
+        compose_path,
+        content,
+        answers_path,
+        answers_text,
+        services,
+        targets,
+        dapr_version,
+        notes,
+    })
+}
+
+/// The plan for resolved choices; `overwrite` writes obs-init's values over conflicts.
+fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error> {
+    let Resolved {
+        compose_path,
+        content,
+        answers_path,
+        answers_text,
+        services,
+        targets,
+        dapr_version,
+        notes,
+    } = ctx;
+    let (compose_path, content) = (compose_path.clone(), content.clone());
+    let (answers_path, answers_text) = (answers_path.clone(), answers_text.clone());
+    let (services, dapr_version, mut notes) =
+        (services.clone(), dapr_version.clone(), notes.clone());
+    let in_file = |source| Error::Compose {
+        path: compose_path.clone(),
+        source,
+    };
+    let compose_dir = compose_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
 
     let config_path = opts
         .dapr_config
@@ -221,21 +370,34 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
         &content,
         &ComposeOptions {
             services: services.clone(),
-            app_port: opts.app_port,
-            dapr_version: opts.dapr_version.clone(),
+            app_ports: targets
+                .iter()
+                .filter_map(|t| t.app_port.map(|p| (t.service.clone(), p)))
+                .collect(),
+            dapr_version: dapr_version.clone(),
             config_source,
             extra_env,
+            overwrite,
         },
     )
     .map_err(in_file)?;
 
     notes.extend(outcome.notes);
+    let compose_display = display(&opts.dir, &compose_path);
     let mut plan = Plan {
         compose_file: compose_path.clone(),
         services,
         files: Vec::new(),
         notes,
         next_steps: Vec::new(),
+        conflicts: outcome
+            .conflicts
+            .into_iter()
+            .map(|conflict| FileConflict {
+                file: compose_display.clone(),
+                conflict,
+            })
+            .collect(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
@@ -248,11 +410,11 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
         before: Some(content),
         after: outcome.after,
     });
-    let config = config_change(opts, &config_path, &mut plan.notes)?;
+    let config = config_change(opts, &config_path, overwrite, &mut plan.conflicts)?;
     plan.push(config);
     let mut handler_module = None;
-    for target in &targets {
-        let module = plan_python(opts, target, &mut plan)?;
+    for target in targets {
+        let module = plan_python(opts, target, overwrite, &mut plan)?;
         if target.frameworks.contains(&Framework::Dagster) && handler_module.is_none() {
             handler_module = module;
         }
@@ -263,6 +425,30 @@ pub fn plan(opts: &Options, prompter: Option<&mut dyn Prompter>) -> Result<Plan,
     {
         plan_dagster(opts, handler_module.as_deref(), &mut plan)?;
     }
+    let record = Answers {
+        dapr_version: Some(dapr_version),
+        services: plan.services.clone(),
+        per_service: targets
+            .iter()
+            .map(|t| ServiceAnswers {
+                name: t.service.clone(),
+                app_port: t.app_port,
+                frameworks: t.frameworks.clone(),
+            })
+            .collect(),
+    };
+    let recorded = answers::write(answers_text.as_deref(), &record);
+    plan.push(FileChange {
+        display: display(&opts.dir, &answers_path),
+        path: answers_path,
+        status: match &answers_text {
+            None => Status::Create,
+            Some(old) if *old == recorded => Status::Unchanged,
+            Some(_) => Status::Update,
+        },
+        before: answers_text,
+        after: recorded,
+    });
     Ok(plan)
 }
 
@@ -272,6 +458,8 @@ struct Target {
     /// Its build context on disk.
     context: Option<PathBuf>,
     frameworks: Vec<Framework>,
+    /// The port the app listens on, when known.
+    app_port: Option<u16>,
 }
 
 /// MLflow exports traces over OTLP only when told where; dual export keeps them in the
@@ -289,7 +477,12 @@ fn mlflow_env() -> Vec<(String, String)> {
 
 /// The Python side of one service: the module next to its code, and its dependencies.
 /// Returns where the module goes, when it does.
-fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Option<PathBuf>, Error> {
+fn plan_python(
+    opts: &Options,
+    target: &Target,
+    overwrite: bool,
+    plan: &mut Plan,
+) -> Result<Option<PathBuf>, Error> {
     if target.frameworks.is_empty() && opts.module_path.is_none() {
         plan.notes.push(Note {
             service: Some(target.service.clone()),
@@ -300,7 +493,7 @@ fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Optio
     let module_path = locate_module(opts, target, &mut plan.notes);
     let wanted = match &module_path {
         Some(path) => {
-            plan_module(opts, target, path, plan)?;
+            plan_module(opts, target, path, overwrite, plan)?;
             wanted_for(&target.frameworks)
         }
         // MLflow exports its own traces; it only lacks the gRPC exporter package.
@@ -373,19 +566,25 @@ fn plan_module(
     opts: &Options,
     target: &Target,
     module_path: &Path,
+    overwrite: bool,
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let service = &target.service;
-    let module = module_change(opts, module_path)?;
+    let mut module = module_change(opts, module_path)?;
     let module_dir = module_path.parent().unwrap_or(Path::new("."));
     if module.status == Status::Kept {
-        plan.notes.push(Note {
-            service: Some(service.clone()),
-            message: format!(
-                "{} was changed by hand; left as is (--dry-run shows how it differs)",
-                module.display
-            ),
-        });
+        if overwrite {
+            module.status = Status::Update;
+        } else {
+            plan.conflicts.push(FileConflict {
+                file: module.display.clone(),
+                conflict: Conflict {
+                    service: Some(service.clone()),
+                    what: "it was changed by hand (--dry-run shows how it differs)".into(),
+                    line: None,
+                },
+            });
+        }
     }
     plan.push(module);
 
@@ -602,7 +801,12 @@ fn read_optional(path: &Path) -> Result<Option<String>, Error> {
     }
 }
 
-fn config_change(opts: &Options, path: &Path, notes: &mut Vec<Note>) -> Result<FileChange, Error> {
+fn config_change(
+    opts: &Options,
+    path: &Path,
+    overwrite: bool,
+    conflicts: &mut Vec<FileConflict>,
+) -> Result<FileChange, Error> {
     let display = display(&opts.dir, path);
     let wanted = dapr::CONFIG_TEMPLATE.to_string();
     let Some(existing) = read_optional(path)? else {
@@ -614,23 +818,42 @@ fn config_change(opts: &Options, path: &Path, notes: &mut Vec<Note>) -> Result<F
             status: Status::Create,
         });
     };
-    if existing != wanted {
-        dapr::check_config(&existing).map_err(|reason| Error::Conflict {
+    if existing == wanted {
+        return Ok(FileChange {
             path: path.to_path_buf(),
-            reason,
-            help: "fix it, move it aside, or pass --dapr-config OTHER_PATH".into(),
-        })?;
-        notes.push(Note {
-            service: None,
-            message: format!("{display} differs from obs-init's but enables tracing; kept"),
+            display,
+            before: Some(existing.clone()),
+            after: existing,
+            status: Status::Unchanged,
         });
     }
+    if overwrite {
+        return Ok(FileChange {
+            path: path.to_path_buf(),
+            display,
+            before: Some(existing),
+            after: wanted,
+            status: Status::Update,
+        });
+    }
+    let what = match dapr::check_config(&existing) {
+        Ok(()) => "it differs from obs-init's, but enables tracing".to_string(),
+        Err(problem) => format!("it differs from obs-init's, and {problem}"),
+    };
+    conflicts.push(FileConflict {
+        file: display.clone(),
+        conflict: Conflict {
+            service: None,
+            what,
+            line: None,
+        },
+    });
     Ok(FileChange {
         path: path.to_path_buf(),
         display,
-        before: Some(existing.clone()),
-        after: existing,
-        status: Status::Unchanged,
+        before: Some(existing),
+        after: wanted,
+        status: Status::Kept,
     })
 }
 

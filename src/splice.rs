@@ -38,6 +38,20 @@ pub enum Change {
     },
     /// Remove `key` from the mapping at `path` (only ever with the user's consent).
     Remove { path: Vec<String>, key: String },
+    /// Replace the scalar in `slot` of the collection at `path` (only with the user's
+    /// consent: `--on-conflict overwrite`).
+    Replace {
+        path: Vec<String>,
+        slot: Slot,
+        value: NewNode,
+    },
+}
+
+/// A place in a collection: a mapping key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    Key(String),
+    Index(usize),
 }
 
 impl Change {
@@ -47,7 +61,8 @@ impl Change {
             Change::Insert { path, .. }
             | Change::Push { path, .. }
             | Change::Set { path, .. }
-            | Change::Remove { path, .. } => {
+            | Change::Remove { path, .. }
+            | Change::Replace { path, .. } => {
                 (path, || format!("no collection at {}", path.join(".")))
             }
         };
@@ -59,6 +74,34 @@ impl Change {
             }
             (Change::Push { item, .. }, Data::Seq(items)) => {
                 items.push(item.to_value());
+                Ok(())
+            }
+            (
+                Change::Replace {
+                    slot: Slot::Index(i),
+                    value,
+                    ..
+                },
+                Data::Seq(items),
+            ) => {
+                let item = items
+                    .get_mut(*i)
+                    .ok_or_else(|| format!("no item {i} at {}", path.join(".")))?;
+                *item = value.to_value();
+                Ok(())
+            }
+            (
+                Change::Replace {
+                    slot: Slot::Key(key),
+                    value,
+                    ..
+                },
+                Data::Map(_),
+            ) => {
+                let slot = target
+                    .get_mut(key)
+                    .ok_or_else(|| format!("no key {key} at {}", path.join(".")))?;
+                *slot = value.to_value();
                 Ok(())
             }
             (Change::Remove { key, .. }, Data::Map(entries)) => {
@@ -223,6 +266,36 @@ impl<'t> Editor<'t> {
         self.changes.push(Change::Remove {
             path: path.to_vec(),
             key: key.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Replaces the plain or quoted scalar `node` (in `slot` of the collection at `path`).
+    pub fn replace_scalar(
+        &mut self,
+        node: &Node,
+        path: &[String],
+        slot: Slot,
+        value: NewNode,
+    ) -> Result<(), String> {
+        let quotable = matches!(
+            &node.kind,
+            Kind::Scalar { style, .. }
+                if !matches!(style, crate::doc::Style::Literal | crate::doc::Style::Folded)
+        );
+        if !quotable || node.anchor != 0 || node.tag.is_some() {
+            return Err("only a plain or quoted scalar without anchor or tag is replaced".into());
+        }
+        self.splices.push(Splice {
+            at: node.start.byte,
+            text: emit::flow(&value),
+            depth: usize::MAX,
+            remove: node.end - node.start.byte,
+        });
+        self.changes.push(Change::Replace {
+            path: path.to_vec(),
+            slot,
+            value,
         });
         Ok(())
     }

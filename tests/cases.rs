@@ -160,7 +160,9 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
             return Err(format!("stderr lacks {line:?}{}", context()));
         }
     }
-    let dry_run = args.iter().any(|a| a == "--dry-run" || a == "-n");
+    let dry_run = args
+        .iter()
+        .any(|a| a == "--dry-run" || a == "-n" || a == "--check");
     if want_status == 0 && !dry_run {
         let second = run(tmp.path(), &args);
         if second.status != 0 || !second.stderr.contains("Nothing to do") {

@@ -171,3 +171,147 @@ fn the_bundled_example_onboards_and_then_has_nothing_to_do() {
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("Nothing to do"));
 }
+
+#[test]
+fn completions_are_generated_for_the_common_shells() {
+    for (shell, needle) in [
+        ("bash", "complete -F _obs__init"),
+        ("zsh", "#compdef obs-init"),
+        ("fish", "complete -c obs-init"),
+    ] {
+        let out = obs_init(Path::new("."))
+            .args(["completions", shell])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(needle), "{shell} script lacks {needle}");
+        assert!(script.contains("dry-run"), "{shell} script lacks the flags");
+    }
+}
+
+#[test]
+fn the_man_page_documents_the_flags() {
+    let out = obs_init(Path::new(".")).arg("man").output().expect("runs");
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH obs-init"),
+        "not roff:\n{page}"
+    );
+    assert!(page.contains("on\\-conflict"), "{page}");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .status()
+        .expect("git runs")
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+#[test]
+fn uncommitted_changes_to_touched_files_stop_the_run_unless_allowed() {
+    let dir = project(APP);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "start"]);
+    fs::write(
+        dir.path().join("compose.yaml"),
+        format!("{APP}    restart: always\n"),
+    )
+    .expect("edit");
+
+    let out = obs_init(dir.path())
+        .args(["--service", "app"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("uncommitted changes: compose.yaml"), "{err}");
+    assert!(err.contains("--allow-dirty"), "{err}");
+    assert!(
+        !dir.path().join("dapr-config.yml").exists(),
+        "wrote despite refusing"
+    );
+
+    obs_init(dir.path())
+        .args(["--service", "app", "--allow-dirty"])
+        .assert()
+        .success();
+    assert!(dir.path().join("dapr-config.yml").exists());
+}
+
+#[test]
+fn a_clean_work_tree_is_written_without_ceremony() {
+    let dir = project(APP);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "start"]);
+    obs_init(dir.path())
+        .args(["--service", "app"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn json_output_of_a_write_is_one_parsable_document() {
+    let dir = project(APP);
+    let out = obs_init(dir.path())
+        .args(["--service", "app", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["mode"], "apply");
+    let statuses: Vec<(&str, &str)> = v["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or(""),
+                f["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&("compose.yaml", "update")),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&("dapr-config.yml", "create")),
+        "{statuses:?}"
+    );
+    assert!(out.stderr.is_empty(), "JSON mode printed to stderr");
+}
+
+#[test]
+fn check_exits_3_until_onboarded_then_0() {
+    let dir = project(APP);
+    let check = |dir: &Path| {
+        obs_init(dir)
+            .args(["--service", "app", "--check"])
+            .output()
+            .expect("runs")
+            .status
+            .code()
+    };
+    assert_eq!(check(dir.path()), Some(3));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("compose.yaml")).expect("read"),
+        APP
+    );
+    obs_init(dir.path())
+        .args(["--service", "app"])
+        .assert()
+        .success();
+    assert_eq!(check(dir.path()), Some(0));
+}

@@ -30,10 +30,11 @@ fn first_app(text: &str) -> Option<(String, bool)> {
 fn options(service: &str) -> ComposeOptions {
     ComposeOptions {
         services: vec![service.to_string()],
-        app_port: None,
+        app_ports: Vec::new(),
         dapr_version: "1.18.3".into(),
         config_source: "./dapr-config.yml".into(),
         extra_env: Vec::new(),
+        overwrite: false,
     }
 }
 

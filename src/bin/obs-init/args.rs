@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 What it does, for each service named with --service:
@@ -25,15 +25,46 @@ Examples:
   obs-init --dir examples/fastapi-app --yes
   obs-init --framework dagster --dagster-home dagster_home --yes
 
+Run in a terminal without --service, it asks which services to onboard, their ports and
+frameworks, shows what it will do and asks once before writing. Without a terminal it never
+asks: it takes --yes defaults, or fails naming the flags to pass. The answers are recorded
+in .obs-init.toml, so a later run (or --check in CI) reproduces them without flags.
+
 Exit codes:
-  0   done (or nothing to do)
+  0   done, nothing to do, or (--check) up to date
   1   the project could not be onboarded as asked: the message says why and how to fix it
   2   the command line is wrong
+  3   --check: onboarding is missing or has drifted from what obs-init would write
   70  internal error: an edit failed obs-init's own verification; nothing was written";
 
 /// Onboard a Docker Compose project onto the observability platform.
 #[derive(Debug, Parser)]
-#[command(name = "obs-init", version, about, after_help = AFTER_HELP)]
+#[command(
+    name = "obs-init",
+    version,
+    about,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub args: Args,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script (e.g. `obs-init completions bash > /etc/bash_completion.d/obs-init`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `obs-init man > obs-init.1`
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// The project directory
     #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
@@ -53,9 +84,9 @@ pub struct Args {
     #[arg(long, value_name = "PORT")]
     pub app_port: Option<u16>,
 
-    /// The daprd image version to pin
-    #[arg(long, value_name = "X.Y.Z", default_value = obs_init::plan::DEFAULT_DAPR_VERSION, value_parser = parse_version)]
-    pub dapr_version: String,
+    /// The daprd image version to pin [default: the answers file's, else 1.18.3]
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
+    pub dapr_version: Option<String>,
 
     /// Where to write the Dapr configuration [default: <dir>/dapr-config.yml]
     #[arg(long, value_name = "PATH")]
@@ -85,9 +116,27 @@ pub struct Args {
     #[arg(long)]
     pub edit_entrypoint: bool,
 
+    /// What to do where the project already has other values than obs-init would write
+    /// (a variable, the sidecar's image, a generated file) [default: prompt on a terminal,
+    /// abort otherwise]
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub on_conflict: Option<OnConflict>,
+
+    /// Write even when files obs-init would touch have uncommitted changes in git
+    #[arg(long)]
+    pub allow_dirty: bool,
+
     /// Show the diff of every change, write nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+
+    /// Exit with code 3 if onboarding is missing or has drifted; write nothing (for CI)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+
+    /// Output format: text for people, json for tools (the plan, or the error)
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
 
     /// Accept the defaults instead of asking
     #[arg(short, long)]
@@ -120,6 +169,24 @@ impl From<FrameworkArg> for obs_init::detect::Framework {
             FrameworkArg::Python => Framework::Python,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnConflict {
+    /// Ask (only on a terminal; elsewhere this is `abort`)
+    Prompt,
+    /// Keep the project's values and report them
+    Skip,
+    /// Write obs-init's values
+    Overwrite,
+    /// Stop with an error, writing nothing
+    Abort,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

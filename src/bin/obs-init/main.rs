@@ -1,35 +1,59 @@
 //! The `obs-init` binary: parses the command line, runs the library's pipeline, renders.
 
 mod args;
+mod prompt;
 mod report;
 
-use std::io::Write;
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use obs_init::plan::{Options, plan};
-use obs_init::{Error, apply};
+use clap::{CommandFactory, Parser};
+use obs_init::plan::{ConflictPolicy, Options, Plan, Prompter, Status, plan};
+use obs_init::{Error, answers, apply, git};
 
-use args::{Args, ColorChoice};
+use args::{Args, Cli, ColorChoice, Command, Format, OnConflict};
+use prompt::TermPrompter;
 
 /// The project could not be onboarded as asked (bad input, a refusal, an I/O failure).
 const EXIT_FAILURE: u8 = 1;
+/// `--check` found onboarding missing or drifted: distinct from failure so that CI can tell
+/// "needs `obs-init`" from "obs-init broke".
+const EXIT_CHECK_FAILED: u8 = 3;
 /// An edit failed obs-init's own verification: a bug, reported apart from user errors so
 /// that scripts and bug reports can tell them apart (sysexits' EX_SOFTWARE).
 const EXIT_INTERNAL: u8 = 70;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "obs-init", &mut io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            let rendered = clap_mangen::Man::new(Cli::command()).render(&mut io::stdout());
+            return if rendered.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            };
+        }
+        None => {}
+    }
+    let args = cli.args;
     match args.color {
         ColorChoice::Always => anstream::ColorChoice::Always.write_global(),
         ColorChoice::Never => anstream::ColorChoice::Never.write_global(),
         ColorChoice::Auto => {}
     }
-    let mut err = anstream::stderr();
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
-            let _ = report::error(&mut err, &e);
+            if args.format == Format::Json {
+                let _ = writeln!(io::stdout(), "{}", report::json_error(&e));
+            } else {
+                let _ = report::error(&mut anstream::stderr(), &e);
+            }
             ExitCode::from(if e.is_internal() {
                 EXIT_INTERNAL
             } else {
@@ -39,7 +63,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &Args) -> Result<(), Error> {
+fn run(args: &Args) -> Result<ExitCode, Error> {
+    // Prompts only where a person can answer them: never in CI, pipes or for tools.
+    let interactive = args.format == Format::Text
+        && !args.check
+        && !args.yes
+        && io::stdin().is_terminal()
+        && io::stderr().is_terminal();
+    let on_conflict = if args.check {
+        ConflictPolicy::Skip
+    } else {
+        match args.on_conflict {
+            Some(OnConflict::Skip) => ConflictPolicy::Skip,
+            Some(OnConflict::Overwrite) => ConflictPolicy::Overwrite,
+            Some(OnConflict::Abort) => ConflictPolicy::Abort,
+            Some(OnConflict::Prompt) | None if interactive => ConflictPolicy::Prompt,
+            Some(OnConflict::Prompt) | None => ConflictPolicy::Abort,
+        }
+    };
     let opts = Options {
         dir: args.dir.clone(),
         file: args.file.clone(),
@@ -53,31 +94,97 @@ fn run(args: &Args) -> Result<(), Error> {
         dagster_home: args.dagster_home.clone(),
         fix_invalid: args.fix_invalid,
         edit_entrypoint: args.edit_entrypoint,
+        on_conflict,
     };
-    let plan = plan(&opts, None)?;
+    let mut prompter = interactive.then(TermPrompter::new);
+    let plan = plan(&opts, prompter.as_mut().map(|p| p as &mut dyn Prompter))?;
+    let json = args.format == Format::Json;
     let mut out = anstream::stdout();
     let mut err = anstream::stderr();
+
     // Terminal output is best-effort: a closed pipe must not turn a good run into a failure.
-    if plan.is_empty() {
-        let _ = report::notes(&mut err, &plan.notes);
-        let _ = writeln!(
-            err,
-            "Nothing to do: {} already onboarded in {}",
-            plan.services.join(", "),
-            plan.files[0].display
-        );
-        return Ok(());
+    if args.check {
+        let drifted = drifted(&plan);
+        if json {
+            let _ = writeln!(out, "{}", report::json_plan(&plan, "check", Some(!drifted)));
+        } else {
+            let _ = report::check(&mut err, &plan, drifted);
+        }
+        return Ok(if drifted {
+            ExitCode::from(EXIT_CHECK_FAILED)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     if args.dry_run {
-        let _ = report::diff(&mut out, &plan);
+        if json {
+            let _ = writeln!(out, "{}", report::json_plan(&plan, "dry-run", None));
+        } else {
+            let _ = report::diff(&mut out, &plan);
+            let _ = report::statuses(&mut err, &plan, true);
+            let _ = report::notes(&mut err, &plan);
+            let _ = writeln!(err, "dry run: nothing written");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if plan.is_empty() {
+        if json {
+            let _ = writeln!(out, "{}", report::json_plan(&plan, "apply", None));
+        } else {
+            let _ = report::notes(&mut err, &plan);
+            let _ = writeln!(
+                err,
+                "Nothing to do: {} already onboarded in {}",
+                plan.services.join(", "),
+                plan.files[0].display
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.allow_dirty {
+        let touched: Vec<_> = plan
+            .files
+            .iter()
+            .filter(|f| matches!(f.status, Status::Update))
+            .map(|f| f.path.clone())
+            .collect();
+        let files = git::dirty(&opts.dir, &touched);
+        if !files.is_empty() {
+            return Err(Error::Dirty { files });
+        }
+    }
+    if let Some(p) = &prompter {
         let _ = report::statuses(&mut err, &plan, true);
-        let _ = report::notes(&mut err, &plan.notes);
-        let _ = writeln!(err, "dry run: nothing written");
-        return Ok(());
+        let ask = |r: io::Result<bool>| {
+            r.map_err(|source| Error::Read {
+                path: "<terminal>".into(),
+                source,
+            })
+        };
+        if ask(p.show_diff())? {
+            let _ = report::diff(&mut err, &plan);
+        }
+        if !ask(p.confirm_write())? {
+            let _ = writeln!(err, "Cancelled: nothing written");
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     apply::apply(&plan)?;
-    let _ = report::statuses(&mut err, &plan, false);
-    let _ = report::notes(&mut err, &plan.notes);
-    let _ = report::next_steps(&mut err, &plan);
-    Ok(())
+    if json {
+        let _ = writeln!(out, "{}", report::json_plan(&plan, "apply", None));
+    } else {
+        let _ = report::statuses(&mut err, &plan, false);
+        let _ = report::notes(&mut err, &plan);
+        let _ = report::next_steps(&mut err, &plan);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `--check` fails: a file obs-init would still change, or a value that differs.
+/// The answers file is left out: it records choices, it is not onboarding.
+fn drifted(plan: &Plan) -> bool {
+    let changes = plan.files.iter().any(|f| {
+        matches!(f.status, Status::Create | Status::Update) && !f.display.ends_with(answers::FILE)
+    });
+    changes || !plan.conflicts.is_empty()
 }

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use obs_init::Error;
-use obs_init::compose::Note;
 use obs_init::error::Location;
-use obs_init::plan::{Plan, Status};
+use obs_init::plan::{FileChange, FileConflict, Plan, Status};
+use serde_json::{Value, json};
 use similar::{ChangeTag, TextDiff};
 
 const BOLD: Style = Style::new().bold();
@@ -73,8 +73,141 @@ pub fn statuses(err: &mut dyn Write, plan: &Plan, dry_run: bool) -> io::Result<(
     Ok(())
 }
 
-pub fn notes(err: &mut dyn Write, notes: &[Note]) -> io::Result<()> {
-    for note in notes {
+pub fn conflict(err: &mut dyn Write, c: &FileConflict) -> io::Result<()> {
+    let at = match c.conflict.line {
+        Some(line) => format!("{}:{line}", c.file),
+        None => c.file.clone(),
+    };
+    let who = c
+        .conflict
+        .service
+        .as_ref()
+        .map(|s| format!("{s}: "))
+        .unwrap_or_default();
+    writeln!(
+        err,
+        "{YELLOW}conflict{YELLOW:#}: {who}{} ({at}; kept)",
+        c.conflict.what
+    )
+}
+
+/// `--check`'s report: what is missing or differs, or that all is up to date.
+pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool) -> io::Result<()> {
+    if !drifted {
+        return writeln!(
+            err,
+            "Up to date: {} onboarded as obs-init would do it",
+            plan.services.join(", ")
+        );
+    }
+    for file in &plan.files {
+        let verb = match file.status {
+            Status::Create => "Missing",
+            Status::Update => "Outdated",
+            Status::Unchanged | Status::Kept => continue,
+        };
+        writeln!(err, "{STATUS}{verb:>12}{STATUS:#} {}", file.display)?;
+    }
+    for c in &plan.conflicts {
+        conflict(err, c)?;
+    }
+    writeln!(
+        err,
+        "onboarding is missing or has drifted: run obs-init (--dry-run shows what it would do)"
+    )
+}
+
+/// The plan for tools: every file with its status and diff, the notes and conflicts.
+pub fn json_plan(plan: &Plan, mode: &str, up_to_date: Option<bool>) -> Value {
+    let files: Vec<Value> = plan
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "path": f.display,
+                "status": status_name(f.status),
+                "diff": unified(f),
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "ok": true,
+        "mode": mode,
+        "services": plan.services,
+        "files": files,
+        "notes": plan.notes.iter().map(|n| json!({"service": n.service, "message": n.message})).collect::<Vec<_>>(),
+        "conflicts": plan.conflicts.iter().map(|c| json!({
+            "file": c.file,
+            "line": c.conflict.line,
+            "service": c.conflict.service,
+            "what": c.conflict.what,
+        })).collect::<Vec<_>>(),
+        "next_steps": plan.next_steps,
+    });
+    if let Some(ok) = up_to_date {
+        v["up_to_date"] = json!(ok);
+    }
+    v
+}
+
+pub fn json_error(e: &Error) -> Value {
+    let (file, line, column) = match e.location() {
+        Some((path, pos)) => (
+            Some(
+                path.strip_prefix(".")
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string(),
+            ),
+            pos.map(|p| p.line),
+            pos.and_then(|p| p.col),
+        ),
+        None => (None, None, None),
+    };
+    json!({
+        "ok": false,
+        "error": {
+            "message": e.to_string(),
+            "file": file,
+            "line": line,
+            "column": column,
+            "help": e.help(),
+            "internal": e.is_internal(),
+        }
+    })
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Create => "create",
+        Status::Update => "update",
+        Status::Unchanged => "unchanged",
+        Status::Kept => "conflict",
+    }
+}
+
+/// A file's unified diff as plain text (empty when unchanged).
+fn unified(f: &FileChange) -> String {
+    if f.status == Status::Unchanged {
+        return String::new();
+    }
+    let old = match f.status {
+        Status::Create => "/dev/null".to_string(),
+        _ => format!("a/{}", f.display),
+    };
+    TextDiff::from_lines(f.before.as_deref().unwrap_or(""), &f.after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&old, &format!("b/{}", f.display))
+        .to_string()
+}
+
+/// Notes, then the conflicts kept as they are.
+pub fn notes(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    for c in &plan.conflicts {
+        conflict(err, c)?;
+    }
+    for note in &plan.notes {
         let who = note
             .service
             .as_ref()

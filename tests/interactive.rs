@@ -1,0 +1,115 @@
+//! The interactive flow, driven in a real pseudo-terminal: the prompts appear, answers are
+//! taken, and the files written reflect them. Also: without a terminal nothing ever waits.
+
+#![cfg(unix)]
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use expectrl::session::OsSession;
+use expectrl::{Expect, Session};
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    };
+    write(
+        "compose.yaml",
+        "services:\n  api:\n    build: .\n    ports:\n      - \"8000:8000\"\n  redis:\n    image: redis:7\n",
+    );
+    write("requirements.txt", "fastapi\n");
+    write("app/__init__.py", "");
+    write(
+        "app/main.py",
+        "from fastapi import FastAPI\n\napp = FastAPI()\n",
+    );
+    dir
+}
+
+fn spawn(dir: &Path) -> OsSession {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_obs-init"));
+    cmd.current_dir(dir)
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1");
+    let mut session = Session::spawn(cmd).expect("spawns in a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(20)));
+    session
+}
+
+const ENTER: &str = "\r";
+
+#[test]
+fn a_person_answers_the_prompts_and_the_files_reflect_the_answers() {
+    let dir = project();
+    let mut p = spawn(dir.path());
+    p.expect("Services to onboard").expect("service question");
+    p.send(ENTER).expect("accept the suggested api");
+    p.expect("Port api listens on").expect("port question");
+    // Replace the suggested 8000.
+    for _ in 0..4 {
+        p.send("\x7f").expect("backspace");
+    }
+    p.send("9000").expect("type");
+    p.send(ENTER).expect("enter");
+    p.expect("What does api run?").expect("framework question");
+    p.send(ENTER).expect("accept the detected fastapi");
+    p.expect("Show the diff first?").expect("diff question");
+    p.send("n").expect("no diff");
+    p.expect("Write these changes?").expect("write question");
+    p.send("y").expect("write");
+    p.expect("Next steps").expect("finished");
+
+    let compose = fs::read_to_string(dir.path().join("compose.yaml")).expect("read");
+    assert!(compose.contains("api-dapr:"), "{compose}");
+    assert!(compose.contains("\"--app-port\", \"9000\""), "{compose}");
+    assert!(!compose.contains("redis-dapr"), "{compose}");
+    let answers = fs::read_to_string(dir.path().join(".obs-init.toml")).expect("read");
+    assert!(answers.contains("services = [\"api\"]"), "{answers}");
+    assert!(answers.contains("app_port = 9000"), "{answers}");
+    assert!(answers.contains("frameworks = [\"fastapi\"]"), "{answers}");
+    assert!(dir.path().join("app/setup_observability.py").is_file());
+}
+
+#[test]
+fn declining_to_write_leaves_every_file_as_it_was() {
+    let dir = project();
+    let before = fs::read_to_string(dir.path().join("compose.yaml")).expect("read");
+    let mut p = spawn(dir.path());
+    p.expect("Services to onboard").expect("service question");
+    p.send(ENTER).expect("enter");
+    p.expect("Port api listens on").expect("port question");
+    p.send(ENTER).expect("enter");
+    p.expect("What does api run?").expect("framework question");
+    p.send(ENTER).expect("enter");
+    p.expect("Show the diff first?").expect("diff question");
+    p.send("y").expect("show it");
+    p.expect("+  api-dapr:").expect("the diff is shown");
+    p.expect("Write these changes?").expect("write question");
+    p.send("n").expect("decline");
+    p.expect("Cancelled: nothing written").expect("cancelled");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("compose.yaml")).expect("read"),
+        before
+    );
+    assert!(!dir.path().join("dapr-config.yml").exists());
+    assert!(!dir.path().join(".obs-init.toml").exists());
+}
+
+#[test]
+fn without_a_terminal_it_never_waits_for_input() {
+    let dir = project();
+    let out = assert_cmd::Command::cargo_bin("obs-init")
+        .expect("binary")
+        .current_dir(dir.path())
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "it must fail fast, not block");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--service NAME"), "{err}");
+}

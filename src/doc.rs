@@ -97,6 +97,20 @@ pub struct Document {
 
 impl Document {
     pub fn parse(text: &Text) -> Result<Document, ParseError> {
+        // YAML takes a lone CR as a line break; obs-init's line table does not, and no real
+        // compose file uses classic-Mac line endings: refuse rather than misplace an edit.
+        if let Some(at) = text.as_str().match_indices('\r').map(|(i, _)| i).find(|&i| {
+            !text.as_str()[i + 1..].starts_with('\n')
+        }) {
+            let line = text.line_of(at);
+            return Err(ParseError::Syntax {
+                message: "a carriage return without a line feed (convert the file to LF or \
+                          CRLF line endings)"
+                    .into(),
+                line: line + 1,
+                col: text.as_str()[text.line_start(line)..at].chars().count() + 1,
+            });
+        }
         let mut builder = Builder::new(text)?;
         let root = builder.stream()?;
         Ok(Document {
@@ -169,6 +183,7 @@ impl Node {
     pub fn is_empty_null(&self) -> bool {
         matches!(&self.kind, Kind::Scalar { value, style: Style::Plain } if value.is_empty())
             && self.tag.is_none()
+            && self.anchor == 0
     }
 
     pub fn is_flow(&self) -> bool {
@@ -207,29 +222,24 @@ struct Builder<'t> {
 
 impl<'t> Builder<'t> {
     fn new(text: &'t Text) -> Result<Builder<'t>, ParseError> {
-        let mut input = text.as_str().as_bytes();
-        let mut parser = Parser::new();
-        parser.set_input_string(&mut input);
-        let mut events = Vec::new();
-        loop {
-            let ev = parser.parse().map_err(|e| {
-                let mark = e.problem_mark().or(e.context_mark());
-                let mut message = e.problem().to_string();
-                if let Some(context) = e.context() {
-                    message = format!("{message} ({context})");
-                }
-                ParseError::Syntax {
-                    message,
-                    line: mark.map_or(0, |m| m.line as usize + 1),
-                    col: mark.map_or(0, |m| m.column as usize + 1),
-                }
-            })?;
-            let end = matches!(ev.data, EventData::StreamEnd);
-            events.push(ev);
-            if end {
-                break;
-            }
-        }
+        // libyaml-safer 0.3 panics on a block scalar that ends the input without a line
+        // break; one appended break changes no position obs-init uses.
+        let owned;
+        let source = if text.as_str().ends_with('\n') {
+            text.as_str()
+        } else {
+            owned = format!("{}\n", text.as_str());
+            &owned
+        };
+        // Any other parser panic on hostile input becomes a syntax error, not a crash.
+        let parsed = std::panic::catch_unwind(|| parse_events(source)).unwrap_or_else(|_| {
+            Err(ParseError::Syntax {
+                message: "the YAML parser gave up on this input".into(),
+                line: 0,
+                col: 0,
+            })
+        });
+        let events = parsed?;
         Ok(Builder {
             text,
             events: events.into_iter(),
@@ -524,6 +534,32 @@ impl<'t> Builder<'t> {
                     None => self.text.line_content_end(start.line),
                 }
             }
+        }
+    }
+}
+
+fn parse_events(source: &str) -> Result<Vec<Event>, ParseError> {
+    let mut input = source.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
+    let mut events = Vec::new();
+    loop {
+        let ev = parser.parse().map_err(|e| {
+            let mark = e.problem_mark().or(e.context_mark());
+            let mut message = e.problem().to_string();
+            if let Some(context) = e.context() {
+                message = format!("{message} ({context})");
+            }
+            ParseError::Syntax {
+                message,
+                line: mark.map_or(0, |m| m.line as usize + 1),
+                col: mark.map_or(0, |m| m.column as usize + 1),
+            }
+        })?;
+        let end = matches!(ev.data, EventData::StreamEnd);
+        events.push(ev);
+        if end {
+            return Ok(events);
         }
     }
 }

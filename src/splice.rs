@@ -129,6 +129,9 @@ pub struct Editor<'t> {
     text: &'t Text,
     splices: Vec<Splice>,
     changes: Vec<Change>,
+    /// Flow collections (by the offset of their closing bracket) that were empty and have
+    /// received an entry: the next one needs a comma.
+    filled: Vec<usize>,
 }
 
 impl<'t> Editor<'t> {
@@ -137,6 +140,7 @@ impl<'t> Editor<'t> {
             text,
             splices: Vec::new(),
             changes: Vec::new(),
+            filled: Vec::new(),
         }
     }
 
@@ -167,7 +171,7 @@ impl<'t> Editor<'t> {
         let splice = match flow_close {
             Some(close) => {
                 let rendered = format!("{}: {}", emit::scalar(key), emit::flow(&value));
-                flow_splice(entries.last().map(|(_, v)| v.end), *close, rendered)
+                self.flow_splice(entries.last().map(|(_, v)| v.end), *close, rendered)
             }
             None => {
                 let indent = entries.first().map_or(0, |(k, _)| k.start.col);
@@ -192,7 +196,7 @@ impl<'t> Editor<'t> {
             panic!("push_item on a {}", seq.kind_name());
         };
         let splice = match flow_close {
-            Some(close) => flow_splice(items.last().map(|n| n.end), *close, emit::flow(&item)),
+            Some(close) => self.flow_splice(items.last().map(|n| n.end), *close, emit::flow(&item)),
             None => {
                 let (dash_col, gap) = items
                     .first()
@@ -344,6 +348,26 @@ impl<'t> Editor<'t> {
         }
     }
 
+    /// Inserts `rendered` as the last entry of a flow collection: after the last entry when
+    /// there is one (a trailing comma then still follows it, which is valid), else before the
+    /// bracket, with a comma from the second insertion on.
+    fn flow_splice(&mut self, last_end: Option<usize>, close: usize, rendered: String) -> Splice {
+        let (at, comma) = match last_end {
+            Some(end) => (end, true),
+            None if self.filled.contains(&close) => (close, true),
+            None => {
+                self.filled.push(close);
+                (close, false)
+            }
+        };
+        Splice {
+            at,
+            text: if comma { format!(", {rendered}") } else { rendered },
+            depth: 0,
+            remove: 0,
+        }
+    }
+
     /// Whether the file separates this mapping's entries with blank lines (judged by the one
     /// before the last entry), so a new entry should be set apart too.
     fn blank_line_before(&self, last: Option<&(Node, Node)>) -> bool {
@@ -360,24 +384,5 @@ impl<'t> Editor<'t> {
             col -= 1;
         }
         (col > 0 && line.get(col - 1) == Some(&'-')).then(|| (col - 1, item.start.col - col))
-    }
-}
-
-/// Inserts `rendered` as the last entry of a flow collection: after the last entry when there
-/// is one (a trailing comma then still follows it, which is valid), else before the bracket.
-fn flow_splice(last_end: Option<usize>, close: usize, rendered: String) -> Splice {
-    match last_end {
-        Some(end) => Splice {
-            at: end,
-            text: format!(", {rendered}"),
-            depth: 0,
-            remove: 0,
-        },
-        None => Splice {
-            at: close,
-            text: rendered,
-            depth: 0,
-            remove: 0,
-        },
     }
 }

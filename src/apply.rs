@@ -29,10 +29,13 @@ pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, Error> {
     }
     let mut written = Vec::new();
     for (tmp, target, shown) in staged {
-        tmp.persist(&target).map_err(|e| Error::Write {
-            path: shown.clone(),
-            source: e.error,
-        })?;
+        if let Err(e) = tmp.persist(&target) {
+            return Err(Error::PartialWrite {
+                path: shown,
+                source: e.error,
+                written,
+            });
+        }
         written.push(shown);
     }
     Ok(written)

@@ -99,9 +99,12 @@ impl Document {
     pub fn parse(text: &Text) -> Result<Document, ParseError> {
         // YAML takes a lone CR as a line break; obs-init's line table does not, and no real
         // compose file uses classic-Mac line endings: refuse rather than misplace an edit.
-        if let Some(at) = text.as_str().match_indices('\r').map(|(i, _)| i).find(|&i| {
-            !text.as_str()[i + 1..].starts_with('\n')
-        }) {
+        if let Some(at) = text
+            .as_str()
+            .match_indices('\r')
+            .map(|(i, _)| i)
+            .find(|&i| !text.as_str()[i + 1..].starts_with('\n'))
+        {
             let line = text.line_of(at);
             return Err(ParseError::Syntax {
                 message: "a carriage return without a line feed (convert the file to LF or \
@@ -218,7 +221,13 @@ struct Builder<'t> {
     anchors: Vec<(usize, String, Node)>,
     /// Anchor name -> id of its latest definition (a name may be redefined).
     anchor_ids: HashMap<String, usize>,
+    /// How many collections enclose the node being built.
+    depth: usize,
 }
+
+/// Real compose files nest a handful of levels; the tree (and everything that walks it) is
+/// recursive, so hostile nesting is refused before it can exhaust the stack.
+const MAX_DEPTH: usize = 256;
 
 impl<'t> Builder<'t> {
     fn new(text: &'t Text) -> Result<Builder<'t>, ParseError> {
@@ -247,6 +256,7 @@ impl<'t> Builder<'t> {
             aliased: HashMap::new(),
             anchors: Vec::new(),
             anchor_ids: HashMap::new(),
+            depth: 0,
         })
     }
 
@@ -311,6 +321,28 @@ impl<'t> Builder<'t> {
     fn node(&mut self) -> Result<Node, ParseError> {
         let ev = self.next();
         let start = self.pos(&ev.start_mark);
+        let opens = matches!(
+            ev.data,
+            EventData::SequenceStart { .. } | EventData::MappingStart { .. }
+        );
+        if opens {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(ParseError::Syntax {
+                    message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                    line: start.line + 1,
+                    col: start.col + 1,
+                });
+            }
+        }
+        let built = self.node_from(ev, start);
+        if opens {
+            self.depth -= 1;
+        }
+        built
+    }
+
+    fn node_from(&mut self, ev: Event, start: Pos) -> Result<Node, ParseError> {
         let (node, name) = match ev.data {
             EventData::Scalar {
                 anchor,
@@ -543,6 +575,7 @@ fn parse_events(source: &str) -> Result<Vec<Event>, ParseError> {
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
     let mut events = Vec::new();
+    let mut depth = 0usize;
     loop {
         let ev = parser.parse().map_err(|e| {
             let mark = e.problem_mark().or(e.context_mark());
@@ -556,6 +589,20 @@ fn parse_events(source: &str) -> Result<Vec<Event>, ParseError> {
                 col: mark.map_or(0, |m| m.column as usize + 1),
             }
         })?;
+        match ev.data {
+            EventData::SequenceStart { .. } | EventData::MappingStart { .. } => depth += 1,
+            EventData::SequenceEnd | EventData::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        // Stop here rather than in the tree builder: the scanner's work per token grows
+        // with the flow depth, so hostile nesting would otherwise take quadratic time.
+        if depth > MAX_DEPTH {
+            return Err(ParseError::Syntax {
+                message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                line: ev.start_mark.line as usize + 1,
+                col: ev.start_mark.column as usize + 1,
+            });
+        }
         let end = matches!(ev.data, EventData::StreamEnd);
         events.push(ev);
         if end {

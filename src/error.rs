@@ -230,6 +230,19 @@ pub enum Error {
     Conflicts(Vec<crate::plan::FileConflict>),
     #[error("files obs-init would change have uncommitted changes: {}", files.join(", "))]
     Dirty { files: Vec<String> },
+    #[error("{path} is outside the project directory {root} (it resolves to {resolved})")]
+    OutsideRoot {
+        path: PathBuf,
+        root: PathBuf,
+        resolved: PathBuf,
+    },
+    #[error("cannot write {path}: {source}; already written: {}", if written.is_empty() { "none".to_string() } else { written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ") })]
+    PartialWrite {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+        written: Vec<PathBuf>,
+    },
 }
 
 impl Error {
@@ -240,6 +253,8 @@ impl Error {
             Error::Read { path, .. }
             | Error::NotUtf8 { path }
             | Error::Write { path, .. }
+            | Error::OutsideRoot { path, .. }
+            | Error::PartialWrite { path, .. }
             | Error::Conflict { path, .. } => Some((path.clone(), None)),
             Error::NoComposeFile { .. }
             | Error::NoServiceChosen { .. }
@@ -276,6 +291,16 @@ impl Error {
             Error::Dirty { .. } => Some(
                 "commit or stash them first, so that obs-init's edits can be reviewed on their \
                  own; or pass --allow-dirty"
+                    .into(),
+            ),
+            Error::OutsideRoot { .. } => Some(
+                "obs-init writes only inside --dir (following symlinks): point --dir at the \
+                 project root, or the path option inside it"
+                    .into(),
+            ),
+            Error::PartialWrite { .. } => Some(
+                "the files listed were replaced; the others are unchanged. Fix the cause and \
+                 run again: obs-init picks up where it stopped"
                     .into(),
             ),
             Error::Read { .. } | Error::Write { .. } => None,

@@ -186,6 +186,7 @@ pub fn plan<'p>(
     let ctx = resolve(opts, prompter.as_deref_mut())?;
     let first = build(opts, &ctx, false)?;
     if first.conflicts.is_empty() {
+        check_inside(opts, &first)?;
         return Ok(first);
     }
     let overwrite = match (opts.on_conflict, prompter) {
@@ -196,10 +197,55 @@ pub fn plan<'p>(
             return Err(Error::Conflicts(first.conflicts));
         }
     };
-    if overwrite {
-        build(opts, &ctx, true)
+    let plan = if overwrite {
+        build(opts, &ctx, true)?
     } else {
-        Ok(first)
+        first
+    };
+    check_inside(opts, &plan)?;
+    Ok(plan)
+}
+
+/// Refuses a plan that would write outside the project directory, or through a symlink
+/// that leads out of it.
+fn check_inside(opts: &Options, plan: &Plan) -> Result<(), Error> {
+    let root = fs::canonicalize(&opts.dir).map_err(|source| Error::Read {
+        path: opts.dir.clone(),
+        source,
+    })?;
+    for file in &plan.files {
+        if !matches!(file.status, Status::Create | Status::Update) {
+            continue;
+        }
+        let resolved = resolve_existing(&file.path);
+        if !resolved.starts_with(&root) {
+            return Err(Error::OutsideRoot {
+                path: file.path.clone(),
+                root,
+                resolved,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `path` with its longest existing prefix resolved (symlinks followed) and the rest
+/// appended lexically.
+fn resolve_existing(path: &Path) -> PathBuf {
+    let abs = absolute(path);
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return abs,
+        }
     }
 }
 

@@ -362,7 +362,11 @@ impl<'t> Editor<'t> {
         };
         Splice {
             at,
-            text: if comma { format!(", {rendered}") } else { rendered },
+            text: if comma {
+                format!(", {rendered}")
+            } else {
+                rendered
+            },
             depth: 0,
             remove: 0,
         }

@@ -47,7 +47,9 @@ fn generate(rng: &mut Rng) -> String {
     let seq_indent = if rng.chance(30) { 0 } else { step };
     let ind = |n: usize| " ".repeat(n * step);
     let key = |name: &str| -> String {
-        if name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        if name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             && !matches!(name, "yes" | "null" | "123")
         {
             name.to_string()
@@ -162,7 +164,13 @@ fn generate(rng: &mut Rng) -> String {
                 )),
             }
             if rng.chance(20) {
-                let port = *rng.pick(&["8000:8000", "3500", "9090:9090", "8080", "127.0.0.1:80:80/tcp"]);
+                let port = *rng.pick(&[
+                    "8000:8000",
+                    "3500",
+                    "9090:9090",
+                    "8080",
+                    "127.0.0.1:80:80/tcp",
+                ]);
                 out.push_str(&format!("{i2}ports:\n{}- \"{port}\"\n", i3(seq_indent)));
             }
             if rng.chance(15) {
@@ -224,7 +232,7 @@ fn mutate(rng: &mut Rng, text: &mut String) {
             lines.insert(i, l);
         }
         2 => lines[i].insert(0, '\t'),
-        3 => lines[i].push_str(*rng.pick(&[":", " #x", "[", "}", "'", "\"", " &a", " *a"])),
+        3 => lines[i].push_str(rng.pick(&[":", " #x", "[", "}", "'", "\"", " &a", " *a"])),
         _ => lines[i] = format!(" {}", lines[i]),
     }
     *text = lines.join("\n");
@@ -298,9 +306,10 @@ fn generated_compose_files_are_onboarded_or_refused_never_corrupted() {
             Err(_) => panic!("case {n} (seed {seed}) panicked\n--- input ---\n{text}\n---"),
         }
     }
-    eprintln!(
-        "fuzz: {cases} cases: {onboarded} onboarded, {refused} refused, {other} unparsable"
-    );
+    eprintln!("fuzz: {cases} cases: {onboarded} onboarded, {refused} refused, {other} unparsable");
     // A generator that only produced refusals would test nothing.
-    assert!(onboarded * 4 > cases, "only {onboarded} of {cases} onboarded");
+    assert!(
+        onboarded * 4 > cases,
+        "only {onboarded} of {cases} onboarded"
+    );
 }

@@ -255,7 +255,7 @@ pub fn error(err: &mut dyn Write, e: &Error) -> io::Result<()> {
         writeln!(err, "{BOLD}help{BOLD:#}: {help}")?;
     }
     // A failed write may come after others succeeded; every other error stops before any.
-    if !matches!(e, Error::Write { .. }) {
+    if !matches!(e, Error::Write { .. } | Error::PartialWrite { .. }) {
         writeln!(err, "nothing was written")?;
     }
     Ok(())

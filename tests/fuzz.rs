@@ -232,7 +232,10 @@ fn mutate(rng: &mut Rng, text: &mut String) {
             lines.insert(i, l);
         }
         2 => lines[i].insert(0, '\t'),
-        3 => lines[i].push_str(rng.pick(&[":", " #x", "[", "}", "'", "\"", " &a", " *a"])),
+        3 => {
+            let junk: &str = rng.pick(&[":", " #x", "[", "}", "'", "\"", " &a", " *a"]);
+            lines[i].push_str(junk);
+        }
         _ => lines[i] = format!(" {}", lines[i]),
     }
     *text = lines.join("\n");

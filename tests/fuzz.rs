@@ -233,7 +233,8 @@ fn mutate(rng: &mut Rng, text: &mut String) {
         }
         2 => lines[i].insert(0, '\t'),
         3 => {
-            let junk: &str = rng.pick(&[":", " #x", "[", "}", "'", "\"", " &a", " *a"]);
+            const JUNK: [&str; 8] = [":", " #x", "[", "}", "'", "\"", " &a", " *a"];
+            let junk: &&str = rng.pick(&JUNK);
             lines[i].push_str(junk);
         }
         _ => lines[i] = format!(" {}", lines[i]),

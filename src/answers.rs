@@ -17,6 +17,11 @@ pub struct Answers {
     pub services: Vec<String>,
     /// Per service: its app port and frameworks, when recorded.
     pub per_service: Vec<ServiceAnswers>,
+    /// What onboarding added to the compose file ([`crate::compose::added_paths`]), so that
+    /// `obs-init remove` takes back exactly that.
+    pub added: Vec<String>,
+    /// Keys that were empty before onboarding gave them a value.
+    pub kept_empty: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +57,17 @@ pub fn read(content: &str) -> Result<Answers, String> {
                     .ok_or("`services` must hold strings")?
                     .to_string(),
             );
+        }
+    }
+    for (key, list) in [
+        ("added", &mut answers.added),
+        ("kept_empty", &mut answers.kept_empty),
+    ] {
+        if let Some(items) = doc.get("onboarded").and_then(|o| o.get(key)) {
+            let items = items
+                .as_array()
+                .ok_or_else(|| format!("onboarded.{key} must be a list"))?;
+            list.extend(items.iter().filter_map(|v| v.as_str().map(String::from)));
         }
     }
     if let Some(table) = doc.get("service").and_then(Item::as_table_like) {
@@ -134,6 +150,32 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
             table["frameworks"] = value(names.iter().copied().collect::<Array>());
         }
     }
+    for (key, list) in [
+        ("added", &answers.added),
+        ("kept_empty", &answers.kept_empty),
+    ] {
+        let recorded: Vec<&str> = doc
+            .get("onboarded")
+            .and_then(|o| o.get(key))
+            .and_then(Item::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        if list.is_empty() || recorded == list.iter().map(String::as_str).collect::<Vec<_>>() {
+            continue;
+        }
+        if doc.get("onboarded").is_none() {
+            doc["onboarded"] = Item::Table(Table::new());
+        }
+        let mut array: Array = list.iter().map(String::as_str).collect();
+        if list.len() > 2 {
+            for v in array.iter_mut() {
+                v.decor_mut().set_prefix("\n    ");
+            }
+            array.set_trailing("\n");
+            array.set_trailing_comma(true);
+        }
+        doc["onboarded"][key] = value(array);
+    }
     // A comment-only document would print its comment last: a new file gets it on top.
     if fresh {
         format!("{HEADER}{doc}")
@@ -155,6 +197,8 @@ mod tests {
                 app_port: Some(8000),
                 frameworks: vec![Framework::FastApi],
             }],
+            added: vec!["services.api-dapr".into()],
+            kept_empty: Vec::new(),
         }
     }
 

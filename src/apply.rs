@@ -28,6 +28,12 @@ pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, Error> {
         staged.push((tmp, target, change.path.clone()));
     }
     let mut written = Vec::new();
+    // Deletions wait until every write is in place: a failed write leaves all files as they were.
+    let deletions: Vec<&FileChange> = plan
+        .files
+        .iter()
+        .filter(|f| f.status == Status::Delete)
+        .collect();
     for (tmp, target, shown) in staged {
         if let Err(e) = tmp.persist(&target) {
             return Err(Error::PartialWrite {
@@ -37,6 +43,16 @@ pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, Error> {
             });
         }
         written.push(shown);
+    }
+    for change in deletions {
+        if let Err(source) = fs::remove_file(&change.path) {
+            return Err(Error::PartialWrite {
+                path: change.path.clone(),
+                source,
+                written,
+            });
+        }
+        written.push(change.path.clone());
     }
     Ok(written)
 }

@@ -188,6 +188,85 @@ pub fn configure(
     Ok(Some(text.with_bom(&body)))
 }
 
+/// `dagster.yaml` without obs-init's handler (`None` when it has none): the whole
+/// `python_logs` block when it holds nothing else, else the handler alone.
+pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {
+    let (text, doc) = compose::parse(content)?;
+    let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
+        return Ok(None);
+    };
+    let Some((logs_index, (_, logs))) = root
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .find(|(_, (k, _))| k.as_str() == Some("python_logs"))
+    else {
+        return Ok(None);
+    };
+    let Some(handlers) = logs
+        .get("dagster_handler_config")
+        .and_then(|h| h.get("handlers"))
+    else {
+        return Ok(None);
+    };
+    let ours = |h: &Node| {
+        h.get("class")
+            .and_then(Node::as_str)
+            .is_some_and(|c| c == "OtelLogHandler" || c.ends_with(".OtelLogHandler"))
+    };
+    let Some(index) = handlers
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .position(|(k, h)| k.as_str() == Some(HANDLER_KEY) && ours(h))
+    else {
+        return Ok(None);
+    };
+    let only_ours = logs.entries().is_some_and(|e| {
+        e.iter().all(|(k, v)| match k.as_str() {
+            Some("python_log_level") => v.as_str() == Some("INFO"),
+            Some("dagster_handler_config") => {
+                v.entries().is_some_and(|e| e.len() == 1)
+                    && handlers.entries().is_some_and(|h| h.len() == 1)
+            }
+            _ => false,
+        })
+    });
+    let mut editor = Editor::new(&text);
+    let err = |what: String| ComposeError::Internal(format!("removal: {what}"));
+    let config = logs.get("dagster_handler_config").expect("found above");
+    let handlers_only_ours = handlers.entries().is_some_and(|h| h.len() == 1);
+    let config_only_handlers = config.entries().is_some_and(|e| e.len() == 1);
+    let position = |map: &Node, key: &str| {
+        map.entries()
+            .unwrap_or_default()
+            .iter()
+            .position(|(k, _)| k.as_str() == Some(key))
+            .expect("found above")
+    };
+    if only_ours {
+        editor.remove_items(root, &[], &[logs_index]).map_err(err)?;
+    } else if handlers_only_ours && config_only_handlers {
+        let i = position(logs, "dagster_handler_config");
+        editor
+            .remove_items(logs, &["python_logs".into()], &[i])
+            .map_err(err)?;
+    } else if handlers_only_ours {
+        let i = position(config, "handlers");
+        let path = ["python_logs", "dagster_handler_config"].map(String::from);
+        editor.remove_items(config, &path, &[i]).map_err(err)?;
+    } else {
+        let path = ["python_logs", "dagster_handler_config", "handlers"].map(String::from);
+        editor
+            .remove_items(handlers, &path, &[index])
+            .map_err(err)?;
+    }
+    let (body, changes) = editor.finish();
+    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    Ok(Some(text.with_bom(&body)))
+}
+
 fn unsupported(what: &str, key: &Node) -> ComposeError {
     ComposeError::Unsupported {
         service: None,
@@ -245,6 +324,26 @@ mod tests {
             "# instance settings\npython_logs:\n  python_log_level: INFO\n  dagster_handler_config:\n    handlers:\n      otel:\n        class: setup_observability.OtelLogHandler\n        level: INFO\n"
         );
         assert_eq!(configure(&out, CLASS, false), Ok(None));
+    }
+
+    #[test]
+    fn unconfigure_takes_back_exactly_what_configure_added() {
+        for before in [
+            "# instance\ntelemetry:\n  enabled: false\n",
+            "python_logs:\n  python_log_level: DEBUG\n",
+            "storage:\n    sqlite:\n        base_dir: /tmp\n",
+            "",
+        ] {
+            let after = configure(before, CLASS, false)
+                .expect("ok")
+                .expect("changed");
+            let back = unconfigure(&after).expect("ok").expect("changed");
+            if before.is_empty() {
+                assert!(back.trim().is_empty(), "{back:?}");
+            } else {
+                assert_eq!(back, before);
+            }
+        }
     }
 
     #[test]

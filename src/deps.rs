@@ -101,6 +101,34 @@ pub fn add_to_requirements(content: &str, wanted: &[Requirement]) -> Option<Stri
     })
 }
 
+/// `content` without the block [`add_to_requirements`] appended: its comment line and the
+/// specifiers after it that are obs-init's, exactly as written. Lines the user changed stay.
+pub fn remove_from_requirements(content: &str) -> String {
+    const HEADER: &str = "# Observability (added by obs-init)";
+    let ours: Vec<String> = BASE
+        .iter()
+        .chain([&FASTAPI])
+        .map(Requirement::spec)
+        .collect();
+    let lines: Vec<&str> = content.split_inclusive('\n').collect();
+    let Some(start) = lines.iter().position(|l| l.trim_end() == HEADER) else {
+        return content.to_string();
+    };
+    let mut end = start + 1;
+    while end < lines.len() && ours.iter().any(|o| o == lines[end].trim_end()) {
+        end += 1;
+    }
+    let mut out: String = lines[..start].concat();
+    out.push_str(&lines[end..].concat());
+    // The block was appended after moving a missing final newline in front of it.
+    if end == lines.len() && !content.ends_with('\n') {
+        while out.ends_with('\n') || out.ends_with('\r') {
+            out.pop();
+        }
+    }
+    out
+}
+
 /// Why a `pyproject.toml` could not be given the dependencies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PyprojectError {
@@ -238,6 +266,15 @@ mod tests {
         assert!(!after.ends_with('\n'), "gained a final newline");
         let crlf = add_to_requirements("a\r\nb\r\n", &BASE).expect("changes");
         assert_eq!(crlf.matches('\n').count(), crlf.matches("\r\n").count());
+    }
+
+    #[test]
+    fn removing_the_block_restores_the_requirements() {
+        for before in ["fastapi\n", "fastapi", "a\r\nb\r\n", ""] {
+            let wanted = [BASE.as_slice(), &[FASTAPI]].concat();
+            let after = add_to_requirements(before, &wanted).expect("changes");
+            assert_eq!(remove_from_requirements(&after), before, "{before:?}");
+        }
     }
 
     #[test]

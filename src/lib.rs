@@ -20,8 +20,10 @@ pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod python;
+pub mod remove;
 pub mod splice;
 pub mod text;
+pub mod unplan;
 pub mod verify;
 
 pub use error::{ComposeError, Error};

@@ -115,6 +115,8 @@ pub enum Status {
     /// The file exists, was changed by the user, and differs from what obs-init would write:
     /// it is left alone, and `after` holds what obs-init would have written, for a diff.
     Kept,
+    /// `obs-init remove`: the file obs-init wrote goes.
+    Delete,
 }
 
 /// One file's change: its path, content before (if it exists) and after.
@@ -157,7 +159,7 @@ impl Plan {
 
     /// Adds a file change unless the same path is already planned (two services sharing a
     /// build context share one module and one requirements file).
-    fn push(&mut self, change: FileChange) {
+    pub(crate) fn push(&mut self, change: FileChange) {
         if !self.files.iter().any(|f| f.path == change.path) {
             self.files.push(change);
         }
@@ -209,12 +211,20 @@ pub fn plan<'p>(
 /// Refuses a plan that would write outside the project directory, or through a symlink
 /// that leads out of it.
 fn check_inside(opts: &Options, plan: &Plan) -> Result<(), Error> {
-    let root = fs::canonicalize(&opts.dir).map_err(|source| Error::Read {
-        path: opts.dir.clone(),
+    check_inside_dir(&opts.dir, plan)
+}
+
+/// Refuses a plan that would touch a file outside `dir` (symlinks followed).
+pub fn check_inside_dir(dir: &Path, plan: &Plan) -> Result<(), Error> {
+    let root = fs::canonicalize(dir).map_err(|source| Error::Read {
+        path: dir.to_path_buf(),
         source,
     })?;
     for file in &plan.files {
-        if !matches!(file.status, Status::Create | Status::Update) {
+        if !matches!(
+            file.status,
+            Status::Create | Status::Update | Status::Delete
+        ) {
             continue;
         }
         let resolved = resolve_existing(&file.path);
@@ -267,6 +277,7 @@ struct Resolved {
     targets: Vec<Target>,
     dapr_version: String,
     notes: Vec<Note>,
+    saved: Answers,
 }
 
 fn resolve<'p>(
@@ -374,6 +385,7 @@ fn resolve<'p>(
         targets,
         dapr_version,
         notes,
+        saved,
     })
 }
 
@@ -388,7 +400,9 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
         targets,
         dapr_version,
         notes,
+        saved,
     } = ctx;
+    let (saved_added, saved_kept_empty) = (&saved.added, &saved.kept_empty);
     let (compose_path, content) = (compose_path.clone(), content.clone());
     let (answers_path, answers_text) = (answers_path.clone(), answers_text.clone());
     let (services, dapr_version, mut notes) =
@@ -471,7 +485,22 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
     {
         plan_dagster(opts, handler_module.as_deref(), &mut plan)?;
     }
+    // What this run adds joins what earlier runs added (a second run adds nothing).
+    let mut added = saved_added.clone();
+    for path in compose::added_paths(&outcome.changes) {
+        if !added.contains(&path) {
+            added.push(path);
+        }
+    }
+    let mut kept_empty = saved_kept_empty.clone();
+    for path in compose::filled_empty_keys(&outcome.changes) {
+        if !kept_empty.contains(&path) {
+            kept_empty.push(path);
+        }
+    }
     let record = Answers {
+        added,
+        kept_empty,
         dapr_version: Some(dapr_version),
         services: plan.services.clone(),
         per_service: targets
@@ -832,7 +861,7 @@ fn deps_change(opts: &Options, path: &Path, wanted: &[Requirement]) -> Result<Fi
 }
 
 /// A file's text, `None` when it does not exist.
-fn read_optional(path: &Path) -> Result<Option<String>, Error> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, Error> {
     match fs::read(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Read {
@@ -914,7 +943,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
 }
 
 /// `path` relative to `dir` when it lies inside (`.` for `dir` itself), else as given.
-fn display(dir: &Path, path: &Path) -> String {
+pub(crate) fn display(dir: &Path, path: &Path) -> String {
     let rel = absolute(path);
     let base = absolute(dir);
     let shown = rel

@@ -38,6 +38,13 @@ pub enum Change {
     },
     /// Remove `key` from the mapping at `path` (only ever with the user's consent).
     Remove { path: Vec<String>, key: String },
+    /// Remove the entries (or items) at `indices`, ascending, from the collection at `path`.
+    /// A block collection left with nothing reads back as null (`key:` alone): `to_null`.
+    RemoveItems {
+        path: Vec<String>,
+        indices: Vec<usize>,
+        to_null: bool,
+    },
     /// Replace the scalar in `slot` of the collection at `path` (only with the user's
     /// consent: `--on-conflict overwrite`).
     Replace {
@@ -62,6 +69,7 @@ impl Change {
             | Change::Push { path, .. }
             | Change::Set { path, .. }
             | Change::Remove { path, .. }
+            | Change::RemoveItems { path, .. }
             | Change::Replace { path, .. } => {
                 (path, || format!("no collection at {}", path.join(".")))
             }
@@ -102,6 +110,22 @@ impl Change {
                     .get_mut(key)
                     .ok_or_else(|| format!("no key {key} at {}", path.join(".")))?;
                 *slot = value.to_value();
+                Ok(())
+            }
+            (Change::RemoveItems { to_null: true, .. }, Data::Map(_) | Data::Seq(_)) => {
+                *target = Value::plain(Data::Null);
+                Ok(())
+            }
+            (Change::RemoveItems { indices, .. }, Data::Map(entries)) => {
+                for &i in indices.iter().rev() {
+                    entries.remove(i);
+                }
+                Ok(())
+            }
+            (Change::RemoveItems { indices, .. }, Data::Seq(items)) => {
+                for &i in indices.iter().rev() {
+                    items.remove(i);
+                }
                 Ok(())
             }
             (Change::Remove { key, .. }, Data::Map(entries)) => {
@@ -274,6 +298,127 @@ impl<'t> Editor<'t> {
         Ok(())
     }
 
+    /// Removes the entries (mapping) or items (sequence) at `indices` of `collection` (found
+    /// at `path`), so that what obs-init inserted comes out byte for byte: whole lines in
+    /// block style (with the blank line obs-init put before an entry it appended to a
+    /// mapping whose entries are set apart), the entry and its comma in flow style.
+    pub fn remove_items(
+        &mut self,
+        collection: &Node,
+        path: &[String],
+        indices: &[usize],
+    ) -> Result<(), String> {
+        if indices.is_empty() {
+            return Ok(());
+        }
+        // (start, end) of each member: its first byte and its last.
+        // Each member's first and last byte, its first and last line.
+        type Extents = (Vec<(usize, usize)>, Vec<(usize, usize)>);
+        let ((spans, lines), flow, is_map): (Extents, bool, bool) = match &collection.kind {
+            Kind::Map {
+                entries,
+                flow_close,
+            } => (
+                (
+                    entries.iter().map(|(k, v)| (k.start.byte, v.end)).collect(),
+                    entries
+                        .iter()
+                        .map(|(k, v)| (k.start.line, v.last_line.max(k.start.line)))
+                        .collect(),
+                ),
+                flow_close.is_some(),
+                true,
+            ),
+            Kind::Seq { items, flow_close } => (
+                (
+                    items.iter().map(|i| (i.start.byte, i.end)).collect(),
+                    items.iter().map(|i| (i.start.line, i.last_line)).collect(),
+                ),
+                flow_close.is_some(),
+                false,
+            ),
+            _ => return Err(format!("{} is not a collection", path.join("."))),
+        };
+        let count = spans.len();
+        if flow {
+            // Runs of adjacent members go together, with the comma before (or after) them.
+            let mut i = 0;
+            while i < indices.len() {
+                let a = indices[i];
+                let mut b = a;
+                while i + 1 < indices.len() && indices[i + 1] == b + 1 {
+                    i += 1;
+                    b += 1;
+                }
+                let (start, end) = if a > 0 {
+                    (spans[a - 1].1, spans[b].1)
+                } else if b + 1 < count {
+                    (spans[0].0, spans[b + 1].0)
+                } else {
+                    (spans[0].0, spans[b].1)
+                };
+                self.remove_range(start, end);
+                i += 1;
+            }
+        } else {
+            let set_apart = is_map
+                && indices[0] >= 1
+                && indices.last() == Some(&(count - 1))
+                && self.blank_above(lines[indices[0] - 1].0);
+            for &i in indices {
+                let (first, last) = lines[i];
+                if !is_map {
+                    // The item's line must hold only its dash and the item.
+                    let before = self.text.line(first);
+                    if !before.trim_start().starts_with('-') {
+                        return Err(format!("item {i} of {} shares its line", path.join(".")));
+                    }
+                } else {
+                    let start = self.text.line_start(first);
+                    if !self.text.as_str()[start..spans[i].0].trim().is_empty() {
+                        return Err(format!("entry {i} of {} shares its line", path.join(".")));
+                    }
+                }
+                let first = if set_apart && self.blank_above(first) {
+                    first - 1
+                } else {
+                    first
+                };
+                self.remove_lines(first, last);
+            }
+        }
+        self.changes.push(Change::RemoveItems {
+            path: path.to_vec(),
+            indices: indices.to_vec(),
+            to_null: !flow && indices.len() == count,
+        });
+        Ok(())
+    }
+
+    fn blank_above(&self, line: usize) -> bool {
+        line > 0 && self.text.line(line - 1).trim().is_empty()
+    }
+
+    fn remove_range(&mut self, start: usize, end: usize) {
+        self.splices.push(Splice {
+            at: start,
+            text: String::new(),
+            depth: usize::MAX,
+            remove: end - start,
+        });
+    }
+
+    /// Removes whole lines `first..=last`. When they end a file that has no final newline,
+    /// the line break before them goes instead, so the file still ends without one.
+    fn remove_lines(&mut self, first: usize, last: usize) {
+        let mut start = self.text.line_start(first);
+        let end = self.text.after_line(last);
+        if !self.text.has_terminator(last) && first > 0 {
+            start = self.text.line_content_end(first - 1);
+        }
+        self.remove_range(start, end);
+    }
+
     /// Replaces the plain or quoted scalar `node` (in `slot` of the collection at `path`).
     pub fn replace_scalar(
         &mut self,
@@ -323,6 +468,17 @@ impl<'t> Editor<'t> {
             pos = pos.max(s.at + s.remove);
         }
         out.push_str(&src[pos..]);
+        // A file without a final newline whose tail was removed must still end without one:
+        // the break before the removed lines belonged to them.
+        let tail_removed = self
+            .splices
+            .iter()
+            .any(|s| s.remove > 0 && s.at + s.remove == src.len());
+        if tail_removed && !src.is_empty() && !src.ends_with('\n') {
+            while out.ends_with('\n') || out.ends_with('\r') {
+                out.pop();
+            }
+        }
         (out, self.changes)
     }
 

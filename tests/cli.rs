@@ -315,3 +315,127 @@ fn check_exits_3_until_onboarded_then_0() {
         .success();
     assert_eq!(check(dir.path()), Some(0));
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).expect("dir") {
+        let path = entry.expect("entry").path();
+        let dest = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            fs::create_dir_all(&dest).expect("mkdir");
+            copy_tree(&path, &dest);
+        } else {
+            fs::copy(&path, &dest).expect("copy");
+        }
+    }
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("inside")
+                    .display()
+                    .to_string();
+                out.push((rel, fs::read(&path).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn onboard_then_remove_restores_every_bundled_example_exactly() {
+    for example in ["fastapi-app", "dagster-pipeline", "mlflow-app"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples")
+                .join(example),
+            dir.path(),
+        );
+        let before = snapshot(dir.path());
+        obs_init(dir.path()).arg("--yes").assert().success();
+        assert_ne!(
+            snapshot(dir.path()),
+            before,
+            "{example}: onboarding changed nothing"
+        );
+
+        let dry = obs_init(dir.path())
+            .args(["remove", "--dry-run"])
+            .output()
+            .expect("runs");
+        assert!(
+            dry.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&dry.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&dry.stdout).contains("-  api-dapr:")
+                || example != "fastapi-app"
+        );
+
+        let out = obs_init(dir.path()).arg("remove").output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let after = snapshot(dir.path());
+        for ((path, want), (got_path, got)) in before.iter().zip(&after) {
+            assert_eq!(path, got_path, "{example}: file sets differ");
+            assert!(
+                want == got,
+                "{example}: {path} differs after remove:\n{}",
+                String::from_utf8_lossy(got)
+            );
+        }
+        assert_eq!(
+            before.len(),
+            after.len(),
+            "{example}: {:?}",
+            after.iter().map(|(p, _)| p).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn remove_keeps_what_the_user_changed_after_onboarding() {
+    let dir = project(APP);
+    obs_init(dir.path())
+        .args(["--service", "app"])
+        .assert()
+        .success();
+    let compose = dir.path().join("compose.yaml");
+    let onboarded = fs::read_to_string(&compose).expect("read");
+    // The team renames the service in telemetry and tunes sampling.
+    fs::write(
+        &compose,
+        onboarded.replace("OTEL_SERVICE_NAME=app", "OTEL_SERVICE_NAME=billing"),
+    )
+    .expect("write");
+    let config = dir.path().join("dapr-config.yml");
+    let tuned = fs::read_to_string(&config)
+        .expect("read")
+        .replace("samplingRate: \"1\"", "samplingRate: \"0.1\"");
+    fs::write(&config, &tuned).expect("write");
+
+    obs_init(dir.path()).arg("remove").assert().success();
+    let after = fs::read_to_string(&compose).expect("read");
+    assert!(after.contains("OTEL_SERVICE_NAME=billing"), "{after}");
+    assert!(!after.contains("app-dapr"), "{after}");
+    assert!(!after.contains("OTEL_COLLECTOR_ENDPOINT"), "{after}");
+    assert_eq!(
+        fs::read_to_string(&config).expect("read"),
+        tuned,
+        "a changed file was deleted"
+    );
+}

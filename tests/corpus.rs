@@ -8,6 +8,7 @@ mod common;
 
 use obs_init::compose::{self, ComposeOptions};
 use obs_init::error::ComposeError;
+use obs_init::remove;
 
 /// The first service in file order that has `image` or `build` and is neither a Dapr sidecar
 /// nor on another container's network.
@@ -84,6 +85,16 @@ fn every_corpus_file_is_onboarded_or_cleanly_refused() {
                     let again = compose::onboard(&out.after, &options(&service)).expect("rerun");
                     assert_eq!(again.after, out.after, "second run changed the file");
                     assert!(again.changes.is_empty(), "second run planned changes");
+                    let undo = remove::remove(
+                        &out.after,
+                        &remove::RemoveOptions {
+                            services: vec![service.clone()],
+                            keep_empty: compose::filled_empty_keys(&out.changes),
+                            added: Some(compose::added_paths(&out.changes)),
+                        },
+                    )
+                    .expect("remove");
+                    assert_eq!(undo.after, text, "onboard then remove is not the original");
                 }));
                 match checks {
                     Ok(()) => onboarded.push(name),

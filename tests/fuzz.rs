@@ -15,6 +15,7 @@ mod common;
 
 use obs_init::compose::{self, ComposeOptions};
 use obs_init::error::ComposeError;
+use obs_init::remove;
 
 /// xorshift64*: small, deterministic, good enough to pick shapes.
 struct Rng(u64);
@@ -281,6 +282,21 @@ fn check(text: &str) -> Result<&'static str, String> {
                 .map_err(|e| format!("the output was refused on a second run: {e}"))?;
             if again.after != out.after {
                 return Err("a second run changed the output".into());
+            }
+            let undo = remove::remove(
+                &out.after,
+                &remove::RemoveOptions {
+                    services: vec![service.clone()],
+                    keep_empty: compose::filled_empty_keys(&out.changes),
+                    added: Some(compose::added_paths(&out.changes)),
+                },
+            )
+            .map_err(|e| format!("remove failed: {e}"))?;
+            if undo.after != text {
+                return Err(format!(
+                    "onboard then remove is not the original:\n--- after remove ---\n{}",
+                    undo.after
+                ));
             }
             Ok("onboarded")
         }

@@ -62,6 +62,35 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `obs-init man > obs-init.1`
     Man,
+    /// Take back what obs-init added: the sidecars, network entries and variables it wrote,
+    /// the external network declaration once unused, and the files it generated that nobody
+    /// changed. Whatever you wrote or changed since stays.
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// The project directory
+    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
+    pub dir: PathBuf,
+    /// The compose file [default: found in --dir as for onboarding]
+    #[arg(short, long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// A service to take back (repeatable) [default: every onboarded service]
+    #[arg(short, long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// Where the Dapr configuration is [default: <dir>/dapr-config.yml]
+    #[arg(long, value_name = "PATH")]
+    pub dapr_config: Option<PathBuf>,
+    /// Show the diff, write nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Write even when files it would change have uncommitted changes in git
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]

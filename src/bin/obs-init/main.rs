@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser};
 use obs_init::plan::{ConflictPolicy, Options, Plan, Prompter, Status, plan};
 use obs_init::{Error, answers, apply, git};
 
-use args::{Args, Cli, ColorChoice, Command, Format, OnConflict};
+use args::{Args, Cli, ColorChoice, Command, Format, OnConflict, RemoveArgs};
 use prompt::TermPrompter;
 
 /// The project could not be onboarded as asked (bad input, a refusal, an I/O failure).
@@ -29,6 +29,12 @@ fn main() -> ExitCode {
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "obs-init", &mut io::stdout());
             return ExitCode::SUCCESS;
+        }
+        Some(Command::Remove(r)) => {
+            return match run_remove(&r) {
+                Ok(code) => code,
+                Err(e) => fail(&e, r.format),
+            };
         }
         Some(Command::Man) => {
             let rendered = clap_mangen::Man::new(Cli::command()).render(&mut io::stdout());
@@ -48,19 +54,74 @@ fn main() -> ExitCode {
     }
     match run(&args) {
         Ok(code) => code,
-        Err(e) => {
-            if args.format == Format::Json {
-                let _ = writeln!(io::stdout(), "{}", report::json_error(&e));
-            } else {
-                let _ = report::error(&mut anstream::stderr(), &e);
-            }
-            ExitCode::from(if e.is_internal() {
-                EXIT_INTERNAL
-            } else {
-                EXIT_FAILURE
-            })
+        Err(e) => fail(&e, args.format),
+    }
+}
+
+fn fail(e: &Error, format: Format) -> ExitCode {
+    if format == Format::Json {
+        let _ = writeln!(io::stdout(), "{}", report::json_error(e));
+    } else {
+        let _ = report::error(&mut anstream::stderr(), e);
+    }
+    ExitCode::from(if e.is_internal() {
+        EXIT_INTERNAL
+    } else {
+        EXIT_FAILURE
+    })
+}
+
+fn run_remove(args: &RemoveArgs) -> Result<ExitCode, Error> {
+    let plan = obs_init::unplan::plan_remove(&obs_init::unplan::RemoveRequest {
+        dir: args.dir.clone(),
+        file: args.file.clone(),
+        services: args.services.clone(),
+        dapr_config: args.dapr_config.clone(),
+    })?;
+    obs_init::plan::check_inside_dir(&args.dir, &plan)?;
+    let json = args.format == Format::Json;
+    let mut out = anstream::stdout();
+    let mut err = anstream::stderr();
+    let mode = if args.dry_run { "dry-run" } else { "remove" };
+    if plan.is_empty() {
+        if json {
+            let _ = writeln!(out, "{}", report::json_plan(&plan, mode, None));
+        } else {
+            let _ = writeln!(err, "Nothing to remove: no onboarding by obs-init found");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.dry_run {
+        if json {
+            let _ = writeln!(out, "{}", report::json_plan(&plan, mode, None));
+        } else {
+            let _ = report::diff(&mut out, &plan);
+            let _ = report::statuses(&mut err, &plan, true);
+            let _ = report::notes(&mut err, &plan);
+            let _ = writeln!(err, "dry run: nothing written");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.allow_dirty {
+        let touched: Vec<_> = plan
+            .files
+            .iter()
+            .filter(|f| matches!(f.status, Status::Update | Status::Delete))
+            .map(|f| f.path.clone())
+            .collect();
+        let files = git::dirty(&args.dir, &touched);
+        if !files.is_empty() {
+            return Err(Error::Dirty { files });
         }
     }
+    apply::apply(&plan)?;
+    if json {
+        let _ = writeln!(out, "{}", report::json_plan(&plan, mode, None));
+    } else {
+        let _ = report::statuses(&mut err, &plan, false);
+        let _ = report::notes(&mut err, &plan);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(args: &Args) -> Result<ExitCode, Error> {

@@ -25,7 +25,10 @@ pub fn diff(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
             Status::Create => "/dev/null".to_string(),
             _ => format!("a/{}", file.display),
         };
-        let new_name = format!("b/{}", file.display);
+        let new_name = match file.status {
+            Status::Delete => "/dev/null".to_string(),
+            _ => format!("b/{}", file.display),
+        };
         if file.status == Status::Kept {
             writeln!(
                 out,
@@ -67,6 +70,8 @@ pub fn statuses(err: &mut dyn Write, plan: &Plan, dry_run: bool) -> io::Result<(
             (Status::Update, true) => "Would update",
             (Status::Unchanged, _) => "Unchanged",
             (Status::Kept, _) => "Kept",
+            (Status::Delete, false) => "Deleted",
+            (Status::Delete, true) => "Would delete",
         };
         writeln!(err, "{STATUS}{verb:>12}{STATUS:#} {}", file.display)?;
     }
@@ -104,7 +109,7 @@ pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool) -> io::Result<()> 
         let verb = match file.status {
             Status::Create => "Missing",
             Status::Update => "Outdated",
-            Status::Unchanged | Status::Kept => continue,
+            Status::Unchanged | Status::Kept | Status::Delete => continue,
         };
         writeln!(err, "{STATUS}{verb:>12}{STATUS:#} {}", file.display)?;
     }
@@ -183,6 +188,7 @@ fn status_name(s: Status) -> &'static str {
         Status::Update => "update",
         Status::Unchanged => "unchanged",
         Status::Kept => "conflict",
+        Status::Delete => "delete",
     }
 }
 
@@ -195,10 +201,14 @@ fn unified(f: &FileChange) -> String {
         Status::Create => "/dev/null".to_string(),
         _ => format!("a/{}", f.display),
     };
+    let new = match f.status {
+        Status::Delete => "/dev/null".to_string(),
+        _ => format!("b/{}", f.display),
+    };
     TextDiff::from_lines(f.before.as_deref().unwrap_or(""), &f.after)
         .unified_diff()
         .context_radius(3)
-        .header(&old, &format!("b/{}", f.display))
+        .header(&old, &new)
         .to_string()
 }
 

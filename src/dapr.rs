@@ -38,6 +38,19 @@ pub fn check_config(content: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `spec.tracing.samplingRate` as a number; `None` when it is not set.
+pub fn sampling_rate(content: &str) -> Option<f64> {
+    let text = Text::new(content);
+    let doc = Document::parse(&text).ok()?;
+    let rate = doc
+        .root
+        .as_ref()?
+        .get("spec")?
+        .get("tracing")?
+        .get("samplingRate")?;
+    Some(rate.as_str()?.trim().parse().unwrap_or(0.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

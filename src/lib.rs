@@ -13,6 +13,7 @@ pub mod dapr;
 pub mod deps;
 pub mod detect;
 pub mod doc;
+pub mod doctor;
 pub mod emit;
 pub mod error;
 pub mod git;

@@ -439,3 +439,31 @@ fn remove_keeps_what_the_user_changed_after_onboarding() {
         "a changed file was deleted"
     );
 }
+
+#[test]
+fn doctor_connect_reaches_a_listening_collector_and_reports_a_silent_one() {
+    let dir = project(APP);
+    obs_init(dir.path())
+        .args(["--service", "app"])
+        .assert()
+        .success();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let up = listener.local_addr().expect("addr").to_string();
+    let ok = obs_init(dir.path())
+        .args(["doctor", "--connect", "--collector", &up])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    drop(listener);
+    let down = obs_init(dir.path())
+        .args(["doctor", "--connect", "--collector", &up])
+        .output()
+        .expect("runs");
+    assert_eq!(down.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("no answer from the collector"));
+}

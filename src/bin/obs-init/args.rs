@@ -66,6 +66,31 @@ pub enum Command {
     /// the external network declaration once unused, and the files it generated that nobody
     /// changed. Whatever you wrote or changed since stays.
     Remove(RemoveArgs),
+    /// Check the project as it is, whoever wrote it: compose rules (network_mode with
+    /// networks, undefined networks and services, depends_on outside the project), the
+    /// sidecars' configuration, dapr-config.yml, the Python module's imports, dagster.yaml.
+    /// Exits 3 when something would stop telemetry.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// The project directory
+    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
+    pub dir: PathBuf,
+    /// The compose file [default: found in --dir as for onboarding]
+    #[arg(short, long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Also try a TCP connection to the collector (two seconds at most)
+    #[arg(long)]
+    pub connect: bool,
+    /// The collector to try with --connect [default: the project's OTEL_COLLECTOR_ENDPOINT,
+    /// else otel-collector:4317]
+    #[arg(long, value_name = "HOST:PORT", requires = "connect")]
+    pub collector: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]

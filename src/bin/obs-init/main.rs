@@ -11,13 +11,13 @@ use clap::{CommandFactory, Parser};
 use obs_init::plan::{ConflictPolicy, Options, Plan, Prompter, Status, plan};
 use obs_init::{Error, answers, apply, git};
 
-use args::{Args, Cli, ColorChoice, Command, Format, OnConflict, RemoveArgs};
+use args::{Args, Cli, ColorChoice, Command, DoctorArgs, Format, OnConflict, RemoveArgs};
 use prompt::TermPrompter;
 
 /// The project could not be onboarded as asked (bad input, a refusal, an I/O failure).
 const EXIT_FAILURE: u8 = 1;
-/// `--check` found onboarding missing or drifted: distinct from failure so that CI can tell
-/// "needs `obs-init`" from "obs-init broke".
+/// `--check` found onboarding missing or drifted, or `doctor` found a problem: distinct from
+/// failure so that CI can tell "needs fixing" from "obs-init broke".
 const EXIT_CHECK_FAILED: u8 = 3;
 /// An edit failed obs-init's own verification: a bug, reported apart from user errors so
 /// that scripts and bug reports can tell them apart (sysexits' EX_SOFTWARE).
@@ -34,6 +34,12 @@ fn main() -> ExitCode {
             return match run_remove(&r) {
                 Ok(code) => code,
                 Err(e) => fail(&e, r.format),
+            };
+        }
+        Some(Command::Doctor(d)) => {
+            return match run_doctor(&d) {
+                Ok(code) => code,
+                Err(e) => fail(&e, d.format),
             };
         }
         Some(Command::Man) => {
@@ -68,6 +74,31 @@ fn fail(e: &Error, format: Format) -> ExitCode {
         EXIT_INTERNAL
     } else {
         EXIT_FAILURE
+    })
+}
+
+fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
+    let findings = obs_init::doctor::diagnose(
+        &args.dir,
+        args.file.as_deref(),
+        &obs_init::doctor::DoctorOptions {
+            connect: args.connect,
+            collector: args.collector.clone(),
+        },
+    )?;
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == obs_init::doctor::Severity::Error)
+        .count();
+    if args.format == Format::Json {
+        let _ = writeln!(anstream::stdout(), "{}", report::json_findings(&findings));
+    } else {
+        let _ = report::findings(&mut anstream::stderr(), &findings);
+    }
+    Ok(if errors > 0 {
+        ExitCode::from(EXIT_CHECK_FAILED)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

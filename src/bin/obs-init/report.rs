@@ -270,3 +270,47 @@ pub fn error(err: &mut dyn Write, e: &Error) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `doctor`'s findings, most severe first, and a closing count.
+pub fn findings(err: &mut dyn Write, findings: &[obs_init::doctor::Finding]) -> io::Result<()> {
+    use obs_init::doctor::Severity;
+    let mut sorted: Vec<_> = findings.iter().collect();
+    sorted.sort_by_key(|f| f.severity != Severity::Error);
+    for f in &sorted {
+        let (label, style) = match f.severity {
+            Severity::Error => ("error", ERROR),
+            Severity::Warning => ("warning", YELLOW),
+        };
+        writeln!(err, "{style}{label}{style:#}{BOLD}: {}{BOLD:#}", f.message)?;
+        let at = match f.line {
+            Some(line) => format!("{}:{line}", f.file),
+            None => f.file.clone(),
+        };
+        writeln!(err, "  {CYAN}-->{CYAN:#} {at}")?;
+        writeln!(err, "{BOLD}help{BOLD:#}: {}", f.fix)?;
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    if findings.is_empty() {
+        writeln!(err, "No problems found")
+    } else {
+        writeln!(err, "{errors} error(s), {warnings} warning(s)")
+    }
+}
+
+pub fn json_findings(findings: &[obs_init::doctor::Finding]) -> Value {
+    use obs_init::doctor::Severity;
+    json!({
+        "ok": !findings.iter().any(|f| f.severity == Severity::Error),
+        "findings": findings.iter().map(|f| json!({
+            "severity": match f.severity { Severity::Error => "error", Severity::Warning => "warning" },
+            "file": f.file,
+            "line": f.line,
+            "message": f.message,
+            "fix": f.fix,
+        })).collect::<Vec<_>>(),
+    })
+}

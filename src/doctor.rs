@@ -1,0 +1,424 @@
+//! `obs-init doctor`: checks the project as it is now, whoever wrote it, against the rules
+//! that make telemetry arrive (DESIGN.md's facts). Every finding names a file, a line where
+//! there is one, and the fix.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::compose::{self, COLLECTOR_ADDRESS, CONFIG_MOUNT, NETWORK};
+use crate::doc::{Document, Kind, Node};
+use crate::error::{ComposeError, Error};
+use crate::model::{Data, Value};
+use crate::plan::{display, find_compose, read_text};
+use crate::{dagster, detect, python};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Telemetry will not arrive, or a program will not start.
+    Error,
+    /// Likely wrong, or cannot be judged from here.
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+    pub fix: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DoctorOptions {
+    /// Also try a TCP connection to the collector.
+    pub connect: bool,
+    /// Where to connect instead of the address the project uses (`host:port`).
+    pub collector: Option<String>,
+}
+
+/// Checks the project in `dir` (compose file `file`, or the discovered one).
+pub fn diagnose(
+    dir: &Path,
+    file: Option<&Path>,
+    opts: &DoctorOptions,
+) -> Result<Vec<Finding>, Error> {
+    let compose_path = find_compose(dir, file)?;
+    let shown = display(dir, &compose_path);
+    let content = read_text(&compose_path)?;
+    let mut findings = Vec::new();
+    let mut collector = None;
+    match compose::parse(&content) {
+        Err(e) => findings.push(from_error(&shown, &e)),
+        Ok((_, doc)) => check_compose(
+            &doc,
+            &shown,
+            dir,
+            &compose_path,
+            &mut findings,
+            &mut collector,
+        ),
+    }
+    let config = dir.join("dapr-config.yml");
+    if let Ok(text) = std::fs::read_to_string(&config) {
+        check_dapr_config(&text, &display(dir, &config), &mut findings);
+    }
+    for module in detect::find_files(dir, python::MODULE_FILE) {
+        let text = read_text(&module)?;
+        check_module(&text, &display(dir, &module), &mut findings);
+    }
+    for yaml in detect::find_files(dir, "dagster.yaml") {
+        let text = read_text(&yaml)?;
+        if let Err(
+            e @ (ComposeError::InvalidDagsterTelemetry { .. } | ComposeError::Syntax { .. }),
+        ) = dagster::configure(&text, "x.OtelLogHandler", false)
+        {
+            findings.push(from_error(&display(dir, &yaml), &e));
+        }
+    }
+    if opts.connect {
+        let target = opts
+            .collector
+            .clone()
+            .or(collector)
+            .unwrap_or_else(|| COLLECTOR_ADDRESS.to_string());
+        if let Some(f) = connect(&target) {
+            findings.push(f);
+        }
+    }
+    Ok(findings)
+}
+
+fn from_error(file: &str, e: &ComposeError) -> Finding {
+    Finding {
+        severity: Severity::Error,
+        file: file.to_string(),
+        line: e.location().map(|l| l.line),
+        message: e.to_string(),
+        fix: e.help().unwrap_or_default(),
+    }
+}
+
+fn check_compose(
+    doc: &Document,
+    file: &str,
+    dir: &Path,
+    compose_path: &Path,
+    findings: &mut Vec<Finding>,
+    collector: &mut Option<String>,
+) {
+    let mut add = |severity, line: usize, message: String, fix: &str| {
+        findings.push(Finding {
+            severity,
+            file: file.to_string(),
+            line: Some(line),
+            message,
+            fix: fix.to_string(),
+        })
+    };
+    let Ok(services) = compose::services(doc) else {
+        return;
+    };
+    let root = doc.root.as_ref().expect("services() checked the root");
+    let names = compose::service_names(services);
+    let declared: Vec<(String, &Node, usize)> = root
+        .get("networks")
+        .and_then(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| {
+            k.as_str()
+                .map(|name| (name.to_string(), v, k.start.line + 1))
+        })
+        .collect();
+    let included = root.get("include").is_some();
+    for (k, v, line) in declared.iter() {
+        let name = v.get("name").and_then(Node::as_str).unwrap_or(k);
+        let external = v
+            .get("external")
+            .map(|e| Value::from_node(doc.resolve(e)).data);
+        if name == NETWORK && !matches!(external, Some(Data::Bool(true)) | Some(Data::Map(_))) {
+            add(
+                Severity::Error,
+                *line,
+                format!("network `{k}` ({NETWORK}) is not declared `external: true`"),
+                "declare it `external: true`: otherwise Compose creates a project-local \
+                 network the collector is not on",
+            );
+        }
+    }
+
+    for (key, svc) in services.entries().unwrap_or_default() {
+        let Some(name) = key.as_str() else { continue };
+        let svc = doc.resolve(svc);
+        let line = key.start.line + 1;
+        let mode = svc.get("network_mode").and_then(Node::as_str);
+        let nets = svc.get("networks");
+        if let (Some(mode), Some(nets)) = (mode, nets) {
+            add(
+                Severity::Error,
+                nets.start.line.max(key.start.line) + 1,
+                format!("service `{name}` has both `network_mode: {mode}` and `networks`"),
+                "Compose rejects the pair: keep one (a sidecar shares its app's network and \
+                 needs no networks of its own)",
+            );
+        }
+        if let Some(target) = mode.and_then(|m| m.strip_prefix("service:"))
+            && !names.iter().any(|n| n == target)
+        {
+            add(
+                Severity::Error,
+                line,
+                format!(
+                    "service `{name}` shares the network of `{target}`, which this file does not define"
+                ),
+                "name a service of this file in `network_mode: \"service:...\"`",
+            );
+        }
+        for dep in members(svc.get("depends_on")) {
+            if !names.contains(&dep) {
+                add(
+                    Severity::Error,
+                    line,
+                    format!(
+                        "service `{name}` depends on `{dep}`, which is not a service of this project"
+                    ),
+                    if dep == "otel-collector" {
+                        "remove it: the collector belongs to the platform's own compose \
+                         project; reach it over observability-net instead"
+                    } else {
+                        "depends_on may only name services of the same compose project"
+                    },
+                );
+            }
+        }
+        for net in members(nets) {
+            let known = net == "default" || declared.iter().any(|(k, _, _)| *k == net);
+            if !known {
+                add(
+                    if included {
+                        Severity::Warning
+                    } else {
+                        Severity::Error
+                    },
+                    line,
+                    format!("service `{name}` joins network `{net}`, which is not declared"),
+                    if included {
+                        "declare it under top-level `networks:` (unless an included file does)"
+                    } else {
+                        "declare it under top-level `networks:`"
+                    },
+                );
+            }
+        }
+        for (var, value) in env_vars(svc) {
+            if var == "OTEL_COLLECTOR_ENDPOINT" && collector.is_none() {
+                *collector = Some(value.trim_start_matches("http://").to_string());
+            }
+            if (var == "OTEL_EXPORTER_OTLP_ENDPOINT" || var == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                && !value.contains("://")
+                && !value.is_empty()
+            {
+                add(
+                    Severity::Error,
+                    line,
+                    format!(
+                        "service `{name}`: {var}={value} has no scheme, so gRPC tries TLS and nothing arrives"
+                    ),
+                    &format!("set {var}=http://{value}"),
+                );
+            }
+        }
+        let image = svc.get("image").and_then(Node::as_str).unwrap_or("");
+        if image.contains("daprio/daprd") {
+            check_sidecar(name, svc, line, dir, compose_path, &mut add);
+        }
+    }
+}
+
+fn check_sidecar(
+    name: &str,
+    svc: &Node,
+    line: usize,
+    dir: &Path,
+    compose_path: &Path,
+    add: &mut impl FnMut(Severity, usize, String, &str),
+) {
+    let words: Vec<String> = match svc.get("command") {
+        Some(n) if n.items().is_some() => n
+            .items()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        Some(n) => n
+            .as_str()
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let config = words
+        .iter()
+        .position(|w| w == "--config" || w == "-config")
+        .and_then(|i| words.get(i + 1));
+    let Some(config) = config else {
+        add(
+            Severity::Error,
+            line,
+            format!("Dapr sidecar `{name}` is started without --config, so it does not trace"),
+            &format!("add `--config {CONFIG_MOUNT}` and mount dapr-config.yml there"),
+        );
+        return;
+    };
+    let mounts: Vec<String> = members(svc.get("volumes"));
+    let source = mounts.iter().find_map(|m| {
+        let mut parts = m.split(':');
+        let (src, dst) = (parts.next()?, parts.next()?);
+        (dst == config).then(|| src.to_string())
+    });
+    match source {
+        None => add(
+            Severity::Error,
+            line,
+            format!("Dapr sidecar `{name}` reads {config}, but nothing is mounted there"),
+            &format!("mount the Dapr configuration: `./dapr-config.yml:{config}:ro`"),
+        ),
+        Some(src) => {
+            let base = compose_path.parent().unwrap_or(dir);
+            if !base.join(&src).is_file() {
+                add(
+                    Severity::Error,
+                    line,
+                    format!("Dapr sidecar `{name}` mounts {src}, which does not exist"),
+                    "run obs-init to write it, or fix the path",
+                );
+            }
+        }
+    }
+}
+
+/// The names in a list (`[a, b]`) or the keys of a mapping (`{a: ..., b: ...}`).
+fn members(node: Option<&Node>) -> Vec<String> {
+    match node.map(|n| &n.kind) {
+        Some(Kind::Seq { items, .. }) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        Some(Kind::Map { entries, .. }) => entries
+            .iter()
+            .filter_map(|(k, _)| k.as_str().filter(|k| *k != "<<").map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn env_vars(svc: &Node) -> Vec<(String, String)> {
+    match svc.get("environment").map(|e| &e.kind) {
+        Some(Kind::Seq { items, .. }) => items
+            .iter()
+            .filter_map(|i| i.as_str()?.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        Some(Kind::Map { entries, .. }) => entries
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn check_dapr_config(text: &str, file: &str, findings: &mut Vec<Finding>) {
+    if let Err(problem) = crate::dapr::check_config(text) {
+        findings.push(Finding {
+            severity: Severity::Error,
+            file: file.to_string(),
+            line: None,
+            message: problem,
+            fix: "run `obs-init --on-conflict overwrite` to write a working one".into(),
+        });
+    }
+    match crate::dapr::sampling_rate(text) {
+        Some(rate) if rate <= 0.0 => findings.push(Finding {
+            severity: Severity::Error,
+            file: file.to_string(),
+            line: None,
+            message: format!("spec.tracing.samplingRate is {rate}: no trace is sampled"),
+            fix: "set samplingRate: \"1\" (every request), or a fraction above 0".into(),
+        }),
+        None => findings.push(Finding {
+            severity: Severity::Warning,
+            file: file.to_string(),
+            line: None,
+            message: "spec.tracing.samplingRate is not set: Dapr samples 1 in 10,000".into(),
+            fix: "set samplingRate: \"1\"".into(),
+        }),
+        Some(_) => {}
+    }
+}
+
+/// Imports the company guide used, which no OpenTelemetry release has had, or which are
+/// deprecated.
+const BAD_IMPORTS: [(&str, &str); 3] = [
+    (
+        "opentelemetry.sdk.logs",
+        "use opentelemetry.sdk._logs (the log SDK is still underscored)",
+    ),
+    (
+        "otlp.proto.grpc.log_exporter",
+        "use opentelemetry.exporter.otlp.proto.grpc._log_exporter",
+    ),
+    (
+        "from opentelemetry.sdk._logs import LoggingHandler",
+        "use opentelemetry.instrumentation.logging.handler.LoggingHandler (the SDK's is deprecated)",
+    ),
+];
+
+fn check_module(text: &str, file: &str, findings: &mut Vec<Finding>) {
+    for (i, line) in text.lines().enumerate() {
+        let code = line.trim_start();
+        if !(code.starts_with("import ") || code.starts_with("from ")) {
+            continue;
+        }
+        for (bad, fix) in BAD_IMPORTS {
+            if code.contains(bad) {
+                findings.push(Finding {
+                    severity: Severity::Error,
+                    file: file.to_string(),
+                    line: Some(i + 1),
+                    message: format!("`{}` fails on current OpenTelemetry", code.trim_end()),
+                    fix: fix.to_string(),
+                });
+            }
+        }
+    }
+}
+
+/// Tries a TCP connection to `target` (`host:port`), two seconds at most.
+fn connect(target: &str) -> Option<Finding> {
+    let finding = |message: String, fix: &str| Finding {
+        severity: Severity::Error,
+        file: target.to_string(),
+        line: None,
+        message,
+        fix: fix.to_string(),
+    };
+    let addrs: Vec<_> = match target.to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            return Some(finding(
+                format!("cannot resolve the collector {target}: {e}"),
+                "run this inside a container on observability-net, or pass --collector HOST:PORT",
+            ));
+        }
+    };
+    let reached = addrs
+        .iter()
+        .any(|a| TcpStream::connect_timeout(a, Duration::from_secs(2)).is_ok());
+    (!reached).then(|| {
+        finding(
+            format!("no answer from the collector at {target}"),
+            "start the platform stack (and create observability-net), or check the address",
+        )
+    })
+}

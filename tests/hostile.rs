@@ -237,3 +237,40 @@ fn a_path_option_outside_the_project_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("outside the project directory"));
     assert!(!dir.path().join("../elsewhere.yml").exists());
 }
+
+// Regressions found by tests/fuzz.rs, kept as fixed inputs.
+
+#[test]
+fn fuzz_regression_several_entries_into_an_empty_flow_list() {
+    let text = "services:\n  web:\n    image: x\n    environment: []\n";
+    let after = onboard_ok(text, "web");
+    assert!(
+        after.contains(
+            "environment: [OTEL_COLLECTOR_ENDPOINT=otel-collector:4317, OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        "{after}"
+    );
+}
+
+#[test]
+fn fuzz_regression_an_anchored_empty_environment_is_refused() {
+    let text = "services:\n  web:\n    build: .\n    environment: &a\n    networks: [backend]\nnetworks:\n  backend: {}\n";
+    let err = refused(text, "web");
+    assert!(err.to_string().contains("`environment` is a null"), "{err}");
+}
+
+#[test]
+fn fuzz_regression_flow_services_round_trip_through_remove() {
+    let text = "services: {db: {image: \"x/2\"}, worker: {image: \"x/6\"}}\nnetworks:\n";
+    let out = compose::onboard(text, &options("db")).expect("onboarded");
+    let back = obs_init::remove::remove(
+        &out.after,
+        &obs_init::remove::RemoveOptions {
+            services: vec!["db".into()],
+            keep_empty: compose::filled_empty_keys(&out.changes),
+            added: Some(compose::added_paths(&out.changes)),
+        },
+    )
+    .expect("removed");
+    assert_eq!(back.after, text);
+}

@@ -126,6 +126,7 @@ fn scan(dir: &Path, root: &Path, d: &mut Detection) {
     let walker = WalkBuilder::new(dir)
         .hidden(true)
         .git_ignore(true)
+        .git_global(false)
         .require_git(false)
         .filter_entry(|e| !SKIP.contains(&e.file_name().to_string_lossy().as_ref()))
         .build();
@@ -234,6 +235,7 @@ pub fn find_files(root: &Path, name: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = WalkBuilder::new(root)
         .hidden(true)
         .git_ignore(true)
+        .git_global(false)
         .require_git(false)
         .filter_entry(|e| !SKIP.contains(&e.file_name().to_string_lossy().as_ref()))
         .build()

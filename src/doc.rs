@@ -414,22 +414,25 @@ impl<'t> Builder<'t> {
             } => {
                 let (anchor, name) = self.define(anchor);
                 let mut entries: Vec<(Node, Node)> = Vec::new();
+                // Key text -> index of its entry: a linear search per key made large
+                // mappings (thousands of services) quadratic.
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 let close = loop {
                     if matches!(self.peek(), EventData::MappingEnd) {
                         let end = self.next();
                         break self.pos(&end.start_mark);
                     }
                     let key = self.node()?;
-                    if let Some(k) = key.as_str()
-                        && let Some((first, _)) =
-                            entries.iter().find(|(prev, _)| prev.as_str() == Some(k))
-                    {
-                        return Err(ParseError::DuplicateKey {
-                            key: k.to_string(),
-                            line: key.start.line + 1,
-                            col: key.start.col + 1,
-                            first_line: first.start.line + 1,
-                        });
+                    if let Some(k) = key.as_str() {
+                        if let Some(&first) = seen.get(k) {
+                            return Err(ParseError::DuplicateKey {
+                                key: k.to_string(),
+                                line: key.start.line + 1,
+                                col: key.start.col + 1,
+                                first_line: entries[first].0.start.line + 1,
+                            });
+                        }
+                        seen.insert(k.to_string(), entries.len());
                     }
                     let value = self.node()?;
                     entries.push((key, value));

@@ -13,7 +13,11 @@ pub fn dirty(dir: &Path, paths: &[PathBuf]) -> Vec<String> {
         .filter(|p| p.exists())
         .filter_map(|p| std::path::absolute(p).ok())
         .collect();
-    if existing.is_empty() {
+    // Outside a work tree there is nothing to protect; looking first spares a git process.
+    let in_work_tree = std::path::absolute(dir)
+        .ok()
+        .is_some_and(|d| d.ancestors().any(|a| a.join(".git").exists()));
+    if existing.is_empty() || !in_work_tree {
         return Vec::new();
     }
     let output = Command::new("git")

@@ -18,6 +18,10 @@ pub const COLLECTOR_ADDRESS: &str = "otel-collector:4317";
 pub const COLLECTOR_URL: &str = "http://otel-collector:4317";
 /// Where the sidecar sees the Dapr configuration.
 pub const CONFIG_MOUNT: &str = "/config/dapr-config.yml";
+/// The label Prometheus' Docker discovery (in `obs-init platform`) finds sidecars by: the
+/// port daprd serves metrics on, in the app's network namespace.
+pub const METRICS_LABEL: &str = "obs-init.dapr-metrics-port";
+pub const METRICS_PORT: &str = "9090";
 /// Ports daprd takes in the app's network namespace.
 pub const DAPR_PORTS: [(u16, &str); 3] = [
     (3500, "--dapr-http-port"),
@@ -390,7 +394,9 @@ struct ServicePlan<'d> {
     node: &'d Node,
     layout: Layout,
     env: EnvPlan<'d>,
-    networks: NetPlan<'d>,
+    networks: CollectionPlan<'d>,
+    /// `None`: the labels cannot be edited safely; a note says so.
+    labels: Option<CollectionPlan<'d>>,
     sidecar: SidecarPlan<'d>,
     services: &'d Node,
     notes: Vec<Note>,
@@ -413,7 +419,9 @@ struct Present<'d> {
     at: Option<(&'d Node, Slot)>,
 }
 
-enum NetPlan<'d> {
+/// Where an item goes in one of a service's collections (`networks`, `labels`), which may be
+/// written as a list or a map: what is there already, and in which form.
+enum CollectionPlan<'d> {
     Absent,
     Empty(&'d Node),
     List(&'d Node, Vec<String>),
@@ -519,6 +527,7 @@ impl<'d> ServicePlan<'d> {
         let sidecar = sidecar_plan(doc, services, name, opts, app_port)?;
         let env = env_plan(doc, name, node)?;
         let networks = net_plan(doc, name, node)?;
+        let labels = label_plan(doc, name, node, &mut notes);
         let layout = layout(text, doc.root.as_ref().expect("root"), services, Some(node));
         Ok(ServicePlan {
             name: name.to_string(),
@@ -526,6 +535,7 @@ impl<'d> ServicePlan<'d> {
             layout,
             env,
             networks,
+            labels,
             sidecar,
             services,
             notes,
@@ -645,19 +655,55 @@ impl<'d> ServicePlan<'d> {
             NewNode::Seq(vec![NewNode::str("default"), NewNode::str(net.clone())])
         };
         match &self.networks {
-            NetPlan::Absent => editor.insert_entry(self.node, &svc_path, "networks", fresh(), lay),
-            NetPlan::Empty(key) => editor.set_empty(key, &svc_path, "networks", fresh(), lay),
-            NetPlan::List(seq, present) => {
+            CollectionPlan::Absent => {
+                editor.insert_entry(self.node, &svc_path, "networks", fresh(), lay)
+            }
+            CollectionPlan::Empty(key) => {
+                editor.set_empty(key, &svc_path, "networks", fresh(), lay)
+            }
+            CollectionPlan::List(seq, present) => {
                 if !present.contains(&net) {
                     editor.push_item(seq, &net_path, NewNode::str(net.clone()), lay);
                 }
             }
-            NetPlan::Map(map, present) => {
+            CollectionPlan::Map(map, present) => {
                 if !present.contains(&net) {
                     let empty = NewNode::Map(Vec::new());
                     editor.insert_entry(map, &net_path, &net, empty, lay);
                 }
             }
+        }
+
+        // The label that lets the platform's Prometheus find this sidecar.
+        let label_path = [svc_path.clone(), vec!["labels".into()]].concat();
+        let label_map = || {
+            NewNode::Map(vec![(
+                METRICS_LABEL.to_string(),
+                NewNode::str(METRICS_PORT),
+            )])
+        };
+        let has_label = |present: &[String]| {
+            present
+                .iter()
+                .any(|l| l.split('=').next() == Some(METRICS_LABEL))
+        };
+        match &self.labels {
+            Some(CollectionPlan::Absent) => {
+                editor.insert_entry(self.node, &svc_path, "labels", label_map(), lay)
+            }
+            Some(CollectionPlan::Empty(key)) => {
+                editor.set_empty(key, &svc_path, "labels", label_map(), lay)
+            }
+            Some(CollectionPlan::List(seq, present)) if !has_label(present) => {
+                let item = NewNode::str(format!("{METRICS_LABEL}={METRICS_PORT}"));
+                editor.push_item(seq, &label_path, item, lay);
+            }
+            Some(CollectionPlan::Map(map, present)) if !has_label(present) => {
+                let value = NewNode::str(METRICS_PORT);
+                editor.insert_entry(map, &label_path, METRICS_LABEL, value, lay);
+            }
+            // Present already, or not safely editable (noted when planned).
+            _ => {}
         }
 
         let key = sidecar_name(name);
@@ -854,27 +900,70 @@ fn env_plan<'d>(
     }
 }
 
+/// Where the metrics label goes. The label is a convenience for the platform's discovery:
+/// a shape obs-init cannot edit safely is noted and left alone, not refused.
+fn label_plan<'d>(
+    doc: &'d Document,
+    name: &str,
+    node: &'d Node,
+    notes: &mut Vec<Note>,
+) -> Option<CollectionPlan<'d>> {
+    let mut skip = |why: String| {
+        notes.push(Note {
+            service: Some(name.to_string()),
+            message: format!(
+                "label {METRICS_LABEL}={METRICS_PORT} not added ({why}): add it by hand so the \
+                 platform's Prometheus scrapes the sidecar's metrics"
+            ),
+        });
+        None
+    };
+    let Some((key, labels)) = node.get_entry("labels") else {
+        if merged(doc, node).any(|m| m.get("labels").is_some()) {
+            return skip("the service's labels come through a merge key".into());
+        }
+        return Some(CollectionPlan::Absent);
+    };
+    if let Err(e) = check_editable(doc, name, "labels", labels, key.start.line + 1) {
+        return skip(e.to_string());
+    }
+    if labels.is_empty_null() {
+        return Some(CollectionPlan::Empty(key));
+    }
+    let texts = |nodes: &mut dyn Iterator<Item = &'d Node>| {
+        nodes.filter_map(|n| n.as_str().map(String::from)).collect()
+    };
+    match &labels.kind {
+        Kind::Seq { items, .. } => Some(CollectionPlan::List(labels, texts(&mut items.iter()))),
+        Kind::Map { entries, .. } => Some(CollectionPlan::Map(
+            labels,
+            texts(&mut entries.iter().map(|(k, _)| k)),
+        )),
+        _ => skip(format!("`labels` is a {}", labels.kind_name())),
+    }
+}
+
 fn net_plan<'d>(
     doc: &'d Document,
     name: &str,
     node: &'d Node,
-) -> Result<NetPlan<'d>, ComposeError> {
+) -> Result<CollectionPlan<'d>, ComposeError> {
     let Some((key, nets)) = node.get_entry("networks") else {
-        return Ok(NetPlan::Absent);
+        return Ok(CollectionPlan::Absent);
     };
     check_editable(doc, name, "networks", nets, key.start.line + 1)?;
     if nets.is_empty_null() {
-        return Ok(NetPlan::Empty(key));
+        return Ok(CollectionPlan::Empty(key));
     }
     match &nets.kind {
-        Kind::Seq { items, .. } => Ok(NetPlan::List(
+        Kind::Seq { items, .. } => Ok(CollectionPlan::List(
             nets,
             items
                 .iter()
                 .filter_map(|i| doc.resolve(i).as_str().map(String::from))
                 .collect(),
         )),
-        Kind::Map { entries, .. } => Ok(NetPlan::Map(
+        Kind::Map { entries, .. } => Ok(CollectionPlan::Map(
             nets,
             entries
                 .iter()

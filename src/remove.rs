@@ -97,6 +97,7 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Comp
                 "networks" => network
                     .as_deref()
                     .map_or_else(Vec::new, |n| net_items(v, n)),
+                "labels" => label_items(v),
                 _ => continue,
             };
             let dotted = path.join(".");
@@ -256,6 +257,27 @@ fn env_items(env: &Node, service: &str) -> Vec<usize> {
                 _ => false,
             })
             .map(|(i, _)| i)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Index of the metrics label, when it reads as onboarding writes it.
+fn label_items(labels: &Node) -> Vec<usize> {
+    let wanted = format!("{}={}", compose::METRICS_LABEL, compose::METRICS_PORT);
+    match &labels.kind {
+        Kind::Seq { items, .. } => items
+            .iter()
+            .position(|i| i.as_str() == Some(wanted.as_str()))
+            .into_iter()
+            .collect(),
+        Kind::Map { entries, .. } => entries
+            .iter()
+            .position(|(k, v)| {
+                k.as_str() == Some(compose::METRICS_LABEL)
+                    && v.as_str() == Some(compose::METRICS_PORT)
+            })
+            .into_iter()
             .collect(),
         _ => Vec::new(),
     }

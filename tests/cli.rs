@@ -467,3 +467,38 @@ fn doctor_connect_reaches_a_listening_collector_and_reports_a_silent_one() {
     assert_eq!(down.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&down.stderr).contains("no answer from the collector"));
 }
+
+#[test]
+fn remove_takes_back_the_metrics_label_from_labels_the_user_had() {
+    for (form, compose) in [
+        (
+            "list",
+            "services:\n  app:\n    image: example/app\n    labels:\n      - team=payments  # pager\n",
+        ),
+        (
+            "map",
+            "services:\n  app:\n    image: example/app\n    labels:\n      team: payments\n",
+        ),
+        (
+            "flow",
+            "services:\n  app: {image: example/app, labels: {team: payments}}\n",
+        ),
+    ] {
+        let dir = project(compose);
+        obs_init(dir.path())
+            .args(["--service", "app"])
+            .assert()
+            .success();
+        let onboarded = fs::read_to_string(dir.path().join("compose.yaml")).expect("read");
+        assert!(
+            onboarded.contains("obs-init.dapr-metrics-port"),
+            "{form}: no label added:\n{onboarded}"
+        );
+        obs_init(dir.path()).arg("remove").assert().success();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("compose.yaml")).expect("read"),
+            compose,
+            "{form}: remove did not restore the original"
+        );
+    }
+}

@@ -3,7 +3,8 @@
 //! Every file is first written in full to a temporary file beside its target and synced;
 //! only when all are staged are they renamed into place, so a failure part-way leaves every
 //! original intact. Existing files keep their permissions; new ones are made readable by all
-//! (the daprd image runs as uid 65532 and must read the mounted configuration).
+//! (the daprd image runs as uid 65532 and must read the mounted configuration), and a new
+//! script (a file starting with `#!`, such as the platform's `setup.sh`) executable too.
 
 use std::fs;
 use std::io::Write;
@@ -72,20 +73,23 @@ fn stage(target: &Path, content: &[u8]) -> std::io::Result<NamedTempFile> {
     tmp.as_file().sync_all()?;
     let permissions = match fs::metadata(target) {
         Ok(meta) => meta.permissions(),
-        Err(_) => new_file_permissions(tmp.as_file().metadata()?.permissions()),
+        Err(_) => new_file_permissions(
+            tmp.as_file().metadata()?.permissions(),
+            content.starts_with(b"#!"),
+        ),
     };
     fs::set_permissions(tmp.path(), permissions)?;
     Ok(tmp)
 }
 
 #[cfg(unix)]
-fn new_file_permissions(mut p: fs::Permissions) -> fs::Permissions {
+fn new_file_permissions(mut p: fs::Permissions, script: bool) -> fs::Permissions {
     use std::os::unix::fs::PermissionsExt;
-    p.set_mode(0o644);
+    p.set_mode(if script { 0o755 } else { 0o644 });
     p
 }
 
 #[cfg(not(unix))]
-fn new_file_permissions(p: fs::Permissions) -> fs::Permissions {
+fn new_file_permissions(p: fs::Permissions, _script: bool) -> fs::Permissions {
     p
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod git;
 pub mod model;
 pub mod plan;
+pub mod platform;
 pub mod ports;
 pub mod python;
 pub mod remove;

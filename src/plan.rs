@@ -191,21 +191,30 @@ pub fn plan<'p>(
         check_inside(opts, &first)?;
         return Ok(first);
     }
-    let overwrite = match (opts.on_conflict, prompter) {
-        (ConflictPolicy::Skip, _) => false,
-        (ConflictPolicy::Overwrite, _) => true,
-        (ConflictPolicy::Prompt, Some(p)) => p.overwrite(&first.conflicts).map_err(asked)?,
-        (ConflictPolicy::Abort | ConflictPolicy::Prompt, _) => {
-            return Err(Error::Conflicts(first.conflicts));
-        }
-    };
-    let plan = if overwrite {
+    let plan = if overwrite_conflicts(opts.on_conflict, prompter, &first.conflicts)? {
         build(opts, &ctx, true)?
     } else {
         first
     };
     check_inside(opts, &plan)?;
     Ok(plan)
+}
+
+/// Whether to write obs-init's versions over `conflicts`, by `policy`: an error when the
+/// answer is to stop (or there is nobody to ask).
+pub(crate) fn overwrite_conflicts<'p>(
+    policy: ConflictPolicy,
+    prompter: Option<&mut (dyn Prompter + 'p)>,
+    conflicts: &[FileConflict],
+) -> Result<bool, Error> {
+    match (policy, prompter) {
+        (ConflictPolicy::Skip, _) => Ok(false),
+        (ConflictPolicy::Overwrite, _) => Ok(true),
+        (ConflictPolicy::Prompt, Some(p)) => p.overwrite(conflicts).map_err(asked),
+        (ConflictPolicy::Abort | ConflictPolicy::Prompt, _) => {
+            Err(Error::Conflicts(conflicts.to_vec()))
+        }
+    }
 }
 
 /// Refuses a plan that would write outside the project directory, or through a symlink
@@ -216,10 +225,8 @@ fn check_inside(opts: &Options, plan: &Plan) -> Result<(), Error> {
 
 /// Refuses a plan that would touch a file outside `dir` (symlinks followed).
 pub fn check_inside_dir(dir: &Path, plan: &Plan) -> Result<(), Error> {
-    let root = fs::canonicalize(dir).map_err(|source| Error::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    // The directory may not exist yet (`obs-init platform --dir new-folder`).
+    let root = resolve_existing(dir);
     for file in &plan.files {
         if !matches!(
             file.status,
@@ -444,12 +451,23 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
 
     notes.extend(outcome.notes);
     let compose_display = display(&opts.dir, &compose_path);
+    let start = format!(
+        "start the app with its sidecar: docker compose -f {} up -d {}",
+        compose_path.display(),
+        services.join(" ")
+    );
     let mut plan = Plan {
         compose_file: compose_path.clone(),
         services,
         files: Vec::new(),
         notes,
-        next_steps: Vec::new(),
+        next_steps: vec![
+            format!(
+                "make sure the platform network exists on this host: docker network create {}",
+                compose::NETWORK
+            ),
+            start,
+        ],
         conflicts: outcome
             .conflicts
             .into_iter()
@@ -882,53 +900,49 @@ fn config_change(
     overwrite: bool,
     conflicts: &mut Vec<FileConflict>,
 ) -> Result<FileChange, Error> {
-    let display = display(&opts.dir, path);
     let wanted = dapr::CONFIG_TEMPLATE.to_string();
-    let Some(existing) = read_optional(path)? else {
-        return Ok(FileChange {
-            path: path.to_path_buf(),
-            display,
-            before: None,
-            after: wanted,
-            status: Status::Create,
-        });
-    };
-    if existing == wanted {
-        return Ok(FileChange {
-            path: path.to_path_buf(),
-            display,
-            before: Some(existing.clone()),
-            after: existing,
-            status: Status::Unchanged,
-        });
-    }
-    if overwrite {
-        return Ok(FileChange {
-            path: path.to_path_buf(),
-            display,
-            before: Some(existing),
-            after: wanted,
-            status: Status::Update,
-        });
-    }
-    let what = match dapr::check_config(&existing) {
+    let differs = |existing: &str| match dapr::check_config(existing) {
         Ok(()) => "it differs from obs-init's, but enables tracing".to_string(),
         Err(problem) => format!("it differs from obs-init's, and {problem}"),
     };
-    conflicts.push(FileConflict {
-        file: display.clone(),
-        conflict: Conflict {
-            service: None,
-            what,
-            line: None,
-        },
-    });
+    generated_change(&opts.dir, path, wanted, overwrite, conflicts, differs)
+}
+
+/// A file obs-init generates whole (from a template): created when absent, left alone when
+/// equal; when the project's version differs, overwritten only with `overwrite`, else kept
+/// and reported as a conflict, `differs` saying how.
+pub(crate) fn generated_change(
+    dir: &Path,
+    path: &Path,
+    wanted: String,
+    overwrite: bool,
+    conflicts: &mut Vec<FileConflict>,
+    differs: impl FnOnce(&str) -> String,
+) -> Result<FileChange, Error> {
+    let display = display(dir, path);
+    let existing = read_optional(path)?;
+    let status = match &existing {
+        None => Status::Create,
+        Some(old) if *old == wanted => Status::Unchanged,
+        Some(_) if overwrite => Status::Update,
+        Some(old) => {
+            conflicts.push(FileConflict {
+                file: display.clone(),
+                conflict: Conflict {
+                    service: None,
+                    what: differs(old),
+                    line: None,
+                },
+            });
+            Status::Kept
+        }
+    };
     Ok(FileChange {
         path: path.to_path_buf(),
         display,
-        before: Some(existing),
+        before: existing,
         after: wanted,
-        status: Status::Kept,
+        status,
     })
 }
 

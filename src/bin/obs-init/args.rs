@@ -24,6 +24,7 @@ Examples:
   obs-init --service api --app-port 8000
   obs-init --dir examples/fastapi-app --yes
   obs-init --framework dagster --dagster-home dagster_home --yes
+  obs-init platform --dir observability  write the shared platform the projects send to
 
 Run in a terminal without --service, it asks which services to onboard, their ports and
 frameworks, shows what it will do and asks once before writing. Without a terminal it never
@@ -71,6 +72,31 @@ pub enum Command {
     /// sidecars' configuration, dapr-config.yml, the Python module's imports, dagster.yaml.
     /// Exits 3 when something would stop telemetry.
     Doctor(DoctorArgs),
+    /// Write the shared observability platform that onboarded projects connect to: a
+    /// compose file with the OpenTelemetry Collector, Tempo, Prometheus, OpenSearch, Fluent
+    /// Bit and Grafana on the `observability-net` network, their configurations, Grafana's
+    /// data sources and a starter dashboard, and setup.sh to start it all.
+    Platform(PlatformArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlatformArgs {
+    /// Where to write the platform's files
+    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
+    pub dir: PathBuf,
+    /// Show the diff, write nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// What to do with a file that exists with other content [default: prompt on a
+    /// terminal, abort otherwise]
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub on_conflict: Option<OnConflict>,
+    /// Write even when files it would change have uncommitted changes in git
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]

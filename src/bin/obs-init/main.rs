@@ -5,13 +5,16 @@ mod prompt;
 mod report;
 
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use obs_init::plan::{ConflictPolicy, Options, Plan, Prompter, Status, plan};
 use obs_init::{Error, answers, apply, git};
 
-use args::{Args, Cli, ColorChoice, Command, DoctorArgs, Format, OnConflict, RemoveArgs};
+use args::{
+    Args, Cli, ColorChoice, Command, DoctorArgs, Format, OnConflict, PlatformArgs, RemoveArgs,
+};
 use prompt::TermPrompter;
 
 /// The project could not be onboarded as asked (bad input, a refusal, an I/O failure).
@@ -40,6 +43,12 @@ fn main() -> ExitCode {
             return match run_doctor(&d) {
                 Ok(code) => code,
                 Err(e) => fail(&e, d.format),
+            };
+        }
+        Some(Command::Platform(p)) => {
+            return match run_platform(&p) {
+                Ok(code) => code,
+                Err(e) => fail(&e, p.format),
             };
         }
         Some(Command::Man) => {
@@ -110,49 +119,111 @@ fn run_remove(args: &RemoveArgs) -> Result<ExitCode, Error> {
         dapr_config: args.dapr_config.clone(),
     })?;
     obs_init::plan::check_inside_dir(&args.dir, &plan)?;
-    let json = args.format == Format::Json;
+    finish(
+        &plan,
+        &Finish {
+            dir: &args.dir,
+            dry_run: args.dry_run,
+            allow_dirty: args.allow_dirty,
+            json: args.format == Format::Json,
+            mode: "remove",
+            nothing: "Nothing to remove: no onboarding by obs-init found".into(),
+        },
+    )
+}
+
+fn run_platform(args: &PlatformArgs) -> Result<ExitCode, Error> {
+    let interactive =
+        args.format == Format::Text && io::stdin().is_terminal() && io::stderr().is_terminal();
+    let on_conflict = conflict_policy(args.on_conflict, interactive);
+    let mut prompter = interactive.then(TermPrompter::new);
+    let plan = obs_init::platform::plan_platform(
+        &obs_init::platform::PlatformOptions {
+            dir: args.dir.clone(),
+            on_conflict,
+        },
+        prompter.as_mut().map(|p| p as &mut dyn Prompter),
+    )?;
+    finish(
+        &plan,
+        &Finish {
+            dir: &args.dir,
+            dry_run: args.dry_run,
+            allow_dirty: args.allow_dirty,
+            json: args.format == Format::Json,
+            mode: "platform",
+            nothing: format!(
+                "Nothing to do: the platform's files in {} are up to date",
+                args.dir.display()
+            ),
+        },
+    )
+}
+
+/// How a writing command ends once its plan is made.
+struct Finish<'a> {
+    dir: &'a Path,
+    dry_run: bool,
+    allow_dirty: bool,
+    json: bool,
+    /// The JSON `mode` when writing (`dry-run` otherwise).
+    mode: &'static str,
+    /// What to say when the plan changes nothing.
+    nothing: String,
+}
+
+/// Shows the plan (`--dry-run`), or refuses over uncommitted changes, writes it and reports.
+fn finish(plan: &Plan, how: &Finish) -> Result<ExitCode, Error> {
+    let mode = if how.dry_run { "dry-run" } else { how.mode };
     let mut out = anstream::stdout();
     let mut err = anstream::stderr();
-    let mode = if args.dry_run { "dry-run" } else { "remove" };
-    if plan.is_empty() {
-        if json {
-            let _ = writeln!(out, "{}", report::json_plan(&plan, mode, None));
+    // Terminal output is best-effort: a closed pipe must not turn a good run into a failure.
+    if plan.is_empty() || how.dry_run {
+        if how.json {
+            let _ = writeln!(out, "{}", report::json_plan(plan, mode, None));
+        } else if plan.is_empty() {
+            let _ = report::notes(&mut err, plan);
+            let _ = writeln!(err, "{}", how.nothing);
         } else {
-            let _ = writeln!(err, "Nothing to remove: no onboarding by obs-init found");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if args.dry_run {
-        if json {
-            let _ = writeln!(out, "{}", report::json_plan(&plan, mode, None));
-        } else {
-            let _ = report::diff(&mut out, &plan);
-            let _ = report::statuses(&mut err, &plan, true);
-            let _ = report::notes(&mut err, &plan);
+            let _ = report::diff(&mut out, plan);
+            let _ = report::statuses(&mut err, plan, true);
+            let _ = report::notes(&mut err, plan);
             let _ = writeln!(err, "dry run: nothing written");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.allow_dirty {
+    if !how.allow_dirty {
         let touched: Vec<_> = plan
             .files
             .iter()
             .filter(|f| matches!(f.status, Status::Update | Status::Delete))
             .map(|f| f.path.clone())
             .collect();
-        let files = git::dirty(&args.dir, &touched);
+        let files = git::dirty(how.dir, &touched);
         if !files.is_empty() {
             return Err(Error::Dirty { files });
         }
     }
-    apply::apply(&plan)?;
-    if json {
-        let _ = writeln!(out, "{}", report::json_plan(&plan, mode, None));
+    apply::apply(plan)?;
+    if how.json {
+        let _ = writeln!(out, "{}", report::json_plan(plan, mode, None));
     } else {
-        let _ = report::statuses(&mut err, &plan, false);
-        let _ = report::notes(&mut err, &plan);
+        let _ = report::statuses(&mut err, plan, false);
+        let _ = report::notes(&mut err, plan);
+        let _ = report::next_steps(&mut err, plan);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The conflict policy: the flag's, else ask where a person can answer, else stop.
+fn conflict_policy(flag: Option<OnConflict>, interactive: bool) -> ConflictPolicy {
+    match flag {
+        Some(OnConflict::Skip) => ConflictPolicy::Skip,
+        Some(OnConflict::Overwrite) => ConflictPolicy::Overwrite,
+        Some(OnConflict::Abort) => ConflictPolicy::Abort,
+        Some(OnConflict::Prompt) | None if interactive => ConflictPolicy::Prompt,
+        Some(OnConflict::Prompt) | None => ConflictPolicy::Abort,
+    }
 }
 
 fn run(args: &Args) -> Result<ExitCode, Error> {
@@ -165,13 +236,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
     let on_conflict = if args.check {
         ConflictPolicy::Skip
     } else {
-        match args.on_conflict {
-            Some(OnConflict::Skip) => ConflictPolicy::Skip,
-            Some(OnConflict::Overwrite) => ConflictPolicy::Overwrite,
-            Some(OnConflict::Abort) => ConflictPolicy::Abort,
-            Some(OnConflict::Prompt) | None if interactive => ConflictPolicy::Prompt,
-            Some(OnConflict::Prompt) | None => ConflictPolicy::Abort,
-        }
+        conflict_policy(args.on_conflict, interactive)
     };
     let opts = Options {
         dir: args.dir.clone(),

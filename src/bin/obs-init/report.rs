@@ -229,20 +229,13 @@ pub fn notes(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
 }
 
 pub fn next_steps(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    if plan.next_steps.is_empty() {
+        return Ok(());
+    }
     writeln!(err)?;
     writeln!(err, "{BOLD}Next steps{BOLD:#}")?;
-    writeln!(
-        err,
-        "  1. make sure the platform network exists on this host: docker network create observability-net"
-    )?;
-    writeln!(
-        err,
-        "  2. start the app with its sidecar: docker compose -f {} up -d {}",
-        plan.compose_file.display(),
-        plan.services.join(" ")
-    )?;
     for (i, step) in plan.next_steps.iter().enumerate() {
-        writeln!(err, "  {}. {step}", i + 3)?;
+        writeln!(err, "  {}. {step}", i + 1)?;
     }
     Ok(())
 }

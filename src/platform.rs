@@ -1,0 +1,125 @@
+//! `obs-init platform`: the shared observability stack that onboarded projects connect to.
+//!
+//! Every file is generated whole from an embedded template, so planning is the same as for
+//! `dapr-config.yml`: create what is missing, leave what is equal, and treat a file the team
+//! changed as a conflict under the usual `--on-conflict` policy.
+
+use std::path::{Path, PathBuf};
+
+use crate::compose;
+use crate::error::Error;
+use crate::plan::{self, ConflictPolicy, Plan, Prompter};
+
+/// The compose file of the stack, which `setup.sh` starts.
+pub const COMPOSE_FILE: &str = "docker-compose.observability.yml";
+
+/// The hostname and port onboarded projects send OTLP to: the collector's service name in
+/// [`COMPOSE_FILE`].
+pub const COLLECTOR_SERVICE: &str = "otel-collector";
+
+/// The files written, by path relative to the target directory.
+pub const FILES: [(&str, &str); 9] = [
+    (
+        COMPOSE_FILE,
+        include_str!("../templates/platform/docker-compose.observability.yml"),
+    ),
+    ("setup.sh", include_str!("../templates/platform/setup.sh")),
+    (
+        "otel-collector.yaml",
+        include_str!("../templates/platform/otel-collector.yaml"),
+    ),
+    (
+        "prometheus.yml",
+        include_str!("../templates/platform/prometheus.yml"),
+    ),
+    (
+        "tempo.yaml",
+        include_str!("../templates/platform/tempo.yaml"),
+    ),
+    (
+        "fluent-bit.yaml",
+        include_str!("../templates/platform/fluent-bit.yaml"),
+    ),
+    (
+        "grafana/provisioning/datasources/datasources.yaml",
+        include_str!("../templates/platform/grafana/provisioning/datasources/datasources.yaml"),
+    ),
+    (
+        "grafana/provisioning/dashboards/dashboards.yaml",
+        include_str!("../templates/platform/grafana/provisioning/dashboards/dashboards.yaml"),
+    ),
+    (
+        "grafana/dashboards/dapr-overview.json",
+        include_str!("../templates/platform/grafana/dashboards/dapr-overview.json"),
+    ),
+];
+
+#[derive(Debug, Clone)]
+pub struct PlatformOptions {
+    /// Where the stack's files go.
+    pub dir: PathBuf,
+    pub on_conflict: ConflictPolicy,
+}
+
+/// Plans the platform's files in `opts.dir`. Writes nothing.
+pub fn plan_platform<'p>(
+    opts: &PlatformOptions,
+    prompter: Option<&mut (dyn Prompter + 'p)>,
+) -> Result<Plan, Error> {
+    let first = build(&opts.dir, false)?;
+    let plan = if first.conflicts.is_empty() {
+        first
+    } else if plan::overwrite_conflicts(opts.on_conflict, prompter, &first.conflicts)? {
+        build(&opts.dir, true)?
+    } else {
+        first
+    };
+    plan::check_inside_dir(&opts.dir, &plan)?;
+    Ok(plan)
+}
+
+fn build(dir: &Path, overwrite: bool) -> Result<Plan, Error> {
+    let mut plan = Plan {
+        compose_file: dir.join(COMPOSE_FILE),
+        services: Vec::new(),
+        files: Vec::new(),
+        notes: Vec::new(),
+        next_steps: next_steps(dir),
+        conflicts: Vec::new(),
+    };
+    for (rel, template) in FILES {
+        let differs = |_: &str| "it differs from the one obs-init platform writes".to_string();
+        let change = plan::generated_change(
+            dir,
+            &dir.join(rel),
+            template.to_string(),
+            overwrite,
+            &mut plan.conflicts,
+            differs,
+        )?;
+        plan.push(change);
+    }
+    Ok(plan)
+}
+
+fn next_steps(dir: &Path) -> Vec<String> {
+    let setup = plan::display(Path::new("."), &dir.join("setup.sh"));
+    let setup = if setup.starts_with('/') || setup.starts_with('.') {
+        setup
+    } else {
+        format!("./{setup}")
+    };
+    vec![
+        format!(
+            "start the platform: {setup} (data folders, the {} network, passwords in .env, then \
+             docker compose up)",
+            compose::NETWORK
+        ),
+        "open Grafana at http://localhost:3000 (user admin, password in .env)".into(),
+        format!(
+            "onboard each project with obs-init: its services join {} and send to {}:4317",
+            compose::NETWORK,
+            COLLECTOR_SERVICE
+        ),
+    ]
+}

@@ -1,0 +1,883 @@
+//! `obs-init platform`: the files it writes, checked offline (no Docker engine runs here)
+//! with the real checkers where they install from the registries (promtool from Debian's
+//! prometheus package, shellcheck from PyPI, the Compose JSON schema), and otherwise against
+//! each other: every host, port, variable and label one file relies on must be provided by
+//! another.
+
+#![allow(clippy::print_stderr)] // says why a test that needs root was skipped
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use assert_cmd::Command as BinCommand;
+use obs_init::compose::{METRICS_LABEL, METRICS_PORT, NETWORK};
+use obs_init::platform::{COLLECTOR_SERVICE, COMPOSE_FILE, FILES};
+use serde_json::Value as Json;
+
+fn obs_init(dir: &Path) -> BinCommand {
+    let mut cmd = BinCommand::cargo_bin("obs-init").expect("binary");
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// A fresh directory with the platform written into it by the real binary.
+fn platform() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    obs_init(dir.path())
+        .args(["platform", "--dir", "."])
+        .assert()
+        .success();
+    dir
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn yaml(path: &Path) -> Json {
+    let (_, doc) = common::parse(&read(path));
+    common::to_json(&doc)
+}
+
+fn strings(v: &Json) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The real checkers, installed once by tests/platform/tools.sh: (shellcheck, promtool).
+fn tools() -> &'static (PathBuf, PathBuf) {
+    static TOOLS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/platform/tools.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "installing the checkers failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).expect("paths");
+        let mut lines = text.lines().map(PathBuf::from);
+        let shellcheck = lines.next().expect("shellcheck path");
+        let promtool = lines.next().expect("promtool path");
+        (shellcheck, promtool)
+    })
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().expect("runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn platform_writes_every_file_once_and_a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dry = obs_init(dir.path())
+        .args(["platform", "--dry-run"])
+        .output()
+        .expect("runs");
+    assert!(dry.status.success());
+    let diff = String::from_utf8_lossy(&dry.stdout);
+    for (rel, _) in FILES {
+        assert!(diff.contains(&format!("+++ b/{rel}")), "no diff for {rel}");
+    }
+    assert_eq!(
+        fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "--dry-run wrote files"
+    );
+
+    obs_init(dir.path()).arg("platform").assert().success();
+    for (rel, template) in FILES {
+        let path = dir.path().join(rel);
+        assert_eq!(read(&path), template, "{rel}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+            let want = if rel == "setup.sh" { 0o755 } else { 0o644 };
+            assert_eq!(mode, want, "{rel} has mode {mode:o}");
+        }
+    }
+
+    let again = obs_init(dir.path()).arg("platform").output().expect("runs");
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("Nothing to do"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+#[test]
+fn a_platform_file_changed_by_hand_is_kept_unless_overwrite_is_asked() {
+    let dir = platform();
+    let tempo = dir.path().join("tempo.yaml");
+    let tuned = format!("{}# retention tuned by the team\n", read(&tempo));
+    fs::write(&tempo, &tuned).expect("write");
+
+    // Without a terminal, a conflict stops everything and names the file.
+    let out = obs_init(dir.path()).arg("platform").output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tempo.yaml") && err.contains("--on-conflict"),
+        "{err}"
+    );
+    assert_eq!(read(&tempo), tuned);
+
+    obs_init(dir.path())
+        .args(["platform", "--on-conflict", "skip"])
+        .assert()
+        .success();
+    assert_eq!(read(&tempo), tuned, "skip overwrote the team's file");
+
+    obs_init(dir.path())
+        .args(["platform", "--on-conflict", "overwrite"])
+        .assert()
+        .success();
+    assert_ne!(read(&tempo), tuned, "overwrite kept the team's file");
+}
+
+#[test]
+fn the_platform_compose_file_is_valid_compose_and_passes_doctor() {
+    let dir = platform();
+    let compose = dir.path().join(COMPOSE_FILE);
+    let validator = common::schema_validator();
+    let errors = common::schema_errors(&validator, &read(&compose));
+    assert!(errors.is_empty(), "schema errors: {errors:?}");
+
+    let doctor = |dir: &Path| {
+        obs_init(dir)
+            .args(["doctor", "--file", COMPOSE_FILE])
+            .output()
+            .expect("runs")
+    };
+    let out = doctor(dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let data = yaml(&compose);
+    let services = data["services"].as_object().expect("services");
+    for want in [
+        "otel-collector",
+        "tempo",
+        "prometheus",
+        "opensearch",
+        "fluent-bit",
+        "grafana",
+    ] {
+        let service = &services[want];
+        let image = service["image"].as_str().expect("image");
+        let tag = image.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+        assert!(
+            tag.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == 'v')
+                && tag != "latest",
+            "{want}: image {image} is not pinned"
+        );
+        assert!(
+            strings(&service["networks"]).contains(&NETWORK.to_string()),
+            "{want} is not on {NETWORK}"
+        );
+    }
+    // Where the image has a shell and an HTTP client, Compose can tell when it is ready.
+    for want in ["prometheus", "opensearch", "grafana"] {
+        assert!(services[want]["healthcheck"].is_object(), "{want}");
+    }
+    assert_eq!(data["networks"][NETWORK]["external"], Json::Bool(true));
+
+    // The same check must fail on a broken file: a service on a network nobody declares.
+    let broken = read(&compose).replacen(
+        "    networks:\n      - observability-net\n",
+        "    networks:\n      - backend\n",
+        1,
+    );
+    fs::write(&compose, broken).expect("write");
+    assert_eq!(doctor(dir.path()).status.code(), Some(3));
+}
+
+#[test]
+fn prometheus_accepts_its_config_and_the_dashboards_queries() {
+    let (_, promtool) = tools();
+    let dir = platform();
+    let config = dir.path().join("prometheus.yml");
+    let (ok, out) = run(Command::new(promtool)
+        .arg("check")
+        .arg("config")
+        .arg(&config));
+    assert!(ok, "promtool rejects prometheus.yml:\n{out}");
+
+    let broken = dir.path().join("broken.yml");
+    fs::write(
+        &broken,
+        read(&config).replace("docker_sd_configs", "docker_sd_config"),
+    )
+    .expect("write");
+    let (ok, _) = run(Command::new(promtool)
+        .arg("check")
+        .arg("config")
+        .arg(&broken));
+    assert!(!ok, "promtool accepted a misspelt discovery key");
+
+    // Prometheus' own parser checks the dashboard's PromQL, as recording rules.
+    let dashboard: Json = serde_json::from_str(&read(
+        &dir.path().join("grafana/dashboards/dapr-overview.json"),
+    ))
+    .expect("dashboard is JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(|e| e.replace("$app", ".+")))
+        .collect();
+    assert_eq!(exprs.len(), 3, "request rate, error rate, latency");
+    for metric in [
+        "dapr_http_server_request_count",
+        "dapr_http_server_latency_bucket",
+    ] {
+        assert!(exprs.iter().any(|e| e.contains(metric)), "{metric}");
+    }
+    let rules = |exprs: &[String]| {
+        let mut text = String::from("groups:\n  - name: dashboard\n    rules:\n");
+        for (i, e) in exprs.iter().enumerate() {
+            text += &format!("      - record: panel_{i}\n        expr: '{e}'\n");
+        }
+        let path = dir.path().join("rules.yml");
+        fs::write(&path, text).expect("write");
+        run(Command::new(promtool).arg("check").arg("rules").arg(&path))
+    };
+    let (ok, out) = rules(&exprs);
+    assert!(ok, "promtool rejects the dashboard's queries:\n{out}");
+    let (ok, _) = rules(&["sum by (app_id) (rate(x[5m])".to_string()]);
+    assert!(!ok, "promtool accepted an unbalanced query");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        assert_eq!(panel["datasource"]["uid"], "prometheus");
+    }
+}
+
+#[test]
+fn setup_sh_is_clean_under_shellcheck() {
+    let (shellcheck, _) = tools();
+    let dir = platform();
+    let script = dir.path().join("setup.sh");
+    let (ok, out) = run(Command::new(shellcheck).arg(&script));
+    assert!(ok, "shellcheck:\n{out}");
+    fs::write(
+        &script,
+        read(&script).replacen("\"$(stat -c %u \"$path\")\"", "$(stat -c %u \"$path\")", 1),
+    )
+    .expect("write");
+    let (ok, _) = run(Command::new(shellcheck).arg(&script));
+    assert!(!ok, "shellcheck passed an unquoted expansion");
+}
+
+/// A stand-in for the docker client: logs its arguments; `network inspect` fails until
+/// `network create` has run, like a host without the network.
+const FAKE_DOCKER: &str = r#"#!/usr/bin/env bash
+echo "$*" >>"$FAKE_DOCKER_LOG"
+case "$1 $2" in
+"network inspect") [ -f "$FAKE_DOCKER_LOG.net" ] ;;
+"network create") touch "$FAKE_DOCKER_LOG.net" ;;
+esac
+"#;
+
+/// Runs the platform's setup.sh as root in a private mount namespace, where
+/// `vm.max_map_count` reads `map_count` (the host's own setting is left alone), with the
+/// fake docker client first on PATH. `None` where that is not possible (not root, no
+/// unshare).
+fn setup_sh(dir: &Path, map_count: u64, env: &[(&str, &str)]) -> Option<(bool, String)> {
+    let root = Command::new("id").arg("-u").output().ok()?;
+    let can_unshare = Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if String::from_utf8_lossy(&root.stdout).trim() != "0" || !can_unshare {
+        // CI runs as root with unshare: there, skipping would hide a broken setup.sh.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "setup.sh tests need root and unshare, and CI must run them"
+        );
+        return None;
+    }
+    let bin = dir.join("fake-bin");
+    fs::create_dir_all(&bin).expect("mkdir");
+    let docker = bin.join("docker");
+    fs::write(&docker, FAKE_DOCKER).expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&docker, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let count = dir.join("fake-map-count");
+    fs::write(&count, format!("{map_count}\n")).expect("write");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "bash", "-c"])
+        .arg(r#"mount --bind "$1" /proc/sys/vm/max_map_count && exec "$2/setup.sh""#)
+        .arg("setup")
+        .arg(&count)
+        .arg(dir)
+        .env("PATH", path)
+        .env("FAKE_DOCKER_LOG", dir.join("docker.log"))
+        .env_remove("GRAFANA_ADMIN_PASSWORD")
+        .env_remove("OPENSEARCH_SECURITY")
+        .env_remove("OPENSEARCH_ADMIN_PASSWORD");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Some(run(&mut cmd))
+}
+
+fn env_file(dir: &Path) -> Vec<(String, String)> {
+    read(&dir.join(".env"))
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn env_value(dir: &Path, key: &str) -> Option<String> {
+    env_file(dir)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+#[test]
+fn setup_sh_prepares_the_host_and_a_second_run_changes_nothing() {
+    let dir = platform();
+    let Some((ok, out)) = setup_sh(dir.path(), 262_144, &[]) else {
+        eprintln!("skipped: needs root and unshare (CI has both)");
+        return;
+    };
+    assert!(ok, "setup.sh failed:\n{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        for (sub, uid) in [
+            ("grafana", 472),
+            ("opensearch", 1000),
+            ("prometheus", 65534),
+            ("tempo", 10001),
+        ] {
+            let meta = fs::metadata(dir.path().join("data").join(sub)).expect("data dir");
+            assert_eq!(meta.uid(), uid, "data/{sub}");
+        }
+        let mode = fs::metadata(dir.path().join(".env"))
+            .expect(".env")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, ".env holds passwords");
+    }
+    let password = env_value(dir.path(), "GRAFANA_ADMIN_PASSWORD").expect("generated");
+    assert!(password.len() >= 20 && password != "admin", "{password}");
+    assert_eq!(
+        env_value(dir.path(), "OPENSEARCH_SCHEME").as_deref(),
+        Some("http")
+    );
+    assert!(env_value(dir.path(), "DOCKER_GID").is_some());
+    assert!(
+        out.contains("OpenSearch runs without its security plugin"),
+        "no warning for the default:\n{out}"
+    );
+
+    let (ok, out) = setup_sh(dir.path(), 262_144, &[]).expect("ran once");
+    assert!(ok, "second run failed:\n{out}");
+    assert_eq!(
+        env_value(dir.path(), "GRAFANA_ADMIN_PASSWORD").as_deref(),
+        Some(password.as_str()),
+        "a second run changed the password"
+    );
+    let keys: Vec<String> = env_file(dir.path()).into_iter().map(|(k, _)| k).collect();
+    let unique: BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(keys.len(), unique.len(), ".env repeats keys: {keys:?}");
+    let log = read(&dir.path().join("docker.log"));
+    assert_eq!(
+        log.matches(&format!("network create {NETWORK}")).count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches(&format!("compose -f {COMPOSE_FILE} up -d"))
+            .count(),
+        2,
+        "{log}"
+    );
+
+    // Asking for OpenSearch's security gets TLS, a login and a generated password.
+    let (ok, out) = setup_sh(dir.path(), 262_144, &[("OPENSEARCH_SECURITY", "on")]).expect("ran");
+    assert!(ok, "{out}");
+    assert_eq!(
+        env_value(dir.path(), "OPENSEARCH_SCHEME").as_deref(),
+        Some("https")
+    );
+    assert_eq!(
+        env_value(dir.path(), "OPENSEARCH_TLS").as_deref(),
+        Some("on")
+    );
+    assert!(env_value(dir.path(), "OPENSEARCH_ADMIN_PASSWORD").is_some_and(|p| p.len() >= 20));
+}
+
+#[test]
+fn setup_sh_stops_before_starting_when_opensearch_could_not_run() {
+    let dir = platform();
+    let Some((ok, out)) = setup_sh(dir.path(), 65_530, &[]) else {
+        eprintln!("skipped: needs root and unshare (CI has both)");
+        return;
+    };
+    assert!(!ok, "setup.sh went on with vm.max_map_count too low");
+    assert!(out.contains("sysctl -w vm.max_map_count=262144"), "{out}");
+    assert!(
+        !dir.path().join("docker.log").exists(),
+        "docker was called anyway"
+    );
+}
+
+#[test]
+fn setup_sh_keeps_passwords_and_data_out_of_git() {
+    let dir = platform();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("git runs")
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    fs::write(dir.path().join(".gitignore"), "*.log").expect("write");
+    let Some((ok, out)) = setup_sh(dir.path(), 262_144, &[]) else {
+        eprintln!("skipped: needs root and unshare (CI has both)");
+        return;
+    };
+    assert!(ok, "{out}");
+    assert_eq!(
+        read(&dir.path().join(".gitignore")),
+        "*.log\n.env\n.env.new\ndata/\n"
+    );
+    assert!(git(&["check-ignore", "-q", ".env"]).status.success());
+}
+
+#[test]
+fn the_collector_reaches_the_platform_services_through_defined_pipelines() {
+    let dir = platform();
+    let collector = yaml(&dir.path().join("otel-collector.yaml"));
+    for protocol in ["grpc", "http"] {
+        let endpoint = collector["receivers"]["otlp"]["protocols"][protocol]["endpoint"]
+            .as_str()
+            .expect("endpoint");
+        assert!(
+            endpoint.starts_with("0.0.0.0:"),
+            "{protocol} listens on {endpoint}: other containers could not reach it"
+        );
+    }
+    let pipelines = collector["service"]["pipelines"]
+        .as_object()
+        .expect("pipelines");
+    for signal in ["traces", "metrics", "logs"] {
+        let pipeline = &pipelines[signal];
+        for (kind, section) in [
+            ("receivers", "receivers"),
+            ("processors", "processors"),
+            ("exporters", "exporters"),
+        ] {
+            for name in strings(&pipeline[kind]) {
+                assert!(
+                    collector[section][&name].is_object(),
+                    "{signal} uses {kind} {name}, which is not defined"
+                );
+            }
+        }
+        let processors = strings(&pipeline["processors"]);
+        assert_eq!(
+            processors.first().map(String::as_str),
+            Some("memory_limiter")
+        );
+        assert_eq!(processors.last().map(String::as_str), Some("batch"));
+    }
+    let exporter = |signal: &str| {
+        let name = strings(&pipelines[signal]["exporters"])
+            .pop()
+            .expect("an exporter");
+        collector["exporters"][&name]["endpoint"]
+            .as_str()
+            .expect("endpoint")
+            .to_string()
+    };
+
+    let compose = yaml(&dir.path().join(COMPOSE_FILE));
+    let services = &compose["services"];
+    // Traces: Tempo's OTLP gRPC receiver.
+    let tempo = yaml(&dir.path().join("tempo.yaml"));
+    let tempo_grpc = tempo["distributor"]["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+        .as_str()
+        .expect("tempo grpc");
+    assert_eq!(
+        exporter("traces"),
+        format!("tempo:{}", tempo_grpc.rsplit(':').next().expect("port"))
+    );
+    assert!(services["tempo"].is_object());
+    // Metrics: Prometheus' remote-write receiver, which is off unless enabled.
+    assert_eq!(exporter("metrics"), "http://prometheus:9090/api/v1/write");
+    assert!(
+        strings(&services["prometheus"]["command"])
+            .contains(&"--web.enable-remote-write-receiver".to_string())
+    );
+    // Logs: Fluent Bit's OpenTelemetry input, then OpenSearch.
+    let fluent = yaml(&dir.path().join("fluent-bit.yaml"));
+    let input = &fluent["pipeline"]["inputs"][0];
+    assert_eq!(input["name"], "opentelemetry");
+    assert_eq!(
+        exporter("logs"),
+        format!(
+            "http://fluent-bit:{}",
+            input["port"].as_i64().expect("port")
+        )
+    );
+    let output = &fluent["pipeline"]["outputs"][0];
+    assert_eq!(output["name"], "opensearch");
+    assert_eq!(output["host"], "opensearch");
+    assert!(services["opensearch"].is_object() && services["fluent-bit"].is_object());
+
+    // Trace -> logs: the ids must reach OpenSearch as the field Grafana searches.
+    let statements: Vec<String> =
+        collector["processors"]["transform/logs-for-opensearch"]["log_statements"][0]["statements"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect();
+    assert!(
+        strings(&pipelines["logs"]["processors"]).contains(&"transform/logs-for-opensearch".into())
+    );
+    assert!(statements.contains(&r#"set(cache["traceId"], trace_id.string)"#.to_string()));
+    assert_eq!(
+        statements.last().map(String::as_str),
+        Some("set(body, cache)")
+    );
+    let sources = yaml(
+        &dir.path()
+            .join("grafana/provisioning/datasources/datasources.yaml"),
+    );
+    let by_uid = |uid: &str| {
+        sources["datasources"]
+            .as_array()
+            .expect("datasources")
+            .iter()
+            .find(|d| d["uid"] == uid)
+            .cloned()
+            .unwrap_or_else(|| panic!("no data source {uid}"))
+    };
+    let tempo_source = by_uid("tempo");
+    let opensearch = by_uid("opensearch");
+    let links = &tempo_source["jsonData"]["tracesToLogsV2"];
+    assert_eq!(links["datasourceUid"], "opensearch");
+    assert!(
+        links["query"]
+            .as_str()
+            .expect("query")
+            .starts_with("traceId:")
+    );
+    assert_eq!(opensearch["jsonData"]["database"], output["index"]);
+    assert_eq!(opensearch["jsonData"]["dataLinks"][0]["field"], "traceId");
+    assert_eq!(
+        opensearch["jsonData"]["dataLinks"][0]["datasourceUid"],
+        "tempo"
+    );
+    by_uid("prometheus");
+}
+
+/// `${NAME}` and `$NAME` references in `text`'s values (comment lines left out, as the
+/// programs do), leaving out `$$` (a literal `$`).
+fn references(text: &str) -> BTreeSet<String> {
+    let values: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let text = values.as_str();
+    let bytes = text.as_bytes();
+    let mut names = BTreeSet::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) == Some(&b'$') {
+            i += 2;
+            continue;
+        }
+        let start = if bytes.get(i + 1) == Some(&b'{') {
+            i + 2
+        } else {
+            i + 1
+        };
+        let end = start
+            + bytes[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .count();
+        if end > start {
+            names.insert(text[start..end].to_string());
+        }
+        i = end.max(i + 1);
+    }
+    names
+}
+
+fn environment_keys(service: &Json) -> BTreeSet<String> {
+    strings(&service["environment"])
+        .iter()
+        .map(|e| e.split('=').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn every_variable_a_config_reads_is_set_for_its_container() {
+    let dir = platform();
+    let compose_text = read(&dir.path().join(COMPOSE_FILE));
+    let compose = yaml(&dir.path().join(COMPOSE_FILE));
+    for (file, service) in [
+        ("fluent-bit.yaml", "fluent-bit"),
+        (
+            "grafana/provisioning/datasources/datasources.yaml",
+            "grafana",
+        ),
+    ] {
+        let wanted = references(&read(&dir.path().join(file)));
+        let set = environment_keys(&compose["services"][service]);
+        let missing: Vec<_> = wanted.difference(&set).collect();
+        assert!(
+            missing.is_empty(),
+            "{file} reads {missing:?}, not set on {service}"
+        );
+    }
+    // Grafana's own macros must reach Grafana, not be expanded away at provisioning.
+    let sources = read(
+        &dir.path()
+            .join("grafana/provisioning/datasources/datasources.yaml"),
+    );
+    assert!(sources.contains("$${__trace.traceId}") && sources.contains("$${__value.raw}"));
+    assert!(references(&sources).iter().all(|n| !n.starts_with("__")));
+
+    // Every variable the compose file needs is one setup.sh writes into .env, or one the
+    // user may set (documented at the top of setup.sh).
+    let setup = read(&dir.path().join("setup.sh"));
+    let provided: BTreeSet<String> = setup
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("env_set "))
+        .filter_map(|rest| rest.split_whitespace().next().map(String::from))
+        .collect();
+    for name in references(&compose_text) {
+        assert!(
+            provided.contains(&name) || setup.contains(&format!("#   {name} ")),
+            "the compose file reads {name}, which setup.sh neither writes nor documents"
+        );
+    }
+}
+
+#[test]
+fn an_onboarded_project_and_the_platform_resolve_every_network_and_host() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let project = root.path().join("app");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi-app"),
+        &project,
+    );
+    obs_init(&project).arg("--yes").assert().success();
+    let platform_dir = root.path().join("platform");
+    obs_init(root.path())
+        .args(["platform", "--dir", "platform"])
+        .assert()
+        .success();
+
+    let platform = yaml(&platform_dir.join(COMPOSE_FILE));
+    let services = platform["services"].as_object().expect("services");
+    // What the platform puts on each network, by the network's real name.
+    let on_network = |network: &str| -> BTreeSet<String> {
+        services
+            .iter()
+            .filter(|(_, s)| strings(&s["networks"]).iter().any(|n| n == network))
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
+    let setup = read(&platform_dir.join("setup.sh"));
+
+    let app = yaml(&project.join("docker-compose.yml"));
+    let mut external = Vec::new();
+    for (key, net) in app["networks"].as_object().expect("networks") {
+        if net["external"] == Json::Bool(true) {
+            external.push(net["name"].as_str().unwrap_or(key).to_string());
+        }
+    }
+    assert_eq!(external, vec![NETWORK.to_string()]);
+    for network in &external {
+        assert!(
+            setup.contains(&format!("docker network create {network}")),
+            "nothing creates {network}"
+        );
+        assert!(
+            !on_network(network).is_empty(),
+            "the platform is not on {network}"
+        );
+    }
+
+    // Every host:port the project sends telemetry to is a platform service on that network
+    // listening there.
+    let collector = yaml(&platform_dir.join("otel-collector.yaml"));
+    let listening: BTreeSet<String> = ["grpc", "http"]
+        .iter()
+        .filter_map(|p| {
+            collector["receivers"]["otlp"]["protocols"][p]["endpoint"]
+                .as_str()
+                .and_then(|e| e.rsplit(':').next())
+                .map(String::from)
+        })
+        .collect();
+    let mut targets = Vec::new();
+    for (name, service) in app["services"].as_object().expect("services") {
+        for entry in strings(&service["environment"]) {
+            let Some((key, value)) = entry.split_once('=') else {
+                continue;
+            };
+            if key.contains("ENDPOINT") {
+                targets.push((format!("{name}: {key}"), value.to_string()));
+            }
+        }
+    }
+    let dapr = yaml(&project.join("dapr-config.yml"));
+    targets.push((
+        "dapr-config.yml".into(),
+        dapr["spec"]["tracing"]["otel"]["endpointAddress"]
+            .as_str()
+            .expect("endpointAddress")
+            .to_string(),
+    ));
+    assert!(targets.len() >= 3, "{targets:?}");
+    for (what, target) in &targets {
+        let hostport = target.split("://").last().expect("address");
+        let (host, port) = hostport.split_once(':').expect("host:port");
+        assert_eq!(host, COLLECTOR_SERVICE, "{what}");
+        assert!(
+            on_network(NETWORK).contains(host),
+            "{what}: {host} not on {NETWORK}"
+        );
+        assert!(
+            listening.contains(port),
+            "{what}: nothing listens on {port}"
+        );
+    }
+}
+
+#[test]
+fn prometheus_discovers_sidecars_by_the_label_onboarding_adds() {
+    let dir = platform();
+    let prometheus = yaml(&dir.path().join("prometheus.yml"));
+    let job = prometheus["scrape_configs"]
+        .as_array()
+        .expect("scrape_configs")
+        .iter()
+        .find(|j| j["job_name"] == "dapr-sidecars")
+        .cloned()
+        .expect("a job for the sidecars");
+    let filter = &job["docker_sd_configs"][0]["filters"][0];
+    assert_eq!(filter["name"], "label");
+    assert_eq!(strings(&filter["values"]), vec![METRICS_LABEL.to_string()]);
+    // Prometheus turns the label's name into a meta label, with `.` and `-` as `_`.
+    let meta = format!(
+        "__meta_docker_container_label_{}",
+        METRICS_LABEL.replace(['.', '-'], "_")
+    );
+    let relabels = job["relabel_configs"].as_array().expect("relabel_configs");
+    let address = relabels
+        .iter()
+        .find(|r| r["target_label"] == "__address__")
+        .expect("an address rule");
+    assert!(strings(&address["source_labels"]).contains(&meta));
+    let keep = relabels
+        .iter()
+        .find(|r| r["action"] == "keep")
+        .expect("a network rule");
+    assert_eq!(keep["regex"], NETWORK);
+    let service = &yaml(&dir.path().join(COMPOSE_FILE))["services"]["prometheus"];
+    assert!(strings(&service["networks"]).contains(&NETWORK.to_string()));
+    // Discovery reads the Docker socket, which Prometheus (uid 65534) may read only as a
+    // member of the socket's group.
+    let socket = job["docker_sd_configs"][0]["host"]
+        .as_str()
+        .and_then(|h| h.strip_prefix("unix://"))
+        .expect("a unix socket");
+    assert!(
+        strings(&service["volumes"])
+            .iter()
+            .any(|v| v.starts_with(&format!("{socket}:{socket}"))),
+        "{socket} is not mounted into prometheus"
+    );
+    assert!(
+        strings(&service["group_add"])
+            .iter()
+            .any(|g| g.starts_with("${DOCKER_GID")),
+        "prometheus is not in the socket's group"
+    );
+
+    // And onboarding puts that label, with daprd's metrics port, on the app.
+    let project = tempfile::tempdir().expect("tempdir");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi-app"),
+        project.path(),
+    );
+    obs_init(project.path()).arg("--yes").assert().success();
+    let app = yaml(&project.path().join("docker-compose.yml"));
+    assert_eq!(
+        app["services"]["api"]["labels"][METRICS_LABEL],
+        METRICS_PORT
+    );
+    let command = strings(&app["services"]["api-dapr"]["command"]);
+    let at = command
+        .iter()
+        .position(|w| w == "--metrics-port")
+        .expect("--metrics-port");
+    assert_eq!(command[at + 1], METRICS_PORT);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("dir") {
+        let path = entry.expect("entry").path();
+        let dest = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            fs::copy(&path, &dest).expect("copy");
+        }
+    }
+}

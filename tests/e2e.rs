@@ -3,6 +3,8 @@
 //! The packages come from tests/e2e/requirements.lock, installed once into a cached venv
 //! outside the repo by tests/e2e/venv.sh.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -11,19 +13,7 @@ use assert_cmd::Command as BinCommand;
 
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/venv.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "creating the test venv failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8(out.stdout).expect("path").trim())
-    })
+    PYTHON.get_or_init(|| PathBuf::from(common::install("e2e/venv.sh").trim()))
 }
 
 /// A copy of a bundled example.
@@ -32,7 +22,7 @@ fn example(name: &str) -> tempfile::TempDir {
         .join("examples")
         .join(name);
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_dir(&example, dir.path());
+    common::copy_dir(&example, dir.path());
     dir
 }
 
@@ -51,19 +41,6 @@ fn onboarded_example() -> tempfile::TempDir {
     assert!(obs_init(dir.path(), &["--yes"]).status.success());
     assert!(dir.path().join("app/setup_observability.py").is_file());
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("dir") {
-        let path = entry.expect("entry").path();
-        let dest = to.join(path.file_name().expect("name"));
-        if path.is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-            copy_dir(&path, &dest);
-        } else {
-            std::fs::copy(&path, &dest).expect("copy");
-        }
-    }
 }
 
 fn run_e2e(project: &Path) -> (bool, String) {

@@ -58,17 +58,7 @@ fn strings(v: &Json) -> Vec<String> {
 fn tools() -> &'static (PathBuf, PathBuf) {
     static TOOLS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     TOOLS.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/platform/tools.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "installing the checkers failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).expect("paths");
+        let text = common::install("platform/tools.sh");
         let mut lines = text.lines().map(PathBuf::from);
         let shellcheck = lines.next().expect("shellcheck path");
         let promtool = lines.next().expect("promtool path");
@@ -709,7 +699,7 @@ fn every_variable_a_config_reads_is_set_for_its_container() {
 fn an_onboarded_project_and_the_platform_resolve_every_network_and_host() {
     let root = tempfile::tempdir().expect("tempdir");
     let project = root.path().join("app");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi-app"),
         &project,
     );
@@ -851,7 +841,7 @@ fn prometheus_discovers_sidecars_by_the_label_onboarding_adds() {
 
     // And onboarding puts that label, with daprd's metrics port, on the app.
     let project = tempfile::tempdir().expect("tempdir");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi-app"),
         project.path(),
     );
@@ -867,17 +857,4 @@ fn prometheus_discovers_sidecars_by_the_label_onboarding_adds() {
         .position(|w| w == "--metrics-port")
         .expect("--metrics-port");
     assert_eq!(command[at + 1], METRICS_PORT);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("dir") {
-        let path = entry.expect("entry").path();
-        let dest = to.join(path.file_name().expect("name"));
-        if path.is_dir() {
-            copy_dir(&path, &dest);
-        } else {
-            fs::copy(&path, &dest).expect("copy");
-        }
-    }
 }

@@ -4,7 +4,8 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use obs_init::doc::{Document, Kind, Node};
 use obs_init::model::{Data, resolve_scalar};
@@ -177,5 +178,37 @@ pub fn assert_onboarded(after: &str, service: &str, had_networks: bool, new_side
         assert_eq!(sidecar["command"][0], "./daprd");
         assert!(sidecar.get("networks").is_none() && sidecar.get("ports").is_none());
         assert!(sidecar.get("depends_on").is_none());
+    }
+}
+
+/// Runs one of the tests' install scripts (`tests/<rel>`, which installs what the tests need
+/// once, cached outside the repo) and returns what it printed: the paths of what it installed.
+pub fn install(rel: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(rel);
+    let out = Command::new("bash")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{rel} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("paths are UTF-8")
+}
+
+/// Copies the tree at `from` to `to`, creating `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("dir") {
+        let path = entry.expect("entry").path();
+        let dest = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).expect("copy");
+        }
     }
 }

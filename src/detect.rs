@@ -7,6 +7,8 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::io::Read;
+
 use ignore::WalkBuilder;
 
 use crate::deps;
@@ -117,66 +119,127 @@ pub fn detect(compose_words: &[String], context: Option<&Path>, root: &Path) -> 
 }
 
 fn scan(dir: &Path, root: &Path, d: &mut Detection) {
-    let shown = |p: &Path| -> String {
-        p.strip_prefix(root)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .replace('\\', "/")
-    };
-    let walker = WalkBuilder::new(dir)
+    // Reading the files is the cost of a scan on a large tree, so it is shared among the
+    // cores there; a small project stays on one thread, where starting others would cost
+    // more than they save. The evidence is then taken shallowest path first, which makes
+    // what is named deterministic (not the order directories happen to be read in) and
+    // prefers the project's own top-level files (requirements.txt) to deep ones.
+    let candidates: Vec<(usize, PathBuf)> = WalkBuilder::new(dir)
         .hidden(true)
         .git_ignore(true)
         .git_global(false)
         .require_git(false)
         .filter_entry(|e| !SKIP.contains(&e.file_name().to_string_lossy().as_ref()))
-        .build();
-    let mut python = false;
-    for entry in walker.flatten() {
-        let path = entry.path();
-        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-            continue;
-        };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        if name == "dagster.yaml" || name == "workspace.yaml" {
-            d.add(Framework::Dagster, || format!("{} exists", shown(path)));
-        } else if name.starts_with("requirements") && name.ends_with(".txt") {
-            python = true;
-            if let Ok(text) = fs::read_to_string(path) {
-                for pkg in deps::requirements_names(&text) {
-                    if let Some(f) = Framework::of_package(&pkg) {
-                        d.add(f, || format!("{} lists {pkg}", shown(path)));
-                    }
-                }
-            }
-        } else if name == "pyproject.toml" {
-            python = true;
-            if let Ok(text) = fs::read_to_string(path) {
-                for pkg in pyproject_names(&text) {
-                    if let Some(f) = Framework::of_package(&pkg) {
-                        d.add(f, || format!("{} lists {pkg}", shown(path)));
-                    }
-                }
-            }
-        } else if name.ends_with(".py") && name != crate::python::MODULE_FILE {
-            // (obs-init's own module mentions every framework it supports.)
-            python = true;
-            let small = entry.metadata().is_ok_and(|m| m.len() <= MAX_PY_BYTES);
-            if let Some(text) = small.then(|| fs::read_to_string(path).ok()).flatten() {
-                for module in imports(&text) {
-                    if let Some(f) = Framework::of_package(&module) {
-                        d.add(f, || format!("{} imports {module}", shown(path)));
-                    }
-                }
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()) && is_evidence_file(e.path()))
+        .map(|e| (e.depth(), e.into_path()))
+        .collect();
+    let shown = |p: &Path| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let examine = |files: &[(usize, PathBuf)]| {
+        let mut found = Vec::new();
+        for (depth, path) in files {
+            for (f, why) in file_evidence(path, &shown(path)) {
+                found.push((*depth, path.clone(), f, why));
             }
         }
+        found
+    };
+    // (Asked only for a large tree: finding the core count reads cgroup files.)
+    let threads = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut found = if candidates.len() < PARALLEL_FROM || threads() == 1 {
+        examine(&candidates)
+    } else {
+        let chunk = candidates.len().div_ceil(threads());
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = candidates
+                .chunks(chunk)
+                .map(|part| scope.spawn(|| examine(part)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    found.sort();
+    for (_, _, f, why) in found {
+        d.add(f, || why);
     }
+    let python = candidates.iter().any(|(_, p)| !is_dagster_file(p));
     if python && d.found.is_empty() {
         d.add(Framework::Python, || {
             format!("{} holds Python code", shown(dir))
         });
     }
+}
+
+/// From how many files a scan reads them on several threads.
+const PARALLEL_FROM: usize = 512;
+
+fn file_name(path: &Path) -> std::borrow::Cow<'_, str> {
+    path.file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default()
+}
+
+fn is_dagster_file(path: &Path) -> bool {
+    let name = file_name(path);
+    name == "dagster.yaml" || name == "workspace.yaml"
+}
+
+/// Whether the file can say what the project runs: Dagster's instance files, Python
+/// dependencies (which also say it is Python), Python code other than obs-init's own module
+/// (which mentions every framework it supports).
+fn is_evidence_file(path: &Path) -> bool {
+    let name = file_name(path);
+    is_dagster_file(path)
+        || (name.starts_with("requirements") && name.ends_with(".txt"))
+        || name == "pyproject.toml"
+        || (name.ends_with(".py") && name != crate::python::MODULE_FILE)
+}
+
+/// The frameworks one of the [`is_evidence_file`] files names, each with why (the file
+/// shown as `shown`).
+fn file_evidence(path: &Path, shown: &str) -> Vec<(Framework, String)> {
+    let name = file_name(path);
+    if is_dagster_file(path) {
+        return vec![(Framework::Dagster, format!("{shown} exists"))];
+    }
+    let (packages, verb) = if name.ends_with(".py") {
+        let text = read_small(path).unwrap_or_default();
+        (imports(&text), "imports")
+    } else {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        let names = if name == "pyproject.toml" {
+            pyproject_names(&text)
+        } else {
+            deps::requirements_names(&text)
+        };
+        (names, "lists")
+    };
+    packages
+        .into_iter()
+        .filter_map(|pkg| Framework::of_package(&pkg).map(|f| (f, format!("{shown} {verb} {pkg}"))))
+        .collect()
+}
+
+/// The file's text when it is UTF-8 and at most [`MAX_PY_BYTES`] long. Read with a cap
+/// rather than after a size check: a scan reads tens of thousands of files, and the open and
+/// reads are all it needs (no `stat` for the size, none for the buffer's capacity).
+fn read_small(path: &Path) -> Option<String> {
+    let mut text = String::new();
+    fs::File::open(path)
+        .ok()?
+        .take(MAX_PY_BYTES + 1)
+        .read_to_string(&mut text)
+        .ok()?;
+    (text.len() as u64 <= MAX_PY_BYTES).then_some(text)
 }
 
 /// Top-level modules imported by `import x` / `from x import y` lines.
@@ -274,6 +337,50 @@ mod tests {
                 Framework::FastApi,
                 "requirements.txt lists fastapi".to_string()
             )]
+        );
+    }
+
+    #[test]
+    fn the_shallowest_evidence_is_named_whatever_the_directory_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for sub in ["a", "b/c"] {
+            fs::create_dir_all(root.join(sub)).expect("mkdir");
+            fs::write(root.join(sub).join("main.py"), "import fastapi\n").expect("write");
+        }
+        fs::write(root.join("requirements.txt"), "fastapi\n").expect("write");
+        fs::write(root.join("b/c/jobs.py"), "import dagster\n").expect("write");
+        fs::write(root.join("b/flows.py"), "import dagster\n").expect("write");
+        for _ in 0..5 {
+            let d = detect(&[], Some(root), root);
+            assert_eq!(
+                d.found,
+                vec![
+                    (Framework::FastApi, "requirements.txt lists fastapi".into()),
+                    (Framework::Dagster, "b/flows.py imports dagster".into()),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_large_tree_read_on_several_threads_names_the_same_evidence() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("gen/deep")).expect("mkdir");
+        for i in 0..PARALLEL_FROM * 2 {
+            fs::write(root.join(format!("gen/m{i:04}.py")), "x = 1\n").expect("write");
+        }
+        fs::write(root.join("gen/deep/train.py"), "import mlflow\n").expect("write");
+        fs::write(root.join("gen/m0999.py"), "import mlflow\n").expect("write");
+        fs::write(root.join("gen/m0001.py"), "import dagster\n").expect("write");
+        let d = detect(&[], Some(root), root);
+        assert_eq!(
+            d.found,
+            vec![
+                (Framework::Dagster, "gen/m0001.py imports dagster".into()),
+                (Framework::Mlflow, "gen/m0999.py imports mlflow".into()),
+            ]
         );
     }
 

@@ -1048,7 +1048,7 @@ fn merged<'d>(doc: &'d Document, node: &'d Node) -> impl Iterator<Item = &'d Nod
 }
 
 /// A service's key, looked up locally and then through its merge keys, as Compose sees it.
-fn lookup<'d>(doc: &'d Document, node: &'d Node, key: &str) -> Option<&'d Node> {
+pub(crate) fn lookup<'d>(doc: &'d Document, node: &'d Node, key: &str) -> Option<&'d Node> {
     node.get(key)
         .map(|v| doc.resolve(v))
         .or_else(|| merged(doc, node).find_map(|m| lookup(doc, m, key)))

@@ -6,7 +6,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::compose::{self, COLLECTOR_ADDRESS, CONFIG_MOUNT, NETWORK};
+use crate::compose::{self, COLLECTOR_ADDRESS, CONFIG_MOUNT, METRICS_LABEL, METRICS_PORT, NETWORK};
 use crate::doc::{Document, Kind, Node};
 use crate::error::{ComposeError, Error};
 use crate::model::{Data, Value};
@@ -233,7 +233,42 @@ fn check_compose(
         let image = svc.get("image").and_then(Node::as_str).unwrap_or("");
         if image.contains("daprio/daprd") {
             check_sidecar(name, svc, line, dir, compose_path, &mut add);
+            if let Some(app) = mode.and_then(|m| m.strip_prefix("service:"))
+                && let Some(app_node) = services.get(app)
+                && !has_metrics_label(doc, doc.resolve(app_node))
+            {
+                add(
+                    Severity::Warning,
+                    line,
+                    format!(
+                        "service `{app}` has no label {METRICS_LABEL}, so the platform's \
+                         Prometheus does not scrape the metrics of its Dapr sidecar `{name}`"
+                    ),
+                    &format!(
+                        "run obs-init again (it adds the label), or add \
+                         `{METRICS_LABEL}: \"{METRICS_PORT}\"` to the labels of `{app}`"
+                    ),
+                );
+            }
         }
+    }
+}
+
+/// Whether the app carries the label the platform's Prometheus discovers sidecars by, in
+/// either form Compose allows, its own or merged in.
+fn has_metrics_label(doc: &Document, app: &Node) -> bool {
+    let Some(labels) = compose::lookup(doc, app, "labels") else {
+        return false;
+    };
+    match (labels.items(), labels.entries()) {
+        (Some(items), _) => items
+            .iter()
+            .filter_map(Node::as_str)
+            .any(|l| l.split('=').next() == Some(METRICS_LABEL)),
+        (_, Some(entries)) => entries
+            .iter()
+            .any(|(k, _)| k.as_str() == Some(METRICS_LABEL)),
+        _ => false,
     }
 }
 

@@ -502,3 +502,32 @@ fn remove_takes_back_the_metrics_label_from_labels_the_user_had() {
         );
     }
 }
+
+#[test]
+fn doctor_accepts_a_metrics_label_merged_in_from_an_anchor() {
+    let compose = "x-app: &app\n  labels:\n    obs-init.dapr-metrics-port: \"9090\"\nservices:\n  app:\n    <<: *app\n    image: example/app\n";
+    let dir = project(compose);
+    obs_init(dir.path())
+        .args(["--service", "app"])
+        .assert()
+        .success();
+    let out = obs_init(dir.path()).arg("doctor").output().expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("has no label"), "{err}");
+    // Without the anchor's label, the same project gets the warning.
+    fs::write(
+        dir.path().join("compose.yaml"),
+        fs::read_to_string(dir.path().join("compose.yaml"))
+            .expect("read")
+            .replace(
+                "    obs-init.dapr-metrics-port: \"9090\"\n",
+                "    team: payments\n",
+            ),
+    )
+    .expect("write");
+    let out = obs_init(dir.path()).arg("doctor").output().expect("runs");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no label obs-init.dapr-metrics-port")
+    );
+}

@@ -1,3 +1,0 @@
-from fastapi import FastAPI
-
-app = FastAPI()

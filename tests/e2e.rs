@@ -52,19 +52,13 @@ fn run_script(name: &str, project: &Path) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e")
         .join(name);
-    let out = Command::new(python())
-        .arg(&script)
-        .arg(project)
-        .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .output()
-        .expect("python runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    common::outcome(
+        Command::new(python())
+            .arg(&script)
+            .arg(project)
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
 }
 
 #[test]

@@ -66,16 +66,6 @@ fn tools() -> &'static (PathBuf, PathBuf) {
     })
 }
 
-fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn platform_writes_every_file_once_and_a_second_run_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -214,10 +204,12 @@ fn prometheus_accepts_its_config_and_the_dashboards_queries() {
     let (_, promtool) = tools();
     let dir = platform();
     let config = dir.path().join("prometheus.yml");
-    let (ok, out) = run(Command::new(promtool)
-        .arg("check")
-        .arg("config")
-        .arg(&config));
+    let (ok, out) = common::outcome(
+        Command::new(promtool)
+            .arg("check")
+            .arg("config")
+            .arg(&config),
+    );
     assert!(ok, "promtool rejects prometheus.yml:\n{out}");
 
     let broken = dir.path().join("broken.yml");
@@ -226,10 +218,12 @@ fn prometheus_accepts_its_config_and_the_dashboards_queries() {
         read(&config).replace("docker_sd_configs", "docker_sd_config"),
     )
     .expect("write");
-    let (ok, _) = run(Command::new(promtool)
-        .arg("check")
-        .arg("config")
-        .arg(&broken));
+    let (ok, _) = common::outcome(
+        Command::new(promtool)
+            .arg("check")
+            .arg("config")
+            .arg(&broken),
+    );
     assert!(!ok, "promtool accepted a misspelt discovery key");
 
     // Prometheus' own parser checks the dashboard's PromQL, as recording rules.
@@ -258,7 +252,7 @@ fn prometheus_accepts_its_config_and_the_dashboards_queries() {
         }
         let path = dir.path().join("rules.yml");
         fs::write(&path, text).expect("write");
-        run(Command::new(promtool).arg("check").arg("rules").arg(&path))
+        common::outcome(Command::new(promtool).arg("check").arg("rules").arg(&path))
     };
     let (ok, out) = rules(&exprs);
     assert!(ok, "promtool rejects the dashboard's queries:\n{out}");
@@ -274,14 +268,14 @@ fn setup_sh_is_clean_under_shellcheck() {
     let (shellcheck, _) = tools();
     let dir = platform();
     let script = dir.path().join("setup.sh");
-    let (ok, out) = run(Command::new(shellcheck).arg(&script));
+    let (ok, out) = common::outcome(Command::new(shellcheck).arg(&script));
     assert!(ok, "shellcheck:\n{out}");
     fs::write(
         &script,
         read(&script).replacen("\"$(stat -c %u \"$path\")\"", "$(stat -c %u \"$path\")", 1),
     )
     .expect("write");
-    let (ok, _) = run(Command::new(shellcheck).arg(&script));
+    let (ok, _) = common::outcome(Command::new(shellcheck).arg(&script));
     assert!(!ok, "shellcheck passed an unquoted expansion");
 }
 
@@ -343,7 +337,7 @@ fn setup_sh(dir: &Path, map_count: u64, env: &[(&str, &str)]) -> Option<(bool, S
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Some(run(&mut cmd))
+    Some(common::outcome(&mut cmd))
 }
 
 fn env_file(dir: &Path) -> Vec<(String, String)> {

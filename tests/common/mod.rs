@@ -212,3 +212,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Runs `cmd`: whether it succeeded, and what it printed (stdout, then stderr) for messages.
+pub fn outcome(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().expect("the command runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

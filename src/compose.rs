@@ -682,11 +682,7 @@ impl<'d> ServicePlan<'d> {
                 NewNode::str(METRICS_PORT),
             )])
         };
-        let has_label = |present: &[String]| {
-            present
-                .iter()
-                .any(|l| l.split('=').next() == Some(METRICS_LABEL))
-        };
+        let has_label = |present: &[String]| present.iter().any(|l| l == METRICS_LABEL);
         match &self.labels {
             Some(CollectionPlan::Absent) => {
                 editor.insert_entry(self.node, &svc_path, "labels", label_map(), lay)
@@ -930,16 +926,27 @@ fn label_plan<'d>(
     if labels.is_empty_null() {
         return Some(CollectionPlan::Empty(key));
     }
-    let texts = |nodes: &mut dyn Iterator<Item = &'d Node>| {
-        nodes.filter_map(|n| n.as_str().map(String::from)).collect()
-    };
     match &labels.kind {
-        Kind::Seq { items, .. } => Some(CollectionPlan::List(labels, texts(&mut items.iter()))),
-        Kind::Map { entries, .. } => Some(CollectionPlan::Map(
-            labels,
-            texts(&mut entries.iter().map(|(k, _)| k)),
-        )),
+        Kind::Seq { .. } => Some(CollectionPlan::List(labels, label_names(labels))),
+        Kind::Map { .. } => Some(CollectionPlan::Map(labels, label_names(labels))),
         _ => skip(format!("`labels` is a {}", labels.kind_name())),
+    }
+}
+
+/// The names a service's `labels` defines, in either form Compose allows: `- name=value`
+/// items, or `name: value` entries.
+pub(crate) fn label_names(labels: &Node) -> Vec<String> {
+    match &labels.kind {
+        Kind::Seq { items, .. } => items
+            .iter()
+            .filter_map(Node::as_str)
+            .filter_map(|l| l.split('=').next().map(String::from))
+            .collect(),
+        Kind::Map { entries, .. } => entries
+            .iter()
+            .filter_map(|(k, _)| k.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -254,22 +254,14 @@ fn check_compose(
     }
 }
 
-/// Whether the app carries the label the platform's Prometheus discovers sidecars by, in
-/// either form Compose allows, its own or merged in.
+/// Whether the app carries the label the platform's Prometheus discovers sidecars by, its
+/// own or merged in.
 fn has_metrics_label(doc: &Document, app: &Node) -> bool {
-    let Some(labels) = compose::lookup(doc, app, "labels") else {
-        return false;
-    };
-    match (labels.items(), labels.entries()) {
-        (Some(items), _) => items
+    compose::lookup(doc, app, "labels").is_some_and(|labels| {
+        compose::label_names(labels)
             .iter()
-            .filter_map(Node::as_str)
-            .any(|l| l.split('=').next() == Some(METRICS_LABEL)),
-        (_, Some(entries)) => entries
-            .iter()
-            .any(|(k, _)| k.as_str() == Some(METRICS_LABEL)),
-        _ => false,
-    }
+            .any(|n| n == METRICS_LABEL)
+    })
 }
 
 fn check_sidecar(

@@ -124,7 +124,7 @@ fn scan(dir: &Path, root: &Path, d: &mut Detection) {
     // more than they save. The evidence is then taken shallowest path first, which makes
     // what is named deterministic (not the order directories happen to be read in) and
     // prefers the project's own top-level files (requirements.txt) to deep ones.
-    let candidates: Vec<(usize, PathBuf)> = WalkBuilder::new(dir)
+    let candidates: Vec<(usize, PathBuf, Source)> = WalkBuilder::new(dir)
         .hidden(true)
         .git_ignore(true)
         .git_global(false)
@@ -132,8 +132,8 @@ fn scan(dir: &Path, root: &Path, d: &mut Detection) {
         .filter_entry(|e| !SKIP.contains(&e.file_name().to_string_lossy().as_ref()))
         .build()
         .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()) && is_evidence_file(e.path()))
-        .map(|e| (e.depth(), e.into_path()))
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .filter_map(|e| source(e.path()).map(|kind| (e.depth(), e.into_path(), kind)))
         .collect();
     let shown = |p: &Path| {
         p.strip_prefix(root)
@@ -141,10 +141,10 @@ fn scan(dir: &Path, root: &Path, d: &mut Detection) {
             .to_string_lossy()
             .replace('\\', "/")
     };
-    let examine = |files: &[(usize, PathBuf)]| {
+    let examine = |files: &[(usize, PathBuf, Source)]| {
         let mut found = Vec::new();
-        for (depth, path) in files {
-            for (f, why) in file_evidence(path, &shown(path)) {
+        for (depth, path, kind) in files {
+            for (f, why) in file_evidence(path, *kind, &shown(path)) {
                 found.push((*depth, path.clone(), f, why));
             }
         }
@@ -171,7 +171,9 @@ fn scan(dir: &Path, root: &Path, d: &mut Detection) {
     for (_, _, f, why) in found {
         d.add(f, || why);
     }
-    let python = candidates.iter().any(|(_, p)| !is_dagster_file(p));
+    let python = candidates
+        .iter()
+        .any(|(_, _, kind)| *kind != Source::DagsterInstance);
     if python && d.found.is_empty() {
         d.add(Framework::Python, || {
             format!("{} holds Python code", shown(dir))
@@ -182,46 +184,51 @@ fn scan(dir: &Path, root: &Path, d: &mut Detection) {
 /// From how many files a scan reads them on several threads.
 const PARALLEL_FROM: usize = 512;
 
-fn file_name(path: &Path) -> std::borrow::Cow<'_, str> {
-    path.file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default()
+/// A file that can say what the project runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// `dagster.yaml` or `workspace.yaml`.
+    DagsterInstance,
+    /// `requirements*.txt`.
+    Requirements,
+    Pyproject,
+    /// Python code other than obs-init's own module (which mentions every framework it
+    /// supports).
+    Code,
 }
 
-fn is_dagster_file(path: &Path) -> bool {
-    let name = file_name(path);
-    name == "dagster.yaml" || name == "workspace.yaml"
-}
-
-/// Whether the file can say what the project runs: Dagster's instance files, Python
-/// dependencies (which also say it is Python), Python code other than obs-init's own module
-/// (which mentions every framework it supports).
-fn is_evidence_file(path: &Path) -> bool {
-    let name = file_name(path);
-    is_dagster_file(path)
-        || (name.starts_with("requirements") && name.ends_with(".txt"))
-        || name == "pyproject.toml"
-        || (name.ends_with(".py") && name != crate::python::MODULE_FILE)
-}
-
-/// The frameworks one of the [`is_evidence_file`] files names, each with why (the file
-/// shown as `shown`).
-fn file_evidence(path: &Path, shown: &str) -> Vec<(Framework, String)> {
-    let name = file_name(path);
-    if is_dagster_file(path) {
-        return vec![(Framework::Dagster, format!("{shown} exists"))];
-    }
-    let (packages, verb) = if name.ends_with(".py") {
-        let text = read_small(path).unwrap_or_default();
-        (imports(&text), "imports")
+/// What kind of evidence the file is, if any. All but Dagster's files also say the project
+/// is Python.
+fn source(path: &Path) -> Option<Source> {
+    let name = path.file_name()?.to_string_lossy();
+    if name == "dagster.yaml" || name == "workspace.yaml" {
+        Some(Source::DagsterInstance)
+    } else if name.starts_with("requirements") && name.ends_with(".txt") {
+        Some(Source::Requirements)
+    } else if name == "pyproject.toml" {
+        Some(Source::Pyproject)
+    } else if name.ends_with(".py") && name != crate::python::MODULE_FILE {
+        Some(Source::Code)
     } else {
-        let text = fs::read_to_string(path).unwrap_or_default();
-        let names = if name == "pyproject.toml" {
-            pyproject_names(&text)
-        } else {
-            deps::requirements_names(&text)
-        };
-        (names, "lists")
+        None
+    }
+}
+
+/// The frameworks a file names, each with why (the file shown as `shown`).
+fn file_evidence(path: &Path, kind: Source, shown: &str) -> Vec<(Framework, String)> {
+    let (packages, verb) = match kind {
+        Source::DagsterInstance => {
+            return vec![(Framework::Dagster, format!("{shown} exists"))];
+        }
+        Source::Code => (imports(&read_small(path).unwrap_or_default()), "imports"),
+        Source::Pyproject => (
+            pyproject_names(&fs::read_to_string(path).unwrap_or_default()),
+            "lists",
+        ),
+        Source::Requirements => (
+            deps::requirements_names(&fs::read_to_string(path).unwrap_or_default()),
+            "lists",
+        ),
     };
     packages
         .into_iter()

@@ -291,8 +291,8 @@ esac
 
 /// Runs the platform's setup.sh as root in a private mount namespace, where
 /// `vm.max_map_count` reads `map_count` (the host's own setting is left alone), with the
-/// fake docker client first on PATH. `None` where that is not possible (not root, no
-/// unshare).
+/// fake docker client first on PATH. `None`, saying so, where that is not possible (not
+/// root, no unshare).
 fn setup_sh(dir: &Path, map_count: u64, env: &[(&str, &str)]) -> Option<(bool, String)> {
     let root = Command::new("id").arg("-u").output().ok()?;
     let can_unshare = Command::new("unshare")
@@ -305,6 +305,7 @@ fn setup_sh(dir: &Path, map_count: u64, env: &[(&str, &str)]) -> Option<(bool, S
             std::env::var_os("CI").is_none(),
             "setup.sh tests need root and unshare, and CI must run them"
         );
+        eprintln!("skipped: needs root and unshare (CI has both)");
         return None;
     }
     let bin = dir.join("fake-bin");
@@ -360,7 +361,6 @@ fn env_value(dir: &Path, key: &str) -> Option<String> {
 fn setup_sh_prepares_the_host_and_a_second_run_changes_nothing() {
     let dir = platform();
     let Some((ok, out)) = setup_sh(dir.path(), 262_144, &[]) else {
-        eprintln!("skipped: needs root and unshare (CI has both)");
         return;
     };
     assert!(ok, "setup.sh failed:\n{out}");
@@ -435,7 +435,6 @@ fn setup_sh_prepares_the_host_and_a_second_run_changes_nothing() {
 fn setup_sh_stops_before_starting_when_opensearch_could_not_run() {
     let dir = platform();
     let Some((ok, out)) = setup_sh(dir.path(), 65_530, &[]) else {
-        eprintln!("skipped: needs root and unshare (CI has both)");
         return;
     };
     assert!(!ok, "setup.sh went on with vm.max_map_count too low");
@@ -459,7 +458,6 @@ fn setup_sh_keeps_passwords_and_data_out_of_git() {
     assert!(git(&["init", "-q"]).status.success());
     fs::write(dir.path().join(".gitignore"), "*.log").expect("write");
     let Some((ok, out)) = setup_sh(dir.path(), 262_144, &[]) else {
-        eprintln!("skipped: needs root and unshare (CI has both)");
         return;
     };
     assert!(ok, "{out}");

@@ -193,16 +193,7 @@ fn finish(plan: &Plan, how: &Finish) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     if !how.allow_dirty {
-        let touched: Vec<_> = plan
-            .files
-            .iter()
-            .filter(|f| matches!(f.status, Status::Update | Status::Delete))
-            .map(|f| f.path.clone())
-            .collect();
-        let files = git::dirty(how.dir, &touched);
-        if !files.is_empty() {
-            return Err(Error::Dirty { files });
-        }
+        refuse_dirty(plan, how.dir)?;
     }
     apply::apply(plan)?;
     if how.json {
@@ -213,6 +204,23 @@ fn finish(plan: &Plan, how: &Finish) -> Result<ExitCode, Error> {
         let _ = report::next_steps(&mut err, plan);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to change or delete files that have uncommitted changes in git, naming them, so
+/// that obs-init's edits can be reviewed on their own.
+fn refuse_dirty(plan: &Plan, dir: &Path) -> Result<(), Error> {
+    let touched: Vec<_> = plan
+        .files
+        .iter()
+        .filter(|f| matches!(f.status, Status::Update | Status::Delete))
+        .map(|f| f.path.clone())
+        .collect();
+    let files = git::dirty(dir, &touched);
+    if files.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Dirty { files })
+    }
 }
 
 /// The conflict policy: the flag's, else ask where a person can answer, else stop.
@@ -299,16 +307,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     if !args.allow_dirty {
-        let touched: Vec<_> = plan
-            .files
-            .iter()
-            .filter(|f| matches!(f.status, Status::Update))
-            .map(|f| f.path.clone())
-            .collect();
-        let files = git::dirty(&opts.dir, &touched);
-        if !files.is_empty() {
-            return Err(Error::Dirty { files });
-        }
+        refuse_dirty(&plan, &opts.dir)?;
     }
     if let Some(p) = &prompter {
         let _ = report::statuses(&mut err, &plan, true);

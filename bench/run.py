@@ -27,7 +27,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+CORPUS = ROOT / "tests" / "data" / "compose"
 BIN = ROOT / "target" / "release" / "obs-init"
 PEER = ROOT / "bench" / "peers" / "ruamel_onboard.py"
 CACHE = Path(os.environ.get("OBS_INIT_BENCH_CACHE", Path.home() / ".cache" / "obs-init-bench"))
@@ -63,7 +63,7 @@ def median_ms(samples: list[float]) -> float:
 
 def bench_corpus(work: Path) -> list[str]:
     rows, ratios, ours_all, peer_all, skipped = [], [], [], [], []
-    for src in sorted((SHARED / "corpus" / "compose").iterdir()):
+    for src in sorted(p for p in CORPUS.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml")):
         service = first_app(src)
         if service is None:
             skipped.append(f"{src.name} (no app service, or not YAML)")

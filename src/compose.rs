@@ -4,6 +4,7 @@
 use crate::doc::{Document, Kind, Node, ParseError};
 use crate::emit::{Layout, NewNode};
 use crate::error::ComposeError;
+use crate::inherit::{self, lookup};
 use crate::model::{Data, Value};
 use crate::ports::{self, PortRange};
 use crate::splice::{Change, Editor, Slot};
@@ -404,7 +405,9 @@ struct ServicePlan<'d> {
 }
 
 enum EnvPlan<'d> {
-    Absent,
+    /// No `environment` of its own; what it inherits through `extends`, which a key of its
+    /// own adds to.
+    Absent(Vec<Present<'d>>),
     Empty(&'d Node),
     List(&'d Node, Vec<Present<'d>>, crate::doc::Style),
     Map(&'d Node, Vec<Present<'d>>),
@@ -423,6 +426,9 @@ struct Present<'d> {
 /// written as a list or a map: what is there already, and in which form.
 enum CollectionPlan<'d> {
     Absent,
+    /// Absent, but the service inherits the collection through `extends`, which a
+    /// collection of its own adds to.
+    Inherited,
     Empty(&'d Node),
     List(&'d Node, Vec<String>),
     Map(&'d Node, Vec<String>),
@@ -468,7 +474,16 @@ impl<'d> ServicePlan<'d> {
                 line,
             });
         }
-        if let Some(mode) = lookup(doc, node, "network_mode") {
+        let extended_by = inherit::extended_by(doc, services, name);
+        if !extended_by.is_empty() {
+            return Err(ComposeError::Extended {
+                service: name.into(),
+                by: extended_by,
+                line,
+            });
+        }
+        let bases = inherit::bases(doc, services, name)?;
+        if let Some(mode) = inherit::effective(doc, node, &bases, "network_mode") {
             return Err(ComposeError::NetworkMode {
                 service: name.into(),
                 mode: mode.as_str().unwrap_or("?").to_string(),
@@ -476,7 +491,7 @@ impl<'d> ServicePlan<'d> {
             });
         }
         for key in ["environment", "networks"] {
-            if node.get(key).is_none() && merged(doc, node).any(|m| m.get(key).is_some()) {
+            if inherit::only_merged(doc, node, key) {
                 return Err(ComposeError::MergedKey {
                     service: name.into(),
                     key: key.into(),
@@ -485,7 +500,10 @@ impl<'d> ServicePlan<'d> {
             }
         }
 
-        let used = container_ports(doc, node);
+        let used: Vec<(PortRange, usize)> = std::iter::once(node)
+            .chain(bases.iter().map(|(_, b)| *b))
+            .flat_map(|n| container_ports(doc, n))
+            .collect();
         for (port, flag) in DAPR_PORTS {
             if let Some((range, line)) = used.iter().find(|(r, _)| r.contains(port)) {
                 return Err(ComposeError::PortClash {
@@ -524,10 +542,19 @@ impl<'d> ServicePlan<'d> {
             }
         });
 
-        let sidecar = sidecar_plan(doc, services, name, opts, app_port)?;
-        let env = env_plan(doc, name, node)?;
-        let networks = net_plan(doc, name, node)?;
-        let labels = label_plan(doc, name, node, &mut notes);
+        let sidecar = sidecar_plan(doc, services, name, opts, app_port, node, &bases)?;
+        if app_id(name) != name && matches!(sidecar, SidecarPlan::Add(_)) {
+            notes.push(Note {
+                service: svc(),
+                message: format!(
+                    "Dapr app id `{}`: daprd rejects dots in app ids",
+                    app_id(name)
+                ),
+            });
+        }
+        let env = env_plan(doc, name, node, &bases)?;
+        let networks = net_plan(doc, name, node, &bases)?;
+        let labels = label_plan(doc, name, node, &bases, &mut notes);
         let layout = layout(text, doc.root.as_ref().expect("root"), services, Some(node));
         Ok(ServicePlan {
             name: name.to_string(),
@@ -588,15 +615,41 @@ impl<'d> ServicePlan<'d> {
                 .collect()
         };
         match &self.env {
-            EnvPlan::Absent => {
-                let items = list_items(&wanted, crate::doc::Style::Plain);
-                editor.insert_entry(
-                    self.node,
-                    &svc_path,
-                    "environment",
-                    NewNode::Seq(items),
-                    lay,
-                );
+            EnvPlan::Absent(inherited) => {
+                let missing: Vec<(String, String)> = wanted
+                    .iter()
+                    .filter(|(k, v)| {
+                        let Some(p) = inherited.iter().find(|p| &p.key == k) else {
+                            return true;
+                        };
+                        if p.value.as_deref() == Some(v.as_str()) {
+                            return false;
+                        }
+                        if !overwrite {
+                            conflicts.push(Conflict {
+                                service: Some(name.clone()),
+                                what: format!(
+                                    "{k} is {}, obs-init would set {v}",
+                                    p.value.as_deref().unwrap_or("(taken from the host)")
+                                ),
+                                line: None,
+                            });
+                        }
+                        overwrite
+                    })
+                    .cloned()
+                    .collect();
+                // Nothing to write when everything is inherited already.
+                if !missing.is_empty() {
+                    let items = list_items(&missing, crate::doc::Style::Plain);
+                    editor.insert_entry(
+                        self.node,
+                        &svc_path,
+                        "environment",
+                        NewNode::Seq(items),
+                        lay,
+                    );
+                }
             }
             EnvPlan::Empty(key) => {
                 let items = list_items(&wanted, crate::doc::Style::Plain);
@@ -658,6 +711,10 @@ impl<'d> ServicePlan<'d> {
             CollectionPlan::Absent => {
                 editor.insert_entry(self.node, &svc_path, "networks", fresh(), lay)
             }
+            CollectionPlan::Inherited => {
+                let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
+                editor.insert_entry(self.node, &svc_path, "networks", ours, lay)
+            }
             CollectionPlan::Empty(key) => {
                 editor.set_empty(key, &svc_path, "networks", fresh(), lay)
             }
@@ -684,7 +741,7 @@ impl<'d> ServicePlan<'d> {
         };
         let has_label = |present: &[String]| present.iter().any(|l| l == METRICS_LABEL);
         match &self.labels {
-            Some(CollectionPlan::Absent) => {
+            Some(CollectionPlan::Absent | CollectionPlan::Inherited) => {
                 editor.insert_entry(self.node, &svc_path, "labels", label_map(), lay)
             }
             Some(CollectionPlan::Empty(key)) => {
@@ -758,6 +815,8 @@ fn sidecar_plan<'d>(
     name: &str,
     opts: &ComposeOptions,
     app_port: Option<u16>,
+    app: &'d Node,
+    bases: &[(String, &'d Node)],
 ) -> Result<SidecarPlan<'d>, ComposeError> {
     let wanted_name = sidecar_name(name);
     let shares = format!("service:{name}");
@@ -797,7 +856,8 @@ fn sidecar_plan<'d>(
             });
         }
     }
-    let mut cmd = vec!["./daprd", "--app-id", name];
+    let id = app_id(name);
+    let mut cmd = vec!["./daprd", "--app-id", id.as_str()];
     let port = app_port.map(|p| p.to_string());
     if let Some(p) = &port {
         cmd.extend(["--app-port", p]);
@@ -813,24 +873,69 @@ fn sidecar_plan<'d>(
             .map(|w| NewNode::DoubleQuoted(w.to_string()))
             .collect(),
     )));
-    Ok(SidecarPlan::Add(NewNode::Map(vec![
-        (
-            "image".into(),
-            NewNode::str(daprd_image(&opts.dapr_version)),
-        ),
-        ("command".into(), command),
-        (
-            "volumes".into(),
-            NewNode::Seq(vec![NewNode::str(format!(
-                "{}:{CONFIG_MOUNT}:ro",
-                opts.config_source
-            ))]),
-        ),
-        (
-            "network_mode".into(),
-            NewNode::DoubleQuoted(format!("service:{name}")),
-        ),
-    ])))
+    let mut extra = Vec::new();
+    // A sidecar in the app's namespace depends on the app: Compose rejects the project when
+    // the app's profile is off and the sidecar has none.
+    let profiles = app_profiles(doc, app, bases);
+    if !profiles.is_empty() {
+        extra.push((
+            "profiles".to_string(),
+            NewNode::Seq(profiles.into_iter().map(NewNode::Str).collect()),
+        ));
+    }
+    // The app restarting while its sidecar stays down would leave it without tracing.
+    if let Some(restart) = inherit::effective(doc, app, bases, "restart").and_then(Node::as_str) {
+        extra.push(("restart".to_string(), NewNode::str(restart)));
+    }
+    Ok(SidecarPlan::Add(NewNode::Map(
+        [
+            vec![
+                (
+                    "image".into(),
+                    NewNode::str(daprd_image(&opts.dapr_version)),
+                ),
+                ("command".into(), command),
+                (
+                    "volumes".into(),
+                    NewNode::Seq(vec![NewNode::str(format!(
+                        "{}:{CONFIG_MOUNT}:ro",
+                        opts.config_source
+                    ))]),
+                ),
+                (
+                    "network_mode".into(),
+                    NewNode::DoubleQuoted(format!("service:{name}")),
+                ),
+            ],
+            extra,
+        ]
+        .concat(),
+    )))
+}
+
+/// The profiles a service is active in: its own and, through `extends`, its bases' (they add
+/// up), base first as Compose lists them.
+fn app_profiles(doc: &Document, app: &Node, bases: &[(String, &Node)]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for layer in inherit::layers(doc, app, bases, "profiles")
+        .into_iter()
+        .rev()
+    {
+        for p in layer.items().unwrap_or_default() {
+            if let Some(p) = doc.resolve(p).as_str()
+                && !out.iter().any(|o| o == p)
+            {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The Dapr app id for a service: its name, with the dots daprd rejects in self-hosted mode
+/// (`parameter app-id cannot contain dots`) turned into dashes.
+pub fn app_id(service: &str) -> String {
+    service.replace('.', "-")
 }
 
 pub fn daprd_image(version: &str) -> String {
@@ -841,9 +946,16 @@ fn env_plan<'d>(
     doc: &'d Document,
     name: &str,
     node: &'d Node,
+    bases: &[(String, &'d Node)],
 ) -> Result<EnvPlan<'d>, ComposeError> {
+    // What the bases give, nearest first: a key of the service's own overrides it.
+    let inherited: Vec<Present<'d>> = bases
+        .iter()
+        .filter_map(|(_, b)| lookup(doc, b, "environment"))
+        .flat_map(|env| env_entries(doc, env, false))
+        .collect();
     let Some((key, env)) = node.get_entry("environment") else {
-        return Ok(EnvPlan::Absent);
+        return Ok(EnvPlan::Absent(inherited));
     };
     check_editable(doc, name, "environment", env, key.start.line + 1)?;
     if env.is_empty_null() {
@@ -855,37 +967,13 @@ fn env_plan<'d>(
                 Some(Kind::Scalar { style, .. }) => *style,
                 _ => crate::doc::Style::Plain,
             };
-            let present = items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| {
-                    let s = doc.resolve(item).as_str()?;
-                    let (key, value) = match s.split_once('=') {
-                        Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                        None => (s.to_string(), None),
-                    };
-                    Some(Present {
-                        key,
-                        value,
-                        at: Some((item, Slot::Index(i))),
-                    })
-                })
-                .collect();
+            let mut present = env_entries(doc, env, true);
+            present.extend(inherited);
             Ok(EnvPlan::List(env, present, style))
         }
         Kind::Map { .. } => {
-            let mut present = Vec::new();
-            for (n, m) in std::iter::once(env).chain(merged(doc, env)).enumerate() {
-                for (k, v) in m.entries().unwrap_or_default() {
-                    if let Some(k) = k.as_str().filter(|k| *k != "<<") {
-                        present.push(Present {
-                            key: k.to_string(),
-                            value: doc.resolve(v).as_str().map(String::from),
-                            at: (n == 0).then(|| (v, Slot::Key(k.to_string()))),
-                        });
-                    }
-                }
-            }
+            let mut present = env_entries(doc, env, true);
+            present.extend(inherited);
             Ok(EnvPlan::Map(env, present))
         }
         _ => Err(ComposeError::Unsupported {
@@ -896,12 +984,54 @@ fn env_plan<'d>(
     }
 }
 
+/// The variables an `environment` (list or map, merge keys followed) sets, in precedence
+/// order. `own`: the node is the service's own, so its scalars can be replaced in place.
+fn env_entries<'d>(doc: &'d Document, env: &'d Node, own: bool) -> Vec<Present<'d>> {
+    match &env.kind {
+        Kind::Seq { items, .. } => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let s = doc.resolve(item).as_str()?;
+                let (key, value) = match s.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (s.to_string(), None),
+                };
+                Some(Present {
+                    key,
+                    value,
+                    at: own.then_some((item, Slot::Index(i))),
+                })
+            })
+            .collect(),
+        Kind::Map { .. } => std::iter::once(env)
+            .chain(inherit::merged(doc, env))
+            .enumerate()
+            .flat_map(|(n, m)| {
+                m.entries()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(move |(k, v)| {
+                        let k = k.as_str().filter(|k| *k != "<<")?;
+                        Some(Present {
+                            key: k.to_string(),
+                            value: doc.resolve(v).as_str().map(String::from),
+                            at: (own && n == 0).then(|| (v, Slot::Key(k.to_string()))),
+                        })
+                    })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Where the metrics label goes. The label is a convenience for the platform's discovery:
 /// a shape obs-init cannot edit safely is noted and left alone, not refused.
 fn label_plan<'d>(
     doc: &'d Document,
     name: &str,
     node: &'d Node,
+    bases: &[(String, &'d Node)],
     notes: &mut Vec<Note>,
 ) -> Option<CollectionPlan<'d>> {
     let mut skip = |why: String| {
@@ -915,8 +1045,15 @@ fn label_plan<'d>(
         None
     };
     let Some((key, labels)) = node.get_entry("labels") else {
-        if merged(doc, node).any(|m| m.get("labels").is_some()) {
+        if inherit::only_merged(doc, node, "labels") {
             return skip("the service's labels come through a merge key".into());
+        }
+        let inherited = inherit::layers(doc, node, bases, "labels")
+            .into_iter()
+            .any(|l| label_names(l).iter().any(|n| n == METRICS_LABEL));
+        if inherited {
+            // Its base carries the label already, and `extends` passes it on.
+            return None;
         }
         return Some(CollectionPlan::Absent);
     };
@@ -954,9 +1091,19 @@ fn net_plan<'d>(
     doc: &'d Document,
     name: &str,
     node: &'d Node,
+    bases: &[(String, &'d Node)],
 ) -> Result<CollectionPlan<'d>, ComposeError> {
     let Some((key, nets)) = node.get_entry("networks") else {
-        return Ok(CollectionPlan::Absent);
+        // `extends` merges networks by name: with networks from a base, the service is not
+        // on `default` unless the base says so, and a list of its own adds to the base's.
+        let inherited = bases
+            .iter()
+            .any(|(_, b)| lookup(doc, b, "networks").is_some_and(|n| !n.is_empty_null()));
+        return Ok(if inherited {
+            CollectionPlan::Inherited
+        } else {
+            CollectionPlan::Absent
+        });
     };
     check_editable(doc, name, "networks", nets, key.start.line + 1)?;
     if nets.is_empty_null() {
@@ -1034,31 +1181,6 @@ fn anchor_text(doc: &Document, node: &Node) -> String {
     };
     doc.anchor_name(id)
         .map_or_else(|| "an anchor".to_string(), |n| format!("{sigil}{n}"))
-}
-
-/// The mappings merged into `node` with `<<`.
-fn merged<'d>(doc: &'d Document, node: &'d Node) -> impl Iterator<Item = &'d Node> + 'd {
-    let sources: Vec<&Node> = match node.get("<<").map(|m| doc.resolve(m)) {
-        Some(
-            m @ Node {
-                kind: Kind::Map { .. },
-                ..
-            },
-        ) => vec![m],
-        Some(Node {
-            kind: Kind::Seq { items, .. },
-            ..
-        }) => items.iter().map(|i| doc.resolve(i)).collect(),
-        _ => Vec::new(),
-    };
-    sources.into_iter()
-}
-
-/// A service's key, looked up locally and then through its merge keys, as Compose sees it.
-pub(crate) fn lookup<'d>(doc: &'d Document, node: &'d Node, key: &str) -> Option<&'d Node> {
-    node.get(key)
-        .map(|v| doc.resolve(v))
-        .or_else(|| merged(doc, node).find_map(|m| lookup(doc, m, key)))
 }
 
 fn is_daprd(doc: &Document, service: &Node) -> bool {

@@ -221,6 +221,10 @@ struct Builder<'t> {
     anchors: Vec<(usize, String, Node)>,
     /// Anchor name -> id of its latest definition (a name may be redefined).
     anchor_ids: HashMap<String, usize>,
+    /// Anchors defined so far. Ids are given when a definition starts but a node is recorded
+    /// when it ends, so an anchor nested inside an anchored collection must not take its id
+    /// from the count of recorded ones.
+    defined: usize,
     /// How many collections enclose the node being built.
     depth: usize,
 }
@@ -256,6 +260,7 @@ impl<'t> Builder<'t> {
             aliased: HashMap::new(),
             anchors: Vec::new(),
             anchor_ids: HashMap::new(),
+            defined: 0,
             depth: 0,
         })
     }
@@ -310,7 +315,8 @@ impl<'t> Builder<'t> {
     fn define(&mut self, anchor: Option<String>) -> (usize, Option<String>) {
         match anchor {
             Some(name) => {
-                let id = self.anchors.len() + 1;
+                self.defined += 1;
+                let id = self.defined;
                 self.anchor_ids.insert(name.clone(), id);
                 (id, Some(name))
             }
@@ -619,5 +625,34 @@ fn unexpected(ev: &Event) -> ParseError {
         message: "unexpected YAML event".into(),
         line: ev.start_mark.line as usize + 1,
         col: ev.start_mark.column as usize + 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_of_a_mapping_that_holds_an_anchor_resolves_to_the_mapping() {
+        // Sentry's and Airflow's shape: the merged mapping defines an anchor of its own.
+        let text = Text::new(
+            "x-defaults: &defaults\n  environment:\n    A: &a \"1\"\n    B: *a\n\
+             services:\n  web:\n    <<: *defaults\n",
+        );
+        let doc = Document::parse(&text).expect("parses");
+        let root = doc.root.as_ref().expect("root");
+        let merge = root
+            .get("services")
+            .and_then(|s| s.get("web"))
+            .and_then(|w| w.get("<<"))
+            .expect("merge key");
+        let target = doc.resolve(merge);
+        assert!(
+            target.get("environment").is_some(),
+            "resolved to {target:?}"
+        );
+        let env = target.get("environment").expect("environment");
+        let b = env.get("B").map(|b| doc.resolve(b)).and_then(Node::as_str);
+        assert_eq!(b, Some("1"));
     }
 }

@@ -51,14 +51,7 @@ pub fn diagnose(
     let mut collector = None;
     match compose::parse(&content) {
         Err(e) => findings.push(from_error(&shown, &e)),
-        Ok((_, doc)) => check_compose(
-            &doc,
-            &shown,
-            dir,
-            &compose_path,
-            &mut findings,
-            &mut collector,
-        ),
+        Ok((_, doc)) => check_compose(&doc, &shown, &compose_path, &mut findings, &mut collector),
     }
     let config = dir.join("dapr-config.yml");
     if let Ok(text) = std::fs::read_to_string(&config) {
@@ -103,7 +96,6 @@ fn from_error(file: &str, e: &ComposeError) -> Finding {
 fn check_compose(
     doc: &Document,
     file: &str,
-    dir: &Path,
     compose_path: &Path,
     findings: &mut Vec<Finding>,
     collector: &mut Option<String>,
@@ -232,7 +224,7 @@ fn check_compose(
         }
         let image = svc.get("image").and_then(Node::as_str).unwrap_or("");
         if image.contains("daprio/daprd") {
-            check_sidecar(name, svc, line, dir, compose_path, &mut add);
+            check_sidecar(name, svc, line, compose_path, &mut add);
             if let Some(app) = mode.and_then(|m| m.strip_prefix("service:"))
                 && let Some(app_node) = services.get(app)
                 && !has_metrics_label(doc, doc.resolve(app_node))
@@ -257,7 +249,7 @@ fn check_compose(
 /// Whether the app carries the label the platform's Prometheus discovers sidecars by, its
 /// own or merged in.
 fn has_metrics_label(doc: &Document, app: &Node) -> bool {
-    compose::lookup(doc, app, "labels").is_some_and(|labels| {
+    crate::inherit::lookup(doc, app, "labels").is_some_and(|labels| {
         compose::label_names(labels)
             .iter()
             .any(|n| n == METRICS_LABEL)
@@ -268,7 +260,6 @@ fn check_sidecar(
     name: &str,
     svc: &Node,
     line: usize,
-    dir: &Path,
     compose_path: &Path,
     add: &mut impl FnMut(Severity, usize, String, &str),
 ) {
@@ -312,7 +303,7 @@ fn check_sidecar(
             &format!("mount the Dapr configuration: `./dapr-config.yml:{config}:ro`"),
         ),
         Some(src) => {
-            let base = compose_path.parent().unwrap_or(dir);
+            let base = crate::plan::compose_dir(compose_path);
             if !base.join(&src).is_file() {
                 add(
                     Severity::Error,

@@ -84,6 +84,22 @@ pub enum ComposeError {
         key: String,
         line: usize,
     },
+    #[error(
+        "service `{service}` extends a service of `{file}`, whose keys obs-init cannot see here: an edit could change what it inherits"
+    )]
+    ExtendsFile {
+        service: String,
+        file: String,
+        line: usize,
+    },
+    #[error(
+        "service `{service}` is extended by {}: an edit to it would reach them too", by.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", ")
+    )]
+    Extended {
+        service: String,
+        by: Vec<String>,
+        line: usize,
+    },
     #[error("network `{key}` is declared, but not as `external: true`")]
     NetworkNotExternal { key: String, line: usize },
     #[error("{}unsupported layout: {what}", service.as_ref().map(|s| format!("service `{s}`: ")).unwrap_or_default())]
@@ -123,6 +139,8 @@ impl ComposeError {
             | SidecarConflict { line, .. }
             | SharedAnchor { line, .. }
             | MergedKey { line, .. }
+            | ExtendsFile { line, .. }
+            | Extended { line, .. }
             | NetworkNotExternal { line, .. }
             | InvalidDagsterTelemetry { line, .. }
             | Unsupported { line, .. } => Some(at(line)),
@@ -178,6 +196,15 @@ impl ComposeError {
             MergedKey { key, .. } => format!(
                 "write the service's `{key}` out in the service itself (e.g. `<<: *anchor` \
                  inside `{key}`), then run again"
+            ),
+            ExtendsFile { file, .. } => format!(
+                "onboard the service it extends in `{file}` instead, or write the keys it \
+                 takes from there into the service itself, then run again"
+            ),
+            Extended { by, .. } => format!(
+                "onboard {} itself, or give it its own copy of the keys it shares, then run \
+                 again",
+                by.first().map_or("the extending service", String::as_str)
             ),
             NetworkNotExternal { key, .. } => format!(
                 "declare it as `{key}: {{external: true}}`: otherwise Compose creates a \

@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod emit;
 pub mod error;
 pub mod git;
+pub mod inherit;
 pub mod model;
 pub mod plan;
 pub mod platform;

@@ -167,9 +167,11 @@ impl Plan {
 }
 
 /// Finds the compose file: `--file` if given, else the first of [`COMPOSE_NAMES`] in `dir`.
+/// The compose file: `file` (relative to `dir`, as `-C DIR -f FILE` reads in git and cargo),
+/// or the first of Compose's default names found in `dir`.
 pub fn find_compose(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
     if let Some(f) = file {
-        return Ok(f.to_path_buf());
+        return Ok(dir.join(f));
     }
     COMPOSE_NAMES
         .iter()
@@ -335,10 +337,7 @@ fn resolve<'p>(
     }
     compose::check_names(svc, &services).map_err(in_file)?;
 
-    let compose_dir = compose_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let compose_dir = compose_dir(&compose_path);
     let mut notes = Vec::new();
     let mut targets = Vec::new();
     for name in &services {
@@ -418,10 +417,7 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
         path: compose_path.clone(),
         source,
     };
-    let compose_dir = compose_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let compose_dir = compose_dir(&compose_path);
 
     let config_path = opts
         .dapr_config
@@ -983,6 +979,15 @@ fn absolute(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The folder a compose file's relative paths resolve against: the file's own (`.` for a
+/// bare file name, whose parent reads as an empty path).
+pub fn compose_dir(compose_path: &Path) -> PathBuf {
+    match compose_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// How a bind mount in a compose file in `from` names `to`: `./x` or `../x`.

@@ -135,10 +135,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         path: compose_path.clone(),
         source,
     })?;
-    let compose_dir = compose_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let compose_dir = crate::plan::compose_dir(&compose_path);
     for name in &outcome.services {
         let info = compose::service_info(&doc, services, name);
         let Some(context) = info.build.map(|b| compose_dir.join(b)) else {

@@ -4,6 +4,9 @@
 //! `status` (exit code, default 0). Every successful case is then run a second time, which
 //! must change nothing.
 //!
+//! The real Docker Compose then judges every compose file the case changed: it must accept
+//! the output (with no profile and with every profile) whenever it accepted the input.
+//!
 //! `OBS_INIT_BLESS=1 cargo test --test cases` rewrites `out/` and `stdout` from the actual
 //! results, for review in `git diff`.
 
@@ -12,6 +15,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+
+mod common;
+
+use common::oracle::{self, Profiles};
 
 fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -143,6 +150,7 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
     if let Some(diff) = tree_diff(&expected, &actual) {
         return Err(format!("{diff}{}", context()));
     }
+    compose_accepts(case, tmp.path(), &input, &actual)?;
     if let Some(want) = read("stdout")
         && want != first.stdout
     {
@@ -173,6 +181,47 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
         }
         if let Some(diff) = tree_diff(&actual, &read_tree(tmp.path())) {
             return Err(format!("second run changed files: {diff}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a file name is one Compose loads as a compose file.
+fn is_compose_file(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    (name.starts_with("compose") || name.starts_with("docker-compose"))
+        && (name.ends_with(".yml") || name.ends_with(".yaml"))
+}
+
+/// Every compose file the case changed loads in the real Compose if its input did.
+fn compose_accepts(
+    case: &Path,
+    project: &Path,
+    input: &BTreeMap<String, Vec<u8>>,
+    actual: &BTreeMap<String, Vec<u8>>,
+) -> Result<(), String> {
+    for (rel, after) in actual {
+        if !is_compose_file(rel) || input.get(rel) == Some(after) {
+            continue;
+        }
+        let before_dir = tempfile::tempdir().expect("tempdir");
+        copy_tree(&case.join("in"), before_dir.path());
+        let file = Path::new(rel);
+        for profiles in Profiles::BOTH {
+            let dir_of = |root: &Path| root.join(file.parent().unwrap_or(Path::new("")));
+            let accepted = oracle::config(
+                &dir_of(before_dir.path()),
+                &[&before_dir.path().join(file)],
+                profiles,
+            );
+            if accepted.is_err() {
+                continue;
+            }
+            if let Err(e) = oracle::config(&dir_of(project), &[&project.join(file)], profiles) {
+                return Err(format!(
+                    "Compose rejects the output {rel} ({profiles:?} profiles): {e}"
+                ));
+            }
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: the shared data beside the repo, a YAML -> JSON
+//! Helpers shared by the integration tests: the test data in `tests/data`, a YAML -> JSON
 //! conversion (aliases and merge keys resolved as Compose does) for schema validation, and
 //! checks that do not rely on obs-init's own verifier.
 
@@ -12,14 +12,12 @@ use obs_init::model::{Data, resolve_scalar};
 use obs_init::text::Text;
 use serde_json::{Map, Value as Json};
 
-/// `../shared`, where CI puts the corpus and the schema.
-pub fn shared() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    assert!(
-        dir.join("corpus/compose").is_dir(),
-        "../shared/corpus/compose is missing: the tests need ../shared beside the repo"
-    );
-    dir
+pub mod oracle;
+
+/// `tests/data`: the compose corpus (with its index of sources) and the Compose schema, kept
+/// in the repo so that a fresh clone tests alone.
+pub fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
 pub fn parse(text: &str) -> (Text, Document) {
@@ -84,7 +82,7 @@ fn node_json(doc: &Document, node: &Node) -> Json {
 
 pub fn schema_validator() -> jsonschema::Validator {
     let schema: Json = serde_json::from_str(
-        &std::fs::read_to_string(shared().join("schema/compose-spec.json")).expect("schema"),
+        &std::fs::read_to_string(data().join("compose-spec.json")).expect("schema"),
     )
     .expect("schema is JSON");
     jsonschema::validator_for(&schema).expect("schema compiles")

@@ -64,8 +64,10 @@ pub struct ServiceInfo {
     pub build: Option<String>,
     /// Its image, command and entrypoint words: evidence of what it runs.
     pub words: Vec<String>,
-    /// The app port to suggest: its one container port, if it has exactly one.
+    /// The app port to suggest: the one its command names, else its one container port.
     pub suggested_port: Option<u16>,
+    /// Where the suggested port was read: `command` or `ports`.
+    pub port_source: Option<&'static str>,
 }
 
 /// Checks that every name in `wanted` is a service, suggesting the closest otherwise.
@@ -85,12 +87,16 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
     let Some(service) = services.get(name).map(|s| doc.resolve(s)) else {
         return ServiceInfo::default();
     };
+    // What it runs may come from the service it extends; a base Compose would reject is
+    // reported when onboarding, not here.
+    let bases = inherit::bases(doc, services, name).unwrap_or_default();
+    let get = |key| inherit::effective(doc, service, &bases, key);
     let mut words = Vec::new();
-    if let Some(image) = lookup(doc, service, "image").and_then(Node::as_str) {
+    if let Some(image) = get("image").and_then(Node::as_str) {
         words.push(image.to_string());
     }
     for key in ["command", "entrypoint"] {
-        match lookup(doc, service, key) {
+        match get(key) {
             Some(n) if n.items().is_some() => words.extend(
                 n.items()
                     .unwrap_or_default()
@@ -101,10 +107,18 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
             None => {}
         }
     }
+    let used: Vec<(PortRange, usize)> = std::iter::once(service)
+        .chain(bases.iter().map(|(_, b)| *b))
+        .flat_map(|n| container_ports(doc, n))
+        .collect();
+    let suggested = ports::command_port(&command_words(doc, service, &bases))
+        .map(|p| (p, "command"))
+        .or_else(|| single_port(&used).map(|p| (p, "ports")));
     ServiceInfo {
-        build: build_context(doc, service),
+        build: get("build").and_then(build_context),
         words,
-        suggested_port: single_port(&container_ports(doc, service)),
+        suggested_port: suggested.map(|(p, _)| p),
+        port_source: suggested.map(|(_, s)| s),
     }
 }
 
@@ -254,12 +268,18 @@ pub fn app_candidates(doc: &Document, services: &Node) -> (Vec<String>, Vec<Stri
         let (Some(name), v) = (k.as_str(), doc.resolve(v)) else {
             continue;
         };
-        if lookup(doc, v, "network_mode").is_some() || is_daprd(doc, v) {
+        // What it runs may come from the service it extends.
+        let bases = inherit::bases(doc, services, name).unwrap_or_default();
+        let get = |key| inherit::effective(doc, v, &bases, key);
+        let daprd = get("image")
+            .and_then(Node::as_str)
+            .is_some_and(is_daprd_image);
+        if get("network_mode").is_some() || daprd {
             continue;
         }
-        if lookup(doc, v, "build").is_some() {
+        if get("build").is_some() {
             built.push(name.to_string());
-        } else if lookup(doc, v, "image").is_some() {
+        } else if get("image").is_some() {
             imaged.push(name.to_string());
         }
     }
@@ -521,12 +541,16 @@ impl<'d> ServicePlan<'d> {
             .iter()
             .find(|(s, _)| s == name)
             .map(|(_, p)| *p);
-        let app_port = given.or_else(|| match single_port(&used) {
-            Some(one) => {
+        let from_command = ports::command_port(&command_words(doc, node, &bases));
+        let inferred = from_command
+            .map(|p| (p, "command"))
+            .or_else(|| single_port(&used).map(|p| (p, "ports")));
+        let app_port = given.or_else(|| match inferred {
+            Some((one, source)) => {
                 notes.push(Note {
                     service: svc(),
                     message: format!(
-                        "app port {one} taken from the service's ports (override with --app-port)"
+                        "app port {one} taken from the service's {source} (override with --app-port)"
                     ),
                 });
                 Some(one)
@@ -828,7 +852,7 @@ fn sidecar_plan<'d>(
         if other == wanted_name {
             let ours = mode == Some(shares.as_str())
                 && is_daprd(doc, v)
-                && command_words(doc, v).iter().any(|w| w == "--config");
+                && command_words(doc, v, &[]).iter().any(|w| w == "--config");
             if !ours {
                 return Err(ComposeError::SidecarConflict {
                     service: name.into(),
@@ -1186,11 +1210,20 @@ fn anchor_text(doc: &Document, node: &Node) -> String {
 fn is_daprd(doc: &Document, service: &Node) -> bool {
     lookup(doc, service, "image")
         .and_then(Node::as_str)
-        .is_some_and(|i| i.contains("daprio/daprd") || i.starts_with("daprd"))
+        .is_some_and(is_daprd_image)
 }
 
-fn command_words(doc: &Document, service: &Node) -> Vec<String> {
-    match lookup(doc, service, "command") {
+fn is_daprd_image(image: &str) -> bool {
+    image.contains("daprio/daprd") || image.starts_with("daprd")
+}
+
+/// A service's command as words, from its own keys or, through `extends`, its bases'.
+fn command_words<'d>(
+    doc: &'d Document,
+    service: &'d Node,
+    bases: &[(String, &'d Node)],
+) -> Vec<String> {
+    match inherit::effective(doc, service, bases, "command") {
         Some(Node {
             kind: Kind::Seq { items, .. },
             ..
@@ -1207,8 +1240,7 @@ fn command_words(doc: &Document, service: &Node) -> Vec<String> {
 }
 
 /// A service's build context: `build: DIR`, or `build: {context: DIR}` (default `.`).
-fn build_context(doc: &Document, service: &Node) -> Option<String> {
-    let build = lookup(doc, service, "build")?;
+fn build_context(build: &Node) -> Option<String> {
     match &build.kind {
         Kind::Scalar { value, .. } => Some(value.clone()),
         Kind::Map { .. } => Some(

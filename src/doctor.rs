@@ -9,6 +9,8 @@ use std::time::Duration;
 use crate::compose::{self, COLLECTOR_ADDRESS, CONFIG_MOUNT, METRICS_LABEL, METRICS_PORT, NETWORK};
 use crate::doc::{Document, Kind, Node};
 use crate::error::{ComposeError, Error};
+use crate::inherit;
+use crate::interpolate::{Vars, interpolate};
 use crate::model::{Data, Value};
 use crate::plan::{display, find_compose, read_text};
 use crate::{dagster, detect, python};
@@ -51,7 +53,14 @@ pub fn diagnose(
     let mut collector = None;
     match compose::parse(&content) {
         Err(e) => findings.push(from_error(&shown, &e)),
-        Ok((_, doc)) => check_compose(&doc, &shown, &compose_path, &mut findings, &mut collector),
+        Ok((_, doc)) => check_compose(
+            &doc,
+            &shown,
+            &compose_path,
+            &Vars::for_project(&crate::plan::compose_dir(&compose_path)),
+            &mut findings,
+            &mut collector,
+        ),
     }
     let config = dir.join("dapr-config.yml");
     if let Ok(text) = std::fs::read_to_string(&config) {
@@ -97,6 +106,7 @@ fn check_compose(
     doc: &Document,
     file: &str,
     compose_path: &Path,
+    vars: &Vars,
     findings: &mut Vec<Finding>,
     collector: &mut Option<String>,
 ) {
@@ -141,12 +151,18 @@ fn check_compose(
         }
     }
 
+    // Names are judged as Compose sees them: merge keys followed, variables interpolated
+    // (a value that cannot be is judged as written).
+    let resolved = |s: &str| interpolate(s, vars).unwrap_or_else(|_| s.to_string());
     for (key, svc) in services.entries().unwrap_or_default() {
         let Some(name) = key.as_str() else { continue };
         let svc = doc.resolve(svc);
         let line = key.start.line + 1;
-        let mode = svc.get("network_mode").and_then(Node::as_str);
-        let nets = svc.get("networks");
+        let mode = inherit::lookup(doc, svc, "network_mode")
+            .and_then(Node::as_str)
+            .map(resolved);
+        let mode = mode.as_deref();
+        let nets = inherit::lookup(doc, svc, "networks");
         if let (Some(mode), Some(nets)) = (mode, nets) {
             add(
                 Severity::Error,
@@ -168,7 +184,7 @@ fn check_compose(
                 "name a service of this file in `network_mode: \"service:...\"`",
             );
         }
-        for dep in members(svc.get("depends_on")) {
+        for dep in members(inherit::lookup(doc, svc, "depends_on"), &resolved) {
             if !names.contains(&dep) {
                 add(
                     Severity::Error,
@@ -185,7 +201,7 @@ fn check_compose(
                 );
             }
         }
-        for net in members(nets) {
+        for net in members(nets, &resolved) {
             let known = net == "default" || declared.iter().any(|(k, _, _)| *k == net);
             if !known {
                 add(
@@ -204,7 +220,7 @@ fn check_compose(
                 );
             }
         }
-        for (var, value) in env_vars(svc) {
+        for (var, value) in env_vars(inherit::lookup(doc, svc, "environment"), &resolved) {
             if var == "OTEL_COLLECTOR_ENDPOINT" && collector.is_none() {
                 *collector = Some(value.trim_start_matches("http://").to_string());
             }
@@ -222,9 +238,14 @@ fn check_compose(
                 );
             }
         }
-        let image = svc.get("image").and_then(Node::as_str).unwrap_or("");
+        let image = inherit::lookup(doc, svc, "image")
+            .and_then(Node::as_str)
+            .unwrap_or("");
         if image.contains("daprio/daprd") {
             check_sidecar(name, svc, line, compose_path, &mut add);
+            if let Some(app) = mode.and_then(|m| m.strip_prefix("service:")) {
+                check_sidecar_profiles(doc, services, name, svc, app, line, &mut add);
+            }
             if let Some(app) = mode.and_then(|m| m.strip_prefix("service:"))
                 && let Some(app_node) = services.get(app)
                 && !has_metrics_label(doc, doc.resolve(app_node))
@@ -289,7 +310,7 @@ fn check_sidecar(
         );
         return;
     };
-    let mounts: Vec<String> = members(svc.get("volumes"));
+    let mounts: Vec<String> = members(svc.get("volumes"), &|s: &str| s.to_string());
     let source = mounts.iter().find_map(|m| {
         let mut parts = m.split(':');
         let (src, dst) = (parts.next()?, parts.next()?);
@@ -317,11 +338,13 @@ fn check_sidecar(
 }
 
 /// The names in a list (`[a, b]`) or the keys of a mapping (`{a: ..., b: ...}`).
-fn members(node: Option<&Node>) -> Vec<String> {
+/// The names a list or mapping holds: list items are values, so Compose interpolates them;
+/// mapping keys are not.
+fn members(node: Option<&Node>, resolved: &dyn Fn(&str) -> String) -> Vec<String> {
     match node.map(|n| &n.kind) {
         Some(Kind::Seq { items, .. }) => items
             .iter()
-            .filter_map(|i| i.as_str().map(String::from))
+            .filter_map(|i| i.as_str().map(resolved))
             .collect(),
         Some(Kind::Map { entries, .. }) => entries
             .iter()
@@ -331,19 +354,76 @@ fn members(node: Option<&Node>) -> Vec<String> {
     }
 }
 
-fn env_vars(svc: &Node) -> Vec<(String, String)> {
-    match svc.get("environment").map(|e| &e.kind) {
+fn env_vars(env: Option<&Node>, resolved: &dyn Fn(&str) -> String) -> Vec<(String, String)> {
+    match env.map(|e| &e.kind) {
         Some(Kind::Seq { items, .. }) => items
             .iter()
             .filter_map(|i| i.as_str()?.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), resolved(v)))
             .collect(),
         Some(Kind::Map { entries, .. }) => entries
             .iter()
-            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), resolved(v.as_str()?))))
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// A sidecar in its app's namespace depends on the app: active while the app is not (its
+/// profile off), Compose rejects the whole project.
+fn check_sidecar_profiles(
+    doc: &Document,
+    services: &Node,
+    name: &str,
+    sidecar: &Node,
+    app: &str,
+    line: usize,
+    add: &mut impl FnMut(Severity, usize, String, &str),
+) {
+    let Some(app_node) = services.get(app).map(|n| doc.resolve(n)) else {
+        return;
+    };
+    let profiles = |node: &Node, bases: &[(String, &Node)]| -> Vec<String> {
+        inherit::layers(doc, node, bases, "profiles")
+            .into_iter()
+            .flat_map(|l| l.items().unwrap_or_default())
+            .filter_map(|p| doc.resolve(p).as_str().map(String::from))
+            .collect()
+    };
+    let app_bases = inherit::bases(doc, services, app).unwrap_or_default();
+    let app_profiles = profiles(app_node, &app_bases);
+    if app_profiles.is_empty() {
+        return;
+    }
+    let own = profiles(sidecar, &[]);
+    let outside: Vec<&String> = own.iter().filter(|p| !app_profiles.contains(p)).collect();
+    if !own.is_empty() && outside.is_empty() {
+        return;
+    }
+    let quoted = |list: &[&String]| {
+        list.iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let when = if own.is_empty() {
+        "whatever profiles are on".to_string()
+    } else {
+        format!("with profile {}", quoted(&outside))
+    };
+    add(
+        Severity::Error,
+        line,
+        format!(
+            "Dapr sidecar `{name}` runs {when}, but `{app}` only with {}: with those off, \
+             Compose rejects the project (`depends on undefined service`)",
+            quoted(&app_profiles.iter().collect::<Vec<_>>())
+        ),
+        &format!(
+            "give `{name}` the profiles of `{app}`: `profiles: [{}]`",
+            app_profiles.join(", ")
+        ),
+    );
 }
 
 fn check_dapr_config(text: &str, file: &str, findings: &mut Vec<Finding>) {

@@ -18,6 +18,7 @@ pub mod emit;
 pub mod error;
 pub mod git;
 pub mod inherit;
+pub mod interpolate;
 pub mod model;
 pub mod plan;
 pub mod platform;

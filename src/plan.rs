@@ -348,7 +348,18 @@ fn resolve<'p>(
             (Some(p), _) | (None, Some(p)) => Some(p),
             (None, None) => match prompter.as_deref_mut() {
                 Some(p) => p.app_port(name, info.suggested_port).map_err(asked)?,
-                None => info.suggested_port,
+                None => {
+                    if let (Some(port), Some(source)) = (info.suggested_port, info.port_source) {
+                        notes.push(Note {
+                            service: Some(name.clone()),
+                            message: format!(
+                                "app port {port} taken from the service's {source} (override \
+                                 with --app-port)"
+                            ),
+                        });
+                    }
+                    info.suggested_port
+                }
             },
         };
         let frameworks = if !opts.frameworks.is_empty() {
@@ -448,9 +459,8 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
     notes.extend(outcome.notes);
     let compose_display = display(&opts.dir, &compose_path);
     let start = format!(
-        "start the app with its sidecar: docker compose -f {} up -d {}",
-        compose_path.display(),
-        services.join(" ")
+        "start the app with its sidecar: {}",
+        start_command(opts, &compose_path, &services)
     );
     let mut plan = Plan {
         compose_file: compose_path.clone(),
@@ -981,6 +991,42 @@ fn absolute(path: &Path) -> PathBuf {
     out
 }
 
+/// `docker compose up` for the onboarded apps and their sidecars, as pasted from where
+/// obs-init was run. Without `-f`, Compose's own discovery is kept (so that an override file
+/// still applies): the command runs in the project's folder instead of naming the file.
+fn start_command(opts: &Options, compose_path: &Path, services: &[String]) -> String {
+    let names: Vec<String> = services
+        .iter()
+        .flat_map(|s| [s.clone(), compose::sidecar_name(s)])
+        .map(|n| shell_word(&n))
+        .collect();
+    let up = format!("up -d {}", names.join(" "));
+    match &opts.file {
+        Some(_) => format!(
+            "docker compose -f {} {up}",
+            shell_word(&compose_path.to_string_lossy())
+        ),
+        None if opts.dir == Path::new(".") => format!("docker compose {up}"),
+        None => format!(
+            "cd {} && docker compose {up}",
+            shell_word(&opts.dir.to_string_lossy())
+        ),
+    }
+}
+
+/// `word` as a POSIX shell reads it back: as is when it is safe, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@+,".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// The folder a compose file's relative paths resolve against: the file's own (`.` for a
 /// bare file name, whose parent reads as an empty path).
 pub fn compose_dir(compose_path: &Path) -> PathBuf {
@@ -1016,6 +1062,14 @@ fn mount_source(from: &Path, to: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_words_paste_back_as_they_were() {
+        assert_eq!(shell_word("examples/fastapi-app"), "examples/fastapi-app");
+        assert_eq!(shell_word("my project"), "'my project'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
 
     #[test]
     fn mount_sources_are_relative_to_the_compose_file() {

@@ -42,9 +42,86 @@ pub fn container_side(spec: &str) -> Option<PortRange> {
     (start <= end).then_some(PortRange { start, end })
 }
 
+/// The port a server's command line says it listens on: `--port 8000` and `--port=8000`
+/// (uvicorn, MLflow), `-p 3000` (flask run), `-b 0.0.0.0:8000` and `--bind` (gunicorn),
+/// `runserver 0.0.0.0:8000` (Django). Words may hold several shell words (`sh -c "..."`).
+/// `None` when it names none, or something else than a literal port (`${PORT}`, a socket).
+pub fn command_port(words: &[String]) -> Option<u16> {
+    let words: Vec<&str> = words
+        .iter()
+        .flat_map(|w| w.split_whitespace())
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    let port = |s: &str| s.parse::<u16>().ok().filter(|p| *p != 0);
+    let bound = |s: &str| {
+        if s.starts_with("unix:") || s.starts_with("fd:") {
+            return None;
+        }
+        port(s.rsplit(':').next()?)
+    };
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).copied().unwrap_or("");
+        let found = match *w {
+            "--port" | "-p" => port(next),
+            "--bind" | "-b" => bound(next),
+            "runserver" => bound(next),
+            _ => match w.split_once('=') {
+                Some(("--port", v)) => port(v),
+                Some(("--bind", v)) => bound(v),
+                _ => None,
+            },
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_servers_command_line_names_its_port() {
+        let words = |s: &str| vec![s.to_string()];
+        assert_eq!(
+            command_port(&words("uvicorn main:app --host 0.0.0.0 --port 8000")),
+            Some(8000)
+        );
+        assert_eq!(
+            command_port(&words("uvicorn main:app --port=8001")),
+            Some(8001)
+        );
+        assert_eq!(command_port(&words("flask run -p 3000")), Some(3000));
+        assert_eq!(
+            command_port(&words("gunicorn -b 0.0.0.0:8002 app:app")),
+            Some(8002)
+        );
+        assert_eq!(
+            command_port(&words("gunicorn --bind=:8003 app:app")),
+            Some(8003)
+        );
+        assert_eq!(
+            command_port(&words("python manage.py runserver 0.0.0.0:8004")),
+            Some(8004)
+        );
+        assert_eq!(
+            command_port(&[
+                "sh".into(),
+                "-c".into(),
+                "uvicorn app:app --port 8005".into()
+            ]),
+            Some(8005)
+        );
+        assert_eq!(
+            command_port(&words("gunicorn -b unix:/tmp/app.sock app:app")),
+            None
+        );
+        assert_eq!(command_port(&words("uvicorn app:app --port ${PORT}")), None);
+        assert_eq!(command_port(&words("uvicorn app:app --port 0")), None);
+        assert_eq!(command_port(&words("python worker.py")), None);
+    }
 
     #[test]
     fn the_container_side_is_the_last_part() {

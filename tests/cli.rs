@@ -43,6 +43,20 @@ fn help_teaches_the_flags_and_exit_codes() {
 }
 
 #[test]
+fn app_port_zero_is_a_usage_error_and_writes_nothing() {
+    let dir = project(APP);
+    let out = obs_init(dir.path())
+        .args(["--service", "app", "--app-port", "0", "--yes"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("0 is not in 1..=65535"), "{err}");
+    let files: Vec<_> = fs::read_dir(dir.path()).expect("dir").collect();
+    assert_eq!(files.len(), 1, "something was written");
+}
+
+#[test]
 fn a_v_prefixed_dapr_version_is_a_usage_error() {
     let dir = project(APP);
     let out = obs_init(dir.path())

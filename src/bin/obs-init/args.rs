@@ -159,9 +159,9 @@ pub struct Args {
     #[arg(short, long = "service", value_name = "NAME")]
     pub services: Vec<String>,
 
-    /// The port the app listens on, passed to daprd as --app-port [default: the service's
-    /// only container port, if it has exactly one]
-    #[arg(long, value_name = "PORT")]
+    /// The port the app listens on, passed to daprd as --app-port [default: the port its
+    /// command names (--port, -p, --bind), else its only container port]
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub app_port: Option<u16>,
 
     /// The daprd image version to pin [default: the answers file's, else 1.18.3]

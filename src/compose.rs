@@ -428,7 +428,8 @@ enum EnvPlan<'d> {
     /// No `environment` of its own; what it inherits through `extends`, which a key of its
     /// own adds to.
     Absent(Vec<Present<'d>>),
-    Empty(&'d Node),
+    /// `environment:` with no value, and what it inherits (a null does not override it).
+    Empty(&'d Node, Vec<Present<'d>>),
     List(&'d Node, Vec<Present<'d>>, crate::doc::Style),
     Map(&'d Node, Vec<Present<'d>>),
 }
@@ -449,6 +450,8 @@ enum CollectionPlan<'d> {
     /// Absent, but the service inherits the collection through `extends`, which a
     /// collection of its own adds to.
     Inherited,
+    /// Empty (`key:` alone), and inherited likewise.
+    EmptyInherited(&'d Node),
     Empty(&'d Node),
     List(&'d Node, Vec<String>),
     Map(&'d Node, Vec<String>),
@@ -639,7 +642,7 @@ impl<'d> ServicePlan<'d> {
                 .collect()
         };
         match &self.env {
-            EnvPlan::Absent(inherited) => {
+            EnvPlan::Absent(inherited) | EnvPlan::Empty(_, inherited) => {
                 let missing: Vec<(String, String)> = wanted
                     .iter()
                     .filter(|(k, v)| {
@@ -663,21 +666,15 @@ impl<'d> ServicePlan<'d> {
                     })
                     .cloned()
                     .collect();
-                // Nothing to write when everything is inherited already.
-                if !missing.is_empty() {
-                    let items = list_items(&missing, crate::doc::Style::Plain);
-                    editor.insert_entry(
-                        self.node,
-                        &svc_path,
-                        "environment",
-                        NewNode::Seq(items),
-                        lay,
-                    );
+                let items = NewNode::Seq(list_items(&missing, crate::doc::Style::Plain));
+                match &self.env {
+                    // Nothing to write when everything is inherited already.
+                    _ if missing.is_empty() => {}
+                    EnvPlan::Empty(key, _) => {
+                        editor.set_empty(key, &svc_path, "environment", items, lay)
+                    }
+                    _ => editor.insert_entry(self.node, &svc_path, "environment", items, lay),
                 }
-            }
-            EnvPlan::Empty(key) => {
-                let items = list_items(&wanted, crate::doc::Style::Plain);
-                editor.set_empty(key, &svc_path, "environment", NewNode::Seq(items), lay);
             }
             EnvPlan::List(collection, present, _) | EnvPlan::Map(collection, present) => {
                 let list_style = match &self.env {
@@ -739,6 +736,10 @@ impl<'d> ServicePlan<'d> {
                 let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
                 editor.insert_entry(self.node, &svc_path, "networks", ours, lay)
             }
+            CollectionPlan::EmptyInherited(key) => {
+                let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
+                editor.set_empty(key, &svc_path, "networks", ours, lay)
+            }
             CollectionPlan::Empty(key) => {
                 editor.set_empty(key, &svc_path, "networks", fresh(), lay)
             }
@@ -768,7 +769,7 @@ impl<'d> ServicePlan<'d> {
             Some(CollectionPlan::Absent | CollectionPlan::Inherited) => {
                 editor.insert_entry(self.node, &svc_path, "labels", label_map(), lay)
             }
-            Some(CollectionPlan::Empty(key)) => {
+            Some(CollectionPlan::Empty(key) | CollectionPlan::EmptyInherited(key)) => {
                 editor.set_empty(key, &svc_path, "labels", label_map(), lay)
             }
             Some(CollectionPlan::List(seq, present)) if !has_label(present) => {
@@ -983,7 +984,7 @@ fn env_plan<'d>(
     };
     check_editable(doc, name, "environment", env, key.start.line + 1)?;
     if env.is_empty_null() {
-        return Ok(EnvPlan::Empty(key));
+        return Ok(EnvPlan::Empty(key, inherited));
     }
     match &env.kind {
         Kind::Seq { items, .. } => {
@@ -1117,12 +1118,13 @@ fn net_plan<'d>(
     node: &'d Node,
     bases: &[(String, &'d Node)],
 ) -> Result<CollectionPlan<'d>, ComposeError> {
+    // `extends` merges networks by name: with networks from a base, the service is not on
+    // `default` unless the base says so, and a list of its own (or a value given to its
+    // empty `networks:`, which overrides nothing) adds to the base's.
+    let inherited = bases
+        .iter()
+        .any(|(_, b)| lookup(doc, b, "networks").is_some_and(|n| !n.is_empty_null()));
     let Some((key, nets)) = node.get_entry("networks") else {
-        // `extends` merges networks by name: with networks from a base, the service is not
-        // on `default` unless the base says so, and a list of its own adds to the base's.
-        let inherited = bases
-            .iter()
-            .any(|(_, b)| lookup(doc, b, "networks").is_some_and(|n| !n.is_empty_null()));
         return Ok(if inherited {
             CollectionPlan::Inherited
         } else {
@@ -1131,7 +1133,11 @@ fn net_plan<'d>(
     };
     check_editable(doc, name, "networks", nets, key.start.line + 1)?;
     if nets.is_empty_null() {
-        return Ok(CollectionPlan::Empty(key));
+        return Ok(if inherited {
+            CollectionPlan::EmptyInherited(key)
+        } else {
+            CollectionPlan::Empty(key)
+        });
     }
     match &nets.kind {
         Kind::Seq { items, .. } => Ok(CollectionPlan::List(

@@ -22,19 +22,18 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use common::edits;
 use common::oracle::{self, Profiles};
 use obs_init::compose::{self, ComposeOptions, ComposeOutcome};
 use obs_init::error::ComposeError;
 use obs_init::remove;
 use serde_json::Value as Json;
 
-const DAPR_VERSION: &str = "1.18.3";
-
 fn options(service: &str) -> ComposeOptions {
     ComposeOptions {
         services: vec![service.to_string()],
         app_ports: Vec::new(),
-        dapr_version: DAPR_VERSION.into(),
+        dapr_version: edits::DAPR_VERSION.into(),
         config_source: "./dapr-config.yml".into(),
         extra_env: Vec::new(),
         overwrite: false,
@@ -103,7 +102,11 @@ fn run_service(project: &Project, service: &str, work: &Path) -> Outcome {
                 let after = oracle::config(&dir, &[&file], *profiles).unwrap_or_else(|e| {
                     panic!("Compose rejects the output ({profiles:?} profiles): {e}")
                 });
-                let expected = documented_edits(before, &after, service, &out);
+                let label_skipped = out
+                    .notes
+                    .iter()
+                    .any(|n| n.message.contains(compose::METRICS_LABEL));
+                let expected = edits::documented(before, &after, service, label_skipped);
                 assert!(
                     expected == after,
                     "the model changed beyond the documented edits ({profiles:?} profiles):\n{}",
@@ -141,171 +144,6 @@ fn text_checks(project: &Project, service: &str, out: &ComposeOutcome) {
     )
     .expect("remove");
     assert_eq!(&undo.after, text, "onboard then remove is not the original");
-}
-
-/// `before` with exactly the documented edits for `service`, taking each added value from
-/// `after` once it is checked to be what the documentation says. Whatever else differs
-/// between the two then shows up when the caller compares the result with `after`.
-fn documented_edits(before: &Json, after: &Json, service: &str, out: &ComposeOutcome) -> Json {
-    let mut expected = before.clone();
-    let Some(app_before) = before["services"].get(service) else {
-        // Not active under these profiles: its sidecar must not be either.
-        let sidecar = compose::sidecar_name(service);
-        assert!(
-            after["services"].get(&sidecar).is_none(),
-            "{sidecar} runs while {service} is not active (profiles)"
-        );
-        // The external network is declared whether or not the app runs.
-        copy_new_network(&mut expected, after);
-        return expected;
-    };
-    let app_after = &after["services"][service];
-
-    // The variables: each one obs-init writes is there, with its value unless the user had
-    // set it already.
-    let wanted = [
-        (
-            "OTEL_COLLECTOR_ENDPOINT",
-            compose::COLLECTOR_ADDRESS.to_string(),
-        ),
-        (
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            compose::COLLECTOR_URL.to_string(),
-        ),
-        ("OTEL_SERVICE_NAME", service.to_string()),
-    ];
-    for (k, v) in &wanted {
-        match app_before["environment"].get(*k) {
-            Some(_) => {}
-            None => {
-                assert_eq!(
-                    app_after["environment"][*k],
-                    Json::String(v.clone()),
-                    "{service}: {k}"
-                );
-                expected["services"][service]["environment"][*k] = Json::String(v.clone());
-            }
-        }
-    }
-
-    // The network, under the key the file declares it with.
-    let net_key = after["networks"]
-        .as_object()
-        .and_then(|nets| {
-            nets.iter()
-                .find(|(_, n)| n["name"] == "observability-net" && n["external"] == true)
-                .map(|(k, _)| k.clone())
-        })
-        .expect("observability-net declared external");
-    copy_new_network(&mut expected, after);
-    let joined = &app_after["networks"][&net_key];
-    assert!(
-        app_after["networks"].get(&net_key).is_some()
-            && (joined.is_null() || joined == &serde_json::json!({})),
-        "{service}: not on {net_key}: {}",
-        app_after["networks"]
-    );
-    if app_before["networks"].get(&net_key).is_none() {
-        expected["services"][service]["networks"][&net_key] = joined.clone();
-    }
-
-    // The metrics label, unless obs-init said why it could not add it.
-    let label = compose::METRICS_LABEL;
-    let skipped = out.notes.iter().any(|n| n.message.contains(label));
-    if app_before["labels"].get(label).is_none() && !skipped {
-        assert_eq!(
-            app_after["labels"][label],
-            compose::METRICS_PORT,
-            "{service}: label"
-        );
-        expected["services"][service]["labels"][label] = app_after["labels"][label].clone();
-    }
-
-    // The sidecar, as Dapr needs it and as Compose requires of a `service:` namespace.
-    let sidecar_name = compose::sidecar_name(service);
-    if before["services"].get(&sidecar_name).is_none() {
-        let sidecar = after["services"]
-            .get(&sidecar_name)
-            .unwrap_or_else(|| panic!("no sidecar {sidecar_name}"));
-        check_sidecar(sidecar, service, app_before);
-        expected["services"][&sidecar_name] = sidecar.clone();
-    }
-    expected
-}
-
-/// Copies the external network declaration from `after` into `expected` when it is new.
-fn copy_new_network(expected: &mut Json, after: &Json) {
-    let Some(nets) = after["networks"].as_object() else {
-        return;
-    };
-    for (k, n) in nets {
-        if expected["networks"].get(k).is_none() {
-            assert!(
-                n["name"] == "observability-net" && n["external"] == true,
-                "an unexpected network {k} was declared: {n}"
-            );
-            expected["networks"][k] = n.clone();
-        }
-    }
-}
-
-fn check_sidecar(sidecar: &Json, service: &str, app: &Json) {
-    let s = |k: &str| &sidecar[k];
-    assert_eq!(
-        s("image"),
-        &format!("daprio/daprd:{DAPR_VERSION}"),
-        "sidecar image"
-    );
-    assert_eq!(
-        s("network_mode"),
-        &format!("service:{service}"),
-        "sidecar network"
-    );
-    let command: Vec<&str> = s("command")
-        .as_array()
-        .expect("sidecar command is a list")
-        .iter()
-        .filter_map(Json::as_str)
-        .collect();
-    assert_eq!(command.first(), Some(&"./daprd"), "sidecar command");
-    let app_id = command
-        .iter()
-        .position(|w| *w == "--app-id")
-        .and_then(|i| command.get(i + 1))
-        .expect("--app-id");
-    assert!(
-        !app_id.is_empty() && !app_id.contains('.'),
-        "daprd rejects the app id {app_id:?}"
-    );
-    let mount = &s("volumes")[0];
-    assert_eq!(
-        mount["source"],
-        format!("{}/dapr-config.yml", oracle::PROJECT),
-        "the config mount's source is not the written file"
-    );
-    assert_eq!(mount["target"], compose::CONFIG_MOUNT);
-    assert_eq!(mount["read_only"], true);
-    assert_eq!(
-        s("profiles"),
-        &app["profiles"],
-        "sidecar profiles follow the app's"
-    );
-    assert_eq!(
-        s("restart"),
-        &app["restart"],
-        "sidecar restart follows the app's"
-    );
-    for key in [
-        "networks",
-        "ports",
-        "expose",
-        "hostname",
-        "dns",
-        "extra_hosts",
-        "links",
-    ] {
-        assert!(sidecar.get(key).is_none(), "sidecar has {key}");
-    }
 }
 
 /// The services to onboard: those of the file that Compose runs (every profile on) and

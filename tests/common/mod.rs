@@ -12,6 +12,7 @@ use obs_init::model::{Data, resolve_scalar};
 use obs_init::text::Text;
 use serde_json::{Map, Value as Json};
 
+pub mod edits;
 pub mod oracle;
 
 /// `tests/data`: the compose corpus (with its index of sources) and the Compose schema, kept

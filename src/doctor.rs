@@ -324,13 +324,21 @@ fn check_sidecar(
             &format!("mount the Dapr configuration: `./dapr-config.yml:{config}:ro`"),
         ),
         Some(src) => {
-            let base = crate::plan::compose_dir(compose_path);
-            if !base.join(&src).is_file() {
+            // Compose resolves a relative source against the compose file's folder; a
+            // source that is not a file there becomes an empty directory in the container.
+            let resolved = crate::plan::compose_dir(compose_path).join(&src);
+            if !resolved.is_file() {
                 add(
                     Severity::Error,
                     line,
-                    format!("Dapr sidecar `{name}` mounts {src}, which does not exist"),
-                    "run obs-init to write it, or fix the path",
+                    format!(
+                        "Dapr sidecar `{name}` mounts {src}, which resolves to {}, where there \
+                         is no file: Docker would mount an empty directory and daprd would \
+                         start without its tracing configuration",
+                        resolved.display()
+                    ),
+                    "run obs-init to write it, or mount the dapr-config.yml beside the compose \
+                     file as `./dapr-config.yml`",
                 );
             }
         }

@@ -1,9 +1,10 @@
 //! `.obs-init.toml`: the choices of a run (services, ports, frameworks, daprd version),
 //! recorded so that a later run, or `--check` in CI, reproduces them without flags.
 
-use toml_edit::{Array, DocumentMut, Item, Table, value};
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, value};
 
 use crate::detect::Framework;
+use crate::record::{FileRecord, Insertion};
 
 pub const FILE: &str = ".obs-init.toml";
 
@@ -17,11 +18,37 @@ pub struct Answers {
     pub services: Vec<String>,
     /// Per service: its app port and frameworks, when recorded.
     pub per_service: Vec<ServiceAnswers>,
-    /// What onboarding added to the compose file ([`crate::compose::added_paths`]), so that
-    /// `obs-init remove` takes back exactly that.
+    /// What onboarding did to each compose file, so that `obs-init remove` takes back
+    /// exactly that. Answers files from before per-file records hold one record with an
+    /// empty path: the compose file in use.
+    pub composes: Vec<ComposeRecord>,
+    /// What onboarding did to every other file ([`crate::record`]), with the services that
+    /// need it ([`needer`]): `remove` takes it back once none of them is onboarded.
+    pub files: Vec<(FileRecord, Vec<String>)>,
+    /// The answers file as it was before obs-init first wrote it (a user's own answers),
+    /// for `remove` to give back.
+    pub original: Option<String>,
+}
+
+/// What onboarding did to one compose file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComposeRecord {
+    /// Relative to the project directory, with `/`.
+    pub path: String,
+    /// The services onboarded in it.
+    pub services: Vec<String>,
+    /// What it added ([`crate::compose::added_paths`]).
     pub added: Vec<String>,
     /// Keys that were empty before onboarding gave them a value.
     pub kept_empty: Vec<String>,
+    /// The file's text as obs-init left it, and what it inserted ([`crate::record`]).
+    pub text: Option<FileRecord>,
+}
+
+/// How a service of a compose file is named among the services that need a file:
+/// `compose.yaml:api` (Compose's service names hold no `:`).
+pub fn needer(compose: &str, service: &str) -> String {
+    format!("{compose}:{service}")
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +61,21 @@ pub struct ServiceAnswers {
 impl Answers {
     pub fn service(&self, name: &str) -> Option<&ServiceAnswers> {
         self.per_service.iter().find(|s| s.name == name)
+    }
+
+    /// The record of the compose file at `path` (relative to the project), or the one an
+    /// older answers file kept without a path.
+    pub fn compose(&self, path: &str) -> Option<&ComposeRecord> {
+        self.composes
+            .iter()
+            .find(|c| c.path == path)
+            .or_else(|| self.composes.iter().find(|c| c.path.is_empty()))
+    }
+
+    /// Whether a record of changes is kept (answers files of obs-init before 0.2 have only
+    /// the compose additions).
+    pub fn has_file_records(&self) -> bool {
+        !self.files.is_empty() || self.composes.iter().any(|c| c.text.is_some())
     }
 }
 
@@ -59,15 +101,54 @@ pub fn read(content: &str) -> Result<Answers, String> {
             );
         }
     }
+    let onboarded = doc.get("onboarded");
+    // The record of answers files that predate per-file records.
+    let mut legacy = ComposeRecord {
+        services: answers.services.clone(),
+        ..ComposeRecord::default()
+    };
     for (key, list) in [
-        ("added", &mut answers.added),
-        ("kept_empty", &mut answers.kept_empty),
+        ("added", &mut legacy.added),
+        ("kept_empty", &mut legacy.kept_empty),
     ] {
-        if let Some(items) = doc.get("onboarded").and_then(|o| o.get(key)) {
-            let items = items
-                .as_array()
-                .ok_or_else(|| format!("onboarded.{key} must be a list"))?;
-            list.extend(items.iter().filter_map(|v| v.as_str().map(String::from)));
+        list.extend(strings(
+            onboarded.and_then(|o| o.get(key)),
+            &format!("onboarded.{key}"),
+        )?);
+    }
+    if !legacy.added.is_empty() {
+        answers.composes.push(legacy);
+    }
+    if let Some(composes) = onboarded
+        .and_then(|o| o.get("compose"))
+        .and_then(Item::as_table_like)
+    {
+        for (path, item) in composes.iter() {
+            let at = |k: &str| format!("onboarded.compose.\"{path}\".{k}");
+            let text = match item.get("checksum") {
+                Some(_) => Some(read_file_record(path, item)?.0),
+                None => None,
+            };
+            answers.composes.push(ComposeRecord {
+                path: path.to_string(),
+                services: strings(item.get("services"), &at("services"))?,
+                added: strings(item.get("added"), &at("added"))?,
+                kept_empty: strings(item.get("kept_empty"), &at("kept_empty"))?,
+                text,
+            });
+        }
+    }
+    answers.original = onboarded
+        .and_then(|o| o.get("original"))
+        .and_then(Item::as_str)
+        .map(String::from);
+    if let Some(files) = doc
+        .get("onboarded")
+        .and_then(|o| o.get("files"))
+        .and_then(Item::as_table_like)
+    {
+        for (path, item) in files.iter() {
+            answers.files.push(read_file_record(path, item)?);
         }
     }
     if let Some(table) = doc.get("service").and_then(Item::as_table_like) {
@@ -101,6 +182,70 @@ pub fn read(content: &str) -> Result<Answers, String> {
         }
     }
     Ok(answers)
+}
+
+/// A list of strings, or the message for what is there instead.
+fn strings(item: Option<&Item>, name: &str) -> Result<Vec<String>, String> {
+    let Some(item) = item else {
+        return Ok(Vec::new());
+    };
+    let list = item
+        .as_array()
+        .ok_or_else(|| format!("{name} must be a list"))?;
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .map(String::from)
+                .ok_or_else(|| format!("{name} must hold strings"))
+        })
+        .collect()
+}
+
+fn read_file_record(path: &str, item: &Item) -> Result<(FileRecord, Vec<String>), String> {
+    let at = |what: &str| format!("onboarded.files.\"{path}\".{what}");
+    let checksum = item
+        .get("checksum")
+        .and_then(Item::as_str)
+        .ok_or_else(|| format!("{} must be a checksum", at("checksum")))?
+        .to_string();
+    let created = item.get("created").and_then(Item::as_bool).unwrap_or(false);
+    let original = item
+        .get("original")
+        .and_then(Item::as_str)
+        .map(String::from);
+    let mut inserted = Vec::new();
+    if let Some(list) = item.get("inserted") {
+        let list = list
+            .as_array()
+            .ok_or_else(|| format!("{} must be a list", at("inserted")))?;
+        for piece in list {
+            let table = piece
+                .as_inline_table()
+                .ok_or_else(|| format!("{} holds {{ at, text }} tables", at("inserted")))?;
+            let offset = table
+                .get("at")
+                .and_then(|v| v.as_integer())
+                .and_then(|v| usize::try_from(v).ok());
+            let text = table.get("text").and_then(|v| v.as_str());
+            match (offset, text) {
+                (Some(at), Some(text)) => inserted.push(Insertion {
+                    at,
+                    text: text.to_string(),
+                }),
+                _ => return Err(format!("{} holds {{ at, text }} tables", at("inserted"))),
+            }
+        }
+    }
+    Ok((
+        FileRecord {
+            path: path.to_string(),
+            created,
+            checksum,
+            inserted,
+            original,
+        },
+        strings(item.get("services"), &at("services"))?,
+    ))
 }
 
 fn parse_framework(name: &str) -> Option<Framework> {
@@ -150,37 +295,102 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
             table["frameworks"] = value(names.iter().copied().collect::<Array>());
         }
     }
-    for (key, list) in [
-        ("added", &answers.added),
-        ("kept_empty", &answers.kept_empty),
-    ] {
-        let recorded: Vec<&str> = doc
-            .get("onboarded")
-            .and_then(|o| o.get(key))
-            .and_then(Item::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
-        if list.is_empty() || recorded == list.iter().map(String::as_str).collect::<Vec<_>>() {
-            continue;
-        }
-        if doc.get("onboarded").is_none() {
-            doc["onboarded"] = Item::Table(Table::new());
-        }
-        let mut array: Array = list.iter().map(String::as_str).collect();
-        if list.len() > 2 {
+    write_records(&mut doc, answers);
+    // A comment-only document would print its comment last: a new file gets it on top.
+    if fresh {
+        format!("{HEADER}{doc}")
+    } else {
+        doc.to_string()
+    }
+}
+
+/// The record, replaced whole: it is obs-init's, not the user's, and describes the files
+/// as obs-init left them. Records of older answers files are upgraded.
+fn write_records(doc: &mut DocumentMut, answers: &Answers) {
+    let unchanged = read(&doc.to_string()).is_ok_and(|old| {
+        old.composes == answers.composes
+            && old.files == answers.files
+            && old.original == answers.original
+            && doc.get("onboarded").and_then(|o| o.get("added")).is_none()
+    });
+    if unchanged {
+        return;
+    }
+    let list = |items: &[String]| {
+        let mut array: Array = items.iter().map(String::as_str).collect();
+        if items.len() > 2 {
             for v in array.iter_mut() {
                 v.decor_mut().set_prefix("\n    ");
             }
             array.set_trailing("\n");
             array.set_trailing_comma(true);
         }
-        doc["onboarded"][key] = value(array);
+        value(array)
+    };
+    let mut onboarded = Table::new();
+    onboarded.set_implicit(true);
+    if let Some(original) = &answers.original {
+        onboarded["original"] = value(original.as_str());
     }
-    // A comment-only document would print its comment last: a new file gets it on top.
-    if fresh {
-        format!("{HEADER}{doc}")
+    let mut composes = Table::new();
+    composes.set_implicit(true);
+    for c in answers.composes.iter().filter(|c| !c.path.is_empty()) {
+        let mut t = Table::new();
+        t["services"] = list(&c.services);
+        if !c.added.is_empty() {
+            t["added"] = list(&c.added);
+        }
+        if !c.kept_empty.is_empty() {
+            t["kept_empty"] = list(&c.kept_empty);
+        }
+        if let Some(text) = &c.text {
+            file_record(&mut t, text);
+        }
+        composes[c.path.as_str()] = Item::Table(t);
+    }
+    if !composes.is_empty() {
+        onboarded["compose"] = Item::Table(composes);
+    }
+    let mut files = Table::new();
+    files.set_implicit(true);
+    for (record, services) in &answers.files {
+        let mut t = Table::new();
+        t["services"] = list(services);
+        file_record(&mut t, record);
+        files[record.path.as_str()] = Item::Table(t);
+    }
+    if !files.is_empty() {
+        onboarded["files"] = Item::Table(files);
+    }
+    if onboarded.is_empty() {
+        doc.remove("onboarded");
     } else {
-        doc.to_string()
+        doc["onboarded"] = Item::Table(onboarded);
+    }
+}
+
+fn file_record(t: &mut Table, record: &FileRecord) {
+    if record.created {
+        t["created"] = value(true);
+    }
+    t["checksum"] = value(record.checksum.as_str());
+    if let Some(original) = &record.original {
+        t["original"] = value(original.as_str());
+    }
+    if !record.inserted.is_empty() {
+        let mut list = Array::new();
+        for piece in &record.inserted {
+            let mut it = InlineTable::new();
+            it.insert("at", (piece.at as i64).into());
+            it.insert("text", piece.text.as_str().into());
+            list.push(it);
+        }
+        for v in list.iter_mut() {
+            v.decor_mut().set_prefix("\n    ");
+        }
+        list.set_trailing("\n");
+        list.set_trailing_comma(true);
+        t["inserted"] = value(list);
     }
 }
 
@@ -197,8 +407,33 @@ mod tests {
                 app_port: Some(8000),
                 frameworks: vec![Framework::FastApi],
             }],
-            added: vec!["services.api-dapr".into()],
-            kept_empty: Vec::new(),
+            composes: vec![ComposeRecord {
+                path: "compose.yaml".into(),
+                services: vec!["api".into()],
+                added: vec!["services.api-dapr".into()],
+                kept_empty: Vec::new(),
+                text: Some(FileRecord {
+                    path: "compose.yaml".into(),
+                    created: false,
+                    checksum: "0000000000000001".into(),
+                    inserted: Vec::new(),
+                    original: None,
+                }),
+            }],
+            original: Some("# mine\n".into()),
+            files: vec![(
+                FileRecord {
+                    path: "app/requirements.txt".into(),
+                    created: false,
+                    checksum: "00000000000000ff".into(),
+                    inserted: vec![Insertion {
+                        at: 8,
+                        text: "opentelemetry-sdk>=1.45 # \"quoted\"\n".into(),
+                    }],
+                    original: None,
+                },
+                vec![needer("compose.yaml", "api")],
+            )],
         }
     }
 

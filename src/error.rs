@@ -220,6 +220,20 @@ impl ComposeError {
     }
 }
 
+/// A path as messages show it: without `./` components (`././pyproject.toml` reads
+/// `pyproject.toml`).
+pub fn shown(path: &std::path::Path) -> String {
+    let clean: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if clean.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        clean.display().to_string()
+    }
+}
+
 /// Any error of a run, with the file it concerns.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -231,25 +245,34 @@ pub enum Error {
     },
     #[error("no compose file in {dir}")]
     NoComposeFile { dir: PathBuf },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", shown(path))]
     Read {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("{path} is not UTF-8 text")]
+    #[error("{} is not UTF-8 text", shown(path))]
     NotUtf8 { path: PathBuf },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {source}", shown(path))]
     Write {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("{path} exists with different content: {reason}")]
+    #[error("{} exists with different content: {reason}", shown(path))]
     Conflict {
         path: PathBuf,
         reason: String,
         help: String,
+    },
+    #[error("{} is not a valid answers file: {reason}", shown(path))]
+    InvalidAnswers { path: PathBuf, reason: String },
+    #[error("cannot add the dependencies to {}: {reason}", shown(path))]
+    Manifest { path: PathBuf, reason: String },
+    #[error("cannot ask on the terminal: {source}")]
+    Prompt {
+        #[source]
+        source: io::Error,
     },
     #[error("no service chosen to onboard")]
     NoServiceChosen { candidates: Vec<String> },
@@ -282,10 +305,13 @@ impl Error {
             | Error::Write { path, .. }
             | Error::OutsideRoot { path, .. }
             | Error::PartialWrite { path, .. }
-            | Error::Conflict { path, .. } => Some((path.clone(), None)),
+            | Error::Conflict { path, .. }
+            | Error::InvalidAnswers { path, .. }
+            | Error::Manifest { path, .. } => Some((path.clone(), None)),
             Error::NoComposeFile { .. }
             | Error::NoServiceChosen { .. }
             | Error::Conflicts(_)
+            | Error::Prompt { .. }
             | Error::Dirty { .. } => None,
         }
     }
@@ -300,9 +326,22 @@ impl Error {
                     .into(),
             ),
             Error::NotUtf8 { .. } => Some("convert the file to UTF-8 first".into()),
-            Error::Conflict { .. } => {
-                Some("move the file aside (or pass --dapr-config OTHER_PATH) and run again".into())
-            }
+            Error::Conflict { help, .. } => Some(help.clone()),
+            Error::InvalidAnswers { .. } => Some(
+                "fix it, or delete it: onboarding then asks (or takes flags) again, and remove \
+                 goes by what reads as obs-init's"
+                    .into(),
+            ),
+            Error::Manifest { .. } => Some(
+                "declare the project's dependencies in [project] or [tool.poetry.dependencies] \
+                 (or use a requirements.txt), then run again"
+                    .into(),
+            ),
+            Error::Prompt { .. } => Some(
+                "run again with --yes, or answer with flags (--service, --app-port, \
+                 --framework, --on-conflict)"
+                    .into(),
+            ),
             Error::NoServiceChosen { candidates } if candidates.is_empty() => {
                 Some("name the services to onboard with --service NAME".into())
             }

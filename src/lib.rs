@@ -24,6 +24,7 @@ pub mod plan;
 pub mod platform;
 pub mod ports;
 pub mod python;
+pub mod record;
 pub mod remove;
 pub mod splice;
 pub mod text;

@@ -12,6 +12,7 @@ use crate::deps::{self, PyprojectError, Requirement};
 use crate::detect::{self, Framework};
 use crate::error::Error;
 use crate::python::{self, Entry, Ownership};
+use crate::record::{self, FileRecord};
 use crate::{dagster, dapr};
 
 /// Compose's own discovery order.
@@ -140,6 +141,9 @@ pub struct Plan {
     pub next_steps: Vec<String>,
     /// Values kept although obs-init would write them differently (`--on-conflict skip`).
     pub conflicts: Vec<FileConflict>,
+    /// Files whose content is exactly what obs-init last wrote (its answers file, and files
+    /// its record says it wrote, unchanged since): their uncommitted changes are its own.
+    pub own: Vec<PathBuf>,
 }
 
 /// A conflict, with the file it is in.
@@ -166,9 +170,8 @@ impl Plan {
     }
 }
 
-/// Finds the compose file: `--file` if given, else the first of [`COMPOSE_NAMES`] in `dir`.
 /// The compose file: `file` (relative to `dir`, as `-C DIR -f FILE` reads in git and cargo),
-/// or the first of Compose's default names found in `dir`.
+/// or the first of [`COMPOSE_NAMES`] found in `dir`.
 pub fn find_compose(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
     if let Some(f) = file {
         return Ok(dir.join(f));
@@ -269,10 +272,7 @@ fn resolve_existing(path: &Path) -> PathBuf {
 }
 
 fn asked(source: io::Error) -> Error {
-    Error::Read {
-        path: PathBuf::from("<terminal>"),
-        source,
-    }
+    Error::Prompt { source }
 }
 
 /// Everything decided before files are planned: flags, then the answers file, then the
@@ -296,10 +296,9 @@ fn resolve<'p>(
     let answers_path = opts.dir.join(answers::FILE);
     let answers_text = read_optional(&answers_path)?;
     let saved = match &answers_text {
-        Some(text) => answers::read(text).map_err(|reason| Error::Conflict {
+        Some(text) => answers::read(text).map_err(|reason| Error::InvalidAnswers {
             path: answers_path.clone(),
-            reason: format!("it is not a valid answers file: {reason}"),
-            help: "fix it, or delete it to answer again".into(),
+            reason,
         })?,
         None => Answers::default(),
     };
@@ -314,6 +313,12 @@ fn resolve<'p>(
 
     let services = if !opts.services.is_empty() {
         opts.services.clone()
+    } else if let Some(c) = saved
+        .compose(&display(&opts.dir, &compose_path))
+        .filter(|c| !c.services.is_empty())
+    {
+        // What was onboarded in this compose file before.
+        c.services.clone()
     } else if !saved.services.is_empty() {
         saved.services.clone()
     } else {
@@ -342,7 +347,9 @@ fn resolve<'p>(
     let mut targets = Vec::new();
     for name in &services {
         let info = compose::service_info(&doc, svc, name);
-        let context = info.build.as_ref().map(|b| compose_dir.join(b));
+        let mut context = info.build.as_ref().map(|b| compose_dir.join(b));
+        // obs-init writes only inside --dir: code built from outside it is not its to edit.
+        let outside = context.take_if(|c| !absolute(c).starts_with(absolute(&opts.dir)));
         let remembered = saved.service(name);
         let app_port = match (opts.app_port, remembered.and_then(|r| r.app_port)) {
             (Some(p), _) | (None, Some(p)) => Some(p),
@@ -384,6 +391,7 @@ fn resolve<'p>(
         targets.push(Target {
             service: name.clone(),
             context,
+            outside,
             frameworks,
             app_port,
         });
@@ -419,7 +427,6 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
         notes,
         saved,
     } = ctx;
-    let (saved_added, saved_kept_empty) = (&saved.added, &saved.kept_empty);
     let (compose_path, content) = (compose_path.clone(), content.clone());
     let (answers_path, answers_text) = (answers_path.clone(), answers_text.clone());
     let (services, dapr_version, mut notes) =
@@ -482,6 +489,7 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
                 conflict,
             })
             .collect(),
+        own: Vec::new(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
@@ -491,7 +499,7 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
         } else {
             Status::Update
         },
-        before: Some(content),
+        before: Some(content.clone()),
         after: outcome.after,
     });
     let config = config_change(opts, &config_path, overwrite, &mut plan.conflicts)?;
@@ -509,33 +517,29 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
     {
         plan_dagster(opts, handler_module.as_deref(), &mut plan)?;
     }
-    // What this run adds joins what earlier runs added (a second run adds nothing).
-    let mut added = saved_added.clone();
-    for path in compose::added_paths(&outcome.changes) {
-        if !added.contains(&path) {
-            added.push(path);
+    let compose_rel = display(&opts.dir, &compose_path);
+    let mut record = saved.clone();
+    record_compose(&mut record, &compose_rel, &plan, &outcome.changes, &content);
+    record_files(opts, &plan, &compose_path, &compose_rel, &mut record);
+    if record.original.is_none() && saved.composes.is_empty() {
+        // A user's own answers file, before obs-init first wrote to it.
+        record.original = answers_text.clone();
+    }
+    record.dapr_version = Some(dapr_version);
+    record.services = plan.services.clone();
+    for t in targets {
+        let answers = ServiceAnswers {
+            name: t.service.clone(),
+            app_port: t.app_port,
+            frameworks: t.frameworks.clone(),
+        };
+        match record.per_service.iter_mut().find(|s| s.name == t.service) {
+            Some(s) => *s = answers,
+            None => record.per_service.push(answers),
         }
     }
-    let mut kept_empty = saved_kept_empty.clone();
-    for path in compose::filled_empty_keys(&outcome.changes) {
-        if !kept_empty.contains(&path) {
-            kept_empty.push(path);
-        }
-    }
-    let record = Answers {
-        added,
-        kept_empty,
-        dapr_version: Some(dapr_version),
-        services: plan.services.clone(),
-        per_service: targets
-            .iter()
-            .map(|t| ServiceAnswers {
-                name: t.service.clone(),
-                app_port: t.app_port,
-                frameworks: t.frameworks.clone(),
-            })
-            .collect(),
-    };
+    plan.own = own_files(&opts.dir, saved);
+    plan.own.push(answers_path.clone());
     let recorded = answers::write(answers_text.as_deref(), &record);
     plan.push(FileChange {
         display: display(&opts.dir, &answers_path),
@@ -551,11 +555,128 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
     Ok(plan)
 }
 
+/// Joins what this plan does to the compose file to its record: what it adds (a second
+/// run adds nothing), its services, and the text as obs-init leaves it.
+fn record_compose(
+    record: &mut Answers,
+    rel: &str,
+    plan: &Plan,
+    changes: &[crate::splice::Change],
+    before: &str,
+) {
+    let index = match record.composes.iter().position(|c| c.path == rel) {
+        Some(i) => i,
+        None => {
+            // An older answers file's record (no path) is this compose file's.
+            let legacy = record.composes.iter().position(|c| c.path.is_empty());
+            let mut fresh = legacy
+                .map(|i| record.composes.remove(i))
+                .unwrap_or_default();
+            fresh.path = rel.to_string();
+            record.composes.push(fresh);
+            record.composes.len() - 1
+        }
+    };
+    let c = &mut record.composes[index];
+    // The original text is known only from the first onboarding on: a file onboarded by an
+    // obs-init that kept no text record stays without one (removal then goes entry by entry).
+    let original_known = c.text.is_some() || c.added.is_empty();
+    for path in compose::added_paths(changes) {
+        if !c.added.contains(&path) {
+            c.added.push(path);
+        }
+    }
+    for path in compose::filled_empty_keys(changes) {
+        if !c.kept_empty.contains(&path) {
+            c.kept_empty.push(path);
+        }
+    }
+    for s in &plan.services {
+        if !c.services.contains(s) {
+            c.services.push(s.clone());
+        }
+    }
+    let after = plan.files.first().map_or(before, |f| f.after.as_str());
+    c.text = original_known.then(|| joined(c.text.as_ref(), rel, Some(before), after));
+}
+
+/// The record of a file obs-init takes from `before` to `after`, relative to the file as it
+/// was before any obs-init run (which `prior`, the record of earlier runs, gives back).
+fn joined(prior: Option<&FileRecord>, rel: &str, before: Option<&str>, after: &str) -> FileRecord {
+    match (prior, before) {
+        (Some(p), _) if p.created => record::record(rel, None, after),
+        (Some(p), Some(before)) => {
+            let original = record::undo(before, p).text;
+            record::record(rel, Some(&original), after)
+        }
+        (_, before) => record::record(rel, before, after),
+    }
+}
+
+/// Joins what this plan does to every file but the compose file and the answers file to the
+/// record, with the services that need each.
+fn record_files(
+    opts: &Options,
+    plan: &Plan,
+    compose_path: &Path,
+    compose_rel: &str,
+    record: &mut Answers,
+) {
+    for change in &plan.files {
+        if change.path == compose_path {
+            continue;
+        }
+        let rel = display(&opts.dir, &change.path);
+        let prior = record.files.iter().position(|(f, _)| f.path == rel);
+        let fresh = match change.status {
+            Status::Create | Status::Update => Some(joined(
+                prior.map(|i| &record.files[i].0),
+                &rel,
+                change.before.as_deref(),
+                &change.after,
+            )),
+            Status::Unchanged | Status::Kept | Status::Delete => None,
+        };
+        let mut needed_by = prior.map(|i| record.files[i].1.clone()).unwrap_or_default();
+        for s in &plan.services {
+            let key = answers::needer(compose_rel, s);
+            if !needed_by.contains(&key) {
+                needed_by.push(key);
+            }
+        }
+        match (fresh, prior) {
+            (Some(r), Some(i)) => record.files[i] = (r, needed_by),
+            (Some(r), None) => record.files.push((r, needed_by)),
+            (None, Some(i)) => record.files[i].1 = needed_by,
+            (None, None) => {}
+        }
+    }
+}
+
+/// The files whose content is what `saved` records obs-init wrote.
+pub(crate) fn own_files(dir: &Path, saved: &Answers) -> Vec<PathBuf> {
+    saved
+        .composes
+        .iter()
+        .filter_map(|c| c.text.as_ref())
+        .chain(saved.files.iter().map(|(f, _)| f))
+        .filter_map(|f| {
+            let path = dir.join(&f.path);
+            fs::read_to_string(&path)
+                .ok()
+                .filter(|text| f.untouched(text))
+                .map(|_| path)
+        })
+        .collect()
+}
+
 /// One service to onboard, with what planning learnt of it.
 struct Target {
     service: String,
-    /// Its build context on disk.
+    /// Its build context on disk, when inside the project directory.
     context: Option<PathBuf>,
+    /// Its build context, when outside the project directory.
+    outside: Option<PathBuf>,
     frameworks: Vec<Framework>,
     /// The port the app listens on, when known.
     app_port: Option<u16>,
@@ -629,6 +750,16 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
     match (&opts.module_path, &target.context) {
         (Some(p), _) if p.extension().is_some_and(|e| e == "py") => Some(p.clone()),
         (Some(p), _) => Some(p.join(python::MODULE_FILE)),
+        (None, None) if target.outside.is_some() => {
+            note(format!(
+                "its build context {} is outside {}, so no Python module or dependency is \
+                 written there (run obs-init with --dir at the folder holding both, or pass \
+                 --module-path)",
+                crate::error::shown(target.outside.as_deref().unwrap_or(Path::new(""))),
+                crate::error::shown(&opts.dir)
+            ));
+            None
+        }
         (None, None) => {
             note(
                 "no build context, so no Python module was written (pass --module-path \
@@ -856,7 +987,7 @@ fn deps_change(opts: &Options, path: &Path, wanted: &[Requirement]) -> Result<Fi
     let content = read_text(path)?;
     let is_toml = path.extension().is_some_and(|e| e == "toml");
     let after = if is_toml {
-        deps::add_to_pyproject(&content, wanted).map_err(|e| Error::Conflict {
+        deps::add_to_pyproject(&content, wanted).map_err(|e| Error::Manifest {
             path: path.to_path_buf(),
             reason: match e {
                 PyprojectError::Invalid(m) => format!("it is not valid TOML: {m}"),
@@ -864,9 +995,6 @@ fn deps_change(opts: &Options, path: &Path, wanted: &[Requirement]) -> Result<Fi
                     "it has neither [project] nor [tool.poetry.dependencies]".into()
                 }
             },
-            help: "declare the project's dependencies in [project] (or use a \
-                   requirements.txt), then run again"
-                .into(),
         })?
     } else {
         deps::add_to_requirements(&content, wanted)

@@ -86,6 +86,7 @@ fn build(dir: &Path, overwrite: bool) -> Result<Plan, Error> {
         notes: Vec::new(),
         next_steps: next_steps(dir),
         conflicts: Vec::new(),
+        own: Vec::new(),
     };
     for (rel, template) in FILES {
         let differs = |_: &str| "it differs from the one obs-init platform writes".to_string();

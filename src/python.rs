@@ -17,7 +17,7 @@ const HEADER_SUFFIX: &str = "); edit it and obs-init leaves it be.";
 pub fn render() -> String {
     format!(
         "{HEADER_PREFIX}{:016x}{HEADER_SUFFIX}\n{TEMPLATE}",
-        checksum(TEMPLATE)
+        crate::record::checksum(TEMPLATE)
     )
 }
 
@@ -40,16 +40,9 @@ pub fn ownership(content: &str) -> Ownership {
         .and_then(|rest| rest.strip_suffix(HEADER_SUFFIX))
         .and_then(|hex| u64::from_str_radix(hex, 16).ok());
     match sum {
-        Some(sum) if sum == checksum(body) => Ownership::Ours,
+        Some(sum) if sum == crate::record::checksum(body) => Ownership::Ours,
         _ => Ownership::Users,
     }
-}
-
-/// FNV-1a, 64 bits: enough to notice an edit, with no dependency.
-fn checksum(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Directories never searched for an app's code.

@@ -27,22 +27,27 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
     let answers_path = req.dir.join(answers::FILE);
     let saved = match crate::plan::read_optional(&answers_path)? {
         Some(text) => Some((
-            answers::read(&text).map_err(|reason| Error::Conflict {
+            answers::read(&text).map_err(|reason| Error::InvalidAnswers {
                 path: answers_path.clone(),
-                reason: format!("it is not a valid answers file: {reason}"),
-                help: "fix it, or delete it (removal then goes by what reads as obs-init's)".into(),
+                reason,
             })?,
             text,
         )),
         None => None,
     };
-    let record = saved.as_ref().map(|(a, _)| a);
+    if let Some((record, text)) = &saved
+        && record.has_file_records()
+    {
+        return plan_recorded(req, &compose_path, content, &answers_path, record, text);
+    }
+    let compose_rel = crate::plan::display(&req.dir, &compose_path);
+    let record = saved.as_ref().and_then(|(a, _)| a.compose(&compose_rel));
     let outcome = remove::remove(
         &content,
         &RemoveOptions {
             services: req.services.clone(),
-            keep_empty: record.map(|a| a.kept_empty.clone()).unwrap_or_default(),
-            added: record.map(|a| a.added.clone()).filter(|a| !a.is_empty()),
+            keep_empty: record.map(|c| c.kept_empty.clone()).unwrap_or_default(),
+            added: record.map(|c| c.added.clone()).filter(|a| !a.is_empty()),
         },
     )
     .map_err(|source| Error::Compose {
@@ -56,6 +61,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         notes: Vec::new(),
         next_steps: Vec::new(),
         conflicts: Vec::new(),
+        own: vec![answers_path.clone()],
     };
     plan.push(FileChange {
         display: crate::plan::display(&req.dir, &compose_path),
@@ -82,6 +88,8 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
             }))
         })
         .unwrap_or(true);
+    // An answers file from before per-file records: removal goes by what reads as
+    // obs-init's.
     if !still_onboarded {
         let config = req
             .dapr_config
@@ -123,20 +131,32 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         });
     }
 
-    // Each service's module and dependencies, where onboarding put them.
+    unrecorded_files(req, &mut plan, &compose_path, &outcome.services)?;
+    Ok(plan)
+}
+
+/// What an obs-init without file records did beyond the compose file, found by how it
+/// reads: each removed service's module (while it carries obs-init's checksum) and
+/// dependency lines, and dagster.yaml's handler.
+fn unrecorded_files(
+    req: &RemoveRequest,
+    plan: &mut Plan,
+    compose_path: &Path,
+    removed: &[String],
+) -> Result<(), Error> {
     let (_, doc) =
         compose::parse(&plan.files[0].before.clone().unwrap_or_default()).map_err(|source| {
             Error::Compose {
-                path: compose_path.clone(),
+                path: compose_path.to_path_buf(),
                 source,
             }
         })?;
     let services = compose::services(&doc).map_err(|source| Error::Compose {
-        path: compose_path.clone(),
+        path: compose_path.to_path_buf(),
         source,
     })?;
-    let compose_dir = crate::plan::compose_dir(&compose_path);
-    for name in &outcome.services {
+    let compose_dir = crate::plan::compose_dir(compose_path);
+    for name in removed {
         let info = compose::service_info(&doc, services, name);
         let Some(context) = info.build.map(|b| compose_dir.join(b)) else {
             continue;
@@ -151,7 +171,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         ];
         if let Entry::Found(entry) = python::find_entry(&context, &names) {
             let module = entry.with_file_name(python::MODULE_FILE);
-            let kept = delete_if(req, &mut plan, &module, |t| {
+            let kept = delete_if(req, plan, &module, |t| {
                 python::ownership(t) == Ownership::Ours
             });
             if kept {
@@ -207,7 +227,205 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
             None => {}
         }
     }
+    Ok(())
+}
+
+/// Removal by the record: the compose file's onboarding taken back (whole, byte for byte,
+/// while nobody changed the file since; otherwise entry by entry), then every recorded
+/// file edit that no service still onboarded needs, then the record itself.
+fn plan_recorded(
+    req: &RemoveRequest,
+    compose_path: &Path,
+    content: String,
+    answers_path: &Path,
+    record: &Answers,
+    answers_text: &str,
+) -> Result<Plan, Error> {
+    let rel = crate::plan::display(&req.dir, compose_path);
+    let in_file = |source| Error::Compose {
+        path: compose_path.to_path_buf(),
+        source,
+    };
+    let mut left = record.clone();
+    let here = left.composes.iter().position(|c| c.path == rel);
+    let compose = here.map(|i| left.composes[i].clone()).unwrap_or_default();
+    let targets: Vec<String> = if req.services.is_empty() {
+        compose.services.clone()
+    } else {
+        let (_, doc) = compose::parse(&content).map_err(in_file)?;
+        compose::check_names(compose::services(&doc).map_err(in_file)?, &req.services)
+            .map_err(in_file)?;
+        req.services.clone()
+    };
+    let staying: Vec<String> = compose
+        .services
+        .iter()
+        .filter(|s| !targets.contains(s))
+        .cloned()
+        .collect();
+    let whole = compose
+        .text
+        .as_ref()
+        .filter(|t| staying.is_empty() && t.untouched(&content));
+    let after = match whole {
+        Some(text) => crate::record::undo(&content, text).text,
+        None => {
+            remove::remove(
+                &content,
+                &RemoveOptions {
+                    services: targets.clone(),
+                    keep_empty: compose.kept_empty.clone(),
+                    added: Some(compose.added.clone()).filter(|a| !a.is_empty()),
+                },
+            )
+            .map_err(in_file)?
+            .after
+        }
+    };
+    let mut plan = Plan {
+        compose_file: compose_path.to_path_buf(),
+        services: targets.clone(),
+        files: Vec::new(),
+        notes: Vec::new(),
+        next_steps: Vec::new(),
+        conflicts: Vec::new(),
+        own: crate::plan::own_files(&req.dir, record),
+    };
+    plan.own.push(answers_path.to_path_buf());
+    plan.push(FileChange {
+        display: crate::plan::display(&req.dir, compose_path),
+        path: compose_path.to_path_buf(),
+        status: if after == content {
+            Status::Unchanged
+        } else {
+            Status::Update
+        },
+        before: Some(content.clone()),
+        after: after.clone(),
+    });
+    match here {
+        Some(i) if staying.is_empty() => {
+            left.composes.remove(i);
+        }
+        Some(i) => {
+            let c = &mut left.composes[i];
+            c.services = staying;
+            // The record is now of the file as removal leaves it.
+            c.text = c.text.as_ref().map(|t| {
+                let original = crate::record::undo(&content, t).text;
+                crate::record::record(&rel, Some(&original), &after)
+            });
+        }
+        None => {}
+    }
+
+    // An answers file from before file records was upgraded: what that obs-init did to
+    // other files is not in the record, and goes by how it reads.
+    if compose.text.is_none() && !compose.added.is_empty() {
+        unrecorded_files(req, &mut plan, compose_path, &targets)?;
+    }
+
+    // Files: what no service still onboarded needs goes back.
+    let still: Vec<String> = left
+        .composes
+        .iter()
+        .flat_map(|c| c.services.iter().map(|s| answers::needer(&c.path, s)))
+        .collect();
+    left.files.clear();
+    for (file, needed_by) in &record.files {
+        let needed: Vec<String> = needed_by
+            .iter()
+            .filter(|n| still.contains(n))
+            .cloned()
+            .collect();
+        if needed.is_empty() {
+            undo_file(req, &mut plan, file)?;
+        } else {
+            left.files.push((file.clone(), needed));
+        }
+    }
+
+    // The record itself: gone with the last onboarded compose file (a user's own answers
+    // file comes back as it was).
+    let answers_change = if left.composes.is_empty() {
+        match &record.original {
+            Some(original) => (original.clone(), Status::Update),
+            None => (String::new(), Status::Delete),
+        }
+    } else {
+        left.services.retain(|s| !targets.contains(s));
+        (answers::write(Some(answers_text), &left), Status::Update)
+    };
+    plan.push(FileChange {
+        display: crate::plan::display(&req.dir, answers_path),
+        path: answers_path.to_path_buf(),
+        status: if answers_change.0 == answers_text {
+            Status::Unchanged
+        } else {
+            answers_change.1
+        },
+        before: Some(answers_text.to_string()),
+        after: answers_change.0,
+    });
     Ok(plan)
+}
+
+/// Plans taking one recorded file edit back: a created file deleted, an updated one given
+/// back its original bytes, as far as the user's later changes allow (and saying where not).
+fn undo_file(
+    req: &RemoveRequest,
+    plan: &mut Plan,
+    file: &crate::record::FileRecord,
+) -> Result<(), Error> {
+    let path = req.dir.join(&file.path);
+    let Some(text) = crate::plan::read_optional(&path)? else {
+        return Ok(());
+    };
+    let display = crate::plan::display(&req.dir, &path);
+    let note = |message: String| Note {
+        service: None,
+        message,
+    };
+    if file.created {
+        if file.untouched(&text) {
+            plan.push(FileChange {
+                display,
+                path,
+                before: Some(text),
+                after: String::new(),
+                status: Status::Delete,
+            });
+        } else {
+            plan.notes.push(note(format!(
+                "{display} was changed by hand; left in place"
+            )));
+        }
+        return Ok(());
+    }
+    let undone = crate::record::undo(&text, file);
+    if file.original.is_some() && !undone.left.is_empty() {
+        plan.notes.push(note(format!(
+            "{display} was changed by hand since obs-init rewrote it; left as it is"
+        )));
+    } else {
+        for piece in &undone.left {
+            plan.notes.push(note(format!(
+                "{display}: {:?} was changed or moved by hand, so it stays; take it out \
+                 yourself if it is obs-init's",
+                piece.trim_end()
+            )));
+        }
+    }
+    if undone.text != text {
+        plan.push(FileChange {
+            display,
+            path,
+            before: Some(text),
+            after: undone.text,
+            status: Status::Update,
+        });
+    }
+    Ok(())
 }
 
 /// Plans deleting `path` when it exists and `ours` says obs-init wrote it unchanged; returns

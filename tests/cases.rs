@@ -1,14 +1,15 @@
 //! Fixture cases run through the real binary, cargo-style: each `tests/cases/<name>/` holds
 //! `cmd` (the arguments), `in/` (the project), and what must come out: `out/` (the project
-//! afterwards; absent = unchanged), `stdout` (exact), `stderr` (lines that must appear),
-//! `status` (exit code, default 0). Every successful case is then run a second time, which
+//! afterwards; absent = unchanged), `stdout` and `stderr` (exact, with the project's
+//! temporary folder written `[ROOT]` and `[..]` matching any text within a line), `status`
+//! (exit code, default 0). Every successful case is then run a second time, which
 //! must change nothing.
 //!
 //! The real Docker Compose then judges every compose file the case changed: it must accept
 //! the output (with no profile and with every profile) whenever it accepted the input.
 //!
-//! `OBS_INIT_BLESS=1 cargo test --test cases` rewrites `out/` and `stdout` from the actual
-//! results, for review in `git diff`.
+//! `OBS_INIT_BLESS=1 cargo test --test cases` rewrites `out/`, `stdout` and `stderr` from the
+//! actual results, for review in `git diff`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -122,7 +123,11 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
     let tmp = tempfile::tempdir().expect("tempdir");
     copy_tree(&case.join("in"), tmp.path());
 
-    let first = run(tmp.path(), &args);
+    let mut first = run(tmp.path(), &args);
+    // The temporary folder differs between runs: messages show it as `[ROOT]`.
+    let root = tmp.path().to_string_lossy().to_string();
+    first.stdout = first.stdout.replace(&root, "[ROOT]");
+    first.stderr = first.stderr.replace(&root, "[ROOT]");
     let actual = read_tree(tmp.path());
     if bless {
         if actual != input {
@@ -132,6 +137,10 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
         }
         if case.join("stdout").exists() {
             fs::write(case.join("stdout"), &first.stdout).expect("bless stdout");
+        }
+        let wildcards = read("stderr").is_some_and(|s| s.contains("[..]"));
+        if !wildcards {
+            fs::write(case.join("stderr"), &first.stderr).expect("bless stderr");
         }
     }
     let context = || format!("\n--- stdout\n{}--- stderr\n{}", first.stdout, first.stderr);
@@ -159,14 +168,12 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
             context()
         ));
     }
-    for line in read("stderr")
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.is_empty())
-    {
-        if !first.stderr.contains(line) {
-            return Err(format!("stderr lacks {line:?}{}", context()));
-        }
+    let want_stderr = read("stderr").unwrap_or_default();
+    if !matches_wildcards(&want_stderr, &first.stderr) {
+        return Err(format!(
+            "stderr differs:\n--- expected\n{want_stderr}{}",
+            context()
+        ));
     }
     let dry_run = args
         .iter()
@@ -184,6 +191,37 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether `actual` is `expected` line for line, where `[..]` in an expected line matches
+/// any text.
+fn matches_wildcards(expected: &str, actual: &str) -> bool {
+    let (want, got): (Vec<&str>, Vec<&str>) =
+        (expected.lines().collect(), actual.lines().collect());
+    want.len() == got.len()
+        && want.iter().zip(&got).all(|(w, g)| {
+            let parts: Vec<&str> = w.split("[..]").collect();
+            if parts.len() == 1 {
+                return w == g;
+            }
+            let mut rest = *g;
+            for (i, part) in parts.iter().enumerate() {
+                if i == 0 {
+                    let Some(r) = rest.strip_prefix(part) else {
+                        return false;
+                    };
+                    rest = r;
+                } else if i == parts.len() - 1 {
+                    return rest.ends_with(part);
+                } else {
+                    let Some(at) = rest.find(part) else {
+                        return false;
+                    };
+                    rest = &rest[at + part.len()..];
+                }
+            }
+            true
+        })
 }
 
 /// Whether a file name is one Compose loads as a compose file.

@@ -263,6 +263,52 @@ fn uncommitted_changes_to_touched_files_stop_the_run_unless_allowed() {
 }
 
 #[test]
+fn remove_right_after_onboarding_takes_obs_inits_own_uncommitted_edits_back() {
+    let dir = project(APP);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "start"]);
+    obs_init(dir.path())
+        .args(["--service", "app", "--yes"])
+        .assert()
+        .success();
+    // Uncommitted, but exactly what obs-init wrote: not the user's changes to protect.
+    obs_init(dir.path())
+        .args(["remove", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read_to_string(dir.path().join("compose.yaml")).expect("compose"),
+        APP
+    );
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|n| n != ".git")
+        .collect();
+    assert_eq!(left, ["compose.yaml"], "files left behind");
+
+    // Once the user changes a file obs-init wrote, it is theirs again.
+    obs_init(dir.path())
+        .args(["--service", "app", "--yes"])
+        .assert()
+        .success();
+    let onboarded = fs::read_to_string(dir.path().join("compose.yaml")).expect("compose");
+    fs::write(
+        dir.path().join("compose.yaml"),
+        format!("{onboarded}# mine\n"),
+    )
+    .expect("edit");
+    let out = obs_init(dir.path())
+        .args(["remove", "--yes"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("uncommitted changes: compose.yaml"), "{err}");
+}
+
+#[test]
 fn a_clean_work_tree_is_written_without_ceremony() {
     let dir = project(APP);
     git(dir.path(), &["init", "-q"]);

@@ -81,22 +81,33 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct PlatformArgs {
-    /// Where to write the platform's files
-    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
-    pub dir: PathBuf,
-    /// Show the diff, write nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
     /// What to do with a file that exists with other content [default: prompt on a
     /// terminal, abort otherwise]
     #[arg(long, value_enum, value_name = "POLICY")]
     pub on_conflict: Option<OnConflict>,
-    /// Write even when files it would change have uncommitted changes in git
+}
+
+/// The flags every writing command (onboarding, `remove`, `platform`) takes alike.
+#[derive(Debug, clap::Args)]
+pub struct WriteArgs {
+    /// The project directory (for `platform`: where its files go)
+    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
+    pub dir: PathBuf,
+    /// Show the diff of every change, write nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Write even when files obs-init would change have uncommitted changes in git (its own
+    /// edits, unchanged since, never count)
     #[arg(long)]
     pub allow_dirty: bool,
-    /// Output format
+    /// Output format: text for people, json for tools (the plan, or the error)
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,
+    /// Accept the defaults instead of asking
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,9 +132,8 @@ pub struct DoctorArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RemoveArgs {
-    /// The project directory
-    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub write: WriteArgs,
     /// The compose file [default: found in --dir as for onboarding]
     #[arg(short, long, value_name = "PATH")]
     pub file: Option<PathBuf>,
@@ -133,22 +143,12 @@ pub struct RemoveArgs {
     /// Where the Dapr configuration is [default: <dir>/dapr-config.yml]
     #[arg(long, value_name = "PATH")]
     pub dapr_config: Option<PathBuf>,
-    /// Show the diff, write nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-    /// Write even when files it would change have uncommitted changes in git
-    #[arg(long)]
-    pub allow_dirty: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
-    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The project directory
-    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub write: WriteArgs,
 
     /// The compose file [default: compose.yaml, compose.yml, docker-compose.yml or
     /// docker-compose.yaml in --dir, the first found]
@@ -202,25 +202,9 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "POLICY")]
     pub on_conflict: Option<OnConflict>,
 
-    /// Write even when files obs-init would touch have uncommitted changes in git
-    #[arg(long)]
-    pub allow_dirty: bool,
-
-    /// Show the diff of every change, write nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-
     /// Exit with code 3 if onboarding is missing or has drifted; write nothing (for CI)
     #[arg(long, conflicts_with = "dry_run")]
     pub check: bool,
-
-    /// Output format: text for people, json for tools (the plan, or the error)
-    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
-    pub format: Format,
-
-    /// Accept the defaults instead of asking
-    #[arg(short, long)]
-    pub yes: bool,
 
     /// When to use colour
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Some(Command::Remove(r)) => {
             return match run_remove(&r) {
                 Ok(code) => code,
-                Err(e) => fail(&e, r.format),
+                Err(e) => fail(&e, r.write.format),
             };
         }
         Some(Command::Doctor(d)) => {
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         Some(Command::Platform(p)) => {
             return match run_platform(&p) {
                 Ok(code) => code,
-                Err(e) => fail(&e, p.format),
+                Err(e) => fail(&e, p.write.format),
             };
         }
         Some(Command::Man) => {
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     }
     match run(&args) {
         Ok(code) => code,
-        Err(e) => fail(&e, args.format),
+        Err(e) => fail(&e, args.write.format),
     }
 }
 
@@ -113,77 +113,70 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
 
 fn run_remove(args: &RemoveArgs) -> Result<ExitCode, Error> {
     let plan = obs_init::unplan::plan_remove(&obs_init::unplan::RemoveRequest {
-        dir: args.dir.clone(),
+        dir: args.write.dir.clone(),
         file: args.file.clone(),
         services: args.services.clone(),
         dapr_config: args.dapr_config.clone(),
     })?;
-    obs_init::plan::check_inside_dir(&args.dir, &plan)?;
+    obs_init::plan::check_inside_dir(&args.write.dir, &plan)?;
     finish(
         &plan,
-        &Finish {
-            dir: &args.dir,
-            dry_run: args.dry_run,
-            allow_dirty: args.allow_dirty,
-            json: args.format == Format::Json,
-            mode: "remove",
-            nothing: "Nothing to remove: no onboarding by obs-init found".into(),
-        },
+        &args.write,
+        None,
+        "remove",
+        "Nothing to remove: no onboarding by obs-init found".into(),
     )
 }
 
 fn run_platform(args: &PlatformArgs) -> Result<ExitCode, Error> {
-    let interactive =
-        args.format == Format::Text && io::stdin().is_terminal() && io::stderr().is_terminal();
+    let w = &args.write;
+    let interactive = w.format == Format::Text
+        && !w.yes
+        && io::stdin().is_terminal()
+        && io::stderr().is_terminal();
     let on_conflict = conflict_policy(args.on_conflict, interactive);
     let mut prompter = interactive.then(TermPrompter::new);
     let plan = obs_init::platform::plan_platform(
         &obs_init::platform::PlatformOptions {
-            dir: args.dir.clone(),
+            dir: w.dir.clone(),
             on_conflict,
         },
         prompter.as_mut().map(|p| p as &mut dyn Prompter),
     )?;
     finish(
         &plan,
-        &Finish {
-            dir: &args.dir,
-            dry_run: args.dry_run,
-            allow_dirty: args.allow_dirty,
-            json: args.format == Format::Json,
-            mode: "platform",
-            nothing: format!(
-                "Nothing to do: the platform's files in {} are up to date",
-                args.dir.display()
-            ),
-        },
+        w,
+        None,
+        "platform",
+        format!(
+            "Nothing to do: the platform's files in {} are up to date",
+            w.dir.display()
+        ),
     )
 }
 
-/// How a writing command ends once its plan is made.
-struct Finish<'a> {
-    dir: &'a Path,
-    dry_run: bool,
-    allow_dirty: bool,
-    json: bool,
-    /// The JSON `mode` when writing (`dry-run` otherwise).
+/// How every writing command ends once its plan is made: shows it (`--dry-run`), or refuses
+/// over uncommitted changes, asks once where a person can answer (`prompter`), writes it
+/// and reports. `mode` is the JSON `mode` when writing; `nothing` what to say when the plan
+/// changes nothing.
+fn finish(
+    plan: &Plan,
+    w: &args::WriteArgs,
+    prompter: Option<&TermPrompter>,
     mode: &'static str,
-    /// What to say when the plan changes nothing.
     nothing: String,
-}
-
-/// Shows the plan (`--dry-run`), or refuses over uncommitted changes, writes it and reports.
-fn finish(plan: &Plan, how: &Finish) -> Result<ExitCode, Error> {
-    let mode = if how.dry_run { "dry-run" } else { how.mode };
+) -> Result<ExitCode, Error> {
+    let json = w.format == Format::Json;
+    let mode = if w.dry_run { "dry-run" } else { mode };
     let mut out = anstream::stdout();
     let mut err = anstream::stderr();
     // Terminal output is best-effort: a closed pipe must not turn a good run into a failure.
-    if plan.is_empty() || how.dry_run {
-        if how.json {
+    if plan.is_empty() || w.dry_run {
+        if json {
             let _ = writeln!(out, "{}", report::json_plan(plan, mode, None));
         } else if plan.is_empty() {
             let _ = report::notes(&mut err, plan);
-            let _ = writeln!(err, "{}", how.nothing);
+            let _ = writeln!(err, "{nothing}");
         } else {
             let _ = report::diff(&mut out, plan);
             let _ = report::statuses(&mut err, plan, true);
@@ -192,11 +185,22 @@ fn finish(plan: &Plan, how: &Finish) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if !how.allow_dirty {
-        refuse_dirty(plan, how.dir)?;
+    if !w.allow_dirty {
+        refuse_dirty(plan, &w.dir)?;
+    }
+    if let Some(p) = prompter {
+        let _ = report::statuses(&mut err, plan, true);
+        let ask = |r: io::Result<bool>| r.map_err(|source| Error::Prompt { source });
+        if ask(p.show_diff())? {
+            let _ = report::diff(&mut err, plan);
+        }
+        if !ask(p.confirm_write())? {
+            let _ = writeln!(err, "Cancelled: nothing written");
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     apply::apply(plan)?;
-    if how.json {
+    if json {
         let _ = writeln!(out, "{}", report::json_plan(plan, mode, None));
     } else {
         let _ = report::statuses(&mut err, plan, false);
@@ -209,10 +213,17 @@ fn finish(plan: &Plan, how: &Finish) -> Result<ExitCode, Error> {
 /// Refuses to change or delete files that have uncommitted changes in git, naming them, so
 /// that obs-init's edits can be reviewed on their own.
 fn refuse_dirty(plan: &Plan, dir: &Path) -> Result<(), Error> {
+    // What obs-init itself wrote, unchanged since, is not the user's work to protect.
+    let own: Vec<_> = plan
+        .own
+        .iter()
+        .filter_map(|p| std::path::absolute(p).ok())
+        .collect();
     let touched: Vec<_> = plan
         .files
         .iter()
         .filter(|f| matches!(f.status, Status::Update | Status::Delete))
+        .filter(|f| std::path::absolute(&f.path).map_or(true, |p| !own.contains(&p)))
         .map(|f| f.path.clone())
         .collect();
     let files = git::dirty(dir, &touched);
@@ -235,10 +246,11 @@ fn conflict_policy(flag: Option<OnConflict>, interactive: bool) -> ConflictPolic
 }
 
 fn run(args: &Args) -> Result<ExitCode, Error> {
+    let w = &args.write;
     // Prompts only where a person can answer them: never in CI, pipes or for tools.
-    let interactive = args.format == Format::Text
+    let interactive = w.format == Format::Text
         && !args.check
-        && !args.yes
+        && !w.yes
         && io::stdin().is_terminal()
         && io::stderr().is_terminal();
     let on_conflict = if args.check {
@@ -247,10 +259,10 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         conflict_policy(args.on_conflict, interactive)
     };
     let opts = Options {
-        dir: args.dir.clone(),
+        dir: w.dir.clone(),
         file: args.file.clone(),
         services: args.services.clone(),
-        yes: args.yes,
+        yes: w.yes,
         app_port: args.app_port,
         dapr_version: args.dapr_version.clone(),
         dapr_config: args.dapr_config.clone(),
@@ -263,77 +275,24 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
     };
     let mut prompter = interactive.then(TermPrompter::new);
     let plan = plan(&opts, prompter.as_mut().map(|p| p as &mut dyn Prompter))?;
-    let json = args.format == Format::Json;
-    let mut out = anstream::stdout();
-    let mut err = anstream::stderr();
 
     // Terminal output is best-effort: a closed pipe must not turn a good run into a failure.
     if args.check {
         let drifted = drifted(&plan);
-        if json {
-            let _ = writeln!(out, "{}", report::json_plan(&plan, "check", Some(!drifted)));
+        if w.format == Format::Json {
+            let out = report::json_plan(&plan, "check", Some(!drifted));
+            let _ = writeln!(anstream::stdout(), "{out}");
         } else {
-            let _ = report::check(&mut err, &plan, drifted);
+            let _ = report::check(&mut anstream::stderr(), &plan, drifted);
         }
-        return Ok(if drifted {
-            ExitCode::from(EXIT_CHECK_FAILED)
-        } else {
-            ExitCode::SUCCESS
-        });
+        return Ok(ExitCode::from(if drifted { EXIT_CHECK_FAILED } else { 0 }));
     }
-    if args.dry_run {
-        if json {
-            let _ = writeln!(out, "{}", report::json_plan(&plan, "dry-run", None));
-        } else {
-            let _ = report::diff(&mut out, &plan);
-            let _ = report::statuses(&mut err, &plan, true);
-            let _ = report::notes(&mut err, &plan);
-            let _ = writeln!(err, "dry run: nothing written");
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if plan.is_empty() {
-        if json {
-            let _ = writeln!(out, "{}", report::json_plan(&plan, "apply", None));
-        } else {
-            let _ = report::notes(&mut err, &plan);
-            let _ = writeln!(
-                err,
-                "Nothing to do: {} already onboarded in {}",
-                plan.services.join(", "),
-                plan.files[0].display
-            );
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !args.allow_dirty {
-        refuse_dirty(&plan, &opts.dir)?;
-    }
-    if let Some(p) = &prompter {
-        let _ = report::statuses(&mut err, &plan, true);
-        let ask = |r: io::Result<bool>| {
-            r.map_err(|source| Error::Read {
-                path: "<terminal>".into(),
-                source,
-            })
-        };
-        if ask(p.show_diff())? {
-            let _ = report::diff(&mut err, &plan);
-        }
-        if !ask(p.confirm_write())? {
-            let _ = writeln!(err, "Cancelled: nothing written");
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
-    apply::apply(&plan)?;
-    if json {
-        let _ = writeln!(out, "{}", report::json_plan(&plan, "apply", None));
-    } else {
-        let _ = report::statuses(&mut err, &plan, false);
-        let _ = report::notes(&mut err, &plan);
-        let _ = report::next_steps(&mut err, &plan);
-    }
-    Ok(ExitCode::SUCCESS)
+    let nothing = format!(
+        "Nothing to do: {} already onboarded in {}",
+        plan.services.join(", "),
+        plan.files[0].display
+    );
+    finish(&plan, w, prompter.as_ref(), "apply", nothing)
 }
 
 /// Whether `--check` fails: a file obs-init would still change, or a value that differs.

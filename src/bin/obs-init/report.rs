@@ -243,14 +243,14 @@ pub fn next_steps(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
 pub fn error(err: &mut dyn Write, e: &Error) -> io::Result<()> {
     writeln!(err, "{ERROR}error{ERROR:#}{BOLD}: {e}{BOLD:#}")?;
     if let Some((path, pos)) = e.location() {
-        let path = path.strip_prefix(".").unwrap_or(&path);
+        let path = obs_init::error::shown(&path);
         let at = match pos {
             Some(Location {
                 line,
                 col: Some(col),
-            }) => format!("{}:{line}:{col}", path.display()),
-            Some(Location { line, col: None }) => format!("{}:{line}", path.display()),
-            None => path.display().to_string(),
+            }) => format!("{path}:{line}:{col}"),
+            Some(Location { line, col: None }) => format!("{path}:{line}"),
+            None => path,
         };
         writeln!(err, "  {CYAN}-->{CYAN:#} {at}")?;
     }

@@ -1,0 +1,268 @@
+//! What obs-init did to each file other than the compose file, kept as data in the answers
+//! file so that `obs-init remove` is its exact inverse: a file it created (deleted again
+//! while nobody changed it), or the text it inserted into a file (taken out again).
+//!
+//! Every edit obs-init makes to these files is an insertion (a dependency line, the entry
+//! point's setup lines, dagster.yaml keys). So the record of an updated file is the list of
+//! inserted pieces with their offsets in the text obs-init wrote, and the checksum of that
+//! text: while the file still has it, taking the pieces out gives back the original bytes;
+//! once the user changed the file, each piece that still stands exactly once is taken out
+//! and the others are reported.
+
+/// FNV-1a, 64 bits: enough to notice an edit, with no dependency. The one checksum rule of
+/// obs-init (the generated module's header uses it too).
+pub fn checksum(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A checksum as it is written down: 16 hex digits.
+pub fn checksum_hex(text: &str) -> String {
+    format!("{:016x}", checksum(text))
+}
+
+/// Text obs-init inserted at byte `at` of the text it wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insertion {
+    pub at: usize,
+    pub text: String,
+}
+
+/// What obs-init did to one file, from `before` (the file before any obs-init run; `None`
+/// for a file it created) to `after`.
+pub fn record(path: &str, before: Option<&str>, after: &str) -> FileRecord {
+    let mut r = FileRecord {
+        path: path.to_string(),
+        created: before.is_none(),
+        checksum: checksum_hex(after),
+        inserted: Vec::new(),
+        original: None,
+    };
+    if let Some(before) = before {
+        match insertions(before, after) {
+            Some(pieces) => r.inserted = pieces,
+            None => r.original = Some(before.to_string()),
+        }
+    }
+    r
+}
+
+/// What obs-init did to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// The path relative to the project directory, with `/`.
+    pub path: String,
+    /// obs-init created the file.
+    pub created: bool,
+    /// [`checksum_hex`] of the content obs-init wrote.
+    pub checksum: String,
+    /// For a file it updated: what it inserted, in order.
+    pub inserted: Vec<Insertion>,
+    /// For a file it changed otherwise (a module it replaced, a block `--fix-invalid` took
+    /// out): the file as it was, given back whole.
+    pub original: Option<String>,
+}
+
+impl FileRecord {
+    /// Whether `content` is still exactly what obs-init wrote.
+    pub fn untouched(&self, content: &str) -> bool {
+        checksum_hex(content) == self.checksum
+    }
+}
+
+/// The pieces `after` has on top of `before`, when `before` is `after` with text only
+/// inserted (a subsequence of it); `None` otherwise. Whole lines are preferred: a line diff
+/// first, then characters within a changed stretch, so that a piece reads as what was added.
+pub fn insertions(before: &str, after: &str) -> Option<Vec<Insertion>> {
+    use similar::{DiffOp, TextDiff};
+    let diff = TextDiff::from_lines(before, after);
+    let mut out: Vec<Insertion> = Vec::new();
+    let old: Vec<&str> = diff.iter_old_slices().collect();
+    let new: Vec<&str> = diff.iter_new_slices().collect();
+    let offset =
+        |slices: &[&str], index: usize| -> usize { slices[..index].iter().map(|s| s.len()).sum() };
+    for op in diff.ops() {
+        match *op {
+            DiffOp::Equal { .. } => {}
+            DiffOp::Insert {
+                new_index, new_len, ..
+            } => push(
+                &mut out,
+                offset(&new, new_index),
+                &new[new_index..new_index + new_len].concat(),
+            ),
+            DiffOp::Delete { .. } => return None,
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                // A line that gained text (e.g. a final line without its line break): the
+                // old stretch must survive, character by character, inside the new one.
+                let was = old[old_index..old_index + old_len].concat();
+                let now = new[new_index..new_index + new_len].concat();
+                let base = offset(&new, new_index);
+                for piece in char_insertions(&was, &now)? {
+                    push(&mut out, base + piece.at, &piece.text);
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+fn push(out: &mut Vec<Insertion>, at: usize, text: &str) {
+    match out.last_mut() {
+        Some(last) if last.at + last.text.len() == at => last.text.push_str(text),
+        _ => out.push(Insertion {
+            at,
+            text: text.to_string(),
+        }),
+    }
+}
+
+fn char_insertions(before: &str, after: &str) -> Option<Vec<Insertion>> {
+    use similar::{DiffOp, TextDiff};
+    let diff = TextDiff::from_chars(before, after);
+    let new: Vec<&str> = diff.iter_new_slices().collect();
+    let offset = |index: usize| -> usize { new[..index].iter().map(|s| s.len()).sum() };
+    let mut out = Vec::new();
+    for op in diff.ops() {
+        match *op {
+            DiffOp::Equal { .. } => {}
+            DiffOp::Insert {
+                new_index, new_len, ..
+            } => push(
+                &mut out,
+                offset(new_index),
+                &new[new_index..new_index + new_len].concat(),
+            ),
+            DiffOp::Delete { .. } | DiffOp::Replace { .. } => return None,
+        }
+    }
+    Some(out)
+}
+
+/// What taking a record back out of a file's current content gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undone {
+    pub text: String,
+    /// Pieces that could not be found exactly once (the user changed or moved them): left in.
+    pub left: Vec<String>,
+}
+
+/// `content` with the recorded insertions taken out: exactly the original when `content`
+/// is what obs-init wrote; otherwise piece by piece, where each still stands exactly once.
+/// A file recorded whole comes back whole while untouched, and stays as it is otherwise.
+pub fn undo(content: &str, record: &FileRecord) -> Undone {
+    if let Some(original) = &record.original {
+        return if record.untouched(content) {
+            Undone {
+                text: original.clone(),
+                left: Vec::new(),
+            }
+        } else {
+            Undone {
+                text: content.to_string(),
+                left: vec![content.to_string()],
+            }
+        };
+    }
+    let fits = record
+        .inserted
+        .iter()
+        .all(|i| content.get(i.at..i.at + i.text.len()) == Some(i.text.as_str()));
+    if record.untouched(content) && fits {
+        let mut text = content.to_string();
+        for i in record.inserted.iter().rev() {
+            text.replace_range(i.at..i.at + i.text.len(), "");
+        }
+        return Undone {
+            text,
+            left: Vec::new(),
+        };
+    }
+    let mut text = content.to_string();
+    let mut left = Vec::new();
+    for i in &record.inserted {
+        let found: Vec<usize> = text
+            .match_indices(i.text.as_str())
+            .map(|(at, _)| at)
+            .collect();
+        match found.as_slice() {
+            [at] => text.replace_range(*at..*at + i.text.len(), ""),
+            _ => left.push(i.text.clone()),
+        }
+    }
+    Undone { text, left }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(before: &str, after: &str) -> FileRecord {
+        FileRecord {
+            path: "f".into(),
+            created: false,
+            checksum: checksum_hex(after),
+            inserted: insertions(before, after).expect("insertions only"),
+            original: None,
+        }
+    }
+
+    #[test]
+    fn inserted_lines_are_recorded_as_whole_lines_and_taken_back_exactly() {
+        let before = "fastapi\nuvicorn\n";
+        let after = "fastapi\nopentelemetry-sdk>=1.45\nuvicorn\nopentelemetry-api>=1.45\n";
+        let r = record(before, after);
+        assert_eq!(
+            r.inserted,
+            [
+                Insertion {
+                    at: 8,
+                    text: "opentelemetry-sdk>=1.45\n".into()
+                },
+                Insertion {
+                    at: 40,
+                    text: "opentelemetry-api>=1.45\n".into()
+                },
+            ]
+        );
+        assert_eq!(
+            undo(after, &r),
+            Undone {
+                text: before.into(),
+                left: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_last_line_without_its_break_is_restored_byte_for_byte() {
+        let before = "flask\r\ngunicorn";
+        let after = "flask\r\ngunicorn\r\nopentelemetry-sdk>=1.45\r\n";
+        let r = record(before, after);
+        assert_eq!(undo(after, &r).text, before);
+    }
+
+    #[test]
+    fn anything_but_insertions_has_no_record() {
+        assert_eq!(insertions("a\nb\n", "a\n"), None);
+        assert_eq!(insertions("a\nb\n", "a\nc\n"), None);
+    }
+
+    #[test]
+    fn after_the_users_edits_each_piece_found_once_goes_and_the_rest_is_reported() {
+        let before = "import os\napp = make()\n";
+        let after = "import os\nfrom .setup_observability import setup\napp = make()\nsetup(app)\n";
+        let r = record(before, after);
+        let edited =
+            "import os\nimport sys\nfrom .setup_observability import setup\napp = make()\n";
+        let undone = undo(edited, &r);
+        assert_eq!(undone.text, "import os\nimport sys\napp = make()\n");
+        assert_eq!(undone.left, ["setup(app)\n"]);
+    }
+}

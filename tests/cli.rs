@@ -21,6 +21,40 @@ fn project(compose: &str) -> tempfile::TempDir {
 
 const APP: &str = "services:\n  app:\n    image: example/app\n";
 
+/// `--help` of every command, as `tests/help/<command>.txt` has it (`OBS_INIT_BLESS=1`
+/// rewrites them for review): a change to what users read shows up in review.
+#[test]
+fn every_commands_help_is_as_snapshotted() {
+    let bless = std::env::var_os("OBS_INIT_BLESS").is_some();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/help");
+    let mut failures = Vec::new();
+    for command in ["", "remove", "doctor", "platform", "man", "completions"] {
+        let mut args: Vec<&str> = command.split_whitespace().collect();
+        args.push("--help");
+        let out = obs_init(Path::new(".")).args(&args).output().expect("runs");
+        assert!(out.status.success(), "{command} --help");
+        let help = String::from_utf8(out.stdout).expect("utf-8");
+        let file = dir.join(format!(
+            "{}.txt",
+            if command.is_empty() {
+                "obs-init"
+            } else {
+                command
+            }
+        ));
+        if bless {
+            fs::write(&file, &help).expect("bless");
+        } else if fs::read_to_string(&file).ok().as_deref() != Some(help.as_str()) {
+            failures.push(format!("{}:\n{help}", file.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "--help changed:\n{}",
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn help_teaches_the_flags_and_exit_codes() {
     let out = obs_init(Path::new("."))
@@ -214,6 +248,51 @@ fn the_man_page_documents_the_flags() {
         "not roff:\n{page}"
     );
     assert!(page.contains("on\\-conflict"), "{page}");
+    assert!(
+        page.contains(".SH DETAILS") && !page.contains("EXTRA"),
+        "{page}"
+    );
+
+    // Each subcommand has its own page, with its options.
+    for (sub, option) in [
+        ("remove", "dapr\\-config"),
+        ("doctor", "connect"),
+        ("platform", "on\\-conflict"),
+    ] {
+        let out = obs_init(Path::new("."))
+            .args(["man", sub])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{sub}");
+        let page = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            page.contains(&format!(".TH obs-init-{sub} 1")),
+            "{sub}:\n{page}"
+        );
+        assert!(page.contains(option), "{sub} page lacks {option}:\n{page}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    obs_init(Path::new("."))
+        .args(["man", "--out-dir"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let mut written: Vec<String> = fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "obs-init-completions.1",
+            "obs-init-doctor.1",
+            "obs-init-man.1",
+            "obs-init-platform.1",
+            "obs-init-remove.1",
+            "obs-init.1"
+        ]
+    );
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -61,11 +61,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `obs-init man > obs-init.1`
-    Man,
-    /// Take back what obs-init added: the sidecars, network entries and variables it wrote,
-    /// the external network declaration once unused, and the files it generated that nobody
-    /// changed. Whatever you wrote or changed since stays.
+    /// Print a man page (roff): `obs-init man > obs-init.1`, `obs-init man remove >
+    /// obs-init-remove.1`, or every page at once with `obs-init man --out-dir DIR`
+    Man(ManArgs),
+    /// Take back what obs-init did, as its record in .obs-init.toml says: the compose edits,
+    /// the entry point's lines, the dependency lines, dagster.yaml's keys and the files it
+    /// generated, byte for byte while nobody changed them. Whatever you wrote or changed
+    /// since stays, and is reported. Files another onboarded compose file needs stay too.
     Remove(RemoveArgs),
     /// Check the project as it is, whoever wrote it: compose rules (network_mode with
     /// networks, undefined networks and services, depends_on outside the project), the
@@ -77,6 +79,16 @@ pub enum Command {
     /// Bit and Grafana on the `observability-net` network, their configurations, Grafana's
     /// data sources and a starter dashboard, and setup.sh to start it all.
     Platform(PlatformArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print [default: obs-init's own]
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+    /// Write every page (obs-init.1, obs-init-remove.1, ...) into this folder instead
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -51,12 +51,13 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e, p.write.format),
             };
         }
-        Some(Command::Man) => {
-            let rendered = clap_mangen::Man::new(Cli::command()).render(&mut io::stdout());
-            return if rendered.is_ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_FAILURE)
+        Some(Command::Man(m)) => {
+            return match man(&m) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let _ = writeln!(anstream::stderr(), "error: {e}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
             };
         }
         None => {}
@@ -71,6 +72,48 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => fail(&e, args.write.format),
     }
+}
+
+/// `obs-init man`: one page to stdout, or every page into a folder.
+fn man(args: &args::ManArgs) -> io::Result<()> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    // A subcommand's page carries the program's version in its title, as the main one does.
+    let version = env!("CARGO_PKG_VERSION");
+    let pages: Vec<clap::Command> = std::iter::once(cmd.clone())
+        .chain(cmd.get_subcommands().map(|c| c.clone().version(version)))
+        .collect();
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir)?;
+        for page in pages {
+            let man = clap_mangen::Man::new(page);
+            std::fs::write(dir.join(man.get_filename()), render_man(&man)?)?;
+        }
+        return Ok(());
+    }
+    let page = match &args.command {
+        None => cmd,
+        Some(name) => pages[1..]
+            .iter()
+            .find(|c| c.get_name() == name)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+                io::Error::other(format!(
+                    "no subcommand `{name}`; pages: {}",
+                    known.join(", ")
+                ))
+            })?,
+    };
+    io::stdout().write_all(&render_man(&clap_mangen::Man::new(page))?)
+}
+
+/// A man page, with the help's closing text under DETAILS (clap_mangen titles it EXTRA).
+fn render_man(man: &clap_mangen::Man) -> io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    let text = String::from_utf8_lossy(&page).replace(".SH EXTRA\n", ".SH DETAILS\n");
+    Ok(text.into_bytes())
 }
 
 fn fail(e: &Error, format: Format) -> ExitCode {

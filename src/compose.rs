@@ -11,24 +11,11 @@ use crate::splice::{Change, Editor, Slot};
 use crate::text::Text;
 use crate::verify;
 
-/// The platform's shared network, created by the platform stack; projects join it as external.
-pub const NETWORK: &str = "observability-net";
-/// The company convention: host and port, no scheme (Dapr's `endpointAddress` wants it so).
-pub const COLLECTOR_ADDRESS: &str = "otel-collector:4317";
-/// The standard OTLP endpoint: gRPC needs the `http://` scheme to talk plaintext.
-pub const COLLECTOR_URL: &str = "http://otel-collector:4317";
-/// Where the sidecar sees the Dapr configuration.
-pub const CONFIG_MOUNT: &str = "/config/dapr-config.yml";
-/// The label Prometheus' Docker discovery (in `obs-init platform`) finds sidecars by: the
-/// port daprd serves metrics on, in the app's network namespace.
-pub const METRICS_LABEL: &str = "obs-init.dapr-metrics-port";
-pub const METRICS_PORT: &str = "9090";
-/// Ports daprd takes in the app's network namespace.
-pub const DAPR_PORTS: [(u16, &str); 3] = [
-    (3500, "--dapr-http-port"),
-    (50001, "--dapr-grpc-port"),
-    (9090, "--metrics-port"),
-];
+use crate::contract;
+pub use crate::contract::{
+    COLLECTOR_ADDRESS, COLLECTOR_URL, CONFIG_MOUNT, DAPR_PORTS, METRICS_LABEL, METRICS_PORT,
+    NETWORK, app_id, daprd_image, sidecar_name,
+};
 
 #[derive(Debug, Clone)]
 pub struct ComposeOptions {
@@ -273,7 +260,7 @@ pub fn app_candidates(doc: &Document, services: &Node) -> (Vec<String>, Vec<Stri
         let get = |key| inherit::effective(doc, v, &bases, key);
         let daprd = get("image")
             .and_then(Node::as_str)
-            .is_some_and(is_daprd_image);
+            .is_some_and(contract::is_daprd_image);
         if get("network_mode").is_some() || daprd {
             continue;
         }
@@ -615,17 +602,7 @@ impl<'d> ServicePlan<'d> {
         let lay = &self.layout;
         notes.extend(self.notes);
 
-        let mut wanted = vec![
-            (
-                "OTEL_COLLECTOR_ENDPOINT".to_string(),
-                COLLECTOR_ADDRESS.to_string(),
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
-                COLLECTOR_URL.to_string(),
-            ),
-            ("OTEL_SERVICE_NAME".to_string(), name.clone()),
-        ];
+        let mut wanted = contract::app_env(name);
         wanted.extend(self.extra_env.iter().cloned());
         let env_path = [svc_path.clone(), vec!["environment".into()]].concat();
         let list_items = |items: &[(String, String)], style| -> Vec<NewNode> {
@@ -830,10 +807,6 @@ enum SidecarPlan<'d> {
     },
 }
 
-pub fn sidecar_name(service: &str) -> String {
-    format!("{service}-dapr")
-}
-
 fn sidecar_plan<'d>(
     doc: &'d Document,
     services: &'d Node,
@@ -844,24 +817,26 @@ fn sidecar_plan<'d>(
     bases: &[(String, &'d Node)],
 ) -> Result<SidecarPlan<'d>, ComposeError> {
     let wanted_name = sidecar_name(name);
-    let shares = format!("service:{name}");
+    let shares = contract::sidecar_network_mode(name);
     for (k, v) in services.entries().unwrap_or_default() {
         let Some(other) = k.as_str() else { continue };
         let v = doc.resolve(v);
         let mode = lookup(doc, v, "network_mode").and_then(Node::as_str);
         let line = k.start.line + 1;
         if other == wanted_name {
-            let ours = mode == Some(shares.as_str())
-                && is_daprd(doc, v)
-                && command_words(doc, v, &[]).iter().any(|w| w == "--config");
+            let words = command_words(doc, v, &[]);
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let image = lookup(doc, v, "image").and_then(Node::as_str);
+            let ours = contract::is_our_sidecar(name, image, mode, &words);
             if !ours {
                 return Err(ComposeError::SidecarConflict {
                     service: name.into(),
                     sidecar: other.into(),
                     line,
-                    reason: "a service of that name exists and is not a Dapr sidecar \
-                             started by obs-init (daprd sharing the app's network with --config)"
-                        .into(),
+                    reason: format!(
+                        "a service of that name exists and is not a Dapr sidecar started by \
+                         obs-init (daprd sharing the app's network with --config {CONFIG_MOUNT})"
+                    ),
                 });
             }
             let wanted = daprd_image(&opts.dapr_version);
@@ -929,7 +904,7 @@ fn sidecar_plan<'d>(
                 ),
                 (
                     "network_mode".into(),
-                    NewNode::DoubleQuoted(format!("service:{name}")),
+                    NewNode::DoubleQuoted(contract::sidecar_network_mode(name)),
                 ),
             ],
             extra,
@@ -955,16 +930,6 @@ fn app_profiles(doc: &Document, app: &Node, bases: &[(String, &Node)]) -> Vec<St
         }
     }
     out
-}
-
-/// The Dapr app id for a service: its name, with the dots daprd rejects in self-hosted mode
-/// (`parameter app-id cannot contain dots`) turned into dashes.
-pub fn app_id(service: &str) -> String {
-    service.replace('.', "-")
-}
-
-pub fn daprd_image(version: &str) -> String {
-    format!("daprio/daprd:{version}")
 }
 
 fn env_plan<'d>(
@@ -1216,11 +1181,7 @@ fn anchor_text(doc: &Document, node: &Node) -> String {
 fn is_daprd(doc: &Document, service: &Node) -> bool {
     lookup(doc, service, "image")
         .and_then(Node::as_str)
-        .is_some_and(is_daprd_image)
-}
-
-fn is_daprd_image(image: &str) -> bool {
-    image.contains("daprio/daprd") || image.starts_with("daprd")
+        .is_some_and(contract::is_daprd_image)
 }
 
 /// A service's command as words, from its own keys or, through `extends`, its bases'.

@@ -77,17 +77,7 @@ impl Detection {
 }
 
 /// Directories never worth scanning, ignored or not.
-const SKIP: [&str; 9] = [
-    "node_modules",
-    ".venv",
-    "venv",
-    "target",
-    "build",
-    "dist",
-    "__pycache__",
-    "site-packages",
-    ".tox",
-];
+const SKIP: &[&str] = crate::contract::VENDORED_DIRS;
 
 /// Files larger than this are not read for imports (generated or vendored code).
 const MAX_PY_BYTES: u64 = 512 * 1024;

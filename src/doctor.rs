@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::compose::{self, COLLECTOR_ADDRESS, CONFIG_MOUNT, METRICS_LABEL, METRICS_PORT, NETWORK};
+use crate::contract;
 use crate::doc::{Document, Kind, Node};
 use crate::error::{ComposeError, Error};
 use crate::inherit;
@@ -38,6 +39,8 @@ pub struct DoctorOptions {
     pub connect: bool,
     /// Where to connect instead of the address the project uses (`host:port`).
     pub collector: Option<String>,
+    /// The Dapr configuration to check, when not the default one (`--dapr-config`).
+    pub dapr_config: Option<std::path::PathBuf>,
 }
 
 /// Checks the project in `dir` (compose file `file`, or the discovered one).
@@ -62,7 +65,10 @@ pub fn diagnose(
             &mut collector,
         ),
     }
-    let config = dir.join("dapr-config.yml");
+    let config = opts
+        .dapr_config
+        .clone()
+        .unwrap_or_else(|| contract::default_dapr_config(dir));
     if let Ok(text) = std::fs::read_to_string(&config) {
         check_dapr_config(&text, &display(dir, &config), &mut findings);
     }
@@ -172,7 +178,7 @@ fn check_compose(
                  needs no networks of its own)",
             );
         }
-        if let Some(target) = mode.and_then(|m| m.strip_prefix("service:"))
+        if let Some(target) = mode.and_then(contract::shared_namespace)
             && !names.iter().any(|n| n == target)
         {
             add(
@@ -241,12 +247,12 @@ fn check_compose(
         let image = inherit::lookup(doc, svc, "image")
             .and_then(Node::as_str)
             .unwrap_or("");
-        if image.contains("daprio/daprd") {
+        if contract::is_daprd_image(image) {
             check_sidecar(name, svc, line, compose_path, &mut add);
-            if let Some(app) = mode.and_then(|m| m.strip_prefix("service:")) {
+            if let Some(app) = mode.and_then(contract::shared_namespace) {
                 check_sidecar_profiles(doc, services, name, svc, app, line, &mut add);
             }
-            if let Some(app) = mode.and_then(|m| m.strip_prefix("service:"))
+            if let Some(app) = mode.and_then(contract::shared_namespace)
                 && let Some(app_node) = services.get(app)
                 && !has_metrics_label(doc, doc.resolve(app_node))
             {

@@ -8,6 +8,7 @@
 pub mod answers;
 pub mod apply;
 pub mod compose;
+pub mod contract;
 pub mod dagster;
 pub mod dapr;
 pub mod deps;

@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::answers::{self, Answers, ServiceAnswers};
 use crate::compose::{self, ComposeOptions, Conflict, Note};
+use crate::contract;
 use crate::deps::{self, PyprojectError, Requirement};
 use crate::detect::{self, Framework};
 use crate::error::Error;
@@ -23,8 +24,7 @@ pub const COMPOSE_NAMES: [&str; 4] = [
     "docker-compose.yaml",
 ];
 
-/// Newest daprd release checked against DESIGN.md's facts.
-pub const DEFAULT_DAPR_VERSION: &str = "1.18.3";
+pub use crate::contract::DEFAULT_DAPR_VERSION;
 
 /// What to onboard, resolved from the command line (see the binary's `args`).
 #[derive(Debug, Clone)]
@@ -440,12 +440,12 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
     let config_path = opts
         .dapr_config
         .clone()
-        .unwrap_or_else(|| opts.dir.join("dapr-config.yml"));
+        .unwrap_or_else(|| contract::default_dapr_config(&opts.dir));
     let config_source = mount_source(&absolute(&compose_dir), &absolute(&config_path));
     let extra_env = targets
         .iter()
         .filter(|t| t.frameworks.contains(&Framework::Mlflow))
-        .map(|t| (t.service.clone(), mlflow_env()))
+        .map(|t| (t.service.clone(), contract::mlflow_env()))
         .collect();
     let outcome = compose::onboard(
         &content,
@@ -682,19 +682,6 @@ struct Target {
     app_port: Option<u16>,
 }
 
-/// MLflow exports traces over OTLP only when told where; dual export keeps them in the
-/// MLflow server too (by default OTLP replaces it).
-fn mlflow_env() -> Vec<(String, String)> {
-    [
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", compose::COLLECTOR_URL),
-        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
-        ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
 /// The Python side of one service: the module next to its code, and its dependencies.
 /// Returns where the module goes, when it does.
 fn plan_python(
@@ -736,17 +723,7 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
             message,
         })
     };
-    let entry_names: &[&str] = if target.frameworks.contains(&Framework::Dagster) {
-        &[
-            "definitions.py",
-            "repository.py",
-            "repo.py",
-            "main.py",
-            "app.py",
-        ]
-    } else {
-        &["main.py", "app.py", "__main__.py"]
-    };
+    let entry_names = contract::entry_points(target.frameworks.contains(&Framework::Dagster));
     match (&opts.module_path, &target.context) {
         (Some(p), _) if p.extension().is_some_and(|e| e == "py") => Some(p.clone()),
         (Some(p), _) => Some(p.join(python::MODULE_FILE)),

@@ -1,7 +1,8 @@
 //! `obs-init remove`: takes back exactly what onboarding added to a compose file, and
 //! nothing the user wrote. A value the user changed since is theirs, and stays.
 
-use crate::compose::{self, COLLECTOR_ADDRESS, COLLECTOR_URL, NETWORK};
+use crate::compose::{self, NETWORK};
+use crate::contract;
 use crate::doc::{Document, Kind, Node};
 use crate::error::ComposeError;
 use crate::splice::Editor;
@@ -39,21 +40,6 @@ pub struct RemoveOutcome {
     pub after: String,
     /// The services taken back.
     pub services: Vec<String>,
-}
-
-/// The variables onboarding sets, with the value it sets them to.
-fn our_vars(service: &str) -> [(&'static str, String); 6] {
-    [
-        ("OTEL_COLLECTOR_ENDPOINT", COLLECTOR_ADDRESS.to_string()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", COLLECTOR_URL.to_string()),
-        ("OTEL_SERVICE_NAME", service.to_string()),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            COLLECTOR_URL.to_string(),
-        ),
-        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc".to_string()),
-        ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true".to_string()),
-    ]
 }
 
 pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, ComposeError> {
@@ -220,23 +206,23 @@ fn ours_sidecar(doc: &Document, services: &Node, name: &str) -> Option<usize> {
         .enumerate()
         .find(|(_, (k, _))| k.as_str() == Some(sidecar.as_str()))?;
     let node = doc.resolve(node);
-    let image = node.get("image").and_then(Node::as_str)?;
-    let mode = node.get("network_mode").and_then(Node::as_str)?;
     let words: Vec<&str> = node
         .get("command")
         .and_then(Node::items)
         .map(|items| items.iter().filter_map(Node::as_str).collect())
         .unwrap_or_default();
-    let ours = image.starts_with("daprio/daprd:")
-        && mode == format!("service:{name}")
-        && words.first() == Some(&"./daprd")
-        && words.contains(&compose::CONFIG_MOUNT);
+    let ours = contract::is_our_sidecar(
+        name,
+        node.get("image").and_then(Node::as_str),
+        node.get("network_mode").and_then(Node::as_str),
+        &words,
+    );
     ours.then_some(i)
 }
 
 /// Indices of the environment entries onboarding wrote, with the values it wrote.
 fn env_items(env: &Node, service: &str) -> Vec<usize> {
-    let vars = our_vars(service);
+    let vars = contract::every_env(service);
     let ours = |k: &str, v: &str| vars.iter().any(|(ok, ov)| *ok == k && ov == v);
     match &env.kind {
         Kind::Seq { items, .. } => items

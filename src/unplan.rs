@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::answers::{self, Answers};
 use crate::compose::{self, Note};
+use crate::contract;
 use crate::dapr;
 use crate::deps;
 use crate::error::Error;
@@ -84,7 +85,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
                 v.get("network_mode").is_some()
                     && v.get("image")
                         .and_then(|i| i.as_str())
-                        .is_some_and(|i| i.starts_with("daprio/daprd:"))
+                        .is_some_and(contract::is_daprd_image)
             }))
         })
         .unwrap_or(true);
@@ -94,7 +95,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         let config = req
             .dapr_config
             .clone()
-            .unwrap_or_else(|| req.dir.join("dapr-config.yml"));
+            .unwrap_or_else(|| contract::default_dapr_config(&req.dir));
         delete_if(req, &mut plan, &config, |text| {
             text == dapr::CONFIG_TEMPLATE
         });
@@ -161,14 +162,13 @@ fn unrecorded_files(
         let Some(context) = info.build.map(|b| compose_dir.join(b)) else {
             continue;
         };
-        let names = [
-            "definitions.py",
-            "repository.py",
-            "repo.py",
-            "main.py",
-            "app.py",
-            "__main__.py",
-        ];
+        // Either kind of entry point: what the service ran is not recorded.
+        let mut names: Vec<&str> = contract::DAGSTER_ENTRY_POINTS.to_vec();
+        for n in contract::WEB_ENTRY_POINTS {
+            if !names.contains(n) {
+                names.push(n);
+            }
+        }
         if let Entry::Found(entry) = python::find_entry(&context, &names) {
             let module = entry.with_file_name(python::MODULE_FILE);
             let kept = delete_if(req, plan, &module, |t| {

@@ -137,6 +137,9 @@ pub struct DoctorArgs {
     /// else otel-collector:4317]
     #[arg(long, value_name = "HOST:PORT", requires = "connect")]
     pub collector: Option<String>,
+    /// Where the Dapr configuration is [default: <dir>/dapr-config.yml]
+    #[arg(long, value_name = "PATH")]
+    pub dapr_config: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,

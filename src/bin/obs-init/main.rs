@@ -136,6 +136,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
         &obs_init::doctor::DoctorOptions {
             connect: args.connect,
             collector: args.collector.clone(),
+            dapr_config: args.dapr_config.as_ref().map(|p| args.dir.join(p)),
         },
     )?;
     let errors = findings

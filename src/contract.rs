@@ -1,0 +1,170 @@
+//! What obs-init writes, and how it recognises its own work: each of these facts lives here
+//! once, and onboarding, `remove`, `--check` and `doctor` ask this module.
+
+use std::path::{Path, PathBuf};
+
+/// The platform's shared network, created by the platform stack; projects join it as external.
+pub const NETWORK: &str = "observability-net";
+/// The company convention: host and port, no scheme (Dapr's `endpointAddress` wants it so).
+pub const COLLECTOR_ADDRESS: &str = "otel-collector:4317";
+/// The standard OTLP endpoint: gRPC needs the `http://` scheme to talk plaintext.
+pub const COLLECTOR_URL: &str = "http://otel-collector:4317";
+/// Where the sidecar sees the Dapr configuration.
+pub const CONFIG_MOUNT: &str = "/config/dapr-config.yml";
+/// The Dapr configuration obs-init writes, in the project directory unless `--dapr-config`.
+pub const DAPR_CONFIG_FILE: &str = "dapr-config.yml";
+/// The label Prometheus' Docker discovery (in `obs-init platform`) finds sidecars by: the
+/// port daprd serves metrics on, in the app's network namespace.
+pub const METRICS_LABEL: &str = "obs-init.dapr-metrics-port";
+pub const METRICS_PORT: &str = "9090";
+/// Ports daprd takes in the app's network namespace, with the flag that sets each.
+pub const DAPR_PORTS: [(u16, &str); 3] = [
+    (3500, "--dapr-http-port"),
+    (50001, "--dapr-grpc-port"),
+    (9090, "--metrics-port"),
+];
+/// Newest daprd release checked against the design notes' facts.
+pub const DEFAULT_DAPR_VERSION: &str = "1.18.3";
+/// The Python module obs-init generates.
+pub const MODULE_FILE: &str = "setup_observability.py";
+
+/// Where the app's code starts, by what it runs: the module goes beside the first found.
+pub const WEB_ENTRY_POINTS: &[&str] = &["main.py", "app.py", "__main__.py"];
+/// Dagster's code locations name their definitions module, else the web names apply.
+pub const DAGSTER_ENTRY_POINTS: &[&str] = &[
+    "definitions.py",
+    "repository.py",
+    "repo.py",
+    "main.py",
+    "app.py",
+];
+
+/// Folders of installed, built or cached code: never scanned for evidence or entry points.
+pub const VENDORED_DIRS: &[&str] = &[
+    "node_modules",
+    ".venv",
+    "venv",
+    "env",
+    "target",
+    "build",
+    "dist",
+    "__pycache__",
+    "site-packages",
+    ".tox",
+];
+/// Folders of a project that hold code, but not the app's entry point.
+pub const NON_APP_DIRS: &[&str] = &["tests", "test", "migrations", "docs"];
+
+/// The entry points to look for: Dagster's when the service runs Dagster.
+pub fn entry_points(dagster: bool) -> &'static [&'static str] {
+    if dagster {
+        DAGSTER_ENTRY_POINTS
+    } else {
+        WEB_ENTRY_POINTS
+    }
+}
+
+/// The Dapr configuration's path when `--dapr-config` is not given.
+pub fn default_dapr_config(dir: &Path) -> PathBuf {
+    dir.join(DAPR_CONFIG_FILE)
+}
+
+pub fn sidecar_name(service: &str) -> String {
+    format!("{service}-dapr")
+}
+
+/// The `network_mode` of `app`'s sidecar.
+pub fn sidecar_network_mode(app: &str) -> String {
+    format!("service:{app}")
+}
+
+/// The app whose namespace a `network_mode` shares (`service:app`).
+pub fn shared_namespace(mode: &str) -> Option<&str> {
+    mode.strip_prefix("service:")
+}
+
+/// The Dapr app id for a service: its name, with the dots daprd rejects in self-hosted mode
+/// (`parameter app-id cannot contain dots`) turned into dashes.
+pub fn app_id(service: &str) -> String {
+    service.replace('.', "-")
+}
+
+pub fn daprd_image(version: &str) -> String {
+    format!("daprio/daprd:{version}")
+}
+
+pub fn is_daprd_image(image: &str) -> bool {
+    image.contains("daprio/daprd") || image.starts_with("daprd")
+}
+
+/// Whether a service is obs-init's sidecar of `app`: daprd in the app's network namespace,
+/// loading the configuration from where obs-init mounts it.
+pub fn is_our_sidecar(
+    app: &str,
+    image: Option<&str>,
+    mode: Option<&str>,
+    command: &[&str],
+) -> bool {
+    image.is_some_and(is_daprd_image)
+        && mode == Some(sidecar_network_mode(app).as_str())
+        && command
+            .windows(2)
+            .any(|w| w[0] == "--config" && w[1] == CONFIG_MOUNT)
+}
+
+/// The variables onboarding sets on every app, with their values.
+pub fn app_env(service: &str) -> Vec<(String, String)> {
+    [
+        ("OTEL_COLLECTOR_ENDPOINT", COLLECTOR_ADDRESS),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", COLLECTOR_URL),
+        ("OTEL_SERVICE_NAME", service),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// What an MLflow app needs on top: MLflow exports traces over OTLP only when told where,
+/// and dual export keeps them in the MLflow server too (by default OTLP replaces it).
+pub fn mlflow_env() -> Vec<(String, String)> {
+    [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", COLLECTOR_URL),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Every variable onboarding may have set on `service`, for taking them back.
+pub fn every_env(service: &str) -> Vec<(String, String)> {
+    let mut all = app_env(service);
+    all.extend(mlflow_env());
+    all
+}
+
+/// The one checksum rule: how obs-init recognises a file (or the body of its module) it
+/// wrote and nobody changed since.
+pub use crate::record::checksum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_daprd_in_the_apps_namespace_with_our_config_is_ours() {
+        let cmd = ["./daprd", "--app-id", "api", "--config", CONFIG_MOUNT];
+        let image = Some("daprio/daprd:1.18.3");
+        assert!(is_our_sidecar("api", image, Some("service:api"), &cmd));
+        assert!(!is_our_sidecar("api", image, Some("service:web"), &cmd));
+        assert!(!is_our_sidecar(
+            "api",
+            Some("redis"),
+            Some("service:api"),
+            &cmd
+        ));
+        let other = ["./daprd", "--config", "/other.yml"];
+        assert!(!is_our_sidecar("api", image, Some("service:api"), &other));
+    }
+}

@@ -6,14 +6,13 @@
 //! `python_logs.dagster_handler_config.handlers`, here the generated module's
 //! `OtelLogHandler`.
 
-use crate::compose;
-use crate::doc::{Kind, Node};
-use crate::emit::{self, Layout, NewNode};
 use crate::error::ComposeError;
-use crate::model::Value;
-use crate::splice::Editor;
-use crate::text::Text;
-use crate::verify;
+use crate::yaml::doc::{Kind, Node};
+use crate::yaml::emit::{self, Layout, NewNode};
+use crate::yaml::model::Value;
+use crate::yaml::splice::Editor;
+use crate::yaml::text::Text;
+use crate::yaml::verify;
 
 /// The handler's name under `handlers:`.
 pub const HANDLER_KEY: &str = "otel";
@@ -26,7 +25,7 @@ pub fn configure(
     handler_class: &str,
     fix_invalid: bool,
 ) -> Result<Option<String>, ComposeError> {
-    let (text, doc) = compose::parse(content)?;
+    let (text, doc) = crate::compose::parse(content)?;
     let handler = NewNode::Map(vec![
         ("class".into(), NewNode::str(handler_class)),
         ("level".into(), NewNode::str("INFO")),
@@ -50,7 +49,7 @@ pub fn configure(
         }
         out.push_str(&block);
         let expected = NewNode::Map(vec![("python_logs".into(), python_logs())]).to_value();
-        let actual = compose::parse(&out)?
+        let actual = crate::compose::parse(&out)?
             .1
             .root
             .as_ref()
@@ -191,7 +190,7 @@ pub fn configure(
 /// `dagster.yaml` without obs-init's handler (`None` when it has none): the whole
 /// `python_logs` block when it holds nothing else, else the handler alone.
 pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {
-    let (text, doc) = compose::parse(content)?;
+    let (text, doc) = crate::compose::parse(content)?;
     let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
         return Ok(None);
     };

@@ -1,8 +1,8 @@
 //! The Dapr Configuration that turns on tracing to the collector.
 
-use crate::doc::{Document, Node};
-use crate::model::{Data, Value};
-use crate::text::Text;
+use crate::yaml::doc::{Document, Node};
+use crate::yaml::model::{Data, Value};
+use crate::yaml::text::Text;
 
 /// The file obs-init writes, embedded at build time.
 pub const CONFIG_TEMPLATE: &str = include_str!("../templates/dapr-config.yml");

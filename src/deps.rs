@@ -3,7 +3,7 @@
 
 use toml_edit::{Array, DocumentMut, Item, Value};
 
-use crate::text::Text;
+use crate::yaml::text::Text;
 
 /// A package the module needs, with its minimum version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,14 +6,14 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::compose::inherit;
+use crate::compose::interpolate::{Vars, interpolate};
 use crate::compose::{self, COLLECTOR_ADDRESS, CONFIG_MOUNT, METRICS_LABEL, METRICS_PORT, NETWORK};
 use crate::contract;
-use crate::doc::{Document, Kind, Node};
 use crate::error::{ComposeError, Error};
-use crate::inherit;
-use crate::interpolate::{Vars, interpolate};
-use crate::model::{Data, Value};
 use crate::plan::{display, find_compose, read_text};
+use crate::yaml::doc::{Document, Kind, Node};
+use crate::yaml::model::{Data, Value};
 use crate::{dagster, detect, python};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +276,7 @@ fn check_compose(
 /// Whether the app carries the label the platform's Prometheus discovers sidecars by, its
 /// own or merged in.
 fn has_metrics_label(doc: &Document, app: &Node) -> bool {
-    crate::inherit::lookup(doc, app, "labels").is_some_and(|labels| {
+    crate::compose::inherit::lookup(doc, app, "labels").is_some_and(|labels| {
         compose::label_names(labels)
             .iter()
             .any(|n| n == METRICS_LABEL)

@@ -47,7 +47,7 @@ pub enum ComposeError {
         suggestions: Vec<String>,
         available: Vec<String>,
     },
-    #[error("service `{service}` has `network_mode: {mode}`, so it cannot join {network}", network = crate::compose::NETWORK)]
+    #[error("service `{service}` has `network_mode: {mode}`, so it cannot join {network}", network = crate::contract::NETWORK)]
     NetworkMode {
         service: String,
         mode: String,
@@ -119,6 +119,34 @@ pub enum ComposeError {
 }
 
 impl ComposeError {
+    /// The refusal for a YAML parser error in `content` (which tells whether it is a
+    /// template not rendered yet).
+    pub fn from_parse(e: crate::yaml::doc::ParseError, content: &str) -> ComposeError {
+        use crate::yaml::doc::ParseError;
+        match e {
+            ParseError::Syntax { message, line, col } => ComposeError::Syntax {
+                message,
+                line,
+                col,
+                template: content.contains("{%")
+                    || content.contains("{{")
+                    || content.contains("{#"),
+            },
+            ParseError::DuplicateKey {
+                key,
+                line,
+                col,
+                first_line,
+            } => ComposeError::DuplicateKey {
+                key,
+                line,
+                col,
+                first_line,
+            },
+            ParseError::MultipleDocuments { line } => ComposeError::MultipleDocuments { line },
+        }
+    }
+
     /// 1-based line and column, where known.
     pub fn location(&self) -> Option<Location> {
         use ComposeError::*;
@@ -150,7 +178,7 @@ impl ComposeError {
 
     pub fn help(&self) -> Option<String> {
         use ComposeError::*;
-        let net = crate::compose::NETWORK;
+        let net = crate::contract::NETWORK;
         Some(match self {
             Syntax { template: true, .. } => {
                 "this looks like a template (it has `{%` or `{{`): render it first and run \
@@ -188,7 +216,7 @@ impl ComposeError {
             ),
             SidecarConflict { sidecar, .. } => format!(
                 "rename or remove `{sidecar}`, or give it `--config {}` and the mount yourself",
-                crate::compose::CONFIG_MOUNT
+                crate::contract::CONFIG_MOUNT
             ),
             SharedAnchor { .. } => "give this service its own copy of the shared keys (or \
                                     move the anchor to an `x-` extension field), then run again"
@@ -277,7 +305,7 @@ pub enum Error {
     #[error("no service chosen to onboard")]
     NoServiceChosen { candidates: Vec<String> },
     #[error("{} value(s) differ from what obs-init would write:{}", .0.len(), .0.iter().map(|c| format!("\n  {}{}: {}", c.file, c.conflict.line.map(|l| format!(":{l}")).unwrap_or_default(), c.conflict.what)).collect::<String>())]
-    Conflicts(Vec<crate::plan::FileConflict>),
+    Conflicts(Vec<crate::conflict::FileConflict>),
     #[error("files obs-init would change have uncommitted changes: {}", files.join(", "))]
     Dirty { files: Vec<String> },
     #[error("{path} is outside the project directory {root} (it resolves to {resolved})")]

@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 
 use common::edits;
 use common::oracle::{self, Profiles};
+use obs_init::compose::remove;
 use obs_init::compose::{self, ComposeOptions, ComposeOutcome};
 use obs_init::error::ComposeError;
-use obs_init::remove;
 use serde_json::Value as Json;
 
 fn options(service: &str) -> ComposeOptions {

@@ -25,9 +25,9 @@ mod common;
 
 use common::edits;
 use common::oracle::{self, Profiles};
+use obs_init::compose::remove;
 use obs_init::compose::{self, ComposeOptions, ComposeOutcome};
 use obs_init::error::ComposeError;
-use obs_init::remove;
 use serde_json::Value as Json;
 use std::path::Path;
 

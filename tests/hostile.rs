@@ -263,9 +263,9 @@ fn fuzz_regression_an_anchored_empty_environment_is_refused() {
 fn fuzz_regression_flow_services_round_trip_through_remove() {
     let text = "services: {db: {image: \"x/2\"}, worker: {image: \"x/6\"}}\nnetworks:\n";
     let out = compose::onboard(text, &options("db")).expect("onboarded");
-    let back = obs_init::remove::remove(
+    let back = obs_init::compose::remove::remove(
         &out.after,
-        &obs_init::remove::RemoveOptions {
+        &obs_init::compose::remove::RemoveOptions {
             services: vec!["db".into()],
             keep_empty: compose::filled_empty_keys(&out.changes),
             added: Some(compose::added_paths(&out.changes)),

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use obs_init::doc::{Document, Kind, Node};
-use obs_init::model::{Data, resolve_scalar};
-use obs_init::text::Text;
+use obs_init::yaml::doc::{Document, Kind, Node};
+use obs_init::yaml::model::{Data, resolve_scalar};
+use obs_init::yaml::text::Text;
 use serde_json::{Map, Value as Json};
 
 pub mod edits;
@@ -37,7 +37,7 @@ fn node_json(doc: &Document, node: &Node) -> Json {
     let node = doc.resolve(node);
     match &node.kind {
         Kind::Scalar { value, style } => {
-            let plain = *style == obs_init::doc::Style::Plain;
+            let plain = *style == obs_init::yaml::doc::Style::Plain;
             match resolve_scalar(value, plain, node.tag.as_deref()) {
                 Data::Null => Json::Null,
                 Data::Bool(b) => Json::Bool(b),

@@ -156,7 +156,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
 }
 
 fn run_remove(args: &RemoveArgs) -> Result<ExitCode, Error> {
-    let plan = obs_init::unplan::plan_remove(&obs_init::unplan::RemoveRequest {
+    let plan = obs_init::plan::remove::plan_remove(&obs_init::plan::remove::RemoveRequest {
         dir: args.write.dir.clone(),
         file: args.file.clone(),
         services: args.services.clone(),

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::answers::{self, Answers};
+use crate::compose::remove::{self, RemoveOptions};
 use crate::compose::{self, Note};
 use crate::contract;
 use crate::dapr;
@@ -11,7 +12,6 @@ use crate::deps;
 use crate::error::Error;
 use crate::plan::{FileChange, Plan, Status, find_compose, read_text};
 use crate::python::{self, Entry, Ownership};
-use crate::remove::{self, RemoveOptions};
 
 #[derive(Debug, Clone)]
 pub struct RemoveRequest {

@@ -6,8 +6,8 @@
 //! `extends` is deep: mappings (environment, labels, networks) merge by key and profiles
 //! add up, so a key the service writes itself adds to what its base gives it.
 
-use crate::doc::{Document, Kind, Node};
 use crate::error::ComposeError;
+use crate::yaml::doc::{Document, Kind, Node};
 
 /// The mappings merged into `node` with `<<`, in precedence order: the first that has a key
 /// gives its value. A merged mapping's own merges come right after it.
@@ -172,7 +172,7 @@ fn unsupported(service: &str, what: &str, line: usize) -> ComposeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::Text;
+    use crate::yaml::text::Text;
 
     fn doc(s: &str) -> Document {
         Document::parse(&Text::new(s)).expect("parses")

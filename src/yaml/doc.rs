@@ -1,6 +1,6 @@
 //! A YAML document parsed into a tree that remembers where every node sits in the text.
 //!
-//! Editing works by splicing new text into the original (see [`crate::splice`]), so the
+//! Editing works by splicing new text into the original (see [`crate::yaml::splice`]), so the
 //! tree only needs exact *start* positions and the last line (or byte) each node occupies.
 //! The parser is libyaml-safer, a safe Rust port of libyaml: it accepts what PyYAML and
 //! Compose's go-yaml accept (flow sequences whose closing bracket sits at the key's indent,
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use libyaml_safer::{Event, EventData, MappingStyle, Mark, Parser, ScalarStyle, SequenceStyle};
 
-use crate::text::Text;
+use crate::yaml::text::Text;
 
 /// A position in the text: 0-based line, 0-based column in characters, and byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! New YAML content, rendered to fit the file it goes into.
 
-use crate::model::{Data, Value, resolve_scalar};
+use crate::yaml::model::{Data, Value, resolve_scalar};
 
 /// A piece of YAML obs-init adds.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 //! plus the intended changes applied here, in the model. Plain scalars are resolved with the
 //! YAML 1.2 core schema, so writing `"8000"` where `8000` was meant counts as a difference.
 
-use crate::doc::{Kind, Node, Style};
+use crate::yaml::doc::{Kind, Node, Style};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {

@@ -3,10 +3,10 @@
 
 use crate::compose::{self, NETWORK};
 use crate::contract;
-use crate::doc::{Document, Kind, Node};
 use crate::error::ComposeError;
-use crate::splice::Editor;
-use crate::verify;
+use crate::yaml::doc::{Document, Kind, Node};
+use crate::yaml::splice::Editor;
+use crate::yaml::verify;
 
 #[derive(Debug, Clone, Default)]
 pub struct RemoveOptions {

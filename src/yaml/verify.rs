@@ -1,10 +1,10 @@
 //! The self-check every edit passes before anything is shown or written: the new text must
 //! parse strictly and mean exactly the original document plus the intended changes.
 
-use crate::doc::Document;
-use crate::model::{Data, Value};
-use crate::splice::Change;
-use crate::text::Text;
+use crate::yaml::doc::Document;
+use crate::yaml::model::{Data, Value};
+use crate::yaml::splice::Change;
+use crate::yaml::text::Text;
 
 /// Checks `new_body` (without BOM) against `original` with `changes` applied.
 pub fn compose(original: &Document, changes: &[Change], new_body: &str) -> Result<(), String> {

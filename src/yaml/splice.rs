@@ -4,10 +4,10 @@
 //! Only ever inserting is what makes "every byte outside the edited regions stays identical"
 //! true by construction; verification then proves the insertions mean what was intended.
 
-use crate::doc::{Kind, Node};
-use crate::emit::{self, Layout, NewNode};
-use crate::model::{Data, Value};
-use crate::text::Text;
+use crate::yaml::doc::{Kind, Node};
+use crate::yaml::emit::{self, Layout, NewNode};
+use crate::yaml::model::{Data, Value};
+use crate::yaml::text::Text;
 
 /// Text inserted at byte `at` of the original, into a collection `depth` keys deep, after
 /// removing `remove` bytes there (only [`Editor::remove_entry`] removes anything).
@@ -430,7 +430,7 @@ impl<'t> Editor<'t> {
         let quotable = matches!(
             &node.kind,
             Kind::Scalar { style, .. }
-                if !matches!(style, crate::doc::Style::Literal | crate::doc::Style::Folded)
+                if !matches!(style, crate::yaml::doc::Style::Literal | crate::yaml::doc::Style::Folded)
         );
         if !quotable || node.anchor != 0 || node.tag.is_some() {
             return Err("only a plain or quoted scalar without anchor or tag is replaced".into());

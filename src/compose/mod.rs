@@ -1,0 +1,308 @@
+//! Compose files: what a file defines and what a service inherits, read the way Compose
+//! reads them (this module and [`inherit`], [`interpolate`], [`ports`]); onboarding a file
+//! ([`onboard`]), what it added ([`record`]), and taking that back ([`remove`]).
+
+pub mod inherit;
+pub mod interpolate;
+mod onboard;
+pub mod ports;
+mod record;
+pub mod remove;
+
+pub use crate::contract::{
+    COLLECTOR_ADDRESS, COLLECTOR_URL, CONFIG_MOUNT, DAPR_PORTS, METRICS_LABEL, METRICS_PORT,
+    NETWORK, app_id, daprd_image, sidecar_name,
+};
+pub use onboard::onboard;
+pub use record::{added_paths, filled_empty_keys};
+
+use crate::contract;
+use crate::error::ComposeError;
+use crate::yaml::doc::{Document, Kind, Node};
+use crate::yaml::splice::Change;
+use crate::yaml::text::Text;
+use inherit::lookup;
+use ports::PortRange;
+
+#[derive(Debug, Clone)]
+pub struct ComposeOptions {
+    pub services: Vec<String>,
+    /// The port each app listens on, for daprd's `--app-port`; inferred from the service's
+    /// `ports`/`expose` for services not listed.
+    pub app_ports: Vec<(String, u16)>,
+    pub dapr_version: String,
+    /// The Dapr configuration's path as the compose file's bind mounts spell it
+    /// (relative to the compose file's directory, starting with `./` or `../`).
+    pub config_source: String,
+    /// Variables some services need on top of the common ones (e.g. MLflow's), by service.
+    pub extra_env: Vec<(String, Vec<(String, String)>)>,
+    /// Replace values that differ from what obs-init would write (`--on-conflict
+    /// overwrite`); otherwise they are kept and reported as conflicts.
+    pub overwrite: bool,
+}
+
+pub use crate::conflict::Conflict;
+
+/// What planning needs to know of a service before onboarding it.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceInfo {
+    /// The build context as written (`None`: image only).
+    pub build: Option<String>,
+    /// Its image, command and entrypoint words: evidence of what it runs.
+    pub words: Vec<String>,
+    /// The app port to suggest: the one its command names, else its one container port.
+    pub suggested_port: Option<u16>,
+    /// Where the suggested port was read: `command` or `ports`.
+    pub port_source: Option<&'static str>,
+}
+
+/// Checks that every name in `wanted` is a service, suggesting the closest otherwise.
+pub fn check_names(services: &Node, wanted: &[String]) -> Result<(), ComposeError> {
+    let names = service_names(services);
+    match wanted.iter().find(|w| !names.contains(w)) {
+        None => Ok(()),
+        Some(name) => Err(ComposeError::UnknownService {
+            name: name.clone(),
+            suggestions: closest(name, &names),
+            available: names,
+        }),
+    }
+}
+
+pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo {
+    let Some(service) = services.get(name).map(|s| doc.resolve(s)) else {
+        return ServiceInfo::default();
+    };
+    // What it runs may come from the service it extends; a base Compose would reject is
+    // reported when onboarding, not here.
+    let bases = inherit::bases(doc, services, name).unwrap_or_default();
+    let get = |key| inherit::effective(doc, service, &bases, key);
+    let mut words = Vec::new();
+    if let Some(image) = get("image").and_then(Node::as_str) {
+        words.push(image.to_string());
+    }
+    for key in ["command", "entrypoint"] {
+        match get(key) {
+            Some(n) if n.items().is_some() => words.extend(
+                n.items()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|i| i.as_str().map(String::from)),
+            ),
+            Some(n) => words.extend(n.as_str().map(String::from)),
+            None => {}
+        }
+    }
+    let used: Vec<(PortRange, usize)> = std::iter::once(service)
+        .chain(bases.iter().map(|(_, b)| *b))
+        .flat_map(|n| container_ports(doc, n))
+        .collect();
+    let suggested = ports::command_port(&command_words(doc, service, &bases))
+        .map(|p| (p, "command"))
+        .or_else(|| single_port(&used).map(|p| (p, "ports")));
+    ServiceInfo {
+        build: get("build").and_then(build_context),
+        words,
+        suggested_port: suggested.map(|(p, _)| p),
+        port_source: suggested.map(|(_, s)| s),
+    }
+}
+
+/// Something worth telling the user that does not stop onboarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub service: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ComposeOutcome {
+    /// The new file content (BOM included when the original had one).
+    pub after: String,
+    pub changes: Vec<Change>,
+    pub notes: Vec<Note>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Parses `content` as YAML, with the parser's errors as the refusals they are.
+pub fn parse(content: &str) -> Result<(Text, Document), ComposeError> {
+    crate::yaml::parse(content).map_err(|e| ComposeError::from_parse(e, content))
+}
+
+/// The mapping of services in a parsed compose document.
+pub fn services(doc: &Document) -> Result<&Node, ComposeError> {
+    let root = doc.root.as_ref().ok_or(ComposeError::Empty)?;
+    let Kind::Map { .. } = root.kind else {
+        return Err(ComposeError::RootNotMapping {
+            found: root.kind_name(),
+            line: root.start.line + 1,
+        });
+    };
+    let (key, services) = root.get_entry("services").ok_or(ComposeError::NoServices)?;
+    match services.kind {
+        Kind::Map { .. } => Ok(services),
+        _ => Err(ComposeError::ServicesNotMapping {
+            found: services.kind_name(),
+            line: key.start.line + 1,
+        }),
+    }
+}
+
+/// Service names in file order.
+pub fn service_names(services: &Node) -> Vec<String> {
+    services
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, _)| k.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Services that look like the project's own apps, neither a Dapr sidecar nor sharing another
+/// container's network: those built here, and those run from an image.
+pub fn app_candidates(doc: &Document, services: &Node) -> (Vec<String>, Vec<String>) {
+    let mut built = Vec::new();
+    let mut imaged = Vec::new();
+    for (k, v) in services.entries().unwrap_or_default() {
+        let (Some(name), v) = (k.as_str(), doc.resolve(v)) else {
+            continue;
+        };
+        // What it runs may come from the service it extends.
+        let bases = inherit::bases(doc, services, name).unwrap_or_default();
+        let get = |key| inherit::effective(doc, v, &bases, key);
+        let daprd = get("image")
+            .and_then(Node::as_str)
+            .is_some_and(contract::is_daprd_image);
+        if get("network_mode").is_some() || daprd {
+            continue;
+        }
+        if get("build").is_some() {
+            built.push(name.to_string());
+        } else if get("image").is_some() {
+            imaged.push(name.to_string());
+        }
+    }
+    (built, imaged)
+}
+
+/// The names a service's `labels` defines, in either form Compose allows: `- name=value`
+/// items, or `name: value` entries.
+pub(crate) fn label_names(labels: &Node) -> Vec<String> {
+    match &labels.kind {
+        Kind::Seq { items, .. } => items
+            .iter()
+            .filter_map(Node::as_str)
+            .filter_map(|l| l.split('=').next().map(String::from))
+            .collect(),
+        Kind::Map { entries, .. } => entries
+            .iter()
+            .filter_map(|(k, _)| k.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn is_daprd(doc: &Document, service: &Node) -> bool {
+    lookup(doc, service, "image")
+        .and_then(Node::as_str)
+        .is_some_and(contract::is_daprd_image)
+}
+
+/// A service's command as words, from its own keys or, through `extends`, its bases'.
+fn command_words<'d>(
+    doc: &'d Document,
+    service: &'d Node,
+    bases: &[(String, &'d Node)],
+) -> Vec<String> {
+    match inherit::effective(doc, service, bases, "command") {
+        Some(Node {
+            kind: Kind::Seq { items, .. },
+            ..
+        }) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        Some(n) => n
+            .as_str()
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+/// A service's build context: `build: DIR`, or `build: {context: DIR}` (default `.`).
+fn build_context(build: &Node) -> Option<String> {
+    match &build.kind {
+        Kind::Scalar { value, .. } => Some(value.clone()),
+        Kind::Map { .. } => Some(
+            build
+                .get("context")
+                .and_then(Node::as_str)
+                .unwrap_or(".")
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// The service's one container port, when it has exactly one.
+fn single_port(used: &[(PortRange, usize)]) -> Option<u16> {
+    let mut singles: Vec<u16> = used.iter().filter_map(|(r, _)| r.single()).collect();
+    singles.sort_unstable();
+    singles.dedup();
+    match singles.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+/// The container-side ports a service publishes or exposes, with the 1-based line of each.
+fn container_ports(doc: &Document, service: &Node) -> Vec<(PortRange, usize)> {
+    let mut out = Vec::new();
+    for key in ["ports", "expose"] {
+        let Some(list) = lookup(doc, service, key).and_then(Node::items) else {
+            continue;
+        };
+        for item in list {
+            let item = doc.resolve(item);
+            let line = item.start.line + 1;
+            let range = match &item.kind {
+                Kind::Scalar { value, .. } => ports::container_side(value),
+                Kind::Map { .. } => item
+                    .get("target")
+                    .and_then(Node::as_str)
+                    .and_then(ports::container_side),
+                _ => None,
+            };
+            out.extend(range.map(|r| (r, line)));
+        }
+    }
+    out
+}
+
+/// Up to three known names closest to `wanted`.
+fn closest(wanted: &str, names: &[String]) -> Vec<String> {
+    let mut scored: Vec<(f64, &String)> = names
+        .iter()
+        .map(|n| {
+            let contains = n.contains(wanted) || wanted.contains(n.as_str());
+            let score = strsim::normalized_damerau_levenshtein(wanted, n);
+            (if contains { score.max(0.6) } else { score }, n)
+        })
+        .filter(|(s, _)| *s >= 0.5)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_names_are_suggested_first() {
+        let names = vec!["api".to_string(), "web".into(), "worker".into()];
+        assert_eq!(closest("wbe", &names), vec!["web".to_string()]);
+        assert!(closest("zzzz", &names).is_empty());
+    }
+}

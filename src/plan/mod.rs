@@ -1,0 +1,412 @@
+//! detect -> plan: from the options and the files on disk, the list of file changes. This
+//! module holds what every plan is made of and the paths they name; [`onboard`] plans the
+//! onboarding, [`remove`] its inverse.
+//!
+//! Nothing here writes; [`crate::apply`] does that, and only with a plan that verified.
+
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use crate::answers::Answers;
+use crate::compose::Note;
+use crate::conflict::Conflict;
+use crate::detect::Framework;
+use crate::error::Error;
+
+mod onboard;
+pub mod remove;
+
+pub use onboard::plan;
+
+/// Compose's own discovery order.
+pub const COMPOSE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+
+pub use crate::contract::DEFAULT_DAPR_VERSION;
+
+/// What to onboard, resolved from the command line (see the binary's `args`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The project directory (`--dir`).
+    pub dir: PathBuf,
+    /// The compose file, when named (`--file`); else discovered in `dir`.
+    pub file: Option<PathBuf>,
+    pub services: Vec<String>,
+    /// Take the default answer to every question.
+    pub yes: bool,
+    pub app_port: Option<u16>,
+    /// The daprd version to pin; else the answers file's, else [`DEFAULT_DAPR_VERSION`].
+    pub dapr_version: Option<String>,
+    /// Where the Dapr configuration goes; `dir/dapr-config.yml` when unset.
+    pub dapr_config: Option<PathBuf>,
+    /// Where `setup_observability.py` goes (a file, or a directory to put it in); found from
+    /// each service's build context when unset.
+    pub module_path: Option<PathBuf>,
+    /// The frameworks of every service; detected per service when empty.
+    pub frameworks: Vec<Framework>,
+    /// The folder of the `dagster.yaml` to configure; searched for when unset.
+    pub dagster_home: Option<PathBuf>,
+    /// Remove settings that stop a program from starting (the guide's Dagster `telemetry`).
+    pub fix_invalid: bool,
+    /// Insert the FastAPI instrumentation lines into the entry point.
+    pub edit_entrypoint: bool,
+    /// What to do where the project already has a value obs-init would write differently.
+    pub on_conflict: ConflictPolicy,
+}
+
+/// What to do with a conflict: a file, variable or sidecar that exists with other content
+/// than obs-init would write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictPolicy {
+    /// Keep the project's version (and report it).
+    Skip,
+    /// Write obs-init's version.
+    Overwrite,
+    /// Stop with an error listing the conflicts, writing nothing.
+    Abort,
+    /// Ask the prompter; without one, abort.
+    Prompt,
+}
+
+impl Options {
+    pub fn new(dir: impl Into<PathBuf>) -> Options {
+        Options {
+            dir: dir.into(),
+            file: None,
+            services: Vec::new(),
+            yes: false,
+            app_port: None,
+            dapr_version: None,
+            dapr_config: None,
+            module_path: None,
+            frameworks: Vec::new(),
+            dagster_home: None,
+            fix_invalid: false,
+            edit_entrypoint: false,
+            on_conflict: ConflictPolicy::Abort,
+        }
+    }
+}
+
+/// Asks the questions flags (and the answers file) did not answer. The binary plugs in a
+/// terminal prompter; without one, defaults apply under `--yes` and anything else is an
+/// error naming the flag.
+pub trait Prompter {
+    /// Which services to onboard, given all services and the suggested ones.
+    fn choose_services(&mut self, all: &[String], suggested: &[String]) -> io::Result<Vec<String>>;
+    /// The port `service` listens on; `suggested` comes from its `ports`/`expose`.
+    fn app_port(&mut self, service: &str, suggested: Option<u16>) -> io::Result<Option<u16>>;
+    /// What `service` runs; `detected` (with the evidence) is the default.
+    fn frameworks(
+        &mut self,
+        service: &str,
+        detected: &[(Framework, String)],
+    ) -> io::Result<Vec<Framework>>;
+    /// Whether to write obs-init's values over `conflicts`.
+    fn overwrite(&mut self, conflicts: &[FileConflict]) -> io::Result<bool>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Create,
+    Update,
+    Unchanged,
+    /// The file exists, was changed by the user, and differs from what obs-init would write:
+    /// it is left alone, and `after` holds what obs-init would have written, for a diff.
+    Kept,
+    /// `obs-init remove`: the file obs-init wrote goes.
+    Delete,
+}
+
+/// One file's change: its path, content before (if it exists) and after.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub path: PathBuf,
+    /// The path as shown to the user: relative to the project directory when inside it.
+    pub display: String,
+    pub before: Option<String>,
+    pub after: String,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub compose_file: PathBuf,
+    pub services: Vec<String>,
+    pub files: Vec<FileChange>,
+    pub notes: Vec<Note>,
+    /// What the user still has to do by hand, e.g. call the module from the entry point.
+    pub next_steps: Vec<String>,
+    /// Values kept although obs-init would write them differently (`--on-conflict skip`).
+    pub conflicts: Vec<FileConflict>,
+    /// Files whose content is exactly what obs-init last wrote (its answers file, and files
+    /// its record says it wrote, unchanged since): their uncommitted changes are its own.
+    pub own: Vec<PathBuf>,
+}
+
+pub use crate::conflict::FileConflict;
+
+impl Plan {
+    /// Whether applying the plan would change anything.
+    pub fn is_empty(&self) -> bool {
+        self.files
+            .iter()
+            .all(|f| matches!(f.status, Status::Unchanged | Status::Kept))
+    }
+
+    /// Adds a file change unless the same path is already planned (two services sharing a
+    /// build context share one module and one requirements file).
+    pub(crate) fn push(&mut self, change: FileChange) {
+        if !self.files.iter().any(|f| f.path == change.path) {
+            self.files.push(change);
+        }
+    }
+}
+
+/// The compose file: `file` (relative to `dir`, as `-C DIR -f FILE` reads in git and cargo),
+/// or the first of [`COMPOSE_NAMES`] found in `dir`.
+pub fn find_compose(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(f) = file {
+        return Ok(dir.join(f));
+    }
+    COMPOSE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::NoComposeFile {
+            dir: dir.to_path_buf(),
+        })
+}
+
+/// A prompt that could not be answered.
+fn asked(source: io::Error) -> Error {
+    Error::Prompt { source }
+}
+
+/// Whether to write obs-init's versions over `conflicts`, by `policy`: an error when the
+/// answer is to stop (or there is nobody to ask).
+pub(crate) fn overwrite_conflicts<'p>(
+    policy: ConflictPolicy,
+    prompter: Option<&mut (dyn Prompter + 'p)>,
+    conflicts: &[FileConflict],
+) -> Result<bool, Error> {
+    match (policy, prompter) {
+        (ConflictPolicy::Skip, _) => Ok(false),
+        (ConflictPolicy::Overwrite, _) => Ok(true),
+        (ConflictPolicy::Prompt, Some(p)) => p.overwrite(conflicts).map_err(asked),
+        (ConflictPolicy::Abort | ConflictPolicy::Prompt, _) => {
+            Err(Error::Conflicts(conflicts.to_vec()))
+        }
+    }
+}
+
+/// Refuses a plan that would touch a file outside `dir` (symlinks followed).
+pub fn check_inside_dir(dir: &Path, plan: &Plan) -> Result<(), Error> {
+    // The directory may not exist yet (`obs-init platform --dir new-folder`).
+    let root = resolve_existing(dir);
+    for file in &plan.files {
+        if !matches!(
+            file.status,
+            Status::Create | Status::Update | Status::Delete
+        ) {
+            continue;
+        }
+        let resolved = resolve_existing(&file.path);
+        if !resolved.starts_with(&root) {
+            return Err(Error::OutsideRoot {
+                path: file.path.clone(),
+                root,
+                resolved,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `path` with its longest existing prefix resolved (symlinks followed) and the rest
+/// appended lexically.
+fn resolve_existing(path: &Path) -> PathBuf {
+    let abs = absolute(path);
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// The files whose content is what `saved` records obs-init wrote.
+pub(crate) fn own_files(dir: &Path, saved: &Answers) -> Vec<PathBuf> {
+    saved
+        .composes
+        .iter()
+        .filter_map(|c| c.text.as_ref())
+        .chain(saved.files.iter().map(|(f, _)| f))
+        .filter_map(|f| {
+            let path = dir.join(&f.path);
+            fs::read_to_string(&path)
+                .ok()
+                .filter(|text| f.untouched(text))
+                .map(|_| path)
+        })
+        .collect()
+}
+
+/// A file's text, `None` when it does not exist.
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, Error> {
+    match fs::read(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| Error::NotUtf8 {
+                path: path.to_path_buf(),
+            }),
+    }
+}
+
+/// A file obs-init generates whole (from a template): created when absent, left alone when
+/// equal; when the project's version differs, overwritten only with `overwrite`, else kept
+/// and reported as a conflict, `differs` saying how.
+pub(crate) fn generated_change(
+    dir: &Path,
+    path: &Path,
+    wanted: String,
+    overwrite: bool,
+    conflicts: &mut Vec<FileConflict>,
+    differs: impl FnOnce(&str) -> String,
+) -> Result<FileChange, Error> {
+    let display = display(dir, path);
+    let existing = read_optional(path)?;
+    let status = match &existing {
+        None => Status::Create,
+        Some(old) if *old == wanted => Status::Unchanged,
+        Some(_) if overwrite => Status::Update,
+        Some(old) => {
+            conflicts.push(FileConflict {
+                file: display.clone(),
+                conflict: Conflict {
+                    service: None,
+                    what: differs(old),
+                    line: None,
+                },
+            });
+            Status::Kept
+        }
+    };
+    Ok(FileChange {
+        path: path.to_path_buf(),
+        display,
+        before: existing,
+        after: wanted,
+        status,
+    })
+}
+
+pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
+    let bytes = fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
+        path: path.to_path_buf(),
+    })
+}
+
+/// `path` relative to `dir` when it lies inside (`.` for `dir` itself), else as given.
+pub(crate) fn display(dir: &Path, path: &Path) -> String {
+    let rel = absolute(path);
+    let base = absolute(dir);
+    let shown = rel
+        .strip_prefix(&base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .replace('\\', "/");
+    if shown.is_empty() { ".".into() } else { shown }
+}
+
+/// An absolute, lexically normalised path (no `.` or `..`), without touching the disk.
+fn absolute(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The folder a compose file's relative paths resolve against: the file's own (`.` for a
+/// bare file name, whose parent reads as an empty path).
+pub fn compose_dir(compose_path: &Path) -> PathBuf {
+    match compose_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// How a bind mount in a compose file in `from` names `to`: `./x` or `../x`.
+fn mount_source(from: &Path, to: &Path) -> String {
+    let from: Vec<_> = from.components().collect();
+    let to_parts: Vec<_> = to.components().collect();
+    let common = from
+        .iter()
+        .zip(&to_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
+    parts.extend(
+        to_parts[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    let joined = parts.join("/");
+    if joined.starts_with("..") {
+        joined
+    } else {
+        format!("./{joined}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_sources_are_relative_to_the_compose_file() {
+        assert_eq!(
+            mount_source(Path::new("/p"), Path::new("/p/dapr-config.yml")),
+            "./dapr-config.yml"
+        );
+        assert_eq!(
+            mount_source(Path::new("/p/deploy"), Path::new("/p/dapr-config.yml")),
+            "../dapr-config.yml"
+        );
+        assert_eq!(
+            mount_source(Path::new("/p"), Path::new("/p/dapr/config.yml")),
+            "./dapr/config.yml"
+        );
+    }
+}

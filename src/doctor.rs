@@ -16,7 +16,8 @@ use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::model::{Data, Value};
 use crate::{dagster, detect, python};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Telemetry will not arrive, or a program will not start.
     Error,
@@ -24,7 +25,7 @@ pub enum Severity {
     Warning,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     pub severity: Severity,
     pub file: String,

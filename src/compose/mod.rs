@@ -109,7 +109,7 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
 }
 
 /// Something worth telling the user that does not stop onboarding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Note {
     pub service: Option<String>,
     pub message: String,

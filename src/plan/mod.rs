@@ -111,7 +111,10 @@ pub trait Prompter {
     fn overwrite(&mut self, conflicts: &[FileConflict]) -> io::Result<bool>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happens to a file: the one name text and JSON both show (`kept`, not a
+/// "conflict" in one and "Kept" in the other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Create,
     Update,

@@ -123,36 +123,48 @@ pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool) -> io::Result<()> 
 }
 
 /// The plan for tools: every file with its status and diff, the notes and conflicts.
+/// The plan as tools read it (`--format json`): serialised from the plan's own types, so
+/// that it says what the text says.
+#[derive(serde::Serialize)]
+struct PlanJson<'a> {
+    ok: bool,
+    mode: &'a str,
+    services: &'a [String],
+    files: Vec<FileJson<'a>>,
+    notes: &'a [obs_init::compose::Note],
+    conflicts: &'a [obs_init::conflict::FileConflict],
+    next_steps: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    up_to_date: Option<bool>,
+}
+
+#[derive(serde::Serialize)]
+struct FileJson<'a> {
+    path: &'a str,
+    status: Status,
+    diff: String,
+}
+
 pub fn json_plan(plan: &Plan, mode: &str, up_to_date: Option<bool>) -> Value {
-    let files: Vec<Value> = plan
-        .files
-        .iter()
-        .map(|f| {
-            json!({
-                "path": f.display,
-                "status": status_name(f.status),
-                "diff": unified(f),
+    let doc = PlanJson {
+        ok: true,
+        mode,
+        services: &plan.services,
+        files: plan
+            .files
+            .iter()
+            .map(|f| FileJson {
+                path: &f.display,
+                status: f.status,
+                diff: unified(f),
             })
-        })
-        .collect();
-    let mut v = json!({
-        "ok": true,
-        "mode": mode,
-        "services": plan.services,
-        "files": files,
-        "notes": plan.notes.iter().map(|n| json!({"service": n.service, "message": n.message})).collect::<Vec<_>>(),
-        "conflicts": plan.conflicts.iter().map(|c| json!({
-            "file": c.file,
-            "line": c.conflict.line,
-            "service": c.conflict.service,
-            "what": c.conflict.what,
-        })).collect::<Vec<_>>(),
-        "next_steps": plan.next_steps,
-    });
-    if let Some(ok) = up_to_date {
-        v["up_to_date"] = json!(ok);
-    }
-    v
+            .collect(),
+        notes: &plan.notes,
+        conflicts: &plan.conflicts,
+        next_steps: &plan.next_steps,
+        up_to_date,
+    };
+    serde_json::to_value(doc).unwrap_or(Value::Null)
 }
 
 pub fn json_error(e: &Error) -> Value {
@@ -180,16 +192,6 @@ pub fn json_error(e: &Error) -> Value {
             "internal": e.is_internal(),
         }
     })
-}
-
-fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Create => "create",
-        Status::Update => "update",
-        Status::Unchanged => "unchanged",
-        Status::Kept => "conflict",
-        Status::Delete => "delete",
-    }
 }
 
 /// A file's unified diff as plain text (empty when unchanged).
@@ -298,12 +300,6 @@ pub fn json_findings(findings: &[obs_init::doctor::Finding]) -> Value {
     use obs_init::doctor::Severity;
     json!({
         "ok": !findings.iter().any(|f| f.severity == Severity::Error),
-        "findings": findings.iter().map(|f| json!({
-            "severity": match f.severity { Severity::Error => "error", Severity::Warning => "warning" },
-            "file": f.file,
-            "line": f.line,
-            "message": f.message,
-            "fix": f.fix,
-        })).collect::<Vec<_>>(),
+        "findings": findings,
     })
 }

@@ -1,0 +1,2 @@
+# my own setup
+import logging

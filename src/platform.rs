@@ -66,19 +66,17 @@ pub fn plan_platform<'p>(
     opts: &PlatformOptions,
     prompter: Option<&mut (dyn Prompter + 'p)>,
 ) -> Result<Plan, Error> {
-    let first = build(&opts.dir, false)?;
-    let plan = if first.conflicts.is_empty() {
-        first
-    } else if plan::overwrite_conflicts(opts.on_conflict, prompter, &first.conflicts)? {
-        build(&opts.dir, true)?
-    } else {
-        first
-    };
+    let mut plan = build(&opts.dir)?;
+    if !plan.conflicts.is_empty()
+        && plan::overwrite_conflicts(opts.on_conflict, prompter, &plan.conflicts)?
+    {
+        plan.overwrite();
+    }
     plan::check_inside_dir(&opts.dir, &plan)?;
     Ok(plan)
 }
 
-fn build(dir: &Path, overwrite: bool) -> Result<Plan, Error> {
+fn build(dir: &Path) -> Result<Plan, Error> {
     let mut plan = Plan {
         compose_file: dir.join(COMPOSE_FILE),
         services: Vec::new(),
@@ -87,6 +85,7 @@ fn build(dir: &Path, overwrite: bool) -> Result<Plan, Error> {
         next_steps: next_steps(dir),
         conflicts: Vec::new(),
         own: Vec::new(),
+        alternatives: Vec::new(),
     };
     for (rel, template) in FILES {
         let differs = |_: &str| "it differs from the one obs-init platform writes".to_string();
@@ -94,7 +93,6 @@ fn build(dir: &Path, overwrite: bool) -> Result<Plan, Error> {
             dir,
             &dir.join(rel),
             template.to_string(),
-            overwrite,
             &mut plan.conflicts,
             differs,
         )?;

@@ -331,7 +331,6 @@ fn options(service: &str) -> ComposeOptions {
         dapr_version: "1.18.3".into(),
         config_source: "./dapr-config.yml".into(),
         extra_env: Vec::new(),
-        overwrite: false,
     }
 }
 

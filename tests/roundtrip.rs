@@ -197,7 +197,6 @@ fn corpus_runs() -> Vec<(String, PathBuf, Vec<String>)> {
                     dapr_version: "1.18.3".into(),
                     config_source: "./dapr-config.yml".into(),
                     extra_env: Vec::new(),
-                    overwrite: false,
                 },
             )
             .is_ok()

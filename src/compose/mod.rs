@@ -36,9 +36,6 @@ pub struct ComposeOptions {
     pub config_source: String,
     /// Variables some services need on top of the common ones (e.g. MLflow's), by service.
     pub extra_env: Vec<(String, Vec<(String, String)>)>,
-    /// Replace values that differ from what obs-init would write (`--on-conflict
-    /// overwrite`); otherwise they are kept and reported as conflicts.
-    pub overwrite: bool,
 }
 
 pub use crate::conflict::Conflict;
@@ -117,11 +114,22 @@ pub struct Note {
 
 #[derive(Debug, Clone)]
 pub struct ComposeOutcome {
-    /// The new file content (BOM included when the original had one).
+    /// The new file content (BOM included when the original had one), the project's values
+    /// kept where they differ from obs-init's.
     pub after: String,
     pub changes: Vec<Change>,
     pub notes: Vec<Note>,
+    /// The values kept: each is one choice the user (or `--on-conflict`) makes.
     pub conflicts: Vec<Conflict>,
+    /// The other choice, when there are conflicts: obs-init's values written over them.
+    pub overwritten: Option<Overwritten>,
+}
+
+/// The file with obs-init's values written over every conflict.
+#[derive(Debug, Clone)]
+pub struct Overwritten {
+    pub after: String,
+    pub changes: Vec<Change>,
 }
 
 /// Parses `content` as YAML, with the parser's errors as the refusals they are.

@@ -5,8 +5,8 @@ use super::inherit::{self, lookup};
 use super::ports::{self, PortRange};
 use super::{
     CONFIG_MOUNT, ComposeOptions, ComposeOutcome, Conflict, DAPR_PORTS, METRICS_LABEL,
-    METRICS_PORT, NETWORK, Note, app_id, check_names, command_words, container_ports, daprd_image,
-    is_daprd, label_names, parse, services, sidecar_name, single_port,
+    METRICS_PORT, NETWORK, Note, Overwritten, app_id, check_names, command_words, container_ports,
+    daprd_image, is_daprd, label_names, parse, services, sidecar_name, single_port,
 };
 use crate::contract;
 use crate::error::ComposeError;
@@ -17,8 +17,32 @@ use crate::yaml::splice::{Editor, Slot};
 use crate::yaml::text::Text;
 use crate::yaml::verify;
 
-/// Plans the onboarding of `opts.services` in the compose file `content`.
+/// Plans the onboarding of `opts.services` in the compose file `content`: keeping the
+/// project's values where they differ from obs-init's, and (when any do) the alternative
+/// that writes obs-init's over them, so that the choice is data.
 pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, ComposeError> {
+    let kept = edit(content, opts, false)?;
+    let overwritten = if kept.conflicts.is_empty() {
+        None
+    } else {
+        let over = edit(content, opts, true)?;
+        Some(Overwritten {
+            after: over.after,
+            changes: over.changes,
+        })
+    };
+    Ok(ComposeOutcome {
+        overwritten,
+        ..kept
+    })
+}
+
+/// One way to onboard: `overwrite` writes obs-init's values over the project's.
+fn edit(
+    content: &str,
+    opts: &ComposeOptions,
+    overwrite: bool,
+) -> Result<ComposeOutcome, ComposeError> {
     let (text, doc) = parse(content)?;
     let services = services(&doc)?;
     let root = doc.root.as_ref().expect("services() checked the root");
@@ -36,7 +60,7 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
             &network_key,
             &mut notes,
             &mut conflicts,
-            opts.overwrite,
+            overwrite,
         )?;
     }
     if let Some(key) = &network_key.declare {
@@ -49,6 +73,7 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
             changes: Vec::new(),
             notes,
             conflicts,
+            overwritten: None,
         });
     }
     let (body, changes) = editor.finish();
@@ -58,6 +83,7 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
         changes,
         notes,
         conflicts,
+        overwritten: None,
     })
 }
 

@@ -150,11 +150,30 @@ pub struct Plan {
     /// Files whose content is exactly what obs-init last wrote (its answers file, and files
     /// its record says it wrote, unchanged since): their uncommitted changes are its own.
     pub own: Vec<PathBuf>,
+    /// The other side of the conflicts: for a file whose kept values conflict, its content
+    /// with obs-init's written over them ([`Plan::overwrite`] takes it). A kept generated
+    /// file needs none: its `after` is obs-init's already.
+    pub alternatives: Vec<(PathBuf, String)>,
 }
 
 pub use crate::conflict::FileConflict;
 
 impl Plan {
+    /// The plan with obs-init's values written over every conflict: the user's (or
+    /// `--on-conflict`'s) other choice.
+    pub fn overwrite(&mut self) {
+        for f in &mut self.files {
+            if let Some((_, after)) = self.alternatives.iter().find(|(p, _)| *p == f.path) {
+                f.after = after.clone();
+                f.status = Status::Update;
+            } else if f.status == Status::Kept {
+                f.status = Status::Update;
+            }
+        }
+        self.alternatives.clear();
+        self.conflicts.clear();
+    }
+
     /// Whether applying the plan would change anything.
     pub fn is_empty(&self) -> bool {
         self.files
@@ -291,7 +310,6 @@ pub(crate) fn generated_change(
     dir: &Path,
     path: &Path,
     wanted: String,
-    overwrite: bool,
     conflicts: &mut Vec<FileConflict>,
     differs: impl FnOnce(&str) -> String,
 ) -> Result<FileChange, Error> {
@@ -300,7 +318,6 @@ pub(crate) fn generated_change(
     let status = match &existing {
         None => Status::Create,
         Some(old) if *old == wanted => Status::Unchanged,
-        Some(_) if overwrite => Status::Update,
         Some(old) => {
             conflicts.push(FileConflict {
                 file: display.clone(),

@@ -25,16 +25,20 @@ pub fn plan<'p>(
     mut prompter: Option<&mut (dyn Prompter + 'p)>,
 ) -> Result<Plan, Error> {
     let ctx = resolve(opts, prompter.as_deref_mut())?;
-    let first = build(opts, &ctx, false)?;
-    if first.conflicts.is_empty() {
-        check_inside(opts, &first)?;
-        return Ok(first);
+    let Built {
+        mut plan,
+        mut changes,
+        overwritten,
+    } = build(opts, &ctx)?;
+    // Each conflict is a choice between keeping the project's value and writing obs-init's:
+    // the policy, or the person at the terminal, picks; the record follows the choice.
+    if !plan.conflicts.is_empty()
+        && overwrite_conflicts(opts.on_conflict, prompter, &plan.conflicts)?
+    {
+        plan.overwrite();
+        changes = overwritten.unwrap_or(changes);
     }
-    let plan = if overwrite_conflicts(opts.on_conflict, prompter, &first.conflicts)? {
-        build(opts, &ctx, true)?
-    } else {
-        first
-    };
+    record(opts, &ctx, &mut plan, &changes);
     check_inside(opts, &plan)?;
     Ok(plan)
 }
@@ -184,21 +188,27 @@ fn resolve<'p>(
     })
 }
 
-/// The plan for resolved choices; `overwrite` writes obs-init's values over conflicts.
-fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error> {
+/// A plan before its record: the compose edits for either choice over the conflicts.
+struct Built {
+    plan: Plan,
+    /// The compose file's changes keeping the project's values.
+    changes: Vec<crate::yaml::splice::Change>,
+    /// Its changes writing obs-init's over them, when there are conflicts.
+    overwritten: Option<Vec<crate::yaml::splice::Change>>,
+}
+
+/// The plan for resolved choices, but its record.
+fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     let Resolved {
         compose_path,
         content,
-        answers_path,
-        answers_text,
         services,
         targets,
         dapr_version,
         notes,
-        saved,
+        ..
     } = ctx;
     let (compose_path, content) = (compose_path.clone(), content.clone());
-    let (answers_path, answers_text) = (answers_path.clone(), answers_text.clone());
     let (services, dapr_version, mut notes) =
         (services.clone(), dapr_version.clone(), notes.clone());
     let in_file = |source| Error::Compose {
@@ -228,7 +238,6 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
             dapr_version: dapr_version.clone(),
             config_source,
             extra_env,
-            overwrite,
         },
     )
     .map_err(in_file)?;
@@ -260,6 +269,12 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
             })
             .collect(),
         own: Vec::new(),
+        alternatives: outcome
+            .overwritten
+            .as_ref()
+            .map(|o| (compose_path.clone(), o.after.clone()))
+            .into_iter()
+            .collect(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
@@ -272,11 +287,11 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
         before: Some(content.clone()),
         after: outcome.after,
     });
-    let config = config_change(opts, &config_path, overwrite, &mut plan.conflicts)?;
+    let config = config_change(opts, &config_path, &mut plan.conflicts)?;
     plan.push(config);
     let mut handler_module = None;
     for target in targets {
-        let module = plan_python(opts, target, overwrite, &mut plan)?;
+        let module = plan_python(opts, target, &mut plan)?;
         if target.frameworks.contains(&Framework::Dagster) && handler_module.is_none() {
             handler_module = module;
         }
@@ -287,15 +302,39 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
     {
         plan_dagster(opts, handler_module.as_deref(), &mut plan)?;
     }
-    let compose_rel = display(&opts.dir, &compose_path);
+    Ok(Built {
+        plan,
+        changes: outcome.changes,
+        overwritten: outcome.overwritten.map(|o| o.changes),
+    })
+}
+
+/// Adds the answers file to `plan`: the choices, and the record of what the plan does.
+fn record(
+    opts: &Options,
+    ctx: &Resolved,
+    plan: &mut Plan,
+    changes: &[crate::yaml::splice::Change],
+) {
+    let Resolved {
+        compose_path,
+        content,
+        answers_path,
+        answers_text,
+        targets,
+        dapr_version,
+        saved,
+        ..
+    } = ctx;
+    let compose_rel = display(&opts.dir, compose_path);
     let mut record = saved.clone();
-    record_compose(&mut record, &compose_rel, &plan, &outcome.changes, &content);
-    record_files(opts, &plan, &compose_path, &compose_rel, &mut record);
+    record_compose(&mut record, &compose_rel, plan, changes, content);
+    record_files(opts, plan, compose_path, &compose_rel, &mut record);
     if record.original.is_none() && saved.composes.is_empty() {
         // A user's own answers file, before obs-init first wrote to it.
         record.original = answers_text.clone();
     }
-    record.dapr_version = Some(dapr_version);
+    record.dapr_version = Some(dapr_version.clone());
     record.services = plan.services.clone();
     for t in targets {
         let answers = ServiceAnswers {
@@ -312,17 +351,16 @@ fn build(opts: &Options, ctx: &Resolved, overwrite: bool) -> Result<Plan, Error>
     plan.own.push(answers_path.clone());
     let recorded = answers::write(answers_text.as_deref(), &record);
     plan.push(FileChange {
-        display: display(&opts.dir, &answers_path),
-        path: answers_path,
-        status: match &answers_text {
+        display: display(&opts.dir, answers_path),
+        path: answers_path.clone(),
+        status: match answers_text {
             None => Status::Create,
             Some(old) if *old == recorded => Status::Unchanged,
             Some(_) => Status::Update,
         },
-        before: answers_text,
+        before: answers_text.clone(),
         after: recorded,
     });
-    Ok(plan)
 }
 
 /// Joins what this plan does to the compose file to its record: what it adds (a second
@@ -437,12 +475,7 @@ struct Target {
 
 /// The Python side of one service: the module next to its code, and its dependencies.
 /// Returns where the module goes, when it does.
-fn plan_python(
-    opts: &Options,
-    target: &Target,
-    overwrite: bool,
-    plan: &mut Plan,
-) -> Result<Option<PathBuf>, Error> {
+fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Option<PathBuf>, Error> {
     if target.frameworks.is_empty() && opts.module_path.is_none() {
         plan.notes.push(Note {
             service: Some(target.service.clone()),
@@ -453,7 +486,7 @@ fn plan_python(
     let module_path = locate_module(opts, target, &mut plan.notes);
     let wanted = match &module_path {
         Some(path) => {
-            plan_module(opts, target, path, overwrite, plan)?;
+            plan_module(opts, target, path, plan)?;
             wanted_for(&target.frameworks)
         }
         // MLflow exports its own traces; it only lacks the gRPC exporter package.
@@ -526,25 +559,20 @@ fn plan_module(
     opts: &Options,
     target: &Target,
     module_path: &Path,
-    overwrite: bool,
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let service = &target.service;
-    let mut module = module_change(opts, module_path)?;
+    let module = module_change(opts, module_path)?;
     let module_dir = module_path.parent().unwrap_or(Path::new("."));
     if module.status == Status::Kept {
-        if overwrite {
-            module.status = Status::Update;
-        } else {
-            plan.conflicts.push(FileConflict {
-                file: module.display.clone(),
-                conflict: Conflict {
-                    service: Some(service.clone()),
-                    what: "it was changed by hand (--dry-run shows how it differs)".into(),
-                    line: None,
-                },
-            });
-        }
+        plan.conflicts.push(FileConflict {
+            file: module.display.clone(),
+            conflict: Conflict {
+                service: Some(service.clone()),
+                what: "it was changed by hand (--dry-run shows how it differs)".into(),
+                line: None,
+            },
+        });
     }
     plan.push(module);
 
@@ -745,7 +773,6 @@ fn deps_change(opts: &Options, path: &Path, wanted: &[Requirement]) -> Result<Fi
 fn config_change(
     opts: &Options,
     path: &Path,
-    overwrite: bool,
     conflicts: &mut Vec<FileConflict>,
 ) -> Result<FileChange, Error> {
     let wanted = dapr::CONFIG_TEMPLATE.to_string();
@@ -753,7 +780,7 @@ fn config_change(
         Ok(()) => "it differs from obs-init's, but enables tracing".to_string(),
         Err(problem) => format!("it differs from obs-init's, and {problem}"),
     };
-    generated_change(&opts.dir, path, wanted, overwrite, conflicts, differs)
+    generated_change(&opts.dir, path, wanted, conflicts, differs)
 }
 
 /// `docker compose up` for the onboarded apps and their sidecars, as pasted from where

@@ -63,6 +63,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         next_steps: Vec::new(),
         conflicts: Vec::new(),
         own: vec![answers_path.clone()],
+        alternatives: Vec::new(),
     };
     plan.push(FileChange {
         display: crate::plan::display(&req.dir, &compose_path),
@@ -290,6 +291,7 @@ fn plan_recorded(
         next_steps: Vec::new(),
         conflicts: Vec::new(),
         own: crate::plan::own_files(&req.dir, record),
+        alternatives: Vec::new(),
     };
     plan.own.push(answers_path.to_path_buf());
     plan.push(FileChange {

@@ -291,19 +291,7 @@ fn check_sidecar(
     compose_path: &Path,
     add: &mut impl FnMut(Severity, usize, String, &str),
 ) {
-    let words: Vec<String> = match svc.get("command") {
-        Some(n) if n.items().is_some() => n
-            .items()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|i| i.as_str().map(String::from))
-            .collect(),
-        Some(n) => n
-            .as_str()
-            .map(|s| s.split_whitespace().map(String::from).collect())
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let words: Vec<String> = svc.get("command").map_or_else(Vec::new, compose::words);
     let config = words
         .iter()
         .position(|w| w == "--config" || w == "-config")

@@ -75,42 +75,55 @@ impl FileRecord {
 /// inserted (a subsequence of it); `None` otherwise. Whole lines are preferred: a line diff
 /// first, then characters within a changed stretch, so that a piece reads as what was added.
 pub fn insertions(before: &str, after: &str) -> Option<Vec<Insertion>> {
-    use similar::{DiffOp, TextDiff};
-    let diff = TextDiff::from_lines(before, after);
-    let mut out: Vec<Insertion> = Vec::new();
+    let mut out = Vec::new();
+    pieces(
+        &similar::TextDiff::from_lines(before, after),
+        0,
+        true,
+        &mut out,
+    )?;
+    Some(out)
+}
+
+/// Adds the pieces `diff` inserts, at `base` plus their offset in the new text, to `out`.
+/// A replaced stretch (a line that gained text, e.g. a final line without its line break)
+/// is looked at character by character when `within` allows: the old text must survive
+/// inside the new. `None` when anything was taken away.
+fn pieces(
+    diff: &similar::TextDiff<'_, '_, str>,
+    base: usize,
+    within: bool,
+    out: &mut Vec<Insertion>,
+) -> Option<()> {
+    use similar::DiffOp;
     let old: Vec<&str> = diff.iter_old_slices().collect();
     let new: Vec<&str> = diff.iter_new_slices().collect();
-    let offset =
-        |slices: &[&str], index: usize| -> usize { slices[..index].iter().map(|s| s.len()).sum() };
+    let offset = |index: usize| -> usize { new[..index].iter().map(|s| s.len()).sum() };
     for op in diff.ops() {
         match *op {
             DiffOp::Equal { .. } => {}
             DiffOp::Insert {
                 new_index, new_len, ..
             } => push(
-                &mut out,
-                offset(&new, new_index),
+                out,
+                base + offset(new_index),
                 &new[new_index..new_index + new_len].concat(),
             ),
-            DiffOp::Delete { .. } => return None,
             DiffOp::Replace {
                 old_index,
                 old_len,
                 new_index,
                 new_len,
-            } => {
-                // A line that gained text (e.g. a final line without its line break): the
-                // old stretch must survive, character by character, inside the new one.
+            } if within => {
                 let was = old[old_index..old_index + old_len].concat();
                 let now = new[new_index..new_index + new_len].concat();
-                let base = offset(&new, new_index);
-                for piece in char_insertions(&was, &now)? {
-                    push(&mut out, base + piece.at, &piece.text);
-                }
+                let chars = similar::TextDiff::from_chars(was.as_str(), now.as_str());
+                pieces(&chars, base + offset(new_index), false, out)?;
             }
+            DiffOp::Delete { .. } | DiffOp::Replace { .. } => return None,
         }
     }
-    Some(out)
+    Some(())
 }
 
 fn push(out: &mut Vec<Insertion>, at: usize, text: &str) {
@@ -121,28 +134,6 @@ fn push(out: &mut Vec<Insertion>, at: usize, text: &str) {
             text: text.to_string(),
         }),
     }
-}
-
-fn char_insertions(before: &str, after: &str) -> Option<Vec<Insertion>> {
-    use similar::{DiffOp, TextDiff};
-    let diff = TextDiff::from_chars(before, after);
-    let new: Vec<&str> = diff.iter_new_slices().collect();
-    let offset = |index: usize| -> usize { new[..index].iter().map(|s| s.len()).sum() };
-    let mut out = Vec::new();
-    for op in diff.ops() {
-        match *op {
-            DiffOp::Equal { .. } => {}
-            DiffOp::Insert {
-                new_index, new_len, ..
-            } => push(
-                &mut out,
-                offset(new_index),
-                &new[new_index..new_index + new_len].concat(),
-            ),
-            DiffOp::Delete { .. } | DiffOp::Replace { .. } => return None,
-        }
-    }
-    Some(out)
 }
 
 /// What taking a record back out of a file's current content gives.

@@ -22,24 +22,7 @@ mod common;
 use common::oracle::{self, Profiles};
 
 fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).expect("readable dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path
-                    .strip_prefix(root)
-                    .expect("inside root")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, fs::read(&path).expect("readable file"));
-            }
-        }
-    }
-    out
+    common::read_tree(root)
 }
 
 fn copy_tree(from: &Path, to: &Path) {

@@ -223,32 +223,16 @@ fn every_corpus_service_is_onboarded_exactly_as_documented_under_real_compose_or
     // Each failure is reported once, in the summary below, not by the panic hook as well.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let results: Vec<(usize, String, Outcome)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((i, service)) = jobs.get(j) else {
-                            break;
-                        };
-                        let job_dir = work.path().join(format!("job-{j}"));
-                        let outcome = run_service(&projects[*i], service, &job_dir);
-                        let _ = std::fs::remove_dir_all(&job_dir);
-                        done.push((*i, service.clone(), outcome));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker"))
-            .collect()
-    });
+    let results: Vec<(usize, String, Outcome)> = common::in_parallel(
+        &jobs,
+        || true,
+        |j, (i, service)| {
+            let job_dir = work.path().join(format!("job-{j}"));
+            let outcome = run_service(&projects[*i], service, &job_dir);
+            let _ = std::fs::remove_dir_all(&job_dir);
+            (*i, service.clone(), outcome)
+        },
+    );
 
     std::panic::set_hook(hook);
 

@@ -509,37 +509,21 @@ fn generated_compose_files_are_onboarded_or_refused_never_corrupted() {
     // The differential run: onboarded cases in order, judged by the real Compose on every
     // core, until `with_compose` of them had an original Compose accepts.
     let work = tempfile::tempdir().expect("tempdir");
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let agreed_so_far = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let judged: Vec<(u64, Result<Judged, String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    use std::sync::atomic::Ordering::Relaxed;
-                    while agreed_so_far.load(Relaxed) < with_compose as usize {
-                        let j = next.fetch_add(1, Relaxed);
-                        let Some((n, text, (service, out))) = for_compose.get(j) else {
-                            break;
-                        };
-                        let dir = work.path().join(format!("case-{n}"));
-                        let result = compose_check(&dir, text, service, out);
-                        if matches!(result, Ok(Judged::Agreed)) {
-                            agreed_so_far.fetch_add(1, Relaxed);
-                        }
-                        done.push((*n, result));
-                        let _ = std::fs::remove_dir_all(&dir);
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker"))
-            .collect()
-    });
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let agreed_so_far = AtomicUsize::new(0);
+    let judged: Vec<(u64, Result<Judged, String>)> = common::in_parallel(
+        &for_compose,
+        || agreed_so_far.load(Relaxed) < with_compose as usize,
+        |_, (n, text, (service, out))| {
+            let dir = work.path().join(format!("case-{n}"));
+            let result = compose_check(&dir, text, service, out);
+            if matches!(result, Ok(Judged::Agreed)) {
+                agreed_so_far.fetch_add(1, Relaxed);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            (*n, result)
+        },
+    );
     let agreed = judged
         .iter()
         .filter(|(_, r)| matches!(r, Ok(Judged::Agreed)))

@@ -30,32 +30,8 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(ok, "git {args:?}: {out}");
 }
 
-/// Every file below `root` but `.git`, with its bytes.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).expect("dir") {
-            let path = entry.expect("entry").path();
-            if path
-                .file_name()
-                .is_some_and(|n| n == ".git" || n == "__pycache__")
-            {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path
-                    .strip_prefix(root)
-                    .expect("inside")
-                    .to_string_lossy()
-                    .into();
-                out.insert(rel, fs::read(&path).expect("read"));
-            }
-        }
-    }
-    out
+    common::read_tree(root)
 }
 
 /// Every Python file below `root` compiles (a leftover import of a deleted module or a

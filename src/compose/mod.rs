@@ -222,19 +222,20 @@ fn command_words<'d>(
     service: &'d Node,
     bases: &[(String, &'d Node)],
 ) -> Vec<String> {
-    match inherit::effective(doc, service, bases, "command") {
-        Some(Node {
-            kind: Kind::Seq { items, .. },
-            ..
-        }) => items
+    inherit::effective(doc, service, bases, "command").map_or_else(Vec::new, words)
+}
+
+/// A `command` (or `entrypoint`) as words: a list's items, or a string split at spaces.
+pub(crate) fn words(command: &Node) -> Vec<String> {
+    match &command.kind {
+        Kind::Seq { items, .. } => items
             .iter()
             .filter_map(|i| i.as_str().map(String::from))
             .collect(),
-        Some(n) => n
+        _ => command
             .as_str()
             .map(|s| s.split_whitespace().map(String::from).collect())
             .unwrap_or_default(),
-        None => Vec::new(),
     }
 }
 

@@ -198,6 +198,35 @@ pub fn install(rel: &str) -> String {
     String::from_utf8(out.stdout).expect("paths are UTF-8")
 }
 
+/// Every file below `root` (but git's and Python's caches), by its path with `/`, with its
+/// bytes.
+pub fn read_tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable dir") {
+            let path = entry.expect("entry").path();
+            if path
+                .file_name()
+                .is_some_and(|n| n == ".git" || n == "__pycache__")
+            {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("inside root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&path).expect("readable file"));
+            }
+        }
+    }
+    out
+}
+
 /// Copies the tree at `from` to `to`, creating `to`.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
@@ -210,6 +239,37 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&path, &dest).expect("copy");
         }
     }
+}
+
+/// `run` on each of `jobs` (with its index), on every core, while `more` says to go on:
+/// the results, in no particular order. The real Compose takes tens of milliseconds a call,
+/// so the oracle runs use both of CI's cores.
+pub fn in_parallel<T: Sync, R: Send>(
+    jobs: &[T],
+    more: impl Fn() -> bool + Sync,
+    run: impl Fn(usize, &T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while more() {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(job) = jobs.get(j) else { break };
+                        done.push(run(j, job));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
+    })
 }
 
 /// Runs `cmd`: whether it succeeded, and what it printed (stdout, then stderr) for messages.

@@ -238,3 +238,37 @@ fn the_guides_dagster_block_breaks_dagster_and_obs_init_flags_then_fixes_it() {
         "Dagster end-to-end check failed after the fix:\n{output}"
     );
 }
+
+/// The app imports, with the real packages, after each step of onboard (with the entry
+/// point edited) and remove: neither leaves a line that names a module that is not there.
+#[test]
+fn the_app_imports_after_onboarding_with_the_entry_point_edited_and_after_remove() {
+    let dir = example("fastapi-app");
+    let imports = |dir: &Path| {
+        common::outcome(
+            Command::new(python())
+                .current_dir(dir)
+                .args(["-B", "-c", "import app.main as m; assert m.app"])
+                .env_remove("OTEL_SERVICE_NAME")
+                .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+                // Nothing is listening: setup must not wait for a collector to import.
+                .env("OTEL_COLLECTOR_ENDPOINT", "127.0.0.1:9"),
+        )
+    };
+    let (ok, out) = imports(dir.path());
+    assert!(ok, "the example does not import before onboarding:\n{out}");
+    let onboard = obs_init(dir.path(), &["--yes", "--edit-entrypoint"]);
+    assert!(onboard.status.success(), "{onboard:?}");
+    let main = std::fs::read_to_string(dir.path().join("app/main.py")).expect("main.py");
+    assert!(
+        main.contains("instrument_fastapi(app)"),
+        "not edited:\n{main}"
+    );
+    let (ok, out) = imports(dir.path());
+    assert!(ok, "the onboarded app does not import:\n{out}");
+    let remove = obs_init(dir.path(), &["remove", "--yes"]);
+    assert!(remove.status.success(), "{remove:?}");
+    assert!(!dir.path().join("app/setup_observability.py").exists());
+    let (ok, out) = imports(dir.path());
+    assert!(ok, "the app does not import after remove:\n{out}");
+}

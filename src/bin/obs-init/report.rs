@@ -167,31 +167,31 @@ pub fn json_plan(plan: &Plan, mode: &str, up_to_date: Option<bool>) -> Value {
     serde_json::to_value(doc).unwrap_or(Value::Null)
 }
 
+/// An error as tools read it: what the text shows, field by field.
+#[derive(serde::Serialize)]
+struct ErrorJson {
+    message: String,
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    help: Option<String>,
+    internal: bool,
+}
+
 pub fn json_error(e: &Error) -> Value {
-    let (file, line, column) = match e.location() {
-        Some((path, pos)) => (
-            Some(
-                path.strip_prefix(".")
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string(),
-            ),
-            pos.map(|p| p.line),
-            pos.and_then(|p| p.col),
-        ),
-        None => (None, None, None),
+    let location = e.location();
+    let pos = location.as_ref().and_then(|(_, pos)| *pos);
+    let error = ErrorJson {
+        message: e.to_string(),
+        file: location
+            .as_ref()
+            .map(|(path, _)| obs_init::error::shown(path)),
+        line: pos.map(|p| p.line),
+        column: pos.and_then(|p| p.col),
+        help: e.help(),
+        internal: e.is_internal(),
     };
-    json!({
-        "ok": false,
-        "error": {
-            "message": e.to_string(),
-            "file": file,
-            "line": line,
-            "column": column,
-            "help": e.help(),
-            "internal": e.is_internal(),
-        }
-    })
+    json!({ "ok": false, "error": error })
 }
 
 /// A file's unified diff as plain text (empty when unchanged).

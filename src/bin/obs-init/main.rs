@@ -318,7 +318,14 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         on_conflict,
     };
     let mut prompter = interactive.then(TermPrompter::new);
-    let plan = plan(&opts, prompter.as_mut().map(|p| p as &mut dyn Prompter))?;
+    let plan = match plan(&opts, prompter.as_mut().map(|p| p as &mut dyn Prompter)) {
+        // Never onboarded, and nothing says what to onboard: that is the answer to --check,
+        // not a failure of it.
+        Err(Error::NoServiceChosen { candidates }) if args.check => {
+            return Ok(check_never_onboarded(w.format, &candidates));
+        }
+        other => other?,
+    };
 
     // Terminal output is best-effort: a closed pipe must not turn a good run into a failure.
     if args.check {
@@ -337,6 +344,39 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         plan.files[0].display
     );
     finish(&plan, w, prompter.as_ref(), "apply", nothing)
+}
+
+/// `--check` on a project obs-init never onboarded, with no `--service`: exit 3, naming
+/// the command that would onboard it.
+fn check_never_onboarded(format: Format, candidates: &[String]) -> ExitCode {
+    let command = if candidates.is_empty() {
+        "obs-init --service NAME".to_string()
+    } else {
+        let flags: Vec<String> = candidates
+            .iter()
+            .map(|c| format!("--service {c}"))
+            .collect();
+        format!("obs-init {}", flags.join(" "))
+    };
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "ok": true,
+            "mode": "check",
+            "up_to_date": false,
+            "onboarded": false,
+            "help": format!("onboard it with `{command}` (add --dry-run to see the changes first)"),
+        });
+        let _ = writeln!(anstream::stdout(), "{doc}");
+    } else {
+        let _ = writeln!(
+            anstream::stderr(),
+            "onboarding missing: this project has no {} and no --service was given\n\
+             help: onboard it with `{command}` (add --dry-run to see the changes first), or \
+             check a choice with `obs-init --check --service NAME`",
+            answers::FILE
+        );
+    }
+    ExitCode::from(EXIT_CHECK_FAILED)
 }
 
 /// Whether `--check` fails: a file obs-init would still change, or a value that differs.

@@ -82,25 +82,36 @@ const SKIP: &[&str] = crate::contract::VENDORED_DIRS;
 /// Files larger than this are not read for imports (generated or vendored code).
 const MAX_PY_BYTES: u64 = 512 * 1024;
 
-/// Detects frameworks from a service's compose strings (image, command, entrypoint) and the
-/// code under `context` (its build context), shown relative to `root`.
-pub fn detect(compose_words: &[String], context: Option<&Path>, root: &Path) -> Detection {
+/// Detects frameworks from a service's compose definition (its image, its entrypoint and
+/// command, each on one line) and the code under `context` (its build context), shown
+/// relative to `root`.
+pub fn detect(
+    image: Option<&str>,
+    commands: &[String],
+    context: Option<&Path>,
+    root: &Path,
+) -> Detection {
     let mut d = Detection::default();
-    for word in compose_words {
-        let w = word.to_ascii_lowercase();
-        if w.contains("dagster") {
-            d.add(Framework::Dagster, || {
-                format!("its compose definition runs `{word}`")
-            });
-        } else if w.contains("mlflow") {
-            d.add(Framework::Mlflow, || {
-                format!("its compose definition runs `{word}`")
-            });
-        } else if w.contains("uvicorn") || w.contains("fastapi") {
-            d.add(Framework::FastApi, || {
-                format!("its compose definition runs `{word}`")
-            });
-        }
+    let said = image
+        .map(|i| (i, format!("its image is `{i}`")))
+        .into_iter()
+        .chain(
+            commands
+                .iter()
+                .map(|c| (c.as_str(), format!("its compose command runs `{c}`"))),
+        );
+    for (text, why) in said {
+        let t = text.to_ascii_lowercase();
+        let framework = if t.contains("dagster") {
+            Framework::Dagster
+        } else if t.contains("mlflow") {
+            Framework::Mlflow
+        } else if t.contains("uvicorn") || t.contains("fastapi") {
+            Framework::FastApi
+        } else {
+            continue;
+        };
+        d.add(framework, || why);
     }
     if let Some(context) = context {
         scan(context, root, &mut d);
@@ -327,7 +338,7 @@ mod tests {
         fs::write(root.join(".venv/lib/x.py"), "import dagster\n").expect("write");
         fs::create_dir_all(root.join("node_modules")).expect("mkdir");
         fs::write(root.join("node_modules/y.py"), "import mlflow\n").expect("write");
-        let d = detect(&[], Some(root), root);
+        let d = detect(None, &[], Some(root), root);
         assert_eq!(
             d.found,
             vec![(
@@ -349,7 +360,7 @@ mod tests {
         fs::write(root.join("b/c/jobs.py"), "import dagster\n").expect("write");
         fs::write(root.join("b/flows.py"), "import dagster\n").expect("write");
         for _ in 0..5 {
-            let d = detect(&[], Some(root), root);
+            let d = detect(None, &[], Some(root), root);
             assert_eq!(
                 d.found,
                 vec![
@@ -371,7 +382,7 @@ mod tests {
         fs::write(root.join("gen/deep/train.py"), "import mlflow\n").expect("write");
         fs::write(root.join("gen/m0999.py"), "import mlflow\n").expect("write");
         fs::write(root.join("gen/m0001.py"), "import dagster\n").expect("write");
-        let d = detect(&[], Some(root), root);
+        let d = detect(None, &[], Some(root), root);
         assert_eq!(
             d.found,
             vec![
@@ -389,15 +400,25 @@ mod tests {
         fs::create_dir_all(root.join("scratch")).expect("mkdir");
         fs::write(root.join("scratch/try.py"), "import mlflow\n").expect("write");
         fs::write(root.join("main.py"), "print(1)\n").expect("write");
-        let d = detect(&[], Some(root), root);
+        let d = detect(None, &[], Some(root), root);
         assert!(!d.has(Framework::Mlflow));
         assert!(d.has(Framework::Python));
     }
 
     #[test]
-    fn compose_commands_are_evidence() {
-        let words = vec!["dagster-webserver".to_string()];
-        let d = detect(&words, None, Path::new("."));
+    fn compose_commands_and_images_are_evidence_named_for_what_they_are() {
+        let d = detect(
+            None,
+            &["dagster-webserver -h 0.0.0.0".into()],
+            None,
+            Path::new("."),
+        );
         assert!(d.has(Framework::Dagster));
+        assert_eq!(
+            d.found[0].1,
+            "its compose command runs `dagster-webserver -h 0.0.0.0`"
+        );
+        let d = detect(Some("ghcr.io/mlflow/mlflow:v3"), &[], None, Path::new("."));
+        assert_eq!(d.found[0].1, "its image is `ghcr.io/mlflow/mlflow:v3`");
     }
 }

@@ -45,8 +45,10 @@ pub use crate::conflict::Conflict;
 pub struct ServiceInfo {
     /// The build context as written (`None`: image only).
     pub build: Option<String>,
-    /// Its image, command and entrypoint words: evidence of what it runs.
-    pub words: Vec<String>,
+    /// Its image: evidence of what it runs.
+    pub image: Option<String>,
+    /// Its entrypoint and command, each on one line: evidence of what it runs.
+    pub commands: Vec<String>,
     /// The app port to suggest: the one its command names, else its one container port.
     pub suggested_port: Option<u16>,
     /// Where the suggested port was read: `command` or `ports`.
@@ -74,22 +76,13 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
     // reported when onboarding, not here.
     let bases = inherit::bases(doc, services, name).unwrap_or_default();
     let get = |key| inherit::effective(doc, service, &bases, key);
-    let mut words = Vec::new();
-    if let Some(image) = get("image").and_then(Node::as_str) {
-        words.push(image.to_string());
-    }
-    for key in ["command", "entrypoint"] {
-        match get(key) {
-            Some(n) if n.items().is_some() => words.extend(
-                n.items()
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|i| i.as_str().map(String::from)),
-            ),
-            Some(n) => words.extend(n.as_str().map(String::from)),
-            None => {}
-        }
-    }
+    // A block-scalar command reads as one line, as a shell would run it.
+    let commands: Vec<String> = ["entrypoint", "command"]
+        .into_iter()
+        .filter_map(get)
+        .map(|n| words(n).join(" "))
+        .filter(|c| !c.is_empty())
+        .collect();
     let used: Vec<(PortRange, usize)> = std::iter::once(service)
         .chain(bases.iter().map(|(_, b)| *b))
         .flat_map(|n| container_ports(doc, n))
@@ -99,7 +92,8 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
         .or_else(|| single_port(&used).map(|p| (p, "ports")));
     ServiceInfo {
         build: get("build").and_then(build_context),
-        words,
+        image: get("image").and_then(Node::as_str).map(String::from),
+        commands,
         suggested_port: suggested.map(|(p, _)| p),
         port_source: suggested.map(|(_, s)| s),
     }

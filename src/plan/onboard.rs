@@ -148,7 +148,12 @@ fn resolve<'p>(
         } else if let Some(r) = remembered.filter(|r| !r.frameworks.is_empty()) {
             r.frameworks.clone()
         } else {
-            let found = detect::detect(&info.words, context.as_deref(), &opts.dir);
+            let found = detect::detect(
+                info.image.as_deref(),
+                &info.commands,
+                context.as_deref(),
+                &opts.dir,
+            );
             match prompter.as_deref_mut() {
                 Some(p) => p.frameworks(name, &found.found).map_err(asked)?,
                 None => {

@@ -225,6 +225,8 @@ fn finish(
             let _ = report::diff(&mut out, plan);
             let _ = report::statuses(&mut err, plan, true);
             let _ = report::notes(&mut err, plan);
+            // What would follow, so that a dry run shows the whole job.
+            let _ = report::next_steps(&mut err, plan);
             let _ = writeln!(err, "dry run: nothing written");
         }
         return Ok(ExitCode::SUCCESS);

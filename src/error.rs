@@ -304,6 +304,8 @@ pub enum Error {
     },
     #[error("no service chosen to onboard")]
     NoServiceChosen { candidates: Vec<String> },
+    #[error("--yes found no Python service to onboard")]
+    NoPythonService { candidates: Vec<String> },
     #[error("{} value(s) differ from what obs-init would write:{}", .0.len(), .0.iter().map(|c| format!("\n  {}{}: {}", c.file, c.conflict.line.map(|l| format!(":{l}")).unwrap_or_default(), c.conflict.what)).collect::<String>())]
     Conflicts(Vec<crate::conflict::FileConflict>),
     #[error("files obs-init would change have uncommitted changes: {}", files.join(", "))]
@@ -338,6 +340,7 @@ impl Error {
             | Error::Manifest { path, .. } => Some((path.clone(), None)),
             Error::NoComposeFile { .. }
             | Error::NoServiceChosen { .. }
+            | Error::NoPythonService { .. }
             | Error::Conflicts(_)
             | Error::Prompt { .. }
             | Error::Dirty { .. } => None,
@@ -373,6 +376,12 @@ impl Error {
             Error::NoServiceChosen { candidates } if candidates.is_empty() => {
                 Some("name the services to onboard with --service NAME".into())
             }
+            Error::NoPythonService { candidates } => Some(format!(
+                "obs-init instruments Python services, and found none among the built ones; \
+                 name the services to onboard anyway with --service NAME (they get the Dapr \
+                 sidecar and the OTEL variables, no module): {}",
+                candidates.join(", ")
+            )),
             Error::NoServiceChosen { candidates } => Some(format!(
                 "pass --service NAME (repeatable), or --yes to onboard the suggested: {}",
                 candidates.join(", ")

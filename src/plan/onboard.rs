@@ -85,6 +85,7 @@ fn resolve<'p>(
     let (_, doc) = compose::parse(&content).map_err(in_file)?;
     let svc = compose::services(&doc).map_err(in_file)?;
 
+    let mut skipped = Vec::new();
     let services = if !opts.services.is_empty() {
         opts.services.clone()
     } else if let Some(c) = saved
@@ -103,7 +104,41 @@ fn resolve<'p>(
                 let suggested = if built.is_empty() { &others } else { &built };
                 p.choose_services(&all, suggested).map_err(asked)?
             }
-            None if opts.yes && !built.is_empty() => built,
+            // `--yes` onboards what obs-init can instrument: the Python services. Others get
+            // the sidecar and the variables only when named.
+            None if opts.yes && !built.is_empty() => {
+                let compose_dir = compose_dir(&compose_path);
+                let (python, other): (Vec<String>, Vec<String>) =
+                    built.iter().cloned().partition(|name| {
+                        let info = compose::service_info(&doc, svc, name);
+                        let context = info.build.as_ref().map(|b| compose_dir.join(b));
+                        !opts.frameworks.is_empty()
+                            || saved
+                                .service(name)
+                                .is_some_and(|r| !r.frameworks.is_empty())
+                            || !detect::detect(
+                                info.image.as_deref(),
+                                &info.commands,
+                                context.as_deref(),
+                                &opts.dir,
+                            )
+                            .found
+                            .is_empty()
+                    });
+                if python.is_empty() {
+                    return Err(Error::NoPythonService { candidates: other });
+                }
+                for name in &other {
+                    skipped.push(Note {
+                        service: Some(name.clone()),
+                        message: "not onboarded: --yes takes the Python services, and none was \
+                                  found in its build context or command (name it with --service \
+                                  for the sidecar and the variables alone)"
+                            .into(),
+                    });
+                }
+                python
+            }
             None => {
                 return Err(Error::NoServiceChosen {
                     candidates: if built.is_empty() { others } else { built },
@@ -117,7 +152,7 @@ fn resolve<'p>(
     compose::check_names(svc, &services).map_err(in_file)?;
 
     let compose_dir = compose_dir(&compose_path);
-    let mut notes = Vec::new();
+    let mut notes = skipped;
     let mut targets = Vec::new();
     for name in &services {
         let info = compose::service_info(&doc, svc, name);

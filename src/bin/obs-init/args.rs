@@ -170,7 +170,8 @@ pub struct Args {
     #[arg(short, long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// A service to onboard (repeat for several) [default with --yes: services with `build:`]
+    /// A service to onboard (repeat for several) [default with --yes: the services with
+    /// `build:` that run Python; name others to give them the sidecar and variables only]
     #[arg(short, long = "service", value_name = "NAME")]
     pub services: Vec<String>,
 

@@ -186,12 +186,14 @@ pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, 
         _ => return Err("more than one `= FastAPI(...)` assignment".into()),
     };
     let mut last_import = None;
+    let mut last_import_start = None;
     let mut i = 0;
     while i < app_line {
         let l = lines[i];
         let end = statement_end(i);
         if l.starts_with("import ") || l.starts_with("from ") {
             last_import = Some(end);
+            last_import_start = Some(i);
         }
         i = end + 1;
     }
@@ -209,6 +211,14 @@ pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, 
                 out.push_str(eol);
             }
             if Some(i) == last_import {
+                // isort (ruff's I001) keeps a relative import in a section of its own, a
+                // blank line after the absolute ones.
+                let relative = import.starts_with("from .");
+                let after_absolute =
+                    last_import_start.is_some_and(|s| !lines[s].starts_with("from ."));
+                if relative && after_absolute {
+                    out.push_str(eol);
+                }
                 out.push_str(import);
             } else {
                 out.push_str(&format!("instrument_fastapi({app_name})"));
@@ -265,7 +275,7 @@ mod tests {
             .expect("changed");
         assert!(
             out.contains(
-                "    FastAPI,\n)\nfrom .setup_observability import instrument_fastapi\n\nlog"
+                "    FastAPI,\n)\n\nfrom .setup_observability import instrument_fastapi\n\nlog"
             ),
             "{out}"
         );

@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider, set_logger_provider
@@ -68,7 +69,8 @@ DEFAULT_ENDPOINT = "http://localhost:4317"
 _lock = threading.Lock()
 _done = False
 # What this module installed (and so must flush and shut down).
-_installed: dict[str, object] = {}
+_providers: list[TracerProvider | MeterProvider | LoggerProvider] = []
+_handlers: list[logging.Handler] = []
 
 
 def collector_endpoint() -> str:
@@ -122,7 +124,7 @@ def setup_observability(
             span_exporter = OTLPSpanExporter(endpoint=endpoint, insecure=insecure)
             tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
             trace.set_tracer_provider(tracer_provider)
-            _installed["tracer"] = tracer_provider
+            _providers.append(tracer_provider)
 
         if not isinstance(metrics.get_meter_provider(), MeterProvider):
             reader = PeriodicExportingMetricReader(
@@ -130,7 +132,7 @@ def setup_observability(
             )
             meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
             metrics.set_meter_provider(meter_provider)
-            _installed["meter"] = meter_provider
+            _providers.append(meter_provider)
 
         logger_provider = get_logger_provider()
         if not isinstance(logger_provider, LoggerProvider):
@@ -139,7 +141,7 @@ def setup_observability(
             processor = BatchLogRecordProcessor(log_exporter)
             logger_provider.add_log_record_processor(processor)
             set_logger_provider(logger_provider)
-            _installed["logger"] = logger_provider
+            _providers.append(logger_provider)
 
         root = logging.getLogger()
         if not root_handler:
@@ -147,7 +149,7 @@ def setup_observability(
         if not any(_is_otel_log_handler(h) for h in root.handlers):
             handler = LoggingHandler(logger_provider=logger_provider)
             root.addHandler(handler)
-            _installed["handler"] = handler
+            _handlers.append(handler)
         # Python's default root level (WARNING) would drop INFO records before any
         # handler sees them; set a level after this call to change it.
         if root.getEffectiveLevel() > logging.INFO:
@@ -157,17 +159,16 @@ def setup_observability(
 def shutdown_observability() -> None:
     """Flushes and shuts down what ``setup_observability`` installed."""
     with _lock:
-        handler = _installed.pop("handler", None)
-        if isinstance(handler, logging.Handler):
+        for handler in _handlers:
             logging.getLogger().removeHandler(handler)
+        _handlers.clear()
         # Shutting a provider down exports what its batch processors still hold.
-        for key in ("tracer", "meter", "logger"):
-            provider = _installed.pop(key, None)
-            if provider is not None:
-                provider.shutdown()
+        for provider in _providers:
+            provider.shutdown()
+        _providers.clear()
 
 
-def instrument_fastapi(app) -> None:
+def instrument_fastapi(app: Any) -> None:
     """Creates a server span for each request to ``app`` (a FastAPI application).
 
     Sets OpenTelemetry up first if that has not happened yet. Needs

@@ -112,15 +112,22 @@ fn the_end_to_end_check_fails_when_a_second_setup_adds_a_second_log_handler() {
 }
 
 #[test]
-fn the_generated_module_compiles_and_passes_ruff() {
-    let project = onboarded_example();
+fn the_generated_module_and_the_inserted_lines_pass_ruff_and_mypy_strict() {
+    let project = example("fastapi-app");
+    assert!(
+        obs_init(project.path(), &["--yes", "--edit-entrypoint"])
+            .status
+            .success()
+    );
     let module = project.path().join("app/setup_observability.py");
+    let main = project.path().join("app/main.py");
     let status = Command::new(python())
         .args(["-m", "py_compile"])
         .arg(&module)
         .status()
         .expect("python runs");
     assert!(status.success(), "py_compile failed");
+    // The module, and the lines inserted into the entry point (import sorting included).
     let out = Command::new(python())
         .args([
             "-m",
@@ -132,12 +139,31 @@ fn the_generated_module_compiles_and_passes_ruff() {
             "py39",
         ])
         .args(["--select", "E,F,W,B,UP,I,N,SIM,RUF"])
-        .arg(&module)
+        .args([&module, &main])
         .output()
         .expect("ruff runs");
     assert!(
         out.status.success(),
         "ruff found problems:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // What strictly typed projects run on their code.
+    let out = Command::new(python())
+        .current_dir(project.path())
+        .args([
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            "/dev/null",
+        ])
+        .arg(&module)
+        .output()
+        .expect("mypy runs");
+    assert!(
+        out.status.success(),
+        "mypy --strict found problems:\n{}",
         String::from_utf8_lossy(&out.stdout)
     );
 }

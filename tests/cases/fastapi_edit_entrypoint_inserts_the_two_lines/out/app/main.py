@@ -3,6 +3,7 @@
 import logging
 
 from fastapi import FastAPI
+
 from .setup_observability import instrument_fastapi
 
 log = logging.getLogger(__name__)

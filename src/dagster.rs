@@ -266,6 +266,33 @@ pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {
     Ok(Some(text.with_bom(&body)))
 }
 
+/// The logging handlers a dagster.yaml configures for runs: each handler's key, the class
+/// it names, and the 1-based line of the class.
+pub fn handler_classes(content: &str) -> Vec<(String, String, usize)> {
+    let Ok((_, doc)) = crate::compose::parse(content) else {
+        return Vec::new();
+    };
+    let handlers = doc
+        .root
+        .as_ref()
+        .and_then(|r| r.get("python_logs"))
+        .and_then(|l| l.get("dagster_handler_config"))
+        .and_then(|h| h.get("handlers"))
+        .and_then(Node::entries)
+        .unwrap_or_default();
+    handlers
+        .iter()
+        .filter_map(|(k, h)| {
+            let class = h.get("class")?;
+            Some((
+                k.as_str()?.to_string(),
+                class.as_str()?.to_string(),
+                class.start.line + 1,
+            ))
+        })
+        .collect()
+}
+
 fn unsupported(what: &str, key: &Node) -> ComposeError {
     ComposeError::Unsupported {
         service: None,

@@ -85,6 +85,7 @@ pub fn diagnose(
         {
             findings.push(from_error(&display(dir, &yaml), &e));
         }
+        check_handler_modules(dir, &display(dir, &yaml), &text, &mut findings);
     }
     if opts.connect {
         let target = opts
@@ -427,6 +428,40 @@ fn check_sidecar_profiles(
             app_profiles.join(", ")
         ),
     );
+}
+
+/// A dagster.yaml handler whose class names a module of this project that is not there:
+/// Dagster then fails every run (`Unable to configure handler`). Classes of installed
+/// packages (`logging.StreamHandler`, a library's) are not judged.
+fn check_handler_modules(dir: &Path, file: &str, text: &str, findings: &mut Vec<Finding>) {
+    for (key, class, line) in dagster::handler_classes(text) {
+        let Some((module, _)) = class.rsplit_once('.') else {
+            continue;
+        };
+        if module != python::MODULE_FILE.trim_end_matches(".py")
+            && !module.ends_with(&format!(".{}", python::MODULE_FILE.trim_end_matches(".py")))
+        {
+            continue;
+        }
+        let wanted = format!("{}.py", module.replace('.', "/"));
+        let found = detect::find_files(dir, python::MODULE_FILE)
+            .iter()
+            .any(|p| p.to_string_lossy().replace('\\', "/").ends_with(&wanted));
+        if !found {
+            findings.push(Finding {
+                severity: Severity::Error,
+                file: file.to_string(),
+                line: Some(line),
+                message: format!(
+                    "handler `{key}` names `{class}`, but the project has no {wanted}: every \
+                     Dagster run fails with `Unable to configure handler '{key}'`"
+                ),
+                fix: "run obs-init for the Dagster services (with --module-path at the code \
+                      location if it is not found), or remove the handler"
+                    .into(),
+            });
+        }
+    }
 }
 
 fn check_dapr_config(text: &str, file: &str, findings: &mut Vec<Finding>) {

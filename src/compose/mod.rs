@@ -68,6 +68,36 @@ pub fn check_names(services: &Node, wanted: &[String]) -> Result<(), ComposeErro
     }
 }
 
+/// The container-side ports a service publishes or exposes, its own and (through
+/// `extends`, which adds them up) its bases', with the line of each.
+fn used_ports<'d>(
+    doc: &'d Document,
+    service: &'d Node,
+    bases: &[(String, &'d Node)],
+) -> Vec<(PortRange, usize)> {
+    std::iter::once(service)
+        .chain(bases.iter().map(|(_, b)| *b))
+        .flat_map(|n| container_ports(doc, n))
+        .collect()
+}
+
+/// The port a service listens on as far as its definition says, and where that was read:
+/// the one its command names, else its only container port.
+fn inferred_port<'d>(
+    doc: &'d Document,
+    service: &'d Node,
+    bases: &[(String, &'d Node)],
+) -> Option<(u16, &'static str)> {
+    ports::command_port(&command_words(doc, service, bases))
+        .map(|p| (p, "command"))
+        .or_else(|| single_port(&used_ports(doc, service, bases)).map(|p| (p, "ports")))
+}
+
+/// The note for an app port obs-init inferred.
+pub fn inferred_port_note(port: u16, source: &str) -> String {
+    format!("app port {port} taken from the service's {source} (override with --app-port)")
+}
+
 pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo {
     let Some(service) = services.get(name).map(|s| doc.resolve(s)) else {
         return ServiceInfo::default();
@@ -83,13 +113,7 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
         .map(|n| words(n).join(" "))
         .filter(|c| !c.is_empty())
         .collect();
-    let used: Vec<(PortRange, usize)> = std::iter::once(service)
-        .chain(bases.iter().map(|(_, b)| *b))
-        .flat_map(|n| container_ports(doc, n))
-        .collect();
-    let suggested = ports::command_port(&command_words(doc, service, &bases))
-        .map(|p| (p, "command"))
-        .or_else(|| single_port(&used).map(|p| (p, "ports")));
+    let suggested = inferred_port(doc, service, &bases);
     ServiceInfo {
         build: get("build").and_then(build_context),
         image: get("image").and_then(Node::as_str).map(String::from),

@@ -2,11 +2,11 @@
 //! and Dapr rules of the design notes, rendered as insertions, then verified.
 
 use super::inherit::{self, lookup};
-use super::ports::{self, PortRange};
 use super::{
     CONFIG_MOUNT, ComposeOptions, ComposeOutcome, Conflict, DAPR_PORTS, METRICS_LABEL,
-    METRICS_PORT, NETWORK, Note, Overwritten, app_id, check_names, command_words, container_ports,
-    daprd_image, is_daprd, label_names, parse, services, sidecar_name, single_port,
+    METRICS_PORT, NETWORK, Note, Overwritten, app_id, check_names, command_words, daprd_image,
+    inferred_port, inferred_port_note, is_daprd, label_names, parse, services, sidecar_name,
+    used_ports,
 };
 use crate::contract;
 use crate::error::ComposeError;
@@ -280,10 +280,7 @@ impl<'d> ServicePlan<'d> {
             }
         }
 
-        let used: Vec<(PortRange, usize)> = std::iter::once(node)
-            .chain(bases.iter().map(|(_, b)| *b))
-            .flat_map(|n| container_ports(doc, n))
-            .collect();
+        let used = used_ports(doc, node, &bases);
         for (port, flag) in DAPR_PORTS {
             if let Some((range, line)) = used.iter().find(|(r, _)| r.contains(port)) {
                 return Err(ComposeError::PortClash {
@@ -301,17 +298,11 @@ impl<'d> ServicePlan<'d> {
             .iter()
             .find(|(s, _)| s == name)
             .map(|(_, p)| *p);
-        let from_command = ports::command_port(&command_words(doc, node, &bases));
-        let inferred = from_command
-            .map(|p| (p, "command"))
-            .or_else(|| single_port(&used).map(|p| (p, "ports")));
-        let app_port = given.or_else(|| match inferred {
+        let app_port = given.or_else(|| match inferred_port(doc, node, &bases) {
             Some((one, source)) => {
                 notes.push(Note {
                     service: svc(),
-                    message: format!(
-                        "app port {one} taken from the service's {source} (override with --app-port)"
-                    ),
+                    message: inferred_port_note(one, source),
                 });
                 Some(one)
             }

@@ -168,10 +168,7 @@ fn resolve<'p>(
                     if let (Some(port), Some(source)) = (info.suggested_port, info.port_source) {
                         notes.push(Note {
                             service: Some(name.clone()),
-                            message: format!(
-                                "app port {port} taken from the service's {source} (override \
-                                 with --app-port)"
-                            ),
+                            message: compose::inferred_port_note(port, source),
                         });
                     }
                     info.suggested_port

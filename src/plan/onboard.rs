@@ -86,6 +86,7 @@ fn resolve<'p>(
     let svc = compose::services(&doc).map_err(in_file)?;
 
     let mut skipped = Vec::new();
+    let mut detected: Vec<(String, detect::Detection)> = Vec::new();
     let services = if !opts.services.is_empty() {
         opts.services.clone()
     } else if let Some(c) = saved
@@ -107,23 +108,22 @@ fn resolve<'p>(
             // `--yes` onboards what obs-init can instrument: the Python services. Others get
             // the sidecar and the variables only when named.
             None if opts.yes && !built.is_empty() => {
-                let compose_dir = compose_dir(&compose_path);
                 let (python, other): (Vec<String>, Vec<String>) =
                     built.iter().cloned().partition(|name| {
-                        let info = compose::service_info(&doc, svc, name);
-                        let context = info.build.as_ref().map(|b| compose_dir.join(b));
-                        !opts.frameworks.is_empty()
+                        if !opts.frameworks.is_empty()
                             || saved
                                 .service(name)
                                 .is_some_and(|r| !r.frameworks.is_empty())
-                            || !detect::detect(
-                                info.image.as_deref(),
-                                &info.commands,
-                                context.as_deref(),
-                                &opts.dir,
-                            )
-                            .found
-                            .is_empty()
+                        {
+                            return true;
+                        }
+                        // Kept for the service's own planning below: the scan is done once.
+                        let info = compose::service_info(&doc, svc, name);
+                        let (context, _) = build_context(opts, &compose_path, &info);
+                        let found = detect_service(opts, &info, context.as_deref());
+                        let python = !found.found.is_empty();
+                        detected.push((name.clone(), found));
+                        python
                     });
                 if python.is_empty() {
                     return Err(Error::NoPythonService { candidates: other });
@@ -151,14 +151,11 @@ fn resolve<'p>(
     }
     compose::check_names(svc, &services).map_err(in_file)?;
 
-    let compose_dir = compose_dir(&compose_path);
     let mut notes = skipped;
     let mut targets = Vec::new();
     for name in &services {
         let info = compose::service_info(&doc, svc, name);
-        let mut context = info.build.as_ref().map(|b| compose_dir.join(b));
-        // obs-init writes only inside --dir: code built from outside it is not its to edit.
-        let outside = context.take_if(|c| !absolute(c).starts_with(absolute(&opts.dir)));
+        let (context, outside) = build_context(opts, &compose_path, &info);
         let remembered = saved.service(name);
         let app_port = match (opts.app_port, remembered.and_then(|r| r.app_port)) {
             (Some(p), _) | (None, Some(p)) => Some(p),
@@ -180,12 +177,10 @@ fn resolve<'p>(
         } else if let Some(r) = remembered.filter(|r| !r.frameworks.is_empty()) {
             r.frameworks.clone()
         } else {
-            let found = detect::detect(
-                info.image.as_deref(),
-                &info.commands,
-                context.as_deref(),
-                &opts.dir,
-            );
+            let found = match detected.iter().position(|(n, _)| n == name) {
+                Some(i) => detected.swap_remove(i).1,
+                None => detect_service(opts, &info, context.as_deref()),
+            };
             match prompter.as_deref_mut() {
                 Some(p) => p.frameworks(name, &found.found).map_err(asked)?,
                 None => {
@@ -223,6 +218,33 @@ fn resolve<'p>(
         notes,
         saved,
     })
+}
+
+/// A service's build context on disk: inside the project directory, or else outside it
+/// (obs-init writes only inside --dir: code built from outside it is not its to edit, nor
+/// to scan).
+fn build_context(
+    opts: &Options,
+    compose_path: &Path,
+    info: &compose::ServiceInfo,
+) -> (Option<PathBuf>, Option<PathBuf>) {
+    let context = info
+        .build
+        .as_ref()
+        .map(|b| compose_dir(compose_path).join(b));
+    match context {
+        Some(c) if !absolute(&c).starts_with(absolute(&opts.dir)) => (None, Some(c)),
+        inside => (inside, None),
+    }
+}
+
+/// What a service runs, from its compose definition and the code in its build context.
+fn detect_service(
+    opts: &Options,
+    info: &compose::ServiceInfo,
+    context: Option<&Path>,
+) -> detect::Detection {
+    detect::detect(info.image.as_deref(), &info.commands, context, &opts.dir)
 }
 
 /// A plan before its record: the compose edits for either choice over the conflicts.

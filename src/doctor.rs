@@ -73,9 +73,10 @@ pub fn diagnose(
     if let Ok(text) = std::fs::read_to_string(&config) {
         check_dapr_config(&text, &display(dir, &config), &mut findings);
     }
-    for module in detect::find_files(dir, python::MODULE_FILE) {
-        let text = read_text(&module)?;
-        check_module(&text, &display(dir, &module), &mut findings);
+    let modules = detect::find_files(dir, python::MODULE_FILE);
+    for module in &modules {
+        let text = read_text(module)?;
+        check_module(&text, &display(dir, module), &mut findings);
     }
     for yaml in detect::find_files(dir, "dagster.yaml") {
         let text = read_text(&yaml)?;
@@ -85,7 +86,7 @@ pub fn diagnose(
         {
             findings.push(from_error(&display(dir, &yaml), &e));
         }
-        check_handler_modules(dir, &display(dir, &yaml), &text, &mut findings);
+        check_handler_modules(&modules, &display(dir, &yaml), &text, &mut findings);
     }
     if opts.connect {
         let target = opts
@@ -433,18 +434,23 @@ fn check_sidecar_profiles(
 /// A dagster.yaml handler whose class names a module of this project that is not there:
 /// Dagster then fails every run (`Unable to configure handler`). Classes of installed
 /// packages (`logging.StreamHandler`, a library's) are not judged.
-fn check_handler_modules(dir: &Path, file: &str, text: &str, findings: &mut Vec<Finding>) {
+/// `modules`: the project's generated modules.
+fn check_handler_modules(
+    modules: &[std::path::PathBuf],
+    file: &str,
+    text: &str,
+    findings: &mut Vec<Finding>,
+) {
+    let stem = python::MODULE_FILE.trim_end_matches(".py");
     for (key, class, line) in dagster::handler_classes(text) {
         let Some((module, _)) = class.rsplit_once('.') else {
             continue;
         };
-        if module != python::MODULE_FILE.trim_end_matches(".py")
-            && !module.ends_with(&format!(".{}", python::MODULE_FILE.trim_end_matches(".py")))
-        {
+        if module.rsplit('.').next() != Some(stem) {
             continue;
         }
         let wanted = format!("{}.py", module.replace('.', "/"));
-        let found = detect::find_files(dir, python::MODULE_FILE)
+        let found = modules
             .iter()
             .any(|p| p.to_string_lossy().replace('\\', "/").ends_with(&wanted));
         if !found {

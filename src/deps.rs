@@ -3,6 +3,7 @@
 
 use toml_edit::{Array, DocumentMut, Item, Value};
 
+use crate::interpreter::Version;
 use crate::yaml::text::Text;
 
 /// A package the module needs, with its minimum version.
@@ -12,27 +13,87 @@ pub struct Requirement {
     pub min: &'static str,
 }
 
-/// What every onboarded Python app needs (versions the module was tested with).
-pub const BASE: [Requirement; 3] = [
-    Requirement {
-        name: "opentelemetry-sdk",
-        min: "1.45.0",
+const fn req(name: &'static str, min: &'static str) -> Requirement {
+    Requirement { name, min }
+}
+
+/// The packages for one OpenTelemetry release line, and the oldest Python it installs on.
+/// Only lower bounds are written: on a newer Python pip takes a newer line by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    pub python: Version,
+    /// The newest SDK release for that Python (pip's resolver, `--python-version`).
+    pub newest_sdk: &'static str,
+    pub sdk: Requirement,
+    pub exporter: Requirement,
+    /// The instrumentation-logging handler exists from 0.61b0 (SDK 1.40); below, the module
+    /// uses the SDK's own handler.
+    pub logging: Option<Requirement>,
+    pub fastapi: Requirement,
+}
+
+/// Newest first. Python 3.7 and older have no SDK release the module works with.
+pub const LINES: [Line; 3] = [
+    Line {
+        python: Version {
+            major: 3,
+            minor: 10,
+        },
+        newest_sdk: "1.45",
+        sdk: req("opentelemetry-sdk", "1.45.0"),
+        exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.45.0"),
+        logging: Some(req("opentelemetry-instrumentation-logging", "0.66b0")),
+        fastapi: req("opentelemetry-instrumentation-fastapi", "0.66b0"),
     },
-    Requirement {
-        name: "opentelemetry-exporter-otlp-proto-grpc",
-        min: "1.45.0",
+    Line {
+        python: Version { major: 3, minor: 9 },
+        newest_sdk: "1.41",
+        sdk: req("opentelemetry-sdk", "1.40.0"),
+        exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.40.0"),
+        logging: Some(req("opentelemetry-instrumentation-logging", "0.61b0")),
+        fastapi: req("opentelemetry-instrumentation-fastapi", "0.61b0"),
     },
-    Requirement {
-        name: "opentelemetry-instrumentation-logging",
-        min: "0.66b0",
+    Line {
+        python: Version { major: 3, minor: 8 },
+        newest_sdk: "1.33",
+        sdk: req("opentelemetry-sdk", "1.33.0"),
+        exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.33.0"),
+        logging: None,
+        fastapi: req("opentelemetry-instrumentation-fastapi", "0.54b0"),
     },
 ];
 
-/// What a FastAPI app needs on top of [`BASE`].
-pub const FASTAPI: Requirement = Requirement {
-    name: "opentelemetry-instrumentation-fastapi",
-    min: "0.66b0",
-};
+/// The line for a service's Python: the newest when it is not known, `None` when no line
+/// installs there.
+pub fn line_for(python: Option<Version>) -> Option<&'static Line> {
+    match python {
+        None => Some(&LINES[0]),
+        Some(v) => LINES.iter().find(|l| v >= l.python),
+    }
+}
+
+impl Line {
+    /// What every onboarded Python app needs.
+    pub fn base(&self) -> Vec<Requirement> {
+        [self.sdk, self.exporter]
+            .into_iter()
+            .chain(self.logging)
+            .collect()
+    }
+}
+
+/// What every onboarded Python app on the newest line needs.
+pub const BASE: [Requirement; 3] = [
+    LINES[0].sdk,
+    LINES[0].exporter,
+    match LINES[0].logging {
+        Some(r) => r,
+        None => panic!("the newest line has the logging handler"),
+    },
+];
+
+/// What a FastAPI app on the newest line needs on top of [`BASE`].
+pub const FASTAPI: Requirement = LINES[0].fastapi;
 
 impl Requirement {
     pub fn spec(&self) -> String {
@@ -105,10 +166,10 @@ pub fn add_to_requirements(content: &str, wanted: &[Requirement]) -> Option<Stri
 /// specifiers after it that are obs-init's, exactly as written. Lines the user changed stay.
 pub fn remove_from_requirements(content: &str) -> String {
     const HEADER: &str = "# Observability (added by obs-init)";
-    let ours: Vec<String> = BASE
+    let ours: Vec<String> = LINES
         .iter()
-        .chain([&FASTAPI])
-        .map(Requirement::spec)
+        .flat_map(|l| l.base().into_iter().chain([l.fastapi]))
+        .map(|r| r.spec())
         .collect();
     let lines: Vec<&str> = content.split_inclusive('\n').collect();
     let Some(start) = lines.iter().position(|l| l.trim_end() == HEADER) else {
@@ -271,10 +332,23 @@ mod tests {
     #[test]
     fn removing_the_block_restores_the_requirements() {
         for before in ["fastapi\n", "fastapi", "a\r\nb\r\n", ""] {
-            let wanted = [BASE.as_slice(), &[FASTAPI]].concat();
-            let after = add_to_requirements(before, &wanted).expect("changes");
-            assert_eq!(remove_from_requirements(&after), before, "{before:?}");
+            for line in &LINES {
+                let wanted = [line.base().as_slice(), &[line.fastapi]].concat();
+                let after = add_to_requirements(before, &wanted).expect("changes");
+                assert_eq!(remove_from_requirements(&after), before, "{before:?}");
+            }
         }
+    }
+
+    #[test]
+    fn each_python_gets_the_newest_line_that_installs_there() {
+        let v = |minor| Some(Version { major: 3, minor });
+        assert_eq!(line_for(None).map(|l| l.newest_sdk), Some("1.45"));
+        assert_eq!(line_for(v(13)).map(|l| l.newest_sdk), Some("1.45"));
+        assert_eq!(line_for(v(10)).map(|l| l.newest_sdk), Some("1.45"));
+        assert_eq!(line_for(v(9)).map(|l| l.newest_sdk), Some("1.41"));
+        assert_eq!(line_for(v(8)).map(|l| l.logging), Some(None));
+        assert_eq!(line_for(v(7)), None);
     }
 
     #[test]

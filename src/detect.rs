@@ -176,8 +176,9 @@ fn scan(dir: &Path, root: &Path, d: &mut Detection) {
         .iter()
         .any(|(_, _, kind)| *kind != Source::DagsterInstance);
     if python && d.found.is_empty() {
-        d.add(Framework::Python, || {
-            format!("{} holds Python code", shown(dir))
+        d.add(Framework::Python, || match shown(dir) {
+            d if d.is_empty() || d == "." => "the project holds Python code".to_string(),
+            d => format!("{d} holds Python code"),
         });
     }
 }

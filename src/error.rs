@@ -306,6 +306,14 @@ pub enum Error {
     NoServiceChosen { candidates: Vec<String> },
     #[error("--yes found no Python service to onboard")]
     NoPythonService { candidates: Vec<String> },
+    #[error(
+        "service `{service}` runs Python {version} ({source_}), which no OpenTelemetry SDK release the module works with supports"
+    )]
+    UnsupportedPython {
+        service: String,
+        version: crate::interpreter::Version,
+        source_: String,
+    },
     #[error("{} value(s) differ from what obs-init would write:{}", .0.len(), .0.iter().map(|c| format!("\n  {}{}: {}", c.file, c.conflict.line.map(|l| format!(":{l}")).unwrap_or_default(), c.conflict.what)).collect::<String>())]
     Conflicts(Vec<crate::conflict::FileConflict>),
     #[error("files obs-init would change have uncommitted changes: {}", files.join(", "))]
@@ -341,6 +349,7 @@ impl Error {
             Error::NoComposeFile { .. }
             | Error::NoServiceChosen { .. }
             | Error::NoPythonService { .. }
+            | Error::UnsupportedPython { .. }
             | Error::Conflicts(_)
             | Error::Prompt { .. }
             | Error::Dirty { .. } => None,
@@ -382,6 +391,12 @@ impl Error {
                  sidecar and the OTEL variables, no module): {}",
                 candidates.join(", ")
             )),
+            Error::UnsupportedPython { .. } => Some(
+                "the generated module needs Python 3.8 or newer (OpenTelemetry SDK 1.33 is the \
+                 last release for 3.8, 1.41 for 3.9); build the image on a newer Python and run \
+                 again"
+                    .into(),
+            ),
             Error::NoServiceChosen { candidates } => Some(format!(
                 "pass --service NAME (repeatable), or --yes to onboard the suggested: {}",
                 candidates.join(", ")

@@ -17,6 +17,7 @@ pub mod detect;
 pub mod doctor;
 pub mod error;
 pub mod git;
+pub mod interpreter;
 pub mod plan;
 pub mod platform;
 pub mod python;

@@ -4,31 +4,31 @@ Everything goes over OTLP/gRPC to ``OTEL_COLLECTOR_ENDPOINT`` (the company varia
 usually ``otel-collector:4317``), else ``OTEL_EXPORTER_OTLP_ENDPOINT``, else
 ``http://localhost:4317``. The service name comes from the argument to
 ``setup_observability``, else ``OTEL_SERVICE_NAME``; ``OTEL_RESOURCE_ATTRIBUTES`` is
-honoured.
+honoured. With FastAPI, one line after ``app = FastAPI(...)`` does it all::
 
-Call ``setup_observability()`` once at start-up and ``shutdown_observability()`` on
-the way out: uvicorn exits on SIGTERM without running exit hooks, so buffered spans and
-logs are lost unless the app flushes them itself. With FastAPI::
+    from .setup_observability import instrument_fastapi
 
-    from contextlib import asynccontextmanager
-
-    from fastapi import FastAPI
-
-    from .setup_observability import instrument_fastapi, shutdown_observability
-
-
-    @asynccontextmanager
-    async def lifespan(app):
-        yield
-        shutdown_observability()
-
-
-    app = FastAPI(lifespan=lifespan)
     instrument_fastapi(app)  # also calls setup_observability()
 
-Every ``logging`` record then reaches the collector carrying the trace and span id of
-the span active when it was logged, and requests that arrive through Dapr continue the
-trace Dapr started (its ``traceparent`` header).
+Elsewhere, call ``setup_observability()`` once at start-up.
+
+What it promises:
+
+- Nothing is lost at stop. ``instrument_fastapi`` adds the flush to the app's
+  lifespan (after the app's own shutdown code): uvicorn re-raises SIGTERM after its
+  graceful shutdown, and no exit hook runs then. Where nothing else handles SIGTERM,
+  the module does: it flushes, then lets the signal end the process as before. Plain
+  exits flush too, multiprocessing children (Dagster's step processes) included.
+- Logging adds, never takes away. Every ``logging`` record reaches the collector with
+  the trace and span id active when it was logged, uvicorn's and gunicorn's loggers
+  included; what the console showed before (Python's last-resort output, and
+  ``basicConfig`` or ``dictConfig`` called before or after setup) it still shows.
+  Levels are the app's own; when the app configures none, INFO and up are exported.
+- The app never waits for the collector. Records and spans are queued and exported in
+  the background; an export gives up after ``OTEL_EXPORTER_OTLP_TIMEOUT`` (3 s unless
+  set); shutdown waits at most 2.5 s, so a dead collector cannot outlast docker's 10 s
+  stop grace. Export failures go to stderr at most once a minute each, never back to
+  the collector.
 
 Calling ``setup_observability()`` twice, or running under ``opentelemetry-instrument``,
 installs nothing twice: providers and the log handler already in place are reused, so
@@ -37,17 +37,24 @@ nothing is exported twice.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import logging.config
+import multiprocessing.util
 import os
+import signal
 import threading
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Callable
+from types import FrameType
+from typing import Any, Union
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider, set_logger_provider
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -55,6 +62,11 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+try:
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+except ImportError:  # SDK lines before 1.40 (Python 3.8's) have only the SDK's.
+    from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[assignment]
 
 __all__ = [
     "OtelLogHandler",
@@ -65,12 +77,28 @@ __all__ = [
 ]
 
 DEFAULT_ENDPOINT = "http://localhost:4317"
+# Seconds one export may take, retries included, unless OTEL_EXPORTER_OTLP_TIMEOUT says.
+EXPORT_TIMEOUT = 3.0
+# Seconds shutdown waits for the last exports: well inside docker's 10 s stop grace.
+SHUTDOWN_TIMEOUT = 2.5
+# Seconds for which a failed export marks the collector as down at shutdown.
+RECENT_FAILURE = 10.0
+# Seconds between two console reports of the same export problem.
+REPORT_INTERVAL = 60.0
 
-_lock = threading.Lock()
+Provider = Union[TracerProvider, MeterProvider, LoggerProvider]
+
+_lock = threading.RLock()
 _done = False
 # What this module installed (and so must flush and shut down).
-_providers: list[TracerProvider | MeterProvider | LoggerProvider] = []
-_handlers: list[logging.Handler] = []
+_providers: list[Provider] = []
+_forwarders: list[logging.Handler] = []
+# Our exporters, which shutdown cuts short once the collector is known to be down.
+_exporters: list[Any] = []
+# When an export last failed (time.monotonic()), as the exporters report it.
+_last_failure = float("-inf")
+# Whether the root level is the INFO this module set (the app had configured none).
+_lowered_root = False
 
 
 def collector_endpoint() -> str:
@@ -86,11 +114,167 @@ def collector_endpoint() -> str:
     return DEFAULT_ENDPOINT
 
 
+def _export_timeout(signal_name: str) -> float | None:
+    # None lets the exporter read the OTEL_EXPORTER_OTLP_*TIMEOUT variable it is given.
+    for var in (
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        f"OTEL_EXPORTER_OTLP_{signal_name}_TIMEOUT",
+    ):
+        if os.environ.get(var, "").strip():
+            return None
+    return EXPORT_TIMEOUT
+
+
 def _is_otel_log_handler(handler: logging.Handler) -> bool:
-    # Matches this module's handler, the SDK's older one and opentelemetry-instrument's.
+    # Matches this module's forwarder, the SDK's handler and opentelemetry-instrument's.
+    if isinstance(handler, _Forwarder):
+        return True
     cls = type(handler)
     named = cls.__name__ == "LoggingHandler"
     return named and cls.__module__.startswith("opentelemetry")
+
+
+def _is_pipeline_record(name: str) -> bool:
+    # Records about exporting itself: sending them to the collector would feed a failing
+    # export with more to export.
+    return name == "opentelemetry" or name.startswith("opentelemetry.")
+
+
+class _Forwarder(logging.Handler):
+    """Sends each record to the collector. Where it is the only handler a record
+    meets, it also does what Python does then: the last-resort stderr line."""
+
+    def __init__(self, logger_provider: Any) -> None:
+        super().__init__()
+        self._delegate = LoggingHandler(logger_provider=logger_provider)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _is_pipeline_record(record.name):
+            self._delegate.emit(record)
+        last = logging.lastResort
+        wanted = last is not None and record.levelno >= last.level
+        if wanted and last is not None and not _other_handlers(record.name):
+            last.handle(record)
+
+
+def _other_handlers(name: str) -> bool:
+    """Whether a record of logger ``name`` meets a handler that is not a forwarder, as
+    ``Logger.callHandlers`` walks the hierarchy."""
+    found = logging.root.manager.loggerDict.get(name)
+    logger: logging.Logger | None = (
+        found if isinstance(found, logging.Logger) else logging.getLogger()
+    )
+    while logger is not None:
+        if any(not isinstance(h, _Forwarder) for h in logger.handlers):
+            return True
+        if not logger.propagate:
+            return False
+        logger = logger.parent
+    return False
+
+
+def _attach(handler: logging.Handler) -> None:
+    """Puts ``handler`` where every record passes: on root, and on each logger that does
+    not propagate (uvicorn's and gunicorn's, whose records never reach root)."""
+    loggers = [logging.getLogger()]
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        apart = isinstance(logger, logging.Logger) and not logger.propagate
+        if (
+            apart
+            and isinstance(logger, logging.Logger)
+            and not _is_pipeline_record(name)
+        ):
+            loggers.append(logger)
+    for logger in loggers:
+        if not any(_is_otel_log_handler(h) for h in logger.handlers):
+            logger.addHandler(handler)
+
+
+def _detach(handler: logging.Handler) -> None:
+    loggers = [logging.getLogger()]
+    loggers += [
+        lg
+        for lg in logging.root.manager.loggerDict.values()
+        if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        if handler in logger.handlers:
+            logger.removeHandler(handler)
+
+
+def _lower_root_if_unconfigured() -> None:
+    # Python's default root level (WARNING) would drop INFO records before any handler
+    # sees them. Lowered only while the app has configured nothing: the last-resort
+    # output stays at WARNING, so the console shows what it showed before.
+    global _lowered_root
+    root = logging.getLogger()
+    unconfigured = not any(not isinstance(h, _Forwarder) for h in root.handlers)
+    if unconfigured and root.level == logging.WARNING:
+        root.setLevel(logging.INFO)
+        _lowered_root = True
+
+
+def _keep_through(config_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``config_fn`` (basicConfig, dictConfig, fileConfig) run as if the forwarders
+    were not there, then the forwarders put back: basicConfig after setup still
+    configures the console, and dictConfig does not remove the export."""
+
+    def configure(*args: Any, **kwargs: Any) -> Any:
+        global _lowered_root
+        with _lock:
+            handlers = list(_forwarders)
+            for handler in handlers:
+                _detach(handler)
+            root = logging.getLogger()
+            if _lowered_root and root.level == logging.INFO:
+                root.setLevel(logging.WARNING)
+            _lowered_root = False
+            try:
+                return config_fn(*args, **kwargs)
+            finally:
+                for handler in handlers:
+                    _attach(handler)
+                if handlers:
+                    _lower_root_if_unconfigured()
+
+    return configure
+
+
+# What the exporters say when shutdown cuts their retries short.
+_CUT_SHORT = ("Exporter already shutdown", "Shutdown in progress")
+
+
+class _Reporter(logging.Handler):
+    """Export problems on stderr, each kind at most once per ``REPORT_INTERVAL``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._console = logging.StreamHandler()
+        self._console.setFormatter(
+            logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        )
+        self._last: dict[tuple[str, Any], float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        global _last_failure
+        now = time.monotonic()
+        if record.name.startswith("opentelemetry.exporter"):
+            _last_failure = now
+        if str(record.msg).startswith(_CUT_SHORT):
+            return  # shutdown cut the export short on purpose
+        key = (record.name, record.msg)
+        last = self._last.get(key)
+        if last is not None and now - last < REPORT_INTERVAL:
+            return
+        self._last[key] = now
+        self._console.handle(record)
+
+
+def _route_pipeline_records() -> None:
+    pipeline = logging.getLogger("opentelemetry")
+    if not any(isinstance(h, _Reporter) for h in pipeline.handlers):
+        pipeline.addHandler(_Reporter())
+    pipeline.propagate = False
 
 
 def setup_observability(
@@ -115,61 +299,125 @@ def setup_observability(
             attributes[SERVICE_NAME] = name
         # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES.
         resource = Resource.create(attributes)
+        _route_pipeline_records()
 
         # A provider already in place (opentelemetry-instrument's, or the app's own) is
         # kept: a second one would export everything twice, and the API refuses to
-        # replace it.
+        # replace it. Ours do not shut down at exit on their own: this module does it,
+        # within a bounded time.
         if not isinstance(trace.get_tracer_provider(), TracerProvider):
-            tracer_provider = TracerProvider(resource=resource)
-            span_exporter = OTLPSpanExporter(endpoint=endpoint, insecure=insecure)
+            tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+            span_exporter = OTLPSpanExporter(
+                endpoint=endpoint, insecure=insecure, timeout=_export_timeout("TRACES")
+            )
             tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+            _exporters.append(span_exporter)
             trace.set_tracer_provider(tracer_provider)
             _providers.append(tracer_provider)
 
         if not isinstance(metrics.get_meter_provider(), MeterProvider):
-            reader = PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=endpoint, insecure=insecure)
+            metric_exporter = OTLPMetricExporter(
+                endpoint=endpoint, insecure=insecure, timeout=_export_timeout("METRICS")
             )
-            meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+            reader = PeriodicExportingMetricReader(metric_exporter)
+            _exporters.append(metric_exporter)
+            meter_provider = MeterProvider(
+                resource=resource, metric_readers=[reader], shutdown_on_exit=False
+            )
             metrics.set_meter_provider(meter_provider)
             _providers.append(meter_provider)
 
         logger_provider = get_logger_provider()
         if not isinstance(logger_provider, LoggerProvider):
-            logger_provider = LoggerProvider(resource=resource)
-            log_exporter = OTLPLogExporter(endpoint=endpoint, insecure=insecure)
+            logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+            log_exporter = OTLPLogExporter(
+                endpoint=endpoint, insecure=insecure, timeout=_export_timeout("LOGS")
+            )
             processor = BatchLogRecordProcessor(log_exporter)
             logger_provider.add_log_record_processor(processor)
+            _exporters.append(log_exporter)
             set_logger_provider(logger_provider)
             _providers.append(logger_provider)
 
-        root = logging.getLogger()
+        if _providers:
+            _flush_at_exit()
+            os.register_at_fork(after_in_child=_register_child_exit)
+
         if not root_handler:
             return
-        if not any(_is_otel_log_handler(h) for h in root.handlers):
-            handler = LoggingHandler(logger_provider=logger_provider)
-            root.addHandler(handler)
-            _handlers.append(handler)
-        # Python's default root level (WARNING) would drop INFO records before any
-        # handler sees them; set a level after this call to change it.
-        if root.getEffectiveLevel() > logging.INFO:
-            root.setLevel(logging.INFO)
+        if not any(_is_otel_log_handler(h) for h in logging.getLogger().handlers):
+            forwarder = _Forwarder(logger_provider)
+            _forwarders.append(forwarder)
+            _attach(forwarder)
+            logging.basicConfig = _keep_through(logging.basicConfig)
+            logging.config.dictConfig = _keep_through(logging.config.dictConfig)
+            logging.config.fileConfig = _keep_through(logging.config.fileConfig)
+        _lower_root_if_unconfigured()
 
 
-def shutdown_observability() -> None:
-    """Flushes and shuts down what ``setup_observability`` installed."""
+def _flush_at_exit() -> None:
+    atexit.register(shutdown_observability)
+    _register_child_exit()
+    # SIGTERM's default action ends the process with no exit hook: where nobody else
+    # handles it, flush first, then end the process the same way.
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _flush_then_terminate)
+
+
+def _register_child_exit() -> None:
+    # multiprocessing children leave through os._exit, past atexit, but run these.
+    multiprocessing.util.Finalize(None, shutdown_observability, exitpriority=100)
+
+
+def _flush_then_terminate(signum: int, frame: FrameType | None) -> None:
+    shutdown_observability()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
+
+
+def shutdown_observability(timeout: float = SHUTDOWN_TIMEOUT) -> None:
+    """Exports what is still buffered and shuts down what ``setup_observability``
+    installed, waiting at most ``timeout`` seconds whatever the collector does."""
     with _lock:
-        for handler in _handlers:
-            logging.getLogger().removeHandler(handler)
-        _handlers.clear()
-        # Shutting a provider down exports what its batch processors still hold.
-        for provider in _providers:
-            provider.shutdown()
+        for forwarder in _forwarders:
+            _detach(forwarder)
+        _forwarders.clear()
+        providers = list(_providers)
         _providers.clear()
+        exporters = list(_exporters)
+        _exporters.clear()
+    start = time.monotonic()
+    deadline = start + timeout
+    pending = []
+    for provider in providers:
+        # In parallel, so the bound holds for all of them together.
+        worker = threading.Thread(
+            target=provider.shutdown, name="otel-shutdown", daemon=True
+        )
+        try:
+            worker.start()
+        except RuntimeError:
+            # Python 3.12 refuses new threads once the interpreter is exiting; the
+            # exporters' own timeout bounds this one.
+            provider.shutdown()
+            continue
+        pending.append(worker)
+    cut = False
+    while any(w.is_alive() for w in pending) and time.monotonic() < deadline:
+        # An export that failed lately means the collector is down: waiting out the
+        # retries would only delay the exit.
+        if not cut and _last_failure >= start - RECENT_FAILURE:
+            cut = True
+            for exporter in exporters:
+                exporter.shutdown()
+        for worker in pending:
+            worker.join(0.02)
 
 
 def instrument_fastapi(app: Any) -> None:
-    """Creates a server span for each request to ``app`` (a FastAPI application).
+    """Creates a server span for each request to ``app`` (a FastAPI application), and
+    flushes when the app shuts down, after the app's own lifespan ends.
 
     Sets OpenTelemetry up first if that has not happened yet. Needs
     ``opentelemetry-instrumentation-fastapi``. A ``traceparent`` header from Dapr (or
@@ -180,6 +428,27 @@ def instrument_fastapi(app: Any) -> None:
     setup_observability()
     if not getattr(app, "_is_instrumented_by_opentelemetry", False):
         FastAPIInstrumentor.instrument_app(app)
+    _flush_after_lifespan(app)
+
+
+def _flush_after_lifespan(app: Any) -> None:
+    router = getattr(app, "router", None)
+    if router is None or getattr(router, "_obs_flushes_at_shutdown", False):
+        return
+    inner = getattr(router, "lifespan_context", None)
+    if inner is None:
+        return
+
+    @contextlib.asynccontextmanager
+    async def lifespan(lifespan_app: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(lifespan_app) as state:
+                yield state
+        finally:
+            shutdown_observability()
+
+    router.lifespan_context = lifespan
+    router._obs_flushes_at_shutdown = True
 
 
 class OtelLogHandler(logging.Handler):
@@ -194,8 +463,9 @@ class OtelLogHandler(logging.Handler):
                 level: INFO
 
     It sets OpenTelemetry up on first use and sends each record to the collector, with
-    the trace and span id active when it was logged. Records are exported as they come,
-    not batched: Dagster runs steps in worker processes that exit without flushing.
+    the trace and span id active when it was logged. Records are queued, never exported
+    inside the log call; the queue is flushed when the process ends, Dagster's step
+    processes included.
     """
 
     def __init__(
@@ -206,11 +476,5 @@ class OtelLogHandler(logging.Handler):
         self._delegate = LoggingHandler(logger_provider=get_logger_provider())
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._delegate.emit(record)
-        self.flush()
-
-    def flush(self) -> None:
-        provider = get_logger_provider()
-        force_flush = getattr(provider, "force_flush", None)
-        if force_flush is not None:
-            force_flush()
+        if not _is_pipeline_record(record.name):
+            self._delegate.emit(record)

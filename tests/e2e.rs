@@ -3,6 +3,8 @@
 //! The packages come from tests/e2e/requirements.lock, installed once into a cached venv
 //! outside the repo by tests/e2e/venv.sh.
 
+#![allow(clippy::print_stderr)] // says which Pythons the real-venv check ran on
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -94,17 +96,22 @@ fn the_end_to_end_check_fails_when_a_second_setup_adds_a_second_log_handler() {
     let project = onboarded_example();
     let module = project.path().join("app/setup_observability.py");
     let text = std::fs::read_to_string(&module).expect("read");
-    // Both guards against installing twice go: the call-once flag and the handler check.
+    // Every guard against installing twice goes: the call-once flag, the handler check
+    // at setup and the one where the handler is attached to each logger.
     let broken = text
         .replace("        if _done:\n            return\n", "")
         .replace(
-            "if not any(_is_otel_log_handler(h) for h in root.handlers):",
+            "if not any(_is_otel_log_handler(h) for h in logging.getLogger().handlers):",
+            "if True:",
+        )
+        .replace(
+            "if not any(_is_otel_log_handler(h) for h in logger.handlers):",
             "if True:",
         );
     assert_eq!(
         broken.matches("if True:").count(),
-        1,
-        "the handler check was not found"
+        2,
+        "the handler checks were not found"
     );
     std::fs::write(&module, broken).expect("write");
     let (ok, output) = run_e2e(project.path());
@@ -297,4 +304,359 @@ fn the_app_imports_after_onboarding_with_the_entry_point_edited_and_after_remove
     assert!(!dir.path().join("app/setup_observability.py").exists());
     let (ok, out) = imports(dir.path());
     assert!(ok, "the app does not import after remove:\n{out}");
+}
+
+/// A real server run of the onboarded (or original) FastAPI example: 20 requests, then
+/// SIGTERM at once (tests/e2e/server_e2e.py), reported as JSON.
+fn server_run(project: &Path, server: &str, collector_down: bool) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/server_e2e.py");
+    let mut cmd = Command::new(python());
+    cmd.current_dir(script.parent().expect("tests/e2e"))
+        .arg(&script)
+        .arg(project)
+        .arg(server)
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+    if collector_down {
+        cmd.arg("--collector-down");
+    }
+    let out = cmd.output().expect("the server script runs");
+    assert!(
+        out.status.success(),
+        "{server}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+fn onboarded_with_entry_point() -> tempfile::TempDir {
+    let dir = example("fastapi-app");
+    let out = obs_init(dir.path(), &["--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{out:?}");
+    dir
+}
+
+const SERVERS: [&str; 4] = ["uvicorn", "uvicorn-workers", "gunicorn", "gunicorn-preload"];
+
+#[test]
+fn every_requests_span_and_logs_arrive_when_the_server_is_stopped_right_after_it() {
+    let project = onboarded_with_entry_point();
+    for server in SERVERS {
+        let run = server_run(project.path(), server, false);
+        // Each request once: its server span, the app's record and uvicorn's access
+        // record, all carrying the request's trace id; nothing lost, nothing twice.
+        for key in ["server_spans", "app_logs", "access_logs"] {
+            assert_eq!(run[key], 20, "{server}: {key} in {run:#}");
+        }
+        let stop = run["stop_seconds"].as_f64().expect("seconds");
+        assert!(stop < 5.0, "{server}: SIGTERM to exit took {stop} s");
+    }
+}
+
+#[test]
+fn onboarding_leaves_the_servers_console_output_as_it_was() {
+    let original = example("fastapi-app");
+    let onboarded = onboarded_with_entry_point();
+    for server in ["uvicorn", "gunicorn"] {
+        let before = server_run(original.path(), server, false);
+        let after = server_run(onboarded.path(), server, false);
+        assert_eq!(
+            before["server_spans"], 0,
+            "the original exported: {before:#}"
+        );
+        // The app's warnings (Python's last-resort output) are among the lines.
+        let console = &before["console"];
+        assert!(
+            console.to_string().contains("order 1004 not found"),
+            "{console:#}"
+        );
+        assert_eq!(
+            after["console"], before["console"],
+            "{server}: the console changed"
+        );
+    }
+}
+
+#[test]
+fn with_the_collector_down_servers_stop_well_inside_dockers_grace() {
+    let project = onboarded_with_entry_point();
+    for server in SERVERS {
+        let run = server_run(project.path(), server, true);
+        let stop = run["stop_seconds"].as_f64().expect("seconds");
+        assert!(stop < 3.0, "{server}: SIGTERM to exit took {stop} s");
+        // Export problems are reported on the console, but not once per attempt.
+        let reports = run["console"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .filter(|l| {
+                l.as_str()
+                    .is_some_and(|l| l.contains("opentelemetry.exporter"))
+            })
+            .count();
+        assert!(reports <= 12, "{server}: {reports} export reports: {run:#}");
+    }
+}
+
+/// One tests/e2e/logging_e2e.py scenario on the module of an onboarded example.
+fn logging_run(module_dir: &Path, scenario: &str, flags: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/logging_e2e.py");
+    let out = Command::new(python())
+        .current_dir(script.parent().expect("tests/e2e"))
+        .arg(&script)
+        .arg(module_dir)
+        .arg(scenario)
+        .args(flags)
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("the logging script runs");
+    assert!(
+        out.status.success(),
+        "{scenario}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+#[test]
+fn the_apps_own_logging_configuration_still_reaches_the_console_and_is_exported() {
+    let project = onboarded_example();
+    let module_dir = project.path().join("app");
+    for (scenario, exported) in [
+        // No logging configured: the last-resort line stays, INFO and up are exported.
+        ("last-resort", &["disk almost full", "routine work"][..]),
+        ("basic-before", &["configured before"][..]),
+        ("basic-after", &["configured after"][..]),
+        ("dict-after", &["dict configured"][..]),
+    ] {
+        let without = logging_run(&module_dir, scenario, &["--without"]);
+        let with = logging_run(&module_dir, scenario, &[]);
+        assert!(
+            !without["console"].as_array().expect("lines").is_empty(),
+            "{scenario}: the app itself prints nothing: {without:#}"
+        );
+        assert_eq!(
+            with["console"], without["console"],
+            "{scenario}: onboarding changed the console"
+        );
+        assert_eq!(
+            with["exported"],
+            serde_json::json!(exported),
+            "{scenario}: {with:#}"
+        );
+    }
+}
+
+#[test]
+fn the_dagster_handler_never_waits_for_a_dead_collector() {
+    let project = onboarded_example();
+    let module_dir = project.path().join("app");
+    let up = logging_run(&module_dir, "dagster-handler", &[]);
+    assert_eq!(
+        up["exported"],
+        serde_json::json!(["step record 0", "step record 1", "step record 2"]),
+        "queued records are flushed when the process ends: {up:#}"
+    );
+    let down = logging_run(&module_dir, "dagster-handler", &["--collector-down"]);
+    let logging = down["log_seconds"].as_f64().expect("seconds");
+    assert!(logging < 0.5, "three records took {logging} s: {down:#}");
+    let run = down["run_seconds"].as_f64().expect("seconds");
+    assert!(run < 3.0, "the process took {run} s to end: {down:#}");
+}
+
+/// A FastAPI project whose image is `FROM <image>`, onboarded; the dependency lines
+/// obs-init added to its requirements.txt.
+fn onboarded_on(image: &str) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("app")).expect("mkdir");
+    std::fs::write(
+        root.join("compose.yaml"),
+        "services:\n  api:\n    build: .\n",
+    )
+    .expect("w");
+    std::fs::write(
+        root.join("Dockerfile"),
+        format!("FROM {image}\nCOPY . /srv\n"),
+    )
+    .expect("w");
+    std::fs::write(root.join("app/__init__.py"), "").expect("w");
+    std::fs::write(
+        root.join("app/main.py"),
+        "from fastapi import FastAPI\n\napp = FastAPI()\n",
+    )
+    .expect("w");
+    std::fs::write(root.join("requirements.txt"), "fastapi\n").expect("w");
+    let out = obs_init(root, &["--yes"]);
+    assert!(out.status.success(), "{image}: {out:?}");
+    let text = std::fs::read_to_string(root.join("requirements.txt")).expect("read");
+    let lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("# Observability"))
+        .skip(1)
+        .map(String::from)
+        .collect();
+    (dir, lines)
+}
+
+/// What pip's resolver installs for `specs` on Python `version` (wheels only, as a
+/// `docker build` on that image would take them), or its error.
+fn pip_resolves(version: &str, specs: &[String]) -> Result<Vec<(String, String)>, String> {
+    let report = tempfile::NamedTempFile::new().expect("tempfile");
+    let target = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(python())
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(["--dry-run", "--ignore-installed", "--only-binary=:all:"])
+        .args(["--python-version", version, "--target"])
+        .arg(target.path())
+        .arg("--report")
+        .arg(report.path())
+        .args(specs)
+        .output()
+        .expect("pip runs");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).expect("report")).expect("json");
+    Ok(report["install"]
+        .as_array()
+        .expect("install list")
+        .iter()
+        .map(|i| {
+            let m = &i["metadata"];
+            (
+                m["name"].as_str().unwrap_or("").to_lowercase(),
+                m["version"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect())
+}
+
+#[test]
+fn the_dependency_lines_install_on_the_images_python() {
+    for (image, python, sdk) in [
+        ("python:3.8-slim", "3.8", "1.33."),
+        ("python:3.9-slim-bookworm", "3.9", "1.41."),
+        ("python:3.10", "3.10", "1.45."),
+        ("python:3.13-alpine", "3.13", "1.45."),
+    ] {
+        let (_dir, lines) = onboarded_on(image);
+        let installed = pip_resolves(python, &lines)
+            .unwrap_or_else(|e| panic!("{image}: pip cannot install {lines:?}:\n{e}"));
+        let version = installed
+            .iter()
+            .find(|(n, _)| n == "opentelemetry-sdk")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        assert!(
+            version.starts_with(sdk),
+            "{image}: SDK {version}, wanted {sdk}x"
+        );
+        assert!(
+            installed
+                .iter()
+                .any(|(n, _)| n == "opentelemetry-instrumentation-fastapi"),
+            "{image}: {installed:?}"
+        );
+    }
+    // What obs-init wrote before it read the image: the resolver refuses it on 3.9.
+    let newest: Vec<String> = obs_init::deps::BASE.iter().map(|r| r.spec()).collect();
+    assert!(
+        pip_resolves("3.9", &newest).is_err(),
+        "SDK 1.45 installed on 3.9"
+    );
+}
+
+/// An interpreter for `version` on this machine: `pythonX.Y` on PATH, else pyenv's.
+fn interpreter(version: &str) -> Option<PathBuf> {
+    let name = format!("python{version}");
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(&name))
+            .collect::<Vec<_>>()
+    });
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))
+        .and_then(|root| std::fs::read_dir(root.join("versions")).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{version}."))
+        })
+        .map(|e| e.path().join("bin").join(&name));
+    on_path.chain(pyenv).find(|p| {
+        // pyenv's shims exist for every version but run only the selected one.
+        Command::new(p)
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+            .output()
+            .is_ok_and(|o| {
+                o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == version
+            })
+    })
+}
+
+#[test]
+fn on_python_3_8_and_3_9_the_module_exports_with_the_sdk_line_it_gets() {
+    let mut ran = Vec::new();
+    for (version, image) in [("3.8", "python:3.8-slim"), ("3.9", "python:3.9-slim")] {
+        let Some(interp) = interpreter(version) else {
+            eprintln!("Python {version} is not installed here: its real-venv check is skipped");
+            continue;
+        };
+        let (dir, lines) = onboarded_on(image);
+        let requirements = dir.path().join("obs-requirements.txt");
+        std::fs::write(&requirements, lines.join("\n") + "\n").expect("write");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/target_venv.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(&interp)
+            .arg(&requirements)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{version}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let venv_python = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let logging = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/logging_e2e.py");
+        let out = Command::new(&venv_python)
+            .current_dir(logging.parent().expect("dir"))
+            .arg(&logging)
+            .arg(dir.path().join("app"))
+            .arg("last-resort")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{version}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            run["exported"],
+            serde_json::json!(["disk almost full", "routine work"]),
+            "{version}: {run:#}"
+        );
+        assert_eq!(
+            run["console"],
+            serde_json::json!(["disk almost full"]),
+            "{version}"
+        );
+        ran.push(version);
+    }
+    eprintln!("real venvs checked: {ran:?}");
 }

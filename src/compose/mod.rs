@@ -45,6 +45,8 @@ pub use crate::conflict::Conflict;
 pub struct ServiceInfo {
     /// The build context as written (`None`: image only).
     pub build: Option<String>,
+    /// `build.dockerfile`, relative to the build context.
+    pub dockerfile: Option<String>,
     /// Its image: evidence of what it runs.
     pub image: Option<String>,
     /// Its entrypoint and command, each on one line: evidence of what it runs.
@@ -116,6 +118,10 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
     let suggested = inferred_port(doc, service, &bases);
     ServiceInfo {
         build: get("build").and_then(build_context),
+        dockerfile: get("build")
+            .and_then(|b| b.get("dockerfile"))
+            .and_then(Node::as_str)
+            .map(String::from),
         image: get("image").and_then(Node::as_str).map(String::from),
         commands,
         suggested_port: suggested.map(|(p, _)| p),

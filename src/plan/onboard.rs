@@ -15,6 +15,7 @@ use crate::contract;
 use crate::deps::{self, PyprojectError, Requirement};
 use crate::detect::{self, Framework};
 use crate::error::Error;
+use crate::interpreter;
 use crate::python::{self, Entry, Ownership};
 use crate::record::{self, FileRecord};
 use crate::{dagster, dapr};
@@ -194,12 +195,16 @@ fn resolve<'p>(
                 }
             }
         };
+        let python = context.as_deref().and_then(|c| {
+            interpreter::detect(c, info.dockerfile.as_deref(), info.image.as_deref())
+        });
         targets.push(Target {
             service: name.clone(),
             context,
             outside,
             frameworks,
             app_port,
+            python,
         });
     }
     let dapr_version = opts
@@ -530,6 +535,8 @@ struct Target {
     frameworks: Vec<Framework>,
     /// The port the app listens on, when known.
     app_port: Option<u16>,
+    /// The Python its image runs, when its build context says.
+    python: Option<interpreter::Found>,
 }
 
 /// The Python side of one service: the module next to its code, and its dependencies.
@@ -542,14 +549,15 @@ fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Optio
         });
         return Ok(None);
     }
+    let line = python_line(target, &mut plan.notes)?;
     let module_path = locate_module(opts, target, &mut plan.notes);
     let wanted = match &module_path {
         Some(path) => {
             plan_module(opts, target, path, plan)?;
-            wanted_for(&target.frameworks)
+            wanted_for(line, &target.frameworks)
         }
         // MLflow exports its own traces; it only lacks the gRPC exporter package.
-        None if target.frameworks.contains(&Framework::Mlflow) => vec![deps::BASE[1]],
+        None if target.frameworks.contains(&Framework::Mlflow) => vec![line.exporter],
         None => Vec::new(),
     };
     if !wanted.is_empty() {
@@ -661,8 +669,8 @@ fn plan_module(
     } else if fastapi {
         plan.next_steps.push(format!(
             "{service}: add to {}, after `app = FastAPI(...)`:\n       {import}\n       \
-             instrument_fastapi(app)\n     (or run again with --edit-entrypoint); call \
-             shutdown_observability() when the app stops (FastAPI lifespan)",
+             instrument_fastapi(app)\n     (or run again with --edit-entrypoint; it also flushes \
+             at shutdown)",
             display(&opts.dir, &entry)
         ));
     } else if !target.frameworks.contains(&Framework::Dagster) {
@@ -773,12 +781,40 @@ fn plan_dagster(opts: &Options, module: Option<&Path>, plan: &mut Plan) -> Resul
 }
 
 /// The packages to add (FastAPI apps get its instrumentation too).
-fn wanted_for(frameworks: &[Framework]) -> Vec<Requirement> {
-    let mut wanted = deps::BASE.to_vec();
+fn wanted_for(line: &deps::Line, frameworks: &[Framework]) -> Vec<Requirement> {
+    let mut wanted = line.base();
     if frameworks.contains(&Framework::FastApi) {
-        wanted.push(deps::FASTAPI);
+        wanted.push(line.fastapi);
     }
     wanted
+}
+
+/// The OpenTelemetry line that installs on the service's Python; an older line is noted,
+/// a Python no line supports refused.
+fn python_line(target: &Target, notes: &mut Vec<Note>) -> Result<&'static deps::Line, Error> {
+    let version = target.python.as_ref().map(|f| f.version);
+    let Some(line) = deps::line_for(version) else {
+        let found = target
+            .python
+            .clone()
+            .expect("only a known Python has no line");
+        return Err(Error::UnsupportedPython {
+            service: target.service.clone(),
+            version: found.version,
+            source_: found.source,
+        });
+    };
+    if let Some(found) = target.python.as_ref().filter(|_| *line != deps::LINES[0]) {
+        notes.push(Note {
+            service: Some(target.service.clone()),
+            message: format!(
+                "Python {} ({}): OpenTelemetry SDK {} is the newest release for it, so the \
+                 dependencies ask for what installs there",
+                found.version, found.source, line.newest_sdk
+            ),
+        });
+    }
+    Ok(line)
 }
 
 fn module_change(opts: &Options, path: &Path) -> Result<FileChange, Error> {

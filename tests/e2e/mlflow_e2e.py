@@ -51,7 +51,13 @@ def main() -> int:
     for res, _ in spans:
         if service_name(res) != "trainer":
             failures.append(f"span service.name is {service_name(res)}")
+    # MLflow logs traces to its store from a background queue: on a loaded machine the trace
+    # lands there some time after the function returns, so wait for it as for the receiver.
     traces = mlflow.search_traces(return_type="list")
+    deadline = time.monotonic() + 20
+    while not traces and time.monotonic() < deadline:
+        time.sleep(0.2)
+        traces = mlflow.search_traces(return_type="list")
     if not traces:
         failures.append("dual export: the trace is missing from the MLflow store")
 

@@ -1,0 +1,140 @@
+"""How the generated module meets the app's own logging, run in a real child process.
+
+Usage: python logging_e2e.py MODULE_DIR SCENARIO [--without] [--collector-down]
+
+MODULE_DIR holds a generated ``setup_observability.py``. The script starts a real
+OTLP/gRPC receiver (or, with ``--collector-down``, points at a closed port), runs SCENARIO
+in a child Python process, the way an app configures logging, and prints one JSON object:
+the child's console (stderr) lines, the log bodies that reached the receiver, the seconds
+the child's log calls took and the seconds the whole child ran. With ``--without`` the
+child never sets the module up: the un-onboarded app, to compare the console with.
+
+Scenarios:
+- ``last-resort``: the app configures no logging; a warning and an info record.
+- ``basic-before`` / ``basic-after``: ``logging.basicConfig`` before / after setup.
+- ``dict-after``: ``logging.config.dictConfig`` with a root console handler after setup.
+- ``dagster-handler``: ``OtelLogHandler`` named in a dictConfig, as dagster.yaml does,
+  with three records logged through it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import os
+import socket
+import subprocess
+import sys
+import time
+
+FORMAT = "APP %(levelname)s %(name)s %(message)s"
+
+
+def child(module_dir: str, scenario: str, without: bool) -> None:
+    sys.path.insert(0, module_dir)
+
+    def setup() -> None:
+        if not without:
+            from setup_observability import setup_observability
+
+            setup_observability("logging-e2e")
+
+    log = logging.getLogger("app")
+    started = time.perf_counter()
+    if scenario == "last-resort":
+        setup()
+        log.warning("disk almost full")
+        log.info("routine work")
+    elif scenario == "basic-before":
+        logging.basicConfig(format=FORMAT)
+        setup()
+        log.warning("configured before")
+        log.info("below the app's level")
+    elif scenario == "basic-after":
+        setup()
+        logging.basicConfig(level=logging.INFO, format=FORMAT)
+        log.info("configured after")
+    elif scenario == "dict-after":
+        setup()
+        logging.config.dictConfig(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {"plain": {"format": FORMAT}},
+                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+                "root": {"level": "INFO", "handlers": ["console"]},
+            }
+        )
+        log.info("dict configured")
+    elif scenario == "dagster-handler":
+        handlers = {"otel": {"class": "setup_observability.OtelLogHandler", "level": "INFO"}}
+        logging.config.dictConfig(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "handlers": {} if without else handlers,
+                "loggers": {
+                    "step": {"level": "INFO", "handlers": [] if without else ["otel"]}
+                },
+            }
+        )
+        started = time.perf_counter()
+        step = logging.getLogger("step")
+        for i in range(3):
+            step.info("step record %d", i)
+    else:
+        raise SystemExit(f"unknown scenario {scenario}")
+    print(json.dumps({"log_seconds": time.perf_counter() - started}))
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    if sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], "--without" in sys.argv[4:])
+        return 0
+    module_dir, scenario = sys.argv[1], sys.argv[2]
+    flags = sys.argv[3:]
+    receiver = None
+    if "--collector-down" in flags:
+        collector = f"127.0.0.1:{closed_port()}"
+    else:
+        from otlp_receiver import start_receiver
+
+        server, receiver, port = start_receiver()
+        collector = f"127.0.0.1:{port}"
+    env = dict(os.environ, OTEL_COLLECTOR_ENDPOINT=collector)
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    args = [sys.executable, __file__, "--child", module_dir, scenario]
+    if "--without" in flags:
+        args.append("--without")
+    started = time.monotonic()
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    run_seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        return 1
+    exported = []
+    if receiver is not None:
+        time.sleep(0.3)
+        server.stop(grace=1)
+        exported = sorted(r.body.string_value for _, r in receiver.logs)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result.update(
+        {
+            "console": proc.stderr.splitlines(),
+            "exported": exported,
+            "run_seconds": run_seconds,
+        }
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

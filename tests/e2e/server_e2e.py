@@ -1,0 +1,199 @@
+"""A real server run of examples/fastapi-app, stopped right after its requests.
+
+Usage: python server_e2e.py PROJECT_DIR SERVER [--collector-down]
+
+SERVER is one of ``uvicorn``, ``uvicorn-workers`` (``--workers 2``), ``gunicorn`` (``-w 2``
+with uvicorn's worker) and ``gunicorn-preload``. The script starts a real OTLP/gRPC
+receiver (unless ``--collector-down``: then the collector address is a closed port),
+starts the server from PROJECT_DIR as the container would, sends 20 requests each carrying
+its own W3C ``traceparent`` (every fifth for an order that does not exist, which the app
+logs as a warning), sends SIGTERM at once, as ``docker compose stop`` does, and waits for
+the server to exit.
+
+It prints one JSON object: what reached the receiver (server spans, the app's records and
+uvicorn's access records, each counted by the request's trace id), the server's console
+output with pids, ports and times masked, the seconds from SIGTERM to exit, and request
+latencies. The Rust test decides what must hold; this script judges nothing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from otlp_receiver import start_receiver
+
+REQUESTS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def command(server: str, port: int) -> list[str]:
+    bin_dir = Path(sys.executable).parent
+    bind = f"127.0.0.1:{port}"
+    if server == "uvicorn":
+        return [str(bin_dir / "uvicorn"), "app.main:app", "--port", str(port)]
+    if server == "uvicorn-workers":
+        return [str(bin_dir / "uvicorn"), "app.main:app", "--port", str(port), "--workers", "2"]
+    worker = ["-k", "uvicorn_worker.UvicornWorker"]
+    if server == "gunicorn":
+        return [str(bin_dir / "gunicorn"), "-w", "2", *worker, "-b", bind, "app.main:app"]
+    if server == "gunicorn-preload":
+        return [
+            str(bin_dir / "gunicorn"),
+            "-w",
+            "2",
+            "--preload",
+            *worker,
+            "-b",
+            bind,
+            "app.main:app",
+        ]
+    raise SystemExit(f"unknown server {server}")
+
+
+def wait_until_serving(port: int, proc: subprocess.Popen, workers: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode} before serving")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/docs")
+            conn.getresponse().read()
+            conn.close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        raise SystemExit("the server did not answer within 60 s")
+    # Every worker has to be up, or a late one misses the requests and the stop alike.
+    time.sleep(1.0 if workers > 1 else 0.2)
+
+
+def mask(line: str) -> str:
+    line = re.sub(r"\[\d{4}-\d\d-\d\d [\d:]+ [+-]\d{4}\]", "[TIME]", line)
+    line = re.sub(r"\b\d{4}-\d\d-\d\d[ T][\d:.,]+\b", "TIME", line)
+    line = re.sub(r"\[\d+\]", "[PID]", line)
+    line = re.sub(r"pid: ?\d+", "pid: PID", line)
+    line = re.sub(r"\(\d+\)", "(PID)", line)
+    line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line)
+    line = re.sub(r"Errno \d+", "Errno N", line)
+    return line.rstrip()
+
+
+def main() -> int:
+    project, server = sys.argv[1], sys.argv[2]
+    collector_down = "--collector-down" in sys.argv[3:]
+    receiver = None
+    if collector_down:
+        collector = f"127.0.0.1:{free_port()}"
+    else:
+        grpc_server, receiver, otlp_port = start_receiver()
+        collector = f"127.0.0.1:{otlp_port}"
+
+    env = dict(os.environ)
+    env.update(
+        {
+            # As compose sets it: the company variable, without a scheme.
+            "OTEL_COLLECTOR_ENDPOINT": collector,
+            "OTEL_SERVICE_NAME": "api",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    port = free_port()
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        command(server, port),
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    workers = 1 if server == "uvicorn" else 2
+    wait_until_serving(port, proc, workers)
+    startup = time.monotonic() - started
+
+    trace_ids = []
+    latencies = []
+    for i in range(REQUESTS):
+        trace_id = secrets.token_hex(16)
+        trace_ids.append(trace_id)
+        order = 1000 + i if i % 5 == 4 else i
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        t0 = time.perf_counter()
+        conn.request(
+            "GET",
+            f"/orders/{order}",
+            headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+        )
+        conn.getresponse().read()
+        latencies.append((time.perf_counter() - t0) * 1000)
+        conn.close()
+
+    stop = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        output, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+    stop_seconds = time.monotonic() - stop
+
+    spans = logs = access = 0
+    if receiver is not None:
+        time.sleep(0.5)
+        grpc_server.stop(grace=1)
+        wanted = set(trace_ids)
+        spans = sum(
+            1
+            for _, s in receiver.spans
+            if s.kind == s.SPAN_KIND_SERVER and s.trace_id.hex() in wanted
+        )
+        for _, record in receiver.logs:
+            body = record.body.string_value
+            if record.trace_id.hex() not in wanted:
+                continue
+            if body.startswith("looking up order"):
+                logs += 1
+            elif '"GET /orders/' in body:
+                access += 1
+
+    latencies.sort()
+    print(
+        json.dumps(
+            {
+                "server": server,
+                "requests": REQUESTS,
+                "server_spans": spans,
+                "app_logs": logs,
+                "access_logs": access,
+                "exit_code": proc.returncode,
+                "stop_seconds": round(stop_seconds, 3),
+                "startup_seconds": round(startup, 3),
+                "p50_ms": round(latencies[len(latencies) // 2], 3),
+                "max_ms": round(latencies[-1], 3),
+                "console": sorted(mask(line) for line in output.splitlines() if line.strip()),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -152,8 +152,9 @@ class _Forwarder(logging.Handler):
         if not _is_pipeline_record(record.name):
             self._delegate.emit(record)
         last = logging.lastResort
-        wanted = last is not None and record.levelno >= last.level
-        if wanted and last is not None and not _other_handlers(record.name):
+        if last is None or record.levelno < last.level:
+            return
+        if not _other_handlers(record.name):
             last.handle(record)
 
 
@@ -178,12 +179,9 @@ def _attach(handler: logging.Handler) -> None:
     not propagate (uvicorn's and gunicorn's, whose records never reach root)."""
     loggers = [logging.getLogger()]
     for name, logger in list(logging.root.manager.loggerDict.items()):
-        apart = isinstance(logger, logging.Logger) and not logger.propagate
-        if (
-            apart
-            and isinstance(logger, logging.Logger)
-            and not _is_pipeline_record(name)
-        ):
+        if not isinstance(logger, logging.Logger) or _is_pipeline_record(name):
+            continue
+        if not logger.propagate:
             loggers.append(logger)
     for logger in loggers:
         if not any(_is_otel_log_handler(h) for h in logger.handlers):

@@ -306,27 +306,36 @@ fn the_app_imports_after_onboarding_with_the_entry_point_edited_and_after_remove
     assert!(ok, "the app does not import after remove:\n{out}");
 }
 
-/// A real server run of the onboarded (or original) FastAPI example: 20 requests, then
-/// SIGTERM at once (tests/e2e/server_e2e.py), reported as JSON.
-fn server_run(project: &Path, server: &str, collector_down: bool) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/server_e2e.py");
-    let mut cmd = Command::new(python());
-    cmd.current_dir(script.parent().expect("tests/e2e"))
+/// The JSON object one of tests/e2e/*.py prints, run with `python` on `args`: the scripts
+/// that measure and leave the judging to the test.
+fn report(python: &Path, name: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e")
+        .join(name);
+    let out = Command::new(python)
+        .current_dir(script.parent().expect("tests/e2e"))
         .arg(&script)
-        .arg(project)
-        .arg(server)
+        .args(args)
         .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
-    if collector_down {
-        cmd.arg("--collector-down");
-    }
-    let out = cmd.output().expect("the server script runs");
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("the script runs");
     assert!(
         out.status.success(),
-        "{server}: {}",
+        "{name} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+/// A real server run of the onboarded (or original) FastAPI example: 20 requests, then
+/// SIGTERM at once (tests/e2e/server_e2e.py).
+fn server_run(project: &Path, server: &str, collector_down: bool) -> serde_json::Value {
+    let mut args = vec![project.as_os_str(), server.as_ref()];
+    if collector_down {
+        args.push("--collector-down".as_ref());
+    }
+    report(python(), "server_e2e.py", &args)
 }
 
 fn onboarded_with_entry_point() -> tempfile::TempDir {
@@ -400,23 +409,9 @@ fn with_the_collector_down_servers_stop_well_inside_dockers_grace() {
 
 /// One tests/e2e/logging_e2e.py scenario on the module of an onboarded example.
 fn logging_run(module_dir: &Path, scenario: &str, flags: &[&str]) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/logging_e2e.py");
-    let out = Command::new(python())
-        .current_dir(script.parent().expect("tests/e2e"))
-        .arg(&script)
-        .arg(module_dir)
-        .arg(scenario)
-        .args(flags)
-        .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .output()
-        .expect("the logging script runs");
-    assert!(
-        out.status.success(),
-        "{scenario}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
+    let mut args = vec![module_dir.as_os_str(), scenario.as_ref()];
+    args.extend(flags.iter().map(std::ffi::OsStr::new));
+    report(python(), "logging_e2e.py", &args)
 }
 
 #[test]
@@ -631,21 +626,12 @@ fn on_python_3_8_and_3_9_the_module_exports_with_the_sdk_line_it_gets() {
             String::from_utf8_lossy(&out.stderr)
         );
         let venv_python = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        let logging = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/logging_e2e.py");
-        let out = Command::new(&venv_python)
-            .current_dir(logging.parent().expect("dir"))
-            .arg(&logging)
-            .arg(dir.path().join("app"))
-            .arg("last-resort")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{version}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let module_dir = dir.path().join("app");
+        let run = report(
+            &venv_python,
+            "logging_e2e.py",
+            &[module_dir.as_os_str(), "last-resort".as_ref()],
         );
-        let run: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(
             run["exported"],
             serde_json::json!(["disk almost full", "routine work"]),

@@ -23,10 +23,11 @@ import json
 import logging
 import logging.config
 import os
-import socket
 import subprocess
 import sys
 import time
+
+from otlp_receiver import free_port, start_receiver
 
 FORMAT = "APP %(levelname)s %(name)s %(message)s"
 
@@ -88,12 +89,6 @@ def child(module_dir: str, scenario: str, without: bool) -> None:
     print(json.dumps({"log_seconds": time.perf_counter() - started}))
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> int:
     if sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], "--without" in sys.argv[4:])
@@ -102,10 +97,8 @@ def main() -> int:
     flags = sys.argv[3:]
     receiver = None
     if "--collector-down" in flags:
-        collector = f"127.0.0.1:{closed_port()}"
+        collector = f"127.0.0.1:{free_port()}"
     else:
-        from otlp_receiver import start_receiver
-
         server, receiver, port = start_receiver()
         collector = f"127.0.0.1:{port}"
     env = dict(os.environ, OTEL_COLLECTOR_ENDPOINT=collector)

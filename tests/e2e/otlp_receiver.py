@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from concurrent import futures
 
 import grpc
@@ -75,3 +76,10 @@ def service_name(resource) -> str | None:
         if attr.key == "service.name":
             return attr.value.string_value
     return None
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (a closed port, or one to start a server on)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -24,21 +24,14 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from otlp_receiver import start_receiver
+from otlp_receiver import free_port, start_receiver
 
 REQUESTS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command(server: str, port: int) -> list[str]:

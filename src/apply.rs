@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 use crate::error::Error;
+use crate::lock::{self, RefreshError, Relock};
 use crate::plan::{FileChange, Plan, Status};
 
 /// Writes every changed file of `plan`; returns the paths written.
@@ -56,6 +57,92 @@ pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, Error> {
         written.push(change.path.clone());
     }
     Ok(written)
+}
+
+/// What became of a lock the plan left behind its manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockOutcome {
+    /// Its command ran and succeeded.
+    Locked,
+    /// The tool is not installed: the user runs the command.
+    NotInstalled,
+    /// `--no-lock`: left for the user.
+    Left,
+}
+
+/// Runs each lock's refresh once the plan is written (`run`), in order. If one fails, the
+/// locks and every file of the plan are put back as they were, and the failure returned:
+/// a manifest whose lock cannot follow is not written.
+pub fn refresh_locks(plan: &Plan, run: bool) -> Result<Vec<(Relock, LockOutcome)>, Error> {
+    if !run {
+        return Ok(plan
+            .relocks
+            .iter()
+            .map(|r| (r.clone(), LockOutcome::Left))
+            .collect());
+    }
+    let saved: Vec<(PathBuf, Option<Vec<u8>>)> = plan
+        .relocks
+        .iter()
+        .map(|r| (r.lock.clone(), fs::read(&r.lock).ok()))
+        .collect();
+    let mut outcomes = Vec::new();
+    for relock in &plan.relocks {
+        match lock::refresh(relock) {
+            Ok(()) => outcomes.push((relock.clone(), LockOutcome::Locked)),
+            Err(RefreshError::NotInstalled) => {
+                outcomes.push((relock.clone(), LockOutcome::NotInstalled));
+            }
+            Err(RefreshError::Failed { status, output }) => {
+                for (path, bytes) in &saved {
+                    if let Some(bytes) = bytes {
+                        put_back(path, bytes)?;
+                    }
+                }
+                restore(plan)?;
+                return Err(Error::Lock {
+                    lock: relock.lock.clone(),
+                    dir: relock.dir.clone(),
+                    command: relock.command_line(),
+                    status,
+                    output,
+                });
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Undoes an applied plan: created files removed, changed and deleted ones given back their
+/// content before it.
+fn restore(plan: &Plan) -> Result<(), Error> {
+    for change in &plan.files {
+        match (change.status, &change.before) {
+            (Status::Create, _) => {
+                fs::remove_file(&change.path).map_err(|source| Error::Write {
+                    path: change.path.clone(),
+                    source,
+                })?;
+            }
+            (Status::Update | Status::Delete, Some(before)) => {
+                put_back(&change.path, before.as_bytes())?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn put_back(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    stage(&target, bytes)
+        .and_then(|tmp| tmp.persist(&target).map_err(|e| e.error))
+        .map(|_| ())
+        .map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn stage(target: &Path, content: &[u8]) -> std::io::Result<NamedTempFile> {

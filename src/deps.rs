@@ -190,6 +190,43 @@ pub fn remove_from_requirements(content: &str) -> String {
     out
 }
 
+/// Whether `name` is one of the packages obs-init adds (on any line).
+pub fn is_ours(name: &str) -> bool {
+    let name = normalize(name);
+    LINES
+        .iter()
+        .flat_map(|l| l.base().into_iter().chain([l.fastapi]))
+        .any(|r| normalize(r.name) == name)
+}
+
+/// The package names a manifest asks for: a requirements file's lines, or a
+/// `pyproject.toml`'s `[project].dependencies` and Poetry's dependency table.
+pub fn manifest_names(path: &std::path::Path, content: &str) -> Vec<String> {
+    if path.extension().is_none_or(|e| e != "toml") {
+        return requirements_names(content);
+    }
+    let Ok(doc) = content.parse::<DocumentMut>() else {
+        return Vec::new();
+    };
+    let pep621 = doc
+        .get("project")
+        .and_then(|p| p.get("dependencies"))
+        .and_then(Item::as_array)
+        .into_iter()
+        .flat_map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().and_then(requirement_name))
+        });
+    let poetry = doc
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|p| p.get("dependencies"))
+        .and_then(Item::as_table_like)
+        .into_iter()
+        .flat_map(|t| t.iter().map(|(k, _)| normalize(k)));
+    pep621.chain(poetry).collect()
+}
+
 /// Why a `pyproject.toml` could not be given the dependencies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PyprojectError {

@@ -88,6 +88,11 @@ pub fn diagnose(
         }
         check_handler_modules(&modules, &display(dir, &yaml), &text, &mut findings);
     }
+    for name in ["pyproject.toml", "requirements.in"] {
+        for manifest in detect::find_files(dir, name) {
+            check_locks(dir, &manifest, &mut findings)?;
+        }
+    }
     if opts.connect {
         let target = opts
             .collector
@@ -99,6 +104,39 @@ pub fn diagnose(
         }
     }
     Ok(findings)
+}
+
+/// A lock that does not pin the OpenTelemetry packages its manifest asks for: the image's
+/// install refuses it (`poetry install`, `uv sync --locked`) or leaves them out (pip-tools).
+fn check_locks(dir: &Path, manifest: &Path, findings: &mut Vec<Finding>) -> Result<(), Error> {
+    let text = read_text(manifest)?;
+    let ours: Vec<String> = crate::deps::manifest_names(manifest, &text)
+        .into_iter()
+        .filter(|n| crate::deps::is_ours(n))
+        .collect();
+    if ours.is_empty() {
+        return Ok(());
+    }
+    for r in crate::lock::needed(manifest, false, &ours) {
+        findings.push(Finding {
+            severity: Severity::Error,
+            file: display(dir, &r.lock),
+            line: None,
+            message: format!(
+                "{} does not lock {}, which {} asks for: installing from the lock fails or \
+                 leaves them out",
+                display(dir, &r.lock),
+                r.missing.join(", "),
+                display(dir, manifest)
+            ),
+            fix: format!(
+                "run `{}` in {} (it keeps every other pin)",
+                r.command_line(),
+                display(dir, &r.dir)
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn from_error(file: &str, e: &ComposeError) -> Finding {
@@ -517,9 +555,23 @@ const BAD_IMPORTS: [(&str, &str); 3] = [
 ];
 
 fn check_module(text: &str, file: &str, findings: &mut Vec<Finding>) {
+    // The block an indented line is in: the last line above it indented less.
+    let mut opener: Vec<(usize, &str)> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let code = line.trim_start();
-        if !(code.starts_with("import ") || code.starts_with("from ")) {
+        if code.is_empty() || code.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - code.len();
+        while opener.last().is_some_and(|(at, _)| *at >= indent) {
+            opener.pop();
+        }
+        // An import in `except ImportError:` is the fallback for when the one above fails.
+        let fallback = opener.last().is_some_and(|(_, o)| {
+            o.starts_with("except") && (o.contains("ImportError") || o.contains("ModuleNotFound"))
+        });
+        opener.push((indent, code));
+        if fallback || !(code.starts_with("import ") || code.starts_with("from ")) {
             continue;
         }
         for (bad, fix) in BAD_IMPORTS {

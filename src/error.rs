@@ -262,6 +262,14 @@ pub fn shown(path: &std::path::Path) -> String {
     }
 }
 
+/// [`shown`] for serde: a path in JSON reads as in the text.
+pub fn serialize_path<S: serde::Serializer>(
+    path: &std::path::Path,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&shown(path))
+}
+
 /// Any error of a run, with the file it concerns.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -331,6 +339,18 @@ pub enum Error {
         source: io::Error,
         written: Vec<PathBuf>,
     },
+    /// The lock refresh after writing failed; every file was put back.
+    #[error(
+        "`{command}` failed in {} ({status}); every file is back as it was:\n{output}",
+        shown(dir)
+    )]
+    Lock {
+        lock: PathBuf,
+        dir: PathBuf,
+        command: String,
+        status: String,
+        output: String,
+    },
 }
 
 impl Error {
@@ -345,7 +365,8 @@ impl Error {
             | Error::PartialWrite { path, .. }
             | Error::Conflict { path, .. }
             | Error::InvalidAnswers { path, .. }
-            | Error::Manifest { path, .. } => Some((path.clone(), None)),
+            | Error::Manifest { path, .. }
+            | Error::Lock { lock: path, .. } => Some((path.clone(), None)),
             Error::NoComposeFile { .. }
             | Error::NoServiceChosen { .. }
             | Error::NoPythonService { .. }
@@ -421,6 +442,11 @@ impl Error {
                  run again: obs-init picks up where it stopped"
                     .into(),
             ),
+            Error::Lock { lock, command, .. } => Some(format!(
+                "fix what it reports and run again; or pass --no-lock to write the changes \
+                 without refreshing {}, and run `{command}` there once it can",
+                shown(lock)
+            )),
             Error::Read { .. } | Error::Write { .. } => None,
         }
     }

@@ -18,6 +18,7 @@ pub mod doctor;
 pub mod error;
 pub mod git;
 pub mod interpreter;
+pub mod lock;
 pub mod plan;
 pub mod platform;
 pub mod python;

@@ -86,6 +86,7 @@ fn build(dir: &Path) -> Result<Plan, Error> {
         conflicts: Vec::new(),
         own: Vec::new(),
         alternatives: Vec::new(),
+        relocks: Vec::new(),
     };
     for (rel, template) in FILES {
         let differs = |_: &str| "it differs from the one obs-init platform writes".to_string();

@@ -507,6 +507,13 @@ fn onboard_then_remove_restores_every_bundled_example_exactly() {
             before,
             "{example}: onboarding changed nothing"
         );
+        // doctor judges obs-init's own output like anyone's: it must find nothing to fix.
+        let doctor = obs_init(dir.path()).arg("doctor").output().expect("runs");
+        assert!(
+            doctor.status.success(),
+            "{example}: doctor on the onboarded example: {}",
+            String::from_utf8_lossy(&doctor.stderr)
+        );
 
         let dry = obs_init(dir.path())
             .args(["remove", "--dry-run"])

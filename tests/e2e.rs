@@ -119,7 +119,7 @@ fn the_end_to_end_check_fails_when_a_second_setup_adds_a_second_log_handler() {
 }
 
 #[test]
-fn the_generated_module_and_the_inserted_lines_pass_ruff_and_mypy_strict() {
+fn the_generated_module_and_the_inserted_lines_pass_ruff_mypy_strict_and_pyright() {
     let project = example("fastapi-app");
     assert!(
         obs_init(project.path(), &["--yes", "--edit-entrypoint"])
@@ -171,6 +171,20 @@ fn the_generated_module_and_the_inserted_lines_pass_ruff_and_mypy_strict() {
     assert!(
         out.status.success(),
         "mypy --strict found problems:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Pyright in its default (basic) mode, resolving imports in the venv with the packages.
+    let pyright = common::install("tools/pyright.sh");
+    let out = Command::new(pyright.trim())
+        .current_dir(project.path())
+        .arg("--pythonpath")
+        .arg(python())
+        .args([&module, &main])
+        .output()
+        .expect("pyright runs");
+    assert!(
+        out.status.success(),
+        "pyright found problems:\n{}",
         String::from_utf8_lossy(&out.stdout)
     );
 }

@@ -154,6 +154,9 @@ pub struct Plan {
     /// with obs-init's written over them ([`Plan::overwrite`] takes it). A kept generated
     /// file needs none: its `after` is obs-init's already.
     pub alternatives: Vec<(PathBuf, String)>,
+    /// Lock files behind their manifest once the plan is written (or already now), with
+    /// the command that refreshes each.
+    pub relocks: Vec<crate::lock::Relock>,
 }
 
 pub use crate::conflict::FileConflict;
@@ -174,11 +177,34 @@ impl Plan {
         self.conflicts.clear();
     }
 
-    /// Whether applying the plan would change anything.
+    /// Whether applying the plan would change anything (a lock to refresh is a change).
     pub fn is_empty(&self) -> bool {
-        self.files
+        self.relocks.is_empty()
+            && self
+                .files
+                .iter()
+                .all(|f| matches!(f.status, Status::Unchanged | Status::Kept))
+    }
+
+    /// Adds the locks of every manifest the plan changes, once each.
+    pub(crate) fn relock_changed(&mut self) {
+        let changed: Vec<PathBuf> = self
+            .files
             .iter()
-            .all(|f| matches!(f.status, Status::Unchanged | Status::Kept))
+            .filter(|f| f.status == Status::Update)
+            .map(|f| f.path.clone())
+            .collect();
+        for path in changed {
+            self.push_relocks(crate::lock::needed(&path, true, &[]));
+        }
+    }
+
+    pub(crate) fn push_relocks(&mut self, relocks: Vec<crate::lock::Relock>) {
+        for r in relocks {
+            if !self.relocks.iter().any(|known| known.lock == r.lock) {
+                self.relocks.push(r);
+            }
+        }
     }
 
     /// Adds a file change unless the same path is already planned (two services sharing a

@@ -339,6 +339,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             .map(|o| (compose_path.clone(), o.after.clone()))
             .into_iter()
             .collect(),
+        relocks: Vec::new(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
@@ -704,24 +705,80 @@ fn plan_deps(
             .map(|n| d.join(n))
             .find(|p| p.is_file())
     });
-    match deps_file {
-        Some(path) => {
-            let change = deps_change(opts, &path, wanted)?;
-            plan.push(change);
-        }
-        None => plan.notes.push(Note {
+    let specs = || {
+        wanted
+            .iter()
+            .map(Requirement::spec)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut note = |message: String| {
+        plan.notes.push(Note {
             service: Some(target.service.clone()),
-            message: format!(
-                "no requirements.txt or pyproject.toml found: install {}",
-                wanted
-                    .iter()
-                    .map(Requirement::spec)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-        }),
-    }
+            message,
+        });
+    };
+    let Some(found) = deps_file else {
+        note(format!(
+            "no requirements.txt or pyproject.toml found: install {}",
+            specs()
+        ));
+        return Ok(());
+    };
+    let manifest = match manifest_of(&found)? {
+        Manifest::Itself => found,
+        Manifest::Source(source) => {
+            note(format!(
+                "{} is compiled from {}: the packages go there, then it is compiled again",
+                display(&opts.dir, &found),
+                display(&opts.dir, &source)
+            ));
+            source
+        }
+        Manifest::Unknown(why) => {
+            note(format!(
+                "{} {why}: not edited; add {} to the file it is compiled from and compile \
+                 it again (or add them here with their hashes)",
+                display(&opts.dir, &found),
+                specs()
+            ));
+            return Ok(());
+        }
+    };
+    let change = deps_change(opts, &manifest, wanted)?;
+    let names: Vec<String> = wanted.iter().map(|r| r.name.to_string()).collect();
+    plan.push_relocks(crate::lock::needed(
+        &manifest,
+        change.status == Status::Update,
+        &names,
+    ));
+    plan.push(change);
     Ok(())
+}
+
+/// The file the packages go in, when a requirements.txt is not itself the place.
+enum Manifest {
+    Itself,
+    /// A compiled file's source (pip-tools' requirements.in, or a pyproject.toml).
+    Source(PathBuf),
+    /// A file no added line would survive in, and why.
+    Unknown(&'static str),
+}
+
+fn manifest_of(found: &Path) -> Result<Manifest, Error> {
+    if found.extension().is_some_and(|e| e == "toml") {
+        return Ok(Manifest::Itself);
+    }
+    let content = read_text(found)?;
+    Ok(match crate::lock::compiled_from(found, &content) {
+        Some(Some(source)) => Manifest::Source(source),
+        // The next compile would drop the lines, and with hashes pip refuses them already.
+        Some(None) => Manifest::Unknown("is compiled from a file not found beside it"),
+        None if content.contains("--hash") => {
+            Manifest::Unknown("pins hashes, and pip's hash-checking mode refuses lines without one")
+        }
+        None => Manifest::Itself,
+    })
 }
 
 /// `dagster.yaml`: in `--dagster-home`, else the one in the project, else a new one.

@@ -64,6 +64,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         conflicts: Vec::new(),
         own: vec![answers_path.clone()],
         alternatives: Vec::new(),
+        relocks: Vec::new(),
     };
     plan.push(FileChange {
         display: crate::plan::display(&req.dir, &compose_path),
@@ -134,6 +135,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
     }
 
     unrecorded_files(req, &mut plan, &compose_path, &outcome.services)?;
+    plan.relock_changed();
     Ok(plan)
 }
 
@@ -292,6 +294,7 @@ fn plan_recorded(
         conflicts: Vec::new(),
         own: crate::plan::own_files(&req.dir, record),
         alternatives: Vec::new(),
+        relocks: Vec::new(),
     };
     plan.own.push(answers_path.to_path_buf());
     plan.push(FileChange {
@@ -369,6 +372,7 @@ fn plan_recorded(
         before: Some(answers_text.to_string()),
         after: answers_change.0,
     });
+    plan.relock_changed();
     Ok(plan)
 }
 

@@ -183,11 +183,17 @@ pub fn assert_onboarded(after: &str, service: &str, had_networks: bool, new_side
 /// Runs one of the tests' install scripts (`tests/<rel>`, which installs what the tests need
 /// once, cached outside the repo) and returns what it printed: the paths of what it installed.
 pub fn install(rel: &str) -> String {
+    install_with(rel, &[])
+}
+
+/// [`install`] with arguments to the script (`e2e/venv.sh LOCK`).
+pub fn install_with(rel: &str, args: &[&Path]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join(rel);
     let out = Command::new("bash")
         .arg(&script)
+        .args(args)
         .output()
         .expect("bash runs");
     assert!(

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Creates (once) the Python venv the end-to-end tests use, outside the repo, keyed by the
-# lock file's hash so that a changed pin gets a fresh venv. Prints the venv's python.
+# Creates (once) a Python venv the end-to-end tests use, outside the repo, keyed by the lock
+# file's hash so that a changed pin gets a fresh venv. Prints the venv's python.
+# Usage: venv.sh [LOCK]   (default: requirements.lock beside this script)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-lock="$here/requirements.lock"
+lock="${1:-$here/requirements.lock}"
 hash="$(sha256sum "$lock" | cut -c1-16)"
 cache="${OBS_INIT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/obs-init-tests}"
 venv="$cache/venv-$hash"

@@ -13,7 +13,8 @@ What it does, for each service named with --service:
   - declares `observability-net` as external, and writes dapr-config.yml,
   - writes setup_observability.py next to the app's code (beside the main.py or app.py in
     its build context) and adds the OpenTelemetry packages to requirements.txt or
-    pyproject.toml; a module you edited is never overwritten,
+    pyproject.toml (and runs poetry, uv, pdm or pip-compile to refresh the lock beside
+    it); a module you edited is never overwritten,
   - per framework: FastAPI instrumentation, MLflow's OTLP trace export variables, Dagster's
     logging handler in dagster.yaml.
 Every byte of the compose file it does not need to change stays as it was, comments included.
@@ -149,6 +150,12 @@ pub struct DoctorArgs {
 pub struct RemoveArgs {
     #[command(flatten)]
     pub write: WriteArgs,
+    /// Leave lock files (poetry.lock, uv.lock, pdm.lock, a compiled requirements.txt) as
+    /// they are, and print the command that brings each up to date. Without it, obs-init
+    /// runs that command when the tool is installed (keeping every other pin), and puts
+    /// every file back if it fails
+    #[arg(long)]
+    pub no_lock: bool,
     /// The compose file [default: found in --dir as for onboarding]
     #[arg(short, long, value_name = "PATH")]
     pub file: Option<PathBuf>,
@@ -164,6 +171,12 @@ pub struct RemoveArgs {
 pub struct Args {
     #[command(flatten)]
     pub write: WriteArgs,
+    /// Leave lock files (poetry.lock, uv.lock, pdm.lock, a compiled requirements.txt) as
+    /// they are, and print the command that brings each up to date. Without it, obs-init
+    /// runs that command when the tool is installed (keeping every other pin), and puts
+    /// every file back if it fails
+    #[arg(long)]
+    pub no_lock: bool,
 
     /// The compose file [default: compose.yaml, compose.yml, docker-compose.yml or
     /// docker-compose.yaml in --dir, the first found]

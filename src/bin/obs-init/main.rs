@@ -166,6 +166,7 @@ fn run_remove(args: &RemoveArgs) -> Result<ExitCode, Error> {
     finish(
         &plan,
         &args.write,
+        args.no_lock,
         None,
         "remove",
         "Nothing to remove: no onboarding by obs-init found".into(),
@@ -190,6 +191,7 @@ fn run_platform(args: &PlatformArgs) -> Result<ExitCode, Error> {
     finish(
         &plan,
         w,
+        false,
         None,
         "platform",
         format!(
@@ -206,6 +208,7 @@ fn run_platform(args: &PlatformArgs) -> Result<ExitCode, Error> {
 fn finish(
     plan: &Plan,
     w: &args::WriteArgs,
+    no_lock: bool,
     prompter: Option<&TermPrompter>,
     mode: &'static str,
     nothing: String,
@@ -224,6 +227,7 @@ fn finish(
         } else {
             let _ = report::diff(&mut out, plan);
             let _ = report::statuses(&mut err, plan, true);
+            let _ = report::relocks(&mut err, plan, no_lock);
             let _ = report::notes(&mut err, plan);
             // What would follow, so that a dry run shows the whole job.
             let _ = report::next_steps(&mut err, plan);
@@ -246,12 +250,16 @@ fn finish(
         }
     }
     apply::apply(plan)?;
+    let locks = apply::refresh_locks(plan, !no_lock)?;
     if json {
-        let _ = writeln!(out, "{}", report::json_plan(plan, mode, None));
+        let mut doc = report::json_plan(plan, mode, None);
+        doc["locks"] = report::json_locks(&locks);
+        let _ = writeln!(out, "{doc}");
     } else {
         let _ = report::statuses(&mut err, plan, false);
+        let _ = report::locked(&mut err, &locks);
         let _ = report::notes(&mut err, plan);
-        let _ = report::next_steps(&mut err, plan);
+        let _ = report::next_steps_with_locks(&mut err, plan, &locks);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -271,6 +279,7 @@ fn refuse_dirty(plan: &Plan, dir: &Path) -> Result<(), Error> {
         .filter(|f| matches!(f.status, Status::Update | Status::Delete))
         .filter(|f| std::path::absolute(&f.path).map_or(true, |p| !own.contains(&p)))
         .map(|f| f.path.clone())
+        .chain(plan.relocks.iter().map(|r| r.lock.clone()))
         .collect();
     let files = git::dirty(dir, &touched);
     if files.is_empty() {
@@ -345,7 +354,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         plan.services.join(", "),
         plan.files[0].display
     );
-    finish(&plan, w, prompter.as_ref(), "apply", nothing)
+    finish(&plan, w, args.no_lock, prompter.as_ref(), "apply", nothing)
 }
 
 /// `--check` on a project obs-init never onboarded, with no `--service`: exit 3, naming
@@ -387,5 +396,5 @@ fn drifted(plan: &Plan) -> bool {
     let changes = plan.files.iter().any(|f| {
         matches!(f.status, Status::Create | Status::Update) && !f.display.ends_with(answers::FILE)
     });
-    changes || !plan.conflicts.is_empty()
+    changes || !plan.conflicts.is_empty() || !plan.relocks.is_empty()
 }

@@ -4,7 +4,10 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use obs_init::Error;
+use obs_init::apply::LockOutcome;
 use obs_init::error::Location;
+use obs_init::error::shown;
+use obs_init::lock::Relock;
 use obs_init::plan::{FileChange, FileConflict, Plan, Status};
 use serde_json::{Value, json};
 use similar::{ChangeTag, TextDiff};
@@ -113,6 +116,17 @@ pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool) -> io::Result<()> 
         };
         writeln!(err, "{STATUS}{verb:>12}{STATUS:#} {}", file.display)?;
     }
+    for r in &plan.relocks {
+        writeln!(
+            err,
+            "{STATUS}{:>12}{STATUS:#} {} ({}; `{}` in {} brings it up to date)",
+            "Stale",
+            shown(&r.lock),
+            lacking(r),
+            r.command_line(),
+            shown(&r.dir)
+        )?;
+    }
     for c in &plan.conflicts {
         conflict(err, c)?;
     }
@@ -134,6 +148,7 @@ struct PlanJson<'a> {
     notes: &'a [obs_init::compose::Note],
     conflicts: &'a [obs_init::conflict::FileConflict],
     next_steps: &'a [String],
+    locks: &'a [Relock],
     #[serde(skip_serializing_if = "Option::is_none")]
     up_to_date: Option<bool>,
 }
@@ -162,6 +177,7 @@ pub fn json_plan(plan: &Plan, mode: &str, up_to_date: Option<bool>) -> Value {
         notes: &plan.notes,
         conflicts: &plan.conflicts,
         next_steps: &plan.next_steps,
+        locks: &plan.relocks,
         up_to_date,
     };
     serde_json::to_value(doc).unwrap_or(Value::Null)
@@ -231,15 +247,98 @@ pub fn notes(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
 }
 
 pub fn next_steps(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
-    if plan.next_steps.is_empty() {
+    next_steps_with_locks(err, plan, &[])
+}
+
+/// The plan's next steps, then the lock refreshes left to the user.
+pub fn next_steps_with_locks(
+    err: &mut dyn Write,
+    plan: &Plan,
+    locks: &[(Relock, LockOutcome)],
+) -> io::Result<()> {
+    let lock_steps = locks.iter().filter_map(|(r, outcome)| {
+        let why = match outcome {
+            LockOutcome::Locked => return None,
+            LockOutcome::NotInstalled => format!("{} is not installed here", r.command[0]),
+            LockOutcome::Left => "--no-lock".to_string(),
+        };
+        let run = if shown(&r.dir) == "." {
+            r.command_line()
+        } else {
+            format!("cd {} && {}", shown(&r.dir), r.command_line())
+        };
+        Some(format!(
+            "bring {} up to date ({why}; {}): {run}",
+            shown(&r.lock),
+            r.tool.stale_effect()
+        ))
+    });
+    let steps: Vec<String> = plan.next_steps.iter().cloned().chain(lock_steps).collect();
+    if steps.is_empty() {
         return Ok(());
     }
     writeln!(err)?;
     writeln!(err, "{BOLD}Next steps{BOLD:#}")?;
-    for (i, step) in plan.next_steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         writeln!(err, "  {}. {step}", i + 1)?;
     }
     Ok(())
+}
+
+/// A dry run's line per lock: what obs-init would run after writing.
+pub fn relocks(err: &mut dyn Write, plan: &Plan, no_lock: bool) -> io::Result<()> {
+    for r in &plan.relocks {
+        let (verb, how) = if no_lock {
+            ("Would leave", "--no-lock: the next steps say what to run")
+        } else {
+            ("Would lock", "after writing, when the tool is installed")
+        };
+        writeln!(
+            err,
+            "{STATUS}{verb:>12}{STATUS:#} {} (`{}` in {}, {how})",
+            shown(&r.lock),
+            r.command_line(),
+            shown(&r.dir)
+        )?;
+    }
+    Ok(())
+}
+
+/// One line per lock refreshed after writing.
+pub fn locked(err: &mut dyn Write, locks: &[(Relock, LockOutcome)]) -> io::Result<()> {
+    for (r, _) in locks.iter().filter(|(_, o)| *o == LockOutcome::Locked) {
+        writeln!(
+            err,
+            "{STATUS}{:>12}{STATUS:#} {} ({})",
+            "Locked",
+            shown(&r.lock),
+            r.command_line()
+        )?;
+    }
+    Ok(())
+}
+
+/// The locks with what became of each, for `--format json`.
+pub fn json_locks(locks: &[(Relock, LockOutcome)]) -> Value {
+    Value::Array(
+        locks
+            .iter()
+            .map(|(r, outcome)| {
+                let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+                v["outcome"] = serde_json::to_value(outcome).unwrap_or(Value::Null);
+                v
+            })
+            .collect(),
+    )
+}
+
+/// What a stale lock lacks, as `--check` says it.
+fn lacking(r: &Relock) -> String {
+    if r.missing.is_empty() {
+        "its manifest changed since".into()
+    } else {
+        format!("it does not lock {}", r.missing.join(", "))
+    }
 }
 
 pub fn error(err: &mut dyn Write, e: &Error) -> io::Result<()> {

@@ -1,0 +1,285 @@
+"""What onboarding costs the app at run time, against the original and against zero-code.
+
+Usage: bench/runtime [--requests N] [--rounds R] [--out FILE]
+
+The bundled FastAPI example (examples/fastapi-app) runs under real uvicorn in three forms,
+each with the collector up (a real OTLP/gRPC receiver in its own process) and down (a
+closed port):
+
+- original: the example as it is, no OpenTelemetry;
+- onboarded: the example after `obs-init --yes --edit-entrypoint` (the release binary);
+- zero-code: the original under `opentelemetry-instrument` (opentelemetry-distro), with
+  traces, metrics and logs exported over OTLP/gRPC, the peer users would otherwise pick.
+
+For each: start-up (spawn to first answer), request latency over N keep-alive requests
+from one client (every tenth for an unknown order, which the app logs as a warning),
+the server's resident memory after the load, and SIGTERM to exit. Rounds interleave the
+variants so that drift on the machine hits all alike; medians over rounds are reported,
+and what each instrumented form adds over the original, as a ratio of zero-code's.
+Writes the section `## 4. The onboarded app at run time` of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+E2E = ROOT / "tests" / "e2e"
+sys.path.insert(0, str(E2E))
+from otlp_receiver import free_port  # noqa: E402
+
+SECTION = "## 4. The onboarded app at run time"
+VARIANTS = ["original", "onboarded", "zero-code"]
+
+RECEIVER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from otlp_receiver import start_receiver
+server, receiver, port = start_receiver()
+print(port, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def prepare(work: Path, binary: Path) -> dict[str, Path]:
+    """The example twice: as it is, and onboarded by obs-init."""
+    original = work / "original"
+    shutil.copytree(ROOT / "examples" / "fastapi-app", original)
+    onboarded = work / "onboarded"
+    shutil.copytree(original, onboarded)
+    subprocess.run(
+        [str(binary), "--yes", "--edit-entrypoint"],
+        cwd=onboarded,
+        check=True,
+        capture_output=True,
+    )
+    return {"original": original, "onboarded": onboarded, "zero-code": original}
+
+
+def server_command(variant: str, port: int) -> list[str]:
+    bin_dir = Path(sys.executable).parent
+    uvicorn = [str(bin_dir / "uvicorn"), "app.main:app", "--port", str(port)]
+    if variant == "zero-code":
+        return [str(bin_dir / "opentelemetry-instrument"), *uvicorn]
+    return uvicorn
+
+
+def server_env(variant: str, collector: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PYTHONPATH"))
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    if variant == "onboarded":
+        # As the compose file obs-init wrote sets it.
+        env["OTEL_COLLECTOR_ENDPOINT"] = collector
+        env["OTEL_SERVICE_NAME"] = "api"
+    elif variant == "zero-code":
+        env.update(
+            {
+                "OTEL_SERVICE_NAME": "api",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{collector}",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_METRICS_EXPORTER": "otlp",
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+            }
+        )
+    return env
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_once(variant: str, project: Path, collector: str, requests: int) -> dict[str, float]:
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        server_command(variant, port),
+        cwd=project,
+        env=server_env(variant, collector),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"{variant}: the server exited with {proc.returncode}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/orders/1")
+                conn.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.005)
+        startup = time.perf_counter() - started
+        for i in range(50):  # warm-up, not measured
+            conn.request("GET", f"/orders/{i}")
+            conn.getresponse().read()
+        latencies = []
+        for i in range(requests):
+            order = 1000 + i if i % 10 == 9 else i
+            t0 = time.perf_counter()
+            conn.request("GET", f"/orders/{order}")
+            conn.getresponse().read()
+            latencies.append((time.perf_counter() - t0) * 1000)
+        conn.close()
+        memory = rss_mib(proc.pid)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        stop = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    latencies.sort()
+    return {
+        "startup_ms": startup * 1000,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+        "rss_mib": memory,
+        "stop_ms": stop * 1000,
+    }
+
+
+def start_receiver_process() -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RECEIVER, str(E2E)], stdout=subprocess.PIPE, text=True
+    )
+    port = proc.stdout.readline().strip()
+    return proc, f"127.0.0.1:{port}"
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def report(results: dict, args, versions: str) -> str:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    lines = [
+        SECTION,
+        "",
+        f"`bench/runtime` on {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f" ({versions}). The bundled FastAPI example under uvicorn (one process): {args.requests}"
+        f" keep-alive requests from one client per run, every tenth logging a warning; medians"
+        f" over {args.rounds} interleaved rounds. Zero-code is `opentelemetry-instrument` with"
+        " traces, metrics and logs over OTLP/gRPC, the same signals the module sends.",
+        "",
+        "| variant | collector | start-up ms | p50 ms | p99 ms | RSS MiB | SIGTERM to exit ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for variant in VARIANTS:
+        for state in ("up", "down"):
+            runs = results[(variant, state)]
+            lines.append(
+                f"| {variant} | {state} | {median(runs, 'startup_ms'):.0f} |"
+                f" {median(runs, 'p50_ms'):.3f} | {median(runs, 'p99_ms'):.3f} |"
+                f" {median(runs, 'rss_mib'):.1f} | {median(runs, 'stop_ms'):.0f} |"
+            )
+    lines += ["", "What each instrumented form adds over the original (collector up), and obs-init's"
+              " cost as a share of zero-code's (below 1 is cheaper):", "",
+              "| added | onboarded | zero-code | onboarded / zero-code |",
+              "| --- | ---: | ---: | ---: |"]
+    base = results[("original", "up")]
+    for key, label, unit in [
+        ("p50_ms", "p50 latency", "ms"),
+        ("p99_ms", "p99 latency", "ms"),
+        ("startup_ms", "start-up", "ms"),
+        ("rss_mib", "memory", "MiB"),
+    ]:
+        ours = median(results[("onboarded", "up")], key) - median(base, key)
+        theirs = median(results[("zero-code", "up")], key) - median(base, key)
+        ratio = f"{ours / theirs:.2f}" if theirs > 0 else "n/a"
+        lines.append(f"| {label} | {ours:+.3f} {unit} | {theirs:+.3f} {unit} | {ratio} |")
+    lines += ["", "The collector down against up, same form (target: no difference; 1.00 is none):", "",
+              "| form | p50 down / up | p99 down / up | SIGTERM to exit down, ms |",
+              "| --- | ---: | ---: | ---: |"]
+    for variant in ("onboarded", "zero-code"):
+        up, down = results[(variant, "up")], results[(variant, "down")]
+        lines.append(
+            f"| {variant} | {median(down, 'p50_ms') / median(up, 'p50_ms'):.2f} |"
+            f" {median(down, 'p99_ms') / median(up, 'p99_ms'):.2f} |"
+            f" {median(down, 'stop_ms'):.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    return ", ".join(
+        f"{name} {version(name)}"
+        for name in ("fastapi", "uvicorn", "opentelemetry-sdk", "opentelemetry-distro")
+    )
+
+
+def write_section(path: Path, section: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    if SECTION in text:
+        head, _, rest = text.partition(SECTION)
+        # The section runs to the next top-level heading of the same depth, or the end.
+        tail = rest.split("\n## ", 1)
+        rest = "\n## " + tail[1] if len(tail) == 2 else ""
+        text = head + section + rest
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--binary", type=Path, default=ROOT / "target" / "release" / "obs-init")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    receiver, collector = start_receiver_process()
+    down = f"127.0.0.1:{free_port()}"
+    results: dict = {(v, s): [] for v in VARIANTS for s in ("up", "down")}
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            projects = prepare(Path(work), args.binary)
+            for r in range(args.rounds):
+                for variant in VARIANTS:
+                    for state, address in (("up", collector), ("down", down)):
+                        run = run_once(variant, projects[variant], address, args.requests)
+                        results[(variant, state)].append(run)
+                        print(
+                            f"round {r + 1} {variant:9} collector {state:4}"
+                            f" p50 {run['p50_ms']:.3f} ms p99 {run['p99_ms']:.3f} ms"
+                            f" start {run['startup_ms']:.0f} ms rss {run['rss_mib']:.1f} MiB"
+                            f" stop {run['stop_ms']:.0f} ms",
+                            file=sys.stderr,
+                        )
+    finally:
+        receiver.kill()
+        receiver.wait()
+    section = report(results, args, versions())
+    write_section(args.out, section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

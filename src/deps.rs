@@ -73,6 +73,18 @@ pub fn line_for(python: Option<Version>) -> Option<&'static Line> {
 }
 
 impl Line {
+    /// [`Line::newest_sdk`] as a comparable `major.minor`.
+    pub fn newest(&self) -> Version {
+        let (major, minor) = self
+            .newest_sdk
+            .split_once('.')
+            .unwrap_or((self.newest_sdk, "0"));
+        Version {
+            major: major.parse().unwrap_or(0),
+            minor: minor.parse().unwrap_or(0),
+        }
+    }
+
     /// What every onboarded Python app needs.
     pub fn base(&self) -> Vec<Requirement> {
         [self.sdk, self.exporter]
@@ -227,6 +239,58 @@ pub fn manifest_names(path: &std::path::Path, content: &str) -> Vec<String> {
     pep621.chain(poetry).collect()
 }
 
+/// The lowest `major.minor` a manifest allows for package `name` (`>=1.45.0`, `==1.45.*`,
+/// `~=1.45`, Poetry's `^1.45` or `>=1.45`), with the 1-based line it is on; `None` when it
+/// does not list the package or sets no lower bound.
+pub fn lowest_version(
+    path: &std::path::Path,
+    content: &str,
+    name: &str,
+) -> Option<(Version, usize)> {
+    let wanted = normalize(name);
+    let toml = path.extension().is_some_and(|e| e == "toml");
+    content.lines().enumerate().find_map(|(i, line)| {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let spec = if toml {
+            // `"opentelemetry-sdk>=1.45.0",` in an array, or `opentelemetry-sdk = ">=1.45"`.
+            let unquoted = line.trim_matches(|c| matches!(c, '"' | '\'' | ',' | ' '));
+            match unquoted.split_once('=') {
+                Some((key, value))
+                    if normalize(key.trim().trim_matches('"')) == wanted
+                        && !key.contains(['<', '>', '~', '!']) =>
+                {
+                    value
+                        .trim()
+                        .trim_matches(|c| matches!(c, '"' | '\'' | ' '))
+                        .to_string()
+                }
+                _ if requirement_name(unquoted).is_some_and(|n| n == wanted) => {
+                    unquoted.to_string()
+                }
+                _ => return None,
+            }
+        } else if requirement_name(line).is_some_and(|n| n == wanted) {
+            line.to_string()
+        } else {
+            return None;
+        };
+        lower_bound(&spec).map(|v| (v, i + 1))
+    })
+}
+
+/// The `major.minor` after the first `>=`, `==`, `~=` or `^` in a specifier.
+fn lower_bound(spec: &str) -> Option<Version> {
+    let at = ["~=", ">=", "==", "^"]
+        .iter()
+        .filter_map(|op| spec.find(op).map(|i| i + op.len()))
+        .min()?;
+    let rest = spec[at..].trim_start();
+    let mut parts = rest.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    Some(Version { major, minor })
+}
+
 /// Why a `pyproject.toml` could not be given the dependencies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PyprojectError {
@@ -333,6 +397,32 @@ fn add_to_array(deps: &mut Array, wanted: &[Requirement]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lowest_sdk_version_is_read_from_every_manifest_form() {
+        let v = |major, minor| Some(Version { major, minor });
+        let req = std::path::Path::new("requirements.txt");
+        let text = "fastapi\nopentelemetry-sdk>=1.45.0  # pinned\n";
+        assert_eq!(
+            lowest_version(req, text, "opentelemetry-sdk"),
+            v(1, 45).map(|x| (x, 2))
+        );
+        assert_eq!(
+            lowest_version(req, "opentelemetry-sdk\n", "opentelemetry-sdk"),
+            None
+        );
+        let toml = std::path::Path::new("pyproject.toml");
+        let pep621 = "[project]\ndependencies = [\n  \"OpenTelemetry_SDK~=1.41\",\n]\n";
+        assert_eq!(
+            lowest_version(toml, pep621, "opentelemetry-sdk").map(|(v, _)| v),
+            v(1, 41)
+        );
+        let poetry = "[tool.poetry.dependencies]\nopentelemetry-sdk = \"^1.33\"\n";
+        assert_eq!(
+            lowest_version(toml, poetry, "opentelemetry-sdk").map(|(v, _)| v),
+            v(1, 33)
+        );
+    }
 
     #[test]
     fn names_are_compared_after_pep_503_normalisation() {

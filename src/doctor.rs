@@ -57,14 +57,17 @@ pub fn diagnose(
     let mut collector = None;
     match compose::parse(&content) {
         Err(e) => findings.push(from_error(&shown, &e)),
-        Ok((_, doc)) => check_compose(
-            &doc,
-            &shown,
-            &compose_path,
-            &Vars::for_project(&crate::plan::compose_dir(&compose_path)),
-            &mut findings,
-            &mut collector,
-        ),
+        Ok((_, doc)) => {
+            check_compose(
+                &doc,
+                &shown,
+                &compose_path,
+                &Vars::for_project(&crate::plan::compose_dir(&compose_path)),
+                &mut findings,
+                &mut collector,
+            );
+            check_sdk_lines(dir, &doc, &compose_path, &mut findings)?;
+        }
     }
     let config = opts
         .dapr_config
@@ -104,6 +107,82 @@ pub fn diagnose(
         }
     }
     Ok(findings)
+}
+
+/// A dependency file asking for an OpenTelemetry SDK newer than any release for the Python
+/// of the image it is installed into: `pip install` fails in `docker build`.
+fn check_sdk_lines(
+    dir: &Path,
+    doc: &Document,
+    compose_path: &Path,
+    findings: &mut Vec<Finding>,
+) -> Result<(), Error> {
+    let Ok(services) = compose::services(doc) else {
+        return Ok(());
+    };
+    let compose_dir = crate::plan::compose_dir(compose_path);
+    let mut seen = Vec::new();
+    for name in compose::service_names(services) {
+        let info = compose::service_info(doc, services, &name);
+        let Some(context) = info.build.as_ref().map(|b| compose_dir.join(b)) else {
+            continue;
+        };
+        let Some(python) =
+            crate::interpreter::detect(&context, info.dockerfile.as_deref(), info.image.as_deref())
+        else {
+            continue;
+        };
+        let manifest = [context.as_path(), dir]
+            .iter()
+            .flat_map(|d| ["requirements.txt", "pyproject.toml"].map(|n| d.join(n)))
+            .find(|p| p.is_file());
+        let Some(manifest) = manifest else { continue };
+        if seen.contains(&(manifest.clone(), python.version)) {
+            continue;
+        }
+        seen.push((manifest.clone(), python.version));
+        let text = read_text(&manifest)?;
+        let Some((asked, line)) =
+            crate::deps::lowest_version(&manifest, &text, "opentelemetry-sdk")
+        else {
+            continue;
+        };
+        let newest_line = &crate::deps::LINES[0];
+        let (newest, fix) = match crate::deps::line_for(Some(python.version)) {
+            Some(l) if asked <= l.newest() => continue,
+            Some(l) => (
+                format!("the newest release for it is {}", l.newest_sdk),
+                format!(
+                    "ask for `{}` there (what obs-init writes for Python {}), or build the \
+                     image on Python {} or newer",
+                    l.sdk.spec(),
+                    python.version,
+                    newest_line.python
+                ),
+            ),
+            None => (
+                "no release supports it".to_string(),
+                format!(
+                    "build the image on Python {} or newer",
+                    crate::deps::LINES[2].python
+                ),
+            ),
+        };
+        findings.push(Finding {
+            severity: Severity::Error,
+            file: display(dir, &manifest),
+            line: Some(line),
+            message: format!(
+                "{} asks for opentelemetry-sdk {asked} or newer, but service `{name}` runs \
+                 Python {} ({}) and {newest}: `pip install` fails in `docker build`",
+                display(dir, &manifest),
+                python.version,
+                python.source
+            ),
+            fix,
+        });
+    }
+    Ok(())
 }
 
 /// A lock that does not pin the OpenTelemetry packages its manifest asks for: the image's

@@ -24,6 +24,8 @@ What it promises:
   included; what the console showed before (Python's last-resort output, and
   ``basicConfig`` or ``dictConfig`` called before or after setup) it still shows.
   Levels are the app's own; when the app configures none, INFO and up are exported.
+  A log the server keeps off stays off (uvicorn's ``--no-access-log``, gunicorn's
+  access log without ``--access-logfile``).
 - The app never waits for the collector. Records and spans are queued and exported in
   the background; an export gives up after ``OTEL_EXPORTER_OTLP_TIMEOUT`` (3 s unless
   set); shutdown waits at most 2.5 s, so a dead collector cannot outlast docker's 10 s
@@ -176,12 +178,14 @@ def _other_handlers(name: str) -> bool:
 
 def _attach(handler: logging.Handler) -> None:
     """Puts ``handler`` where every record passes: on root, and on each logger that does
-    not propagate (uvicorn's and gunicorn's, whose records never reach root)."""
+    not propagate but prints (uvicorn's and gunicorn's, whose records never reach root).
+    One that neither propagates nor has a handler was silenced on purpose (uvicorn's
+    ``--no-access-log``): a handler there would turn its records back on."""
     loggers = [logging.getLogger()]
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if not isinstance(logger, logging.Logger) or _is_pipeline_record(name):
             continue
-        if not logger.propagate:
+        if not logger.propagate and logger.handlers:
             loggers.append(logger)
     for logger in loggers:
         if not any(_is_otel_log_handler(h) for h in logger.handlers):

@@ -377,6 +377,20 @@ fn every_requests_span_and_logs_arrive_when_the_server_is_stopped_right_after_it
 }
 
 #[test]
+fn an_access_log_the_server_was_told_to_keep_off_stays_off() {
+    let original = example("fastapi-app");
+    let onboarded = onboarded_with_entry_point();
+    let server = "uvicorn-no-access-log";
+    let before = server_run(original.path(), server, false);
+    let run = server_run(onboarded.path(), server, false);
+    // uvicorn skips its access records when their logger has no handler: a forwarder
+    // there would bring them back, costing every request a record nobody asked for.
+    assert_eq!(run["access_logs"], 0, "{run:#}");
+    assert_eq!(run["app_logs"], 20, "{run:#}");
+    assert_eq!(run["console"], before["console"], "the console changed");
+}
+
+#[test]
 fn onboarding_leaves_the_servers_console_output_as_it_was() {
     let original = example("fastapi-app");
     let onboarded = onboarded_with_entry_point();

@@ -2,8 +2,8 @@
 
 Usage: python server_e2e.py PROJECT_DIR SERVER [--collector-down]
 
-SERVER is one of ``uvicorn``, ``uvicorn-workers`` (``--workers 2``), ``gunicorn`` (``-w 2``
-with uvicorn's worker) and ``gunicorn-preload``. The script starts a real OTLP/gRPC
+SERVER is one of ``uvicorn``, ``uvicorn-no-access-log``, ``uvicorn-workers``
+(``--workers 2``), ``gunicorn`` (``-w 2`` with uvicorn's worker) and ``gunicorn-preload``. The script starts a real OTLP/gRPC
 receiver (unless ``--collector-down``: then the collector address is a closed port),
 starts the server from PROJECT_DIR as the container would, sends 20 requests each carrying
 its own W3C ``traceparent`` (every fifth for an order that does not exist, which the app
@@ -39,9 +39,18 @@ def command(server: str, port: int) -> list[str]:
     bind = f"127.0.0.1:{port}"
     if server == "uvicorn":
         return [str(bin_dir / "uvicorn"), "app.main:app", "--port", str(port)]
+    if server == "uvicorn-no-access-log":
+        return [
+            str(bin_dir / "uvicorn"),
+            "app.main:app",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
     if server == "uvicorn-workers":
         return [str(bin_dir / "uvicorn"), "app.main:app", "--port", str(port), "--workers", "2"]
-    worker = ["-k", "uvicorn_worker.UvicornWorker"]
+    # gunicorn logs no access records unless told where to: here, its console.
+    worker = ["-k", "uvicorn_worker.UvicornWorker", "--access-logfile", "-"]
     if server == "gunicorn":
         return [str(bin_dir / "gunicorn"), "-w", "2", *worker, "-b", bind, "app.main:app"]
     if server == "gunicorn-preload":
@@ -118,7 +127,7 @@ def main() -> int:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    workers = 1 if server == "uvicorn" else 2
+    workers = 2 if "workers" in server or server.startswith("gunicorn") else 1
     wait_until_serving(port, proc, workers)
     startup = time.monotonic() - started
 

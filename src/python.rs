@@ -110,6 +110,71 @@ pub fn find_entry(dir: &Path, names: &[&str]) -> Entry {
     Entry::None
 }
 
+/// Where a Dagster code location's definitions are when no file has one of the usual names:
+/// the `.py` files (up to three folders down, tests and vendored folders skipped) that build
+/// `Definitions(...)` or a `@repository`, else those declaring jobs or assets. Files side by
+/// side are one code location: the first is returned.
+pub fn find_dagster_definitions(dir: &Path) -> Entry {
+    const STRONG: [&str; 2] = ["Definitions(", "@repository"];
+    const WEAK: [&str; 6] = [
+        "@job",
+        "@asset",
+        "@multi_asset",
+        "@op",
+        "@graph",
+        "@schedule",
+    ];
+    let mut strong = Vec::new();
+    let mut weak = Vec::new();
+    let mut level = vec![dir.to_path_buf()];
+    for _ in 0..=3 {
+        let mut next = Vec::new();
+        for d in &level {
+            let Ok(entries) = fs::read_dir(d) else {
+                continue;
+            };
+            let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            entries.sort();
+            for path in entries {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                let Some(name) = name else { continue };
+                if path.is_dir() {
+                    if !skipped(&name) {
+                        next.push(path);
+                    }
+                    continue;
+                }
+                if !name.ends_with(".py") || name == MODULE_FILE || name.starts_with("test") {
+                    continue;
+                }
+                let Ok(text) = fs::read_to_string(&path) else {
+                    continue;
+                };
+                let has = |marks: &[&str]| {
+                    text.lines().any(|l| {
+                        let l = l.trim_start();
+                        !l.starts_with('#') && marks.iter().any(|m| l.contains(m))
+                    })
+                };
+                if has(&STRONG) {
+                    strong.push(path);
+                } else if has(&WEAK) {
+                    weak.push(path);
+                }
+            }
+        }
+        level = next;
+    }
+    let found = if strong.is_empty() { weak } else { strong };
+    match found.as_slice() {
+        [] => Entry::None,
+        [first, rest @ ..] if rest.iter().all(|p| p.parent() == first.parent()) => {
+            Entry::Found(first.clone())
+        }
+        _ => Entry::Ambiguous(found),
+    }
+}
+
 /// The line importing `names` from the module in `module_dir`: relative inside a package.
 pub fn import_line(module_dir: &Path, names: &str) -> String {
     if module_dir.join("__init__.py").is_file() {

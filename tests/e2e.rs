@@ -51,6 +51,11 @@ fn run_e2e(project: &Path) -> (bool, String) {
 
 /// Runs one of tests/e2e/*.py on `project` with the venv's Python.
 fn run_script(name: &str, project: &Path) -> (bool, String) {
+    run_script_with(name, project, &[])
+}
+
+/// [`run_script`] with more arguments after the project.
+fn run_script_with(name: &str, project: &Path, args: &[&str]) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e")
         .join(name);
@@ -58,6 +63,7 @@ fn run_script(name: &str, project: &Path) -> (bool, String) {
         Command::new(python())
             .arg(&script)
             .arg(project)
+            .args(args)
             .env_remove("OTEL_SERVICE_NAME")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
@@ -235,6 +241,34 @@ fn dagster_loads_the_emitted_dagster_yaml_and_delivers_context_log_records() {
     );
     let (ok, output) = run_script("dagster_e2e.py", dir.path());
     assert!(ok, "Dagster end-to-end check failed:\n{output}");
+}
+
+#[test]
+fn a_dagster_job_defined_outside_definitions_py_delivers_its_records() {
+    let dir = example("dagster-pipeline");
+    let p = dir.path();
+    std::fs::rename(
+        p.join("pipelines/definitions.py"),
+        p.join("pipelines/jobs.py"),
+    )
+    .expect("rename");
+    let compose = p.join("docker-compose.yml");
+    let text = std::fs::read_to_string(&compose).expect("read");
+    std::fs::write(
+        &compose,
+        text.replace("pipelines.definitions", "pipelines.jobs"),
+    )
+    .expect("write");
+    let out = obs_init(p, &["--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Real Dagster judges first: a handler naming a module that is not there fails the run.
+    let (ok, output) = run_script_with("dagster_e2e.py", p, &["pipelines.jobs"]);
+    assert!(ok, "Dagster end-to-end check failed:\n{output}");
+    assert!(p.join("pipelines/setup_observability.py").is_file());
 }
 
 /// The company guide's block, which Dagster rejects.

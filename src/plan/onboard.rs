@@ -365,7 +365,18 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         .iter()
         .any(|t| t.frameworks.contains(&Framework::Dagster))
     {
-        plan_dagster(opts, handler_module.as_deref(), &mut plan)?;
+        match handler_module.as_deref() {
+            Some(module) => plan_dagster(opts, module, &mut plan)?,
+            // A handler whose module is not there fails every run: better no handler.
+            None => plan.notes.push(Note {
+                service: None,
+                message: "dagster.yaml not edited: its log handler would import \
+                          setup_observability, and no module was written where Dagster's \
+                          code is; pass --module-path (the folder of your Definitions) and run \
+                          again"
+                    .into(),
+            }),
+        }
     }
     Ok(Built {
         plan,
@@ -600,6 +611,36 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
             None
         }
         (None, Some(ctx)) => match python::find_entry(ctx, entry_names) {
+            // A code location's definitions may live in any file: look for what defines them.
+            Entry::None if target.frameworks.contains(&Framework::Dagster) => {
+                match python::find_dagster_definitions(ctx) {
+                    Entry::Found(definitions) => {
+                        note(format!(
+                            "Dagster's definitions are in {}: the module goes beside them",
+                            display(&opts.dir, &definitions)
+                        ));
+                        Some(definitions.with_file_name(python::MODULE_FILE))
+                    }
+                    Entry::Ambiguous(found) => {
+                        let list: Vec<String> =
+                            found.iter().map(|p| display(&opts.dir, p)).collect();
+                        note(format!(
+                            "Dagster definitions in several folders ({}); pass --module-path \
+                             to say where setup_observability.py goes",
+                            list.join(", ")
+                        ));
+                        None
+                    }
+                    Entry::None => {
+                        note(format!(
+                            "no Dagster definitions (Definitions, @repository, @job, @asset) \
+                             in {}: no Python module written (pass --module-path to add one)",
+                            display(&opts.dir, ctx)
+                        ));
+                        None
+                    }
+                }
+            }
             Entry::Found(entry) => Some(entry.with_file_name(python::MODULE_FILE)),
             Entry::Ambiguous(found) => {
                 let list: Vec<String> = found.iter().map(|p| display(&opts.dir, p)).collect();
@@ -781,8 +822,18 @@ fn manifest_of(found: &Path) -> Result<Manifest, Error> {
     })
 }
 
-/// `dagster.yaml`: in `--dagster-home`, else the one in the project, else a new one.
-fn plan_dagster(opts: &Options, module: Option<&Path>, plan: &mut Plan) -> Result<(), Error> {
+/// Names an instance file's template goes by (cookiecutter and Helm-style layouts).
+const DAGSTER_TEMPLATES: [&str; 4] = [
+    "dagster.yaml.jinja",
+    "dagster.yaml.j2",
+    "dagster.yaml.tmpl",
+    "dagster.yaml.template",
+];
+
+/// `dagster.yaml`: in `--dagster-home`, else the one in the project, else a new one (unless
+/// the project renders it from a template).
+fn plan_dagster(opts: &Options, module: &Path, plan: &mut Plan) -> Result<(), Error> {
+    let class = format!("{}.OtelLogHandler", python::dotted_module(module));
     let path = match &opts.dagster_home {
         Some(home) => home.join("dagster.yaml"),
         None => {
@@ -790,6 +841,24 @@ fn plan_dagster(opts: &Options, module: Option<&Path>, plan: &mut Plan) -> Resul
             match found.as_slice() {
                 [one] => one.clone(),
                 [] => {
+                    // The instance file a container reads is rendered from a template: a
+                    // new plain dagster.yaml beside it would be read by nobody.
+                    let templates: Vec<String> = DAGSTER_TEMPLATES
+                        .iter()
+                        .flat_map(|name| detect::find_files(&opts.dir, name))
+                        .map(|p| display(&opts.dir, &p))
+                        .collect();
+                    if !templates.is_empty() {
+                        plan.next_steps.push(format!(
+                            "add the log handler to {} (obs-init does not edit templates; \
+                             or pass --dagster-home with the rendered file's folder):\n       \
+                             python_logs:\n         dagster_handler_config:\n           \
+                             handlers:\n             otel:\n               class: {class}\n\
+                             \x20              level: INFO",
+                            templates.join(", ")
+                        ));
+                        return Ok(());
+                    }
                     plan.notes.push(Note {
                         service: None,
                         message: "no dagster.yaml found: writing one at the project root \
@@ -812,10 +881,6 @@ fn plan_dagster(opts: &Options, module: Option<&Path>, plan: &mut Plan) -> Resul
             }
         }
     };
-    let class = format!(
-        "{}.OtelLogHandler",
-        module.map_or_else(|| "setup_observability".to_string(), python::dotted_module)
-    );
     let before = read_optional(&path)?;
     let after = dagster::configure(before.as_deref().unwrap_or(""), &class, opts.fix_invalid)
         .map_err(|source| Error::Compose {

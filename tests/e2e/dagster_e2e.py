@@ -1,8 +1,9 @@
 """End-to-end check of the dagster.yaml obs-init emits, with real Dagster.
 
-Usage: python dagster_e2e.py PROJECT_DIR
+Usage: python dagster_e2e.py PROJECT_DIR [MODULE]
 
-PROJECT_DIR is an onboarded copy of examples/dagster-pipeline. With DAGSTER_HOME at its
+PROJECT_DIR is an onboarded copy of examples/dagster-pipeline; MODULE is the module holding
+its definitions (default ``pipelines.definitions``). With DAGSTER_HOME at its
 dagster_home and the user_code service's environment from the compose file (collector
 pointed at a real OTLP/gRPC receiver), ``dagster instance info`` must load the instance and
 ``dagster job execute`` of the two-op job must deliver both ops' ``context.log`` records,
@@ -46,7 +47,8 @@ def main() -> int:
     info = dagster("instance", "info", env=env, cwd=project)
     if info.returncode != 0:
         failures.append(f"dagster instance info failed:\n{info.stderr[-2000:]}")
-    run = dagster("job", "execute", "-m", "pipelines.definitions", "-j", "etl", env=env, cwd=project)
+    module = sys.argv[2] if len(sys.argv) > 2 else "pipelines.definitions"
+    run = dagster("job", "execute", "-m", module, "-j", "etl", env=env, cwd=project)
     if run.returncode != 0:
         failures.append(f"dagster job execute failed:\n{run.stderr[-2000:]}")
     time.sleep(0.5)

@@ -187,6 +187,125 @@ pub fn configure(
     Ok(Some(text.with_bom(&body)))
 }
 
+/// Run launchers whose runs start in containers of their own, which Compose does not define:
+/// they get neither the platform network nor the variables unless the launcher passes them.
+const KUBERNETES_LAUNCHERS: [&str; 2] = ["K8sRunLauncher", "CeleryK8sRunLauncher"];
+
+/// `dagster.yaml` with a `DockerRunLauncher`'s run containers joined to `network` and given
+/// `env` (`KEY=VALUE`, a key already listed in any form is left as the user set it), every
+/// other key kept; `None` for the text when nothing needs adding. The notes say what could
+/// not be added, or what to set for launchers obs-init does not edit.
+pub fn configure_launcher(
+    content: &str,
+    network: &str,
+    env: &[(String, String)],
+) -> Result<(Option<String>, Vec<String>), ComposeError> {
+    let (text, doc) = crate::compose::parse(content)?;
+    let mut notes = Vec::new();
+    let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
+        return Ok((None, notes));
+    };
+    let Some((launcher_key, launcher)) = root.get_entry("run_launcher") else {
+        return Ok((None, notes));
+    };
+    let class = launcher.get("class").and_then(Node::as_str).unwrap_or("");
+    let pairs: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if KUBERNETES_LAUNCHERS.contains(&class) {
+        notes.push(format!(
+            "run_launcher is {class}: its run pods are not in the compose file; give them the \
+             collector with `env_vars` ({}) in its config, and let them resolve \
+             otel-collector (a Service in their namespace)",
+            pairs.join(", ")
+        ));
+        return Ok((None, notes));
+    }
+    if class != "DockerRunLauncher" {
+        return Ok((None, notes));
+    }
+    let lay = layout_of(&text, root);
+    let mut editor = Editor::new(&text);
+    let config_path = ["run_launcher".to_string(), "config".to_string()];
+    let networks_item = || NewNode::Seq(vec![NewNode::str(network)]);
+    let env_item = || NewNode::Seq(pairs.iter().map(String::as_str).map(NewNode::str).collect());
+    match launcher.get_entry("config") {
+        None if launcher.entries().is_some() && !launcher.is_flow() => editor.insert_entry(
+            launcher,
+            &config_path[..1],
+            "config",
+            NewNode::Map(vec![
+                ("networks".into(), networks_item()),
+                ("env_vars".into(), env_item()),
+            ]),
+            &lay,
+        ),
+        Some((key, config)) if config.entries().is_some() && !config.is_flow() => {
+            match (config.get("network"), config.get("networks")) {
+                (Some(n), _) if n.as_str() == Some(network) => {}
+                (Some(n), _) => notes.push(format!(
+                    "run_launcher.config.network is {:?} (line {}): DockerRunLauncher takes \
+                     `network` or `networks`, not both, so run containers stay off {network}; \
+                     replace it with `networks: [{}, {network}]` for run logs to reach the \
+                     collector",
+                    n.as_str().unwrap_or("?"),
+                    n.start.line + 1,
+                    n.as_str().unwrap_or("?")
+                )),
+                (None, Some(list)) if list.items().is_some() => {
+                    let listed = list
+                        .items()
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|i| i.as_str() == Some(network));
+                    if !listed {
+                        let path = [config_path.to_vec(), vec!["networks".into()]].concat();
+                        editor.push_item(list, &path, NewNode::str(network), &lay);
+                    }
+                }
+                (None, Some(_)) => {
+                    return Err(unsupported(
+                        "run_launcher.config.networks is not a list",
+                        key,
+                    ));
+                }
+                (None, None) => {
+                    editor.insert_entry(config, &config_path, "networks", networks_item(), &lay);
+                }
+            }
+            match config.get("env_vars") {
+                None => editor.insert_entry(config, &config_path, "env_vars", env_item(), &lay),
+                Some(list) if list.items().is_some() => {
+                    let listed: Vec<String> = list
+                        .items()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(Node::as_str)
+                        .map(|e| e.split('=').next().unwrap_or(e).to_string())
+                        .collect();
+                    let path = [config_path.to_vec(), vec!["env_vars".into()]].concat();
+                    for (k, v) in env {
+                        if !listed.contains(k) {
+                            editor.push_item(list, &path, NewNode::str(&format!("{k}={v}")), &lay);
+                        }
+                    }
+                }
+                Some(_) => {
+                    return Err(unsupported(
+                        "run_launcher.config.env_vars is not a list",
+                        key,
+                    ));
+                }
+            }
+        }
+        _ => return Err(unsupported("run_launcher has an odd shape", launcher_key)),
+    }
+    if editor.is_empty() {
+        return Ok((None, notes));
+    }
+    let (body, changes) = editor.finish();
+    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    Ok((Some(text.with_bom(&body)), notes))
+}
+
 /// `dagster.yaml` without obs-init's handler (`None` when it has none): the whole
 /// `python_logs` block when it holds nothing else, else the handler alone.
 pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {

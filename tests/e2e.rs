@@ -271,6 +271,83 @@ fn a_dagster_job_defined_outside_definitions_py_delivers_its_records() {
     assert!(p.join("pipelines/setup_observability.py").is_file());
 }
 
+/// Python of a venv with real Dagster and dagster-docker (tests/e2e/dagster-docker.lock).
+fn dagster_docker_python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/dagster-docker.lock");
+        PathBuf::from(common::install_with("e2e/venv.sh", &[&lock]).trim())
+    })
+}
+
+/// Loads the instance in `home` with real Dagster and builds its run launcher, as the
+/// daemon does: what the launcher was configured with, as JSON.
+const LOAD_LAUNCHER: &str = "
+import json, sys
+from dagster import DagsterInstance
+launcher = DagsterInstance.from_config(sys.argv[1]).run_launcher
+print(json.dumps({k: getattr(launcher, k) for k in
+    ('network', 'networks', 'env_vars', 'container_kwargs') if hasattr(launcher, k)}))
+";
+
+#[test]
+fn real_dagster_builds_the_docker_run_launcher_with_the_keys_obs_init_added() {
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    for (case, has_networks) in [
+        (
+            "dagster_docker_run_containers_join_the_network_and_get_the_variables",
+            true,
+        ),
+        (
+            "dagster_docker_run_launcher_with_one_network_is_noted_not_rewritten",
+            false,
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        common::copy_dir(&cases.join(case).join("in"), dir.path());
+        let out = obs_init(dir.path(), &["--yes"]);
+        assert!(out.status.success(), "{case}: {out:?}");
+        let (ok, output) = common::outcome(
+            Command::new(dagster_docker_python())
+                .args(["-c", LOAD_LAUNCHER])
+                .arg(dir.path().join("dagster_home")),
+        );
+        assert!(ok, "{case}: real Dagster refused the instance:\n{output}");
+        let json = output
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .expect("JSON");
+        let launcher: serde_json::Value = serde_json::from_str(json).expect("JSON");
+        let env = launcher["env_vars"].to_string();
+        assert!(
+            env.contains("OTEL_COLLECTOR_ENDPOINT=otel-collector:4317")
+                && env.contains("OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4317"),
+            "{case}: {launcher}"
+        );
+        if has_networks {
+            assert_eq!(
+                launcher["networks"],
+                serde_json::json!(["dagster_network", "observability-net"]),
+                "{case}"
+            );
+            // The user's own values stay.
+            assert!(env.contains("DAGSTER_POSTGRES_USER") && env.contains("=etl-runs"));
+            assert!(
+                launcher["container_kwargs"]["volumes"].is_array(),
+                "{launcher}"
+            );
+        } else {
+            // One `network` is kept as it is (Dagster refuses `network` with `networks`).
+            assert_eq!(
+                launcher["networks"],
+                serde_json::json!(["dagster_network"]),
+                "{case}"
+            );
+        }
+    }
+}
+
 /// The company guide's block, which Dagster rejects.
 const GUIDE_TELEMETRY: &str = "telemetry:\n  enabled: false\n  opentelemetry:\n    endpoint: otel-collector:4317\n    service_name: etl\n";
 

@@ -358,15 +358,15 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     for target in targets {
         let module = plan_python(opts, target, &mut plan)?;
         if target.frameworks.contains(&Framework::Dagster) && handler_module.is_none() {
-            handler_module = module;
+            handler_module = module.map(|m| (m, target.service.clone()));
         }
     }
     if targets
         .iter()
         .any(|t| t.frameworks.contains(&Framework::Dagster))
     {
-        match handler_module.as_deref() {
-            Some(module) => plan_dagster(opts, module, &mut plan)?,
+        match &handler_module {
+            Some((module, service)) => plan_dagster(opts, module, service, &mut plan)?,
             // A handler whose module is not there fails every run: better no handler.
             None => plan.notes.push(Note {
                 service: None,
@@ -832,7 +832,12 @@ const DAGSTER_TEMPLATES: [&str; 4] = [
 
 /// `dagster.yaml`: in `--dagster-home`, else the one in the project, else a new one (unless
 /// the project renders it from a template).
-fn plan_dagster(opts: &Options, module: &Path, plan: &mut Plan) -> Result<(), Error> {
+fn plan_dagster(
+    opts: &Options,
+    module: &Path,
+    service: &str,
+    plan: &mut Plan,
+) -> Result<(), Error> {
     let class = format!("{}.OtelLogHandler", python::dotted_module(module));
     let path = match &opts.dagster_home {
         Some(home) => home.join("dagster.yaml"),
@@ -882,11 +887,23 @@ fn plan_dagster(opts: &Options, module: &Path, plan: &mut Plan) -> Result<(), Er
         }
     };
     let before = read_optional(&path)?;
+    let in_file = |source| Error::Compose {
+        path: path.clone(),
+        source,
+    };
     let after = dagster::configure(before.as_deref().unwrap_or(""), &class, opts.fix_invalid)
-        .map_err(|source| Error::Compose {
-            path: path.clone(),
-            source,
-        })?;
+        .map_err(in_file)?;
+    // Runs a DockerRunLauncher starts are containers of their own: they need the network
+    // and the variables the compose services get.
+    let current = after.clone().or_else(|| before.clone()).unwrap_or_default();
+    let (launched, notes) =
+        dagster::configure_launcher(&current, compose::NETWORK, &contract::app_env(service))
+            .map_err(in_file)?;
+    plan.notes.extend(notes.into_iter().map(|message| Note {
+        service: None,
+        message,
+    }));
+    let after = launched.or(after);
     let status = match (&before, &after) {
         (None, _) => Status::Create,
         (Some(_), Some(_)) => Status::Update,

@@ -284,7 +284,7 @@ pub fn configure_launcher(
                     let path = [config_path.to_vec(), vec!["env_vars".into()]].concat();
                     for (k, v) in env {
                         if !listed.contains(k) {
-                            editor.push_item(list, &path, NewNode::str(&format!("{k}={v}")), &lay);
+                            editor.push_item(list, &path, NewNode::str(format!("{k}={v}")), &lay);
                         }
                     }
                 }

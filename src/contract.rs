@@ -29,7 +29,7 @@ pub const DEFAULT_DAPR_VERSION: &str = "1.18.3";
 pub const MODULE_FILE: &str = "setup_observability.py";
 
 /// Where the app's code starts, by what it runs: the module goes beside the first found.
-pub const WEB_ENTRY_POINTS: &[&str] = &["main.py", "app.py", "__main__.py"];
+pub const WEB_ENTRY_POINTS: &[&str] = &["main.py", "app.py", "wsgi.py", "__main__.py"];
 /// Dagster's code locations name their definitions module, else the web names apply.
 pub const DAGSTER_ENTRY_POINTS: &[&str] = &[
     "definitions.py",

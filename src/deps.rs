@@ -30,6 +30,7 @@ pub struct Line {
     /// uses the SDK's own handler.
     pub logging: Option<Requirement>,
     pub fastapi: Requirement,
+    pub flask: Requirement,
 }
 
 /// Newest first. Python 3.7 and older have no SDK release the module works with.
@@ -44,6 +45,7 @@ pub const LINES: [Line; 3] = [
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.45.0"),
         logging: Some(req("opentelemetry-instrumentation-logging", "0.66b0")),
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.66b0"),
+        flask: req("opentelemetry-instrumentation-flask", "0.66b0"),
     },
     Line {
         python: Version { major: 3, minor: 9 },
@@ -52,6 +54,7 @@ pub const LINES: [Line; 3] = [
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.40.0"),
         logging: Some(req("opentelemetry-instrumentation-logging", "0.61b0")),
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.61b0"),
+        flask: req("opentelemetry-instrumentation-flask", "0.61b0"),
     },
     Line {
         python: Version { major: 3, minor: 8 },
@@ -60,6 +63,7 @@ pub const LINES: [Line; 3] = [
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.33.0"),
         logging: None,
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.54b0"),
+        flask: req("opentelemetry-instrumentation-flask", "0.54b0"),
     },
 ];
 
@@ -180,7 +184,7 @@ pub fn remove_from_requirements(content: &str) -> String {
     const HEADER: &str = "# Observability (added by obs-init)";
     let ours: Vec<String> = LINES
         .iter()
-        .flat_map(|l| l.base().into_iter().chain([l.fastapi]))
+        .flat_map(|l| l.base().into_iter().chain([l.fastapi, l.flask]))
         .map(|r| r.spec())
         .collect();
     let lines: Vec<&str> = content.split_inclusive('\n').collect();
@@ -207,7 +211,7 @@ pub fn is_ours(name: &str) -> bool {
     let name = normalize(name);
     LINES
         .iter()
-        .flat_map(|l| l.base().into_iter().chain([l.fastapi]))
+        .flat_map(|l| l.base().into_iter().chain([l.fastapi, l.flask]))
         .any(|r| normalize(r.name) == name)
 }
 

@@ -16,6 +16,7 @@ use crate::deps;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Framework {
     FastApi,
+    Flask,
     Mlflow,
     Dagster,
     /// Plain Python: the module and its dependencies, nothing framework-specific.
@@ -23,8 +24,9 @@ pub enum Framework {
 }
 
 impl Framework {
-    pub const ALL: [Framework; 4] = [
+    pub const ALL: [Framework; 5] = [
         Framework::FastApi,
+        Framework::Flask,
         Framework::Mlflow,
         Framework::Dagster,
         Framework::Python,
@@ -33,6 +35,7 @@ impl Framework {
     pub fn name(self) -> &'static str {
         match self {
             Framework::FastApi => "fastapi",
+            Framework::Flask => "flask",
             Framework::Mlflow => "mlflow",
             Framework::Dagster => "dagster",
             Framework::Python => "python",
@@ -43,6 +46,7 @@ impl Framework {
     fn of_package(name: &str) -> Option<Framework> {
         match name {
             "fastapi" => Some(Framework::FastApi),
+            "flask" => Some(Framework::Flask),
             "mlflow" | "mlflow-skinny" => Some(Framework::Mlflow),
             "dagster" | "dagster-webserver" | "dagster-postgres" | "dagster-docker" => {
                 Some(Framework::Dagster)
@@ -108,6 +112,8 @@ pub fn detect(
             Framework::Mlflow
         } else if t.contains("uvicorn") || t.contains("fastapi") {
             Framework::FastApi
+        } else if t.split_whitespace().any(|w| w == "flask") {
+            Framework::Flask
         } else {
             continue;
         };

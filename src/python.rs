@@ -206,11 +206,51 @@ pub fn dotted_module(module_path: &Path) -> String {
     parts.join(".")
 }
 
+/// A web framework whose app the module instruments from the entry point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebApp {
+    /// What the app is built with: `app = FastAPI(...)`.
+    pub constructor: &'static str,
+    /// The module's function that instruments it (and flushes at shutdown).
+    pub instrument: &'static str,
+}
+
+/// The web app among `frameworks` that the entry point instruments, if any.
+pub fn web_app(frameworks: &[crate::detect::Framework]) -> Option<WebApp> {
+    use crate::detect::Framework;
+    frameworks.iter().find_map(|f| match f {
+        Framework::FastApi => Some(WebApp {
+            constructor: "FastAPI",
+            instrument: "instrument_fastapi",
+        }),
+        Framework::Flask => Some(WebApp {
+            constructor: "Flask",
+            instrument: "instrument_flask",
+        }),
+        _ => None,
+    })
+}
+
 /// `source` (a FastAPI entry point) with the import and `instrument_fastapi(app)` added:
 /// the import after the last top-level import, the call after the one `X = FastAPI(...)`
 /// statement. `Ok(None)` when it already uses the module; `Err` says why it is not clear
 /// where the lines go.
 pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, String> {
+    edit_entry(
+        source,
+        import,
+        WebApp {
+            constructor: "FastAPI",
+            instrument: "instrument_fastapi",
+        },
+    )
+}
+
+/// `source` (the entry point of a `web` app) with the import and the instrument call added:
+/// the import after the last top-level import, the call after the one `X = Constructor(...)`
+/// statement. `Ok(None)` when it already uses the module; `Err` says why it is not clear
+/// where the lines go.
+pub fn edit_entry(source: &str, import: &str, web: WebApp) -> Result<Option<String>, String> {
     if source.contains("setup_observability") {
         return Ok(None);
     }
@@ -242,13 +282,27 @@ pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, 
             let is_name = !name.is_empty()
                 && !l.starts_with([' ', '\t'])
                 && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-            (is_name && rest.trim_start().starts_with("FastAPI(")).then(|| (i, name.to_string()))
+            let built = rest
+                .trim_start()
+                .starts_with(&format!("{}(", web.constructor));
+            (is_name && built).then(|| (i, name.to_string()))
         })
         .collect();
     let (app_line, app_name) = match apps.as_slice() {
         [one] => one.clone(),
-        [] => return Err("no top-level `app = FastAPI(...)` found".into()),
-        _ => return Err("more than one `= FastAPI(...)` assignment".into()),
+        [] => {
+            return Err(format!(
+                "no top-level `app = {}(...)` found (an app factory is instrumented by hand: \
+                 call {}(app) where it builds the app)",
+                web.constructor, web.instrument
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "more than one `= {}(...)` assignment",
+                web.constructor
+            ));
+        }
     };
     let mut last_import = None;
     let mut last_import_start = None;
@@ -286,7 +340,7 @@ pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, 
                 }
                 out.push_str(import);
             } else {
-                out.push_str(&format!("instrument_fastapi({app_name})"));
+                out.push_str(&format!("{}({app_name})", web.instrument));
             }
             if !ends_without_break {
                 out.push_str(eol);

@@ -10,6 +10,8 @@ honoured. With FastAPI, one line after ``app = FastAPI(...)`` does it all::
 
     instrument_fastapi(app)  # also calls setup_observability()
 
+With Flask, ``instrument_flask(app)`` after ``app = Flask(__name__)``.
+
 Elsewhere, call ``setup_observability()`` once at start-up.
 
 What it promises:
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import logging
 import logging.config
 import multiprocessing.util
@@ -74,6 +77,7 @@ __all__ = [
     "OtelLogHandler",
     "collector_endpoint",
     "instrument_fastapi",
+    "instrument_flask",
     "setup_observability",
     "shutdown_observability",
 ]
@@ -425,12 +429,31 @@ def instrument_fastapi(app: Any) -> None:
     ``opentelemetry-instrumentation-fastapi``. A ``traceparent`` header from Dapr (or
     any W3C caller) makes the span continue the caller's trace.
     """
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
     setup_observability()
     if not getattr(app, "_is_instrumented_by_opentelemetry", False):
-        FastAPIInstrumentor.instrument_app(app)
+        _instrumentor("fastapi", "FastAPIInstrumentor").instrument_app(app)
     _flush_after_lifespan(app)
+
+
+def instrument_flask(app: Any) -> None:
+    """Creates a server span for each request to ``app`` (a Flask application).
+
+    Sets OpenTelemetry up first if that has not happened yet. Needs
+    ``opentelemetry-instrumentation-flask``. A ``traceparent`` header from Dapr (or any
+    W3C caller) makes the span continue the caller's trace. What is buffered is flushed
+    when the process ends: gunicorn's workers leave through Python's normal exit, and
+    SIGTERM is handled where nothing else handles it.
+    """
+    setup_observability()
+    if not getattr(app, "_is_instrumented_by_opentelemetry", False):
+        _instrumentor("flask", "FlaskInstrumentor").instrument_app(app)
+
+
+def _instrumentor(framework: str, name: str) -> Any:
+    # Imported by name: a project has one framework's instrumentation installed, and a
+    # static import of the others would fail its type checker (mypy, pyright).
+    module = importlib.import_module(f"opentelemetry.instrumentation.{framework}")
+    return getattr(module, name)
 
 
 def _flush_after_lifespan(app: Any) -> None:

@@ -487,6 +487,63 @@ fn every_requests_span_and_logs_arrive_when_the_server_is_stopped_right_after_it
     }
 }
 
+/// Python of a venv with Flask, gunicorn and the OpenTelemetry lines obs-init writes for a
+/// Flask app, as pip resolves them together (tests/e2e/flask.lock).
+fn flask_python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/flask.lock");
+        PathBuf::from(common::install_with("e2e/venv.sh", &[&lock]).trim())
+    })
+}
+
+/// A copy of tests/e2e/flask-app.
+fn flask_app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/flask-app"),
+        dir.path(),
+    );
+    dir
+}
+
+#[test]
+fn a_flask_app_under_gunicorn_delivers_each_requests_span_and_record() {
+    let original = flask_app();
+    let onboarded = flask_app();
+    let out = obs_init(onboarded.path(), &["--yes", "--edit-entrypoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = std::fs::read_to_string(onboarded.path().join("app.py")).expect("read");
+    assert!(app.contains("\ninstrument_flask(app)\n"), "{app}");
+    let requirements =
+        std::fs::read_to_string(onboarded.path().join("requirements.txt")).expect("read");
+    assert!(
+        requirements.contains("opentelemetry-instrumentation-flask>="),
+        "{requirements}"
+    );
+    let server = "gunicorn-flask";
+    let run = report(
+        flask_python(),
+        "server_e2e.py",
+        &[onboarded.path().as_os_str(), server.as_ref()],
+    );
+    // Each request's server span continues the caller's trace, and the app's record
+    // carries it: nothing lost at SIGTERM, nothing twice.
+    assert_eq!(run["server_spans"], 20, "{run:#}");
+    assert_eq!(run["app_logs"], 20, "{run:#}");
+    let before = report(
+        flask_python(),
+        "server_e2e.py",
+        &[original.path().as_os_str(), server.as_ref()],
+    );
+    assert_eq!(before["server_spans"], 0, "{before:#}");
+    assert_eq!(run["console"], before["console"], "the console changed");
+}
+
 #[test]
 fn an_access_log_the_server_was_told_to_keep_off_stays_off() {
     let original = example("fastapi-app");

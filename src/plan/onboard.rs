@@ -685,16 +685,20 @@ fn plan_module(
     }
     plan.push(module);
 
-    let fastapi = target.frameworks.contains(&Framework::FastApi);
-    let import = if fastapi {
-        python::import_line(module_dir, "instrument_fastapi")
-    } else {
-        python::import_line(module_dir, "setup_observability")
-    };
-    let entry = module_dir.join("main.py");
-    if fastapi && opts.edit_entrypoint && entry.is_file() {
+    let web = python::web_app(&target.frameworks);
+    let import = python::import_line(
+        module_dir,
+        web.map_or("setup_observability", |w| w.instrument),
+    );
+    // The entry point the module was put beside.
+    let entry = contract::WEB_ENTRY_POINTS
+        .iter()
+        .map(|n| module_dir.join(n))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| module_dir.join("main.py"));
+    if let Some(web) = web.filter(|_| opts.edit_entrypoint && entry.is_file()) {
         let source = read_text(&entry)?;
-        match python::edit_fastapi_entry(&source, &import) {
+        match python::edit_entry(&source, &import, web) {
             Ok(None) => {}
             Ok(Some(after)) => plan.push(FileChange {
                 path: entry.clone(),
@@ -708,12 +712,14 @@ fn plan_module(
                 message: format!("{} was not edited: {why}", display(&opts.dir, &entry)),
             }),
         }
-    } else if fastapi {
+    } else if let Some(web) = web {
         plan.next_steps.push(format!(
-            "{service}: add to {}, after `app = FastAPI(...)`:\n       {import}\n       \
-             instrument_fastapi(app)\n     (or run again with --edit-entrypoint; it also flushes \
+            "{service}: add to {}, after `app = {}(...)`:\n       {import}\n       \
+             {}(app)\n     (or run again with --edit-entrypoint; it also flushes \
              at shutdown)",
-            display(&opts.dir, &entry)
+            display(&opts.dir, &entry),
+            web.constructor,
+            web.instrument
         ));
     } else if !target.frameworks.contains(&Framework::Dagster) {
         plan.next_steps.push(format!(
@@ -924,6 +930,9 @@ fn wanted_for(line: &deps::Line, frameworks: &[Framework]) -> Vec<Requirement> {
     let mut wanted = line.base();
     if frameworks.contains(&Framework::FastApi) {
         wanted.push(line.fastapi);
+    }
+    if frameworks.contains(&Framework::Flask) {
+        wanted.push(line.flask);
     }
     wanted
 }

@@ -3,7 +3,8 @@
 Usage: python server_e2e.py PROJECT_DIR SERVER [--collector-down]
 
 SERVER is one of ``uvicorn``, ``uvicorn-no-access-log``, ``uvicorn-workers``
-(``--workers 2``), ``gunicorn`` (``-w 2`` with uvicorn's worker) and ``gunicorn-preload``. The script starts a real OTLP/gRPC
+(``--workers 2``), ``gunicorn`` (``-w 2`` with uvicorn's worker), ``gunicorn-preload`` and
+``gunicorn-flask`` (a Flask project's ``app:app`` on gunicorn's own workers). The script starts a real OTLP/gRPC
 receiver (unless ``--collector-down``: then the collector address is a closed port),
 starts the server from PROJECT_DIR as the container would, sends 20 requests each carrying
 its own W3C ``traceparent`` (every fifth for an order that does not exist, which the app
@@ -64,6 +65,18 @@ def command(server: str, port: int) -> list[str]:
             bind,
             "app.main:app",
         ]
+    if server == "gunicorn-flask":
+        # A Flask project (tests/e2e/flask-app): gunicorn's own sync workers.
+        return [
+            str(bin_dir / "gunicorn"),
+            "-w",
+            "2",
+            "--access-logfile",
+            "-",
+            "-b",
+            bind,
+            "app:app",
+        ]
     raise SystemExit(f"unknown server {server}")
 
 
@@ -88,6 +101,7 @@ def wait_until_serving(port: int, proc: subprocess.Popen, workers: int) -> None:
 
 def mask(line: str) -> str:
     line = re.sub(r"\[\d{4}-\d\d-\d\d [\d:]+ [+-]\d{4}\]", "[TIME]", line)
+    line = re.sub(r"\[\d\d/\w{3}/\d{4}:[\d:]+ [+-]\d{4}\]", "[TIME]", line)
     line = re.sub(r"\b\d{4}-\d\d-\d\d[ T][\d:.,]+\b", "TIME", line)
     line = re.sub(r"\[\d+\]", "[PID]", line)
     line = re.sub(r"pid: ?\d+", "pid: PID", line)

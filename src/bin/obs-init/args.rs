@@ -244,6 +244,8 @@ pub struct Args {
 pub enum FrameworkArg {
     /// FastAPI: instrument the app (server spans that continue Dapr's traces)
     Fastapi,
+    /// Flask: instrument the app (server spans that continue Dapr's traces)
+    Flask,
     /// MLflow: export MLflow traces to the collector as well as to MLflow
     Mlflow,
     /// Dagster: send context.log records to the collector (dagster.yaml)
@@ -257,6 +259,7 @@ impl From<FrameworkArg> for obs_init::detect::Framework {
         use obs_init::detect::Framework;
         match f {
             FrameworkArg::Fastapi => Framework::FastApi,
+            FrameworkArg::Flask => Framework::Flask,
             FrameworkArg::Mlflow => Framework::Mlflow,
             FrameworkArg::Dagster => Framework::Dagster,
             FrameworkArg::Python => Framework::Python,

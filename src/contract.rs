@@ -55,10 +55,16 @@ pub const VENDORED_DIRS: &[&str] = &[
 /// Folders of a project that hold code, but not the app's entry point.
 pub const NON_APP_DIRS: &[&str] = &["tests", "test", "migrations", "docs"];
 
-/// The entry points to look for: Dagster's when the service runs Dagster.
-pub fn entry_points(dagster: bool) -> &'static [&'static str] {
+/// A Django project's application modules, in its settings package.
+pub const DJANGO_ENTRY_POINTS: &[&str] = &["wsgi.py", "asgi.py"];
+
+/// The entry points to look for: Dagster's when the service runs Dagster, Django's for a
+/// Django project, else the web names.
+pub fn entry_points(dagster: bool, django: bool) -> &'static [&'static str] {
     if dagster {
         DAGSTER_ENTRY_POINTS
+    } else if django {
+        DJANGO_ENTRY_POINTS
     } else {
         WEB_ENTRY_POINTS
     }

@@ -31,6 +31,7 @@ pub struct Line {
     pub logging: Option<Requirement>,
     pub fastapi: Requirement,
     pub flask: Requirement,
+    pub django: Requirement,
 }
 
 /// Newest first. Python 3.7 and older have no SDK release the module works with.
@@ -46,6 +47,7 @@ pub const LINES: [Line; 3] = [
         logging: Some(req("opentelemetry-instrumentation-logging", "0.66b0")),
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.66b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.66b0"),
+        django: req("opentelemetry-instrumentation-django", "0.66b0"),
     },
     Line {
         python: Version { major: 3, minor: 9 },
@@ -55,6 +57,7 @@ pub const LINES: [Line; 3] = [
         logging: Some(req("opentelemetry-instrumentation-logging", "0.61b0")),
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.61b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.61b0"),
+        django: req("opentelemetry-instrumentation-django", "0.61b0"),
     },
     Line {
         python: Version { major: 3, minor: 8 },
@@ -64,6 +67,7 @@ pub const LINES: [Line; 3] = [
         logging: None,
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.54b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.54b0"),
+        django: req("opentelemetry-instrumentation-django", "0.54b0"),
     },
 ];
 
@@ -184,7 +188,7 @@ pub fn remove_from_requirements(content: &str) -> String {
     const HEADER: &str = "# Observability (added by obs-init)";
     let ours: Vec<String> = LINES
         .iter()
-        .flat_map(|l| l.base().into_iter().chain([l.fastapi, l.flask]))
+        .flat_map(|l| l.base().into_iter().chain([l.fastapi, l.flask, l.django]))
         .map(|r| r.spec())
         .collect();
     let lines: Vec<&str> = content.split_inclusive('\n').collect();
@@ -211,7 +215,7 @@ pub fn is_ours(name: &str) -> bool {
     let name = normalize(name);
     LINES
         .iter()
-        .flat_map(|l| l.base().into_iter().chain([l.fastapi, l.flask]))
+        .flat_map(|l| l.base().into_iter().chain([l.fastapi, l.flask, l.django]))
         .any(|r| normalize(r.name) == name)
 }
 

@@ -17,6 +17,7 @@ use crate::deps;
 pub enum Framework {
     FastApi,
     Flask,
+    Django,
     Mlflow,
     Dagster,
     /// Plain Python: the module and its dependencies, nothing framework-specific.
@@ -24,9 +25,10 @@ pub enum Framework {
 }
 
 impl Framework {
-    pub const ALL: [Framework; 5] = [
+    pub const ALL: [Framework; 6] = [
         Framework::FastApi,
         Framework::Flask,
+        Framework::Django,
         Framework::Mlflow,
         Framework::Dagster,
         Framework::Python,
@@ -36,6 +38,7 @@ impl Framework {
         match self {
             Framework::FastApi => "fastapi",
             Framework::Flask => "flask",
+            Framework::Django => "django",
             Framework::Mlflow => "mlflow",
             Framework::Dagster => "dagster",
             Framework::Python => "python",
@@ -47,6 +50,7 @@ impl Framework {
         match name {
             "fastapi" => Some(Framework::FastApi),
             "flask" => Some(Framework::Flask),
+            "django" => Some(Framework::Django),
             "mlflow" | "mlflow-skinny" => Some(Framework::Mlflow),
             "dagster" | "dagster-webserver" | "dagster-postgres" | "dagster-docker" => {
                 Some(Framework::Dagster)
@@ -114,6 +118,8 @@ pub fn detect(
             Framework::FastApi
         } else if t.split_whitespace().any(|w| w == "flask") {
             Framework::Flask
+        } else if t.contains("manage.py") || t.contains("django") {
+            Framework::Django
         } else {
             continue;
         };

@@ -209,10 +209,15 @@ pub fn dotted_module(module_path: &Path) -> String {
 /// A web framework whose app the module instruments from the entry point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebApp {
-    /// What the app is built with: `app = FastAPI(...)`.
-    pub constructor: &'static str,
+    /// What the app is built with: `app = FastAPI(...)`, `application =
+    /// get_wsgi_application()`.
+    pub constructors: &'static [&'static str],
     /// The module's function that instruments it (and flushes at shutdown).
     pub instrument: &'static str,
+    /// Whether the call goes before the app is built, without arguments (Django's
+    /// instrumentation patches the handler the application is made of), rather than after
+    /// it, given the app.
+    pub before: bool,
 }
 
 /// The web app among `frameworks` that the entry point instruments, if any.
@@ -220,12 +225,19 @@ pub fn web_app(frameworks: &[crate::detect::Framework]) -> Option<WebApp> {
     use crate::detect::Framework;
     frameworks.iter().find_map(|f| match f {
         Framework::FastApi => Some(WebApp {
-            constructor: "FastAPI",
+            constructors: &["FastAPI"],
             instrument: "instrument_fastapi",
+            before: false,
         }),
         Framework::Flask => Some(WebApp {
-            constructor: "Flask",
+            constructors: &["Flask"],
             instrument: "instrument_flask",
+            before: false,
+        }),
+        Framework::Django => Some(WebApp {
+            constructors: &["get_wsgi_application", "get_asgi_application"],
+            instrument: "instrument_django",
+            before: true,
         }),
         _ => None,
     })
@@ -240,8 +252,9 @@ pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, 
         source,
         import,
         WebApp {
-            constructor: "FastAPI",
+            constructors: &["FastAPI"],
             instrument: "instrument_fastapi",
+            before: false,
         },
     )
 }
@@ -282,25 +295,33 @@ pub fn edit_entry(source: &str, import: &str, web: WebApp) -> Result<Option<Stri
             let is_name = !name.is_empty()
                 && !l.starts_with([' ', '\t'])
                 && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-            let built = rest
-                .trim_start()
-                .starts_with(&format!("{}(", web.constructor));
+            let rest = rest.trim_start();
+            let built = web
+                .constructors
+                .iter()
+                .any(|c| rest.starts_with(&format!("{c}(")));
             (is_name && built).then(|| (i, name.to_string()))
         })
         .collect();
     let (app_line, app_name) = match apps.as_slice() {
         [one] => one.clone(),
+        [] if web.before => {
+            return Err(format!(
+                "no top-level `application = {}()` found",
+                web.constructors.join("()` or `")
+            ));
+        }
         [] => {
             return Err(format!(
                 "no top-level `app = {}(...)` found (an app factory is instrumented by hand: \
                  call {}(app) where it builds the app)",
-                web.constructor, web.instrument
+                web.constructors[0], web.instrument
             ));
         }
         _ => {
             return Err(format!(
                 "more than one `= {}(...)` assignment",
-                web.constructor
+                web.constructors[0]
             ));
         }
     };
@@ -323,9 +344,12 @@ pub fn edit_entry(source: &str, import: &str, web: WebApp) -> Result<Option<Stri
             out.push_str(import);
             out.push_str(eol);
         }
+        if web.before && i == app_line {
+            out.push_str(&format!("{}(){eol}", web.instrument));
+        }
         out.push_str(line);
         let ends_without_break = !line.ends_with('\n');
-        if Some(i) == last_import || i == app_end {
+        if Some(i) == last_import || (i == app_end && !web.before) {
             if ends_without_break {
                 out.push_str(eol);
             }

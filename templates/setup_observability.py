@@ -10,7 +10,8 @@ honoured. With FastAPI, one line after ``app = FastAPI(...)`` does it all::
 
     instrument_fastapi(app)  # also calls setup_observability()
 
-With Flask, ``instrument_flask(app)`` after ``app = Flask(__name__)``.
+With Flask, ``instrument_flask(app)`` after ``app = Flask(__name__)``; with Django,
+``instrument_django()`` before ``application = get_wsgi_application()``.
 
 Elsewhere, call ``setup_observability()`` once at start-up.
 
@@ -76,6 +77,7 @@ except ImportError:  # SDK lines before 1.40 (Python 3.8's) have only the SDK's.
 __all__ = [
     "OtelLogHandler",
     "collector_endpoint",
+    "instrument_django",
     "instrument_fastapi",
     "instrument_flask",
     "setup_observability",
@@ -268,6 +270,10 @@ class _Reporter(logging.Handler):
             _last_failure = now
         if str(record.msg).startswith(_CUT_SHORT):
             return  # shutdown cut the export short on purpose
+        if record.name == "opentelemetry.attributes":
+            # An extra the app logged that is no attribute type (Django's `request` on
+            # every "Not Found"): it is sent as its string; nothing failed.
+            return
         key = (record.name, record.msg)
         last = self._last.get(key)
         if last is not None and now - last < REPORT_INTERVAL:
@@ -447,6 +453,21 @@ def instrument_flask(app: Any) -> None:
     setup_observability()
     if not getattr(app, "_is_instrumented_by_opentelemetry", False):
         _instrumentor("flask", "FlaskInstrumentor").instrument_app(app)
+
+
+def instrument_django() -> None:
+    """Creates a server span for each request Django serves; call it before the
+    application is built (``get_wsgi_application()`` in wsgi.py, or asgi.py's).
+
+    Sets OpenTelemetry up first if that has not happened yet. Needs
+    ``opentelemetry-instrumentation-django``. A ``traceparent`` header from Dapr (or any
+    W3C caller) makes the span continue the caller's trace. What is buffered is flushed
+    when the process ends, as for Flask.
+    """
+    setup_observability()
+    instrumentor = _instrumentor("django", "DjangoInstrumentor")()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 def _instrumentor(framework: str, name: str) -> Any:

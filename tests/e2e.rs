@@ -487,14 +487,31 @@ fn every_requests_span_and_logs_arrive_when_the_server_is_stopped_right_after_it
     }
 }
 
-/// Python of a venv with Flask, gunicorn and the OpenTelemetry lines obs-init writes for a
-/// Flask app, as pip resolves them together (tests/e2e/flask.lock).
+/// Python of a venv with a framework, gunicorn and the OpenTelemetry lines obs-init writes
+/// for it, as pip resolves them together (`tests/e2e/flask.lock`, `django.lock`).
+fn flask_or_django_python(lock: &str) -> &'static Path {
+    static PYTHONS: std::sync::Mutex<Vec<(String, &'static Path)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut known = PYTHONS.lock().expect("lock");
+    if let Some((_, p)) = known.iter().find(|(l, _)| l == lock) {
+        return p;
+    }
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e")
+        .join(lock);
+    let python = PathBuf::from(common::install_with("e2e/venv.sh", &[&file]).trim());
+    let python: &'static Path = Box::leak(python.into_boxed_path());
+    known.push((lock.to_string(), python));
+    python
+}
+
+/// A program installed in the venv of `python`.
+fn python_of(python: &Path, program: &str) -> PathBuf {
+    python.with_file_name(program)
+}
+
 fn flask_python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/flask.lock");
-        PathBuf::from(common::install_with("e2e/venv.sh", &[&lock]).trim())
-    })
+    flask_or_django_python("flask.lock")
 }
 
 /// A copy of tests/e2e/flask-app.
@@ -537,6 +554,72 @@ fn a_flask_app_under_gunicorn_delivers_each_requests_span_and_record() {
     assert_eq!(run["app_logs"], 20, "{run:#}");
     let before = report(
         flask_python(),
+        "server_e2e.py",
+        &[original.path().as_os_str(), server.as_ref()],
+    );
+    assert_eq!(before["server_spans"], 0, "{before:#}");
+    assert_eq!(run["console"], before["console"], "the console changed");
+}
+
+/// The orders view the Django test project serves, as the FastAPI and Flask examples do.
+const DJANGO_VIEWS: &str = "import logging\n\nfrom django.http import Http404, JsonResponse\n\n\
+    log = logging.getLogger(__name__)\n\n\ndef get_order(request, order_id):\n    \
+    log.info(\"looking up order %s\", order_id)\n    if order_id >= 1000:\n        \
+    log.warning(\"order %s not found\", order_id)\n        raise Http404(\"no such order\")\n    \
+    return JsonResponse({\"id\": order_id, \"status\": \"shipped\"})\n";
+const DJANGO_URLS: &str = "from django.urls import path\n\nfrom . import views\n\n\
+    urlpatterns = [path(\"orders/<int:order_id>\", views.get_order)]\n";
+
+/// A Django project as `django-admin startproject mysite .` makes it (the real one), with
+/// the orders view, a requirements.txt and a compose file.
+fn django_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    let admin = python_of(flask_or_django_python("django.lock"), "django-admin");
+    let made = Command::new(admin)
+        .args(["startproject", "mysite", "."])
+        .current_dir(p)
+        .output()
+        .expect("django-admin runs");
+    assert!(made.status.success(), "{made:?}");
+    std::fs::write(p.join("mysite/views.py"), DJANGO_VIEWS).expect("write");
+    std::fs::write(p.join("mysite/urls.py"), DJANGO_URLS).expect("write");
+    std::fs::write(p.join("requirements.txt"), "django>=5\ngunicorn>=23\n").expect("write");
+    std::fs::write(p.join("Dockerfile"), "FROM python:3.12-slim\n").expect("write");
+    std::fs::write(
+        p.join("compose.yaml"),
+        "services:\n  web:\n    build: .\n    command: gunicorn mysite.wsgi:application -b 0.0.0.0:8000\n",
+    )
+    .expect("write");
+    dir
+}
+
+#[test]
+fn a_django_project_under_gunicorn_delivers_each_requests_span_and_record() {
+    let original = django_project();
+    let onboarded = django_project();
+    let out = obs_init(onboarded.path(), &["--yes", "--edit-entrypoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wsgi = std::fs::read_to_string(onboarded.path().join("mysite/wsgi.py")).expect("read");
+    assert!(
+        wsgi.contains("instrument_django()\napplication = get_wsgi_application()"),
+        "{wsgi}"
+    );
+    let python = flask_or_django_python("django.lock");
+    let server = "gunicorn-django";
+    let run = report(
+        python,
+        "server_e2e.py",
+        &[onboarded.path().as_os_str(), server.as_ref()],
+    );
+    assert_eq!(run["server_spans"], 20, "{run:#}");
+    assert_eq!(run["app_logs"], 20, "{run:#}");
+    let before = report(
+        python,
         "server_e2e.py",
         &[original.path().as_os_str(), server.as_ref()],
     );

@@ -588,7 +588,10 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
             message,
         })
     };
-    let entry_names = contract::entry_points(target.frameworks.contains(&Framework::Dagster));
+    let entry_names = contract::entry_points(
+        target.frameworks.contains(&Framework::Dagster),
+        target.frameworks.contains(&Framework::Django),
+    );
     match (&opts.module_path, &target.context) {
         (Some(p), _) if p.extension().is_some_and(|e| e == "py") => Some(p.clone()),
         (Some(p), _) => Some(p.join(python::MODULE_FILE)),
@@ -691,7 +694,7 @@ fn plan_module(
         web.map_or("setup_observability", |w| w.instrument),
     );
     // The entry point the module was put beside.
-    let entry = contract::WEB_ENTRY_POINTS
+    let entry = contract::entry_points(false, target.frameworks.contains(&Framework::Django))
         .iter()
         .map(|n| module_dir.join(n))
         .find(|p| p.is_file())
@@ -713,13 +716,17 @@ fn plan_module(
             }),
         }
     } else if let Some(web) = web {
+        let (place, call) = if web.before {
+            ("before", format!("{}()", web.instrument))
+        } else {
+            ("after", format!("{}(app)", web.instrument))
+        };
         plan.next_steps.push(format!(
-            "{service}: add to {}, after `app = {}(...)`:\n       {import}\n       \
-             {}(app)\n     (or run again with --edit-entrypoint; it also flushes \
-             at shutdown)",
+            "{service}: add to {}, {place} `{} = {}(...)`:\n       {import}\n       \
+             {call}\n     (or run again with --edit-entrypoint; it also flushes at shutdown)",
             display(&opts.dir, &entry),
-            web.constructor,
-            web.instrument
+            if web.before { "application" } else { "app" },
+            web.constructors[0],
         ));
     } else if !target.frameworks.contains(&Framework::Dagster) {
         plan.next_steps.push(format!(
@@ -933,6 +940,9 @@ fn wanted_for(line: &deps::Line, frameworks: &[Framework]) -> Vec<Requirement> {
     }
     if frameworks.contains(&Framework::Flask) {
         wanted.push(line.flask);
+    }
+    if frameworks.contains(&Framework::Django) {
+        wanted.push(line.django);
     }
     wanted
 }

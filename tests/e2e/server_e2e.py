@@ -4,7 +4,8 @@ Usage: python server_e2e.py PROJECT_DIR SERVER [--collector-down]
 
 SERVER is one of ``uvicorn``, ``uvicorn-no-access-log``, ``uvicorn-workers``
 (``--workers 2``), ``gunicorn`` (``-w 2`` with uvicorn's worker), ``gunicorn-preload`` and
-``gunicorn-flask`` (a Flask project's ``app:app`` on gunicorn's own workers). The script starts a real OTLP/gRPC
+``gunicorn-flask`` (a Flask project's ``app:app`` on gunicorn's own workers) and
+``gunicorn-django`` (``mysite.wsgi:application``). The script starts a real OTLP/gRPC
 receiver (unless ``--collector-down``: then the collector address is a closed port),
 starts the server from PROJECT_DIR as the container would, sends 20 requests each carrying
 its own W3C ``traceparent`` (every fifth for an order that does not exist, which the app
@@ -76,6 +77,18 @@ def command(server: str, port: int) -> list[str]:
             "-b",
             bind,
             "app:app",
+        ]
+    if server == "gunicorn-django":
+        # A Django project made by django-admin startproject mysite.
+        return [
+            str(bin_dir / "gunicorn"),
+            "-w",
+            "2",
+            "--access-logfile",
+            "-",
+            "-b",
+            bind,
+            "mysite.wsgi:application",
         ]
     raise SystemExit(f"unknown server {server}")
 

@@ -246,6 +246,8 @@ pub enum FrameworkArg {
     Fastapi,
     /// Flask: instrument the app (server spans that continue Dapr's traces)
     Flask,
+    /// Django: instrument the project (server spans that continue Dapr's traces)
+    Django,
     /// MLflow: export MLflow traces to the collector as well as to MLflow
     Mlflow,
     /// Dagster: send context.log records to the collector (dagster.yaml)
@@ -260,6 +262,7 @@ impl From<FrameworkArg> for obs_init::detect::Framework {
         match f {
             FrameworkArg::Fastapi => Framework::FastApi,
             FrameworkArg::Flask => Framework::Flask,
+            FrameworkArg::Django => Framework::Django,
             FrameworkArg::Mlflow => Framework::Mlflow,
             FrameworkArg::Dagster => Framework::Dagster,
             FrameworkArg::Python => Framework::Python,

@@ -467,7 +467,7 @@ mod tests {
     fn a_bad_framework_is_reported_with_the_valid_ones() {
         let err = read("[service.api]\nframeworks = [\"rails\"]\n").expect_err("invalid");
         assert!(
-            err.contains("fastapi, flask, django, mlflow, dagster, python"),
+            err.contains("fastapi, flask, django, celery, mlflow, dagster, python"),
             "{err}"
         );
     }

@@ -32,6 +32,7 @@ pub struct Line {
     pub fastapi: Requirement,
     pub flask: Requirement,
     pub django: Requirement,
+    pub celery: Requirement,
 }
 
 /// Newest first. Python 3.7 and older have no SDK release the module works with.
@@ -48,6 +49,7 @@ pub const LINES: [Line; 3] = [
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.66b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.66b0"),
         django: req("opentelemetry-instrumentation-django", "0.66b0"),
+        celery: req("opentelemetry-instrumentation-celery", "0.66b0"),
     },
     Line {
         python: Version { major: 3, minor: 9 },
@@ -58,6 +60,7 @@ pub const LINES: [Line; 3] = [
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.61b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.61b0"),
         django: req("opentelemetry-instrumentation-django", "0.61b0"),
+        celery: req("opentelemetry-instrumentation-celery", "0.61b0"),
     },
     Line {
         python: Version { major: 3, minor: 8 },
@@ -68,6 +71,7 @@ pub const LINES: [Line; 3] = [
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.54b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.54b0"),
         django: req("opentelemetry-instrumentation-django", "0.54b0"),
+        celery: req("opentelemetry-instrumentation-celery", "0.54b0"),
     },
 ];
 
@@ -188,7 +192,11 @@ pub fn remove_from_requirements(content: &str) -> String {
     const HEADER: &str = "# Observability (added by obs-init)";
     let ours: Vec<String> = LINES
         .iter()
-        .flat_map(|l| l.base().into_iter().chain([l.fastapi, l.flask, l.django]))
+        .flat_map(|l| {
+            l.base()
+                .into_iter()
+                .chain([l.fastapi, l.flask, l.django, l.celery])
+        })
         .map(|r| r.spec())
         .collect();
     let lines: Vec<&str> = content.split_inclusive('\n').collect();
@@ -215,7 +223,11 @@ pub fn is_ours(name: &str) -> bool {
     let name = normalize(name);
     LINES
         .iter()
-        .flat_map(|l| l.base().into_iter().chain([l.fastapi, l.flask, l.django]))
+        .flat_map(|l| {
+            l.base()
+                .into_iter()
+                .chain([l.fastapi, l.flask, l.django, l.celery])
+        })
         .any(|r| normalize(r.name) == name)
 }
 

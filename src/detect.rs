@@ -18,6 +18,7 @@ pub enum Framework {
     FastApi,
     Flask,
     Django,
+    Celery,
     Mlflow,
     Dagster,
     /// Plain Python: the module and its dependencies, nothing framework-specific.
@@ -25,10 +26,11 @@ pub enum Framework {
 }
 
 impl Framework {
-    pub const ALL: [Framework; 6] = [
+    pub const ALL: [Framework; 7] = [
         Framework::FastApi,
         Framework::Flask,
         Framework::Django,
+        Framework::Celery,
         Framework::Mlflow,
         Framework::Dagster,
         Framework::Python,
@@ -39,6 +41,7 @@ impl Framework {
             Framework::FastApi => "fastapi",
             Framework::Flask => "flask",
             Framework::Django => "django",
+            Framework::Celery => "celery",
             Framework::Mlflow => "mlflow",
             Framework::Dagster => "dagster",
             Framework::Python => "python",
@@ -51,6 +54,7 @@ impl Framework {
             "fastapi" => Some(Framework::FastApi),
             "flask" => Some(Framework::Flask),
             "django" => Some(Framework::Django),
+            "celery" => Some(Framework::Celery),
             "mlflow" | "mlflow-skinny" => Some(Framework::Mlflow),
             "dagster" | "dagster-webserver" | "dagster-postgres" | "dagster-docker" => {
                 Some(Framework::Dagster)
@@ -114,6 +118,8 @@ pub fn detect(
             Framework::Dagster
         } else if t.contains("mlflow") {
             Framework::Mlflow
+        } else if t.split_whitespace().any(|w| w == "celery") {
+            Framework::Celery
         } else if t.contains("uvicorn") || t.contains("fastapi") {
             Framework::FastApi
         } else if t.split_whitespace().any(|w| w == "flask") {

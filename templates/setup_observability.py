@@ -77,6 +77,7 @@ except ImportError:  # SDK lines before 1.40 (Python 3.8's) have only the SDK's.
 __all__ = [
     "OtelLogHandler",
     "collector_endpoint",
+    "instrument_celery",
     "instrument_django",
     "instrument_fastapi",
     "instrument_flask",
@@ -468,6 +469,43 @@ def instrument_django() -> None:
     instrumentor = _instrumentor("django", "DjangoInstrumentor")()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
+
+
+def instrument_celery(app: Any = None) -> None:
+    """Traces the tasks of a Celery app: a task started from a traced request (or from
+    another task) continues that trace. Call it where the app is built, after
+    ``app = Celery(...)``, in the module both the workers (``celery -A``) and the code
+    that sends tasks import.
+
+    Each prefork worker process sets up again after the fork (``worker_process_init``)
+    and flushes when it stops (``worker_process_shutdown``); the worker's own logging
+    setup keeps the export. Needs
+    ``opentelemetry-instrumentation-celery``.
+    """
+    setup_observability()
+    _instrument_celery()
+    signals = importlib.import_module("celery.signals")
+    signals.worker_process_init.connect(_instrument_celery, weak=False)
+    signals.worker_process_shutdown.connect(_flush_celery_child, weak=False)
+    # The worker takes the root logger over (worker_hijack_root_logger) and drops its
+    # handlers: the forwarders go back once it has set up its own.
+    signals.after_setup_logger.connect(_reattach_forwarders, weak=False)
+
+
+def _instrument_celery(*_args: Any, **_kwargs: Any) -> None:
+    instrumentor = _instrumentor("celery", "CeleryInstrumentor")()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+
+
+def _flush_celery_child(*_args: Any, **_kwargs: Any) -> None:
+    shutdown_observability()
+
+
+def _reattach_forwarders(*_args: Any, **_kwargs: Any) -> None:
+    with _lock:
+        for forwarder in _forwarders:
+            _attach(forwarder)
 
 
 def _instrumentor(framework: str, name: str) -> Any:

@@ -488,7 +488,8 @@ fn every_requests_span_and_logs_arrive_when_the_server_is_stopped_right_after_it
 }
 
 /// Python of a venv with a framework, gunicorn and the OpenTelemetry lines obs-init writes
-/// for it, as pip resolves them together (`tests/e2e/flask.lock`, `django.lock`).
+/// for it, as pip resolves them together (`tests/e2e/flask.lock`, `django.lock`,
+/// `celery.lock`).
 fn flask_or_django_python(lock: &str) -> &'static Path {
     static PYTHONS: std::sync::Mutex<Vec<(String, &'static Path)>> =
         std::sync::Mutex::new(Vec::new());
@@ -625,6 +626,46 @@ fn a_django_project_under_gunicorn_delivers_each_requests_span_and_record() {
     );
     assert_eq!(before["server_spans"], 0, "{before:#}");
     assert_eq!(run["console"], before["console"], "the console changed");
+}
+
+#[test]
+fn a_celery_task_started_from_a_request_continues_its_trace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/celery-app"),
+        p,
+    );
+    let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    // The next step, pasted where it says: after `app = Celery(...)`, in the module the
+    // worker loads (here at the end of tasks.py, after the app's configuration).
+    let step: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| !l.contains("after `app = Celery(...)`"))
+        .skip(1)
+        .take(2)
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        step,
+        [
+            "from setup_observability import instrument_celery",
+            "instrument_celery(app)"
+        ],
+        "{stderr}"
+    );
+    let tasks = p.join("tasks.py");
+    let source = std::fs::read_to_string(&tasks).expect("read");
+    std::fs::write(&tasks, format!("{source}\n{}\n{}\n", step[0], step[1])).expect("write");
+    let run = report(
+        flask_or_django_python("celery.lock"),
+        "celery_e2e.py",
+        &[p.as_os_str()],
+    );
+    assert_eq!(run["task_spans_in_the_request_trace"], 3, "{run:#}");
+    assert_eq!(run["task_logs_in_the_request_trace"], 3, "{run:#}");
 }
 
 #[test]

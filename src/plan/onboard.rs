@@ -728,7 +728,20 @@ fn plan_module(
             if web.before { "application" } else { "app" },
             web.constructors[0],
         ));
-    } else if !target.frameworks.contains(&Framework::Dagster) {
+    }
+    if target.frameworks.contains(&Framework::Celery) {
+        let import = python::import_line(module_dir, "instrument_celery");
+        let step = format!(
+            "add to the module that builds the Celery app (the one `celery -A` names), after \
+             `app = Celery(...)`:\n       {import}\n       instrument_celery(app)\n     (each \
+             worker process sets up after the fork and flushes when it stops; tasks continue \
+             the trace of whoever started them)"
+        );
+        // Services built from one folder (the web app and its worker) share the module.
+        if !plan.next_steps.iter().any(|s| s.ends_with(&step)) {
+            plan.next_steps.push(format!("{service}: {step}"));
+        }
+    } else if web.is_none() && !target.frameworks.contains(&Framework::Dagster) {
         plan.next_steps.push(format!(
             "{service}: call setup_observability() at start-up, next to {}: {import}",
             display(&opts.dir, module_dir)
@@ -943,6 +956,9 @@ fn wanted_for(line: &deps::Line, frameworks: &[Framework]) -> Vec<Requirement> {
     }
     if frameworks.contains(&Framework::Django) {
         wanted.push(line.django);
+    }
+    if frameworks.contains(&Framework::Celery) {
+        wanted.push(line.celery);
     }
     wanted
 }

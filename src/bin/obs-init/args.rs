@@ -248,6 +248,8 @@ pub enum FrameworkArg {
     Flask,
     /// Django: instrument the project (server spans that continue Dapr's traces)
     Django,
+    /// Celery: trace tasks, continuing the trace of whoever started them
+    Celery,
     /// MLflow: export MLflow traces to the collector as well as to MLflow
     Mlflow,
     /// Dagster: send context.log records to the collector (dagster.yaml)
@@ -263,6 +265,7 @@ impl From<FrameworkArg> for obs_init::detect::Framework {
             FrameworkArg::Fastapi => Framework::FastApi,
             FrameworkArg::Flask => Framework::Flask,
             FrameworkArg::Django => Framework::Django,
+            FrameworkArg::Celery => Framework::Celery,
             FrameworkArg::Mlflow => Framework::Mlflow,
             FrameworkArg::Dagster => Framework::Dagster,
             FrameworkArg::Python => Framework::Python,

@@ -802,7 +802,17 @@ fn onboarded_on(image: &str) -> (tempfile::TempDir, Vec<String>) {
         "from fastapi import FastAPI\n\napp = FastAPI()\n",
     )
     .expect("w");
-    std::fs::write(root.join("requirements.txt"), "fastapi\n").expect("w");
+    // Every framework whose instrumentation obs-init adds, so that each line is resolved.
+    std::fs::write(
+        root.join("app/wsgi.py"),
+        "from django.core.wsgi import get_wsgi_application\n\napplication = get_wsgi_application()\n",
+    )
+    .expect("w");
+    std::fs::write(
+        root.join("requirements.txt"),
+        "fastapi\nflask\ndjango\ncelery\n",
+    )
+    .expect("w");
     let out = obs_init(root, &["--yes"]);
     assert!(out.status.success(), "{image}: {out:?}");
     let text = std::fs::read_to_string(root.join("requirements.txt")).expect("read");
@@ -875,12 +885,17 @@ fn the_dependency_lines_install_on_the_images_python() {
             version.starts_with(sdk),
             "{image}: SDK {version}, wanted {sdk}x"
         );
-        assert!(
-            installed
-                .iter()
-                .any(|(n, _)| n == "opentelemetry-instrumentation-fastapi"),
-            "{image}: {installed:?}"
-        );
+        for framework in ["fastapi", "flask", "django", "celery"] {
+            let package = format!("opentelemetry-instrumentation-{framework}");
+            assert!(
+                lines.iter().any(|l| l.starts_with(&package)),
+                "{image}: {lines:?}"
+            );
+            assert!(
+                installed.iter().any(|(n, _)| *n == package),
+                "{image}: {package} not in {installed:?}"
+            );
+        }
     }
     // What obs-init wrote before it read the image: the resolver refuses it on 3.9.
     let newest: Vec<String> = obs_init::deps::BASE.iter().map(|r| r.spec()).collect();

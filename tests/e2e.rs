@@ -611,6 +611,17 @@ fn a_django_project_under_gunicorn_delivers_each_requests_span_and_record() {
         "{wsgi}"
     );
     let python = flask_or_django_python("django.lock");
+    // asgi.py, edited the same way, still builds the application with real Django.
+    let (ok, output) = common::outcome(
+        Command::new(python)
+            .args([
+                "-c",
+                "import mysite.asgi; print(type(mysite.asgi.application).__name__)",
+            ])
+            .current_dir(onboarded.path())
+            .env("OTEL_COLLECTOR_ENDPOINT", "127.0.0.1:9"),
+    );
+    assert!(ok && output.contains("ASGIHandler"), "asgi.py: {output}");
     let server = "gunicorn-django";
     let run = report(
         python,

@@ -693,27 +693,39 @@ fn plan_module(
         module_dir,
         web.map_or("setup_observability", |w| w.instrument),
     );
-    // The entry point the module was put beside.
-    let entry = contract::entry_points(false, target.frameworks.contains(&Framework::Django))
+    // The entry point the module was put beside; a Django project serves both of its
+    // application modules (wsgi.py and asgi.py), so both are edited.
+    let django = target.frameworks.contains(&Framework::Django);
+    let mut entries = contract::entry_points(false, django)
         .iter()
         .map(|n| module_dir.join(n))
-        .find(|p| p.is_file())
+        .filter(|p| p.is_file());
+    let entries: Vec<PathBuf> = if django {
+        entries.collect()
+    } else {
+        entries.next().into_iter().collect()
+    };
+    let entry = entries
+        .first()
+        .cloned()
         .unwrap_or_else(|| module_dir.join("main.py"));
-    if let Some(web) = web.filter(|_| opts.edit_entrypoint && entry.is_file()) {
-        let source = read_text(&entry)?;
-        match python::edit_entry(&source, &import, web) {
-            Ok(None) => {}
-            Ok(Some(after)) => plan.push(FileChange {
-                path: entry.clone(),
-                display: display(&opts.dir, &entry),
-                before: Some(source),
-                after,
-                status: Status::Update,
-            }),
-            Err(why) => plan.notes.push(Note {
-                service: Some(service.clone()),
-                message: format!("{} was not edited: {why}", display(&opts.dir, &entry)),
-            }),
+    if let Some(web) = web.filter(|_| opts.edit_entrypoint && !entries.is_empty()) {
+        for entry in &entries {
+            let source = read_text(entry)?;
+            match python::edit_entry(&source, &import, web) {
+                Ok(None) => {}
+                Ok(Some(after)) => plan.push(FileChange {
+                    path: entry.clone(),
+                    display: display(&opts.dir, entry),
+                    before: Some(source),
+                    after,
+                    status: Status::Update,
+                }),
+                Err(why) => plan.notes.push(Note {
+                    service: Some(service.clone()),
+                    message: format!("{} was not edited: {why}", display(&opts.dir, entry)),
+                }),
+            }
         }
     } else if let Some(web) = web {
         let (place, call) = if web.before {

@@ -256,6 +256,7 @@ pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, 
             instrument: "instrument_fastapi",
             before: false,
         },
+        &|_| false,
     )
 }
 
@@ -263,7 +264,15 @@ pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, 
 /// the import after the last top-level import, the call after the one `X = Constructor(...)`
 /// statement. `Ok(None)` when it already uses the module; `Err` says why it is not clear
 /// where the lines go.
-pub fn edit_entry(source: &str, import: &str, web: WebApp) -> Result<Option<String>, String> {
+///
+/// `local` tells which top-level modules are the project's own (isort's first party, where
+/// an absolute import of the module sorts).
+pub fn edit_entry(
+    source: &str,
+    import: &str,
+    web: WebApp,
+    local: &dyn Fn(&str) -> bool,
+) -> Result<Option<String>, String> {
     if source.contains("setup_observability") {
         return Ok(None);
     }
@@ -327,6 +336,8 @@ pub fn edit_entry(source: &str, import: &str, web: WebApp) -> Result<Option<Stri
     };
     let mut last_import = None;
     let mut last_import_start = None;
+    // The first-party `from X import` statements, by where they start and their module.
+    let mut local_froms = Vec::new();
     let mut i = 0;
     while i < app_line {
         let l = lines[i];
@@ -334,9 +345,30 @@ pub fn edit_entry(source: &str, import: &str, web: WebApp) -> Result<Option<Stri
         if l.starts_with("import ") || l.starts_with("from ") {
             last_import = Some(end);
             last_import_start = Some(i);
+            let module = l.split_whitespace().nth(1).unwrap_or("");
+            if l.starts_with("from ") && local(module.split('.').next().unwrap_or("")) {
+                local_froms.push((i, module.to_ascii_lowercase()));
+            }
         }
         i = end + 1;
     }
+    // An absolute import of the module sorts among the project's own `from` imports, as
+    // isort (ruff's I001) orders them; with none, it opens their section after the others.
+    let ours = import
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let absolute = !import.starts_with("from .");
+    let before_local = local_froms
+        .iter()
+        .find(|(_, m)| *m > ours)
+        .map(|(at, _)| *at)
+        .filter(|_| absolute);
+    let last_is_local = last_import_start.is_some_and(|s| {
+        let module = lines[s].split_whitespace().nth(1).unwrap_or("");
+        lines[s].starts_with("from .") || local(module.split('.').next().unwrap_or(""))
+    });
     let app_end = statement_end(app_line);
     let mut out = String::with_capacity(source.len() + 200);
     for (i, line) in lines.iter().enumerate() {
@@ -347,19 +379,25 @@ pub fn edit_entry(source: &str, import: &str, web: WebApp) -> Result<Option<Stri
         if web.before && i == app_line {
             out.push_str(&format!("{}(){eol}", web.instrument));
         }
+        if before_local == Some(i) {
+            out.push_str(import);
+            out.push_str(eol);
+        }
         out.push_str(line);
         let ends_without_break = !line.ends_with('\n');
-        if Some(i) == last_import || (i == app_end && !web.before) {
+        let import_here = Some(i) == last_import && before_local.is_none();
+        if import_here || (i == app_end && !web.before) {
             if ends_without_break {
                 out.push_str(eol);
             }
-            if Some(i) == last_import {
-                // isort (ruff's I001) keeps a relative import in a section of its own, a
-                // blank line after the absolute ones.
+            if import_here {
+                // isort keeps a relative import in a section of its own, a blank line after
+                // the absolute ones; an absolute one of the project's own module opens the
+                // first-party section after third-party imports.
                 let relative = import.starts_with("from .");
                 let after_absolute =
                     last_import_start.is_some_and(|s| !lines[s].starts_with("from ."));
-                if relative && after_absolute {
+                if (relative && after_absolute) || (!relative && !last_is_local) {
                     out.push_str(eol);
                 }
                 out.push_str(import);

@@ -179,6 +179,40 @@ fn the_generated_module_and_the_inserted_lines_pass_ruff_mypy_strict_and_pyright
         "mypy --strict found problems:\n{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // The lines inserted into a Flask app import the module absolutely: isort puts it in
+    // the first-party section, among the project's own imports (`from tasks import ship`).
+    for app in ["flask-app", "celery-app"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        common::copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/e2e")
+                .join(app),
+            dir.path(),
+        );
+        let out = obs_init(dir.path(), &["--yes", "--edit-entrypoint"]);
+        assert!(out.status.success(), "{app}: {out:?}");
+        let edited = std::fs::read_to_string(dir.path().join("app.py")).expect("read");
+        assert!(edited.contains("instrument_flask(app)"), "{app}: {edited}");
+        let out = Command::new(python())
+            .current_dir(dir.path())
+            .args([
+                "-m",
+                "ruff",
+                "check",
+                "--isolated",
+                "--no-cache",
+                "--select",
+                "I,E,F",
+            ])
+            .arg("app.py")
+            .output()
+            .expect("ruff runs");
+        assert!(
+            out.status.success(),
+            "{app}: ruff on the edited app.py:\n{}\n{edited}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
     // Pyright in its default (basic) mode, resolving imports in the venv with the packages.
     let pyright = common::install("tools/pyright.sh");
     let out = Command::new(pyright.trim())

@@ -712,7 +712,11 @@ fn plan_module(
     if let Some(web) = web.filter(|_| opts.edit_entrypoint && !entries.is_empty()) {
         for entry in &entries {
             let source = read_text(entry)?;
-            match python::edit_entry(&source, &import, web) {
+            let local = |m: &str| {
+                !m.is_empty()
+                    && (module_dir.join(format!("{m}.py")).is_file() || module_dir.join(m).is_dir())
+            };
+            match python::edit_entry(&source, &import, web, &local) {
                 Ok(None) => {}
                 Ok(Some(after)) => plan.push(FileChange {
                     path: entry.clone(),

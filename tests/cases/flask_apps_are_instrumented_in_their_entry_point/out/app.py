@@ -3,6 +3,7 @@
 import logging
 
 from flask import Flask, abort
+
 from setup_observability import instrument_flask
 
 log = logging.getLogger(__name__)

@@ -243,6 +243,36 @@ pub fn web_app(frameworks: &[crate::detect::Framework]) -> Option<WebApp> {
     })
 }
 
+/// The one `.py` file in `dir` that builds `web`'s app at top level (`app = Celery(...)`),
+/// when exactly one does.
+pub fn find_app_module(dir: &Path, web: WebApp) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .collect();
+    entries.sort();
+    let builds = |p: &PathBuf| {
+        fs::read_to_string(p).is_ok_and(|text| {
+            text.lines().any(|l| {
+                !l.starts_with([' ', '\t'])
+                    && l.split_once('=').is_some_and(|(_, rest)| {
+                        let rest = rest.trim_start();
+                        web.constructors
+                            .iter()
+                            .any(|c| rest.starts_with(&format!("{c}(")))
+                    })
+            })
+        })
+    };
+    let found: Vec<PathBuf> = entries.into_iter().filter(builds).collect();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
 /// `source` (a FastAPI entry point) with the import and `instrument_fastapi(app)` added:
 /// the import after the last top-level import, the call after the one `X = FastAPI(...)`
 /// statement. `Ok(None)` when it already uses the module; `Err` says why it is not clear

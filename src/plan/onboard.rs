@@ -737,26 +737,61 @@ fn plan_module(
         } else {
             ("after", format!("{}(app)", web.instrument))
         };
-        plan.next_steps.push(format!(
-            "{service}: add to {}, {place} `{} = {}(...)`:\n       {import}\n       \
+        let step = format!(
+            "add to {}, {place} `{} = {}(...)`:\n       {import}\n       \
              {call}\n     (or run again with --edit-entrypoint; it also flushes at shutdown)",
             display(&opts.dir, &entry),
             if web.before { "application" } else { "app" },
             web.constructors[0],
-        ));
-    }
-    if target.frameworks.contains(&Framework::Celery) {
-        let import = python::import_line(module_dir, "instrument_celery");
-        let step = format!(
-            "add to the module that builds the Celery app (the one `celery -A` names), after \
-             `app = Celery(...)`:\n       {import}\n       instrument_celery(app)\n     (each \
-             worker process sets up after the fork and flushes when it stops; tasks continue \
-             the trace of whoever started them)"
         );
-        // Services built from one folder (the web app and its worker) share the module.
-        if !plan.next_steps.iter().any(|s| s.ends_with(&step)) {
-            plan.next_steps.push(format!("{service}: {step}"));
+        push_step_once(plan, service, step);
+    }
+    let celery = python::WebApp {
+        constructors: &["Celery"],
+        instrument: "instrument_celery",
+        before: false,
+    };
+    let celery_app = target
+        .frameworks
+        .contains(&Framework::Celery)
+        .then(|| python::find_app_module(module_dir, celery))
+        .flatten();
+    if let Some(app_module) = celery_app.clone().filter(|_| opts.edit_entrypoint) {
+        let import = python::import_line(module_dir, "instrument_celery");
+        let source = read_text(&app_module)?;
+        let local = |m: &str| {
+            !m.is_empty()
+                && (module_dir.join(format!("{m}.py")).is_file() || module_dir.join(m).is_dir())
+        };
+        match python::edit_entry(&source, &import, celery, &local) {
+            Ok(None) => {}
+            Ok(Some(after)) => plan.push(FileChange {
+                path: app_module.clone(),
+                display: display(&opts.dir, &app_module),
+                before: Some(source),
+                after,
+                status: Status::Update,
+            }),
+            Err(why) => plan.notes.push(Note {
+                service: Some(service.clone()),
+                message: format!("{} was not edited: {why}", display(&opts.dir, &app_module)),
+            }),
         }
+    } else if target.frameworks.contains(&Framework::Celery) {
+        let import = python::import_line(module_dir, "instrument_celery");
+        let (module, again) = match &celery_app {
+            Some(found) => (display(&opts.dir, found), "; or run again with --edit-entrypoint"),
+            None => (
+                "the module that builds the Celery app (the one `celery -A` names)".to_string(),
+                "",
+            ),
+        };
+        let step = format!(
+            "add to {module}, after `app = Celery(...)`:\n       {import}\n       \
+             instrument_celery(app)\n     (each worker process sets up after the fork and \
+             flushes when it stops; tasks continue the trace of whoever started them{again})"
+        );
+        push_step_once(plan, service, step);
     } else if web.is_none() && !target.frameworks.contains(&Framework::Dagster) {
         plan.next_steps.push(format!(
             "{service}: call setup_observability() at start-up, next to {}: {import}",
@@ -764,6 +799,14 @@ fn plan_module(
         ));
     }
     Ok(())
+}
+
+/// Adds `service: step` unless another service already has the same step: services built
+/// from one folder (a web app and its worker) share the module and its edits.
+fn push_step_once(plan: &mut Plan, service: &str, step: String) {
+    if !plan.next_steps.iter().any(|s| s.ends_with(&step)) {
+        plan.next_steps.push(format!("{service}: {step}"));
+    }
 }
 
 /// The packages, added to the first requirements.txt or pyproject.toml found in the build

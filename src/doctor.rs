@@ -89,7 +89,7 @@ pub fn diagnose(
         {
             findings.push(from_error(&display(dir, &yaml), &e));
         }
-        check_handler_modules(&modules, &display(dir, &yaml), &text, &mut findings);
+        check_handler_modules(dir, &modules, &display(dir, &yaml), &text, &mut findings);
     }
     for name in ["pyproject.toml", "requirements.in"] {
         for manifest in detect::find_files(dir, name) {
@@ -107,6 +107,55 @@ pub fn diagnose(
         }
     }
     Ok(findings)
+}
+
+/// The dependency file nearest the handler's module (its folder, then up to the project
+/// root) must list the packages the module imports: without them the handler cannot be
+/// configured and every run fails.
+fn check_handler_packages(
+    root: &Path,
+    module: &Path,
+    key: &str,
+    line: usize,
+    file: &str,
+    findings: &mut Vec<Finding>,
+) {
+    let manifest = module
+        .ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(root))
+        .flat_map(|d| ["requirements.txt", "pyproject.toml"].map(|n| d.join(n)))
+        .find(|p| p.is_file());
+    let Some(manifest) = manifest else { return };
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
+        return;
+    };
+    let listed = crate::deps::manifest_names(&manifest, &text);
+    let missing: Vec<&str> = crate::deps::BASE[..2]
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| !listed.contains(&crate::deps::normalize(n)))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    findings.push(Finding {
+        severity: Severity::Error,
+        file: file.to_string(),
+        line: Some(line),
+        message: format!(
+            "handler `{key}` imports {}, whose packages {} does not list ({}): every Dagster \
+             run fails with `Unable to configure handler '{key}'` in an image built from it",
+            display(root, module),
+            display(root, &manifest),
+            missing.join(", ")
+        ),
+        fix: format!(
+            "run obs-init for the Dagster services, or add {} to {}",
+            missing.join(", "),
+            display(root, &manifest)
+        ),
+    });
 }
 
 /// A dependency file asking for an OpenTelemetry SDK newer than any release for the Python
@@ -553,6 +602,7 @@ fn check_sidecar_profiles(
 /// packages (`logging.StreamHandler`, a library's) are not judged.
 /// `modules`: the project's generated modules.
 fn check_handler_modules(
+    root: &Path,
     modules: &[std::path::PathBuf],
     file: &str,
     text: &str,
@@ -569,8 +619,10 @@ fn check_handler_modules(
         let wanted = format!("{}.py", module.replace('.', "/"));
         let found = modules
             .iter()
-            .any(|p| p.to_string_lossy().replace('\\', "/").ends_with(&wanted));
-        if !found {
+            .find(|p| p.to_string_lossy().replace('\\', "/").ends_with(&wanted));
+        if let Some(found) = found {
+            check_handler_packages(root, found, &key, line, file, findings);
+        } else {
             findings.push(Finding {
                 severity: Severity::Error,
                 file: file.to_string(),

@@ -780,7 +780,10 @@ fn plan_module(
     } else if target.frameworks.contains(&Framework::Celery) {
         let import = python::import_line(module_dir, "instrument_celery");
         let (module, again) = match &celery_app {
-            Some(found) => (display(&opts.dir, found), "; or run again with --edit-entrypoint"),
+            Some(found) => (
+                display(&opts.dir, found),
+                "; or run again with --edit-entrypoint",
+            ),
             None => (
                 "the module that builds the Celery app (the one `celery -A` names)".to_string(),
                 "",

@@ -110,7 +110,7 @@ def main() -> int:
     proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     run_seconds = time.monotonic() - started
     if proc.returncode != 0:
-        print(proc.stderr, file=sys.stderr)
+        print(f"the child exited with {proc.returncode}:\n{proc.stderr}", file=sys.stderr)
         return 1
     exported = []
     if receiver is not None:

@@ -83,3 +83,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def serve_log_bodies() -> None:
+    """``python otlp_receiver.py --serve``: a receiver in a process of its own. Prints its
+    port, serves until stdin closes, then prints the bodies of the log records it got as
+    one JSON list. A harness that forks children keeps no gRPC threads of its own this way
+    (gRPC's fork handlers then have nothing to skip)."""
+    import json
+    import sys
+
+    server, receiver, port = start_receiver()
+    print(port, flush=True)
+    sys.stdin.read()
+    server.stop(grace=1)
+    print(json.dumps([r.body.string_value for _, r in receiver.logs]), flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--serve"]:
+        serve_log_bodies()

@@ -218,6 +218,18 @@ pub fn remove_from_requirements(content: &str) -> String {
     out
 }
 
+/// The dependency files obs-init edits, in the order it looks for them in a folder.
+pub const MANIFESTS: [&str; 2] = ["requirements.txt", "pyproject.toml"];
+
+/// The first dependency file in the first of `dirs` that has one.
+pub fn first_manifest<'a>(
+    dirs: impl IntoIterator<Item = &'a std::path::Path>,
+) -> Option<std::path::PathBuf> {
+    dirs.into_iter()
+        .flat_map(|d| MANIFESTS.map(|n| d.join(n)))
+        .find(|p| p.is_file())
+}
+
 /// Whether `name` is one of the packages obs-init adds (on any line).
 pub fn is_ours(name: &str) -> bool {
     let name = normalize(name);

@@ -322,6 +322,11 @@ fn pyproject_names(text: &str) -> Vec<String> {
 
 /// Every file named `name` below `root` (gitignore-aware, same skips as detection).
 pub fn find_files(root: &Path, name: &str) -> Vec<PathBuf> {
+    find_files_named(root, &[name])
+}
+
+/// [`find_files`] for several names in one walk.
+pub fn find_files_named(root: &Path, names: &[&str]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = WalkBuilder::new(root)
         .hidden(true)
         .git_ignore(true)
@@ -330,7 +335,9 @@ pub fn find_files(root: &Path, name: &str) -> Vec<PathBuf> {
         .filter_entry(|e| !SKIP.contains(&e.file_name().to_string_lossy().as_ref()))
         .build()
         .flatten()
-        .filter(|e| e.file_type().is_some_and(|t| t.is_file()) && e.file_name() == name)
+        .filter(|e| {
+            e.file_type().is_some_and(|t| t.is_file()) && names.iter().any(|n| e.file_name() == *n)
+        })
         .map(|e| e.into_path())
         .collect();
     out.sort();

@@ -91,10 +91,8 @@ pub fn diagnose(
         }
         check_handler_modules(dir, &modules, &display(dir, &yaml), &text, &mut findings);
     }
-    for name in ["pyproject.toml", "requirements.in"] {
-        for manifest in detect::find_files(dir, name) {
-            check_locks(dir, &manifest, &mut findings)?;
-        }
+    for manifest in detect::find_files_named(dir, &["pyproject.toml", "requirements.in"]) {
+        check_locks(dir, &manifest, &mut findings)?;
     }
     if opts.connect {
         let target = opts
@@ -120,12 +118,12 @@ fn check_handler_packages(
     file: &str,
     findings: &mut Vec<Finding>,
 ) {
-    let manifest = module
-        .ancestors()
-        .skip(1)
-        .take_while(|d| d.starts_with(root))
-        .flat_map(|d| ["requirements.txt", "pyproject.toml"].map(|n| d.join(n)))
-        .find(|p| p.is_file());
+    let manifest = crate::deps::first_manifest(
+        module
+            .ancestors()
+            .skip(1)
+            .take_while(|d| d.starts_with(root)),
+    );
     let Some(manifest) = manifest else { return };
     let Ok(text) = std::fs::read_to_string(&manifest) else {
         return;
@@ -181,10 +179,7 @@ fn check_sdk_lines(
         else {
             continue;
         };
-        let manifest = [context.as_path(), dir]
-            .iter()
-            .flat_map(|d| ["requirements.txt", "pyproject.toml"].map(|n| d.join(n)))
-            .find(|p| p.is_file());
+        let manifest = crate::deps::first_manifest([context.as_path(), dir]);
         let Some(manifest) = manifest else { continue };
         if seen.contains(&(manifest.clone(), python.version)) {
             continue;

@@ -64,9 +64,42 @@ pub enum Entry {
 /// The shallowest file named one of `names` below `dir` (at most three levels down); at
 /// equal depth in one folder, the earlier name wins.
 pub fn find_entry(dir: &Path, names: &[&str]) -> Entry {
+    let mut entry = Entry::None;
+    walk_levels(dir, |files| {
+        let mut found: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| names.iter().any(|x| n == *x)))
+            .collect();
+        entry = match found.len() {
+            0 => return false,
+            1 => Entry::Found(found.remove(0)),
+            _ => {
+                // Candidates side by side are one app: the earliest name is the entry.
+                let dirs: Vec<_> = found.iter().filter_map(|p| p.parent()).collect();
+                if dirs.windows(2).all(|w| w[0] == w[1]) {
+                    let rank = |p: &PathBuf| {
+                        let n = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                        names.iter().position(|x| Some(x.to_string()) == n)
+                    };
+                    found.sort_by_key(rank);
+                    Entry::Found(found.remove(0))
+                } else {
+                    Entry::Ambiguous(found)
+                }
+            }
+        };
+        true
+    });
+    entry
+}
+
+/// Walks `dir` breadth first, three folders down at most, past vendored and non-app
+/// folders: `visit` gets each level's files, sorted by path, and ends the walk by
+/// returning true.
+fn walk_levels(dir: &Path, mut visit: impl FnMut(Vec<PathBuf>) -> bool) {
     let mut level = vec![dir.to_path_buf()];
     for _ in 0..=3 {
-        let mut found = Vec::new();
+        let mut files = Vec::new();
         let mut next = Vec::new();
         for d in &level {
             let Ok(entries) = fs::read_dir(d) else {
@@ -81,33 +114,16 @@ pub fn find_entry(dir: &Path, names: &[&str]) -> Entry {
                     if !skipped(&name) {
                         next.push(path);
                     }
-                } else if names.contains(&name.as_str()) {
-                    found.push(path);
+                } else {
+                    files.push(path);
                 }
             }
         }
-        match found.len() {
-            0 => level = next,
-            1 => return Entry::Found(found.remove(0)),
-            _ => {
-                // Candidates side by side are one app: the earliest name is the entry.
-                let dirs: Vec<_> = found.iter().filter_map(|p| p.parent()).collect();
-                if dirs.windows(2).all(|w| w[0] == w[1]) {
-                    let rank = |p: &PathBuf| {
-                        let n = p.file_name().map(|n| n.to_string_lossy().into_owned());
-                        names.iter().position(|x| Some(x.to_string()) == n)
-                    };
-                    found.sort_by_key(rank);
-                    return Entry::Found(found.remove(0));
-                }
-                return Entry::Ambiguous(found);
-            }
+        if visit(files) || next.is_empty() {
+            return;
         }
-        if level.is_empty() {
-            break;
-        }
+        level = next;
     }
-    Entry::None
 }
 
 /// Where a Dagster code location's definitions are when no file has one of the usual names:
@@ -126,45 +142,30 @@ pub fn find_dagster_definitions(dir: &Path) -> Entry {
     ];
     let mut strong = Vec::new();
     let mut weak = Vec::new();
-    let mut level = vec![dir.to_path_buf()];
-    for _ in 0..=3 {
-        let mut next = Vec::new();
-        for d in &level {
-            let Ok(entries) = fs::read_dir(d) else {
+    walk_levels(dir, |files| {
+        for path in files {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let Some(name) = name else { continue };
+            if !name.ends_with(".py") || name == MODULE_FILE || name.starts_with("test") {
+                continue;
+            }
+            let Ok(text) = fs::read_to_string(&path) else {
                 continue;
             };
-            let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-            entries.sort();
-            for path in entries {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                let Some(name) = name else { continue };
-                if path.is_dir() {
-                    if !skipped(&name) {
-                        next.push(path);
-                    }
-                    continue;
-                }
-                if !name.ends_with(".py") || name == MODULE_FILE || name.starts_with("test") {
-                    continue;
-                }
-                let Ok(text) = fs::read_to_string(&path) else {
-                    continue;
-                };
-                let has = |marks: &[&str]| {
-                    text.lines().any(|l| {
-                        let l = l.trim_start();
-                        !l.starts_with('#') && marks.iter().any(|m| l.contains(m))
-                    })
-                };
-                if has(&STRONG) {
-                    strong.push(path);
-                } else if has(&WEAK) {
-                    weak.push(path);
-                }
+            let has = |marks: &[&str]| {
+                text.lines().any(|l| {
+                    let l = l.trim_start();
+                    !l.starts_with('#') && marks.iter().any(|m| l.contains(m))
+                })
+            };
+            if has(&STRONG) {
+                strong.push(path);
+            } else if has(&WEAK) {
+                weak.push(path);
             }
         }
-        level = next;
-    }
+        false
+    });
     let found = if strong.is_empty() { weak } else { strong };
     match found.as_slice() {
         [] => Entry::None,
@@ -224,24 +225,34 @@ pub struct WebApp {
 pub fn web_app(frameworks: &[crate::detect::Framework]) -> Option<WebApp> {
     use crate::detect::Framework;
     frameworks.iter().find_map(|f| match f {
-        Framework::FastApi => Some(WebApp {
-            constructors: &["FastAPI"],
-            instrument: "instrument_fastapi",
-            before: false,
-        }),
-        Framework::Flask => Some(WebApp {
-            constructors: &["Flask"],
-            instrument: "instrument_flask",
-            before: false,
-        }),
-        Framework::Django => Some(WebApp {
-            constructors: &["get_wsgi_application", "get_asgi_application"],
-            instrument: "instrument_django",
-            before: true,
-        }),
+        Framework::FastApi => Some(FASTAPI),
+        Framework::Flask => Some(FLASK),
+        Framework::Django => Some(DJANGO),
         _ => None,
     })
 }
+
+pub const FASTAPI: WebApp = WebApp {
+    constructors: &["FastAPI"],
+    instrument: "instrument_fastapi",
+    before: false,
+};
+pub const FLASK: WebApp = WebApp {
+    constructors: &["Flask"],
+    instrument: "instrument_flask",
+    before: false,
+};
+pub const DJANGO: WebApp = WebApp {
+    constructors: &["get_wsgi_application", "get_asgi_application"],
+    instrument: "instrument_django",
+    before: true,
+};
+/// Not a web app, but its app is built and instrumented the same way.
+pub const CELERY: WebApp = WebApp {
+    constructors: &["Celery"],
+    instrument: "instrument_celery",
+    before: false,
+};
 
 /// The one `.py` file in `dir` that builds `web`'s app at top level (`app = Celery(...)`),
 /// when exactly one does.
@@ -271,23 +282,6 @@ pub fn find_app_module(dir: &Path, web: WebApp) -> Option<PathBuf> {
         [one] => Some(one.clone()),
         _ => None,
     }
-}
-
-/// `source` (a FastAPI entry point) with the import and `instrument_fastapi(app)` added:
-/// the import after the last top-level import, the call after the one `X = FastAPI(...)`
-/// statement. `Ok(None)` when it already uses the module; `Err` says why it is not clear
-/// where the lines go.
-pub fn edit_fastapi_entry(source: &str, import: &str) -> Result<Option<String>, String> {
-    edit_entry(
-        source,
-        import,
-        WebApp {
-            constructors: &["FastAPI"],
-            instrument: "instrument_fastapi",
-            before: false,
-        },
-        &|_| false,
-    )
 }
 
 /// `source` (the entry point of a `web` app) with the import and the instrument call added:
@@ -481,9 +475,14 @@ mod tests {
     #[test]
     fn fastapi_entry_gets_the_import_and_the_call() {
         let src = "\"\"\"Orders.\"\"\"\n\nimport logging\nfrom fastapi import (\n    FastAPI,\n)\n\nlog = logging.getLogger()\napp = FastAPI(\n    title=\"x\",\n)\n\n\n@app.get(\"/\")\ndef root():\n    return {}\n";
-        let out = edit_fastapi_entry(src, "from .setup_observability import instrument_fastapi")
-            .expect("clear")
-            .expect("changed");
+        let out = edit_entry(
+            src,
+            "from .setup_observability import instrument_fastapi",
+            FASTAPI,
+            &|_| false,
+        )
+        .expect("clear")
+        .expect("changed");
         assert!(
             out.contains(
                 "    FastAPI,\n)\n\nfrom .setup_observability import instrument_fastapi\n\nlog"
@@ -494,13 +493,13 @@ mod tests {
             out.contains("    title=\"x\",\n)\ninstrument_fastapi(app)\n"),
             "{out}"
         );
-        assert_eq!(edit_fastapi_entry(&out, "x"), Ok(None));
+        assert_eq!(edit_entry(&out, "x", FASTAPI, &|_| false), Ok(None));
     }
 
     #[test]
     fn two_fastapi_apps_are_not_guessed_between() {
         let src = "from fastapi import FastAPI\na = FastAPI()\nb = FastAPI()\n";
-        assert!(edit_fastapi_entry(src, "x").is_err());
+        assert!(edit_entry(src, "x", FASTAPI, &|_| false).is_err());
     }
 
     #[test]

@@ -711,25 +711,7 @@ fn plan_module(
         .unwrap_or_else(|| module_dir.join("main.py"));
     if let Some(web) = web.filter(|_| opts.edit_entrypoint && !entries.is_empty()) {
         for entry in &entries {
-            let source = read_text(entry)?;
-            let local = |m: &str| {
-                !m.is_empty()
-                    && (module_dir.join(format!("{m}.py")).is_file() || module_dir.join(m).is_dir())
-            };
-            match python::edit_entry(&source, &import, web, &local) {
-                Ok(None) => {}
-                Ok(Some(after)) => plan.push(FileChange {
-                    path: entry.clone(),
-                    display: display(&opts.dir, entry),
-                    before: Some(source),
-                    after,
-                    status: Status::Update,
-                }),
-                Err(why) => plan.notes.push(Note {
-                    service: Some(service.clone()),
-                    message: format!("{} was not edited: {why}", display(&opts.dir, entry)),
-                }),
-            }
+            plan_entry_edit(opts, service, entry, &import, web, plan)?;
         }
     } else if let Some(web) = web {
         let (place, call) = if web.before {
@@ -746,39 +728,16 @@ fn plan_module(
         );
         push_step_once(plan, service, step);
     }
-    let celery = python::WebApp {
-        constructors: &["Celery"],
-        instrument: "instrument_celery",
-        before: false,
-    };
     let celery_app = target
         .frameworks
         .contains(&Framework::Celery)
-        .then(|| python::find_app_module(module_dir, celery))
+        .then(|| python::find_app_module(module_dir, python::CELERY))
         .flatten();
     if let Some(app_module) = celery_app.clone().filter(|_| opts.edit_entrypoint) {
-        let import = python::import_line(module_dir, "instrument_celery");
-        let source = read_text(&app_module)?;
-        let local = |m: &str| {
-            !m.is_empty()
-                && (module_dir.join(format!("{m}.py")).is_file() || module_dir.join(m).is_dir())
-        };
-        match python::edit_entry(&source, &import, celery, &local) {
-            Ok(None) => {}
-            Ok(Some(after)) => plan.push(FileChange {
-                path: app_module.clone(),
-                display: display(&opts.dir, &app_module),
-                before: Some(source),
-                after,
-                status: Status::Update,
-            }),
-            Err(why) => plan.notes.push(Note {
-                service: Some(service.clone()),
-                message: format!("{} was not edited: {why}", display(&opts.dir, &app_module)),
-            }),
-        }
+        let import = python::import_line(module_dir, python::CELERY.instrument);
+        plan_entry_edit(opts, service, &app_module, &import, python::CELERY, plan)?;
     } else if target.frameworks.contains(&Framework::Celery) {
-        let import = python::import_line(module_dir, "instrument_celery");
+        let import = python::import_line(module_dir, python::CELERY.instrument);
         let (module, again) = match &celery_app {
             Some(found) => (
                 display(&opts.dir, found),
@@ -800,6 +759,37 @@ fn plan_module(
             "{service}: call setup_observability() at start-up, next to {}: {import}",
             display(&opts.dir, module_dir)
         ));
+    }
+    Ok(())
+}
+
+/// Plans inserting `import` and `web`'s instrument call into `entry`, or notes why not.
+fn plan_entry_edit(
+    opts: &Options,
+    service: &str,
+    entry: &Path,
+    import: &str,
+    web: python::WebApp,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    let dir = entry.parent().unwrap_or(Path::new("."));
+    // isort's first party: modules beside the entry point.
+    let local =
+        |m: &str| !m.is_empty() && (dir.join(format!("{m}.py")).is_file() || dir.join(m).is_dir());
+    let source = read_text(entry)?;
+    match python::edit_entry(&source, import, web, &local) {
+        Ok(None) => {}
+        Ok(Some(after)) => plan.push(FileChange {
+            path: entry.to_path_buf(),
+            display: display(&opts.dir, entry),
+            before: Some(source),
+            after,
+            status: Status::Update,
+        }),
+        Err(why) => plan.notes.push(Note {
+            service: Some(service.to_string()),
+            message: format!("{} was not edited: {why}", display(&opts.dir, entry)),
+        }),
     }
     Ok(())
 }
@@ -828,12 +818,7 @@ fn plan_deps(
         .chain(std::iter::once(opts.dir.clone()))
         .chain(module_dir.map(Path::to_path_buf))
         .collect();
-    let deps_file = search.iter().find_map(|d| {
-        ["requirements.txt", "pyproject.toml"]
-            .iter()
-            .map(|n| d.join(n))
-            .find(|p| p.is_file())
-    });
+    let deps_file = deps::first_manifest(search.iter().map(PathBuf::as_path));
     let specs = || {
         wanted
             .iter()
@@ -936,11 +921,11 @@ fn plan_dagster(
                 [] => {
                     // The instance file a container reads is rendered from a template: a
                     // new plain dagster.yaml beside it would be read by nobody.
-                    let templates: Vec<String> = DAGSTER_TEMPLATES
-                        .iter()
-                        .flat_map(|name| detect::find_files(&opts.dir, name))
-                        .map(|p| display(&opts.dir, &p))
-                        .collect();
+                    let templates: Vec<String> =
+                        detect::find_files_named(&opts.dir, &DAGSTER_TEMPLATES)
+                            .iter()
+                            .map(|p| display(&opts.dir, p))
+                            .collect();
                     if !templates.is_empty() {
                         plan.next_steps.push(format!(
                             "add the log handler to {} (obs-init does not edit templates; \

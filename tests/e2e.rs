@@ -9,22 +9,22 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use assert_cmd::Command as BinCommand;
 
 fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| PathBuf::from(common::install("e2e/venv.sh").trim()))
+    common::venv_python("requirements.lock")
 }
 
 /// A copy of a bundled example.
 fn example(name: &str) -> tempfile::TempDir {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(name);
+    copy_of(&format!("examples/{name}"))
+}
+
+/// A copy of a folder of the repository (a bundled example, a test project, a case's input).
+fn copy_of(rel: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    common::copy_dir(&example, dir.path());
+    common::copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel), dir.path());
     dir
 }
 
@@ -182,13 +182,7 @@ fn the_generated_module_and_the_inserted_lines_pass_ruff_mypy_strict_and_pyright
     // The lines inserted into a Flask app import the module absolutely: isort puts it in
     // the first-party section, among the project's own imports (`from tasks import ship`).
     for app in ["flask-app", "celery-app"] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        common::copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/e2e")
-                .join(app),
-            dir.path(),
-        );
+        let dir = copy_of(&format!("tests/e2e/{app}"));
         let out = obs_init(dir.path(), &["--yes", "--edit-entrypoint"]);
         assert!(out.status.success(), "{app}: {out:?}");
         let edited = std::fs::read_to_string(dir.path().join("app.py")).expect("read");
@@ -305,15 +299,6 @@ fn a_dagster_job_defined_outside_definitions_py_delivers_its_records() {
     assert!(p.join("pipelines/setup_observability.py").is_file());
 }
 
-/// Python of a venv with real Dagster and dagster-docker (tests/e2e/dagster-docker.lock).
-fn dagster_docker_python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/dagster-docker.lock");
-        PathBuf::from(common::install_with("e2e/venv.sh", &[&lock]).trim())
-    })
-}
-
 /// Loads the instance in `home` with real Dagster and builds its run launcher, as the
 /// daemon does: what the launcher was configured with, as JSON.
 const LOAD_LAUNCHER: &str = "
@@ -326,7 +311,6 @@ print(json.dumps({k: getattr(launcher, k) for k in
 
 #[test]
 fn real_dagster_builds_the_docker_run_launcher_with_the_keys_obs_init_added() {
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     for (case, has_networks) in [
         (
             "dagster_docker_run_containers_join_the_network_and_get_the_variables",
@@ -337,12 +321,11 @@ fn real_dagster_builds_the_docker_run_launcher_with_the_keys_obs_init_added() {
             false,
         ),
     ] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        common::copy_dir(&cases.join(case).join("in"), dir.path());
+        let dir = copy_of(&format!("tests/cases/{case}/in"));
         let out = obs_init(dir.path(), &["--yes"]);
         assert!(out.status.success(), "{case}: {out:?}");
         let (ok, output) = common::outcome(
-            Command::new(dagster_docker_python())
+            Command::new(common::venv_python("dagster-docker.lock"))
                 .args(["-c", LOAD_LAUNCHER])
                 .arg(dir.path().join("dagster_home")),
         );
@@ -521,42 +504,18 @@ fn every_requests_span_and_logs_arrive_when_the_server_is_stopped_right_after_it
     }
 }
 
-/// Python of a venv with a framework, gunicorn and the OpenTelemetry lines obs-init writes
-/// for it, as pip resolves them together (`tests/e2e/flask.lock`, `django.lock`,
-/// `celery.lock`).
-fn flask_or_django_python(lock: &str) -> &'static Path {
-    static PYTHONS: std::sync::Mutex<Vec<(String, &'static Path)>> =
-        std::sync::Mutex::new(Vec::new());
-    let mut known = PYTHONS.lock().expect("lock");
-    if let Some((_, p)) = known.iter().find(|(l, _)| l == lock) {
-        return p;
-    }
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/e2e")
-        .join(lock);
-    let python = PathBuf::from(common::install_with("e2e/venv.sh", &[&file]).trim());
-    let python: &'static Path = Box::leak(python.into_boxed_path());
-    known.push((lock.to_string(), python));
-    python
-}
-
 /// A program installed in the venv of `python`.
 fn python_of(python: &Path, program: &str) -> PathBuf {
     python.with_file_name(program)
 }
 
 fn flask_python() -> &'static Path {
-    flask_or_django_python("flask.lock")
+    common::venv_python("flask.lock")
 }
 
 /// A copy of tests/e2e/flask-app.
 fn flask_app() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/flask-app"),
-        dir.path(),
-    );
-    dir
+    copy_of("tests/e2e/flask-app")
 }
 
 #[test]
@@ -610,7 +569,7 @@ const DJANGO_URLS: &str = "from django.urls import path\n\nfrom . import views\n
 fn django_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path();
-    let admin = python_of(flask_or_django_python("django.lock"), "django-admin");
+    let admin = python_of(common::venv_python("django.lock"), "django-admin");
     let made = Command::new(admin)
         .args(["startproject", "mysite", "."])
         .current_dir(p)
@@ -644,7 +603,7 @@ fn a_django_project_under_gunicorn_delivers_each_requests_span_and_record() {
         wsgi.contains("instrument_django()\napplication = get_wsgi_application()"),
         "{wsgi}"
     );
-    let python = flask_or_django_python("django.lock");
+    let python = common::venv_python("django.lock");
     // asgi.py, edited the same way, still builds the application with real Django.
     let (ok, output) = common::outcome(
         Command::new(python)
@@ -675,12 +634,8 @@ fn a_django_project_under_gunicorn_delivers_each_requests_span_and_record() {
 
 #[test]
 fn a_celery_task_started_from_a_request_continues_its_trace() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = copy_of("tests/e2e/celery-app");
     let p = dir.path();
-    common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/celery-app"),
-        p,
-    );
     let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
     assert!(out.status.success(), "{out:?}");
     // The Celery app's module gets the call right after `app = Celery(...)`.
@@ -692,7 +647,7 @@ fn a_celery_task_started_from_a_request_continues_its_trace() {
         "{tasks}"
     );
     let run = report(
-        flask_or_django_python("celery.lock"),
+        common::venv_python("celery.lock"),
         "celery_e2e.py",
         &[p.as_os_str()],
     );

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
@@ -13,12 +13,9 @@ use assert_cmd::Command as BinCommand;
 
 /// The folder holding `poetry`, `uv`, `pdm` and `pip-compile`.
 fn tools() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/lock-tools.lock");
-        let python = PathBuf::from(common::install_with("e2e/venv.sh", &[&lock]).trim());
-        python.parent().expect("venv bin").to_path_buf()
-    })
+    common::venv_python("lock-tools.lock")
+        .parent()
+        .expect("venv bin")
 }
 
 /// A `PATH` holding git and nothing else: obs-init finds none of the locking tools.

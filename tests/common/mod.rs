@@ -204,6 +204,26 @@ pub fn install_with(rel: &str, args: &[&Path]) -> String {
     String::from_utf8(out.stdout).expect("paths are UTF-8")
 }
 
+/// The Python of the cached venv `tests/e2e/venv.sh` makes from `tests/e2e/<lock>`: a
+/// framework with the OpenTelemetry lines obs-init writes for it (`flask.lock`,
+/// `django.lock`, `celery.lock`), real Dagster with dagster-docker, the locking tools.
+/// Installed once per test binary and lock.
+pub fn venv_python(lock: &str) -> &'static Path {
+    static PYTHONS: std::sync::Mutex<Vec<(String, &'static Path)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut known = PYTHONS.lock().expect("lock");
+    if let Some((_, p)) = known.iter().find(|(l, _)| l == lock) {
+        return p;
+    }
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e")
+        .join(lock);
+    let python = PathBuf::from(install_with("e2e/venv.sh", &[&file]).trim());
+    let python: &'static Path = Box::leak(python.into_boxed_path());
+    known.push((lock.to_string(), python));
+    python
+}
+
 /// Every file below `root` (but git's and Python's caches), by its path with `/`, with its
 /// bytes.
 pub fn read_tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {

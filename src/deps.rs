@@ -32,6 +32,9 @@ pub struct Line {
     pub fastapi: Requirement,
     pub flask: Requirement,
     pub django: Requirement,
+    /// Django's instrumentation traces ASGI requests only with the ASGI one installed (it
+    /// skips them silently otherwise).
+    pub asgi: Requirement,
     pub celery: Requirement,
 }
 
@@ -49,6 +52,7 @@ pub const LINES: [Line; 3] = [
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.66b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.66b0"),
         django: req("opentelemetry-instrumentation-django", "0.66b0"),
+        asgi: req("opentelemetry-instrumentation-asgi", "0.66b0"),
         celery: req("opentelemetry-instrumentation-celery", "0.66b0"),
     },
     Line {
@@ -60,6 +64,7 @@ pub const LINES: [Line; 3] = [
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.61b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.61b0"),
         django: req("opentelemetry-instrumentation-django", "0.61b0"),
+        asgi: req("opentelemetry-instrumentation-asgi", "0.61b0"),
         celery: req("opentelemetry-instrumentation-celery", "0.61b0"),
     },
     Line {
@@ -71,6 +76,7 @@ pub const LINES: [Line; 3] = [
         fastapi: req("opentelemetry-instrumentation-fastapi", "0.54b0"),
         flask: req("opentelemetry-instrumentation-flask", "0.54b0"),
         django: req("opentelemetry-instrumentation-django", "0.54b0"),
+        asgi: req("opentelemetry-instrumentation-asgi", "0.54b0"),
         celery: req("opentelemetry-instrumentation-celery", "0.54b0"),
     },
 ];
@@ -195,7 +201,7 @@ pub fn remove_from_requirements(content: &str) -> String {
         .flat_map(|l| {
             l.base()
                 .into_iter()
-                .chain([l.fastapi, l.flask, l.django, l.celery])
+                .chain([l.fastapi, l.flask, l.django, l.asgi, l.celery])
         })
         .map(|r| r.spec())
         .collect();
@@ -238,7 +244,7 @@ pub fn is_ours(name: &str) -> bool {
         .flat_map(|l| {
             l.base()
                 .into_iter()
-                .chain([l.fastapi, l.flask, l.django, l.celery])
+                .chain([l.fastapi, l.flask, l.django, l.asgi, l.celery])
         })
         .any(|r| normalize(r.name) == name)
 }

@@ -615,6 +615,10 @@ fn a_django_project_under_gunicorn_delivers_each_requests_span_and_record() {
             .env("OTEL_COLLECTOR_ENDPOINT", "127.0.0.1:9"),
     );
     assert!(ok && output.contains("ASGIHandler"), "asgi.py: {output}");
+    // And serves: a request through it, as an ASGI server sends it, is traced.
+    let asgi = report(python, "django_asgi.py", &[onboarded.path().as_os_str()]);
+    assert_eq!(asgi["status"], 200, "{asgi:#}");
+    assert_eq!(asgi["server_spans_in_trace"], 1, "{asgi:#}");
     let server = "gunicorn-django";
     let run = report(
         python,

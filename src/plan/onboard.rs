@@ -1003,6 +1003,7 @@ fn wanted_for(line: &deps::Line, frameworks: &[Framework]) -> Vec<Requirement> {
     }
     if frameworks.contains(&Framework::Django) {
         wanted.push(line.django);
+        wanted.push(line.asgi);
     }
     if frameworks.contains(&Framework::Celery) {
         wanted.push(line.celery);

@@ -143,6 +143,12 @@ pub fn mlflow_env() -> Vec<(String, String)> {
     .collect()
 }
 
+/// The variable that puts `dir` (a container path) on `sys.path`, for Dagster's processes
+/// to import the log handler's module before they load the code location.
+pub fn import_env(dir: &str) -> (String, String) {
+    ("PYTHONPATH".to_string(), dir.to_string())
+}
+
 /// Every variable onboarding may have set on `service`, for taking them back.
 pub fn every_env(service: &str) -> Vec<(String, String)> {
     let mut all = app_env(service);

@@ -100,10 +100,20 @@ const MAX_PY_BYTES: u64 = 512 * 1024;
 pub fn detect(
     image: Option<&str>,
     commands: &[String],
+    environment: &[(String, String)],
     context: Option<&Path>,
     root: &Path,
 ) -> Detection {
     let mut d = Detection::default();
+    // What the framework's own launcher reads says which framework it is.
+    for (key, value) in environment {
+        let framework = match key.as_str() {
+            "FLASK_APP" => Framework::Flask,
+            "DJANGO_SETTINGS_MODULE" => Framework::Django,
+            _ => continue,
+        };
+        d.add(framework, || format!("its environment sets {key}={value}"));
+    }
     let said = image
         .map(|i| (i, format!("its image is `{i}`")))
         .into_iter()
@@ -364,7 +374,7 @@ mod tests {
         fs::write(root.join(".venv/lib/x.py"), "import dagster\n").expect("write");
         fs::create_dir_all(root.join("node_modules")).expect("mkdir");
         fs::write(root.join("node_modules/y.py"), "import mlflow\n").expect("write");
-        let d = detect(None, &[], Some(root), root);
+        let d = detect(None, &[], &[], Some(root), root);
         assert_eq!(
             d.found,
             vec![(
@@ -386,7 +396,7 @@ mod tests {
         fs::write(root.join("b/c/jobs.py"), "import dagster\n").expect("write");
         fs::write(root.join("b/flows.py"), "import dagster\n").expect("write");
         for _ in 0..5 {
-            let d = detect(None, &[], Some(root), root);
+            let d = detect(None, &[], &[], Some(root), root);
             assert_eq!(
                 d.found,
                 vec![
@@ -408,7 +418,7 @@ mod tests {
         fs::write(root.join("gen/deep/train.py"), "import mlflow\n").expect("write");
         fs::write(root.join("gen/m0999.py"), "import mlflow\n").expect("write");
         fs::write(root.join("gen/m0001.py"), "import dagster\n").expect("write");
-        let d = detect(None, &[], Some(root), root);
+        let d = detect(None, &[], &[], Some(root), root);
         assert_eq!(
             d.found,
             vec![
@@ -426,7 +436,7 @@ mod tests {
         fs::create_dir_all(root.join("scratch")).expect("mkdir");
         fs::write(root.join("scratch/try.py"), "import mlflow\n").expect("write");
         fs::write(root.join("main.py"), "print(1)\n").expect("write");
-        let d = detect(None, &[], Some(root), root);
+        let d = detect(None, &[], &[], Some(root), root);
         assert!(!d.has(Framework::Mlflow));
         assert!(d.has(Framework::Python));
     }
@@ -436,6 +446,7 @@ mod tests {
         let d = detect(
             None,
             &["dagster-webserver -h 0.0.0.0".into()],
+            &[],
             None,
             Path::new("."),
         );
@@ -444,7 +455,20 @@ mod tests {
             d.found[0].1,
             "its compose command runs `dagster-webserver -h 0.0.0.0`"
         );
-        let d = detect(Some("ghcr.io/mlflow/mlflow:v3"), &[], None, Path::new("."));
+        let d = detect(
+            Some("ghcr.io/mlflow/mlflow:v3"),
+            &[],
+            &[],
+            None,
+            Path::new("."),
+        );
         assert_eq!(d.found[0].1, "its image is `ghcr.io/mlflow/mlflow:v3`");
+        let env = [("FLASK_APP".to_string(), "orders:create_app".to_string())];
+        let d = detect(None, &[], &env, None, Path::new("."));
+        assert!(d.has(Framework::Flask), "{:?}", d.found);
+        assert_eq!(
+            d.found[0].1,
+            "its environment sets FLASK_APP=orders:create_app"
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod dagster;
 pub mod dapr;
 pub mod deps;
 pub mod detect;
+pub mod dockerfile;
 pub mod doctor;
 pub mod error;
 pub mod git;

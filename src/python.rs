@@ -188,6 +188,16 @@ pub fn import_line(module_dir: &Path, names: &str) -> String {
 /// The module's dotted import path: its folder's packages (folders with `__init__.py`),
 /// outermost first, then `setup_observability`.
 pub fn dotted_module(module_path: &Path) -> String {
+    import_path(module_path).1
+}
+
+/// The folder an import of the module resolves from (the one above its outermost
+/// package): what must be on `sys.path` where the module's dotted path is imported.
+pub fn import_root(module_path: &Path) -> PathBuf {
+    import_path(module_path).0
+}
+
+fn import_path(module_path: &Path) -> (PathBuf, String) {
     let mut parts = vec![
         module_path
             .file_stem()
@@ -195,16 +205,29 @@ pub fn dotted_module(module_path: &Path) -> String {
                 s.to_string_lossy().into_owned()
             }),
     ];
-    let mut dir = module_path.parent();
-    while let Some(d) = dir.filter(|d| d.join("__init__.py").is_file()) {
-        match d.file_name() {
-            Some(name) => parts.push(name.to_string_lossy().into_owned()),
-            None => break,
-        }
-        dir = d.parent();
+    let mut dir = module_path.parent().unwrap_or(Path::new(""));
+    while dir.join("__init__.py").is_file() {
+        let (Some(name), Some(parent)) = (dir.file_name(), dir.parent()) else {
+            break;
+        };
+        parts.push(name.to_string_lossy().into_owned());
+        dir = parent;
     }
     parts.reverse();
-    parts.join(".")
+    (dir.to_path_buf(), parts.join("."))
+}
+
+/// Whether a line indented by `indent`, after `before`, is in the body of a top-level
+/// function: the nearest line indented less opens a `def`.
+fn in_function(before: &[&str], indent: &str) -> bool {
+    before
+        .iter()
+        .rev()
+        .map(|l| (l.len() - l.trim_start().len(), l.trim_start()))
+        .find(|(width, l)| *width < indent.len() && !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|(width, l)| {
+            width == 0 && (l.starts_with("def ") || l.starts_with("async def "))
+        })
 }
 
 /// A web framework whose app the module instruments from the entry point.
@@ -237,8 +260,10 @@ pub const FASTAPI: WebApp = WebApp {
     instrument: "instrument_fastapi",
     before: false,
 };
+/// A Flask app is built by `Flask(...)`, or by the project's factory where the entry point
+/// (a `wsgi.py` beside the package) calls it.
 pub const FLASK: WebApp = WebApp {
-    constructors: &["Flask"],
+    constructors: &["Flask", "create_app", "make_app"],
     instrument: "instrument_flask",
     before: false,
 };
@@ -319,24 +344,36 @@ pub fn edit_entry(
         }
         lines.len() - 1
     };
-    let apps: Vec<(usize, String)> = lines
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let (name, rest) = l.split_once('=')?;
-            let name = name.trim_end();
-            let is_name = !name.is_empty()
-                && !l.starts_with([' ', '\t'])
-                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-            let rest = rest.trim_start();
-            let built = web
-                .constructors
-                .iter()
-                .any(|c| rest.starts_with(&format!("{c}(")));
-            (is_name && built).then(|| (i, name.to_string()))
-        })
-        .collect();
-    let (app_line, app_name) = match apps.as_slice() {
+    // `name = Constructor(...)`, with the indentation it is written at.
+    let assignments = |top_level: bool| -> Vec<(usize, String, String)> {
+        lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let (name, rest) = l.split_once('=')?;
+                let indent = &l[..l.len() - l.trim_start().len()];
+                let name = name.trim();
+                let is_name = !name.is_empty()
+                    && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && (indent.is_empty() == top_level);
+                let rest = rest.trim_start();
+                let built = web
+                    .constructors
+                    .iter()
+                    .any(|c| rest.starts_with(&format!("{c}(")));
+                (is_name && built).then(|| (i, name.to_string(), indent.to_string()))
+            })
+            .collect()
+    };
+    let mut apps = assignments(true);
+    // An app factory: the one app built inside a top-level function, instrumented there.
+    if apps.is_empty() && !web.before {
+        apps = assignments(false)
+            .into_iter()
+            .filter(|(i, _, indent)| in_function(&lines[..*i], indent))
+            .collect();
+    }
+    let (app_line, app_name, app_indent) = match apps.as_slice() {
         [one] => one.clone(),
         [] if web.before => {
             return Err(format!(
@@ -346,8 +383,8 @@ pub fn edit_entry(
         }
         [] => {
             return Err(format!(
-                "no top-level `app = {}(...)` found (an app factory is instrumented by hand: \
-                 call {}(app) where it builds the app)",
+                "no `app = {}(...)` found, at the top level or in an app factory (instrument \
+                 it by hand: call {}(app) where the app is built)",
                 web.constructors[0], web.instrument
             ));
         }
@@ -426,7 +463,7 @@ pub fn edit_entry(
                 }
                 out.push_str(import);
             } else {
-                out.push_str(&format!("{}({app_name})", web.instrument));
+                out.push_str(&format!("{app_indent}{}({app_name})", web.instrument));
             }
             if !ends_without_break {
                 out.push_str(eol);
@@ -494,6 +531,35 @@ mod tests {
             "{out}"
         );
         assert_eq!(edit_entry(&out, "x", FASTAPI, &|_| false), Ok(None));
+    }
+
+    #[test]
+    fn a_flask_app_factory_is_instrumented_where_it_builds_the_app() {
+        let src = "from flask import Flask\n\n\ndef create_app(config=None):\n    \
+                   app = Flask(\n        __name__,\n    )\n    app.config.from_object(config)\n    \
+                   return app\n";
+        let import = "from setup_observability import instrument_flask";
+        let out = edit_entry(src, import, FLASK, &|_| false)
+            .expect("clear")
+            .expect("changed");
+        assert!(
+            out.contains("        __name__,\n    )\n    instrument_flask(app)\n    app.config"),
+            "{out}"
+        );
+        assert!(out.starts_with("from flask import Flask\n\nfrom setup_observability"));
+        // The entry point that calls the factory gets the call after it instead.
+        let wsgi = "from myapp import create_app\n\napp = create_app()\n";
+        let out = edit_entry(wsgi, import, FLASK, &|m| m == "myapp")
+            .expect("clear")
+            .expect("changed");
+        assert!(
+            out.ends_with("app = create_app()\ninstrument_flask(app)\n"),
+            "{out}"
+        );
+        // A class's method is no factory to guess at.
+        let method = "from flask import Flask\n\n\nclass Server:\n    def build(self):\n        \
+                      app = Flask(__name__)\n        return app\n";
+        assert!(edit_entry(method, import, FLASK, &|_| false).is_err());
     }
 
     #[test]

@@ -56,11 +56,16 @@ fn run_script(name: &str, project: &Path) -> (bool, String) {
 
 /// [`run_script`] with more arguments after the project.
 fn run_script_with(name: &str, project: &Path, args: &[&str]) -> (bool, String) {
+    run_script_in(python(), name, project, args)
+}
+
+/// `run_script_with` under another venv's Python.
+fn run_script_in(python: &Path, name: &str, project: &Path, args: &[&str]) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e")
         .join(name);
     common::outcome(
-        Command::new(python())
+        Command::new(python)
             .arg(&script)
             .arg(project)
             .args(args)
@@ -294,7 +299,7 @@ fn a_dagster_job_defined_outside_definitions_py_delivers_its_records() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Real Dagster judges first: a handler naming a module that is not there fails the run.
-    let (ok, output) = run_script_with("dagster_e2e.py", p, &["pipelines.jobs"]);
+    let (ok, output) = run_script_with("dagster_e2e.py", p, &["--module", "pipelines.jobs"]);
     assert!(ok, "Dagster end-to-end check failed:\n{output}");
     assert!(p.join("pipelines/setup_observability.py").is_file());
 }
@@ -363,6 +368,92 @@ fn real_dagster_builds_the_docker_run_launcher_with_the_keys_obs_init_added() {
             );
         }
     }
+}
+
+#[test]
+fn dagsters_deploy_docker_layout_gets_its_instance_edited_and_a_job_delivers_its_records() {
+    let dir = copy_of(
+        "tests/cases/dagster_deploy_docker_layout_follows_dagster_home_to_its_instance_file/in",
+    );
+    let p = dir.path();
+    let out = obs_init(p, &["--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    // The instance the webserver's image copies to DAGSTER_HOME was edited, not the dev one.
+    assert!(
+        !std::fs::read_to_string(p.join("dev/dagster.yaml"))
+            .expect("read")
+            .contains("OtelLogHandler")
+    );
+    let python = common::venv_python("dagster-docker.lock");
+    let (ok, output) = common::outcome(Command::new(python).args(["-c", LOAD_LAUNCHER]).arg(p));
+    assert!(ok, "real Dagster refused the instance:\n{output}");
+    let json = output
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .expect("JSON");
+    let launcher: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    let env = launcher["env_vars"].to_string();
+    for wanted in [
+        "DAGSTER_POSTGRES_USER",
+        "OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4317",
+        // Run containers import the handler's module from the user code image's workdir.
+        "PYTHONPATH=/opt/dagster/app",
+    ] {
+        assert!(env.contains(wanted), "{wanted} missing: {launcher}");
+    }
+    // A run under that instance, with the user code container's environment, delivers
+    // its records: the handler imports in the step processes.
+    let (ok, output) = run_script_in(
+        python,
+        "dagster_e2e.py",
+        p,
+        &[
+            "--file",
+            "definitions.py",
+            "--job",
+            "my_job",
+            "--service",
+            "docker_example_user_code",
+            "--home",
+            ".",
+            "--expect",
+            "hello",
+        ],
+    );
+    assert!(ok, "Dagster end-to-end check failed:\n{output}");
+}
+
+#[test]
+fn a_code_location_named_by_workspace_yaml_delivers_its_records() {
+    let dir = copy_of("tests/cases/dagster_workspace_yaml_says_where_the_code_is/in");
+    let p = dir.path();
+    let out = obs_init(p, &["--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    // The module sits in the package workspace.yaml names, imported from src/ (/app/src in
+    // the image), not beside the legacy definitions.py a search would find first.
+    assert!(p.join("src/etl/setup_observability.py").is_file());
+    let (ok, output) = run_script_with(
+        "dagster_e2e.py",
+        p,
+        &[
+            "--module",
+            "etl.defs",
+            "--working-directory",
+            "src",
+            "--job",
+            "greet",
+            "--service",
+            "webserver",
+            "--home",
+            "instance",
+            "--workdir",
+            "/app",
+            "--expect",
+            "hello",
+        ],
+    );
+    assert!(ok, "Dagster end-to-end check failed:\n{output}");
 }
 
 /// The company guide's block, which Dagster rejects.
@@ -555,6 +646,35 @@ fn a_flask_app_under_gunicorn_delivers_each_requests_span_and_record() {
     assert_eq!(run["console"], before["console"], "the console changed");
 }
 
+/// tests/e2e/flask-app's orders API, built by an app factory.
+const FLASK_FACTORY: &str = "import logging\n\nfrom flask import Flask, abort\n\n\
+    log = logging.getLogger(__name__)\n\n\ndef create_app() -> Flask:\n    \
+    app = Flask(__name__)\n\n    @app.get(\"/orders/<int:order_id>\")\n    \
+    def get_order(order_id: int) -> dict:\n        log.info(\"looking up order %s\", order_id)\n        \
+    if order_id >= 1000:\n            log.warning(\"order %s not found\", order_id)\n            \
+    abort(404)\n        return {\"id\": order_id, \"status\": \"shipped\"}\n\n    return app\n";
+
+#[test]
+fn a_flask_app_factory_under_gunicorn_delivers_each_requests_span_and_record() {
+    let dir = flask_app();
+    let p = dir.path();
+    std::fs::write(p.join("app.py"), FLASK_FACTORY).expect("write");
+    let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{out:?}");
+    let app = std::fs::read_to_string(p.join("app.py")).expect("read");
+    assert!(
+        app.contains("    app = Flask(__name__)\n    instrument_flask(app)\n"),
+        "{app}"
+    );
+    let run = report(
+        flask_python(),
+        "server_e2e.py",
+        &[p.as_os_str(), "gunicorn-flask-factory".as_ref()],
+    );
+    assert_eq!(run["server_spans"], 20, "{run:#}");
+    assert_eq!(run["app_logs"], 20, "{run:#}");
+}
+
 /// The orders view the Django test project serves, as the FastAPI and Flask examples do.
 const DJANGO_VIEWS: &str = "import logging\n\nfrom django.http import Http404, JsonResponse\n\n\
     log = logging.getLogger(__name__)\n\n\ndef get_order(request, order_id):\n    \
@@ -565,8 +685,8 @@ const DJANGO_URLS: &str = "from django.urls import path\n\nfrom . import views\n
     urlpatterns = [path(\"orders/<int:order_id>\", views.get_order)]\n";
 
 /// A Django project as `django-admin startproject mysite .` makes it (the real one), with
-/// the orders view, a requirements.txt and a compose file.
-fn django_project() -> tempfile::TempDir {
+/// the orders view, a requirements.txt and a compose file whose service runs `command`.
+fn django_project(command: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path();
     let admin = python_of(common::venv_python("django.lock"), "django-admin");
@@ -582,16 +702,18 @@ fn django_project() -> tempfile::TempDir {
     std::fs::write(p.join("Dockerfile"), "FROM python:3.12-slim\n").expect("write");
     std::fs::write(
         p.join("compose.yaml"),
-        "services:\n  web:\n    build: .\n    command: gunicorn mysite.wsgi:application -b 0.0.0.0:8000\n",
+        format!("services:\n  web:\n    build: .\n    command: {command}\n"),
     )
     .expect("write");
     dir
 }
 
+const GUNICORN_DJANGO: &str = "gunicorn mysite.wsgi:application -b 0.0.0.0:8000";
+
 #[test]
 fn a_django_project_under_gunicorn_delivers_each_requests_span_and_record() {
-    let original = django_project();
-    let onboarded = django_project();
+    let original = django_project(GUNICORN_DJANGO);
+    let onboarded = django_project(GUNICORN_DJANGO);
     let out = obs_init(onboarded.path(), &["--yes", "--edit-entrypoint"]);
     assert!(
         out.status.success(),
@@ -634,6 +756,35 @@ fn a_django_project_under_gunicorn_delivers_each_requests_span_and_record() {
     );
     assert_eq!(before["server_spans"], 0, "{before:#}");
     assert_eq!(run["console"], before["console"], "the console changed");
+}
+
+#[test]
+fn manage_py_runserver_serves_the_instrumented_wsgi_application_and_its_reloader_is_noted() {
+    // runserver serves settings.WSGI_APPLICATION, so the wsgi.py edit is what traces it.
+    let onboarded = django_project("python manage.py runserver 0.0.0.0:8000");
+    let out = obs_init(onboarded.path(), &["--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{out:?}");
+    let python = common::venv_python("django.lock");
+    let run = report(
+        python,
+        "server_e2e.py",
+        &[onboarded.path().as_os_str(), "django-runserver".as_ref()],
+    );
+    assert_eq!(run["server_spans"], 20, "{run:#}");
+    assert_eq!(run["app_logs"], 20, "{run:#}");
+    // With the autoreloader, the stop reaches only the parent, and the child serving the
+    // requests never flushes: what obs-init's note says.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("add --noreload"), "{stderr}");
+    let run = report(
+        python,
+        "server_e2e.py",
+        &[
+            onboarded.path().as_os_str(),
+            "django-runserver-reload".as_ref(),
+        ],
+    );
+    assert_eq!(run["server_spans"], 0, "{run:#}");
 }
 
 #[test]

@@ -55,6 +55,10 @@ pub struct ServiceInfo {
     pub suggested_port: Option<u16>,
     /// Where the suggested port was read: `command` or `ports`.
     pub port_source: Option<&'static str>,
+    /// Its bind mounts: the host path as written, and the container path.
+    pub binds: Vec<(String, String)>,
+    /// Its `environment` entries that have a value.
+    pub environment: Vec<(String, String)>,
 }
 
 /// Checks that every name in `wanted` is a service, suggesting the closest otherwise.
@@ -126,6 +130,50 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
         commands,
         suggested_port: suggested.map(|(p, _)| p),
         port_source: suggested.map(|(_, s)| s),
+        binds: get("volumes").map(binds).unwrap_or_default(),
+        environment: get("environment").map(env_values).unwrap_or_default(),
+    }
+}
+
+/// A `volumes` list's bind mounts, short (`./src:/app/src:ro`) and long syntax.
+fn binds(volumes: &Node) -> Vec<(String, String)> {
+    let is_path = |s: &str| s.starts_with('.') || s.starts_with('/') || s.starts_with('~');
+    volumes
+        .items()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| match v.as_str() {
+            Some(short) => {
+                let mut parts = short.splitn(3, ':');
+                let (host, target) = (parts.next()?, parts.next()?);
+                is_path(host).then(|| (host.to_string(), target.to_string()))
+            }
+            None => {
+                let field = |k| v.get(k).and_then(Node::as_str);
+                (field("type") == Some("bind"))
+                    .then(|| Some((field("source")?.to_string(), field("target")?.to_string())))
+                    .flatten()
+            }
+        })
+        .collect()
+}
+
+/// An `environment` (map or `KEY=VALUE` list): the entries that have a value.
+fn env_values(env: &Node) -> Vec<(String, String)> {
+    match &env.kind {
+        Kind::Seq { items, .. } => items
+            .iter()
+            .filter_map(|i| {
+                let (k, v) = i.as_str()?.split_once('=')?;
+                Some((k.to_string(), v.to_string()))
+            })
+            .collect(),
+        _ => env
+            .entries()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+            .collect(),
     }
 }
 

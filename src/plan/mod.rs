@@ -14,6 +14,7 @@ use crate::conflict::Conflict;
 use crate::detect::Framework;
 use crate::error::Error;
 
+mod dagster;
 mod onboard;
 pub mod remove;
 

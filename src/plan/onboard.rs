@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::dagster::{code_file, handler_import, instance_file, plan_dagster};
 use super::{
     DEFAULT_DAPR_VERSION, FileChange, Options, Plan, Prompter, Status, absolute, asked,
     check_inside_dir, compose_dir, display, find_compose, generated_change, mount_source,
@@ -12,13 +13,13 @@ use crate::answers::{self, Answers, ServiceAnswers};
 use crate::compose::{self, ComposeOptions, Note};
 use crate::conflict::{Conflict, FileConflict};
 use crate::contract;
+use crate::dapr;
 use crate::deps::{self, PyprojectError, Requirement};
 use crate::detect::{self, Framework};
 use crate::error::Error;
 use crate::interpreter;
 use crate::python::{self, Entry, Ownership};
 use crate::record::{self, FileRecord};
-use crate::{dagster, dapr};
 
 /// Builds the plan: reads the files, decides, verifies. Writes nothing.
 pub fn plan<'p>(
@@ -205,6 +206,10 @@ fn resolve<'p>(
             frameworks,
             app_port,
             python,
+            dockerfile: info.dockerfile,
+            commands: info.commands,
+            binds: info.binds,
+            environment: info.environment,
         });
     }
     let dapr_version = opts
@@ -249,7 +254,13 @@ fn detect_service(
     info: &compose::ServiceInfo,
     context: Option<&Path>,
 ) -> detect::Detection {
-    detect::detect(info.image.as_deref(), &info.commands, context, &opts.dir)
+    detect::detect(
+        info.image.as_deref(),
+        &info.commands,
+        &info.environment,
+        context,
+        &opts.dir,
+    )
 }
 
 /// A plan before its record: the compose edits for either choice over the conflicts.
@@ -286,11 +297,37 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         .clone()
         .unwrap_or_else(|| contract::default_dapr_config(&opts.dir));
     let config_source = mount_source(&absolute(&compose_dir), &absolute(&config_path));
-    let extra_env = targets
+    // Where each module goes is settled first: Dagster's handler decides compose variables.
+    let located: Vec<(Option<PathBuf>, Vec<Note>)> = targets
+        .iter()
+        .map(|t| {
+            let mut notes = Vec::new();
+            let module = wants_module(opts, t)
+                .then(|| locate_module(opts, t, &mut notes))
+                .flatten();
+            (module, notes)
+        })
+        .collect();
+    let handler_module = targets
+        .iter()
+        .zip(&located)
+        .find(|(t, _)| t.frameworks.contains(&Framework::Dagster))
+        .and_then(|(t, (m, _))| m.clone().map(|m| (m, t.service.clone())));
+    let handler = handler_module
+        .as_ref()
+        .map(|(m, _)| handler_import(&compose_dir, targets, m))
+        .unwrap_or_default();
+    let mut extra_env: Vec<(String, Vec<(String, String)>)> = targets
         .iter()
         .filter(|t| t.frameworks.contains(&Framework::Mlflow))
         .map(|t| (t.service.clone(), contract::mlflow_env()))
         .collect();
+    for (service, var) in &handler.env {
+        match extra_env.iter_mut().find(|(s, _)| s == service) {
+            Some((_, vars)) => vars.push(var.clone()),
+            None => extra_env.push((service.clone(), vec![var.clone()])),
+        }
+    }
     let outcome = compose::onboard(
         &content,
         &ComposeOptions {
@@ -354,21 +391,24 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     });
     let config = config_change(opts, &config_path, &mut plan.conflicts)?;
     plan.push(config);
-    let mut handler_module = None;
-    for target in targets {
-        let module = plan_python(opts, target, &mut plan)?;
-        if target.frameworks.contains(&Framework::Dagster) && handler_module.is_none() {
-            handler_module = module.map(|m| (m, target.service.clone()));
-        }
+    for (target, (module, module_notes)) in targets.iter().zip(located) {
+        plan_python(opts, target, module, module_notes, &mut plan)?;
     }
     if targets
         .iter()
         .any(|t| t.frameworks.contains(&Framework::Dagster))
     {
-        match &handler_module {
-            Some((module, service)) => plan_dagster(opts, module, service, &mut plan)?,
+        match (&handler_module, handler.refused) {
+            (Some(_), Some(refused)) => plan.notes.push(Note {
+                service: None,
+                message: refused,
+            }),
+            (Some((module, service)), None) => {
+                let instance = instance_file(&compose_dir, targets);
+                plan_dagster(opts, module, service, handler.run_env, instance, &mut plan)?
+            }
             // A handler whose module is not there fails every run: better no handler.
-            None => plan.notes.push(Note {
+            (None, _) => plan.notes.push(Note {
                 service: None,
                 message: "dagster.yaml not edited: its log handler would import \
                           setup_observability, and no module was written where Dagster's \
@@ -538,31 +578,72 @@ fn record_files(
 }
 
 /// One service to onboard, with what planning learnt of it.
-struct Target {
-    service: String,
+pub(super) struct Target {
+    pub service: String,
     /// Its build context on disk, when inside the project directory.
-    context: Option<PathBuf>,
+    pub context: Option<PathBuf>,
     /// Its build context, when outside the project directory.
-    outside: Option<PathBuf>,
-    frameworks: Vec<Framework>,
+    pub outside: Option<PathBuf>,
+    pub frameworks: Vec<Framework>,
     /// The port the app listens on, when known.
-    app_port: Option<u16>,
+    pub app_port: Option<u16>,
     /// The Python its image runs, when its build context says.
-    python: Option<interpreter::Found>,
+    pub python: Option<interpreter::Found>,
+    /// `build.dockerfile`, relative to the build context.
+    pub dockerfile: Option<String>,
+    /// Its entrypoint and command, each on one line.
+    pub commands: Vec<String>,
+    /// Its bind mounts: host path as written (relative to the compose file), container path.
+    pub binds: Vec<(String, String)>,
+    /// Its compose `environment` entries that have a value.
+    pub environment: Vec<(String, String)>,
+}
+
+impl Target {
+    /// The value its compose `environment` gives `name`.
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.environment
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The Python side of one service: the module next to its code, and its dependencies.
 /// Returns where the module goes, when it does.
-fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Option<PathBuf>, Error> {
-    if target.frameworks.is_empty() && opts.module_path.is_none() {
+fn plan_python(
+    opts: &Options,
+    target: &Target,
+    module_path: Option<PathBuf>,
+    module_notes: Vec<Note>,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    if !wants_module(opts, target) {
         plan.notes.push(Note {
             service: Some(target.service.clone()),
             message: "no Python code found: only the compose file was onboarded".into(),
         });
-        return Ok(None);
+        return Ok(());
     }
     let line = python_line(target, &mut plan.notes)?;
-    let module_path = locate_module(opts, target, &mut plan.notes);
+    plan.notes.extend(module_notes);
+    if target.frameworks.contains(&Framework::Django)
+        && target
+            .commands
+            .iter()
+            .any(|c| c.contains("runserver") && !c.contains("--noreload"))
+    {
+        // The reloader's parent is the container's main process: `docker compose stop`
+        // ends it, and the child serving the requests dies with the container, unflushed.
+        plan.notes.push(Note {
+            service: Some(target.service.clone()),
+            message: "manage.py runserver serves from its autoreloader's child process, \
+                      which is killed unflushed when the container stops: the last seconds \
+                      of spans and logs are lost; add --noreload to the command (or serve \
+                      with gunicorn)"
+                .into(),
+        });
+    }
     let wanted = match &module_path {
         Some(path) => {
             plan_module(opts, target, path, plan)?;
@@ -576,7 +657,13 @@ fn plan_python(opts: &Options, target: &Target, plan: &mut Plan) -> Result<Optio
         let module_dir = module_path.as_deref().and_then(Path::parent);
         plan_deps(opts, target, module_dir, &wanted, plan)?;
     }
-    Ok(module_path)
+    Ok(())
+}
+
+/// Whether the service gets the Python side: it runs Python obs-init knows, or
+/// `--module-path` says where the module goes.
+fn wants_module(opts: &Options, target: &Target) -> bool {
+    !target.frameworks.is_empty() || opts.module_path.is_some()
 }
 
 /// Where `setup_observability.py` goes: `--module-path`, else beside the entry point found
@@ -592,6 +679,17 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
         target.frameworks.contains(&Framework::Dagster),
         target.frameworks.contains(&Framework::Django),
     );
+    // Where Dagster is told to load the code from beats any search.
+    if opts.module_path.is_none()
+        && target.frameworks.contains(&Framework::Dagster)
+        && let Some((file, why)) = code_file(target)
+    {
+        note(format!(
+            "Dagster loads its code from {} ({why}): the module goes beside it",
+            display(&opts.dir, &file)
+        ));
+        return Some(file.with_file_name(python::MODULE_FILE));
+    }
     match (&opts.module_path, &target.context) {
         (Some(p), _) if p.extension().is_some_and(|e| e == "py") => Some(p.clone()),
         (Some(p), _) => Some(p.join(python::MODULE_FILE)),
@@ -893,103 +991,6 @@ fn manifest_of(found: &Path) -> Result<Manifest, Error> {
         }
         None => Manifest::Itself,
     })
-}
-
-/// Names an instance file's template goes by (cookiecutter and Helm-style layouts).
-const DAGSTER_TEMPLATES: [&str; 4] = [
-    "dagster.yaml.jinja",
-    "dagster.yaml.j2",
-    "dagster.yaml.tmpl",
-    "dagster.yaml.template",
-];
-
-/// `dagster.yaml`: in `--dagster-home`, else the one in the project, else a new one (unless
-/// the project renders it from a template).
-fn plan_dagster(
-    opts: &Options,
-    module: &Path,
-    service: &str,
-    plan: &mut Plan,
-) -> Result<(), Error> {
-    let class = format!("{}.OtelLogHandler", python::dotted_module(module));
-    let path = match &opts.dagster_home {
-        Some(home) => home.join("dagster.yaml"),
-        None => {
-            let found = detect::find_files(&opts.dir, "dagster.yaml");
-            match found.as_slice() {
-                [one] => one.clone(),
-                [] => {
-                    // The instance file a container reads is rendered from a template: a
-                    // new plain dagster.yaml beside it would be read by nobody.
-                    let templates: Vec<String> =
-                        detect::find_files_named(&opts.dir, &DAGSTER_TEMPLATES)
-                            .iter()
-                            .map(|p| display(&opts.dir, p))
-                            .collect();
-                    if !templates.is_empty() {
-                        plan.next_steps.push(format!(
-                            "add the log handler to {} (obs-init does not edit templates; \
-                             or pass --dagster-home with the rendered file's folder):\n       \
-                             python_logs:\n         dagster_handler_config:\n           \
-                             handlers:\n             otel:\n               class: {class}\n\
-                             \x20              level: INFO",
-                            templates.join(", ")
-                        ));
-                        return Ok(());
-                    }
-                    plan.notes.push(Note {
-                        service: None,
-                        message: "no dagster.yaml found: writing one at the project root \
-                                  (point DAGSTER_HOME at its folder, or pass --dagster-home)"
-                            .into(),
-                    });
-                    opts.dir.join("dagster.yaml")
-                }
-                many => {
-                    let list: Vec<String> = many.iter().map(|p| display(&opts.dir, p)).collect();
-                    plan.notes.push(Note {
-                        service: None,
-                        message: format!(
-                            "several dagster.yaml files ({}): pass --dagster-home to pick one",
-                            list.join(", ")
-                        ),
-                    });
-                    return Ok(());
-                }
-            }
-        }
-    };
-    let before = read_optional(&path)?;
-    let in_file = |source| Error::Compose {
-        path: path.clone(),
-        source,
-    };
-    let after = dagster::configure(before.as_deref().unwrap_or(""), &class, opts.fix_invalid)
-        .map_err(in_file)?;
-    // Runs a DockerRunLauncher starts are containers of their own: they need the network
-    // and the variables the compose services get.
-    let current = after.clone().or_else(|| before.clone()).unwrap_or_default();
-    let (launched, notes) =
-        dagster::configure_launcher(&current, compose::NETWORK, &contract::app_env(service))
-            .map_err(in_file)?;
-    plan.notes.extend(notes.into_iter().map(|message| Note {
-        service: None,
-        message,
-    }));
-    let after = launched.or(after);
-    let status = match (&before, &after) {
-        (None, _) => Status::Create,
-        (Some(_), Some(_)) => Status::Update,
-        (Some(_), None) => Status::Unchanged,
-    };
-    plan.push(FileChange {
-        display: display(&opts.dir, &path),
-        after: after.or_else(|| before.clone()).unwrap_or_default(),
-        before,
-        path,
-        status,
-    });
-    Ok(())
 }
 
 /// The packages to add (FastAPI apps get its instrumentation too).

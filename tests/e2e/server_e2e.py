@@ -4,8 +4,10 @@ Usage: python server_e2e.py PROJECT_DIR SERVER [--collector-down]
 
 SERVER is one of ``uvicorn``, ``uvicorn-no-access-log``, ``uvicorn-workers``
 (``--workers 2``), ``gunicorn`` (``-w 2`` with uvicorn's worker), ``gunicorn-preload`` and
-``gunicorn-flask`` (a Flask project's ``app:app`` on gunicorn's own workers) and
-``gunicorn-django`` (``mysite.wsgi:application``). The script starts a real OTLP/gRPC
+``gunicorn-flask`` (a Flask project's ``app:app`` on gunicorn's own workers),
+``gunicorn-flask-factory`` (its ``app:create_app()``),
+``gunicorn-django`` (``mysite.wsgi:application``), ``django-runserver`` and
+``django-runserver-reload`` (``manage.py runserver`` without and with its autoreloader). The script starts a real OTLP/gRPC
 receiver (unless ``--collector-down``: then the collector address is a closed port),
 starts the server from PROJECT_DIR as the container would, sends 20 requests each carrying
 its own W3C ``traceparent`` (every fifth for an order that does not exist, which the app
@@ -66,8 +68,9 @@ def command(server: str, port: int) -> list[str]:
             bind,
             "app.main:app",
         ]
-    if server == "gunicorn-flask":
-        # A Flask project (tests/e2e/flask-app): gunicorn's own sync workers.
+    if server in ("gunicorn-flask", "gunicorn-flask-factory"):
+        # A Flask project (tests/e2e/flask-app): gunicorn's own sync workers, serving the
+        # module's app or calling its factory.
         return [
             str(bin_dir / "gunicorn"),
             "-w",
@@ -76,7 +79,7 @@ def command(server: str, port: int) -> list[str]:
             "-",
             "-b",
             bind,
-            "app:app",
+            "app:create_app()" if server.endswith("-factory") else "app:app",
         ]
     if server == "gunicorn-django":
         # A Django project made by django-admin startproject mysite.
@@ -90,6 +93,11 @@ def command(server: str, port: int) -> list[str]:
             bind,
             "mysite.wsgi:application",
         ]
+    if server in ("django-runserver", "django-runserver-reload"):
+        # Django's development server, which serves settings.WSGI_APPLICATION (wsgi.py's),
+        # with and without its autoreloader (which serves from a child process).
+        reload = [] if server.endswith("-reload") else ["--noreload"]
+        return [sys.executable, "manage.py", "runserver", *reload, bind]
     raise SystemExit(f"unknown server {server}")
 
 
@@ -153,6 +161,8 @@ def main() -> int:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A group of its own, so that no child outlives the run (runserver's reloader child).
+        start_new_session=True,
     )
     workers = 2 if "workers" in server or server.startswith("gunicorn") else 1
     wait_until_serving(port, proc, workers)
@@ -183,6 +193,10 @@ def main() -> int:
         proc.kill()
         output, _ = proc.communicate()
     stop_seconds = time.monotonic() - stop
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
     spans = logs = access = 0
     if receiver is not None:

@@ -1,0 +1,415 @@
+//! What an image's final stage holds, as far as its Dockerfile says: where the build
+//! context's folders land, the working directory, and the variables it sets. Read to know
+//! where the generated module is inside the container, so the import that names it resolves
+//! there.
+
+use std::path::{Component, Path};
+
+/// The final stage (with the stages it is built on, in order), reduced to what matters here.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// `COPY`/`ADD` from the build context: the sources as written and the absolute
+    /// destination.
+    pub copies: Vec<(Vec<String>, String)>,
+    /// `ENV` settings, in order.
+    pub env: Vec<(String, String)>,
+    /// The last `ENTRYPOINT` and `CMD`, each on one line: what the container runs when
+    /// compose does not say.
+    pub commands: Vec<String>,
+}
+
+impl Stage {
+    /// The last value the stage gives `name`.
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The container path of the context folder `rel` (relative to the build context),
+    /// through the last `COPY` of it or of a folder holding it. `is_dir` says whether a
+    /// source names a folder: `COPY file .` brings no folder.
+    pub fn container_dir(&self, rel: &Path, is_dir: impl Fn(&Path) -> bool) -> Option<String> {
+        let rel = normal(rel)?;
+        for (sources, dest) in self.copies.iter().rev() {
+            for source in sources {
+                if source.contains(['*', '?', '[']) {
+                    continue;
+                }
+                let Some(src) = normal(Path::new(source)) else {
+                    continue;
+                };
+                let Some(rest) = below(&rel, &src) else {
+                    continue;
+                };
+                if !is_dir(Path::new(&src)) {
+                    continue;
+                }
+                // A folder's contents are copied into the destination, not the folder.
+                let mut out = dest.trim_end_matches('/').to_string();
+                for part in rest.split('/').filter(|p| !p.is_empty()) {
+                    out.push('/');
+                    out.push_str(part);
+                }
+                return Some(if out.is_empty() { "/".into() } else { out });
+            }
+        }
+        None
+    }
+
+    /// The folder the last `COPY` of a single file from the context folder `rel` puts it
+    /// in, with that file: where a file beside it would go too.
+    pub fn file_copied_from(
+        &self,
+        rel: &Path,
+        is_dir: impl Fn(&Path) -> bool,
+    ) -> Option<(String, String)> {
+        let rel = normal(rel)?;
+        for (sources, dest) in self.copies.iter().rev() {
+            for source in sources {
+                let Some(src) = normal(Path::new(source)) else {
+                    continue;
+                };
+                let (parent, name) = src.rsplit_once('/').unwrap_or(("", &src));
+                if parent != rel || is_dir(Path::new(&src)) || source.contains(['*', '?', '[']) {
+                    continue;
+                }
+                let dest = dest.trim_end_matches('/');
+                let folder = match dest.rsplit_once('/') {
+                    Some((folder, last)) if sources.len() == 1 && last == name => folder,
+                    _ => dest,
+                };
+                return Some((
+                    if folder.is_empty() { "/" } else { folder }.to_string(),
+                    src,
+                ));
+            }
+        }
+        None
+    }
+
+    /// The context file the image has at the absolute `path`, through the last `COPY`
+    /// that puts it there: a file copied to it or into its folder, or a folder copied to
+    /// its folder.
+    pub fn host_file(&self, path: &str, is_dir: impl Fn(&Path) -> bool) -> Option<String> {
+        let (folder, name) = path.trim_end_matches('/').rsplit_once('/')?;
+        let folder = if folder.is_empty() { "/" } else { folder };
+        for (sources, dest) in self.copies.iter().rev() {
+            let into_folder = dest.trim_end_matches('/') == folder.trim_end_matches('/');
+            for source in sources.iter().rev() {
+                let Some(src) = normal(Path::new(source)) else {
+                    continue;
+                };
+                let src_name = src.rsplit('/').next().unwrap_or("");
+                if is_dir(Path::new(&src)) {
+                    if into_folder {
+                        return Some(if src.is_empty() {
+                            name.to_string()
+                        } else {
+                            format!("{src}/{name}")
+                        });
+                    }
+                } else if (into_folder && src_name == name) || dest == path {
+                    return Some(src);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A relative path without `.` parts, `/`-separated; `None` when it leaves the context.
+fn normal(path: &Path) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            _ => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// What is left of the `/`-joined relative path `rel` below `prefix` (`""`: the context).
+fn below<'a>(rel: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return Some(rel);
+    }
+    match rel.strip_prefix(prefix)? {
+        "" => Some(""),
+        rest => rest.strip_prefix('/'),
+    }
+}
+
+/// The Dockerfile's instructions, continuation lines joined and comments dropped.
+fn instructions(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_end_matches('\r');
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('#') {
+            continue;
+        }
+        if let Some(body) = line.trim_end().strip_suffix('\\') {
+            current.push_str(body);
+            current.push(' ');
+            continue;
+        }
+        current.push_str(line);
+        let whole = std::mem::take(&mut current);
+        let whole = whole.trim();
+        if let Some((keyword, rest)) = whole.split_once(char::is_whitespace) {
+            out.push((keyword.to_ascii_uppercase(), rest.trim().to_string()));
+        } else if !whole.is_empty() {
+            out.push((whole.to_ascii_uppercase(), String::new()));
+        }
+    }
+    out
+}
+
+/// An instruction's arguments: the JSON form's strings, else the words, without `--flags`.
+fn arguments(rest: &str) -> (Vec<String>, Vec<String>) {
+    let mut words: Vec<String> = rest.split_whitespace().map(String::from).collect();
+    let flags: Vec<String> = words
+        .iter()
+        .take_while(|w| w.starts_with("--"))
+        .cloned()
+        .collect();
+    words.drain(..flags.len());
+    let joined = words.join(" ");
+    if joined.starts_with('[')
+        && let Ok(list) = serde_json::from_str::<Vec<String>>(&joined)
+    {
+        return (flags, list);
+    }
+    (flags, words)
+}
+
+fn unquote(value: &str) -> String {
+    let v = value.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
+            return inner.to_string();
+        }
+    }
+    v.to_string()
+}
+
+/// `ENV K=V K2="V 2"` and the legacy `ENV K V`.
+fn env_settings(rest: &str) -> Vec<(String, String)> {
+    let Some(first) = rest.split_whitespace().next() else {
+        return Vec::new();
+    };
+    if !first.contains('=') {
+        let value = rest[first.len()..].trim();
+        return vec![(first.to_string(), unquote(value))];
+    }
+    let mut out = Vec::new();
+    let mut chars = rest.chars().peekable();
+    while chars.peek().is_some() {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        let mut value = String::new();
+        let mut quote = None;
+        while let Some(&c) = chars.peek() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => value.push(c),
+                None if c == '"' || c == '\'' => quote = Some(c),
+                None if c.is_whitespace() => break,
+                None => value.push(c),
+            }
+            chars.next();
+        }
+        out.push((key, value));
+    }
+    out
+}
+
+/// The final stage of a Dockerfile, following `FROM <earlier stage>` back so that what the
+/// earlier stage set is part of it.
+pub fn final_stage(text: &str) -> Stage {
+    // Each stage: its alias, its base image, its instructions.
+    type Parsed = (Option<String>, String, Vec<(String, String)>);
+    let mut stages: Vec<Parsed> = Vec::new();
+    for (keyword, rest) in instructions(text) {
+        if keyword == "FROM" {
+            let (_, words) = arguments(&rest);
+            let image = words.first().cloned().unwrap_or_default();
+            let alias = match words.as_slice() {
+                [_, kw, name, ..] if kw.eq_ignore_ascii_case("AS") => Some(name.to_lowercase()),
+                _ => None,
+            };
+            stages.push((alias, image.to_lowercase(), Vec::new()));
+        } else if let Some(last) = stages.last_mut() {
+            last.2.push((keyword, rest));
+        }
+    }
+    let mut chain = Vec::new();
+    let mut at = stages.len().checked_sub(1);
+    while let Some(i) = at {
+        chain.push(i);
+        at = stages[..i]
+            .iter()
+            .rposition(|(alias, _, _)| alias.as_deref() == Some(stages[i].1.as_str()));
+    }
+    let mut stage = Stage::default();
+    let mut workdir = String::from("/");
+    let (mut entrypoint, mut cmd) = (None, None);
+    for i in chain.into_iter().rev() {
+        for (keyword, rest) in &stages[i].2 {
+            match keyword.as_str() {
+                "WORKDIR" => workdir = join(&workdir, &expand(&unquote(rest), &stage.env)),
+                "ENV" => stage.env.extend(env_settings(rest)),
+                "ENTRYPOINT" => entrypoint = Some(arguments(rest).1.join(" ")),
+                "CMD" => cmd = Some(arguments(rest).1.join(" ")),
+                "COPY" | "ADD" => {
+                    let (flags, mut words) = arguments(rest);
+                    if flags.iter().any(|f| f.starts_with("--from")) || words.len() < 2 {
+                        continue;
+                    }
+                    let dest = expand(&words.pop().unwrap_or_default(), &stage.env);
+                    stage.copies.push((words, join(&workdir, &dest)));
+                }
+                _ => {}
+            }
+        }
+    }
+    stage.commands = entrypoint.into_iter().chain(cmd).collect();
+    stage
+}
+
+/// `$NAME` and `${NAME}` replaced by the stage's `ENV` values, as Docker does in `COPY`
+/// and `WORKDIR`.
+fn expand(text: &str, env: &[(String, String)]) -> String {
+    let mut out = text.to_string();
+    for (name, value) in env.iter().rev() {
+        out = out
+            .replace(&format!("${{{name}}}"), value)
+            .replace(&format!("${name}"), value);
+    }
+    out
+}
+
+/// `path` resolved against the absolute folder `base`, `/`-separated.
+fn join(base: &str, path: &str) -> String {
+    let mut parts: Vec<&str> = if path.starts_with('/') {
+        Vec::new()
+    } else {
+        base.split('/').filter(|p| !p.is_empty()).collect()
+    };
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs(names: &'static [&'static str]) -> impl Fn(&Path) -> bool {
+        move |p: &Path| p.as_os_str().is_empty() || names.iter().any(|n| Path::new(n) == p)
+    }
+
+    #[test]
+    fn a_copied_folder_lands_at_its_destination_under_the_workdir() {
+        let stage = final_stage(
+            "FROM python:3.12-slim\nWORKDIR /opt/dagster/app\nCOPY requirements.txt .\n\
+             COPY pipelines ./pipelines\n",
+        );
+        let at = stage.container_dir(Path::new("pipelines"), dirs(&["pipelines"]));
+        assert_eq!(at.as_deref(), Some("/opt/dagster/app/pipelines"));
+        // The context itself was not copied: only a file and one folder were.
+        assert_eq!(
+            stage.container_dir(Path::new(""), dirs(&["pipelines"])),
+            None
+        );
+    }
+
+    #[test]
+    fn copying_the_context_places_every_folder_below_the_workdir() {
+        let stage = final_stage("FROM python:3.12\nWORKDIR /app\nWORKDIR src\nCOPY . .\n");
+        let at = stage.container_dir(Path::new("pkg/sub"), dirs(&[]));
+        assert_eq!(at.as_deref(), Some("/app/src/pkg/sub"));
+        assert_eq!(
+            stage.container_dir(Path::new("."), dirs(&[])).as_deref(),
+            Some("/app/src")
+        );
+    }
+
+    #[test]
+    fn the_last_copy_wins_and_other_stages_copies_do_not_count() {
+        let text = "FROM python:3.12 AS build\nCOPY . /build\n\
+                    FROM python:3.12-slim\nCOPY --from=build /build /wheels\n\
+                    COPY --chown=app:app [\"src/\", \"/srv/\"]\nCOPY src /code\n";
+        let stage = final_stage(text);
+        let at = stage.container_dir(Path::new("src"), dirs(&["src"]));
+        assert_eq!(at.as_deref(), Some("/code"));
+        assert_eq!(stage.container_dir(Path::new(""), dirs(&["src"])), None);
+    }
+
+    #[test]
+    fn a_stage_built_on_another_keeps_its_workdir_env_and_copies() {
+        let text = "FROM python:3.12 AS base\nWORKDIR /app\nENV PYTHONPATH=/app/lib \\\n    \
+                    OTHER=\"a b\"\nCOPY . .\n\
+                    FROM base\nENV LEGACY some value\n";
+        let stage = final_stage(text);
+        assert_eq!(stage.env("PYTHONPATH"), Some("/app/lib"));
+        assert_eq!(stage.env("OTHER"), Some("a b"));
+        assert_eq!(stage.env("LEGACY"), Some("some value"));
+        assert!(stage.commands.is_empty());
+        let run = final_stage("FROM x\nCMD [\"dagster\", \"code-server\", \"start\"]\n");
+        assert_eq!(run.commands, ["dagster code-server start"]);
+        assert_eq!(
+            stage.container_dir(Path::new("x"), dirs(&[])).as_deref(),
+            Some("/app/x")
+        );
+    }
+
+    #[test]
+    fn the_file_an_image_holds_is_traced_back_to_the_context() {
+        let text = "FROM python:3.12\nENV DAGSTER_HOME=/opt/dagster/dagster_home/\n\
+                    COPY dagster.yaml workspace.yaml $DAGSTER_HOME\n";
+        let stage = final_stage(text);
+        let home = "/opt/dagster/dagster_home/dagster.yaml";
+        assert_eq!(
+            stage.host_file(home, dirs(&[])).as_deref(),
+            Some("dagster.yaml")
+        );
+        let text = "FROM python:3.12\nCOPY deploy/instance /opt/home\n";
+        let stage = final_stage(text);
+        let found = stage.host_file("/opt/home/dagster.yaml", dirs(&["deploy/instance"]));
+        assert_eq!(found.as_deref(), Some("deploy/instance/dagster.yaml"));
+        let text = "FROM python:3.12\nCOPY conf/prod.yaml /opt/home/dagster.yaml\n";
+        let found = final_stage(text).host_file("/opt/home/dagster.yaml", dirs(&[]));
+        assert_eq!(found.as_deref(), Some("conf/prod.yaml"));
+        assert_eq!(stage.host_file("/elsewhere/dagster.yaml", dirs(&[])), None);
+    }
+
+    #[test]
+    fn a_copied_file_is_no_folder_and_globs_are_not_followed() {
+        let stage = final_stage("FROM python\nWORKDIR /app\nCOPY main.py .\nCOPY *.py /x/\n");
+        assert_eq!(stage.container_dir(Path::new(""), dirs(&[])), None);
+        let beside = stage.file_copied_from(Path::new(""), dirs(&[]));
+        assert_eq!(beside, Some(("/app".into(), "main.py".into())));
+        let stage = final_stage("FROM python\nCOPY definitions.py /opt/app/definitions.py\n");
+        let beside = stage.file_copied_from(Path::new(""), dirs(&[]));
+        assert_eq!(beside, Some(("/opt/app".into(), "definitions.py".into())));
+    }
+}

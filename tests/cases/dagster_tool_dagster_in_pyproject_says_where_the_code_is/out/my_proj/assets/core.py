@@ -1,0 +1,6 @@
+from dagster import asset
+
+
+@asset
+def numbers():
+    return [1, 2]

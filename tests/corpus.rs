@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 
 use common::edits;
 use common::oracle::{self, Profiles};
-use obs_init::compose::remove;
 use obs_init::compose::{self, ComposeOptions, ComposeOutcome};
+use obs_init::compose::{overlay, remove};
 use obs_init::error::ComposeError;
 use serde_json::Value as Json;
 
@@ -125,6 +125,52 @@ fn run_service(project: &Project, service: &str, work: &Path) -> Outcome {
     }
 }
 
+/// The overlay for one service: Compose, given the untouched file and the overlay, must
+/// resolve exactly the documented edits (as for the in-place edit), whatever anchors, merge
+/// keys or `extends` the file uses.
+fn run_overlay(project: &Project, service: &str, work: &Path) -> Outcome {
+    let result = std::panic::catch_unwind(|| overlay::overlay(&project.text, &options(service)));
+    let out = match result {
+        Err(_) => return Outcome::Failed("the overlay panicked".into()),
+        Ok(Err(ComposeError::Internal(m))) => return Outcome::Failed(m),
+        Ok(Err(e)) => return Outcome::Refused(kind(&e), e.to_string()),
+        Ok(Ok(out)) => out,
+    };
+    let checks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let again = overlay::overlay(&project.text, &options(service)).expect("rerun");
+        assert_eq!(again.text, out.text, "a second run wrote another overlay");
+        if project.accepted() {
+            let (dir, file) = project.lay_out(work, &project.text);
+            let overlay_file = dir.join("compose.observability.yaml");
+            std::fs::write(&overlay_file, &out.text).expect("write overlay");
+            for (profiles, before) in &project.before {
+                let before = before.as_ref().expect("accepted");
+                let after = oracle::config(&dir, &[&file, &overlay_file], *profiles)
+                    .unwrap_or_else(|e| {
+                        panic!("Compose rejects base plus overlay ({profiles:?} profiles): {e}")
+                    });
+                let expected = edits::documented(before, &after, service, false);
+                assert!(
+                    expected == after,
+                    "the model changed beyond the documented edits ({profiles:?} profiles):\n{}",
+                    oracle::diff(&expected, &after)
+                );
+            }
+            let base = std::fs::read_to_string(&file).expect("read");
+            assert_eq!(base, project.text, "the compose file changed");
+        }
+    }));
+    match checks {
+        Ok(()) => Outcome::Onboarded,
+        Err(e) => Outcome::Failed(
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        ),
+    }
+}
+
 /// The checks that need no Compose: text only inserted, a second run byte-identical, and
 /// `remove` restoring the original bytes.
 fn text_checks(project: &Project, service: &str, out: &ComposeOutcome) {
@@ -179,6 +225,17 @@ fn candidates(project: &Project) -> Vec<String> {
 
 #[test]
 fn every_corpus_service_is_onboarded_exactly_as_documented_under_real_compose_or_refused() {
+    run_corpus("in place", run_service, 250);
+}
+
+#[test]
+fn every_corpus_service_is_onboarded_by_an_overlay_exactly_as_documented_or_refused() {
+    run_corpus("overlay", run_overlay, 330);
+}
+
+/// Runs `run` over every candidate service of every corpus file, prints the report and
+/// fails on any failure, or when fewer than `at_least` are onboarded.
+fn run_corpus(mode: &str, run: fn(&Project, &str, &Path) -> Outcome, at_least: usize) {
     let dir = common::data().join("compose");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("corpus")
@@ -228,7 +285,7 @@ fn every_corpus_service_is_onboarded_exactly_as_documented_under_real_compose_or
         || true,
         |j, (i, service)| {
             let job_dir = work.path().join(format!("job-{j}"));
-            let outcome = run_service(&projects[*i], service, &job_dir);
+            let outcome = run(&projects[*i], service, &job_dir);
             let _ = std::fs::remove_dir_all(&job_dir);
             (*i, service.clone(), outcome)
         },
@@ -262,7 +319,7 @@ fn every_corpus_service_is_onboarded_exactly_as_documented_under_real_compose_or
         .collect();
     let refused_count: usize = refused.values().map(Vec::len).sum();
     eprintln!(
-        "corpus: {} files, {} candidate services: {onboarded} onboarded, {refused_count} refused, {} failed",
+        "corpus ({mode}): {} files, {} candidate services: {onboarded} onboarded, {refused_count} refused, {} failed",
         projects.len(),
         results.len(),
         failed.len()
@@ -285,5 +342,5 @@ fn every_corpus_service_is_onboarded_exactly_as_documented_under_real_compose_or
     }
     assert!(failed.is_empty(), "{} corpus services failed", failed.len());
     // A regression that refuses everything would pass the check above; it must not.
-    assert!(onboarded >= 250, "only {onboarded} onboarded");
+    assert!(onboarded >= at_least, "only {onboarded} onboarded");
 }

@@ -5,6 +5,7 @@
 pub mod inherit;
 pub mod interpolate;
 mod onboard;
+pub mod overlay;
 pub mod ports;
 mod record;
 pub mod remove;

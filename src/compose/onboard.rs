@@ -88,15 +88,18 @@ fn edit(
 }
 
 /// How the external network is (or will be) known in this file.
-struct NetworkKey {
+pub(super) struct NetworkKey {
     /// The key services list; usually `observability-net`, or the key of an existing entry
     /// declaring `name: observability-net`.
-    key: String,
+    pub key: String,
     /// Whether the declaration still has to be written (and under which key).
-    declare: Option<String>,
+    pub declare: Option<String>,
 }
 
-fn external_network_key(doc: &Document, root: &Node) -> Result<NetworkKey, ComposeError> {
+pub(super) fn external_network_key(
+    doc: &Document,
+    root: &Node,
+) -> Result<NetworkKey, ComposeError> {
     let Some((nkey, networks)) = root.get_entry("networks") else {
         return Ok(NetworkKey {
             key: NETWORK.into(),
@@ -192,9 +195,9 @@ enum EnvPlan<'d> {
 }
 
 /// A variable the service already sets.
-struct Present<'d> {
-    key: String,
-    value: Option<String>,
+pub(super) struct Present<'d> {
+    pub key: String,
+    pub value: Option<String>,
     /// The scalar to replace on overwrite, and where it sits; `None` when it comes through
     /// a merge key (a local key then overrides it).
     at: Option<(&'d Node, Slot)>,
@@ -557,7 +560,7 @@ impl<'d> ServicePlan<'d> {
 }
 
 /// What happens to a service's sidecar.
-enum SidecarPlan<'d> {
+pub(super) enum SidecarPlan<'d> {
     Add(NewNode),
     /// Ours, and as obs-init would write it.
     Keep,
@@ -568,7 +571,7 @@ enum SidecarPlan<'d> {
     },
 }
 
-fn sidecar_plan<'d>(
+pub(super) fn sidecar_plan<'d>(
     doc: &'d Document,
     services: &'d Node,
     name: &str,
@@ -737,7 +740,7 @@ fn env_plan<'d>(
 
 /// The variables an `environment` (list or map, merge keys followed) sets, in precedence
 /// order. `own`: the node is the service's own, so its scalars can be replaced in place.
-fn env_entries<'d>(doc: &'d Document, env: &'d Node, own: bool) -> Vec<Present<'d>> {
+pub(super) fn env_entries<'d>(doc: &'d Document, env: &'d Node, own: bool) -> Vec<Present<'d>> {
     match &env.kind {
         Kind::Seq { items, .. } => items
             .iter()

@@ -1,0 +1,296 @@
+//! Onboarding as a Compose override file: the user's compose file stays as it is, and a file
+//! of obs-init's own holds the sidecars and, for each app, only what it adds.
+//!
+//! Compose merges an override file after each file's YAML is resolved (anchors, merge keys,
+//! `extends`), environment by key, networks by name, labels by key: so the overlay names
+//! only the services it onboards, and services that share an anchor or a merge key with
+//! them, or extend them, are not touched. What is already there is read from the base as
+//! Compose resolves it; the overlay adds what is missing.
+
+use super::inherit;
+use super::onboard::{SidecarPlan, env_entries, external_network_key, sidecar_plan};
+use super::{
+    ComposeOptions, Conflict, DAPR_PORTS, METRICS_LABEL, METRICS_PORT, Note, app_id, check_names,
+    inferred_port, inferred_port_note, label_names, parse, services, used_ports,
+};
+use crate::contract;
+use crate::error::ComposeError;
+use crate::yaml::doc::{Document, Kind, Node};
+use crate::yaml::emit::{self, Layout, NewNode};
+
+/// The overlay for a base compose file, and what planning it found.
+#[derive(Debug, Clone)]
+pub struct OverlayOutcome {
+    /// The overlay file's content.
+    pub text: String,
+    pub notes: Vec<Note>,
+    /// Values the base sets otherwise than obs-init would: kept (the overlay leaves them).
+    pub conflicts: Vec<Conflict>,
+    /// The overlay with obs-init's values over those, when there are conflicts.
+    pub overwritten: Option<String>,
+}
+
+/// The first line of every overlay: how obs-init (and a reader) recognises it.
+pub const HEADER: &str = "# Written by obs-init: the observability wiring of the services below, merged by \
+Docker Compose\n# over the project's compose file (environment by key, networks by name). \
+`obs-init remove`\n# takes it back.\n";
+
+/// Plans the overlay onboarding `opts.services` of the compose file `base`.
+pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, ComposeError> {
+    let (kept, notes, conflicts) = build(base, opts, false)?;
+    let overwritten = if conflicts.is_empty() {
+        None
+    } else {
+        Some(build(base, opts, true)?.0)
+    };
+    Ok(OverlayOutcome {
+        text: kept,
+        notes,
+        conflicts,
+        overwritten,
+    })
+}
+
+fn build(
+    base: &str,
+    opts: &ComposeOptions,
+    overwrite: bool,
+) -> Result<(String, Vec<Note>, Vec<Conflict>), ComposeError> {
+    let (_, doc) = parse(base)?;
+    let services = services(&doc)?;
+    let root = doc.root.as_ref().expect("services() checked the root");
+    check_names(services, &opts.services)?;
+    let network = external_network_key(&doc, root)?;
+    let mut notes = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut entries: Vec<(String, NewNode)> = Vec::new();
+    for name in &opts.services {
+        let planned = service(&doc, services, name, opts, &network.key, overwrite)?;
+        notes.extend(planned.notes);
+        conflicts.extend(planned.conflicts);
+        if !planned.app.is_empty() {
+            entries.push((name.clone(), NewNode::Map(planned.app)));
+        }
+        if let Some(sidecar) = planned.sidecar {
+            entries.push((contract::sidecar_name(name), sidecar));
+        }
+    }
+    let mut top = Vec::new();
+    if !entries.is_empty() {
+        top.push(("services".to_string(), NewNode::Map(entries)));
+    }
+    if let Some(key) = network.declare.filter(|_| !top.is_empty()) {
+        top.push((
+            "networks".to_string(),
+            NewNode::Map(vec![(key, external())]),
+        ));
+    }
+    Ok((render(&top), notes, conflicts))
+}
+
+/// `external: true`, and the network's name when the key is not it.
+fn external() -> NewNode {
+    NewNode::Map(vec![("external".into(), NewNode::Plain("true".into()))])
+}
+
+fn render(top: &[(String, NewNode)]) -> String {
+    let lay = Layout {
+        step: 2,
+        seq_indent: 2,
+        dash_gap: 1,
+        eol: "\n",
+    };
+    let mut out = String::from(HEADER);
+    for (key, value) in top {
+        out.push_str(&emit::block_entry(key, value, 0, &lay));
+    }
+    out
+}
+
+/// One service's part of the overlay.
+struct Planned {
+    /// What the app gets: environment, networks, labels (only what is missing).
+    app: Vec<(String, NewNode)>,
+    sidecar: Option<NewNode>,
+    notes: Vec<Note>,
+    conflicts: Vec<Conflict>,
+}
+
+fn service(
+    doc: &Document,
+    services: &Node,
+    name: &str,
+    opts: &ComposeOptions,
+    network_key: &str,
+    overwrite: bool,
+) -> Result<Planned, ComposeError> {
+    let (key, node) = services
+        .get_entry(name)
+        .expect("caller checked the name exists");
+    let node = doc.resolve(node);
+    let line = key.start.line + 1;
+    let svc = || Some(name.to_string());
+    if node.entries().is_none() {
+        return Err(ComposeError::Unsupported {
+            service: svc(),
+            what: format!("the service is a {}, not a mapping", node.kind_name()),
+            line,
+        });
+    }
+    let bases = inherit::bases(doc, services, name)?;
+    if let Some(mode) = inherit::effective(doc, node, &bases, "network_mode") {
+        return Err(ComposeError::NetworkMode {
+            service: name.into(),
+            mode: mode.as_str().unwrap_or("?").to_string(),
+            line: mode.start.line + 1,
+        });
+    }
+    let used = used_ports(doc, node, &bases);
+    for (port, flag) in DAPR_PORTS {
+        if let Some((range, line)) = used.iter().find(|(r, _)| r.contains(port)) {
+            return Err(ComposeError::PortClash {
+                service: name.into(),
+                port,
+                flag,
+                declared: range.to_string(),
+                line: *line,
+            });
+        }
+    }
+    let mut notes = Vec::new();
+    let given = opts
+        .app_ports
+        .iter()
+        .find(|(s, _)| s == name)
+        .map(|(_, p)| *p);
+    let app_port = given.or_else(|| match inferred_port(doc, node, &bases) {
+        Some((one, source)) => {
+            notes.push(Note {
+                service: svc(),
+                message: inferred_port_note(one, source),
+            });
+            Some(one)
+        }
+        None => {
+            notes.push(Note {
+                service: svc(),
+                message: "no app port known: the sidecar will not call the app (pass \
+                          --app-port PORT)"
+                    .into(),
+            });
+            None
+        }
+    });
+    let sidecar = match sidecar_plan(doc, services, name, opts, app_port, node, &bases)? {
+        SidecarPlan::Add(node) => Some(node),
+        // The base has obs-init's sidecar already (onboarded in place).
+        SidecarPlan::Keep | SidecarPlan::Image { .. } => None,
+    };
+    if app_id(name) != name && sidecar.is_some() {
+        notes.push(Note {
+            service: svc(),
+            message: format!(
+                "Dapr app id `{}`: daprd rejects dots in app ids",
+                app_id(name)
+            ),
+        });
+    }
+
+    let mut conflicts = Vec::new();
+    let mut app = Vec::new();
+    // Environment: what the service ends up with, its own first (a key of its own wins
+    // over what `extends` gives it), then each base's.
+    let present: Vec<(String, Option<String>)> = inherit::layers(doc, node, &bases, "environment")
+        .into_iter()
+        .flat_map(|env| env_entries(doc, env, false))
+        .map(|p| (p.key, p.value))
+        .collect();
+    let mut wanted = contract::app_env(name);
+    wanted.extend(
+        opts.extra_env
+            .iter()
+            .filter(|(s, _)| s == name)
+            .flat_map(|(_, vars)| vars.iter().cloned()),
+    );
+    let mut env = Vec::new();
+    for (k, v) in wanted {
+        match present.iter().find(|(pk, _)| *pk == k) {
+            Some((_, Some(pv))) if *pv == v => continue,
+            Some((_, pv)) if !overwrite => {
+                conflicts.push(Conflict {
+                    service: svc(),
+                    what: format!(
+                        "{k} is {}, obs-init would set {v}",
+                        pv.as_deref().unwrap_or("(taken from the host)")
+                    ),
+                    line: None,
+                });
+                continue;
+            }
+            _ => env.push((k, NewNode::str(v))),
+        }
+    }
+    if !env.is_empty() {
+        app.push(("environment".to_string(), NewNode::Map(env)));
+    }
+    // Networks merge by name; with none anywhere the service is on `default`, which a list
+    // of its own would take it off unless it names it too.
+    let networks: Option<Vec<String>> = {
+        let layers: Vec<&Node> = inherit::layers(doc, node, &bases, "networks")
+            .into_iter()
+            .filter(|n| !n.is_empty_null())
+            .collect();
+        (!layers.is_empty()).then(|| layers.iter().flat_map(|n| names(doc, n)).collect())
+    };
+    match &networks {
+        Some(names) if names.iter().any(|n| n == network_key) => {}
+        Some(_) => app.push((
+            "networks".to_string(),
+            NewNode::Seq(vec![NewNode::str(network_key)]),
+        )),
+        None => app.push((
+            "networks".to_string(),
+            NewNode::Seq(vec![NewNode::str("default"), NewNode::str(network_key)]),
+        )),
+    }
+    let labelled = inherit::layers(doc, node, &bases, "labels")
+        .into_iter()
+        .any(|l| label_names(l).iter().any(|n| n == METRICS_LABEL));
+    if !labelled {
+        app.push((
+            "labels".to_string(),
+            NewNode::Map(vec![(
+                METRICS_LABEL.to_string(),
+                NewNode::DoubleQuoted(METRICS_PORT.to_string()),
+            )]),
+        ));
+    }
+    Ok(Planned {
+        app,
+        sidecar,
+        notes,
+        conflicts,
+    })
+}
+
+/// The network names a service's `networks` gives: a list's items, a map's keys (merge
+/// keys followed).
+fn names(doc: &Document, networks: &Node) -> Vec<String> {
+    match &networks.kind {
+        Kind::Seq { items, .. } => items
+            .iter()
+            .filter_map(|i| doc.resolve(i).as_str().map(String::from))
+            .collect(),
+        Kind::Map { .. } => std::iter::once(networks)
+            .chain(inherit::merged(doc, networks))
+            .flat_map(|m| m.entries().unwrap_or_default())
+            .filter_map(|(k, _)| k.as_str().filter(|k| *k != "<<").map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `content` is an overlay obs-init wrote (whoever edited it since).
+pub fn is_overlay(content: &str) -> bool {
+    content.starts_with(HEADER.lines().next().unwrap_or(HEADER))
+}

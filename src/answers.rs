@@ -43,6 +43,9 @@ pub struct ComposeRecord {
     pub kept_empty: Vec<String>,
     /// The file's text as obs-init left it, and what it inserted ([`crate::record`]).
     pub text: Option<FileRecord>,
+    /// The overlay (relative to the project directory, with `/`) when the services are
+    /// onboarded in one rather than in the compose file.
+    pub overlay: Option<String>,
 }
 
 /// How a service of a compose file is named among the services that need a file:
@@ -135,6 +138,14 @@ pub fn read(content: &str) -> Result<Answers, String> {
                 added: strings(item.get("added"), &at("added"))?,
                 kept_empty: strings(item.get("kept_empty"), &at("kept_empty"))?,
                 text,
+                overlay: match item.get("overlay") {
+                    Some(o) => Some(
+                        o.as_str()
+                            .ok_or_else(|| format!("{} must be a path", at("overlay")))?
+                            .to_string(),
+                    ),
+                    None => None,
+                },
             });
         }
     }
@@ -337,6 +348,9 @@ fn write_records(doc: &mut DocumentMut, answers: &Answers) {
     for c in answers.composes.iter().filter(|c| !c.path.is_empty()) {
         let mut t = Table::new();
         t["services"] = list(&c.services);
+        if let Some(overlay) = &c.overlay {
+            t["overlay"] = value(overlay.as_str());
+        }
         if !c.added.is_empty() {
             t["added"] = list(&c.added);
         }
@@ -419,6 +433,7 @@ mod tests {
                     inserted: Vec::new(),
                     original: None,
                 }),
+                overlay: Some("compose.observability.yaml".into()),
             }],
             original: Some("# mine\n".into()),
             files: vec![(

@@ -69,6 +69,23 @@ pub fn diagnose(
             check_sdk_lines(dir, &doc, &compose_path, &mut findings)?;
         }
     }
+    // An overlay obs-init wrote holds the sidecars and the apps' additions: it is checked
+    // the same way (Compose merges it over the compose file).
+    for overlay in overlays(dir, &compose_path) {
+        let shown = display(dir, &overlay);
+        let text = read_text(&overlay)?;
+        match compose::parse(&text) {
+            Err(e) => findings.push(from_error(&shown, &e)),
+            Ok((_, doc)) => check_compose(
+                &doc,
+                &shown,
+                &overlay,
+                &Vars::for_project(&crate::plan::compose_dir(&compose_path)),
+                &mut findings,
+                &mut collector,
+            ),
+        }
+    }
     let config = opts
         .dapr_config
         .clone()
@@ -105,6 +122,38 @@ pub fn diagnose(
         }
     }
     Ok(findings)
+}
+
+/// The overlays Compose loads with the compose file: the one the answers file records, and
+/// those `.env`'s `COMPOSE_FILE` lists that obs-init wrote.
+fn overlays(dir: &Path, compose_path: &Path) -> Vec<std::path::PathBuf> {
+    let compose_dir = crate::plan::compose_dir(compose_path);
+    let mut found = Vec::new();
+    let recorded = std::fs::read_to_string(dir.join(crate::answers::FILE))
+        .ok()
+        .and_then(|t| crate::answers::read(&t).ok())
+        .and_then(|a| {
+            a.compose(&display(dir, compose_path))
+                .and_then(|c| c.overlay.clone())
+        });
+    found.extend(recorded.map(|o| dir.join(o)));
+    let listed = std::fs::read_to_string(compose_dir.join(".env"))
+        .ok()
+        .and_then(|t| crate::dotenv::compose_files(&t))
+        .unwrap_or_default();
+    for file in listed {
+        let path = compose_dir.join(file);
+        let ours = std::fs::read_to_string(&path).is_ok_and(|t| compose::overlay::is_overlay(&t));
+        if ours
+            && !found
+                .iter()
+                .any(|f| crate::plan::absolute(f) == crate::plan::absolute(&path))
+        {
+            found.push(path);
+        }
+    }
+    found.retain(|p| p.is_file());
+    found
 }
 
 /// The dependency file nearest the handler's module (its folder, then up to the project

@@ -218,20 +218,23 @@ impl ComposeError {
                 "rename or remove `{sidecar}`, or give it `--config {}` and the mount yourself",
                 crate::contract::CONFIG_MOUNT
             ),
-            SharedAnchor { .. } => "give this service its own copy of the shared keys (or \
-                                    move the anchor to an `x-` extension field), then run again"
+            SharedAnchor { .. } => "onboard it with --overlay (a Compose override file, which \
+                                    leaves the shared keys alone), or give this service its own \
+                                    copy of them (or move the anchor to an `x-` extension \
+                                    field), then run again"
                 .into(),
             MergedKey { key, .. } => format!(
-                "write the service's `{key}` out in the service itself (e.g. `<<: *anchor` \
-                 inside `{key}`), then run again"
+                "onboard it with --overlay (a Compose override file adds to the merged \
+                 `{key}` without replacing it), or write the service's `{key}` out in the \
+                 service itself (e.g. `<<: *anchor` inside `{key}`), then run again"
             ),
             ExtendsFile { file, .. } => format!(
                 "onboard the service it extends in `{file}` instead, or write the keys it \
                  takes from there into the service itself, then run again"
             ),
             Extended { by, .. } => format!(
-                "onboard {} itself, or give it its own copy of the keys it shares, then run \
-                 again",
+                "onboard it with --overlay (Compose applies an override file after `extends`, \
+                 so what extends it stays as it is), or onboard {} itself, then run again",
                 by.first().map_or("the extending service", String::as_str)
             ),
             NetworkNotExternal { key, .. } => format!(
@@ -312,6 +315,15 @@ pub enum Error {
     },
     #[error("no service chosen to onboard")]
     NoServiceChosen { candidates: Vec<String> },
+    #[error(
+        "{} is onboarded {from}; obs-init will not onboard it {to} as well",
+        shown(compose)
+    )]
+    ModeSwitch {
+        compose: PathBuf,
+        from: String,
+        to: String,
+    },
     #[error("--yes found no Python service to onboard")]
     NoPythonService { candidates: Vec<String> },
     #[error(
@@ -367,6 +379,7 @@ impl Error {
             | Error::InvalidAnswers { path, .. }
             | Error::Manifest { path, .. }
             | Error::Lock { lock: path, .. } => Some((path.clone(), None)),
+            Error::ModeSwitch { compose, .. } => Some((compose.clone(), None)),
             Error::NoComposeFile { .. }
             | Error::NoServiceChosen { .. }
             | Error::NoPythonService { .. }
@@ -406,6 +419,11 @@ impl Error {
             Error::NoServiceChosen { candidates } if candidates.is_empty() => {
                 Some("name the services to onboard with --service NAME".into())
             }
+            Error::ModeSwitch { .. } => Some(
+                "take the onboarding back with `obs-init remove`, then onboard again the other \
+                 way (or run without --overlay to keep the way it is onboarded)"
+                    .into(),
+            ),
             Error::NoPythonService { candidates } => Some(format!(
                 "obs-init instruments Python services, and found none among the built ones; \
                  name the services to onboard anyway with --service NAME (they get the Dapr \

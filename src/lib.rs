@@ -16,6 +16,7 @@ pub mod deps;
 pub mod detect;
 pub mod dockerfile;
 pub mod doctor;
+pub mod dotenv;
 pub mod error;
 pub mod git;
 pub mod interpreter;

@@ -87,6 +87,7 @@ fn build(dir: &Path) -> Result<Plan, Error> {
         own: Vec::new(),
         alternatives: Vec::new(),
         relocks: Vec::new(),
+        overlay: None,
     };
     for (rel, template) in FILES {
         let differs = |_: &str| "it differs from the one obs-init platform writes".to_string();

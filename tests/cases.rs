@@ -20,6 +20,7 @@ use assert_cmd::Command;
 mod common;
 
 use common::oracle::{self, Profiles};
+use obs_init::compose::overlay;
 
 fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     common::read_tree(root)
@@ -169,6 +170,7 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
             .iter()
             .any(|verb| second.stderr.contains(verb));
         let idle = second.stderr.contains("Nothing to do")
+            || second.stderr.contains("Nothing to remove")
             || (args.iter().any(|a| a == "--no-lock") && !wrote);
         if second.status != 0 || !idle {
             return Err(format!(
@@ -221,6 +223,46 @@ fn is_compose_file(rel: &str) -> bool {
         && (name.ends_with(".yml") || name.ends_with(".yaml"))
 }
 
+/// An overlay obs-init wrote loads in the real Compose with the files it goes with: through
+/// `.env`'s `COMPOSE_FILE` when there is one (plain `docker compose`, no flags), else with
+/// the compose files beside it as `-f` flags; either way the sidecars it adds run.
+fn overlay_loads(project: &Path, rel: &str) -> Result<(), String> {
+    let file = project.join(rel);
+    let dir = file.parent().expect("in a folder").to_path_buf();
+    let env = fs::read_to_string(dir.join(".env")).unwrap_or_default();
+    let files: Vec<PathBuf> = if env.contains("COMPOSE_FILE") {
+        Vec::new()
+    } else {
+        let mut base: Vec<PathBuf> = fs::read_dir(&dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                p != &file
+                    && p.file_name()
+                        .is_some_and(|n| is_compose_file(&n.to_string_lossy()))
+            })
+            .collect();
+        base.sort();
+        base.push(file.clone());
+        base
+    };
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    for profiles in Profiles::BOTH {
+        let model = oracle::config(&dir, &refs, profiles).map_err(|e| {
+            format!(
+                "Compose rejects the project with the overlay {rel} ({profiles:?} profiles): {e}"
+            )
+        })?;
+        let sidecars = model["services"]
+            .as_object()
+            .map_or(0, |s| s.keys().filter(|k| k.ends_with("-dapr")).count());
+        if profiles == Profiles::All && sidecars == 0 {
+            return Err(format!("Compose loaded no sidecar with the overlay {rel}"));
+        }
+    }
+    Ok(())
+}
+
 /// Every compose file the case changed loads in the real Compose if its input did.
 fn compose_accepts(
     case: &Path,
@@ -230,6 +272,10 @@ fn compose_accepts(
 ) -> Result<(), String> {
     for (rel, after) in actual {
         if !is_compose_file(rel) || input.get(rel) == Some(after) {
+            continue;
+        }
+        if after.starts_with(overlay::HEADER.as_bytes()) {
+            overlay_loads(project, rel)?;
             continue;
         }
         let before_dir = tempfile::tempdir().expect("tempdir");

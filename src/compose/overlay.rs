@@ -290,7 +290,85 @@ fn names(doc: &Document, networks: &Node) -> Vec<String> {
     }
 }
 
+/// The overlay without the parts of `services` (their entries and their sidecars'), for
+/// `remove` of some of the services it onboards. Everything under a service's entry is
+/// obs-init's: the overlay holds nothing else.
+pub fn without(content: &str, services: &[String]) -> String {
+    let gone: Vec<String> = services
+        .iter()
+        .flat_map(|s| [s.clone(), contract::sidecar_name(s)])
+        .map(|name| format!("  {}:", emit::scalar(&name)))
+        .collect();
+    let mut out = String::with_capacity(content.len());
+    let mut dropping = false;
+    for line in content.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let indent = body.len() - body.trim_start().len();
+        if !body.trim().is_empty() && indent <= 2 {
+            dropping = indent == 2 && gone.iter().any(|g| body == g);
+        }
+        if !dropping {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 /// Whether `content` is an overlay obs-init wrote (whoever edited it since).
 pub fn is_overlay(content: &str) -> bool {
     content.starts_with(HEADER.lines().next().unwrap_or(HEADER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(services: &[&str]) -> ComposeOptions {
+        ComposeOptions {
+            services: services.iter().map(|s| s.to_string()).collect(),
+            app_ports: vec![("web".into(), 8000)],
+            dapr_version: "1.18.3".into(),
+            config_source: "./dapr-config.yml".into(),
+            extra_env: Vec::new(),
+        }
+    }
+
+    const BASE: &str = "x-app: &app\n  build: .\n  environment:\n    OTEL_SERVICE_NAME: web\n\
+                        services:\n  web:\n    <<: *app\n    networks: [back]\n  worker:\n    <<: *app\n\
+                        networks:\n  back: {}\n";
+
+    #[test]
+    fn only_what_is_missing_is_added_read_through_merge_keys() {
+        let out = overlay(BASE, &opts(&["web"])).expect("overlay");
+        // The merged environment names the service already: a conflict, kept.
+        assert!(!out.text.contains("OTEL_SERVICE_NAME"), "{}", out.text);
+        assert_eq!(out.conflicts.len(), 0, "{:?}", out.conflicts);
+        // On a network of its own already: only the platform's is added, not `default`.
+        assert!(
+            out.text
+                .contains("    networks:\n      - observability-net\n"),
+            "{}",
+            out.text
+        );
+        let worker = overlay(BASE, &opts(&["worker"])).expect("overlay");
+        assert!(
+            worker
+                .conflicts
+                .iter()
+                .any(|c| c.what.contains("OTEL_SERVICE_NAME is web"))
+        );
+        assert!(
+            worker
+                .text
+                .contains("      - default\n      - observability-net\n")
+        );
+    }
+
+    #[test]
+    fn taking_a_service_out_leaves_the_overlay_of_the_others() {
+        let both = overlay(BASE, &opts(&["web", "worker"])).expect("overlay");
+        let web = overlay(BASE, &opts(&["web"])).expect("overlay");
+        assert_eq!(without(&both.text, &["worker".into()]), web.text);
+        assert!(is_overlay(&both.text));
+    }
 }

@@ -58,6 +58,11 @@ pub struct Options {
     pub edit_entrypoint: bool,
     /// What to do where the project already has a value obs-init would write differently.
     pub on_conflict: ConflictPolicy,
+    /// Onboard in this Compose override file (relative to the compose file's folder)
+    /// instead of editing the compose file; the answers file's choice when unset.
+    pub overlay: Option<PathBuf>,
+    /// In overlay mode, leave `.env` alone: the next steps give the `-f` flags instead.
+    pub no_env: bool,
 }
 
 /// What to do with a conflict: a file, variable or sidecar that exists with other content
@@ -90,6 +95,8 @@ impl Options {
             fix_invalid: false,
             edit_entrypoint: false,
             on_conflict: ConflictPolicy::Abort,
+            overlay: None,
+            no_env: false,
         }
     }
 }
@@ -158,6 +165,8 @@ pub struct Plan {
     /// Lock files behind their manifest once the plan is written (or already now), with
     /// the command that refreshes each.
     pub relocks: Vec<crate::lock::Relock>,
+    /// The Compose override file the onboarding is in, when not the compose file.
+    pub overlay: Option<PathBuf>,
 }
 
 pub use crate::conflict::FileConflict;
@@ -390,7 +399,7 @@ pub(crate) fn display(dir: &Path, path: &Path) -> String {
 }
 
 /// An absolute, lexically normalised path (no `.` or `..`), without touching the disk.
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut out = PathBuf::new();
     for c in abs.components() {

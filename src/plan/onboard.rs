@@ -10,7 +10,7 @@ use super::{
     overwrite_conflicts, own_files, read_optional, read_text,
 };
 use crate::answers::{self, Answers, ServiceAnswers};
-use crate::compose::{self, ComposeOptions, Note};
+use crate::compose::{self, ComposeOptions, Note, overlay};
 use crate::conflict::{Conflict, FileConflict};
 use crate::contract;
 use crate::dapr;
@@ -63,6 +63,8 @@ struct Resolved {
     dapr_version: String,
     notes: Vec<Note>,
     saved: Answers,
+    /// The overlay the onboarding goes to, when not the compose file.
+    overlay: Option<PathBuf>,
 }
 
 fn resolve<'p>(
@@ -86,6 +88,7 @@ fn resolve<'p>(
     };
     let (_, doc) = compose::parse(&content).map_err(in_file)?;
     let svc = compose::services(&doc).map_err(in_file)?;
+    let overlay = overlay_mode(opts, &compose_path, &saved)?;
 
     let mut skipped = Vec::new();
     let mut detected: Vec<(String, detect::Detection)> = Vec::new();
@@ -147,6 +150,15 @@ fn resolve<'p>(
                 });
             }
         }
+    };
+    // The overlay is written whole each run: it keeps the services onboarded before.
+    let services = match (&overlay, saved.compose(&display(&opts.dir, &compose_path))) {
+        (Some(_), Some(c)) => {
+            let mut all = c.services.clone();
+            all.extend(services.into_iter().filter(|s| !c.services.contains(s)));
+            all
+        }
+        _ => services,
     };
     if services.is_empty() {
         return Err(Error::NoServiceChosen { candidates: vec![] });
@@ -227,7 +239,44 @@ fn resolve<'p>(
         dapr_version,
         notes,
         saved,
+        overlay,
     })
+}
+
+/// Where the onboarding goes: the overlay `--overlay` names (beside the compose file), or
+/// the one the answers file records; `None`: the compose file itself. A compose file
+/// onboarded one way is not onboarded the other way too.
+fn overlay_mode(
+    opts: &Options,
+    compose_path: &Path,
+    saved: &Answers,
+) -> Result<Option<PathBuf>, Error> {
+    let recorded = saved
+        .compose(&display(&opts.dir, compose_path))
+        .filter(|c| !c.services.is_empty());
+    let recorded_overlay = recorded
+        .and_then(|c| c.overlay.as_ref())
+        .map(|o| opts.dir.join(o));
+    let Some(wanted) = &opts.overlay else {
+        return Ok(recorded_overlay);
+    };
+    let wanted = compose_dir(compose_path).join(wanted);
+    let switch = |from: String, to: String| Error::ModeSwitch {
+        compose: compose_path.to_path_buf(),
+        from,
+        to,
+    };
+    match (recorded, recorded_overlay) {
+        (Some(_), None) => Err(switch(
+            "in place".into(),
+            format!("in the overlay {}", display(&opts.dir, &wanted)),
+        )),
+        (_, Some(other)) if absolute(&other) != absolute(&wanted) => Err(switch(
+            format!("in the overlay {}", display(&opts.dir, &other)),
+            format!("in the overlay {}", display(&opts.dir, &wanted)),
+        )),
+        _ => Ok(Some(wanted)),
+    }
 }
 
 /// A service's build context on disk: inside the project directory, or else outside it
@@ -328,26 +377,48 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             None => extra_env.push((service.clone(), vec![var.clone()])),
         }
     }
-    let outcome = compose::onboard(
-        &content,
-        &ComposeOptions {
-            services: services.clone(),
-            app_ports: targets
-                .iter()
-                .filter_map(|t| t.app_port.map(|p| (t.service.clone(), p)))
-                .collect(),
-            dapr_version: dapr_version.clone(),
-            config_source,
-            extra_env,
-        },
-    )
-    .map_err(in_file)?;
+    let compose_opts = ComposeOptions {
+        services: services.clone(),
+        app_ports: targets
+            .iter()
+            .filter_map(|t| t.app_port.map(|p| (t.service.clone(), p)))
+            .collect(),
+        dapr_version: dapr_version.clone(),
+        config_source,
+        extra_env,
+    };
+    let (outcome, overlay) = match &ctx.overlay {
+        None => (
+            compose::onboard(&content, &compose_opts).map_err(in_file)?,
+            None,
+        ),
+        Some(path) => {
+            let planned = overlay::overlay(&content, &compose_opts).map_err(in_file)?;
+            let outcome = compose::ComposeOutcome {
+                after: content.clone(),
+                changes: Vec::new(),
+                notes: planned.notes.clone(),
+                conflicts: Vec::new(),
+                overwritten: None,
+            };
+            (outcome, Some((path.clone(), planned)))
+        }
+    };
 
     notes.extend(outcome.notes);
     let compose_display = display(&opts.dir, &compose_path);
+    // In overlay mode, plain `docker compose` loads the overlay once `.env` says so.
+    let env_change = match &overlay {
+        Some((path, _)) if !opts.no_env => Some(env_change(opts, &compose_path, path)?),
+        _ => None,
+    };
+    let with_files: Option<Vec<PathBuf>> = match (&overlay, &env_change) {
+        (Some(_), Some(Ok(_))) | (None, _) => None,
+        (Some((path, _)), _) => Some(vec![compose_path.clone(), path.clone()]),
+    };
     let start = format!(
         "start the app with its sidecar: {}",
-        start_command(opts, &compose_path, &services)
+        start_command(opts, &compose_path, with_files.as_deref(), &services)
     );
     let mut plan = Plan {
         compose_file: compose_path.clone(),
@@ -377,6 +448,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             .into_iter()
             .collect(),
         relocks: Vec::new(),
+        overlay: ctx.overlay.clone(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
@@ -389,6 +461,17 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         before: Some(content.clone()),
         after: outcome.after,
     });
+    if let Some((path, planned)) = overlay {
+        plan_overlay(opts, &ctx.saved, &path, planned, &mut plan)?;
+        match env_change {
+            Some(Ok(Some(change))) => plan.push(change),
+            Some(Ok(None)) | None => {}
+            Some(Err(why)) => plan.notes.push(Note {
+                service: None,
+                message: format!(".env not edited: {why}; start with the -f flags below"),
+            }),
+        }
+    }
     let config = config_change(opts, &config_path, &mut plan.conflicts)?;
     plan.push(config);
     for (target, (module, module_notes)) in targets.iter().zip(located) {
@@ -445,6 +528,9 @@ fn record(
     let compose_rel = display(&opts.dir, compose_path);
     let mut record = saved.clone();
     record_compose(&mut record, &compose_rel, plan, changes, content);
+    if let Some(c) = record.composes.iter_mut().find(|c| c.path == compose_rel) {
+        c.overlay = ctx.overlay.as_ref().map(|o| display(&opts.dir, o));
+    }
     record_files(opts, plan, compose_path, &compose_rel, &mut record);
     if record.original.is_none() && saved.composes.is_empty() {
         // A user's own answers file, before obs-init first wrote to it.
@@ -1101,16 +1187,152 @@ fn config_change(
     generated_change(&opts.dir, path, wanted, conflicts, differs)
 }
 
+/// The overlay file: written fresh each run from the base (a second run writes the same
+/// bytes); one the user changed since obs-init wrote it is kept, and the difference is a
+/// conflict like any other.
+fn plan_overlay(
+    opts: &Options,
+    saved: &Answers,
+    path: &Path,
+    planned: overlay::OverlayOutcome,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    let shown = display(&opts.dir, path);
+    let before = read_optional(path)?;
+    let ours = |text: &str| {
+        saved
+            .files
+            .iter()
+            .find(|(f, _)| f.path == shown)
+            .map_or(overlay::is_overlay(text), |(f, _)| f.untouched(text))
+    };
+    let mut status = match &before {
+        None => Status::Create,
+        Some(b) if *b == planned.text => Status::Unchanged,
+        Some(b) if ours(b) => Status::Update,
+        Some(_) => Status::Kept,
+    };
+    if status == Status::Kept {
+        plan.conflicts.push(FileConflict {
+            file: shown.clone(),
+            conflict: Conflict {
+                service: None,
+                what: "it is not the overlay obs-init wrote (changed since, or another file)"
+                    .into(),
+                line: None,
+            },
+        });
+        plan.alternatives
+            .push((path.to_path_buf(), planned.text.clone()));
+    }
+    for conflict in planned.conflicts {
+        plan.conflicts.push(FileConflict {
+            file: shown.clone(),
+            conflict,
+        });
+    }
+    if let Some(over) = planned.overwritten {
+        plan.alternatives.push((path.to_path_buf(), over));
+        if status == Status::Unchanged {
+            status = Status::Update;
+        }
+    }
+    plan.notes.push(Note {
+        service: None,
+        message: format!(
+            "onboarded in the overlay {shown}: the compose file is not changed (`docker compose \
+             config` shows the two merged)"
+        ),
+    });
+    plan.push(FileChange {
+        display: shown,
+        path: path.to_path_buf(),
+        before,
+        after: planned.text,
+        status,
+    });
+    Ok(())
+}
+
+/// `.env` beside the compose file with the overlay added to `COMPOSE_FILE` (`Ok(None)`: it
+/// lists it already); `Err` says why it is left alone.
+fn env_change(
+    opts: &Options,
+    compose_path: &Path,
+    overlay_path: &Path,
+) -> Result<Result<Option<FileChange>, String>, Error> {
+    let dir = compose_dir(compose_path);
+    let path = dir.join(".env");
+    if path.is_symlink() {
+        return Ok(Err(".env is a symlink".into()));
+    }
+    let before = read_optional(&path)?;
+    let relative = |p: &Path| {
+        absolute(p)
+            .strip_prefix(absolute(&dir))
+            .map(|r| r.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_else(|_| p.to_string_lossy().into_owned())
+    };
+    // What Compose loaded before: the file, and the override beside it unless a file was
+    // named (`-f` turns the override off, and so does COMPOSE_FILE).
+    let mut loaded = vec![relative(compose_path)];
+    if opts.file.is_none()
+        && let Some(name) = crate::dotenv::OVERRIDE_NAMES
+            .iter()
+            .find(|n| dir.join(n).is_file())
+    {
+        loaded.push((*name).to_string());
+    }
+    Ok(
+        crate::dotenv::add_compose_file(before.as_deref(), &loaded, &relative(overlay_path)).map(
+            |after| {
+                after.map(|after| FileChange {
+                    display: display(&opts.dir, &path),
+                    status: if before.is_some() {
+                        Status::Update
+                    } else {
+                        Status::Create
+                    },
+                    path,
+                    before,
+                    after,
+                })
+            },
+        ),
+    )
+}
+
 /// `docker compose up` for the onboarded apps and their sidecars, as pasted from where
 /// obs-init was run. Without `-f`, Compose's own discovery is kept (so that an override file
 /// still applies): the command runs in the project's folder instead of naming the file.
-fn start_command(opts: &Options, compose_path: &Path, services: &[String]) -> String {
+fn start_command(
+    opts: &Options,
+    compose_path: &Path,
+    files: Option<&[PathBuf]>,
+    services: &[String],
+) -> String {
     let names: Vec<String> = services
         .iter()
         .flat_map(|s| [s.clone(), compose::sidecar_name(s)])
         .map(|n| shell_word(&n))
         .collect();
     let up = format!("up -d {}", names.join(" "));
+    if let Some(files) = files {
+        // The files in order, as Compose merges them, from the project directory.
+        let flags: Vec<String> = files
+            .iter()
+            .map(|f| format!("-f {}", shell_word(&display(&opts.dir, f))))
+            .collect();
+        let command = format!("docker compose {} {up}", flags.join(" "));
+        return if opts.dir == Path::new(".") {
+            command
+        } else {
+            format!(
+                "cd {} && {command}",
+                shell_word(&opts.dir.to_string_lossy())
+            )
+        };
+    }
     match &opts.file {
         Some(_) => format!(
             "docker compose -f {} {up}",

@@ -65,6 +65,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         own: vec![answers_path.clone()],
         alternatives: Vec::new(),
         relocks: Vec::new(),
+        overlay: None,
     };
     plan.push(FileChange {
         display: crate::plan::display(&req.dir, &compose_path),
@@ -295,6 +296,7 @@ fn plan_recorded(
         own: crate::plan::own_files(&req.dir, record),
         alternatives: Vec::new(),
         relocks: Vec::new(),
+        overlay: None,
     };
     plan.own.push(answers_path.to_path_buf());
     plan.push(FileChange {
@@ -345,6 +347,10 @@ fn plan_recorded(
             .collect();
         if needed.is_empty() {
             undo_file(req, &mut plan, file)?;
+        } else if compose.overlay.as_deref() == Some(file.path.as_str()) {
+            // The overlay holds the staying services too: only the removed ones' parts go.
+            let kept = take_out_of_overlay(req, &mut plan, file, &targets)?;
+            left.files.push((kept, needed));
         } else {
             left.files.push((file.clone(), needed));
         }
@@ -374,6 +380,45 @@ fn plan_recorded(
     });
     plan.relock_changed();
     Ok(plan)
+}
+
+/// The overlay without the removed services' parts, when nobody changed it since obs-init
+/// wrote it (else it stays, and a note says so); returns its record afterwards.
+fn take_out_of_overlay(
+    req: &RemoveRequest,
+    plan: &mut Plan,
+    file: &crate::record::FileRecord,
+    targets: &[String],
+) -> Result<crate::record::FileRecord, Error> {
+    let path = req.dir.join(&file.path);
+    let Some(text) = crate::plan::read_optional(&path)? else {
+        return Ok(file.clone());
+    };
+    let display = crate::plan::display(&req.dir, &path);
+    if !file.untouched(&text) {
+        plan.notes.push(Note {
+            service: None,
+            message: format!(
+                "{display} was changed by hand; left in place: take {} out of it yourself",
+                targets.join(", ")
+            ),
+        });
+        return Ok(file.clone());
+    }
+    let after = compose::overlay::without(&text, targets);
+    let record = crate::record::record(&file.path, None, &after);
+    plan.push(FileChange {
+        display,
+        path,
+        status: if after == text {
+            Status::Unchanged
+        } else {
+            Status::Update
+        },
+        before: Some(text),
+        after,
+    });
+    Ok(record)
 }
 
 /// Plans taking one recorded file edit back: a created file deleted, an updated one given

@@ -225,6 +225,22 @@ pub struct Args {
     #[arg(long)]
     pub edit_entrypoint: bool,
 
+    /// Leave the compose file as it is and write the onboarding to a Compose override file
+    /// of its own, beside it: the sidecars, and for each app only what is added. Services
+    /// that share anchors or merge keys, or are extended, can be onboarded this way. `.env`'s
+    /// COMPOSE_FILE gets the overlay, so plain `docker compose up` loads it
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        default_missing_value = "compose.observability.yaml"
+    )]
+    pub overlay: Option<PathBuf>,
+
+    /// With --overlay, leave .env alone: the next steps give the `-f` flags to pass instead
+    #[arg(long, requires = "overlay")]
+    pub no_env: bool,
+
     /// What to do where the project already has other values than obs-init would write
     /// (a variable, the sidecar's image, a generated file) [default: prompt on a terminal,
     /// abort otherwise]

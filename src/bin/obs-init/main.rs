@@ -327,6 +327,8 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         fix_invalid: args.fix_invalid,
         edit_entrypoint: args.edit_entrypoint,
         on_conflict,
+        overlay: args.overlay.clone(),
+        no_env: args.no_env,
     };
     let mut prompter = interactive.then(TermPrompter::new);
     let plan = match plan(&opts, prompter.as_mut().map(|p| p as &mut dyn Prompter)) {
@@ -349,10 +351,20 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::from(if drifted { EXIT_CHECK_FAILED } else { 0 }));
     }
+    let place = match plan
+        .files
+        .iter()
+        .find(|f| Some(&f.path) == plan.overlay.as_ref())
+    {
+        Some(overlay) => format!(
+            "the overlay {} over {}",
+            overlay.display, plan.files[0].display
+        ),
+        None => plan.files[0].display.clone(),
+    };
     let nothing = format!(
-        "Nothing to do: {} already onboarded in {}",
-        plan.services.join(", "),
-        plan.files[0].display
+        "Nothing to do: {} already onboarded in {place}",
+        plan.services.join(", ")
     );
     finish(&plan, w, args.no_lock, prompter.as_ref(), "apply", nothing)
 }

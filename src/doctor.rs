@@ -124,6 +124,45 @@ pub fn diagnose(
     Ok(findings)
 }
 
+/// The collector endpoint the project's services send to, with the variable that says so
+/// and whether their exporter opens TLS there: `OTEL_COLLECTOR_ENDPOINT` (the generated
+/// module's, plaintext unless `https://`), else `OTEL_EXPORTER_OTLP_ENDPOINT` (the standard
+/// one, where a missing scheme means TLS for gRPC). Read from the compose file and its
+/// overlays, `${VAR}`s resolved as Compose would.
+pub fn project_endpoint(
+    dir: &Path,
+    file: Option<&Path>,
+) -> Result<Option<(String, String, bool)>, Error> {
+    let compose_path = find_compose(dir, file)?;
+    let vars = Vars::for_project(&crate::plan::compose_dir(&compose_path));
+    let resolved = |s: &str| interpolate(s, &vars).unwrap_or_else(|_| s.to_string());
+    let mut files = vec![compose_path.clone()];
+    files.extend(overlays(dir, &compose_path));
+    let mut standard = None;
+    for path in files.iter().rev() {
+        let Ok((_, doc)) = compose::parse(&read_text(path)?) else {
+            continue;
+        };
+        let Ok(services) = compose::services(&doc) else {
+            continue;
+        };
+        for (_, svc) in services.entries().unwrap_or_default() {
+            let svc = doc.resolve(svc);
+            for (var, value) in env_vars(inherit::lookup(&doc, svc, "environment"), &resolved) {
+                if var == "OTEL_COLLECTOR_ENDPOINT" {
+                    let tls = value.starts_with("https://");
+                    return Ok(Some((value, var, tls)));
+                }
+                if var == "OTEL_EXPORTER_OTLP_ENDPOINT" && standard.is_none() {
+                    let tls = value.starts_with("https://") || !value.contains("://");
+                    standard = Some((value, var, tls));
+                }
+            }
+        }
+    }
+    Ok(standard)
+}
+
 /// The overlays Compose loads with the compose file: the one the answers file records, and
 /// those `.env`'s `COMPOSE_FILE` lists that obs-init wrote.
 fn overlays(dir: &Path, compose_path: &Path) -> Vec<std::path::PathBuf> {

@@ -25,6 +25,7 @@ pub mod plan;
 pub mod platform;
 pub mod python;
 pub mod record;
+pub mod verify;
 pub mod yaml;
 
 pub use error::{ComposeError, Error};

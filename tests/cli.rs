@@ -28,7 +28,15 @@ fn every_commands_help_is_as_snapshotted() {
     let bless = std::env::var_os("OBS_INIT_BLESS").is_some();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/help");
     let mut failures = Vec::new();
-    for command in ["", "remove", "doctor", "platform", "man", "completions"] {
+    for command in [
+        "",
+        "remove",
+        "doctor",
+        "verify",
+        "platform",
+        "man",
+        "completions",
+    ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
         let out = obs_init(Path::new(".")).args(&args).output().expect("runs");
@@ -257,6 +265,7 @@ fn the_man_page_documents_the_flags() {
     for (sub, option) in [
         ("remove", "dapr\\-config"),
         ("doctor", "connect"),
+        ("verify", "opensearch"),
         ("platform", "on\\-conflict"),
     ] {
         let out = obs_init(Path::new("."))
@@ -290,6 +299,7 @@ fn the_man_page_documents_the_flags() {
             "obs-init-man.1",
             "obs-init-platform.1",
             "obs-init-remove.1",
+            "obs-init-verify.1",
             "obs-init.1"
         ]
     );

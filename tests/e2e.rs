@@ -1123,3 +1123,145 @@ fn on_python_3_8_and_3_9_the_module_exports_with_the_sdk_line_it_gets() {
     }
     eprintln!("real venvs checked: {ran:?}");
 }
+
+/// `obs-init verify` through `tests/e2e/verify_e2e.py`: a real OTLP/gRPC receiver and
+/// stand-ins for Tempo's and OpenSearch's query APIs that answer from what it received.
+fn verify_run(flags: &[&str]) -> serde_json::Value {
+    let bin = assert_cmd::cargo::cargo_bin("obs-init");
+    let mut args: Vec<&std::ffi::OsStr> = vec![bin.as_os_str()];
+    args.extend(flags.iter().map(std::ffi::OsStr::new));
+    report(python(), "verify_e2e.py", &args)
+}
+
+/// The failed hop of a verify report, with its detail and fix.
+fn failed_hop(run: &serde_json::Value) -> (String, String, String) {
+    let hops = run["report"]["verify"]["hops"].as_array().expect("hops");
+    let hop = hops
+        .iter()
+        .find(|h| h["outcome"] == "failed")
+        .unwrap_or_else(|| panic!("no failed hop: {run:#}"));
+    (
+        hop["name"].as_str().unwrap_or("").into(),
+        hop["detail"].as_str().unwrap_or("").into(),
+        hop["fix"].as_str().unwrap_or("").into(),
+    )
+}
+
+#[test]
+fn verify_delivers_a_canary_span_and_its_log_and_finds_both_stored() {
+    let run = verify_run(&[]);
+    assert_eq!(run["exit"], 0, "{run:#}");
+    let trace = run["report"]["verify"]["trace_id"]
+        .as_str()
+        .expect("trace id");
+    // The receiver holds the canary span and a log record with the same trace id.
+    let spans = run["spans"].as_array().expect("spans");
+    assert_eq!(spans.len(), 1, "{run:#}");
+    assert_eq!(spans[0]["trace_id"], trace);
+    assert_eq!(spans[0]["service"], "obs-init-verify");
+    let logs = run["logs"].as_array().expect("logs");
+    assert_eq!(logs.len(), 1, "{run:#}");
+    assert_eq!(logs[0]["trace_id"], trace);
+    let hops: Vec<&str> = run["report"]["verify"]["hops"]
+        .as_array()
+        .expect("hops")
+        .iter()
+        .map(|h| h["outcome"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(hops, ["ok", "ok", "ok", "ok"], "{run:#}");
+    let link = run["report"]["verify"]["grafana"].as_str().expect("link");
+    assert!(
+        link.starts_with("http://127.0.0.1:3000/explore?left=") && link.contains(trace),
+        "{link}"
+    );
+}
+
+#[test]
+fn verify_names_a_closed_collector_port_and_its_address() {
+    let run = verify_run(&["--", "--collector", "{closed}"]);
+    assert_eq!(run["exit"], 3, "{run:#}");
+    let (hop, detail, fix) = failed_hop(&run);
+    let closed = run["addresses"]["{closed}"].as_str().expect("address");
+    assert_eq!(hop, "collector");
+    assert!(
+        detail.contains(closed) && detail.contains("refused"),
+        "{detail}"
+    );
+    assert!(fix.contains("--collector"), "{fix}");
+    assert!(run["spans"].as_array().expect("spans").is_empty());
+}
+
+#[test]
+fn verify_names_tls_and_http1_spoken_where_plaintext_grpc_is_wanted() {
+    // A TLS port, sent plaintext to.
+    let run = verify_run(&["--", "--collector", "{tls}"]);
+    let (hop, detail, _) = failed_hop(&run);
+    assert_eq!((hop.as_str(), run["exit"].as_i64()), ("collector", Some(3)));
+    assert!(detail.contains("answers with TLS"), "{detail}");
+    // The plaintext receiver, where the services would open TLS (an https:// endpoint).
+    let run = verify_run(&["--", "--collector", "https://{otlp}"]);
+    let (_, detail, fix) = failed_hop(&run);
+    assert!(detail.contains("open TLS"), "{detail}");
+    assert!(fix.contains("http://127.0.0.1:"), "{fix}");
+    // An HTTP/1 port (what OTLP/HTTP's 4318 is) given as the gRPC collector.
+    let run = verify_run(&["--", "--collector", "{tempo}"]);
+    let (_, detail, fix) = failed_hop(&run);
+    assert!(detail.contains("HTTP/1"), "{detail}");
+    assert!(fix.contains("4317"), "{fix}");
+}
+
+#[test]
+fn verify_names_each_query_hop_that_fails() {
+    // Accepted, never stored.
+    let run = verify_run(&["--tempo-never"]);
+    let (hop, detail, fix) = failed_hop(&run);
+    assert_eq!((hop.as_str(), run["exit"].as_i64()), ("tempo", Some(3)));
+    assert!(detail.contains("does not have it after 3 s"), "{detail}");
+    assert!(fix.contains("otel-collector"), "{fix}");
+    assert_eq!(run["spans"].as_array().map(Vec::len), Some(1));
+    // Tempo's API not there at all.
+    let run = verify_run(&["--", "--tempo", "http://{closed}"]);
+    let (hop, detail, fix) = failed_hop(&run);
+    assert_eq!(hop, "tempo");
+    assert!(detail.contains("unreachable"), "{detail}");
+    assert!(
+        fix.contains("--tempo") && fix.contains("--no-query"),
+        "{fix}"
+    );
+    // The log stored without its trace id: Grafana could not link it.
+    let run = verify_run(&["--log-without-trace-id"]);
+    let (hop, detail, _) = failed_hop(&run);
+    assert_eq!(hop, "opensearch");
+    assert!(detail.contains("without its trace id"), "{detail}");
+    // The collector only.
+    let run = verify_run(&["--tempo-never", "--", "--no-query"]);
+    assert_eq!(run["exit"], 0, "{run:#}");
+}
+
+#[test]
+fn verify_sends_where_the_project_is_configured_and_flags_a_scheme_less_endpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = |setting: &str| format!("--project={}={setting}", dir.path().display());
+    // The company variable, bare: the generated module adds http://, so plaintext.
+    let run = verify_run(&[
+        &project("OTEL_COLLECTOR_ENDPOINT={otlp}"),
+        "--",
+        "--no-query",
+    ]);
+    assert_eq!(run["exit"], 0, "{run:#}");
+    assert_eq!(run["spans"].as_array().map(Vec::len), Some(1), "{run:#}");
+    // The standard variable without a scheme: the services' gRPC exporter opens TLS, which
+    // the plaintext collector does not speak, and nothing they send arrives.
+    let run = verify_run(&[
+        &project("OTEL_EXPORTER_OTLP_ENDPOINT={otlp}"),
+        "--",
+        "--no-query",
+    ]);
+    let (hop, detail, fix) = failed_hop(&run);
+    assert_eq!((hop.as_str(), run["exit"].as_i64()), ("collector", Some(3)));
+    assert!(
+        detail.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && detail.contains("open TLS"),
+        "{detail}"
+    );
+    assert!(fix.contains("http://127.0.0.1:"), "{fix}");
+}

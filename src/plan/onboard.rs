@@ -42,6 +42,19 @@ pub fn plan<'p>(
     }
     record(opts, &ctx, &mut plan, &changes);
     check_inside(opts, &plan)?;
+    // Last, once everything is up: whether anything arrives.
+    let verify = if opts.dir == Path::new(".") {
+        "obs-init verify".to_string()
+    } else {
+        format!(
+            "obs-init verify -C {}",
+            shell_word(&opts.dir.to_string_lossy())
+        )
+    };
+    plan.next_steps.push(format!(
+        "see it arrive: {verify} (a canary span and log through the collector to Tempo and \
+         OpenSearch)"
+    ));
     Ok(plan)
 }
 

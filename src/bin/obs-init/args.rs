@@ -75,6 +75,12 @@ pub enum Command {
     /// sidecars' configuration, dapr-config.yml, the Python module's imports, dagster.yaml.
     /// Exits 3 when something would stop telemetry.
     Doctor(DoctorArgs),
+    /// See it work: send a canary span and a log record carrying its trace id to the
+    /// collector, over OTLP/gRPC at the endpoint the project's services use, then confirm
+    /// that Tempo stores the trace and OpenSearch the log with the same trace id, and print
+    /// the Grafana link to the trace. Each hop that fails is named with its fix. Exits 0
+    /// when every hop is confirmed, 3 when one failed
+    Verify(VerifyArgs),
     /// Write the shared observability platform that onboarded projects connect to: a
     /// compose file with the OpenTelemetry Collector, Tempo, Prometheus, OpenSearch, Fluent
     /// Bit and Grafana on the `observability-net` network, their configurations, Grafana's
@@ -141,6 +147,39 @@ pub struct DoctorArgs {
     /// Where the Dapr configuration is [default: <dir>/dapr-config.yml]
     #[arg(long, value_name = "PATH")]
     pub dapr_config: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The project directory, whose compose file says where its services send
+    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
+    pub dir: PathBuf,
+    /// The compose file [default: found in --dir as for onboarding]
+    #[arg(short, long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Send to this collector instead (plaintext OTLP/gRPC) [default: the project's
+    /// OTEL_COLLECTOR_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; otel-collector, the platform's
+    /// name inside Docker, is reached on 127.0.0.1 where the platform publishes it]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub collector: Option<String>,
+    /// Tempo's HTTP API
+    #[arg(long, value_name = "URL", default_value = obs_init::verify::DEFAULT_TEMPO)]
+    pub tempo: String,
+    /// OpenSearch's REST API (the platform's logs index, otel-logs)
+    #[arg(long, value_name = "URL", default_value = obs_init::verify::DEFAULT_OPENSEARCH)]
+    pub opensearch: String,
+    /// Grafana, for the link to the trace
+    #[arg(long, value_name = "URL", default_value = obs_init::verify::DEFAULT_GRAFANA)]
+    pub grafana: String,
+    /// Check the collector only: do not query Tempo and OpenSearch
+    #[arg(long)]
+    pub no_query: bool,
+    /// Seconds to wait for Tempo and OpenSearch to store the canary
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub wait: u64,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,

@@ -14,6 +14,7 @@ use obs_init::{Error, answers, apply, git};
 
 use args::{
     Args, Cli, ColorChoice, Command, DoctorArgs, Format, OnConflict, PlatformArgs, RemoveArgs,
+    VerifyArgs,
 };
 use prompt::TermPrompter;
 
@@ -43,6 +44,12 @@ fn main() -> ExitCode {
             return match run_doctor(&d) {
                 Ok(code) => code,
                 Err(e) => fail(&e, d.format),
+            };
+        }
+        Some(Command::Verify(v)) => {
+            return match run_verify(&v) {
+                Ok(code) => code,
+                Err(e) => fail(&e, v.format),
             };
         }
         Some(Command::Platform(p)) => {
@@ -152,6 +159,46 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
         ExitCode::from(EXIT_CHECK_FAILED)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn run_verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
+    use obs_init::verify::{self, VerifyOptions};
+    let (endpoint, source, tls) = match &args.collector {
+        Some(c) => (
+            c.clone(),
+            "--collector".to_string(),
+            c.starts_with("https://"),
+        ),
+        None => obs_init::doctor::project_endpoint(&args.dir, args.file.as_deref())?
+            .unwrap_or_else(|| {
+                (
+                    obs_init::contract::COLLECTOR_ADDRESS.to_string(),
+                    "the platform's default".to_string(),
+                    false,
+                )
+            }),
+    };
+    let report = verify::verify(&VerifyOptions {
+        endpoint,
+        source,
+        tls,
+        query: !args.no_query,
+        tempo: args.tempo.clone(),
+        opensearch: args.opensearch.clone(),
+        grafana: args.grafana.clone(),
+        timeout: std::time::Duration::from_secs(3),
+        wait: std::time::Duration::from_secs(args.wait),
+    });
+    if args.format == Format::Json {
+        let _ = writeln!(anstream::stdout(), "{}", report::json_verify(&report));
+    } else {
+        let _ = report::verify(&mut anstream::stderr(), &report);
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK_FAILED)
     })
 }
 

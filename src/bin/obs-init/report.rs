@@ -395,6 +395,43 @@ pub fn findings(err: &mut dyn Write, findings: &[obs_init::doctor::Finding]) -> 
     }
 }
 
+/// `obs-init verify`'s hops, one line each, with the fix under a failed one.
+pub fn verify(err: &mut dyn Write, report: &obs_init::verify::Report) -> io::Result<()> {
+    use obs_init::verify::Outcome;
+    writeln!(
+        err,
+        "{BOLD}Canary{BOLD:#} trace {} to {}",
+        report.trace_id, report.collector
+    )?;
+    for hop in &report.hops {
+        let (label, style) = match hop.outcome {
+            Outcome::Ok => ("ok", GREEN),
+            Outcome::Failed => ("FAILED", ERROR),
+            Outcome::Skipped => ("skipped", YELLOW),
+        };
+        writeln!(
+            err,
+            "  {style}{label:<7}{style:#} {:<10} {}",
+            hop.name, hop.detail
+        )?;
+        if let Some(fix) = &hop.fix {
+            writeln!(err, "  {BOLD}help{BOLD:#}: {fix}")?;
+        }
+    }
+    if let Some(link) = &report.grafana {
+        writeln!(err, "Grafana: {link}")?;
+    }
+    if report.ok() {
+        writeln!(err, "The platform received the canary")
+    } else {
+        writeln!(err, "The canary did not make it: see the failed hop")
+    }
+}
+
+pub fn json_verify(report: &obs_init::verify::Report) -> Value {
+    json!({ "ok": report.ok(), "verify": report })
+}
+
 pub fn json_findings(findings: &[obs_init::doctor::Finding]) -> Value {
     use obs_init::doctor::Severity;
     json!({

@@ -88,6 +88,7 @@ fn build(dir: &Path) -> Result<Plan, Error> {
         alternatives: Vec::new(),
         relocks: Vec::new(),
         overlay: None,
+        entry_points: Vec::new(),
     };
     for (rel, template) in FILES {
         let differs = |_: &str| "it differs from the one obs-init platform writes".to_string();

@@ -58,11 +58,21 @@ fn a_person_answers_the_prompts_and_the_files_reflect_the_answers() {
     p.send(ENTER).expect("enter");
     p.expect("What does api run?").expect("framework question");
     p.send(ENTER).expect("accept the detected fastapi");
+    // The one entry point is clear: the flow offers to make the edit rather than print it.
+    p.expect("Insert the instrumentation lines into app/main.py")
+        .expect("entry point question");
+    p.send("y").expect("insert them");
     p.expect("Show the diff first?").expect("diff question");
     p.send("n").expect("no diff");
     p.expect("Write these changes?").expect("write question");
     p.send("y").expect("write");
     p.expect("Next steps").expect("finished");
+    let main = fs::read_to_string(dir.path().join("app/main.py")).expect("read");
+    assert!(
+        main.contains("from .setup_observability import instrument_fastapi")
+            && main.contains("app = FastAPI()\ninstrument_fastapi(app)\n"),
+        "{main}"
+    );
 
     let compose = fs::read_to_string(dir.path().join("compose.yaml")).expect("read");
     assert!(compose.contains("api-dapr:"), "{compose}");
@@ -86,6 +96,9 @@ fn declining_to_write_leaves_every_file_as_it_was() {
     p.send(ENTER).expect("enter");
     p.expect("What does api run?").expect("framework question");
     p.send(ENTER).expect("enter");
+    p.expect("Insert the instrumentation lines")
+        .expect("entry point question");
+    p.send("n").expect("print them instead");
     p.expect("Show the diff first?").expect("diff question");
     p.send("y").expect("show it");
     p.expect("+  api-dapr:").expect("the diff is shown");

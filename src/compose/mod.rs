@@ -183,6 +183,19 @@ fn env_values(env: &Node) -> Vec<(String, String)> {
 pub struct Note {
     pub service: Option<String>,
     pub message: String,
+    pub kind: NoteKind,
+}
+
+/// What a note asks of the reader: the summary shows each kind on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteKind {
+    /// Something left for the user to do before onboarding is complete.
+    Action,
+    /// A choice obs-init made where no flag said (a port, a framework, where a file goes).
+    Decided,
+    /// Worth knowing; needs nothing.
+    Info,
 }
 
 #[derive(Debug, Clone)]

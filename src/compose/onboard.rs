@@ -8,6 +8,7 @@ use super::{
     inferred_port, inferred_port_note, is_daprd, label_names, parse, services, sidecar_name,
     used_ports,
 };
+use crate::compose::NoteKind;
 use crate::contract;
 use crate::error::ComposeError;
 use crate::yaml::doc::{Document, Kind, Node};
@@ -306,6 +307,7 @@ impl<'d> ServicePlan<'d> {
                 notes.push(Note {
                     service: svc(),
                     message: inferred_port_note(one, source),
+                    kind: NoteKind::Decided,
                 });
                 Some(one)
             }
@@ -315,6 +317,7 @@ impl<'d> ServicePlan<'d> {
                     message: "no app port known: the sidecar will not call the app \
                               (pass --app-port PORT)"
                         .into(),
+                    kind: NoteKind::Info,
                 });
                 None
             }
@@ -328,6 +331,7 @@ impl<'d> ServicePlan<'d> {
                     "Dapr app id `{}`: daprd rejects dots in app ids",
                     app_id(name)
                 ),
+                kind: NoteKind::Decided,
             });
         }
         let env = env_plan(doc, name, node, &bases)?;
@@ -795,6 +799,7 @@ fn label_plan<'d>(
                 "label {METRICS_LABEL}={METRICS_PORT} not added ({why}): add it by hand so the \
                  platform's Prometheus scrapes the sidecar's metrics"
             ),
+            kind: NoteKind::Action,
         });
         None
     };

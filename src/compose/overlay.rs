@@ -13,6 +13,7 @@ use super::{
     ComposeOptions, Conflict, DAPR_PORTS, METRICS_LABEL, METRICS_PORT, Note, app_id, check_names,
     inferred_port, inferred_port_note, label_names, parse, services, used_ports,
 };
+use crate::compose::NoteKind;
 use crate::contract;
 use crate::error::ComposeError;
 use crate::yaml::doc::{Document, Kind, Node};
@@ -168,6 +169,7 @@ fn service(
             notes.push(Note {
                 service: svc(),
                 message: inferred_port_note(one, source),
+                kind: NoteKind::Decided,
             });
             Some(one)
         }
@@ -177,6 +179,7 @@ fn service(
                 message: "no app port known: the sidecar will not call the app (pass \
                           --app-port PORT)"
                     .into(),
+                kind: NoteKind::Info,
             });
             None
         }
@@ -193,6 +196,7 @@ fn service(
                 "Dapr app id `{}`: daprd rejects dots in app ids",
                 app_id(name)
             ),
+            kind: NoteKind::Decided,
         });
     }
 

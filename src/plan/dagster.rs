@@ -8,6 +8,7 @@
 //! so already, the services running Dagster get `PYTHONPATH` naming the folder the module's
 //! dotted path starts from, as the container sees it.
 
+use crate::compose::NoteKind;
 use std::path::{Path, PathBuf};
 
 use super::onboard::Target;
@@ -299,6 +300,7 @@ pub(super) fn plan_dagster(
                     "writing {}: the dagster.yaml the containers' DAGSTER_HOME reads",
                     display(&opts.dir, &instance)
                 ),
+                kind: NoteKind::Decided,
             });
             instance
         }
@@ -321,6 +323,7 @@ pub(super) fn plan_dagster(
                 message: "no dagster.yaml found: writing one at the project root \
                           (point DAGSTER_HOME at its folder, or pass --dagster-home)"
                     .into(),
+                kind: NoteKind::Decided,
             });
             opts.dir.join("dagster.yaml")
         }
@@ -333,6 +336,7 @@ pub(super) fn plan_dagster(
                      read says which: pass --dagster-home to pick one",
                     list.join(", ")
                 ),
+                kind: NoteKind::Action,
             });
             return Ok(());
         }
@@ -354,6 +358,7 @@ pub(super) fn plan_dagster(
     plan.notes.extend(notes.into_iter().map(|message| Note {
         service: None,
         message,
+        kind: NoteKind::Action,
     }));
     let after = launched.or(after);
     let status = match (&before, &after) {

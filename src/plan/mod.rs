@@ -117,6 +117,8 @@ pub trait Prompter {
     ) -> io::Result<Vec<Framework>>;
     /// Whether to write obs-init's values over `conflicts`.
     fn overwrite(&mut self, conflicts: &[FileConflict]) -> io::Result<bool>;
+    /// Whether to insert the setup lines into `entry_points` rather than print them.
+    fn edit_entrypoint(&mut self, entry_points: &[String]) -> io::Result<bool>;
 }
 
 /// What happens to a file: the one name text and JSON both show (`kept`, not a
@@ -167,6 +169,9 @@ pub struct Plan {
     pub relocks: Vec<crate::lock::Relock>,
     /// The Compose override file the onboarding is in, when not the compose file.
     pub overlay: Option<PathBuf>,
+    /// The entry points `--edit-entrypoint` would insert the setup lines into (shown
+    /// paths): the plan gives them as next steps instead.
+    pub entry_points: Vec<String>,
 }
 
 pub use crate::conflict::FileConflict;

@@ -1,6 +1,7 @@
 //! Planning the onboarding: the choices (flags, the answers file, the prompter, detection),
 //! then every file's change, verified, and the record of it all.
 
+use crate::compose::NoteKind;
 use std::path::{Path, PathBuf};
 
 use super::dagster::{code_file, handler_import, instance_file, plan_dagster};
@@ -30,8 +31,24 @@ pub fn plan<'p>(
     let Built {
         mut plan,
         mut changes,
-        overwritten,
+        mut overwritten,
     } = build(opts, &ctx)?;
+    // The setup lines a person would otherwise paste: where the entry point is clear, the
+    // terminal offers to insert them, and the plan is made again with the edit.
+    if !plan.entry_points.is_empty()
+        && let Some(p) = prompter.as_deref_mut()
+        && p.edit_entrypoint(&plan.entry_points).map_err(asked)?
+    {
+        let with_edit = Options {
+            edit_entrypoint: true,
+            ..opts.clone()
+        };
+        Built {
+            plan,
+            changes,
+            overwritten,
+        } = build(&with_edit, &ctx)?;
+    }
     // Each conflict is a choice between keeping the project's value and writing obs-init's:
     // the policy, or the person at the terminal, picks; the record follows the choice.
     if !plan.conflicts.is_empty()
@@ -153,6 +170,7 @@ fn resolve<'p>(
                                   found in its build context or command (name it with --service \
                                   for the sidecar and the variables alone)"
                             .into(),
+                        kind: NoteKind::Info,
                     });
                 }
                 python
@@ -193,6 +211,7 @@ fn resolve<'p>(
                         notes.push(Note {
                             service: Some(name.clone()),
                             message: compose::inferred_port_note(port, source),
+                            kind: NoteKind::Decided,
                         });
                     }
                     info.suggested_port
@@ -215,6 +234,7 @@ fn resolve<'p>(
                         notes.push(Note {
                             service: Some(name.clone()),
                             message: format!("detected {f}: {why}"),
+                            kind: NoteKind::Decided,
                         });
                     }
                     found.found.into_iter().map(|(f, _)| f).collect()
@@ -462,6 +482,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             .collect(),
         relocks: Vec::new(),
         overlay: ctx.overlay.clone(),
+        entry_points: Vec::new(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
@@ -482,6 +503,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             Some(Err(why)) => plan.notes.push(Note {
                 service: None,
                 message: format!(".env not edited: {why}; start with the -f flags below"),
+                kind: NoteKind::Action,
             }),
         }
     }
@@ -498,6 +520,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             (Some(_), Some(refused)) => plan.notes.push(Note {
                 service: None,
                 message: refused,
+                kind: NoteKind::Action,
             }),
             (Some((module, service)), None) => {
                 let instance = instance_file(&compose_dir, targets);
@@ -511,6 +534,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
                           code is; pass --module-path (the folder of your Definitions) and run \
                           again"
                     .into(),
+                kind: NoteKind::Action,
             }),
         }
     }
@@ -721,6 +745,7 @@ fn plan_python(
         plan.notes.push(Note {
             service: Some(target.service.clone()),
             message: "no Python code found: only the compose file was onboarded".into(),
+            kind: NoteKind::Info,
         });
         return Ok(());
     }
@@ -741,6 +766,7 @@ fn plan_python(
                       of spans and logs are lost; add --noreload to the command (or serve \
                       with gunicorn)"
                 .into(),
+            kind: NoteKind::Action,
         });
     }
     let wanted = match &module_path {
@@ -768,10 +794,11 @@ fn wants_module(opts: &Options, target: &Target) -> bool {
 /// Where `setup_observability.py` goes: `--module-path`, else beside the entry point found
 /// in the build context. `None` (with a note saying why) when that is not clear.
 fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Option<PathBuf> {
-    let mut note = |message: String| {
+    let mut note = |kind: NoteKind, message: String| {
         notes.push(Note {
             service: Some(target.service.clone()),
             message,
+            kind,
         })
     };
     let entry_names = contract::entry_points(
@@ -783,27 +810,34 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
         && target.frameworks.contains(&Framework::Dagster)
         && let Some((file, why)) = code_file(target)
     {
-        note(format!(
-            "Dagster loads its code from {} ({why}): the module goes beside it",
-            display(&opts.dir, &file)
-        ));
+        note(
+            NoteKind::Decided,
+            format!(
+                "Dagster loads its code from {} ({why}): the module goes beside it",
+                display(&opts.dir, &file)
+            ),
+        );
         return Some(file.with_file_name(python::MODULE_FILE));
     }
     match (&opts.module_path, &target.context) {
         (Some(p), _) if p.extension().is_some_and(|e| e == "py") => Some(p.clone()),
         (Some(p), _) => Some(p.join(python::MODULE_FILE)),
         (None, None) if target.outside.is_some() => {
-            note(format!(
-                "its build context {} is outside {}, so no Python module or dependency is \
+            note(
+                NoteKind::Action,
+                format!(
+                    "its build context {} is outside {}, so no Python module or dependency is \
                  written there (run obs-init with --dir at the folder holding both, or pass \
                  --module-path)",
-                crate::error::shown(target.outside.as_deref().unwrap_or(Path::new(""))),
-                crate::error::shown(&opts.dir)
-            ));
+                    crate::error::shown(target.outside.as_deref().unwrap_or(Path::new(""))),
+                    crate::error::shown(&opts.dir)
+                ),
+            );
             None
         }
         (None, None) => {
             note(
+                NoteKind::Action,
                 "no build context, so no Python module was written (pass --module-path \
                   if this is a Python app)"
                     .into(),
@@ -815,28 +849,37 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
             Entry::None if target.frameworks.contains(&Framework::Dagster) => {
                 match python::find_dagster_definitions(ctx) {
                     Entry::Found(definitions) => {
-                        note(format!(
-                            "Dagster's definitions are in {}: the module goes beside them",
-                            display(&opts.dir, &definitions)
-                        ));
+                        note(
+                            NoteKind::Decided,
+                            format!(
+                                "Dagster's definitions are in {}: the module goes beside them",
+                                display(&opts.dir, &definitions)
+                            ),
+                        );
                         Some(definitions.with_file_name(python::MODULE_FILE))
                     }
                     Entry::Ambiguous(found) => {
                         let list: Vec<String> =
                             found.iter().map(|p| display(&opts.dir, p)).collect();
-                        note(format!(
-                            "Dagster definitions in several folders ({}); pass --module-path \
+                        note(
+                            NoteKind::Action,
+                            format!(
+                                "Dagster definitions in several folders ({}); pass --module-path \
                              to say where setup_observability.py goes",
-                            list.join(", ")
-                        ));
+                                list.join(", ")
+                            ),
+                        );
                         None
                     }
                     Entry::None => {
-                        note(format!(
-                            "no Dagster definitions (Definitions, @repository, @job, @asset) \
+                        note(
+                            NoteKind::Action,
+                            format!(
+                                "no Dagster definitions (Definitions, @repository, @job, @asset) \
                              in {}: no Python module written (pass --module-path to add one)",
-                            display(&opts.dir, ctx)
-                        ));
+                                display(&opts.dir, ctx)
+                            ),
+                        );
                         None
                     }
                 }
@@ -844,19 +887,25 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
             Entry::Found(entry) => Some(entry.with_file_name(python::MODULE_FILE)),
             Entry::Ambiguous(found) => {
                 let list: Vec<String> = found.iter().map(|p| display(&opts.dir, p)).collect();
-                note(format!(
-                    "several entry points ({}); pass --module-path to say where \
+                note(
+                    NoteKind::Action,
+                    format!(
+                        "several entry points ({}); pass --module-path to say where \
                      setup_observability.py goes",
-                    list.join(", ")
-                ));
+                        list.join(", ")
+                    ),
+                );
                 None
             }
             Entry::None => {
-                note(format!(
-                    "no {} in {}: no Python module written (pass --module-path to add one)",
-                    entry_names.join(" or "),
-                    display(&opts.dir, ctx)
-                ));
+                note(
+                    NoteKind::Action,
+                    format!(
+                        "no {} in {}: no Python module written (pass --module-path to add one)",
+                        entry_names.join(" or "),
+                        display(&opts.dir, ctx)
+                    ),
+                );
                 None
             }
         },
@@ -911,6 +960,11 @@ fn plan_module(
             plan_entry_edit(opts, service, entry, &import, web, plan)?;
         }
     } else if let Some(web) = web {
+        // With one entry point found, the terminal flow offers to make the edit itself.
+        if !entries.is_empty() {
+            plan.entry_points
+                .extend(entries.iter().map(|e| display(&opts.dir, e)));
+        }
         let (place, call) = if web.before {
             ("before", format!("{}()", web.instrument))
         } else {
@@ -986,6 +1040,7 @@ fn plan_entry_edit(
         Err(why) => plan.notes.push(Note {
             service: Some(service.to_string()),
             message: format!("{} was not edited: {why}", display(&opts.dir, entry)),
+            kind: NoteKind::Action,
         }),
     }
     Ok(())
@@ -1027,6 +1082,7 @@ fn plan_deps(
         plan.notes.push(Note {
             service: Some(target.service.clone()),
             message,
+            kind: NoteKind::Action,
         });
     };
     let Some(found) = deps_file else {
@@ -1134,6 +1190,7 @@ fn python_line(target: &Target, notes: &mut Vec<Note>) -> Result<&'static deps::
                  dependencies ask for what installs there",
                 found.version, found.source, line.newest_sdk
             ),
+            kind: NoteKind::Info,
         });
     }
     Ok(line)
@@ -1256,6 +1313,7 @@ fn plan_overlay(
             "onboarded in the overlay {shown}: the compose file is not changed (`docker compose \
              config` shows the two merged)"
         ),
+        kind: NoteKind::Decided,
     });
     plan.push(FileChange {
         display: shown,

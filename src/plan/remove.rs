@@ -1,6 +1,7 @@
 //! The plan for `obs-init remove`: what onboarding added, taken back; files obs-init wrote
 //! and nobody changed, deleted. Anything the user wrote or changed stays.
 
+use crate::compose::NoteKind;
 use std::path::{Path, PathBuf};
 
 use crate::answers::{self, Answers};
@@ -66,6 +67,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         alternatives: Vec::new(),
         relocks: Vec::new(),
         overlay: None,
+        entry_points: Vec::new(),
     };
     plan.push(FileChange {
         display: crate::plan::display(&req.dir, &compose_path),
@@ -185,6 +187,7 @@ fn unrecorded_files(
                         "{} was changed by hand; left in place",
                         crate::plan::display(&req.dir, &module)
                     ),
+                    kind: NoteKind::Action,
                 });
             }
         }
@@ -297,6 +300,7 @@ fn plan_recorded(
         alternatives: Vec::new(),
         relocks: Vec::new(),
         overlay: None,
+        entry_points: Vec::new(),
     };
     plan.own.push(answers_path.to_path_buf());
     plan.push(FileChange {
@@ -402,6 +406,7 @@ fn take_out_of_overlay(
                 "{display} was changed by hand; left in place: take {} out of it yourself",
                 targets.join(", ")
             ),
+            kind: NoteKind::Action,
         });
         return Ok(file.clone());
     }
@@ -436,6 +441,7 @@ fn undo_file(
     let note = |message: String| Note {
         service: None,
         message,
+        kind: NoteKind::Info,
     };
     if file.created {
         if file.untouched(&text) {

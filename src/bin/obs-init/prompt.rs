@@ -91,6 +91,17 @@ impl Prompter for TermPrompter {
         Ok(picked.into_iter().map(|i| Framework::ALL[i]).collect())
     }
 
+    fn edit_entrypoint(&mut self, entry_points: &[String]) -> io::Result<bool> {
+        Confirm::with_theme(&self.theme)
+            .with_prompt(format!(
+                "Insert the instrumentation lines into {} (they flush at shutdown too)?",
+                entry_points.join(", ")
+            ))
+            .default(true)
+            .interact()
+            .map_err(io::Error::other)
+    }
+
     fn overwrite(&mut self, conflicts: &[FileConflict]) -> io::Result<bool> {
         let mut err = anstream::stderr();
         for c in conflicts {

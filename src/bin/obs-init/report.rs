@@ -230,18 +230,27 @@ fn unified(f: &FileChange) -> String {
         .to_string()
 }
 
-/// Notes, then the conflicts kept as they are.
+/// The conflicts kept as they are, then the notes by what they ask of the reader: what
+/// obs-init decided, what is worth knowing, and last what needs the user's action. One line
+/// each.
 pub fn notes(err: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    use obs_init::compose::NoteKind;
     for c in &plan.conflicts {
         conflict(err, c)?;
     }
-    for note in &plan.notes {
-        let who = note
-            .service
-            .as_ref()
-            .map(|s| format!("{s}: "))
-            .unwrap_or_default();
-        writeln!(err, "{YELLOW}note{YELLOW:#}: {who}{}", note.message)?;
+    for (kind, label, style) in [
+        (NoteKind::Decided, "decided", CYAN),
+        (NoteKind::Info, "note", YELLOW),
+        (NoteKind::Action, "action", ERROR),
+    ] {
+        for note in plan.notes.iter().filter(|n| n.kind == kind) {
+            let who = note
+                .service
+                .as_ref()
+                .map(|s| format!("{s}: "))
+                .unwrap_or_default();
+            writeln!(err, "{style}{label}{style:#}: {who}{}", note.message)?;
+        }
     }
     Ok(())
 }

@@ -54,11 +54,76 @@ pub const FILES: [(&str, &str); 9] = [
     ),
 ];
 
+/// The Kubernetes platform: values files for the official Helm charts, pinned, and the
+/// `helmfile.yaml` (or `install.sh`) that installs them into one namespace.
+pub const KUBERNETES_FILES: [(&str, &str); 9] = [
+    (
+        "helmfile.yaml",
+        include_str!("../templates/platform-k8s/helmfile.yaml"),
+    ),
+    (
+        "install.sh",
+        include_str!("../templates/platform-k8s/install.sh"),
+    ),
+    (
+        "values/opentelemetry-collector.yaml",
+        include_str!("../templates/platform-k8s/values/opentelemetry-collector.yaml"),
+    ),
+    (
+        "values/tempo.yaml",
+        include_str!("../templates/platform-k8s/values/tempo.yaml"),
+    ),
+    (
+        "values/prometheus.yaml",
+        include_str!("../templates/platform-k8s/values/prometheus.yaml"),
+    ),
+    (
+        "values/opensearch.yaml",
+        include_str!("../templates/platform-k8s/values/opensearch.yaml"),
+    ),
+    (
+        "values/fluent-bit.yaml",
+        include_str!("../templates/platform-k8s/values/fluent-bit.yaml"),
+    ),
+    (
+        "values/grafana.yaml",
+        include_str!("../templates/platform-k8s/values/grafana.yaml"),
+    ),
+    (
+        "values/dapr.yaml",
+        include_str!("../templates/platform-k8s/values/dapr.yaml"),
+    ),
+];
+
+/// The namespace the Kubernetes platform is installed into.
+pub const KUBERNETES_NAMESPACE: &str = "observability";
+
+/// Where the platform runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Target {
+    /// One Docker host: a compose file and setup.sh.
+    #[default]
+    Compose,
+    /// A Kubernetes cluster: the official Helm charts.
+    Kubernetes,
+}
+
+impl Target {
+    /// The files of the platform for this target.
+    pub fn files(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Target::Compose => &FILES,
+            Target::Kubernetes => &KUBERNETES_FILES,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PlatformOptions {
     /// Where the stack's files go.
     pub dir: PathBuf,
     pub on_conflict: ConflictPolicy,
+    pub target: Target,
 }
 
 /// Plans the platform's files in `opts.dir`. Writes nothing.
@@ -66,7 +131,7 @@ pub fn plan_platform<'p>(
     opts: &PlatformOptions,
     prompter: Option<&mut (dyn Prompter + 'p)>,
 ) -> Result<Plan, Error> {
-    let mut plan = build(&opts.dir)?;
+    let mut plan = build(&opts.dir, opts.target)?;
     if !plan.conflicts.is_empty()
         && plan::overwrite_conflicts(opts.on_conflict, prompter, &plan.conflicts)?
     {
@@ -76,13 +141,19 @@ pub fn plan_platform<'p>(
     Ok(plan)
 }
 
-fn build(dir: &Path) -> Result<Plan, Error> {
+fn build(dir: &Path, target: Target) -> Result<Plan, Error> {
     let mut plan = Plan {
-        compose_file: dir.join(COMPOSE_FILE),
+        compose_file: dir.join(match target {
+            Target::Compose => COMPOSE_FILE,
+            Target::Kubernetes => "helmfile.yaml",
+        }),
         services: Vec::new(),
         files: Vec::new(),
         notes: Vec::new(),
-        next_steps: next_steps(dir),
+        next_steps: match target {
+            Target::Compose => next_steps(dir),
+            Target::Kubernetes => kubernetes_next_steps(dir),
+        },
         conflicts: Vec::new(),
         own: Vec::new(),
         alternatives: Vec::new(),
@@ -90,7 +161,7 @@ fn build(dir: &Path) -> Result<Plan, Error> {
         overlay: None,
         entry_points: Vec::new(),
     };
-    for (rel, template) in FILES {
+    for (rel, template) in target.files() {
         let differs = |_: &str| "it differs from the one obs-init platform writes".to_string();
         let change = plan::generated_change(
             dir,
@@ -102,6 +173,24 @@ fn build(dir: &Path) -> Result<Plan, Error> {
         plan.push(change);
     }
     Ok(plan)
+}
+
+fn kubernetes_next_steps(dir: &Path) -> Vec<String> {
+    let shown = plan::display(Path::new("."), dir);
+    vec![
+        format!(
+            "install it into the {KUBERNETES_NAMESPACE} namespace: cd {shown} && helmfile apply \
+             (or ./install.sh, with helm alone)"
+        ),
+        format!(
+            "open Grafana: kubectl -n {KUBERNETES_NAMESPACE} port-forward svc/grafana 3000:80 \
+             (user admin; the password is in the Secret grafana)"
+        ),
+        format!(
+            "apps send to {COLLECTOR_SERVICE}.{KUBERNETES_NAMESPACE}.svc.cluster.local:4317 \
+             (Dapr: no scheme; the SDK: http://)"
+        ),
+    ]
 }
 
 fn next_steps(dir: &Path) -> Vec<String> {

@@ -850,3 +850,337 @@ fn prometheus_discovers_sidecars_by_the_label_onboarding_adds() {
         .expect("--metrics-port");
     assert_eq!(command[at + 1], METRICS_PORT);
 }
+
+// --- The platform on Kubernetes -------------------------------------------------------
+
+use obs_init::platform::KUBERNETES_FILES;
+
+/// The Kubernetes platform, written by the real binary.
+fn kubernetes_platform() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    obs_init(dir.path())
+        .args(["platform", "--target", "kubernetes", "--yes"])
+        .assert()
+        .success();
+    dir
+}
+
+fn charts() -> PathBuf {
+    common::data().join("k8s/charts")
+}
+
+/// `over` merged onto `base` as Helm merges values: maps key by key, a null deleting.
+fn merged(base: &Json, over: &Json) -> Json {
+    match (base, over) {
+        (Json::Object(b), Json::Object(o)) => {
+            let mut out = b.clone();
+            for (k, v) in o {
+                if v.is_null() {
+                    out.remove(k);
+                } else {
+                    let next = b.get(k).map_or_else(|| v.clone(), |bv| merged(bv, v));
+                    out.insert(k.clone(), next);
+                }
+            }
+            Json::Object(out)
+        }
+        _ => over.clone(),
+    }
+}
+
+/// The key paths of `ours` that the chart's defaults do not have, where the defaults are a
+/// non-empty mapping (an empty one, or a scalar, takes anything).
+fn unknown_keys(defaults: &Json, ours: &Json, at: &str, out: &mut Vec<String>) {
+    let (Json::Object(d), Json::Object(o)) = (defaults, ours) else {
+        return;
+    };
+    // The collector chart's `config` is the collector's own configuration, whose component
+    // names are the user's: its pipelines are checked against it below.
+    if d.is_empty() || at == ".config" && d.contains_key("receivers") {
+        return;
+    }
+    for (k, v) in o {
+        let path = format!("{at}.{k}");
+        match d.get(k) {
+            None => out.push(path),
+            Some(dv) => unknown_keys(dv, v, &path, out),
+        }
+    }
+}
+
+/// What is wrong with `values` for `chart`: its `values.schema.json`'s errors on the merged
+/// values, as Helm checks them, where it has one; and the keys its defaults do not know
+/// (a schema may leave those open).
+fn chart_problems(chart: &str, values: &Json) -> Vec<String> {
+    let defaults = yaml(&charts().join(format!("{chart}-values.yaml")));
+    let schema = charts().join(format!("{chart}-values.schema.json"));
+    let mut out = Vec::new();
+    if schema.is_file() {
+        let schema: Json = serde_json::from_str(&read(&schema)).expect("schema is JSON");
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        out.extend(
+            validator
+                .iter_errors(&merged(&defaults, values))
+                .map(|e| format!("{}: {e}", e.instance_path())),
+        );
+    }
+    unknown_keys(&defaults, values, "", &mut out);
+    out
+}
+
+/// The key paths below `v` whose name says password.
+fn password_keys(v: &Json, at: &str, out: &mut Vec<String>) {
+    match v {
+        Json::Object(m) => {
+            for (k, v) in m {
+                let path = format!("{at}.{k}");
+                if k.to_lowercase().contains("password") {
+                    out.push(path.clone());
+                }
+                password_keys(v, &path, out);
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|i| password_keys(i, at, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn kubernetes_values_validate_against_their_charts() {
+    let dir = kubernetes_platform();
+    let mut checked = 0;
+    for (rel, _) in KUBERNETES_FILES {
+        let Some(name) = rel.strip_prefix("values/") else {
+            continue;
+        };
+        let chart = name.trim_end_matches(".yaml");
+        let values = yaml(&dir.path().join(rel));
+        let problems = chart_problems(chart, &values);
+        assert!(problems.is_empty(), "{rel}:\n{}", problems.join("\n"));
+        // The check can fail: a key the chart does not have is caught either way.
+        let mut bogus = values.clone();
+        bogus["serviceAccunt"] = serde_json::json!({ "create": true });
+        assert!(
+            !chart_problems(chart, &bogus).is_empty(),
+            "{chart} took a bogus key"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 7);
+}
+
+#[test]
+fn the_helmfile_pins_each_chart_and_install_sh_installs_the_same_releases() {
+    let dir = kubernetes_platform();
+    let helmfile = yaml(&dir.path().join("helmfile.yaml"));
+    let repos: Vec<String> = helmfile["repositories"]
+        .as_array()
+        .expect("repositories")
+        .iter()
+        .map(|r| r["name"].as_str().expect("name").to_string())
+        .collect();
+    let pinned: Vec<(String, String)> = read(&charts().join("CHARTS.tsv"))
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            Some((cols.first()?.to_string(), cols.get(3)?.to_string()))
+        })
+        .collect();
+    let install = read(&dir.path().join("install.sh"));
+    let releases = helmfile["releases"].as_array().expect("releases");
+    assert_eq!(releases.len(), 7);
+    for r in releases {
+        let (name, chart) = (
+            r["name"].as_str().expect("name"),
+            r["chart"].as_str().expect("chart"),
+        );
+        let version = r["version"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| r["version"].to_string());
+        let (repo, chart_name) = chart.split_once('/').expect("repo/chart");
+        assert!(
+            repos.iter().any(|x| x == repo),
+            "{chart}: no repository {repo}"
+        );
+        assert_eq!(r["namespace"], "observability", "{name}");
+        // The version CHARTS.tsv records (Dapr's chart says 0.0.0 in its repository: its
+        // release is the tag, 1.18.3, the daprd the sidecars run).
+        let want = pinned
+            .iter()
+            .find(|(c, _)| c == chart_name)
+            .map(|(_, v)| {
+                if v == "0.0.0" {
+                    obs_init::contract::DEFAULT_DAPR_VERSION.to_string()
+                } else {
+                    v.clone()
+                }
+            })
+            .unwrap_or_else(|| panic!("{chart_name} is not in CHARTS.tsv"));
+        assert_eq!(version, want, "{chart}");
+        let values = strings(&r["values"]);
+        assert_eq!(values.len(), 1, "{name}");
+        assert!(
+            dir.path().join(&values[0]).is_file(),
+            "{name}: {}",
+            values[0]
+        );
+        let stem = values[0]
+            .trim_start_matches("values/")
+            .trim_end_matches(".yaml");
+        let line = format!("release {name} {chart} {version} {stem}");
+        assert!(install.contains(&line), "install.sh lacks `{line}`");
+    }
+    let (shellcheck, _) = tools();
+    let (ok, out) = common::outcome(Command::new(shellcheck).arg(dir.path().join("install.sh")));
+    assert!(ok, "shellcheck install.sh:\n{out}");
+}
+
+#[test]
+fn on_kubernetes_each_signal_goes_where_the_charts_serve_it() {
+    let dir = kubernetes_platform();
+    let values = |name: &str| yaml(&dir.path().join(format!("values/{name}.yaml")));
+    let chart = |name: &str| yaml(&charts().join(format!("{name}-values.yaml")));
+    let collector = values("opentelemetry-collector");
+    assert_eq!(collector["fullnameOverride"], COLLECTOR_SERVICE);
+    let config = &collector["config"];
+    let pipelines = &config["service"]["pipelines"];
+    assert_eq!(
+        pipelines["traces"]["exporters"],
+        serde_json::json!(["otlp/tempo"])
+    );
+    assert_eq!(
+        pipelines["metrics"]["exporters"],
+        serde_json::json!(["prometheusremotewrite"])
+    );
+    assert_eq!(
+        pipelines["logs"]["exporters"],
+        serde_json::json!(["otlphttp/fluent-bit"])
+    );
+    // The processors the pipelines name are configured, here or by the chart.
+    let defaults = chart("opentelemetry-collector");
+    for pipeline in ["traces", "metrics", "logs"] {
+        for p in strings(&pipelines[pipeline]["processors"]) {
+            assert!(
+                config["processors"].get(&p).is_some()
+                    || defaults["config"]["processors"].get(&p).is_some(),
+                "{pipeline}: processor {p} is not configured"
+            );
+        }
+    }
+    // Traces: Tempo's service, named by its fullnameOverride, takes OTLP gRPC on 4317.
+    let tempo = values("tempo");
+    assert_eq!(
+        config["exporters"]["otlp/tempo"]["endpoint"],
+        format!("{}:4317", tempo["fullnameOverride"].as_str().expect("name"))
+    );
+    assert!(
+        tempo["tempo"]["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+            .as_str()
+            .is_some_and(|e| e.ends_with(":4317"))
+    );
+    // Metrics: Prometheus' server takes remote writes.
+    let prometheus = values("prometheus");
+    assert!(
+        strings(&prometheus["server"]["extraFlags"])
+            .contains(&"web.enable-remote-write-receiver".to_string())
+    );
+    assert_eq!(
+        config["exporters"]["prometheusremotewrite"]["endpoint"],
+        format!(
+            "http://{}/api/v1/write",
+            prometheus["server"]["fullnameOverride"]
+                .as_str()
+                .expect("name")
+        )
+    );
+    // Logs: Fluent Bit listens for OTLP/HTTP on the port it publishes, and writes to the
+    // OpenSearch service the chart creates.
+    let fluent = values("fluent-bit");
+    assert_eq!(
+        config["exporters"]["otlphttp/fluent-bit"]["endpoint"],
+        format!(
+            "http://{}:4318",
+            fluent["fullnameOverride"].as_str().expect("name")
+        )
+    );
+    assert_eq!(fluent["extraPorts"][0]["port"], 4318);
+    let inputs = fluent["config"]["inputs"].as_str().expect("inputs");
+    assert!(
+        inputs.contains("opentelemetry") && inputs.contains("Port   4318"),
+        "{inputs}"
+    );
+    let master = chart("opensearch")["masterService"]
+        .as_str()
+        .expect("masterService")
+        .to_string();
+    let outputs = fluent["config"]["outputs"].as_str().expect("outputs");
+    assert!(
+        outputs.contains(&format!("Host               {master}")) && outputs.contains("otel-logs"),
+        "{outputs}"
+    );
+    // Grafana reads each store where it is, with no password written anywhere.
+    let grafana = values("grafana");
+    let sources = grafana["datasources"]["datasources.yaml"]["datasources"]
+        .as_array()
+        .expect("datasources");
+    let url = |uid: &str| {
+        sources
+            .iter()
+            .find(|s| s["uid"] == uid)
+            .and_then(|s| s["url"].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(url("prometheus"), "http://prometheus-server");
+    assert_eq!(url("tempo"), "http://tempo:3200");
+    assert_eq!(url("opensearch"), format!("http://{master}:9200"));
+    for (rel, _) in KUBERNETES_FILES
+        .iter()
+        .filter(|(r, _)| r.starts_with("values/"))
+    {
+        let mut found = Vec::new();
+        password_keys(&yaml(&dir.path().join(rel)), "", &mut found);
+        assert!(found.is_empty(), "{rel} sets {found:?}");
+    }
+}
+
+#[test]
+fn promtool_accepts_the_dapr_sidecar_scrape_job() {
+    let (_, promtool) = tools();
+    let dir = kubernetes_platform();
+    let prometheus = yaml(&dir.path().join("values/prometheus.yaml"));
+    let jobs = prometheus["extraScrapeConfigs"]
+        .as_str()
+        .expect("a YAML string");
+    assert!(jobs.contains("__meta_kubernetes_pod_annotation_dapr_io_enabled"));
+    // As the chart puts it: under scrape_configs of prometheus.yml. Debian's promtool is
+    // built without Kubernetes discovery, so a static target stands in for it; the
+    // relabelling, where the annotations are read, is checked as written.
+    let indented: String = jobs
+        .replace(
+            "kubernetes_sd_configs:\n    - role: pod",
+            "static_configs:\n    - targets: [\"10.0.0.1:3500\"]",
+        )
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect();
+    assert!(!indented.contains("kubernetes_sd_configs"), "{indented}");
+    let config = dir.path().join("prometheus.yml");
+    fs::write(&config, format!("scrape_configs:\n{indented}")).expect("write");
+    let (ok, out) = common::outcome(
+        Command::new(promtool)
+            .args(["check", "config"])
+            .arg(&config),
+    );
+    assert!(ok, "promtool:\n{out}");
+    let broken = indented.replacen("action: keep", "action: keepx", 1);
+    fs::write(&config, format!("scrape_configs:\n{broken}")).expect("write");
+    let (ok, _) = common::outcome(
+        Command::new(promtool)
+            .args(["check", "config"])
+            .arg(&config),
+    );
+    assert!(!ok, "promtool took a bad relabel action");
+}

@@ -106,6 +106,19 @@ pub struct PlatformArgs {
     /// terminal, abort otherwise]
     #[arg(long, value_enum, value_name = "POLICY")]
     pub on_conflict: Option<OnConflict>,
+    /// Where the platform runs: one Docker host (a compose file and setup.sh), or a
+    /// Kubernetes cluster (values files for the official Helm charts, pinned, and the
+    /// helmfile.yaml and install.sh that install them into the `observability` namespace)
+    #[arg(long, value_enum, default_value_t = PlatformTarget::Compose, value_name = "WHERE")]
+    pub target: PlatformTarget,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlatformTarget {
+    /// Docker Compose on one host
+    Compose,
+    /// Kubernetes, with Helm
+    Kubernetes,
 }
 
 /// The flags every writing command (onboarding, `remove`, `platform`) takes alike.

@@ -232,6 +232,10 @@ fn run_platform(args: &PlatformArgs) -> Result<ExitCode, Error> {
         &obs_init::platform::PlatformOptions {
             dir: w.dir.clone(),
             on_conflict,
+            target: match args.target {
+                args::PlatformTarget::Compose => obs_init::platform::Target::Compose,
+                args::PlatformTarget::Kubernetes => obs_init::platform::Target::Kubernetes,
+            },
         },
         prompter.as_mut().map(|p| p as &mut dyn Prompter),
     )?;

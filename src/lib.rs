@@ -20,6 +20,7 @@ pub mod dotenv;
 pub mod error;
 pub mod git;
 pub mod interpreter;
+pub mod kubernetes;
 pub mod lock;
 pub mod plan;
 pub mod platform;

@@ -15,6 +15,7 @@ pub use crate::contract::{
     NETWORK, app_id, daprd_image, sidecar_name,
 };
 pub use onboard::onboard;
+pub(crate) use onboard::seq_style;
 pub use record::{added_paths, filled_empty_keys};
 
 use crate::contract;

@@ -967,7 +967,7 @@ fn layout(text: &Text, root: &Node, services: &Node, service: Option<&Node>) -> 
 
 /// How far block sequences under a key are indented, and the gap after their dash: the
 /// first example found below `node`.
-fn seq_style(text: &Text, node: &Node) -> Option<(usize, usize)> {
+pub(crate) fn seq_style(text: &Text, node: &Node) -> Option<(usize, usize)> {
     for (k, v) in node.entries()? {
         if let Kind::Seq {
             items,

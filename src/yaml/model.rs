@@ -75,6 +75,9 @@ impl Value {
                 .iter_mut()
                 .find(|(k, _)| k.as_str() == Some(key))
                 .map(|(_, v)| v),
+            // A path through a sequence names the item by its index (a Kubernetes
+            // container: `spec.template.spec.containers.0`).
+            Data::Seq(items) => key.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
             _ => None,
         }
     }

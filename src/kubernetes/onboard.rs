@@ -1,0 +1,425 @@
+//! Onboarding workloads of one manifest file: the Dapr annotations on each pod template,
+//! the collector's variables on its app container, inserted in each document's own layout
+//! and verified by parsing the document again.
+
+use super::{CONFIG_NAME, Workload, documents, parse_piece, template_path, workloads};
+use crate::compose::{Conflict, Note, NoteKind};
+use crate::contract;
+use crate::error::ComposeError;
+use crate::yaml::doc::{Document, Kind, Node};
+use crate::yaml::emit::{Layout, NewNode};
+use crate::yaml::splice::Editor;
+use crate::yaml::text::Text;
+use crate::yaml::verify;
+
+/// What onboarding a manifest file gives.
+#[derive(Debug, Clone)]
+pub struct ManifestOutcome {
+    pub after: String,
+    /// The workloads onboarded (those asked for that the file has).
+    pub onboarded: Vec<Workload>,
+    pub notes: Vec<Note>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// The collector's address for the SDK (which needs the scheme) and for Dapr (which does
+/// not), from the in-cluster `host:port`.
+pub fn app_env(workload: &str, collector: &str) -> Vec<(String, String)> {
+    vec![
+        ("OTEL_COLLECTOR_ENDPOINT".into(), collector.to_string()),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+            format!("http://{collector}"),
+        ),
+        ("OTEL_SERVICE_NAME".into(), workload.to_string()),
+    ]
+}
+
+/// The annotations the Dapr sidecar injector reads on a pod template.
+pub fn annotations(app_id: &str, app_port: Option<u16>) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("dapr.io/enabled".to_string(), "true".to_string()),
+        ("dapr.io/app-id".to_string(), app_id.to_string()),
+    ];
+    if let Some(p) = app_port {
+        out.push(("dapr.io/app-port".into(), p.to_string()));
+    }
+    out.extend([
+        ("dapr.io/config".to_string(), CONFIG_NAME.to_string()),
+        ("dapr.io/enable-metrics".to_string(), "true".to_string()),
+        (
+            "dapr.io/metrics-port".to_string(),
+            contract::METRICS_PORT.to_string(),
+        ),
+    ]);
+    out
+}
+
+/// Onboards the workloads of `content` that `wanted` names (`Kind/name` or `name`; empty:
+/// every workload), pointing the apps at `collector` (`host:port` inside the cluster).
+pub fn onboard(
+    content: &str,
+    wanted: &[String],
+    collector: &str,
+) -> Result<ManifestOutcome, ComposeError> {
+    let found = workloads(content)?;
+    let chosen: Vec<Workload> = found
+        .into_iter()
+        .filter(|w| wanted.is_empty() || wanted.iter().any(|n| *n == w.id() || *n == w.name))
+        .collect();
+    let mut out = ManifestOutcome {
+        after: String::with_capacity(content.len() + 512),
+        onboarded: chosen.clone(),
+        notes: Vec::new(),
+        conflicts: Vec::new(),
+    };
+    let mut written = 0;
+    for (i, piece) in documents(content).iter().enumerate() {
+        let mine: Vec<&Workload> = chosen.iter().filter(|w| w.doc == i).collect();
+        // The text up to this document, `---` line included, as it was.
+        out.after.push_str(&content[written..piece.start]);
+        written = piece.start + piece.text.len();
+        if mine.is_empty() {
+            out.after.push_str(piece.text);
+            continue;
+        }
+        let (text, doc) = parse_piece(piece)?;
+        let mut editor = Editor::new(&text);
+        for workload in mine {
+            edit(&doc, &text, &mut editor, workload, collector, &mut out)?;
+        }
+        if editor.is_empty() {
+            out.after.push_str(piece.text);
+            continue;
+        }
+        let (body, changes) = editor.finish();
+        verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+        out.after.push_str(&text.with_bom(&body));
+    }
+    out.after.push_str(&content[written..]);
+    Ok(out)
+}
+
+/// The document's own layout: its nesting step and how it indents sequences.
+fn layout(text: &Text, root: &Node) -> Layout {
+    let step = root
+        .entries()
+        .into_iter()
+        .flatten()
+        .find_map(|(k, v)| {
+            let first = v.entries().filter(|_| !v.is_flow())?.first()?;
+            (first.0.start.col > k.start.col).then(|| first.0.start.col - k.start.col)
+        })
+        .unwrap_or(2);
+    let (seq_indent, dash_gap) = crate::compose::seq_style(text, root).unwrap_or((step, 1));
+    Layout {
+        step,
+        seq_indent,
+        dash_gap,
+        eol: text.eol(),
+    }
+}
+
+fn path_of(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|p| p.to_string()).collect()
+}
+
+fn unsupported(workload: &Workload, what: String, node: &Node) -> ComposeError {
+    ComposeError::Unsupported {
+        service: Some(workload.id()),
+        what,
+        line: node.start.line + 1,
+    }
+}
+
+fn edit(
+    doc: &Document,
+    text: &Text,
+    editor: &mut Editor<'_>,
+    workload: &Workload,
+    collector: &str,
+    out: &mut ManifestOutcome,
+) -> Result<(), ComposeError> {
+    let root = doc.root.as_ref().expect("a workload has a root");
+    let lay = layout(text, root);
+    let id = workload.id();
+    let mut path: Vec<String> = Vec::new();
+    let mut template = root;
+    for key in template_path(&workload.kind).unwrap_or_default() {
+        template = template.get(key).map(|n| doc.resolve(n)).ok_or_else(|| {
+            unsupported(
+                workload,
+                format!(
+                    "no pod template at {}",
+                    path_of(template_path(&workload.kind).unwrap_or_default()).join(".")
+                ),
+                root,
+            )
+        })?;
+        path.push(key.to_string());
+    }
+    if template.entries().is_none() {
+        return Err(unsupported(
+            workload,
+            "the pod template is not a mapping".into(),
+            template,
+        ));
+    }
+    // The classic mistake: the annotations on the workload's own metadata, where the
+    // injector never looks.
+    let own = root.get("metadata").and_then(|m| m.get("annotations"));
+    if own.is_some_and(|a| a.get("dapr.io/enabled").is_some()) {
+        out.notes.push(Note {
+            service: Some(id.clone()),
+            message: format!(
+                "dapr.io annotations on the {}'s own metadata do nothing: the sidecar injector \
+                 reads the pod template's (spec.template.metadata), where obs-init puts them",
+                workload.kind
+            ),
+            kind: NoteKind::Action,
+        });
+    }
+    let pod_spec = template.get("spec").map(|n| doc.resolve(n));
+    let containers = pod_spec
+        .and_then(|s| s.get("containers"))
+        .map(|n| doc.resolve(n));
+    let Some(items) = containers.and_then(Node::items) else {
+        return Err(unsupported(
+            workload,
+            "the pod template has no containers".into(),
+            template,
+        ));
+    };
+    // The app: the container named as the workload, else the only one, else the first.
+    let index = items
+        .iter()
+        .position(|c| c.get("name").and_then(Node::as_str) == Some(workload.name.as_str()))
+        .unwrap_or(0);
+    if items.len() > 1 && items[index].get("name").and_then(Node::as_str) != Some(&workload.name) {
+        out.notes.push(Note {
+            service: Some(id.clone()),
+            message: format!(
+                "{} containers: the variables go to the first, `{}`",
+                items.len(),
+                items[index]
+                    .get("name")
+                    .and_then(Node::as_str)
+                    .unwrap_or("?")
+            ),
+            kind: NoteKind::Decided,
+        });
+    }
+    let container = doc.resolve(&items[index]);
+    let ports: Vec<u16> = container
+        .get("ports")
+        .and_then(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.get("containerPort")?.as_str()?.parse().ok())
+        .collect();
+    let app_port = match ports.as_slice() {
+        [one] => Some(*one),
+        _ => {
+            out.notes.push(Note {
+                service: Some(id.clone()),
+                message: "no single container port: no dapr.io/app-port, so the sidecar will \
+                          not call the app (add the annotation if it serves)"
+                    .into(),
+                kind: NoteKind::Info,
+            });
+            None
+        }
+    };
+    let wanted = annotations(&contract::app_id(&workload.name), app_port);
+    annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
+    let mut container_path = path.clone();
+    container_path.extend([
+        "spec".to_string(),
+        "containers".to_string(),
+        index.to_string(),
+    ]);
+    set_env(
+        doc,
+        editor,
+        container,
+        &container_path,
+        &app_env(&workload.name, collector),
+        &lay,
+        &id,
+        out,
+    )
+}
+
+fn string_map(items: &[(String, String)]) -> NewNode {
+    NewNode::Map(
+        items
+            .iter()
+            .map(|(k, v)| (k.clone(), NewNode::DoubleQuoted(v.clone())))
+            .collect(),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn annotate(
+    doc: &Document,
+    editor: &mut Editor<'_>,
+    template: &Node,
+    path: &[String],
+    wanted: &[(String, String)],
+    lay: &Layout,
+    id: &str,
+    out: &mut ManifestOutcome,
+) -> Result<(), ComposeError> {
+    let Some((meta_key, meta)) = template.get_entry("metadata") else {
+        editor.insert_entry(
+            template,
+            path,
+            "metadata",
+            NewNode::Map(vec![("annotations".into(), string_map(wanted))]),
+            lay,
+        );
+        return Ok(());
+    };
+    let meta_path = [path, &["metadata".to_string()]].concat();
+    let meta = doc.resolve(meta);
+    if meta.is_empty_null() {
+        editor.set_empty(
+            meta_key,
+            path,
+            "metadata",
+            NewNode::Map(vec![("annotations".into(), string_map(wanted))]),
+            lay,
+        );
+        return Ok(());
+    }
+    let Some((ann_key, ann)) = meta.get_entry("annotations") else {
+        editor.insert_entry(meta, &meta_path, "annotations", string_map(wanted), lay);
+        return Ok(());
+    };
+    let ann = doc.resolve(ann);
+    if ann.is_empty_null() {
+        editor.set_empty(ann_key, &meta_path, "annotations", string_map(wanted), lay);
+        return Ok(());
+    }
+    if !matches!(ann.kind, Kind::Map { .. }) {
+        return Err(ComposeError::Unsupported {
+            service: Some(id.to_string()),
+            what: format!("the pod template's annotations are a {}", ann.kind_name()),
+            line: ann.start.line + 1,
+        });
+    }
+    let ann_path = [meta_path, vec!["annotations".to_string()]].concat();
+    for (k, v) in wanted {
+        match ann.get(k).map(|n| doc.resolve(n)) {
+            Some(have) if have.as_str() == Some(v.as_str()) => {}
+            Some(have) => out.conflicts.push(Conflict {
+                service: Some(id.to_string()),
+                what: format!(
+                    "{k} is {}, obs-init would set {v}",
+                    have.as_str().unwrap_or("?")
+                ),
+                line: Some(have.start.line + 1),
+            }),
+            None => editor.insert_entry(ann, &ann_path, k, NewNode::DoubleQuoted(v.clone()), lay),
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn set_env(
+    doc: &Document,
+    editor: &mut Editor<'_>,
+    container: &Node,
+    path: &[String],
+    vars: &[(String, String)],
+    lay: &Layout,
+    id: &str,
+    out: &mut ManifestOutcome,
+) -> Result<(), ComposeError> {
+    let item = |k: &str, v: &str| {
+        NewNode::Map(vec![
+            ("name".into(), NewNode::str(k)),
+            ("value".into(), NewNode::DoubleQuoted(v.to_string())),
+        ])
+    };
+    let Some((env_key, env)) = container.get_entry("env") else {
+        editor.insert_entry(
+            container,
+            path,
+            "env",
+            NewNode::Seq(vars.iter().map(|(k, v)| item(k, v)).collect()),
+            lay,
+        );
+        return Ok(());
+    };
+    let env = doc.resolve(env);
+    if env.is_empty_null() {
+        editor.set_empty(
+            env_key,
+            path,
+            "env",
+            NewNode::Seq(vars.iter().map(|(k, v)| item(k, v)).collect()),
+            lay,
+        );
+        return Ok(());
+    }
+    let Some(items) = env.items() else {
+        return Err(ComposeError::Unsupported {
+            service: Some(id.to_string()),
+            what: format!("the container's env is a {}", env.kind_name()),
+            line: env.start.line + 1,
+        });
+    };
+    let env_path = [path, &["env".to_string()]].concat();
+    for (k, v) in vars {
+        let have = items
+            .iter()
+            .find(|i| i.get("name").and_then(Node::as_str) == Some(k.as_str()));
+        match have {
+            Some(i) if i.get("value").and_then(Node::as_str) == Some(v.as_str()) => {}
+            Some(i) => out.conflicts.push(Conflict {
+                service: Some(id.to_string()),
+                what: format!(
+                    "{k} is {}, obs-init would set {v}",
+                    i.get("value")
+                        .and_then(Node::as_str)
+                        .unwrap_or("(from valueFrom)")
+                ),
+                line: Some(i.start.line + 1),
+            }),
+            None => editor.push_item(env, &env_path, item(k, v), lay),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOYMENT: &str = "# The web tier.\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: web:1\n        ports:\n        - containerPort: 8080\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n";
+
+    #[test]
+    fn the_pod_template_gets_the_annotations_and_the_container_the_variables() {
+        let out = onboard(DEPLOYMENT, &[], super::super::COLLECTOR_ADDRESS).expect("onboards");
+        let after = &out.after;
+        assert!(
+            after.contains("      labels:\n        app: web\n      annotations:\n        dapr.io/enabled: \"true\"\n        dapr.io/app-id: \"web\"\n        dapr.io/app-port: \"8080\"\n"),
+            "{after}"
+        );
+        assert!(
+            after.contains("        - containerPort: 8080\n        env:\n        - {name: OTEL_COLLECTOR_ENDPOINT, value: \"otel-collector.observability.svc.cluster.local:4317\"}\n"),
+            "{after}"
+        );
+        // The Service document and the comment stay byte for byte.
+        assert!(
+            after.starts_with("# The web tier.\n")
+                && after.ends_with("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n")
+        );
+        // Idempotent.
+        let again = onboard(after, &[], super::super::COLLECTOR_ADDRESS).expect("again");
+        assert_eq!(&again.after, after);
+        assert!(again.conflicts.is_empty());
+    }
+}

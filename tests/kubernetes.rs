@@ -1,0 +1,199 @@
+//! Every workload of every real manifest in `tests/data/k8s/corpus` (sources and licences in
+//! its INDEX.tsv), onboarded one at a time: the output is the input with text inserted only,
+//! a second run changes nothing, taking the record's insertions back gives the original bytes,
+//! the annotations sit on the pod template and the variables on the app container, and PyPI's
+//! `kubernetes-validate` (offline Kubernetes schemas, strict) accepts the result whenever it
+//! accepted the input. Templated files are refused, never edited.
+
+// The corpus report on stderr is part of the point of this test.
+#![allow(clippy::print_stderr)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use obs_init::kubernetes::onboard::onboard;
+use obs_init::kubernetes::{self, COLLECTOR_ADDRESS};
+use serde_json::Value as Json;
+
+fn corpus() -> PathBuf {
+    common::data().join("k8s/corpus")
+}
+
+/// Every `.yaml`/`.yml` file below `dir`, sorted.
+fn manifests(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The real validator's verdict on `files`, in one run (it loads its schemas once):
+/// whether each passes, with the lines that say why not.
+fn validate(files: &[PathBuf]) -> Vec<(bool, String)> {
+    let python = common::venv_python("kubernetes-validate.lock");
+    let exe = python.with_file_name("kubernetes-validate");
+    let (_, out) = common::outcome(Command::new(&exe).arg("--strict").args(files));
+    files
+        .iter()
+        .map(|f| {
+            let name = f.to_string_lossy();
+            let problems: Vec<&str> = out
+                .lines()
+                .filter(|l| l.starts_with("ERROR") && l.contains(&*name))
+                .collect();
+            let passed = out
+                .lines()
+                .any(|l| l.starts_with("INFO") && l.contains(&*name));
+            (passed && problems.is_empty(), problems.join("\n"))
+        })
+        .collect()
+}
+
+/// The document's value at `path` (mapping keys; numbers index sequences).
+fn at<'a>(v: &'a Json, path: &[&str]) -> &'a Json {
+    path.iter().fold(v, |v, k| match k.parse::<usize>() {
+        Ok(i) => &v[i],
+        Err(_) => &v[*k],
+    })
+}
+
+#[test]
+fn every_corpus_workload_is_onboarded_by_insertion_and_validates_or_is_refused() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut onboarded = 0;
+    let mut refused = Vec::new();
+    let mut failed = Vec::new();
+    let mut outputs: Vec<(PathBuf, PathBuf, String)> = Vec::new();
+    for path in manifests(&corpus()) {
+        let text = std::fs::read_to_string(&path).expect("UTF-8");
+        let shown = path
+            .strip_prefix(corpus())
+            .expect("below")
+            .display()
+            .to_string();
+        let found = match kubernetes::workloads(&text) {
+            Ok(found) => found,
+            Err(e) => {
+                refused.push(format!("{shown}: {e}"));
+                continue;
+            }
+        };
+        for w in found {
+            let id = w.id();
+            let out = match onboard(&text, std::slice::from_ref(&id), COLLECTOR_ADDRESS) {
+                Ok(out) => out,
+                Err(obs_init::error::ComposeError::Internal(m)) => {
+                    failed.push(format!("{shown} {id}: {m}"));
+                    continue;
+                }
+                Err(e) => {
+                    refused.push(format!("{shown} {id}: {e}"));
+                    continue;
+                }
+            };
+            let checked = std::panic::catch_unwind(|| {
+                common::assert_only_insertions(&text, &out.after);
+                let again = onboard(&out.after, std::slice::from_ref(&id), COLLECTOR_ADDRESS)
+                    .expect("a second run");
+                assert_eq!(again.after, out.after, "a second run changed the file");
+                let record = obs_init::record::record("m.yaml", Some(&text), &out.after);
+                let undone = obs_init::record::undo(&out.after, &record);
+                assert_eq!(undone.text, text, "taking the insertions back");
+                // What the injector and the app see, read back.
+                let piece = &kubernetes::documents(&out.after)[w.doc];
+                let (_, doc) = common::parse(piece.text);
+                let json = common::to_json(&doc);
+                let template = kubernetes::template_path(&w.kind).expect("a workload");
+                let mut ann = template.to_vec();
+                ann.extend(["metadata", "annotations"]);
+                let annotations = at(&json, &ann);
+                // A project's own dapr.io values are kept (and reported as conflicts).
+                let enabled = &annotations["dapr.io/enabled"];
+                assert!(
+                    enabled.is_string(),
+                    "no dapr.io/enabled on the pod template"
+                );
+                assert!(annotations["dapr.io/config"].is_string());
+                let mut containers = template.to_vec();
+                containers.extend(["spec", "containers"]);
+                let envs: Vec<String> = at(&json, &containers)
+                    .as_array()
+                    .expect("containers")
+                    .iter()
+                    .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|e| e["name"].as_str().map(String::from))
+                    .collect();
+                assert!(
+                    envs.iter().any(|e| e == "OTEL_EXPORTER_OTLP_ENDPOINT"),
+                    "{envs:?}"
+                );
+            });
+            match checked {
+                Ok(()) => {
+                    onboarded += 1;
+                    // The workload's document, before and after: the others are unchanged
+                    // (insertions only, and only there), so they validate as they did.
+                    let n = outputs.len();
+                    let before = work.path().join(format!("{n}-before.yaml"));
+                    let after = work.path().join(format!("{n}-after.yaml"));
+                    let doc = |t: &str| kubernetes::documents(t)[w.doc].text.to_string();
+                    std::fs::write(&before, doc(&text)).expect("write");
+                    std::fs::write(&after, doc(&out.after)).expect("write");
+                    outputs.push((before, after, format!("{shown} {id}")));
+                }
+                Err(e) => failed.push(format!(
+                    "{shown} {id}: {}",
+                    e.downcast_ref::<String>().cloned().unwrap_or_default()
+                )),
+            }
+        }
+    }
+    // The real validator, on every input and output.
+    let files: Vec<PathBuf> = outputs
+        .iter()
+        .flat_map(|(b, a, _)| [b.clone(), a.clone()])
+        .collect();
+    let verdicts = validate(&files);
+    let mut validated = 0;
+    for (i, (_, _, what)) in outputs.iter().enumerate() {
+        let (before_ok, _) = &verdicts[2 * i];
+        let (after_ok, why) = &verdicts[2 * i + 1];
+        if *before_ok && !after_ok {
+            failed.push(format!(
+                "{what}: kubernetes-validate rejects the output:\n{why}"
+            ));
+        } else if *before_ok {
+            validated += 1;
+        }
+    }
+    eprintln!(
+        "kubernetes corpus: {onboarded} workloads onboarded ({validated} validated by \
+         kubernetes-validate, the rest failing it as given), {} refused, {} failed",
+        refused.len(),
+        failed.len()
+    );
+    for r in &refused {
+        eprintln!("  refused {r}");
+    }
+    for f in &failed {
+        eprintln!("FAILED {f}");
+    }
+    assert!(
+        failed.is_empty(),
+        "{} corpus workloads failed",
+        failed.len()
+    );
+    assert!(onboarded >= 40, "only {onboarded} onboarded");
+}

@@ -337,6 +337,11 @@ pub fn find_files(root: &Path, name: &str) -> Vec<PathBuf> {
 
 /// [`find_files`] for several names in one walk.
 pub fn find_files_named(root: &Path, names: &[&str]) -> Vec<PathBuf> {
+    find_files_where(root, |name| names.contains(&name))
+}
+
+/// The files below `root` whose name `wanted` takes, in the same gitignore-aware walk.
+pub fn find_files_where(root: &Path, wanted: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = WalkBuilder::new(root)
         .hidden(true)
         .git_ignore(true)
@@ -346,7 +351,7 @@ pub fn find_files_named(root: &Path, names: &[&str]) -> Vec<PathBuf> {
         .build()
         .flatten()
         .filter(|e| {
-            e.file_type().is_some_and(|t| t.is_file()) && names.iter().any(|n| e.file_name() == *n)
+            e.file_type().is_some_and(|t| t.is_file()) && wanted(&e.file_name().to_string_lossy())
         })
         .map(|e| e.into_path())
         .collect();

@@ -315,6 +315,8 @@ pub enum Error {
     },
     #[error("no service chosen to onboard")]
     NoServiceChosen { candidates: Vec<String> },
+    #[error("no workload to onboard in {} (Deployment, StatefulSet, DaemonSet, Job or CronJob{})", shown(dir), if named.is_empty() { String::new() } else { format!(" named {}", named.join(", ")) })]
+    NoWorkload { dir: PathBuf, named: Vec<String> },
     #[error(
         "{} is onboarded {from}; obs-init will not onboard it {to} as well",
         shown(compose)
@@ -380,7 +382,8 @@ impl Error {
             | Error::Manifest { path, .. }
             | Error::Lock { lock: path, .. } => Some((path.clone(), None)),
             Error::ModeSwitch { compose, .. } => Some((compose.clone(), None)),
-            Error::NoComposeFile { .. }
+            Error::NoWorkload { .. }
+            | Error::NoComposeFile { .. }
             | Error::NoServiceChosen { .. }
             | Error::NoPythonService { .. }
             | Error::UnsupportedPython { .. }
@@ -419,6 +422,11 @@ impl Error {
             Error::NoServiceChosen { candidates } if candidates.is_empty() => {
                 Some("name the services to onboard with --service NAME".into())
             }
+            Error::NoWorkload { .. } => Some(
+                "name the manifests with --file PATH (a rendered chart, not its templates), \
+                 and the workloads with --workload Kind/name"
+                    .into(),
+            ),
             Error::ModeSwitch { .. } => Some(
                 "take the onboarding back with `obs-init remove`, then onboard again the other \
                  way (or run without --overlay to keep the way it is onboarded)"

@@ -142,24 +142,13 @@ pub fn plan_platform<'p>(
 }
 
 fn build(dir: &Path, target: Target) -> Result<Plan, Error> {
-    let mut plan = Plan {
-        compose_file: dir.join(match target {
-            Target::Compose => COMPOSE_FILE,
-            Target::Kubernetes => "helmfile.yaml",
-        }),
-        services: Vec::new(),
-        files: Vec::new(),
-        notes: Vec::new(),
-        next_steps: match target {
-            Target::Compose => next_steps(dir),
-            Target::Kubernetes => kubernetes_next_steps(dir),
-        },
-        conflicts: Vec::new(),
-        own: Vec::new(),
-        alternatives: Vec::new(),
-        relocks: Vec::new(),
-        overlay: None,
-        entry_points: Vec::new(),
+    let mut plan = Plan::empty(dir.join(match target {
+        Target::Compose => COMPOSE_FILE,
+        Target::Kubernetes => "helmfile.yaml",
+    }));
+    plan.next_steps = match target {
+        Target::Compose => next_steps(dir),
+        Target::Kubernetes => kubernetes_next_steps(dir),
     };
     for (rel, template) in target.files() {
         let differs = |_: &str| "it differs from the one obs-init platform writes".to_string();

@@ -33,6 +33,7 @@ fn every_commands_help_is_as_snapshotted() {
         "remove",
         "doctor",
         "verify",
+        "kubernetes",
         "platform",
         "man",
         "completions",
@@ -296,6 +297,7 @@ fn the_man_page_documents_the_flags() {
         [
             "obs-init-completions.1",
             "obs-init-doctor.1",
+            "obs-init-kubernetes.1",
             "obs-init-man.1",
             "obs-init-platform.1",
             "obs-init-remove.1",

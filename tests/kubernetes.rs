@@ -197,3 +197,76 @@ fn every_corpus_workload_is_onboarded_by_insertion_and_validates_or_is_refused()
     );
     assert!(onboarded >= 40, "only {onboarded} onboarded");
 }
+
+/// The `openAPIV3Schema` of Dapr's Configuration CRD (v1.18.3), as a JSON schema.
+fn configuration_schema() -> Json {
+    let (_, doc) = common::parse(
+        &std::fs::read_to_string(common::data().join("k8s/dapr-configuration-crd-v1.18.3.yaml"))
+            .expect("the CRD"),
+    );
+    let crd = common::to_json(&doc);
+    crd["spec"]["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .find(|v| v["name"] == "v1alpha1")
+        .expect("v1alpha1")["schema"]["openAPIV3Schema"]
+        .clone()
+}
+
+#[test]
+fn every_manifest_the_cases_onboard_validates_and_the_configuration_fits_the_crd() {
+    let schema = jsonschema::validator_for(&configuration_schema()).expect("schema compiles");
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut written = Vec::new();
+    let mut configurations = 0;
+    for case in std::fs::read_dir(&cases).expect("cases") {
+        let case = case.expect("entry").path();
+        let name = case
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        if !name.starts_with("kubernetes_") || !case.join("out").is_dir() {
+            continue;
+        }
+        for file in manifests(&case.join("out")) {
+            let text = std::fs::read_to_string(&file).expect("read");
+            if file
+                .file_name()
+                .is_some_and(|n| n == kubernetes::CONFIG_FILE)
+            {
+                for piece in kubernetes::documents(&text) {
+                    let (_, doc) = common::parse(piece.text);
+                    let json = common::to_json(&doc);
+                    assert_eq!(json["kind"], "Configuration");
+                    let errors: Vec<String> =
+                        schema.iter_errors(&json).map(|e| e.to_string()).collect();
+                    assert!(errors.is_empty(), "{name}: {errors:?}");
+                    configurations += 1;
+                }
+                // The check can fail: a field the CRD does not have.
+                let (_, doc) = common::parse(kubernetes::documents(&text)[0].text);
+                let mut bad = common::to_json(&doc);
+                bad["spec"]["tracing"]["samplingRate"] = serde_json::json!(1);
+                assert!(
+                    !schema.is_valid(&bad),
+                    "the CRD took a number for samplingRate"
+                );
+            } else if !file
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("kustomization"))
+            {
+                written.push(file);
+            }
+        }
+    }
+    assert!(
+        configurations >= 4,
+        "{configurations} Configurations checked"
+    );
+    for ((ok, why), file) in validate(&written).into_iter().zip(&written) {
+        assert!(ok, "{}: {why}", file.display());
+    }
+    assert!(written.len() >= 4, "{written:?}");
+}

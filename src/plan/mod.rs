@@ -15,6 +15,7 @@ use crate::detect::Framework;
 use crate::error::Error;
 
 mod dagster;
+pub mod kubernetes;
 mod onboard;
 pub mod remove;
 
@@ -177,6 +178,23 @@ pub struct Plan {
 pub use crate::conflict::FileConflict;
 
 impl Plan {
+    /// A plan about `compose_file` (or the file that stands for it) that changes nothing yet.
+    pub fn empty(compose_file: PathBuf) -> Plan {
+        Plan {
+            compose_file,
+            services: Vec::new(),
+            files: Vec::new(),
+            notes: Vec::new(),
+            next_steps: Vec::new(),
+            conflicts: Vec::new(),
+            own: Vec::new(),
+            alternatives: Vec::new(),
+            relocks: Vec::new(),
+            overlay: None,
+            entry_points: Vec::new(),
+        }
+    }
+
     /// The plan with obs-init's values written over every conflict: the user's (or
     /// `--on-conflict`'s) other choice.
     pub fn overwrite(&mut self) {

@@ -649,7 +649,12 @@ fn record_compose(
 
 /// The record of a file obs-init takes from `before` to `after`, relative to the file as it
 /// was before any obs-init run (which `prior`, the record of earlier runs, gives back).
-fn joined(prior: Option<&FileRecord>, rel: &str, before: Option<&str>, after: &str) -> FileRecord {
+pub(super) fn joined(
+    prior: Option<&FileRecord>,
+    rel: &str,
+    before: Option<&str>,
+    after: &str,
+) -> FileRecord {
     match (prior, before) {
         (Some(p), _) if p.created => record::record(rel, None, after),
         (Some(p), Some(before)) => {

@@ -24,7 +24,13 @@ pub struct RemoveRequest {
 }
 
 pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
-    let compose_path = find_compose(&req.dir, req.file.as_deref())?;
+    let compose_path = match find_compose(&req.dir, req.file.as_deref()) {
+        // A project onboarded through its Kubernetes manifests only.
+        Err(Error::NoComposeFile { .. }) if req.file.is_none() && onboarded_manifests(&req.dir) => {
+            return super::kubernetes::plan_kubernetes_remove(&req.dir);
+        }
+        found => found?,
+    };
     let content = read_text(&compose_path)?;
     let answers_path = req.dir.join(answers::FILE);
     let saved = match crate::plan::read_optional(&answers_path)? {
@@ -426,9 +432,21 @@ fn take_out_of_overlay(
     Ok(record)
 }
 
+/// Whether the answers file records manifests onboarded by `obs-init kubernetes`.
+fn onboarded_manifests(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(answers::FILE))
+        .ok()
+        .and_then(|t| answers::read(&t).ok())
+        .is_some_and(|a| {
+            a.files
+                .iter()
+                .any(|(_, who)| who.iter().any(|w| super::kubernetes::is_workload_needer(w)))
+        })
+}
+
 /// Plans taking one recorded file edit back: a created file deleted, an updated one given
 /// back its original bytes, as far as the user's later changes allow (and saying where not).
-fn undo_file(
+pub(crate) fn undo_file(
     req: &RemoveRequest,
     plan: &mut Plan,
     file: &crate::record::FileRecord,

@@ -81,6 +81,12 @@ pub enum Command {
     /// the Grafana link to the trace. Each hop that fails is named with its fix. Exits 0
     /// when every hop is confirmed, 3 when one failed
     Verify(VerifyArgs),
+    /// Onboard Kubernetes manifests: for each workload (Deployment, StatefulSet, DaemonSet,
+    /// Job, CronJob), the Dapr sidecar injector's annotations on its POD TEMPLATE and the
+    /// collector's variables on its app container; a Dapr Configuration (tracing to the
+    /// collector) beside the manifests, in the workloads' namespaces, added to the folder's
+    /// kustomization. Every byte outside the edits stays; --remove gives them all back
+    Kubernetes(KubernetesArgs),
     /// Write the shared observability platform that onboarded projects connect to: a
     /// compose file with the OpenTelemetry Collector, Tempo, Prometheus, OpenSearch, Fluent
     /// Bit and Grafana on the `observability-net` network, their configurations, Grafana's
@@ -163,6 +169,27 @@ pub struct DoctorArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KubernetesArgs {
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// A manifest to onboard (repeatable) [default: every manifest with workloads in --dir]
+    #[arg(short, long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// A workload to onboard, as Kind/name or name (repeatable) [default: every workload]
+    #[arg(short, long = "workload", value_name = "NAME")]
+    pub workloads: Vec<String>,
+    /// The collector's address inside the cluster [default: the Kubernetes platform's]
+    #[arg(long, value_name = "HOST:PORT", default_value = obs_init::kubernetes::COLLECTOR_ADDRESS)]
+    pub collector: String,
+    /// Exit with code 3 if onboarding is missing or has drifted; write nothing
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+    /// Take back what onboarding the manifests did, as .obs-init.toml records it
+    #[arg(long, conflicts_with = "check")]
+    pub remove: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -13,8 +13,8 @@ use obs_init::plan::{ConflictPolicy, Options, Plan, Prompter, Status, plan};
 use obs_init::{Error, answers, apply, git};
 
 use args::{
-    Args, Cli, ColorChoice, Command, DoctorArgs, Format, OnConflict, PlatformArgs, RemoveArgs,
-    VerifyArgs,
+    Args, Cli, ColorChoice, Command, DoctorArgs, Format, KubernetesArgs, OnConflict, PlatformArgs,
+    RemoveArgs, VerifyArgs,
 };
 use prompt::TermPrompter;
 
@@ -44,6 +44,12 @@ fn main() -> ExitCode {
             return match run_doctor(&d) {
                 Ok(code) => code,
                 Err(e) => fail(&e, d.format),
+            };
+        }
+        Some(Command::Kubernetes(k)) => {
+            return match run_kubernetes(&k) {
+                Ok(code) => code,
+                Err(e) => fail(&e, k.write.format),
             };
         }
         Some(Command::Verify(v)) => {
@@ -160,6 +166,38 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
+    use obs_init::plan::kubernetes::{KubernetesOptions, plan_kubernetes, plan_kubernetes_remove};
+    let w = &args.write;
+    if args.remove {
+        let plan = plan_kubernetes_remove(&w.dir)?;
+        obs_init::plan::check_inside_dir(&w.dir, &plan)?;
+        return finish(
+            &plan,
+            w,
+            true,
+            None,
+            "remove",
+            "Nothing to remove: no onboarding of manifests by obs-init found".into(),
+        );
+    }
+    let plan = plan_kubernetes(&KubernetesOptions {
+        dir: w.dir.clone(),
+        files: args.files.clone(),
+        workloads: args.workloads.clone(),
+        collector: args.collector.clone(),
+    })?;
+    obs_init::plan::check_inside_dir(&w.dir, &plan)?;
+    if args.check {
+        return Ok(check(&plan, w.format));
+    }
+    let nothing = format!(
+        "Nothing to do: {} already onboarded",
+        plan.services.join(", ")
+    );
+    finish(&plan, w, true, None, "apply", nothing)
 }
 
 fn run_verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
@@ -393,14 +431,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
 
     // Terminal output is best-effort: a closed pipe must not turn a good run into a failure.
     if args.check {
-        let drifted = drifted(&plan);
-        if w.format == Format::Json {
-            let out = report::json_plan(&plan, "check", Some(!drifted));
-            let _ = writeln!(anstream::stdout(), "{out}");
-        } else {
-            let _ = report::check(&mut anstream::stderr(), &plan, drifted);
-        }
-        return Ok(ExitCode::from(if drifted { EXIT_CHECK_FAILED } else { 0 }));
+        return Ok(check(&plan, w.format));
     }
     let place = match plan
         .files
@@ -455,6 +486,18 @@ fn check_never_onboarded(format: Format, candidates: &[String]) -> ExitCode {
 
 /// Whether `--check` fails: a file obs-init would still change, or a value that differs.
 /// The answers file is left out: it records choices, it is not onboarding.
+/// `--check`'s report and exit code: 3 when onboarding is missing or has drifted.
+fn check(plan: &Plan, format: Format) -> ExitCode {
+    let drifted = drifted(plan);
+    if format == Format::Json {
+        let out = report::json_plan(plan, "check", Some(!drifted));
+        let _ = writeln!(anstream::stdout(), "{out}");
+    } else {
+        let _ = report::check(&mut anstream::stderr(), plan, drifted);
+    }
+    ExitCode::from(if drifted { EXIT_CHECK_FAILED } else { 0 })
+}
+
 fn drifted(plan: &Plan) -> bool {
     let changes = plan.files.iter().any(|f| {
         matches!(f.status, Status::Create | Status::Update) && !f.display.ends_with(answers::FILE)

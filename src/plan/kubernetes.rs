@@ -110,10 +110,26 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
             after: out.after,
         });
     }
-    if plan.services.is_empty() {
+    // Every workload asked for must be there: a typo is not a smaller onboarding.
+    let missing: Vec<String> = opts
+        .workloads
+        .iter()
+        .filter(|n| {
+            !plan
+                .services
+                .iter()
+                .any(|id| id == *n || id.rsplit('/').next() == Some(n.as_str()))
+        })
+        .cloned()
+        .collect();
+    if plan.services.is_empty() || !missing.is_empty() {
         return Err(Error::NoWorkload {
             dir: opts.dir.clone(),
-            named: opts.workloads.clone(),
+            named: if plan.services.is_empty() {
+                opts.workloads.clone()
+            } else {
+                missing
+            },
         });
     }
     for (folder, spaces) in &folders {

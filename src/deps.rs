@@ -227,13 +227,28 @@ pub fn remove_from_requirements(content: &str) -> String {
 /// The dependency files obs-init edits, in the order it looks for them in a folder.
 pub const MANIFESTS: [&str; 2] = ["requirements.txt", "pyproject.toml"];
 
-/// The first dependency file in the first of `dirs` that has one.
+/// The first dependency file in the first of `dirs` that has one. A pyproject.toml that
+/// declares no dependencies (a uv workspace's root, a tool-settings file) gives way to a
+/// later one that does (a workspace member's); alone, it is still the one found, for the
+/// error that says what it lacks.
 pub fn first_manifest<'a>(
     dirs: impl IntoIterator<Item = &'a std::path::Path>,
 ) -> Option<std::path::PathBuf> {
-    dirs.into_iter()
+    let found: Vec<std::path::PathBuf> = dirs
+        .into_iter()
         .flat_map(|d| MANIFESTS.map(|n| d.join(n)))
-        .find(|p| p.is_file())
+        .filter(|p| p.is_file())
+        .collect();
+    let declares = |p: &std::path::Path| {
+        p.extension().is_none_or(|e| e != "toml")
+            || std::fs::read_to_string(p)
+                .is_ok_and(|t| t.contains("[project]") || t.contains("[tool.poetry"))
+    };
+    found
+        .iter()
+        .find(|p| declares(p))
+        .or(found.first())
+        .cloned()
 }
 
 /// Whether `name` is one of the packages obs-init adds (on any line).

@@ -111,6 +111,13 @@ fn locks_of(manifest: &Path) -> Vec<(Tool, PathBuf, String)> {
                 found.push((tool, path, content));
             }
         }
+        // A uv workspace member is pinned by the workspace root's lock.
+        if !found.iter().any(|(t, _, _)| *t == Tool::Uv)
+            && let Some(root) = uv_workspace_root(dir)
+            && let Ok(content) = fs::read_to_string(root.join("uv.lock"))
+        {
+            found.push((Tool::Uv, root.join("uv.lock"), content));
+        }
     }
     // The compiled file by the tools' naming (requirements.in -> requirements.txt), when
     // its header names the manifest as its source.
@@ -126,6 +133,15 @@ fn locks_of(manifest: &Path) -> Vec<(Tool, PathBuf, String)> {
         }
     }
     found
+}
+
+/// The folder above `dir` whose pyproject.toml declares a uv workspace, when one does.
+fn uv_workspace_root(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().skip(1).take(4).find_map(|d| {
+        let text = fs::read_to_string(d.join("pyproject.toml")).ok()?;
+        text.contains("[tool.uv.workspace]")
+            .then(|| d.to_path_buf())
+    })
 }
 
 /// The names of `wanted` that the lock does not pin.

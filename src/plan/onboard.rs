@@ -1068,10 +1068,19 @@ fn plan_deps(
     wanted: &[Requirement],
     plan: &mut Plan,
 ) -> Result<(), Error> {
-    let search: Vec<PathBuf> = target
-        .context
-        .iter()
-        .cloned()
+    // Nearest the code first: the module's folder and those above it up to the build
+    // context (a workspace member's pyproject.toml), then the context and the project.
+    let above_module: Vec<PathBuf> = match (module_dir, target.context.as_deref()) {
+        (Some(m), Some(ctx)) if absolute(m).starts_with(absolute(ctx)) => m
+            .ancestors()
+            .take_while(|a| absolute(a).starts_with(absolute(ctx)) && absolute(a) != absolute(ctx))
+            .map(Path::to_path_buf)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let search: Vec<PathBuf> = above_module
+        .into_iter()
+        .chain(target.context.iter().cloned())
         .chain(std::iter::once(opts.dir.clone()))
         .chain(module_dir.map(Path::to_path_buf))
         .collect();

@@ -277,3 +277,40 @@ fn a_lock_the_tool_cannot_refresh_leaves_every_file_as_it_was() {
         "files changed after a failed lock"
     );
 }
+
+#[test]
+fn a_uv_workspace_members_dependencies_are_locked_in_the_workspace_roots_lock() {
+    // The shape of fastapi/full-stack-fastapi-template: the image is built from the
+    // workspace root, and the service's code and dependencies are a member's.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    let write = |name: &str, text: &str| {
+        let path = p.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("writes");
+    };
+    write(
+        "compose.yaml",
+        "services:\n  app:\n    build:\n      context: .\n      dockerfile: backend/Dockerfile\n",
+    );
+    write(
+        "pyproject.toml",
+        "[tool.uv.workspace]\nmembers = [\"backend\"]\n",
+    );
+    write("backend/pyproject.toml", PEP621);
+    write("backend/Dockerfile", "FROM python:3.11-slim\n");
+    write("backend/main.py", "print('hello')\n");
+    let locked = tool(p, "uv", &["lock", "-q"]);
+    assert!(
+        locked.status.success(),
+        "locking the original: {}",
+        both(&locked)
+    );
+    git(p, &["init", "-q"]);
+    git(p, &["add", "-A"]);
+    git(p, &["commit", "-qm", "original"]);
+    onboard_check_remove(p, "uv.lock", ("uv", &["lock", "--check"]), false);
+    // The member's manifest got the lines; the workspace root's stayed as it was.
+    let root = std::fs::read_to_string(p.join("pyproject.toml")).expect("read");
+    assert!(!root.contains("opentelemetry"), "{root}");
+}

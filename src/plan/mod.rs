@@ -201,7 +201,12 @@ impl Plan {
         for f in &mut self.files {
             if let Some((_, after)) = self.alternatives.iter().find(|(p, _)| *p == f.path) {
                 f.after = after.clone();
-                f.status = Status::Update;
+                // Written over, the file is created, updated, or (a second run) as it was.
+                f.status = match &f.before {
+                    None => Status::Create,
+                    Some(b) if *b == f.after => Status::Unchanged,
+                    Some(_) => Status::Update,
+                };
             } else if f.status == Status::Kept {
                 f.status = Status::Update;
             }

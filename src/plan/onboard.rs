@@ -1290,7 +1290,7 @@ fn plan_overlay(
             .find(|(f, _)| f.path == shown)
             .map_or(overlay::is_overlay(text), |(f, _)| f.untouched(text))
     };
-    let mut status = match &before {
+    let status = match &before {
         None => Status::Create,
         Some(b) if *b == planned.text => Status::Unchanged,
         Some(b) if ours(b) => Status::Update,
@@ -1306,8 +1306,6 @@ fn plan_overlay(
                 line: None,
             },
         });
-        plan.alternatives
-            .push((path.to_path_buf(), planned.text.clone()));
     }
     for conflict in planned.conflicts {
         plan.conflicts.push(FileConflict {
@@ -1315,11 +1313,14 @@ fn plan_overlay(
             conflict,
         });
     }
-    if let Some(over) = planned.overwritten {
+    // Writing obs-init's values over the conflicts: the overlay with its values, over
+    // whatever the file holds (`Plan::overwrite` takes it, and marks the file updated).
+    if status == Status::Kept || planned.overwritten.is_some() {
+        let over = planned
+            .overwritten
+            .clone()
+            .unwrap_or_else(|| planned.text.clone());
         plan.alternatives.push((path.to_path_buf(), over));
-        if status == Status::Unchanged {
-            status = Status::Update;
-        }
     }
     plan.notes.push(Note {
         service: None,

@@ -168,10 +168,10 @@ pub fn project_endpoint(
 fn overlays(dir: &Path, compose_path: &Path) -> Vec<std::path::PathBuf> {
     let compose_dir = crate::plan::compose_dir(compose_path);
     let mut found = Vec::new();
-    let recorded = std::fs::read_to_string(dir.join(crate::answers::FILE))
+    let recorded = crate::plan::read_answers(dir)
         .ok()
-        .and_then(|t| crate::answers::read(&t).ok())
-        .and_then(|a| {
+        .flatten()
+        .and_then(|(a, _)| {
             a.compose(&display(dir, compose_path))
                 .and_then(|c| c.overlay.clone())
         });

@@ -43,27 +43,25 @@ fn runs_steps(target: &Target) -> bool {
         "dagster dev",
         "asset materialize",
     ];
-    let image = || {
-        image_stage(target)
-            .map(|(_, s)| s.commands)
-            .unwrap_or_default()
-    };
-    let commands = if target.commands.is_empty() {
-        image()
-    } else {
-        target.commands.clone()
-    };
-    commands
+    run_commands(target)
         .iter()
         .any(|c| RUNNERS.iter().any(|r| c.contains(r)))
 }
 
 /// The final stage of the service's image, when its Dockerfile is in its build context.
-fn image_stage(target: &Target) -> Option<(PathBuf, dockerfile::Stage)> {
-    let context = absolute(target.context.as_deref()?);
-    let name = target.dockerfile.as_deref().unwrap_or("Dockerfile");
-    let text = std::fs::read_to_string(context.join(name)).ok()?;
-    Some((context, dockerfile::final_stage(&text)))
+fn image_stage(target: &Target) -> Option<(&Path, &dockerfile::Stage)> {
+    target.image.as_ref().map(|(c, s)| (c.as_path(), s))
+}
+
+/// What the service's container runs: its compose command, else its image's.
+fn run_commands(target: &Target) -> Vec<String> {
+    if target.commands.is_empty() {
+        image_stage(target)
+            .map(|(_, s)| s.commands.clone())
+            .unwrap_or_default()
+    } else {
+        target.commands.clone()
+    }
 }
 
 /// Where the host folder `dir` is inside the service's container: through a bind mount,
@@ -77,7 +75,7 @@ fn container_dir(compose_dir: &Path, target: &Target, dir: &Path) -> Option<Stri
         }
     }
     let (context, stage) = image_stage(target)?;
-    let rel = dir.strip_prefix(&context).ok()?;
+    let rel = dir.strip_prefix(context).ok()?;
     stage.container_dir(rel, |p| context.join(p).is_dir())
 }
 
@@ -152,7 +150,7 @@ fn not_in_image(compose_dir: &Path, target: &Target, module: &Path) -> String {
     );
     let beside = image_stage(target).and_then(|(context, stage)| {
         let rel = absolute(module_dir)
-            .strip_prefix(&context)
+            .strip_prefix(context)
             .ok()?
             .to_path_buf();
         let (folder, copied) = stage.file_copied_from(&rel, |p| context.join(p).is_dir())?;
@@ -381,14 +379,7 @@ pub(super) fn plan_dagster(
 /// context's `workspace.yaml`, else `[tool.dagster]` in its `pyproject.toml`.
 pub(super) fn code_file(target: &Target) -> Option<(PathBuf, String)> {
     let context = target.context.as_deref()?;
-    let commands = if target.commands.is_empty() {
-        image_stage(target)
-            .map(|(_, s)| s.commands)
-            .unwrap_or_default()
-    } else {
-        target.commands.clone()
-    };
-    for command in &commands {
+    for command in &run_commands(target) {
         let words: Vec<&str> = command.split_whitespace().collect();
         let working = flag_value(&words, &["-d", "--working-directory"]);
         let base = working.map_or(context.to_path_buf(), |w| context.join(w));

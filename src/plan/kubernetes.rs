@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{FileChange, Plan, Status, display, generated_change, read_optional, read_text};
+use super::{FileChange, Plan, Status, display, generated_change, read_text};
 use crate::answers::{self, Answers};
 use crate::compose::{Note, NoteKind};
 use crate::conflict::FileConflict;
@@ -272,63 +272,26 @@ fn record_plan(
     plan: &mut Plan,
     needers: &[(PathBuf, Vec<String>)],
 ) -> Result<(), Error> {
-    let answers_path = dir.join(answers::FILE);
-    let answers_text = read_optional(&answers_path)?;
-    let mut saved = match &answers_text {
-        Some(text) => answers::read(text).map_err(|reason| Error::InvalidAnswers {
-            path: answers_path.clone(),
-            reason,
-        })?,
-        None => Answers::default(),
+    let (mut saved, answers_text) = match super::read_answers(dir)? {
+        Some((saved, text)) => (saved, Some(text)),
+        None => (Answers::default(), None),
     };
     // What obs-init wrote and nobody changed since is not "uncommitted changes" of the user's.
     plan.own = super::own_files(dir, &saved);
     for change in &plan.files {
-        let rel = display(dir, &change.path);
         let who = needers
             .iter()
             .find(|(p, _)| *p == change.path)
             .map(|(_, w)| w.clone())
             .unwrap_or_default();
-        let prior = saved.files.iter().position(|(f, _)| f.path == rel);
-        let fresh = match change.status {
-            Status::Create | Status::Update => Some(super::onboard::joined(
-                prior.map(|i| &saved.files[i].0),
-                &rel,
-                change.before.as_deref(),
-                &change.after,
-            )),
-            _ => None,
-        };
-        let mut all = prior.map(|i| saved.files[i].1.clone()).unwrap_or_default();
-        for w in who {
-            if !all.contains(&w) {
-                all.push(w);
-            }
-        }
-        match (fresh, prior) {
-            (Some(r), Some(i)) => saved.files[i] = (r, all),
-            (Some(r), None) => saved.files.push((r, all)),
-            (None, Some(i)) => saved.files[i].1 = all,
-            (None, None) => {}
-        }
+        super::record_file(&mut saved, &display(dir, &change.path), change, who);
     }
     if saved.original.is_none() && saved.composes.is_empty() && saved.files.is_empty() {
         saved.original = answers_text.clone();
     }
     let written = answers::write(answers_text.as_deref(), &saved);
-    plan.own.push(answers_path.clone());
-    plan.push(FileChange {
-        display: display(dir, &answers_path),
-        status: match &answers_text {
-            None => Status::Create,
-            Some(old) if *old == written => Status::Unchanged,
-            Some(_) => Status::Update,
-        },
-        path: answers_path,
-        before: answers_text,
-        after: written,
-    });
+    plan.own.push(dir.join(answers::FILE));
+    plan.push(super::answers_change(dir, answers_text, written));
     Ok(())
 }
 
@@ -337,13 +300,9 @@ fn record_plan(
 pub fn plan_kubernetes_remove(dir: &Path) -> Result<Plan, Error> {
     let answers_path = dir.join(answers::FILE);
     let mut plan = Plan::empty(dir.to_path_buf());
-    let Some(text) = read_optional(&answers_path)? else {
+    let Some((saved, text)) = super::read_answers(dir)? else {
         return Ok(plan);
     };
-    let saved = answers::read(&text).map_err(|reason| Error::InvalidAnswers {
-        path: answers_path.clone(),
-        reason,
-    })?;
     let req = super::remove::RemoveRequest {
         dir: dir.to_path_buf(),
         file: None,

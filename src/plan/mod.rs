@@ -351,6 +351,84 @@ pub(crate) fn own_files(dir: &Path, saved: &Answers) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The project's answers file (in `dir`): its record and its text, `None` when there is none.
+pub(crate) fn read_answers(dir: &Path) -> Result<Option<(Answers, String)>, Error> {
+    let path = dir.join(crate::answers::FILE);
+    let Some(text) = read_optional(&path)? else {
+        return Ok(None);
+    };
+    let answers =
+        crate::answers::read(&text).map_err(|reason| Error::InvalidAnswers { path, reason })?;
+    Ok(Some((answers, text)))
+}
+
+/// The answers file going from `before` to `after`.
+pub(crate) fn answers_change(dir: &Path, before: Option<String>, after: String) -> FileChange {
+    let path = dir.join(crate::answers::FILE);
+    FileChange {
+        display: display(dir, &path),
+        status: match &before {
+            None => Status::Create,
+            Some(old) if *old == after => Status::Unchanged,
+            Some(_) => Status::Update,
+        },
+        path,
+        before,
+        after,
+    }
+}
+
+/// The record of a file obs-init takes from `before` to `after`, relative to the file as it
+/// was before any obs-init run (which `prior`, the record of earlier runs, gives back).
+pub(crate) fn joined(
+    prior: Option<&crate::record::FileRecord>,
+    rel: &str,
+    before: Option<&str>,
+    after: &str,
+) -> crate::record::FileRecord {
+    use crate::record;
+    match (prior, before) {
+        (Some(p), _) if p.created => record::record(rel, None, after),
+        (Some(p), Some(before)) => {
+            let original = record::undo(before, p).text;
+            record::record(rel, Some(&original), after)
+        }
+        (_, before) => record::record(rel, before, after),
+    }
+}
+
+/// Joins what `change` does to the file at `rel` to `record`, with `needers` added to the
+/// services that need it.
+pub(crate) fn record_file(
+    record: &mut Answers,
+    rel: &str,
+    change: &FileChange,
+    needers: impl IntoIterator<Item = String>,
+) {
+    let prior = record.files.iter().position(|(f, _)| f.path == rel);
+    let fresh = match change.status {
+        Status::Create | Status::Update => Some(joined(
+            prior.map(|i| &record.files[i].0),
+            rel,
+            change.before.as_deref(),
+            &change.after,
+        )),
+        Status::Unchanged | Status::Kept | Status::Delete => None,
+    };
+    let mut needed_by = prior.map(|i| record.files[i].1.clone()).unwrap_or_default();
+    for key in needers {
+        if !needed_by.contains(&key) {
+            needed_by.push(key);
+        }
+    }
+    match (fresh, prior) {
+        (Some(r), Some(i)) => record.files[i] = (r, needed_by),
+        (Some(r), None) => record.files.push((r, needed_by)),
+        (None, Some(i)) => record.files[i].1 = needed_by,
+        (None, None) => {}
+    }
+}
+
 /// A file's text, `None` when it does not exist.
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, Error> {
     match fs::read(path) {

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use super::dagster::{code_file, handler_import, instance_file, plan_dagster};
 use super::{
-    DEFAULT_DAPR_VERSION, FileChange, Options, Plan, Prompter, Status, absolute, asked,
-    check_inside_dir, compose_dir, display, find_compose, generated_change, mount_source,
-    overwrite_conflicts, own_files, read_optional, read_text,
+    DEFAULT_DAPR_VERSION, FileChange, Options, Plan, Prompter, Status, absolute, answers_change,
+    asked, check_inside_dir, compose_dir, display, find_compose, generated_change, joined,
+    mount_source, overwrite_conflicts, own_files, read_answers, read_optional, read_text,
+    record_file,
 };
 use crate::answers::{self, Answers, ServiceAnswers};
 use crate::compose::{self, ComposeOptions, Note, overlay};
@@ -20,7 +21,6 @@ use crate::detect::{self, Framework};
 use crate::error::Error;
 use crate::interpreter;
 use crate::python::{self, Entry, Ownership};
-use crate::record::{self, FileRecord};
 
 /// Builds the plan: reads the files, decides, verifies. Writes nothing.
 pub fn plan<'p>(
@@ -102,13 +102,9 @@ fn resolve<'p>(
     mut prompter: Option<&mut (dyn Prompter + 'p)>,
 ) -> Result<Resolved, Error> {
     let answers_path = opts.dir.join(answers::FILE);
-    let answers_text = read_optional(&answers_path)?;
-    let saved = match &answers_text {
-        Some(text) => answers::read(text).map_err(|reason| Error::InvalidAnswers {
-            path: answers_path.clone(),
-            reason,
-        })?,
-        None => Answers::default(),
+    let (saved, answers_text) = match read_answers(&opts.dir)? {
+        Some((saved, text)) => (saved, Some(text)),
+        None => (Answers::default(), None),
     };
     let compose_path = find_compose(&opts.dir, opts.file.as_deref())?;
     let content = read_text(&compose_path)?;
@@ -244,6 +240,12 @@ fn resolve<'p>(
         let python = context.as_deref().and_then(|c| {
             interpreter::detect(c, info.dockerfile.as_deref(), info.image.as_deref())
         });
+        let image = context.as_deref().and_then(|c| {
+            let c = absolute(c);
+            let name = info.dockerfile.as_deref().unwrap_or("Dockerfile");
+            let text = std::fs::read_to_string(c.join(name)).ok()?;
+            Some((c, crate::dockerfile::final_stage(&text)))
+        });
         targets.push(Target {
             service: name.clone(),
             context,
@@ -251,6 +253,7 @@ fn resolve<'p>(
             frameworks,
             app_port,
             python,
+            image,
             dockerfile: info.dockerfile,
             commands: info.commands,
             binds: info.binds,
@@ -589,17 +592,7 @@ fn record(
     plan.own = own_files(&opts.dir, saved);
     plan.own.push(answers_path.clone());
     let recorded = answers::write(answers_text.as_deref(), &record);
-    plan.push(FileChange {
-        display: display(&opts.dir, answers_path),
-        path: answers_path.clone(),
-        status: match answers_text {
-            None => Status::Create,
-            Some(old) if *old == recorded => Status::Unchanged,
-            Some(_) => Status::Update,
-        },
-        before: answers_text.clone(),
-        after: recorded,
-    });
+    plan.push(answers_change(&opts.dir, answers_text.clone(), recorded));
 }
 
 /// Joins what this plan does to the compose file to its record: what it adds (a second
@@ -647,24 +640,6 @@ fn record_compose(
     c.text = original_known.then(|| joined(c.text.as_ref(), rel, Some(before), after));
 }
 
-/// The record of a file obs-init takes from `before` to `after`, relative to the file as it
-/// was before any obs-init run (which `prior`, the record of earlier runs, gives back).
-pub(super) fn joined(
-    prior: Option<&FileRecord>,
-    rel: &str,
-    before: Option<&str>,
-    after: &str,
-) -> FileRecord {
-    match (prior, before) {
-        (Some(p), _) if p.created => record::record(rel, None, after),
-        (Some(p), Some(before)) => {
-            let original = record::undo(before, p).text;
-            record::record(rel, Some(&original), after)
-        }
-        (_, before) => record::record(rel, before, after),
-    }
-}
-
 /// Joins what this plan does to every file but the compose file and the answers file to the
 /// record, with the services that need each.
 fn record_files(
@@ -674,34 +649,12 @@ fn record_files(
     compose_rel: &str,
     record: &mut Answers,
 ) {
-    for change in &plan.files {
-        if change.path == compose_path {
-            continue;
-        }
-        let rel = display(&opts.dir, &change.path);
-        let prior = record.files.iter().position(|(f, _)| f.path == rel);
-        let fresh = match change.status {
-            Status::Create | Status::Update => Some(joined(
-                prior.map(|i| &record.files[i].0),
-                &rel,
-                change.before.as_deref(),
-                &change.after,
-            )),
-            Status::Unchanged | Status::Kept | Status::Delete => None,
-        };
-        let mut needed_by = prior.map(|i| record.files[i].1.clone()).unwrap_or_default();
-        for s in &plan.services {
-            let key = answers::needer(compose_rel, s);
-            if !needed_by.contains(&key) {
-                needed_by.push(key);
-            }
-        }
-        match (fresh, prior) {
-            (Some(r), Some(i)) => record.files[i] = (r, needed_by),
-            (Some(r), None) => record.files.push((r, needed_by)),
-            (None, Some(i)) => record.files[i].1 = needed_by,
-            (None, None) => {}
-        }
+    for change in plan.files.iter().filter(|c| c.path != compose_path) {
+        let needers = plan
+            .services
+            .iter()
+            .map(|s| answers::needer(compose_rel, s));
+        record_file(record, &display(&opts.dir, &change.path), change, needers);
     }
 }
 
@@ -719,6 +672,8 @@ pub(super) struct Target {
     pub python: Option<interpreter::Found>,
     /// `build.dockerfile`, relative to the build context.
     pub dockerfile: Option<String>,
+    /// The build context (absolute) and the final stage of its Dockerfile, read once.
+    pub image: Option<(PathBuf, crate::dockerfile::Stage)>,
     /// Its entrypoint and command, each on one line.
     pub commands: Vec<String>,
     /// Its bind mounts: host path as written (relative to the compose file), container path.

@@ -33,16 +33,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
     };
     let content = read_text(&compose_path)?;
     let answers_path = req.dir.join(answers::FILE);
-    let saved = match crate::plan::read_optional(&answers_path)? {
-        Some(text) => Some((
-            answers::read(&text).map_err(|reason| Error::InvalidAnswers {
-                path: answers_path.clone(),
-                reason,
-            })?,
-            text,
-        )),
-        None => None,
-    };
+    let saved = crate::plan::read_answers(&req.dir)?;
     if let Some((record, text)) = &saved
         && record.has_file_records()
     {
@@ -434,10 +425,10 @@ fn take_out_of_overlay(
 
 /// Whether the answers file records manifests onboarded by `obs-init kubernetes`.
 fn onboarded_manifests(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join(answers::FILE))
+    crate::plan::read_answers(dir)
         .ok()
-        .and_then(|t| answers::read(&t).ok())
-        .is_some_and(|a| {
+        .flatten()
+        .is_some_and(|(a, _)| {
             a.files
                 .iter()
                 .any(|(_, who)| who.iter().any(|w| super::kubernetes::is_workload_needer(w)))

@@ -326,6 +326,39 @@ pub enum Error {
         from: String,
         to: String,
     },
+    #[error(
+        "kustomize overlays build on {}: onboard the base, or patch the overlays?",
+        bases.join(", ")
+    )]
+    KustomizeChoice {
+        /// The base folders, as the user sees them.
+        bases: Vec<String>,
+        /// The overlays nothing else builds on, which are the ones applied.
+        overlays: Vec<String>,
+    },
+    #[error(
+        "{file}:{line}: `{what}` renames the Dapr Configuration the base would hold, and the pods' dapr.io/config would name one that is not there"
+    )]
+    KustomizeRenames {
+        file: String,
+        line: usize,
+        what: String,
+        /// The overlay to patch instead.
+        overlay: String,
+    },
+    #[error(
+        "{overlay} builds on {}, which would each hold the {} Configuration in one namespace: kustomize refuses the same resource twice",
+        bases.join(" and "),
+        crate::kubernetes::CONFIG_NAME
+    )]
+    KustomizeDuplicate {
+        overlay: String,
+        bases: Vec<String>,
+        /// The overlay to patch instead.
+        patch: String,
+    },
+    #[error("{dir} has no kustomization.yaml: --patch-overlay names a kustomize overlay folder")]
+    NoKustomization { dir: String },
     #[error("--yes found no Python service to onboard")]
     NoPythonService { candidates: Vec<String> },
     #[error(
@@ -382,7 +415,17 @@ impl Error {
             | Error::Manifest { path, .. }
             | Error::Lock { lock: path, .. } => Some((path.clone(), None)),
             Error::ModeSwitch { compose, .. } => Some((compose.clone(), None)),
+            Error::KustomizeRenames { file, line, .. } => Some((
+                PathBuf::from(file),
+                Some(Location {
+                    line: *line,
+                    col: None,
+                }),
+            )),
             Error::NoWorkload { .. }
+            | Error::KustomizeChoice { .. }
+            | Error::KustomizeDuplicate { .. }
+            | Error::NoKustomization { .. }
             | Error::NoComposeFile { .. }
             | Error::NoServiceChosen { .. }
             | Error::NoPythonService { .. }
@@ -429,7 +472,27 @@ impl Error {
             ),
             Error::ModeSwitch { .. } => Some(
                 "take the onboarding back with `obs-init remove`, then onboard again the other \
-                 way (or run without --overlay to keep the way it is onboarded)"
+                 way (or run without --overlay, --edit-base or --patch-overlay to keep the way \
+                 it is onboarded)"
+                    .into(),
+            ),
+            Error::KustomizeChoice { overlays, .. } => Some(format!(
+                "choose with --edit-base (the manifests themselves: every overlay gets it) or \
+                 --patch-overlay DIR, repeatable (a patch in that overlay, the base untouched); \
+                 the overlays: {}",
+                overlays.join(", ")
+            )),
+            Error::KustomizeRenames { overlay, .. } => Some(format!(
+                "onboard that overlay with a patch, which renames the annotation with the \
+                 Configuration: obs-init kubernetes --patch-overlay {overlay}"
+            )),
+            Error::KustomizeDuplicate { patch, .. } => Some(format!(
+                "onboard the overlay with one patch and one Configuration instead: obs-init \
+                 kubernetes --patch-overlay {patch}"
+            )),
+            Error::NoKustomization { .. } => Some(
+                "name the folder of an overlay's kustomization.yaml, whose resources list the \
+                 base (e.g. --patch-overlay k8s/overlays/prod)"
                     .into(),
             ),
             Error::NoPythonService { candidates } => Some(format!(

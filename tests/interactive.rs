@@ -126,3 +126,57 @@ fn without_a_terminal_it_never_waits_for_input() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--service NAME"), "{err}");
 }
+
+#[test]
+fn a_person_chooses_which_overlay_gets_the_kustomize_patch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    };
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  \
+                      template:\n    spec:\n      containers:\n      - name: api\n        \
+                      image: api:1\n";
+    write("base/deployment.yaml", deployment);
+    write("base/kustomization.yaml", "resources:\n- deployment.yaml\n");
+    for overlay in ["prod", "staging"] {
+        write(
+            &format!("overlays/{overlay}/kustomization.yaml"),
+            "resources:\n- ../../base\n",
+        );
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_obs-init"));
+    cmd.arg("kubernetes")
+        .current_dir(dir.path())
+        .env("TERM", "xterm-256color")
+        .env("NO_COLOR", "1");
+    let mut p = Session::spawn(cmd).expect("spawns in a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(20)));
+    p.expect("where does the onboarding go?")
+        .expect("the kustomize question");
+    // Edit the base, each overlay, prod only, staging only: the fourth.
+    for _ in 0..3 {
+        p.send("\x1b[B").expect("down");
+    }
+    p.send(ENTER).expect("staging only");
+    p.expect("Show the diff first?").expect("diff question");
+    p.send("n").expect("no diff");
+    p.expect("Write these changes?").expect("write question");
+    p.send("y").expect("write");
+    p.expect("Next steps").expect("finished");
+    assert!(
+        dir.path()
+            .join("overlays/staging/obs-init-patch.yaml")
+            .is_file()
+    );
+    assert!(
+        !dir.path()
+            .join("overlays/prod/obs-init-patch.yaml")
+            .exists()
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("base/deployment.yaml")).expect("read"),
+        deployment
+    );
+}

@@ -13,6 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use obs_init::kubernetes::kustomize::Project;
 use obs_init::kubernetes::onboard::onboard;
 use obs_init::kubernetes::{self, COLLECTOR_ADDRESS};
 use serde_json::Value as Json;
@@ -230,7 +231,13 @@ fn every_manifest_the_cases_onboard_validates_and_the_configuration_fits_the_crd
         if !name.starts_with("kubernetes_") || !case.join("out").is_dir() {
             continue;
         }
+        // Patches and transformer configurations are not manifests; the test below judges
+        // them through what kustomize builds with them.
+        let project = Project::scan(&case.join("out")).expect("kustomizations");
         for file in manifests(&case.join("out")) {
+            if project.is_not_resource(&file) {
+                continue;
+            }
             let text = std::fs::read_to_string(&file).expect("read");
             if file
                 .file_name()
@@ -269,4 +276,225 @@ fn every_manifest_the_cases_onboard_validates_and_the_configuration_fits_the_crd
         assert!(ok, "{}: {why}", file.display());
     }
     assert!(written.len() >= 4, "{written:?}");
+}
+
+/// kubectl with its built-in kustomize (v5 here: Google Cloud CLI's kubectl on the machine).
+fn kubectl() -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file());
+    found.expect(
+        "kubectl not found on PATH: the kustomize tests build the cases' overlays with \
+         `kubectl kustomize` (kustomize v4 or newer, as kubectl 1.21+ has)",
+    )
+}
+
+/// What kustomize builds from `folder`, as JSON documents.
+fn kustomize_build(folder: &Path) -> Result<Vec<Json>, String> {
+    let out = Command::new(kubectl())
+        .arg("kustomize")
+        .arg(folder)
+        .output()
+        .expect("kubectl runs");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).to_string());
+    }
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    Ok(kubernetes::documents(&text)
+        .iter()
+        .filter(|p| !p.text.trim().is_empty())
+        .map(|p| common::to_json(&common::parse(p.text).1))
+        .collect())
+}
+
+/// Checks what kustomize built: every workload has the sidecar and the collector's variable,
+/// and names a Configuration the build has, in its namespace, under the name kustomize gave
+/// it; each Configuration fits the CRD. Gives the number of workloads checked and the other
+/// documents as a YAML stream for kubernetes-validate.
+fn check_built(where_: &str, docs: &[Json], schema: &jsonschema::Validator) -> (usize, String) {
+    let configurations: Vec<(Json, Json)> = docs
+        .iter()
+        .filter(|d| d["kind"] == "Configuration")
+        .map(|d| {
+            (
+                d["metadata"]["namespace"].clone(),
+                d["metadata"]["name"].clone(),
+            )
+        })
+        .collect();
+    let mut others = String::new();
+    let mut pods = 0;
+    for doc in docs {
+        if doc["kind"] == "Configuration" {
+            let errors: Vec<String> = schema.iter_errors(doc).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{where_}: {errors:?}");
+            continue;
+        }
+        others.push_str(&format!(
+            "---\n{}\n",
+            serde_json::to_string(doc).expect("json")
+        ));
+        let kind = doc["kind"].as_str().unwrap_or_default();
+        let Some(path) = kubernetes::template_path(kind) else {
+            continue;
+        };
+        let name = &doc["metadata"]["name"];
+        let template = at(doc, path);
+        let annotations = &template["metadata"]["annotations"];
+        assert_eq!(
+            annotations["dapr.io/enabled"], "true",
+            "{where_}: {kind} {name} built without the sidecar"
+        );
+        let wanted = (
+            doc["metadata"]["namespace"].clone(),
+            annotations["dapr.io/config"].clone(),
+        );
+        assert!(
+            configurations.contains(&wanted),
+            "{where_}: {kind} {name} names Configuration {wanted:?}; built: {configurations:?}"
+        );
+        let env = at(template, &["spec", "containers", "0", "env"]);
+        assert!(
+            env.as_array()
+                .is_some_and(|e| e.iter().any(|v| v["name"] == "OTEL_EXPORTER_OTLP_ENDPOINT")),
+            "{where_}: {kind} {name} has no collector variable: {env}"
+        );
+        pods += 1;
+    }
+    (pods, others)
+}
+
+#[test]
+fn every_kustomization_the_cases_write_builds_and_each_pod_finds_its_configuration() {
+    let schema = jsonschema::validator_for(&configuration_schema()).expect("schema compiles");
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let built = tempfile::tempdir().expect("tempdir");
+    let mut rendered = Vec::new();
+    let mut pods = 0;
+    for case in std::fs::read_dir(&cases).expect("cases") {
+        let case = case.expect("entry").path();
+        let name = case
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        let removes =
+            std::fs::read_to_string(case.join("cmd")).is_ok_and(|c| c.contains("--remove"));
+        if !name.starts_with("kubernetes_") || !case.join("out").is_dir() || removes {
+            continue;
+        }
+        let project = Project::scan(&case.join("out")).expect("kustomizations");
+        for top in project.all.iter().filter(|k| project.is_leaf(k)) {
+            let where_ = format!("{name}: {}", top.folder().display());
+            let docs = kustomize_build(top.folder()).unwrap_or_else(|e| panic!("{where_}: {e}"));
+            let (checked, others) = check_built(&where_, &docs, &schema);
+            pods += checked;
+            let file = built.path().join(format!("{}.yaml", rendered.len()));
+            std::fs::write(&file, others).expect("write");
+            rendered.push(file);
+        }
+    }
+    // Counted from the cases: an overlay pair and a base with its overlay, two workloads
+    // each, and kustomizations that build themselves.
+    assert!(pods >= 8, "{pods} pods checked");
+    for ((ok, why), file) in validate(&rendered).into_iter().zip(&rendered) {
+        assert!(ok, "{}: {why}", file.display());
+    }
+}
+
+/// Runs the obs-init binary in `dir`: its exit code and output.
+fn run_obs_init(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_obs-init"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("obs-init runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Runs the obs-init binary in `dir`; panics with its output unless it exits 0.
+fn obs_init(dir: &Path, args: &[&str]) -> String {
+    let (code, text) = run_obs_init(dir, args);
+    assert_eq!(code, 0, "obs-init {args:?} in {}: {text}", dir.display());
+    text
+}
+
+#[test]
+fn the_corpus_kustomize_projects_onboard_either_way_and_build() {
+    let schema = jsonschema::validator_for(&configuration_schema()).expect("schema compiles");
+    let mut rendered = Vec::new();
+    let built = tempfile::tempdir().expect("tempdir");
+    let mut pods = 0;
+    let projects: Vec<PathBuf> = std::fs::read_dir(corpus())
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("kustomization.yaml").is_file())
+        .collect();
+    assert_eq!(projects.len(), 2, "{projects:?}");
+    for project in &projects {
+        let with_overlays = project.join("base/kustomization.yaml").is_file();
+        let modes: &[&[&str]] = if with_overlays {
+            &[&["--edit-base"], &["--patch-overlay", "."]]
+        } else {
+            &[&[]]
+        };
+        for mode in modes {
+            let dir = tempfile::tempdir().expect("tempdir");
+            common::copy_dir(project, dir.path());
+            let before = common::read_tree(dir.path());
+            let args = [&["kubernetes", "--yes"], *mode].concat();
+            obs_init(dir.path(), &args);
+            let where_ = format!("{} {mode:?}", project.display());
+            let docs = kustomize_build(dir.path()).unwrap_or_else(|e| panic!("{where_}: {e}"));
+            let (checked, others) = check_built(&where_, &docs, &schema);
+            pods += checked;
+            let file = built.path().join(format!("{}.yaml", rendered.len()));
+            std::fs::write(&file, others).expect("write");
+            rendered.push(file);
+            // Without the flag, a second run finds the way the record says, and does nothing.
+            let again = obs_init(dir.path(), &["kubernetes", "--check"]);
+            assert!(again.contains("Up to date"), "{where_}: {again}");
+            if with_overlays {
+                // The Component the root leaves out, switched on: still one Configuration.
+                let root = dir.path().join("kustomization.yaml");
+                let text = std::fs::read_to_string(&root).expect("read");
+                let on = text.replacen(
+                    "\ncomponents:",
+                    "\ncomponents:\n- components/google-cloud-operations",
+                    1,
+                );
+                assert_ne!(on, text);
+                std::fs::write(&root, &on).expect("write");
+                let docs = kustomize_build(dir.path())
+                    .unwrap_or_else(|e| panic!("{where_} with the component: {e}"));
+                if mode[0] == "--edit-base" {
+                    assert_eq!(check_built(&where_, &docs, &schema).0, 13);
+                } else {
+                    // The patch covers what the overlay built when it was written: the
+                    // Component's workload is drift, which --check names.
+                    let (code, out) = run_obs_init(dir.path(), &["kubernetes", "--check"]);
+                    assert_eq!(code, 3, "{where_}: {out}");
+                }
+                std::fs::write(&root, &text).expect("write");
+            }
+            obs_init(dir.path(), &["kubernetes", "--remove"]);
+            assert!(
+                common::read_tree(dir.path()) == before,
+                "{where_}: --remove left the project changed"
+            );
+        }
+    }
+    // microservices-demo: 12 Deployments, both ways; the JAX Job.
+    assert_eq!(pods, 12 * 2 + 1);
+    for ((ok, why), file) in validate(&rendered).into_iter().zip(&rendered) {
+        assert!(ok, "{}: {why}", file.display());
+    }
 }

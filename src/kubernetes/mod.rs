@@ -4,7 +4,9 @@
 //! container. Like the compose edits, everything is inserted: comments, `---` documents,
 //! indentation and line endings stay, and each document is parsed again and compared.
 
+pub mod kustomize;
 pub mod onboard;
+pub mod patch;
 
 use crate::error::ComposeError;
 use crate::yaml::doc::{Document, Kind, Node, Style};

@@ -20,6 +20,20 @@ pub struct ManifestOutcome {
     pub onboarded: Vec<Workload>,
     pub notes: Vec<Note>,
     pub conflicts: Vec<Conflict>,
+    /// What was added to each workload, for a patch that adds the same (overlay mode).
+    pub added: Vec<Added>,
+}
+
+/// What onboarding adds to one workload: the annotations its pod template lacked and the
+/// variables its app container lacked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    pub workload: Workload,
+    pub api_version: String,
+    /// The app container's name (`None`: it has none, so no patch can reach it).
+    pub container: Option<String>,
+    pub annotations: Vec<(String, String)>,
+    pub env: Vec<(String, String)>,
 }
 
 /// The collector's address for the SDK (which needs the scheme) and for Dapr (which does
@@ -72,6 +86,7 @@ pub fn onboard(
         onboarded: chosen.clone(),
         notes: Vec::new(),
         conflicts: Vec::new(),
+        added: Vec::new(),
     };
     let mut written = 0;
     for (i, piece) in documents(content).iter().enumerate() {
@@ -230,15 +245,29 @@ fn edit(
             None
         }
     };
+    let mut added = Added {
+        workload: workload.clone(),
+        api_version: root
+            .get("apiVersion")
+            .and_then(Node::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        container: container
+            .get("name")
+            .and_then(Node::as_str)
+            .map(String::from),
+        annotations: Vec::new(),
+        env: Vec::new(),
+    };
     let wanted = annotations(&contract::app_id(&workload.name), app_port);
-    annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
+    added.annotations = annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
     let mut container_path = path.clone();
     container_path.extend([
         "spec".to_string(),
         "containers".to_string(),
         index.to_string(),
     ]);
-    set_env(
+    added.env = set_env(
         doc,
         editor,
         container,
@@ -247,7 +276,11 @@ fn edit(
         &lay,
         &id,
         out,
-    )
+    )?;
+    if !added.annotations.is_empty() || !added.env.is_empty() {
+        out.added.push(added);
+    }
+    Ok(())
 }
 
 fn string_map(items: &[(String, String)]) -> NewNode {
@@ -269,7 +302,7 @@ fn annotate(
     lay: &Layout,
     id: &str,
     out: &mut ManifestOutcome,
-) -> Result<(), ComposeError> {
+) -> Result<Vec<(String, String)>, ComposeError> {
     let Some((meta_key, meta)) = template.get_entry("metadata") else {
         editor.insert_entry(
             template,
@@ -278,7 +311,7 @@ fn annotate(
             NewNode::Map(vec![("annotations".into(), string_map(wanted))]),
             lay,
         );
-        return Ok(());
+        return Ok(wanted.to_vec());
     };
     let meta_path = [path, &["metadata".to_string()]].concat();
     let meta = doc.resolve(meta);
@@ -290,16 +323,16 @@ fn annotate(
             NewNode::Map(vec![("annotations".into(), string_map(wanted))]),
             lay,
         );
-        return Ok(());
+        return Ok(wanted.to_vec());
     }
     let Some((ann_key, ann)) = meta.get_entry("annotations") else {
         editor.insert_entry(meta, &meta_path, "annotations", string_map(wanted), lay);
-        return Ok(());
+        return Ok(wanted.to_vec());
     };
     let ann = doc.resolve(ann);
     if ann.is_empty_null() {
         editor.set_empty(ann_key, &meta_path, "annotations", string_map(wanted), lay);
-        return Ok(());
+        return Ok(wanted.to_vec());
     }
     if !matches!(ann.kind, Kind::Map { .. }) {
         return Err(ComposeError::Unsupported {
@@ -309,6 +342,7 @@ fn annotate(
         });
     }
     let ann_path = [meta_path, vec!["annotations".to_string()]].concat();
+    let mut added = Vec::new();
     for (k, v) in wanted {
         match ann.get(k).map(|n| doc.resolve(n)) {
             Some(have) if have.as_str() == Some(v.as_str()) => {}
@@ -320,10 +354,13 @@ fn annotate(
                 ),
                 line: Some(have.start.line + 1),
             }),
-            None => editor.insert_entry(ann, &ann_path, k, NewNode::DoubleQuoted(v.clone()), lay),
+            None => {
+                editor.insert_entry(ann, &ann_path, k, NewNode::DoubleQuoted(v.clone()), lay);
+                added.push((k.clone(), v.clone()));
+            }
         }
     }
-    Ok(())
+    Ok(added)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -336,7 +373,7 @@ fn set_env(
     lay: &Layout,
     id: &str,
     out: &mut ManifestOutcome,
-) -> Result<(), ComposeError> {
+) -> Result<Vec<(String, String)>, ComposeError> {
     let item = |k: &str, v: &str| {
         NewNode::Map(vec![
             ("name".into(), NewNode::str(k)),
@@ -351,7 +388,7 @@ fn set_env(
             NewNode::Seq(vars.iter().map(|(k, v)| item(k, v)).collect()),
             lay,
         );
-        return Ok(());
+        return Ok(vars.to_vec());
     };
     let env = doc.resolve(env);
     if env.is_empty_null() {
@@ -362,7 +399,7 @@ fn set_env(
             NewNode::Seq(vars.iter().map(|(k, v)| item(k, v)).collect()),
             lay,
         );
-        return Ok(());
+        return Ok(vars.to_vec());
     }
     let Some(items) = env.items() else {
         return Err(ComposeError::Unsupported {
@@ -372,6 +409,7 @@ fn set_env(
         });
     };
     let env_path = [path, &["env".to_string()]].concat();
+    let mut added = Vec::new();
     for (k, v) in vars {
         let have = items
             .iter()
@@ -388,10 +426,13 @@ fn set_env(
                 ),
                 line: Some(i.start.line + 1),
             }),
-            None => editor.push_item(env, &env_path, item(k, v), lay),
+            None => {
+                editor.push_item(env, &env_path, item(k, v), lay);
+                added.push((k.clone(), v.clone()));
+            }
         }
     }
-    Ok(())
+    Ok(added)
 }
 
 #[cfg(test)]
@@ -409,7 +450,7 @@ mod tests {
             "{after}"
         );
         assert!(
-            after.contains("        - containerPort: 8080\n        env:\n        - {name: OTEL_COLLECTOR_ENDPOINT, value: \"otel-collector.observability.svc.cluster.local:4317\"}\n"),
+            after.contains("        - containerPort: 8080\n        env:\n        - name: OTEL_COLLECTOR_ENDPOINT\n          value: \"otel-collector.observability.svc.cluster.local:4317\"\n"),
             "{after}"
         );
         // The Service document and the comment stay byte for byte.

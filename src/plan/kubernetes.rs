@@ -10,7 +10,7 @@ use crate::answers::{self, Answers};
 use crate::compose::{Note, NoteKind};
 use crate::conflict::FileConflict;
 use crate::error::{ComposeError, Error};
-use crate::kubernetes::{CONFIG_FILE, CONFIG_NAME, onboard};
+use crate::kubernetes::{CONFIG_FILE, CONFIG_NAME, kustomize, onboard, patch};
 use crate::yaml::emit::{Layout, NewNode};
 use crate::yaml::splice::Editor;
 
@@ -23,6 +23,21 @@ pub struct KubernetesOptions {
     pub workloads: Vec<String>,
     /// The collector's `host:port` inside the cluster.
     pub collector: String,
+    /// Where the onboarding goes when the manifests are a kustomize base of overlays.
+    pub mode: KustomizeMode,
+}
+
+/// Where onboarding goes in a kustomize project whose manifests overlays build on: into
+/// the base's manifests, or as a patch in chosen overlays, never both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KustomizeMode {
+    /// Not chosen: taken from the record, else asked for when overlays build on the base.
+    Unset,
+    /// Edit the manifests themselves: every overlay gets the onboarding.
+    EditBase,
+    /// Leave the base alone: a patch, the Configuration and the kustomization entries in
+    /// each of these overlay folders.
+    PatchOverlays(Vec<PathBuf>),
 }
 
 /// How the record names a workload among the needers of a file: `k8s:<manifest>:<Kind/name>`.
@@ -44,17 +59,119 @@ fn is_manifest_name(name: &str) -> bool {
 }
 
 pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
+    let project = kustomize::Project::scan(&opts.dir)?;
     let named = !opts.files.is_empty();
     let files: Vec<PathBuf> = if named {
         opts.files.iter().map(|f| opts.dir.join(f)).collect()
     } else {
         crate::detect::find_files_where(&opts.dir, is_manifest_name)
+            .into_iter()
+            .filter(|f| !project.is_not_resource(f))
+            .collect()
     };
+    let saved = super::read_answers(&opts.dir)?.map(|(a, _)| a);
+    match mode(opts, &project, &files, saved.as_ref())? {
+        KustomizeMode::PatchOverlays(overlays) => plan_patches(opts, &project, &overlays),
+        _ => plan_in_place(opts, &project, &files),
+    }
+}
+
+/// The mode asked for, else the one the record shows, else editing in place where no
+/// overlay builds on the manifests; otherwise the user must choose.
+fn mode(
+    opts: &KubernetesOptions,
+    project: &kustomize::Project,
+    files: &[PathBuf],
+    saved: Option<&Answers>,
+) -> Result<KustomizeMode, Error> {
+    let recorded: Vec<&String> = saved
+        .map(|a| {
+            a.files
+                .iter()
+                .filter(|(_, who)| who.iter().any(|w| is_workload_needer(w)))
+        })
+        .into_iter()
+        .flatten()
+        .map(|(f, _)| &f.path)
+        .collect();
+    let patched: Vec<PathBuf> = recorded
+        .iter()
+        .filter(|f| Path::new(f.as_str()).file_name() == Some(kustomize::PATCH_FILE.as_ref()))
+        .map(|f| {
+            Path::new(f.as_str())
+                .parent()
+                .unwrap_or(Path::new(""))
+                .to_path_buf()
+        })
+        .collect();
+    let from_record = if !patched.is_empty() {
+        Some(KustomizeMode::PatchOverlays(
+            patched.iter().map(|p| opts.dir.join(p)).collect(),
+        ))
+    } else if !recorded.is_empty() {
+        Some(KustomizeMode::EditBase)
+    } else {
+        None
+    };
+    // Named by the folder of the manifests, which is what is onboarded one way or the other.
+    let base = files
+        .first()
+        .and_then(|f| f.parent())
+        .map_or(opts.dir.clone(), Path::to_path_buf);
+    let switch = |from: &str, to: &str| Error::ModeSwitch {
+        compose: base.clone(),
+        from: from.into(),
+        to: to.into(),
+    };
+    match (&opts.mode, &from_record) {
+        (KustomizeMode::Unset, Some(m)) => return Ok(m.clone()),
+        (KustomizeMode::EditBase, Some(KustomizeMode::PatchOverlays(_))) => {
+            return Err(switch("as patches in its overlays", "in its base"));
+        }
+        (KustomizeMode::PatchOverlays(_), Some(KustomizeMode::EditBase)) => {
+            return Err(switch("in its base", "as patches in its overlays"));
+        }
+        (KustomizeMode::Unset, None) => {}
+        (asked, _) => return Ok(asked.clone()),
+    }
+    // Overlays build on the manifests: where the onboarding goes is the user's choice.
+    let mut bases = Vec::new();
+    let mut overlays = Vec::new();
+    for file in files {
+        let folder = file.parent().unwrap_or(Path::new("."));
+        let Some(base) = project.at(folder) else {
+            continue;
+        };
+        let chains = project.overlays_of(folder);
+        for chain in &chains {
+            let top = chain[0];
+            if project.is_leaf(top) && !overlays.contains(&display(&opts.dir, top.folder())) {
+                overlays.push(display(&opts.dir, top.folder()));
+            }
+        }
+        let shown = display(&opts.dir, base.folder());
+        if !chains.is_empty() && !bases.contains(&shown) {
+            bases.push(shown);
+        }
+    }
+    if overlays.is_empty() {
+        return Ok(KustomizeMode::EditBase);
+    }
+    Err(Error::KustomizeChoice { bases, overlays })
+}
+
+/// Onboarding in the manifests themselves.
+fn plan_in_place(
+    opts: &KubernetesOptions,
+    project: &kustomize::Project,
+    files: &[PathBuf],
+) -> Result<Plan, Error> {
+    let named = !opts.files.is_empty();
     let mut plan = Plan::empty(opts.dir.clone());
     // The namespaces onboarded workloads run in, by the folder of their manifest.
     let mut folders: BTreeMap<PathBuf, Vec<Option<String>>> = BTreeMap::new();
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
-    for path in &files {
+    for path in files {
         let content = read_text(path)?;
         let shown = display(&opts.dir, path);
         let in_file = |source| Error::Compose {
@@ -110,7 +227,299 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
             after: out.after,
         });
     }
-    // Every workload asked for must be there: a typo is not a smaller onboarding.
+    missing_workloads(opts, &plan)?;
+    // A Component is built only into what lists it, which gets the Configuration from its
+    // base: one in the Component too would be the same resource twice there.
+    folders.retain(|folder, _| {
+        let component = project.at(folder).is_some_and(|k| k.component);
+        if component {
+            plan.notes.push(Note {
+                service: None,
+                message: format!(
+                    "{} is a kustomize Component: its workloads use the {CONFIG_NAME} \
+                     Configuration of the kustomization that includes it, in their namespace",
+                    display(&opts.dir, folder)
+                ),
+                kind: NoteKind::Decided,
+            });
+        }
+        !component
+    });
+    refuse_duplicate_configurations(opts, project, &folders)?;
+    for (folder, spaces) in &folders {
+        let config = folder.join(CONFIG_FILE);
+        let wanted = configuration(spaces, &opts.collector);
+        let change = generated_change(&opts.dir, &config, wanted, &mut plan.conflicts, |_| {
+            "it is not the Configuration obs-init writes".to_string()
+        })?;
+        let who: Vec<String> = needers
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(folder.as_path()))
+            .flat_map(|(_, w)| w.clone())
+            .collect();
+        needers.push((config.clone(), who.clone()));
+        plan.push(change);
+        // An overlay that renames would rename the Configuration away from the name the
+        // pods carry, and the base's transformer configurations do not reach it.
+        for chain in project.overlays_of(folder) {
+            if let Some(k) = chain.iter().find(|k| k.renames.is_some()) {
+                let (what, line) = k.renames.clone().unwrap_or_default();
+                return Err(Error::KustomizeRenames {
+                    file: display(&opts.dir, &k.path),
+                    line,
+                    what,
+                    overlay: display(&opts.dir, chain[0].folder()),
+                });
+            }
+        }
+        if let Some(own) = project.at(folder) {
+            let mut entries = vec![(Entry::Resource, CONFIG_FILE)];
+            if own.renames.is_some() {
+                entries.push((Entry::Configuration, kustomize::NAME_REFERENCE_FILE));
+                let file = folder.join(kustomize::NAME_REFERENCE_FILE);
+                let change = name_reference_change(opts, &file, &mut plan.conflicts)?;
+                plan.push(change);
+                needers.push((file, who.clone()));
+            }
+            let change = kustomization_change(&opts.dir, &own.path, &entries)?;
+            needers.push((own.path.clone(), who));
+            plan.push(change);
+        }
+    }
+    record_plan(&opts.dir, &mut plan, &needers)?;
+    // A base is applied through the overlays that build on it, where it has any.
+    let mut kustomized: Vec<PathBuf> = Vec::new();
+    let mut plain: Vec<PathBuf> = Vec::new();
+    for folder in folders.keys() {
+        let Some(own) = project.at(folder) else {
+            plain.push(folder.clone());
+            continue;
+        };
+        let leaves: Vec<PathBuf> = project
+            .overlays_of(folder)
+            .iter()
+            .map(|chain| chain[0])
+            .filter(|k| project.is_leaf(k))
+            .map(|k| k.folder().to_path_buf())
+            .collect();
+        let applied = if leaves.is_empty() && !own.component {
+            vec![folder.clone()]
+        } else {
+            leaves
+        };
+        for f in applied {
+            if !kustomized.contains(&f) {
+                kustomized.push(f);
+            }
+        }
+    }
+    plan.next_steps.push(apply_step(
+        &opts.dir,
+        &kustomized.iter().collect::<Vec<_>>(),
+        &plain.iter().collect::<Vec<_>>(),
+    ));
+    Ok(plan)
+}
+
+/// Onboarding as a patch in each overlay: the base's manifests are read, never written.
+fn plan_patches(
+    opts: &KubernetesOptions,
+    project: &kustomize::Project,
+    overlays: &[PathBuf],
+) -> Result<Plan, Error> {
+    let mut plan = Plan::empty(opts.dir.clone());
+    let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let named: Vec<PathBuf> = opts
+        .files
+        .iter()
+        .map(|f| kustomize::normal(&opts.dir.join(f)))
+        .collect();
+    for folder in overlays {
+        let Some(top) = project.at(folder) else {
+            return Err(Error::NoKustomization {
+                dir: display(&opts.dir, folder),
+            });
+        };
+        let mut added = Vec::new();
+        let mut who = Vec::new();
+        let mut namespaces: Vec<Option<String>> = Vec::new();
+        for (file, chain) in project.files_built_by(top) {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !is_manifest_name(name)
+                || project.is_not_resource(&file)
+                || !file.is_file()
+                || (!named.is_empty() && !named.contains(&kustomize::normal(&file)))
+            {
+                continue;
+            }
+            let content = read_text(&file)?;
+            let shown = display(&opts.dir, &kustomize::normal(&file));
+            let out = match onboard::onboard(&content, &opts.workloads, &opts.collector) {
+                Ok(out) => out,
+                Err(e) if named.is_empty() && !matches!(e, ComposeError::Internal(_)) => {
+                    if content.contains("kind:") {
+                        plan.notes.push(Note {
+                            service: None,
+                            message: format!("{shown} not onboarded: {e}"),
+                            kind: NoteKind::Info,
+                        });
+                    }
+                    continue;
+                }
+                Err(source) => return Err(Error::Compose { path: file, source }),
+            };
+            // A base two overlays build on is read twice: its conflicts and notes are said
+            // once.
+            for c in out.conflicts {
+                let c = FileConflict {
+                    file: shown.clone(),
+                    conflict: c,
+                };
+                if !plan.conflicts.contains(&c) {
+                    plan.conflicts.push(c);
+                }
+            }
+            for note in out.notes {
+                if !plan.notes.contains(&note) {
+                    plan.notes.push(note);
+                }
+            }
+            for w in &out.onboarded {
+                // The namespace the outermost kustomization that sets one gives it.
+                let ns = chain
+                    .iter()
+                    .find_map(|k| k.namespace.clone())
+                    .or_else(|| w.namespace.clone());
+                if !namespaces.contains(&ns) {
+                    namespaces.push(ns);
+                }
+                who.push(needer(&shown, &w.id()));
+                if !plan.services.contains(&w.id()) {
+                    plan.services.push(w.id());
+                }
+            }
+            added.extend(out.added);
+        }
+        if who.is_empty() {
+            continue;
+        }
+        if added.is_empty() {
+            plan.notes.push(Note {
+                service: None,
+                message: format!(
+                    "{}: what it builds is onboarded already, nothing to patch",
+                    display(&opts.dir, folder)
+                ),
+                kind: NoteKind::Info,
+            });
+            continue;
+        }
+        let text = patch::patch(&added).map_err(|source| Error::Compose {
+            path: top.path.clone(),
+            source,
+        })?;
+        let patch_file = folder.join(kustomize::PATCH_FILE);
+        let change = generated_change(&opts.dir, &patch_file, text, &mut plan.conflicts, |_| {
+            "it is not the patch obs-init writes".to_string()
+        })?;
+        plan.push(change);
+        needers.push((patch_file, who.clone()));
+        let config = folder.join(CONFIG_FILE);
+        let wanted = configuration(&namespaces, &opts.collector);
+        let change = generated_change(&opts.dir, &config, wanted, &mut plan.conflicts, |_| {
+            "it is not the Configuration obs-init writes".to_string()
+        })?;
+        plan.push(change);
+        needers.push((config, who.clone()));
+        let mut entries = vec![
+            (Entry::Resource, CONFIG_FILE),
+            (Entry::Patch, kustomize::PATCH_FILE),
+        ];
+        if top.renames.is_some() {
+            entries.push((Entry::Configuration, kustomize::NAME_REFERENCE_FILE));
+            let file = folder.join(kustomize::NAME_REFERENCE_FILE);
+            let change = name_reference_change(opts, &file, &mut plan.conflicts)?;
+            plan.push(change);
+            needers.push((file, who.clone()));
+        }
+        let change = kustomization_change(&opts.dir, &top.path, &entries)?;
+        plan.push(change);
+        needers.push((top.path.clone(), who));
+    }
+    missing_workloads(opts, &plan)?;
+    record_plan(&opts.dir, &mut plan, &needers)?;
+    let overlays: Vec<&PathBuf> = overlays.iter().collect();
+    plan.next_steps.push(apply_step(&opts.dir, &overlays, &[]));
+    Ok(plan)
+}
+
+/// Refuses to put a Configuration in two folders one kustomization builds together where
+/// they would land in one namespace: kustomize refuses the same resource twice.
+fn refuse_duplicate_configurations(
+    opts: &KubernetesOptions,
+    project: &kustomize::Project,
+    folders: &BTreeMap<PathBuf, Vec<Option<String>>>,
+) -> Result<(), Error> {
+    // Per kustomization, the folders it builds whose Configuration would have a namespace.
+    let mut seen: Vec<(&Path, Option<String>, &PathBuf)> = Vec::new();
+    for (folder, spaces) in folders {
+        let Some(base) = project.at(folder) else {
+            continue;
+        };
+        let own = base.namespace.clone();
+        // The folder's own kustomization builds it too (an overlay with workloads of its own).
+        let chains = std::iter::once(vec![base]).chain(project.overlays_of(folder));
+        for chain in chains {
+            let over = chain.iter().find_map(|k| k.namespace.clone());
+            for ns in spaces {
+                let ns = over.clone().or(own.clone()).or(ns.clone());
+                let top = chain[0].path.as_path();
+                if let Some((_, _, other)) = seen
+                    .iter()
+                    .find(|(t, n, f)| *t == top && *n == ns && *f != folder)
+                {
+                    let leaf = project
+                        .overlays_of(chain[0].folder())
+                        .iter()
+                        .map(|c| c[0])
+                        .find(|k| project.is_leaf(k))
+                        .unwrap_or(chain[0]);
+                    return Err(Error::KustomizeDuplicate {
+                        overlay: display(&opts.dir, chain[0].folder()),
+                        bases: vec![display(&opts.dir, other), display(&opts.dir, folder)],
+                        patch: display(&opts.dir, leaf.folder()),
+                    });
+                }
+                seen.push((top, ns, folder));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The last step: the commands that apply what was onboarded (`kubectl apply` takes one
+/// `-k` at a time, and not with `-f`).
+fn apply_step(dir: &Path, kustomized: &[&PathBuf], plain: &[&PathBuf]) -> String {
+    let mut commands: Vec<String> = kustomized
+        .iter()
+        .map(|f| format!("kubectl apply -k {}", display(dir, f)))
+        .collect();
+    if !plain.is_empty() {
+        let files: Vec<String> = plain
+            .iter()
+            .map(|f| format!("-f {}", display(dir, f)))
+            .collect();
+        commands.push(format!("kubectl apply {}", files.join(" ")));
+    }
+    format!(
+        "install the Dapr control plane and the platform (obs-init platform --target \
+         kubernetes), then apply: {}",
+        commands.join(" && ")
+    )
+}
+
+/// Every workload asked for must be there: a typo is not a smaller onboarding.
+fn missing_workloads(opts: &KubernetesOptions, plan: &Plan) -> Result<(), Error> {
     let missing: Vec<String> = opts
         .workloads
         .iter()
@@ -132,65 +541,7 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
             },
         });
     }
-    for (folder, spaces) in &folders {
-        let config = folder.join(CONFIG_FILE);
-        let wanted = configuration(spaces, &opts.collector);
-        let change = generated_change(&opts.dir, &config, wanted, &mut plan.conflicts, |_| {
-            "it is not the Configuration obs-init writes".to_string()
-        })?;
-        let who: Vec<String> = needers
-            .iter()
-            .filter(|(p, _)| p.parent() == Some(folder.as_path()))
-            .flat_map(|(_, w)| w.clone())
-            .collect();
-        needers.push((config.clone(), who.clone()));
-        plan.push(change);
-        if let Some(kustomization) = kustomization(folder) {
-            let before = read_text(&kustomization)?;
-            let after = with_resource(&before, CONFIG_FILE).map_err(|source| Error::Compose {
-                path: kustomization.clone(),
-                source,
-            })?;
-            needers.push((kustomization.clone(), who));
-            plan.push(FileChange {
-                display: display(&opts.dir, &kustomization),
-                status: if after == before {
-                    Status::Unchanged
-                } else {
-                    Status::Update
-                },
-                path: kustomization,
-                before: Some(before),
-                after,
-            });
-        }
-    }
-    record_plan(&opts.dir, &mut plan, &needers)?;
-    plan.next_steps.push(format!(
-        "install the Dapr control plane and the platform (obs-init platform --target \
-         kubernetes), then apply: kubectl apply {}",
-        folders
-            .keys()
-            .map(|f| {
-                let shown = display(&opts.dir, f);
-                if kustomization(f).is_some() {
-                    format!("-k {shown}")
-                } else {
-                    format!("-f {shown}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    ));
-    Ok(plan)
-}
-
-/// The folder's kustomization file, when it has one.
-fn kustomization(folder: &Path) -> Option<PathBuf> {
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-        .iter()
-        .map(|n| folder.join(n))
-        .find(|p| p.is_file())
+    Ok(())
 }
 
 /// The Dapr Configuration the pods' `dapr.io/config` names, one document per namespace.
@@ -221,8 +572,71 @@ pub fn configuration(namespaces: &[Option<String>], collector: &str) -> String {
     out
 }
 
-/// The kustomization with `file` among its `resources` (added last, or as a new list).
-fn with_resource(content: &str, file: &str) -> Result<String, ComposeError> {
+/// An entry obs-init adds to a kustomization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// A file among `resources`.
+    Resource,
+    /// A patch among `patches` (`- path: FILE`).
+    Patch,
+    /// A transformer configuration among `configurations`.
+    Configuration,
+}
+
+impl Entry {
+    fn key(self) -> &'static str {
+        match self {
+            Entry::Resource => "resources",
+            Entry::Patch => "patches",
+            Entry::Configuration => "configurations",
+        }
+    }
+
+    fn node(self, file: &str) -> NewNode {
+        match self {
+            Entry::Patch => NewNode::Map(vec![("path".into(), NewNode::str(file))]),
+            _ => NewNode::str(file),
+        }
+    }
+
+    fn names(self, item: &crate::yaml::doc::Node, file: &str) -> bool {
+        match self {
+            Entry::Patch => item.get("path").and_then(|p| p.as_str()) == Some(file),
+            _ => item.as_str() == Some(file),
+        }
+    }
+}
+
+/// The kustomization file with the change that lists each of `entries` in it.
+fn kustomization_change(
+    dir: &Path,
+    path: &Path,
+    entries: &[(Entry, &str)],
+) -> Result<FileChange, Error> {
+    let before = read_text(path)?;
+    let mut after = before.clone();
+    for (entry, file) in entries {
+        after = with_entry(&after, *entry, file).map_err(|source| Error::Compose {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(FileChange {
+        display: display(dir, path),
+        status: if after == before {
+            Status::Unchanged
+        } else {
+            Status::Update
+        },
+        path: path.to_path_buf(),
+        before: Some(before),
+        after,
+    })
+}
+
+/// The kustomization with `file` listed under the entry's key (added last, or as a new
+/// list).
+fn with_entry(content: &str, entry: Entry, file: &str) -> Result<String, ComposeError> {
     let (text, doc) = crate::compose::parse(content)?;
     let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
         return Err(ComposeError::Empty);
@@ -233,37 +647,48 @@ fn with_resource(content: &str, file: &str) -> Result<String, ComposeError> {
         dash_gap: 1,
         eol: text.eol(),
     };
+    let key = entry.key();
     let mut editor = Editor::new(&text);
-    match root.get_entry("resources") {
-        None => editor.insert_entry(
-            root,
+    match root.get_entry(key) {
+        None => editor.insert_entry(root, &[], key, NewNode::Seq(vec![entry.node(file)]), &lay),
+        Some((key_node, list)) if list.is_empty_null() => editor.set_empty(
+            key_node,
             &[],
-            "resources",
-            NewNode::Seq(vec![NewNode::str(file)]),
-            &lay,
-        ),
-        Some((key, list)) if list.is_empty_null() => editor.set_empty(
             key,
-            &[],
-            "resources",
-            NewNode::Seq(vec![NewNode::str(file)]),
+            NewNode::Seq(vec![entry.node(file)]),
             &lay,
         ),
         Some((_, list)) => {
             let items = list.items().ok_or_else(|| ComposeError::Unsupported {
                 service: None,
-                what: "`resources` is not a list".into(),
+                what: format!("`{key}` is not a list"),
                 line: list.start.line + 1,
             })?;
-            if items.iter().any(|i| i.as_str() == Some(file)) {
+            if items.iter().any(|i| entry.names(i, file)) {
                 return Ok(content.to_string());
             }
-            editor.push_item(list, &["resources".to_string()], NewNode::str(file), &lay);
+            editor.push_item(list, &[key.to_string()], entry.node(file), &lay);
         }
     }
     let (body, changes) = editor.finish();
     crate::yaml::verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
     Ok(text.with_bom(&body))
+}
+
+/// The transformer configuration that makes `dapr.io/config` follow a renamed
+/// Configuration, as a generated file.
+fn name_reference_change(
+    opts: &KubernetesOptions,
+    file: &Path,
+    conflicts: &mut Vec<FileConflict>,
+) -> Result<FileChange, Error> {
+    generated_change(
+        &opts.dir,
+        file,
+        kustomize::name_reference(),
+        conflicts,
+        |_| "it is not the transformer configuration obs-init writes".to_string(),
+    )
 }
 
 /// The answers file with the record of every file the plan changes, for `--remove`.

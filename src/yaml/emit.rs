@@ -103,15 +103,31 @@ pub fn push_block_value(out: &mut String, value: &NewNode, indent: usize, lay: &
     }
 }
 
-/// Renders one block sequence item with its dash at `dash_col`.
+/// Renders one block sequence item with its dash at `dash_col`. A mapping item is written
+/// in block style, its first entry on the dash's line (`- name: X` then `  value: Y`), as
+/// hand-written manifests have it; other items in flow style.
 pub fn seq_item(item: &NewNode, dash_col: usize, lay: &Layout) -> String {
-    format!(
-        "{}-{}{}{}",
-        " ".repeat(dash_col),
-        " ".repeat(lay.dash_gap.max(1)),
-        flow(item),
-        lay.eol
-    )
+    let gap = lay.dash_gap.max(1);
+    let mut out = format!("{}-{}", " ".repeat(dash_col), " ".repeat(gap));
+    match item {
+        NewNode::Map(entries) if !entries.is_empty() => {
+            let col = dash_col + 1 + gap;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i == 0 {
+                    out.push_str(&scalar(k));
+                    out.push(':');
+                    push_block_value(&mut out, v, col, lay);
+                } else {
+                    push_block_entry(&mut out, k, v, col, lay);
+                }
+            }
+        }
+        other => {
+            out.push_str(&flow(other));
+            out.push_str(lay.eol);
+        }
+    }
+    out
 }
 
 /// Renders a node in flow style: scalars as such, collections in brackets.

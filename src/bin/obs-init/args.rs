@@ -85,7 +85,10 @@ pub enum Command {
     /// Job, CronJob), the Dapr sidecar injector's annotations on its POD TEMPLATE and the
     /// collector's variables on its app container; a Dapr Configuration (tracing to the
     /// collector) beside the manifests, in the workloads' namespaces, added to the folder's
-    /// kustomization. Every byte outside the edits stays; --remove gives them all back
+    /// kustomization. Where kustomize overlays build on the manifests, the onboarding goes
+    /// into the base (--edit-base) or as a patch into chosen overlays (--patch-overlay DIR),
+    /// never both; a terminal asks. Every byte outside the edits stays; --remove gives them
+    /// all back
     Kubernetes(KubernetesArgs),
     /// Write the shared observability platform that onboarded projects connect to: a
     /// compose file with the OpenTelemetry Collector, Tempo, Prometheus, OpenSearch, Fluent
@@ -184,6 +187,14 @@ pub struct KubernetesArgs {
     /// The collector's address inside the cluster [default: the Kubernetes platform's]
     #[arg(long, value_name = "HOST:PORT", default_value = obs_init::kubernetes::COLLECTOR_ADDRESS)]
     pub collector: String,
+    /// In a kustomize base that overlays build on: edit the base's manifests, so that every
+    /// overlay gets the onboarding
+    #[arg(long, conflicts_with = "patch_overlays")]
+    pub edit_base: bool,
+    /// In a kustomize base that overlays build on: leave the base alone and add the
+    /// onboarding to this overlay as a patch, with the Configuration (repeatable)
+    #[arg(long = "patch-overlay", value_name = "DIR")]
+    pub patch_overlays: Vec<PathBuf>,
     /// Exit with code 3 if onboarding is missing or has drifted; write nothing
     #[arg(long, conflicts_with = "dry_run")]
     pub check: bool,

@@ -169,7 +169,9 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
 }
 
 fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
-    use obs_init::plan::kubernetes::{KubernetesOptions, plan_kubernetes, plan_kubernetes_remove};
+    use obs_init::plan::kubernetes::{
+        KubernetesOptions, KustomizeMode, plan_kubernetes, plan_kubernetes_remove,
+    };
     let w = &args.write;
     if args.remove {
         let plan = plan_kubernetes_remove(&w.dir)?;
@@ -183,12 +185,38 @@ fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
             "Nothing to remove: no onboarding of manifests by obs-init found".into(),
         );
     }
-    let plan = plan_kubernetes(&KubernetesOptions {
+    let mut opts = KubernetesOptions {
         dir: w.dir.clone(),
         files: args.files.clone(),
         workloads: args.workloads.clone(),
         collector: args.collector.clone(),
-    })?;
+        mode: if args.edit_base {
+            KustomizeMode::EditBase
+        } else if !args.patch_overlays.is_empty() {
+            KustomizeMode::PatchOverlays(
+                args.patch_overlays.iter().map(|d| w.dir.join(d)).collect(),
+            )
+        } else {
+            KustomizeMode::Unset
+        },
+    };
+    let interactive = w.format == Format::Text
+        && !args.check
+        && !w.yes
+        && io::stdin().is_terminal()
+        && io::stderr().is_terminal();
+    let plan = match plan_kubernetes(&opts) {
+        // Where the onboarding goes is asked where a person can answer.
+        Err(Error::KustomizeChoice { bases, overlays }) if interactive => {
+            opts.mode = prompt::kustomize_mode(&bases, &overlays)
+                .map_err(|source| Error::Prompt { source })?;
+            if let KustomizeMode::PatchOverlays(dirs) = &mut opts.mode {
+                *dirs = dirs.iter().map(|d| w.dir.join(d)).collect();
+            }
+            plan_kubernetes(&opts)?
+        }
+        other => other?,
+    };
     obs_init::plan::check_inside_dir(&w.dir, &plan)?;
     if args.check {
         return Ok(check(&plan, w.format));
@@ -197,7 +225,8 @@ fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
         "Nothing to do: {} already onboarded",
         plan.services.join(", ")
     );
-    finish(&plan, w, true, None, "apply", nothing)
+    let prompter = interactive.then(TermPrompter::new);
+    finish(&plan, w, true, prompter.as_ref(), "apply", nothing)
 }
 
 fn run_verify(args: &VerifyArgs) -> Result<ExitCode, Error> {

@@ -3,8 +3,9 @@
 use std::io;
 
 use dialoguer::theme::ColorfulTheme;
-use dialoguer::{Confirm, Input, MultiSelect};
+use dialoguer::{Confirm, Input, MultiSelect, Select};
 use obs_init::detect::Framework;
+use obs_init::plan::kubernetes::KustomizeMode;
 use obs_init::plan::{FileConflict, Prompter};
 
 pub struct TermPrompter {
@@ -34,6 +35,33 @@ impl TermPrompter {
             .interact()
             .map_err(io::Error::other)
     }
+}
+
+/// Where the onboarding of a kustomize base goes: the base itself, or patches in overlays
+/// (all of them, or one).
+pub fn kustomize_mode(bases: &[String], overlays: &[String]) -> io::Result<KustomizeMode> {
+    let mut items = vec![format!(
+        "Edit the base ({}): every overlay gets it",
+        bases.join(", ")
+    )];
+    let mut modes = vec![KustomizeMode::EditBase];
+    if overlays.len() > 1 {
+        items.push(format!("A patch in each overlay: {}", overlays.join(", ")));
+        modes.push(KustomizeMode::PatchOverlays(
+            overlays.iter().map(Into::into).collect(),
+        ));
+    }
+    for o in overlays {
+        items.push(format!("A patch in {o} only, the base untouched"));
+        modes.push(KustomizeMode::PatchOverlays(vec![o.into()]));
+    }
+    let picked = Select::with_theme(&ColorfulTheme::default())
+        .with_prompt("Kustomize overlays build on these manifests: where does the onboarding go?")
+        .items(&items)
+        .default(0)
+        .interact()
+        .map_err(io::Error::other)?;
+    Ok(modes.swap_remove(picked))
 }
 
 impl Prompter for TermPrompter {

@@ -50,11 +50,26 @@ pub fn diagnose(
     file: Option<&Path>,
     opts: &DoctorOptions,
 ) -> Result<Vec<Finding>, Error> {
-    let compose_path = find_compose(dir, file)?;
-    let shown = display(dir, &compose_path);
-    let content = read_text(&compose_path)?;
     let mut findings = Vec::new();
     let mut collector = None;
+    // A project of Kubernetes manifests (alone or beside a compose file) is checked too.
+    let manifests = if file.is_none() {
+        crate::plan::kubernetes::manifest_files(dir)
+    } else {
+        Vec::new()
+    };
+    if !manifests.is_empty() {
+        findings.extend(crate::kubernetes::diagnose::diagnose(dir));
+    }
+    let compose_path = match find_compose(dir, file) {
+        Ok(path) => path,
+        Err(Error::NoComposeFile { .. }) if !manifests.is_empty() => {
+            return rest(dir, opts, findings, collector);
+        }
+        Err(e) => return Err(e),
+    };
+    let shown = display(dir, &compose_path);
+    let content = read_text(&compose_path)?;
     match compose::parse(&content) {
         Err(e) => findings.push(from_error(&shown, &e)),
         Ok((_, doc)) => {
@@ -86,6 +101,17 @@ pub fn diagnose(
             ),
         }
     }
+    rest(dir, opts, findings, collector)
+}
+
+/// The checks of what is not the compose file: the Dapr configuration, the generated
+/// modules, Dagster's instance files, the locks, and the collector with --connect.
+fn rest(
+    dir: &Path,
+    opts: &DoctorOptions,
+    mut findings: Vec<Finding>,
+    collector: Option<String>,
+) -> Result<Vec<Finding>, Error> {
     let config = opts
         .dapr_config
         .clone()

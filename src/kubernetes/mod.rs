@@ -4,6 +4,7 @@
 //! container. Like the compose edits, everything is inserted: comments, `---` documents,
 //! indentation and line endings stay, and each document is parsed again and compared.
 
+pub mod diagnose;
 pub mod kustomize;
 pub mod onboard;
 pub mod patch;

@@ -58,6 +58,22 @@ fn is_manifest_name(name: &str) -> bool {
         && name != CONFIG_FILE
 }
 
+/// The manifests below `dir` with workloads (patches and templates aside, read lazily by
+/// their callers): what `obs-init kubernetes` onboards without `-f`.
+pub fn manifest_files(dir: &Path) -> Vec<PathBuf> {
+    let project = kustomize::Project::scan(dir).unwrap_or_default();
+    crate::detect::find_files_where(dir, is_manifest_name)
+        .into_iter()
+        .filter(|f| !project.is_not_resource(f))
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .ok()
+                .and_then(|t| crate::kubernetes::workloads(&t).ok())
+                .is_some_and(|w| !w.is_empty())
+        })
+        .collect()
+}
+
 pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
     let project = kustomize::Project::scan(&opts.dir)?;
     let named = !opts.files.is_empty();

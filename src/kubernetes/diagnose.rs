@@ -1,0 +1,279 @@
+//! `obs-init doctor` on Kubernetes manifests: the mistakes that keep a pod's telemetry from
+//! arriving, whoever wrote the manifests. Each finding names the file, the line and the fix.
+
+use std::path::{Path, PathBuf};
+
+use super::kustomize::Project;
+use super::{documents, parse_piece, template_path};
+use crate::doctor::{Finding, Severity};
+use crate::plan::display;
+use crate::yaml::doc::{Document, Node};
+use crate::yaml::model::{Data, Value};
+
+/// One workload or Configuration as the manifests have it, with where it is.
+struct Seen {
+    path: PathBuf,
+    file: String,
+    /// Lines before the document in its file.
+    offset: usize,
+    text: String,
+    doc: Document,
+}
+
+impl Seen {
+    fn root(&self) -> Option<&Node> {
+        self.doc.root.as_ref()
+    }
+
+    fn line(&self, node: &Node) -> Option<usize> {
+        Some(self.offset + node.start.line + 1)
+    }
+}
+
+/// The findings for the manifests below `dir` (patches and templated files are not read;
+/// the compose project's dapr-config.yml is doctor's own check).
+pub fn diagnose(dir: &Path) -> Vec<Finding> {
+    let project = Project::scan(dir).unwrap_or_default();
+    let compose_config = crate::contract::default_dapr_config(dir);
+    let files = crate::detect::find_files_where(dir, |n| {
+        (n.ends_with(".yaml") || n.ends_with(".yml")) && !n.starts_with("kustomization.")
+    });
+    let mut seen = Vec::new();
+    for path in files
+        .iter()
+        .filter(|f| !project.is_not_resource(f) && **f != compose_config)
+    {
+        let Ok(content) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        for piece in documents(&content) {
+            if let Ok((_, doc)) = parse_piece(&piece) {
+                seen.push(Seen {
+                    path: path.clone(),
+                    file: display(dir, path),
+                    offset: piece.lines_before,
+                    text: piece.text.to_string(),
+                    doc,
+                });
+            }
+        }
+    }
+    let configurations: Vec<(String, Option<String>)> = seen
+        .iter()
+        .filter_map(|s| {
+            let root = s.root()?;
+            (root.get("kind")?.as_str()? == "Configuration").then_some(())?;
+            let meta = root.get("metadata")?;
+            Some((
+                meta.get("name")?.as_str()?.to_string(),
+                meta.get("namespace")
+                    .and_then(Node::as_str)
+                    .map(String::from),
+            ))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for s in &seen {
+        let Some(root) = s.root() else { continue };
+        let kind = root.get("kind").and_then(Node::as_str).unwrap_or_default();
+        if kind == "Configuration" {
+            check_configuration(s, &mut out);
+        } else if let Some(path) = template_path(kind) {
+            check_workload(s, root, kind, path, &configurations, &project, &mut out);
+        }
+    }
+    out
+}
+
+fn check_configuration(s: &Seen, out: &mut Vec<Finding>) {
+    let is_dapr = s
+        .root()
+        .and_then(|r| r.get("apiVersion"))
+        .and_then(Node::as_str)
+        .is_some_and(|v| v.starts_with("dapr.io/"));
+    // The spec is the one dapr-config.yml has, so the same rules hold.
+    if is_dapr && let Err(problem) = crate::dapr::check_config(&s.text) {
+        out.push(Finding {
+            severity: Severity::Error,
+            file: s.file.clone(),
+            line: Some(s.offset + 1),
+            message: format!("the Dapr Configuration: {problem}"),
+            fix: "run `obs-init kubernetes` to write a working one (or --remove first if it \
+                  is obs-init's)"
+                .into(),
+        });
+    }
+}
+
+fn check_workload(
+    s: &Seen,
+    root: &Node,
+    kind: &str,
+    path: &[&str],
+    configurations: &[(String, Option<String>)],
+    project: &Project,
+    out: &mut Vec<Finding>,
+) {
+    let name = root
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str)
+        .unwrap_or("?");
+    let namespace = root
+        .get("metadata")
+        .and_then(|m| m.get("namespace"))
+        .and_then(Node::as_str);
+    let id = format!("{kind}/{name}");
+    let template = path
+        .iter()
+        .try_fold(root, |n, k| n.get(k).map(|v| s.doc.resolve(v)));
+    let pod_annotations = template
+        .and_then(|t| t.get("metadata"))
+        .and_then(|m| m.get("annotations"))
+        .map(|a| s.doc.resolve(a));
+    let own = root
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .map(|a| s.doc.resolve(a));
+    // The classic mistake: on the workload's own metadata the injector never sees them.
+    if let Some((key, _)) = own
+        .and_then(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .find(|(k, _)| k.as_str().is_some_and(|k| k.starts_with("dapr.io/")))
+    {
+        let injected = pod_annotations
+            .and_then(|a| a.get("dapr.io/enabled"))
+            .is_some();
+        out.push(Finding {
+            severity: if injected {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
+            file: s.file.clone(),
+            line: s.line(key),
+            message: format!(
+                "{id}: dapr.io annotations on the {kind}'s own metadata do nothing: the \
+                 sidecar injector reads the pod template's{}",
+                if injected {
+                    ""
+                } else {
+                    ", so no sidecar is injected"
+                }
+            ),
+            fix: format!(
+                "move them to {}.metadata.annotations (or run `obs-init kubernetes`)",
+                path.join(".")
+            ),
+        });
+    }
+    let Some(annotations) = pod_annotations.and_then(Node::entries) else {
+        return;
+    };
+    // Kubernetes' schema takes annotation values as strings only: `true` or `3000` unquoted
+    // and the object is refused (kubernetes-validate says so too).
+    for (k, v) in annotations {
+        let Some(key) = k.as_str().filter(|k| k.starts_with("dapr.io/")) else {
+            continue;
+        };
+        let data = Value::from_node(s.doc.resolve(v)).data;
+        if !matches!(data, Data::Str(_)) {
+            out.push(Finding {
+                severity: Severity::Error,
+                file: s.file.clone(),
+                line: s.line(v),
+                message: format!(
+                    "{id}: {key} is not a string, and annotation values must be: \
+                     Kubernetes refuses the object"
+                ),
+                fix: format!(
+                    "quote the value: {key}: \"{}\"",
+                    v.as_str().unwrap_or_default()
+                ),
+            });
+        }
+    }
+    let value = |key: &str| {
+        annotations
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    };
+    if value("dapr.io/enabled").and_then(Node::as_str) != Some("true") {
+        return;
+    }
+    // A kustomization may set the namespace for the manifests it lists.
+    let folder = s.path.parent().unwrap_or(Path::new("."));
+    let namespace = namespace
+        .map(String::from)
+        .or_else(|| project.at(folder).and_then(|k| k.namespace.clone()));
+    match value("dapr.io/config") {
+        None => out.push(Finding {
+            severity: Severity::Warning,
+            file: s.file.clone(),
+            line: s.line(&annotations[0].0),
+            message: format!(
+                "{id}: the sidecar has no dapr.io/config: Dapr runs with its defaults, which \
+                 send no traces to the collector"
+            ),
+            fix: format!(
+                "add dapr.io/config: \"{}\" with its Configuration (obs-init kubernetes)",
+                super::CONFIG_NAME
+            ),
+        }),
+        Some(v) => {
+            let wanted = v.as_str().unwrap_or_default();
+            let found = configurations.iter().any(|(n, ns)| {
+                n == wanted && (ns.is_none() || namespace.is_none() || *ns == namespace)
+            });
+            if !found {
+                out.push(Finding {
+                    severity: Severity::Warning,
+                    file: s.file.clone(),
+                    line: s.line(v),
+                    message: format!(
+                        "{id}: dapr.io/config names `{wanted}`, and no Configuration of that \
+                         name is in these manifests{}",
+                        namespace
+                            .as_deref()
+                            .map(|n| format!(" (namespace {n})"))
+                            .unwrap_or_default()
+                    ),
+                    fix: "apply the Configuration in the pod's namespace, or run `obs-init \
+                          kubernetes` to write it beside the manifests"
+                        .into(),
+                });
+            }
+        }
+    }
+    let containers = template
+        .and_then(|t| t.get("spec"))
+        .and_then(|p| p.get("containers"))
+        .and_then(Node::items)
+        .unwrap_or_default();
+    let exports = containers.iter().any(|c| {
+        c.get("env")
+            .and_then(Node::items)
+            .unwrap_or_default()
+            .iter()
+            .any(|e| {
+                matches!(
+                    e.get("name").and_then(Node::as_str),
+                    Some("OTEL_EXPORTER_OTLP_ENDPOINT" | "OTEL_COLLECTOR_ENDPOINT")
+                )
+            })
+    });
+    if !exports && let Some(first) = containers.first() {
+        out.push(Finding {
+            severity: Severity::Warning,
+            file: s.file.clone(),
+            line: s.line(first),
+            message: format!(
+                "{id}: the sidecar is injected, but no container has \
+                 OTEL_EXPORTER_OTLP_ENDPOINT: the app's own spans and logs go nowhere"
+            ),
+            fix: "run `obs-init kubernetes`, which sets it to the platform collector".into(),
+        });
+    }
+}

@@ -120,7 +120,7 @@ pub fn detect(
         .chain(
             commands
                 .iter()
-                .map(|c| (c.as_str(), format!("its compose command runs `{c}`"))),
+                .map(|c| (c.as_str(), format!("its command runs `{c}`"))),
         );
     for (text, why) in said {
         let t = text.to_ascii_lowercase();
@@ -458,7 +458,7 @@ mod tests {
         assert!(d.has(Framework::Dagster));
         assert_eq!(
             d.found[0].1,
-            "its compose command runs `dagster-webserver -h 0.0.0.0`"
+            "its command runs `dagster-webserver -h 0.0.0.0`"
         );
         let d = detect(
             Some("ghcr.io/mlflow/mlflow:v3"),

@@ -279,6 +279,41 @@ pub const CELERY: WebApp = WebApp {
     before: false,
 };
 
+/// The file of the module `celery -A X` (`--app X`, `--app=X`) loads its app from, under
+/// the build context or one folder below it (a `src/` layout): `X` as `a/b.py` or
+/// `a/b/__init__.py` (and `a/b/celery.py`, where Celery looks for `-A a.b`'s app first).
+pub fn celery_app_file(context: &Path, commands: &[String]) -> Option<PathBuf> {
+    let module = commands.iter().find_map(|c| {
+        let words: Vec<&str> = c.split_whitespace().collect();
+        words.iter().enumerate().find_map(|(i, w)| match *w {
+            "-A" | "--app" => words.get(i + 1).copied(),
+            w => w.strip_prefix("--app="),
+        })
+    })?;
+    let module = module.split(':').next().unwrap_or(module);
+    let rel = PathBuf::from(module.replace('.', "/"));
+    let mut roots = vec![context.to_path_buf()];
+    roots.extend(
+        fs::read_dir(context)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_dir() && !skipped(&p.file_name().unwrap_or_default().to_string_lossy())
+            }),
+    );
+    roots.iter().find_map(|root| {
+        let base = root.join(&rel);
+        [
+            base.join("celery.py"),
+            base.with_extension("py"),
+            base.join("__init__.py"),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+    })
+}
+
 /// The one `.py` file in `dir` that builds `web`'s app at top level (`app = Celery(...)`),
 /// when exactly one does.
 pub fn find_app_module(dir: &Path, web: WebApp) -> Option<PathBuf> {

@@ -811,6 +811,55 @@ fn a_celery_task_started_from_a_request_continues_its_trace() {
 }
 
 #[test]
+fn kubernetes_workloads_built_by_skaffold_get_the_python_side_real_celery_traces_with() {
+    // The Celery project deployed with manifests instead: skaffold builds the one image
+    // both Deployments run.
+    let dir = copy_of("tests/e2e/celery-app");
+    let p = dir.path();
+    std::fs::remove_file(p.join("compose.yaml")).expect("remove");
+    std::fs::write(
+        p.join("skaffold.yaml"),
+        "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n  - image: \
+         shop/app\n    context: .\n",
+    )
+    .expect("write");
+    let deployment = |name: &str, command: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  \
+             selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      \
+             labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: {name}\n        \
+             image: shop/app:1.0\n        command: {command}\n"
+        )
+    };
+    std::fs::create_dir_all(p.join("k8s")).expect("mkdir");
+    std::fs::write(
+        p.join("k8s/app.yaml"),
+        format!(
+            "{}---\n{}",
+            deployment("web", r#"["gunicorn", "-b", "0.0.0.0:8000", "app:app"]"#),
+            deployment("worker", r#"["celery", "-A", "tasks", "worker"]"#)
+        ),
+    )
+    .expect("write");
+    let out = obs_init(p, &["kubernetes", "--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{out:?}");
+    let tasks = std::fs::read_to_string(p.join("tasks.py")).expect("read");
+    assert!(tasks.contains("instrument_celery(app)\n"), "{tasks}");
+    let requirements = std::fs::read_to_string(p.join("requirements.txt")).expect("read");
+    assert!(
+        requirements.contains("opentelemetry-instrumentation-celery"),
+        "{requirements}"
+    );
+    let run = report(
+        common::venv_python("celery.lock"),
+        "celery_e2e.py",
+        &[p.as_os_str()],
+    );
+    assert_eq!(run["task_spans_in_the_request_trace"], 3, "{run:#}");
+    assert_eq!(run["task_logs_in_the_request_trace"], 3, "{run:#}");
+}
+
+#[test]
 fn an_access_log_the_server_was_told_to_keep_off_stays_off() {
     let original = example("fastapi-app");
     let onboarded = onboarded_with_entry_point();

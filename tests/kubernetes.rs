@@ -260,10 +260,8 @@ fn every_manifest_the_cases_onboard_validates_and_the_configuration_fits_the_crd
                     !schema.is_valid(&bad),
                     "the CRD took a number for samplingRate"
                 );
-            } else if !file
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("kustomization"))
-            {
+            } else if kubernetes::workloads(&text).is_ok_and(|w| !w.is_empty()) {
+                // The manifests; a kustomization or skaffold.yaml is not one.
                 written.push(file);
             }
         }

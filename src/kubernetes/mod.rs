@@ -5,6 +5,7 @@
 //! indentation and line endings stay, and each document is parsed again and compared.
 
 pub mod diagnose;
+pub mod images;
 pub mod kustomize;
 pub mod onboard;
 pub mod patch;

@@ -22,6 +22,20 @@ pub struct ManifestOutcome {
     pub conflicts: Vec<Conflict>,
     /// What was added to each workload, for a patch that adds the same (overlay mode).
     pub added: Vec<Added>,
+    /// Each onboarded workload's app container, for its Python side.
+    pub apps: Vec<App>,
+}
+
+/// A workload's app container as the manifest has it: what detection reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    pub workload: Workload,
+    pub image: Option<String>,
+    /// Its `command` and `args`, on one line.
+    pub commands: Vec<String>,
+    /// Its `env` entries that have a value.
+    pub environment: Vec<(String, String)>,
+    pub port: Option<u16>,
 }
 
 /// What onboarding adds to one workload: the annotations its pod template lacked and the
@@ -87,6 +101,7 @@ pub fn onboard(
         notes: Vec::new(),
         conflicts: Vec::new(),
         added: Vec::new(),
+        apps: Vec::new(),
     };
     let mut written = 0;
     for (i, piece) in documents(content).iter().enumerate() {
@@ -245,6 +260,41 @@ fn edit(
             None
         }
     };
+    let words = |key: &str| -> Vec<String> {
+        container
+            .get(key)
+            .and_then(Node::items)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|w| w.as_str().map(String::from))
+            .collect()
+    };
+    let command = [words("command"), words("args")].concat();
+    out.apps.push(App {
+        workload: workload.clone(),
+        image: container
+            .get("image")
+            .and_then(Node::as_str)
+            .map(String::from),
+        commands: if command.is_empty() {
+            Vec::new()
+        } else {
+            vec![command.join(" ")]
+        },
+        environment: container
+            .get("env")
+            .and_then(Node::items)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    e.get("name")?.as_str()?.to_string(),
+                    e.get("value")?.as_str()?.to_string(),
+                ))
+            })
+            .collect(),
+        port: app_port,
+    });
     let mut added = Added {
         workload: workload.clone(),
         api_version: root

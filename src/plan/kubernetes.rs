@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{FileChange, Plan, Status, display, generated_change, read_text};
+use super::onboard::Target;
+use super::{FileChange, Options, Plan, Status, absolute, display, generated_change, read_text};
 use crate::answers::{self, Answers};
 use crate::compose::{Note, NoteKind};
 use crate::conflict::FileConflict;
 use crate::error::{ComposeError, Error};
-use crate::kubernetes::{CONFIG_FILE, CONFIG_NAME, kustomize, onboard, patch};
+use crate::kubernetes::onboard::App;
+use crate::kubernetes::{CONFIG_FILE, CONFIG_NAME, images, kustomize, onboard, patch};
 use crate::yaml::emit::{Layout, NewNode};
 use crate::yaml::splice::Editor;
 
@@ -25,6 +27,10 @@ pub struct KubernetesOptions {
     pub collector: String,
     /// Where the onboarding goes when the manifests are a kustomize base of overlays.
     pub mode: KustomizeMode,
+    /// Build contexts named on the command line: (`Kind/name` or `name`, folder).
+    pub contexts: Vec<(String, PathBuf)>,
+    /// Insert the instrumentation lines into the entry points.
+    pub edit_entrypoint: bool,
 }
 
 /// Where onboarding goes in a kustomize project whose manifests overlays build on: into
@@ -86,10 +92,68 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
             .collect()
     };
     let saved = super::read_answers(&opts.dir)?.map(|(a, _)| a);
-    match mode(opts, &project, &files, saved.as_ref())? {
-        KustomizeMode::PatchOverlays(overlays) => plan_patches(opts, &project, &overlays),
-        _ => plan_in_place(opts, &project, &files),
+    let (opts, left_out) = default_workloads(opts, &files);
+    let mut plan = match mode(&opts, &project, &files, saved.as_ref())? {
+        KustomizeMode::PatchOverlays(overlays) => plan_patches(&opts, &project, &overlays)?,
+        _ => plan_in_place(&opts, &project, &files)?,
+    };
+    plan.notes.splice(0..0, left_out);
+    Ok(plan)
+}
+
+/// Without --workload: where the project builds some workloads' images (skaffold, compose,
+/// --context), those are its apps, and workloads running someone else's image (a database,
+/// a cache) are left out, each said; otherwise every workload.
+fn default_workloads(
+    opts: &KubernetesOptions,
+    files: &[PathBuf],
+) -> (KubernetesOptions, Vec<Note>) {
+    if !opts.workloads.is_empty() {
+        return (opts.clone(), Vec::new());
     }
+    let built = images::built_images(&opts.dir);
+    let mut apps = Vec::new();
+    for file in files {
+        let Ok(content) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        if let Ok(out) = onboard::onboard(&content, &[], &opts.collector) {
+            apps.extend(out.apps);
+        }
+    }
+    let is_built = |app: &App| {
+        opts.contexts
+            .iter()
+            .any(|(n, _)| *n == app.workload.id() || *n == app.workload.name)
+            || app
+                .image
+                .as_deref()
+                .is_some_and(|i| built.iter().any(|b| b.image == images::repository(i)))
+    };
+    let (ours, theirs): (Vec<&App>, Vec<&App>) = apps.iter().partition(|a| is_built(a));
+    if ours.is_empty() || theirs.is_empty() {
+        return (opts.clone(), Vec::new());
+    }
+    let notes = theirs
+        .iter()
+        .map(|a| Note {
+            service: Some(a.workload.id()),
+            message: format!(
+                "left out: its image {} is not one the project builds (name it with \
+                 --workload {} to onboard it too)",
+                a.image.as_deref().unwrap_or("(none)"),
+                a.workload.id()
+            ),
+            kind: NoteKind::Decided,
+        })
+        .collect();
+    let mut chosen = opts.clone();
+    for a in ours {
+        if !chosen.workloads.contains(&a.workload.id()) {
+            chosen.workloads.push(a.workload.id());
+        }
+    }
+    (chosen, notes)
 }
 
 /// The mode asked for, else the one the record shows, else editing in place where no
@@ -187,6 +251,7 @@ fn plan_in_place(
     // The namespaces onboarded workloads run in, by the folder of their manifest.
     let mut folders: BTreeMap<PathBuf, Vec<Option<String>>> = BTreeMap::new();
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let mut apps = Vec::new();
     for path in files {
         let content = read_text(path)?;
         let shown = display(&opts.dir, path);
@@ -220,6 +285,11 @@ fn plan_in_place(
             });
         }
         plan.notes.extend(out.notes);
+        apps.extend(
+            out.apps
+                .into_iter()
+                .map(|a| (needer(&shown, &a.workload.id()), a)),
+        );
         let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let spaces = folders.entry(folder.clone()).or_default();
         let mut who = Vec::new();
@@ -302,6 +372,7 @@ fn plan_in_place(
             plan.push(change);
         }
     }
+    python_sides(opts, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers)?;
     // A base is applied through the overlays that build on it, where it has any.
     let mut kustomized: Vec<PathBuf> = Vec::new();
@@ -345,6 +416,7 @@ fn plan_patches(
 ) -> Result<Plan, Error> {
     let mut plan = Plan::empty(opts.dir.clone());
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let mut apps = Vec::new();
     let named: Vec<PathBuf> = opts
         .files
         .iter()
@@ -415,6 +487,11 @@ fn plan_patches(
                 }
             }
             added.extend(out.added);
+            apps.extend(
+                out.apps
+                    .into_iter()
+                    .map(|a| (needer(&shown, &a.workload.id()), a)),
+            );
         }
         if who.is_empty() {
             continue;
@@ -463,10 +540,138 @@ fn plan_patches(
         needers.push((top.path.clone(), who));
     }
     missing_workloads(opts, &plan)?;
+    python_sides(opts, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers)?;
     let overlays: Vec<&PathBuf> = overlays.iter().collect();
     plan.next_steps.push(apply_step(&opts.dir, &overlays, &[]));
     Ok(plan)
+}
+
+/// The Python side of each workload whose build context is known (named with --context,
+/// or found where skaffold or compose builds its image): the module beside its code and
+/// its dependencies, as for a compose service.
+fn python_sides(
+    opts: &KubernetesOptions,
+    apps: &[(String, App)],
+    plan: &mut Plan,
+    needers: &mut Vec<(PathBuf, Vec<String>)>,
+) -> Result<(), Error> {
+    let built = images::built_images(&opts.dir);
+    let python_opts = Options {
+        edit_entrypoint: opts.edit_entrypoint,
+        ..Options::new(opts.dir.clone())
+    };
+    let mut done: Vec<&str> = Vec::new();
+    for (who, app) in apps {
+        let id = app.workload.id();
+        if done.contains(&who.as_str()) {
+            continue;
+        }
+        done.push(who);
+        let named = opts
+            .contexts
+            .iter()
+            .find(|(n, _)| *n == id || *n == app.workload.name)
+            .map(|(_, dir)| (opts.dir.join(dir), None, "--context".to_string()));
+        let found = named.or_else(|| {
+            let image = images::repository(app.image.as_deref()?);
+            built
+                .iter()
+                .find(|b| b.image == image)
+                .map(|b| (b.context.clone(), b.dockerfile.clone(), b.source.clone()))
+        });
+        let Some((context, dockerfile, source)) = found else {
+            plan.notes.push(Note {
+                service: Some(id.clone()),
+                message: format!(
+                    "no build context known for its image {}: only the manifest was onboarded \
+                     (for the Python module and dependencies: --context {}=DIR)",
+                    app.image.as_deref().unwrap_or("(none)"),
+                    app.workload.name
+                ),
+                kind: NoteKind::Info,
+            });
+            continue;
+        };
+        if !context.is_dir() || !absolute(&context).starts_with(absolute(&opts.dir)) {
+            plan.notes.push(Note {
+                service: Some(id.clone()),
+                message: format!(
+                    "its build context {} ({source}) is not a folder of the project: no                      Python edits",
+                    context.display()
+                ),
+                kind: NoteKind::Info,
+            });
+            continue;
+        }
+        let detection = crate::detect::detect(
+            app.image.as_deref(),
+            &app.commands,
+            &app.environment,
+            Some(&context),
+            &opts.dir,
+        );
+        for (f, why) in &detection.found {
+            plan.notes.push(Note {
+                service: Some(id.clone()),
+                message: format!("detected {f}: {why} (build context from {source})"),
+                kind: NoteKind::Decided,
+            });
+        }
+        let image = {
+            let c = absolute(&context);
+            let name = dockerfile.as_deref().unwrap_or("Dockerfile");
+            std::fs::read_to_string(c.join(name))
+                .ok()
+                .map(|text| (c, crate::dockerfile::final_stage(&text)))
+        };
+        let target = Target {
+            service: id.clone(),
+            python: crate::interpreter::detect(
+                &context,
+                dockerfile.as_deref(),
+                app.image.as_deref(),
+            ),
+            context: Some(context),
+            outside: None,
+            frameworks: detection.found.into_iter().map(|(f, _)| f).collect(),
+            app_port: app.port,
+            dockerfile,
+            image,
+            commands: app.commands.clone(),
+            binds: Vec::new(),
+            environment: app.environment.clone(),
+        };
+        // Planned apart, so that the files its Python side changes are its own in the
+        // record, shared when two workloads run one image.
+        let mut own = Plan::empty(opts.dir.clone());
+        super::onboard::python_side(&python_opts, &target, &mut own)?;
+        for change in own.files {
+            match needers.iter_mut().find(|(p, _)| *p == change.path) {
+                Some((_, w)) => {
+                    if !w.contains(who) {
+                        w.push(who.clone());
+                    }
+                }
+                None => needers.push((change.path.clone(), vec![who.clone()])),
+            }
+            plan.push(change);
+        }
+        for note in own.notes {
+            if !plan.notes.contains(&note) {
+                plan.notes.push(note);
+            }
+        }
+        for step in own.next_steps {
+            if !plan.next_steps.contains(&step) {
+                plan.next_steps.push(step);
+            }
+        }
+        plan.conflicts.extend(own.conflicts);
+        plan.push_relocks(own.relocks);
+        plan.entry_points.extend(own.entry_points);
+    }
+    Ok(())
 }
 
 /// Refuses to put a Configuration in two folders one kustomization builds together where

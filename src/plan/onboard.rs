@@ -692,6 +692,16 @@ impl Target {
     }
 }
 
+/// The Python side of a target planned on its own (a Kubernetes workload): where its module
+/// goes, then the module and the dependencies.
+pub(super) fn python_side(opts: &Options, target: &Target, plan: &mut Plan) -> Result<(), Error> {
+    let mut notes = Vec::new();
+    let module = wants_module(opts, target)
+        .then(|| locate_module(opts, target, &mut notes))
+        .flatten();
+    plan_python(opts, target, module, notes, plan)
+}
+
 /// The Python side of one service: the module next to its code, and its dependencies.
 /// Returns where the module goes, when it does.
 fn plan_python(
@@ -803,6 +813,22 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
                     .into(),
             );
             None
+        }
+        // A worker with no entry point of its own: `celery -A` names its app's module.
+        (None, Some(ctx))
+            if target.frameworks.contains(&Framework::Celery)
+                && python::web_app(&target.frameworks).is_none()
+                && matches!(python::find_entry(ctx, entry_names), Entry::None)
+                && let Some(app) = python::celery_app_file(ctx, &target.commands) =>
+        {
+            note(
+                NoteKind::Decided,
+                format!(
+                    "celery -A loads the app from {}: the module goes beside it",
+                    display(&opts.dir, &app)
+                ),
+            );
+            Some(app.with_file_name(python::MODULE_FILE))
         }
         (None, Some(ctx)) => match python::find_entry(ctx, entry_names) {
             // A code location's definitions may live in any file: look for what defines them.

@@ -195,6 +195,21 @@ pub struct KubernetesArgs {
     /// onboarding to this overlay as a patch, with the Configuration (repeatable)
     #[arg(long = "patch-overlay", value_name = "DIR")]
     pub patch_overlays: Vec<PathBuf>,
+    /// The build context of a workload's image, as NAME=DIR (Kind/name or name; repeatable),
+    /// where neither skaffold.yaml nor a compose build says: its Python code gets the
+    /// module and the dependencies, as a compose service's does
+    #[arg(long = "context", value_name = "NAME=DIR", value_parser = parse_context)]
+    pub contexts: Vec<(String, PathBuf)>,
+    /// Insert the instrumentation lines into the entry point the module's next step names
+    /// (FastAPI, Flask, Celery; they also flush at shutdown)
+    #[arg(long)]
+    pub edit_entrypoint: bool,
+    /// Leave lock files (poetry.lock, uv.lock, pdm.lock, a compiled requirements.txt) as
+    /// they are, and print the command that brings each up to date. Without it, obs-init
+    /// runs that command when the tool is installed (keeping every other pin), and puts
+    /// every file back if it fails
+    #[arg(long)]
+    pub no_lock: bool,
     /// Exit with code 3 if onboarding is missing or has drifted; write nothing
     #[arg(long, conflicts_with = "dry_run")]
     pub check: bool,
@@ -416,5 +431,17 @@ fn parse_version(s: &str) -> Result<String, String> {
         Err(format!("daprd image tags have no `v`: use {stripped}"))
     } else {
         Err("expected a release like 1.18.3".into())
+    }
+}
+
+/// `--context NAME=DIR`.
+fn parse_context(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, dir)) if !name.is_empty() && !dir.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(dir)))
+        }
+        _ => Err(format!(
+            "`{s}` is not NAME=DIR (e.g. --context api=services/api)"
+        )),
     }
 }

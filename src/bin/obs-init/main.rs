@@ -179,7 +179,7 @@ fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
         return finish(
             &plan,
             w,
-            true,
+            args.no_lock,
             None,
             "remove",
             "Nothing to remove: no onboarding of manifests by obs-init found".into(),
@@ -190,6 +190,8 @@ fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
         files: args.files.clone(),
         workloads: args.workloads.clone(),
         collector: args.collector.clone(),
+        contexts: args.contexts.clone(),
+        edit_entrypoint: args.edit_entrypoint,
         mode: if args.edit_base {
             KustomizeMode::EditBase
         } else if !args.patch_overlays.is_empty() {
@@ -226,7 +228,7 @@ fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
         plan.services.join(", ")
     );
     let prompter = interactive.then(TermPrompter::new);
-    finish(&plan, w, true, prompter.as_ref(), "apply", nothing)
+    finish(&plan, w, args.no_lock, prompter.as_ref(), "apply", nothing)
 }
 
 fn run_verify(args: &VerifyArgs) -> Result<ExitCode, Error> {

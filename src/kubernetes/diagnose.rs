@@ -203,6 +203,22 @@ fn check_workload(
     if value("dapr.io/enabled").and_then(Node::as_str) != Some("true") {
         return;
     }
+    if super::onboard::is_run_to_completion(kind)
+        && let Some(enabled) = value("dapr.io/enabled")
+    {
+        out.push(Finding {
+            severity: Severity::Warning,
+            file: s.file.clone(),
+            line: s.line(enabled),
+            message: format!(
+                "{id}: the Dapr sidecar runs until told to stop, so the {kind}'s pod does not \
+                 complete unless the app calls POST localhost:3500/v1.0/shutdown at the end"
+            ),
+            fix: "have the app call the shutdown API when it is done, or drop the sidecar (the \
+                  app's SDK exports to the collector without it)"
+                .into(),
+        });
+    }
     // A kustomization may set the namespace for the manifests it lists.
     let folder = s.path.parent().unwrap_or(Path::new("."));
     let namespace = namespace

@@ -63,6 +63,12 @@ pub fn app_env(workload: &str, collector: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// Whether a workload kind's pods run to completion (a Job, or a CronJob's Jobs), where a
+/// sidecar that never exits keeps them from completing.
+pub fn is_run_to_completion(kind: &str) -> bool {
+    matches!(kind, "Job" | "CronJob")
+}
+
 /// The annotations the Dapr sidecar injector reads on a pod template.
 pub fn annotations(app_id: &str, app_port: Option<u16>) -> Vec<(String, String)> {
     let mut out = vec![
@@ -247,8 +253,13 @@ fn edit(
         .iter()
         .filter_map(|p| p.get("containerPort")?.as_str()?.parse().ok())
         .collect();
+    // daprd runs until it is told to stop, and a Job's pod completes only when every
+    // container has exited: with the sidecar, the Job would never complete (Dapr's docs,
+    // "Running Dapr with a Kubernetes Job"). Its app exports to the collector itself.
+    let runs_to_completion = is_run_to_completion(&workload.kind);
     let app_port = match ports.as_slice() {
         [one] => Some(*one),
+        _ if runs_to_completion => None,
         _ => {
             out.notes.push(Note {
                 service: Some(id.clone()),
@@ -310,7 +321,35 @@ fn edit(
         env: Vec::new(),
     };
     let wanted = annotations(&contract::app_id(&workload.name), app_port);
-    added.annotations = annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
+    if runs_to_completion {
+        let has_sidecar = template
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get("dapr.io/enabled"))
+            .and_then(Node::as_str)
+            == Some("true");
+        out.notes.push(Note {
+            service: Some(id.clone()),
+            message: if has_sidecar {
+                format!(
+                    "its pod has the Dapr sidecar, which runs until told to stop: the {} \
+                     completes only if the app calls POST localhost:3500/v1.0/shutdown at the \
+                     end (the variables are set; the annotations left as they are)",
+                    workload.kind
+                )
+            } else {
+                format!(
+                    "no Dapr sidecar: a {}'s pod completes only when every container exits, \
+                     and daprd runs until told to stop; the collector's variables are set, \
+                     so the app's own traces, metrics and logs still reach the collector",
+                    workload.kind
+                )
+            },
+            kind: NoteKind::Decided,
+        });
+    } else {
+        added.annotations = annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
+    }
     let mut container_path = path.clone();
     container_path.extend([
         "spec".to_string(),

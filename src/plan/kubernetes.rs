@@ -250,6 +250,8 @@ fn plan_in_place(
     let mut plan = Plan::empty(opts.dir.clone());
     // The namespaces onboarded workloads run in, by the folder of their manifest.
     let mut folders: BTreeMap<PathBuf, Vec<Option<String>>> = BTreeMap::new();
+    // The folders of every onboarded workload, sidecar or not: what is applied.
+    let mut touched: std::collections::BTreeSet<PathBuf> = Default::default();
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut apps = Vec::new();
     for path in files {
@@ -291,11 +293,15 @@ fn plan_in_place(
                 .map(|a| (needer(&shown, &a.workload.id()), a)),
         );
         let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let spaces = folders.entry(folder.clone()).or_default();
+        touched.insert(folder.clone());
         let mut who = Vec::new();
         for w in &out.onboarded {
-            if !spaces.contains(&w.namespace) {
-                spaces.push(w.namespace.clone());
+            // Only the pods that get the sidecar load the Configuration.
+            if !onboard::is_run_to_completion(&w.kind) {
+                let spaces = folders.entry(folder.clone()).or_default();
+                if !spaces.contains(&w.namespace) {
+                    spaces.push(w.namespace.clone());
+                }
             }
             who.push(needer(&shown, &w.id()));
             plan.services.push(w.id());
@@ -377,7 +383,7 @@ fn plan_in_place(
     // A base is applied through the overlays that build on it, where it has any.
     let mut kustomized: Vec<PathBuf> = Vec::new();
     let mut plain: Vec<PathBuf> = Vec::new();
-    for folder in folders.keys() {
+    for folder in &touched {
         let Some(own) = project.at(folder) else {
             plain.push(folder.clone());
             continue;
@@ -478,7 +484,7 @@ fn plan_patches(
                     .iter()
                     .find_map(|k| k.namespace.clone())
                     .or_else(|| w.namespace.clone());
-                if !namespaces.contains(&ns) {
+                if !onboard::is_run_to_completion(&w.kind) && !namespaces.contains(&ns) {
                     namespaces.push(ns);
                 }
                 who.push(needer(&shown, &w.id()));
@@ -517,18 +523,20 @@ fn plan_patches(
         })?;
         plan.push(change);
         needers.push((patch_file, who.clone()));
-        let config = folder.join(CONFIG_FILE);
-        let wanted = configuration(&namespaces, &opts.collector);
-        let change = generated_change(&opts.dir, &config, wanted, &mut plan.conflicts, |_| {
-            "it is not the Configuration obs-init writes".to_string()
-        })?;
-        plan.push(change);
-        needers.push((config, who.clone()));
-        let mut entries = vec![
-            (Entry::Resource, CONFIG_FILE),
-            (Entry::Patch, kustomize::PATCH_FILE),
-        ];
-        if top.renames.is_some() {
+        let mut entries = vec![(Entry::Patch, kustomize::PATCH_FILE)];
+        // Pods that run to completion get no sidecar, so no Configuration for them alone.
+        let sidecars = !namespaces.is_empty();
+        if sidecars {
+            let config = folder.join(CONFIG_FILE);
+            let wanted = configuration(&namespaces, &opts.collector);
+            let change = generated_change(&opts.dir, &config, wanted, &mut plan.conflicts, |_| {
+                "it is not the Configuration obs-init writes".to_string()
+            })?;
+            plan.push(change);
+            needers.push((config, who.clone()));
+            entries.insert(0, (Entry::Resource, CONFIG_FILE));
+        }
+        if sidecars && top.renames.is_some() {
             entries.push((Entry::Configuration, kustomize::NAME_REFERENCE_FILE));
             let file = folder.join(kustomize::NAME_REFERENCE_FILE);
             let change = name_reference_change(opts, &file, &mut plan.conflicts)?;
@@ -562,6 +570,7 @@ fn python_sides(
         ..Options::new(opts.dir.clone())
     };
     let mut done: Vec<&str> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
     for (who, app) in apps {
         let id = app.workload.id();
         if done.contains(&who.as_str()) {
@@ -581,16 +590,7 @@ fn python_sides(
                 .map(|b| (b.context.clone(), b.dockerfile.clone(), b.source.clone()))
         });
         let Some((context, dockerfile, source)) = found else {
-            plan.notes.push(Note {
-                service: Some(id.clone()),
-                message: format!(
-                    "no build context known for its image {}: only the manifest was onboarded \
-                     (for the Python module and dependencies: --context {}=DIR)",
-                    app.image.as_deref().unwrap_or("(none)"),
-                    app.workload.name
-                ),
-                kind: NoteKind::Info,
-            });
+            unknown.push(id);
             continue;
         };
         if !context.is_dir() || !absolute(&context).starts_with(absolute(&opts.dir)) {
@@ -670,6 +670,23 @@ fn python_sides(
         plan.conflicts.extend(own.conflicts);
         plan.push_relocks(own.relocks);
         plan.entry_points.extend(own.entry_points);
+    }
+    if !unknown.is_empty() {
+        plan.notes.push(Note {
+            service: None,
+            message: format!(
+                "{}: no build context known for {} (no skaffold.yaml artifact or \
+                 compose build makes it), so only the manifests were onboarded; for the \
+                 Python module and dependencies, name the folder: --context NAME=DIR",
+                unknown.join(", "),
+                if unknown.len() == 1 {
+                    "its image"
+                } else {
+                    "their images"
+                }
+            ),
+            kind: NoteKind::Info,
+        });
     }
     Ok(())
 }

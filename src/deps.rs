@@ -90,7 +90,85 @@ pub fn line_for(python: Option<Version>) -> Option<&'static Line> {
     }
 }
 
+/// The OpenTelemetry release a manifest pins with `==` (`opentelemetry-sdk==1.39.1`, or an
+/// instrumentation's `0.60b1`, which ships with SDK 1.39): the package as written and the
+/// SDK `major.minor` it means. The oldest such pin, since every package must resolve.
+pub fn pinned_release(text: &str) -> Option<(String, Version)> {
+    let mut found: Option<(String, Version)> = None;
+    let lower = text.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    while let Some(at) = rest.find("opentelemetry") {
+        let tail = &rest[at..];
+        let name_len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            .unwrap_or(tail.len());
+        let (name, after) = tail.split_at(name_len);
+        rest = after;
+        let Some(version) = after.trim_start().strip_prefix("==") else {
+            continue;
+        };
+        let version: String = version
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        let mut parts = version.split('.');
+        let (Some(major), Some(minor)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let minor: String = minor.chars().take_while(char::is_ascii_digit).collect();
+        let (Ok(major), Ok(minor)) = (major.parse::<u32>(), minor.parse::<u32>()) else {
+            continue;
+        };
+        // Contrib releases 0.Nb ship with SDK 1.(N-21): 0.54b0 with 1.33, 0.66b0 with 1.45.
+        let sdk = match major {
+            1 => Version { major: 1, minor },
+            0 if minor >= 21 => Version {
+                major: 1,
+                minor: minor - 21,
+            },
+            _ => continue,
+        };
+        if found.as_ref().is_none_or(|(_, v)| sdk < *v) {
+            found = Some((format!("{name}=={version}"), sdk));
+        }
+    }
+    found
+}
+
+/// The newest line whose packages resolve beside a pin of SDK `pinned`: its lower bounds at
+/// or below the pin.
+pub fn line_for_pin(pinned: Version) -> Option<&'static Line> {
+    LINES.iter().find(|l| l.sdk_version() <= pinned)
+}
+
 impl Line {
+    /// The SDK's lower bound as a comparable `major.minor`.
+    pub fn sdk_version(&self) -> Version {
+        let mut parts = self.sdk.min.split('.');
+        Version {
+            major: parts.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+            minor: parts.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+        }
+    }
+
+    /// This line's requirement for the package `name`, if it has one.
+    pub fn same_package(&self, name: &str) -> Option<Requirement> {
+        [
+            Some(self.sdk),
+            Some(self.exporter),
+            self.logging,
+            Some(self.fastapi),
+            Some(self.flask),
+            Some(self.django),
+            Some(self.asgi),
+            Some(self.celery),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|r| r.name == name)
+    }
+
     /// [`Line::newest_sdk`] as a comparable `major.minor`.
     pub fn newest(&self) -> Version {
         let (major, minor) = self
@@ -450,6 +528,40 @@ fn add_to_array(deps: &mut Array, wanted: &[Requirement]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pinned_opentelemetry_release_is_read_from_sdk_and_contrib_pins() {
+        let text = "requests==2.32.5\nopentelemetry-distro==0.60b1\n\
+                    opentelemetry-exporter-otlp-proto-grpc==1.39.1\nopentelemetry-api>=1.20\n";
+        let (pin, sdk) = pinned_release(text).expect("a pin");
+        assert_eq!(pin, "opentelemetry-distro==0.60b1");
+        assert_eq!(
+            sdk,
+            Version {
+                major: 1,
+                minor: 39
+            }
+        );
+        assert_eq!(line_for_pin(sdk).expect("a line").sdk.min, "1.33.0");
+        assert_eq!(
+            line_for_pin(Version {
+                major: 1,
+                minor: 45
+            })
+            .expect("a line")
+            .sdk
+            .min,
+            "1.45.0"
+        );
+        assert!(
+            line_for_pin(Version {
+                major: 1,
+                minor: 20
+            })
+            .is_none()
+        );
+        assert!(pinned_release("opentelemetry-sdk>=1.30\n").is_none());
+    }
 
     #[test]
     fn the_lowest_sdk_version_is_read_from_every_manifest_form() {

@@ -246,6 +246,16 @@ fn source(path: &Path) -> Option<Source> {
 
 /// The frameworks a file names, each with why (the file shown as `shown`).
 fn file_evidence(path: &Path, kind: Source, shown: &str) -> Vec<(Framework, String)> {
+    // A requirements file compiled from a `.in` lists what the project's packages pull in
+    // too (locust brings flask): the `.in` beside it is what the project asks for.
+    let source_in = path.with_extension("in");
+    let (path, shown) = match kind {
+        Source::Requirements if source_in.is_file() => (
+            source_in.as_path(),
+            format!("{}.in", shown.strip_suffix(".txt").unwrap_or(shown)),
+        ),
+        _ => (path, shown.to_string()),
+    };
     let (packages, verb) = match kind {
         Source::DagsterInstance => {
             return vec![(Framework::Dagster, format!("{shown} exists"))];

@@ -16,6 +16,9 @@ pub struct Stage {
     /// The last `ENTRYPOINT` and `CMD`, each on one line: what the container runs when
     /// compose does not say.
     pub commands: Vec<String>,
+    /// The final `WORKDIR` (absolute; `/` when none), where relative paths in the commands
+    /// start.
+    pub workdir: String,
 }
 
 impl Stage {
@@ -285,6 +288,7 @@ pub fn final_stage(text: &str) -> Stage {
         }
     }
     stage.commands = entrypoint.into_iter().chain(cmd).collect();
+    stage.workdir = workdir;
     stage
 }
 

@@ -314,3 +314,52 @@ fn a_uv_workspace_members_dependencies_are_locked_in_the_workspace_roots_lock() 
     let root = std::fs::read_to_string(p.join("pyproject.toml")).expect("read");
     assert!(!root.contains("opentelemetry"), "{root}");
 }
+
+#[test]
+fn a_project_pinning_an_older_opentelemetry_gets_packages_that_resolve_beside_the_pin() {
+    // As Google's microservices-demo pins it: the exporter and the distro of SDK 1.39.
+    let pins = "flask==3.1.0\nopentelemetry-distro==0.60b1\n\
+                opentelemetry-exporter-otlp-proto-grpc==1.39.1\n";
+    let dir = project(
+        &[("requirements.in", pins)],
+        (
+            "uv",
+            &[
+                "pip",
+                "compile",
+                "-q",
+                "requirements.in",
+                "-o",
+                "requirements.txt",
+            ],
+        ),
+    );
+    let p = dir.path();
+    let out = obs_init(p, &with_tools(), &["--yes"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        both(&out).contains("pins opentelemetry-distro==0.60b1"),
+        "{}",
+        both(&out)
+    );
+    // The real resolver takes the onboarded source, and keeps the project's release.
+    let compiled = tool(
+        p,
+        "uv",
+        &[
+            "pip",
+            "compile",
+            "-q",
+            "requirements.in",
+            "-o",
+            "requirements.txt",
+        ],
+    );
+    assert!(compiled.status.success(), "{}", both(&compiled));
+    let locked = std::fs::read_to_string(p.join("requirements.txt")).expect("reads");
+    assert!(locked.contains("opentelemetry-sdk==1.39.1"), "{locked}");
+    assert!(
+        locked.contains("opentelemetry-instrumentation-flask==0.60b1"),
+        "{locked}"
+    );
+}

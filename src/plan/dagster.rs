@@ -54,7 +54,7 @@ fn image_stage(target: &Target) -> Option<(&Path, &dockerfile::Stage)> {
 }
 
 /// What the service's container runs: its compose command, else its image's.
-fn run_commands(target: &Target) -> Vec<String> {
+pub(super) fn run_commands(target: &Target) -> Vec<String> {
     if target.commands.is_empty() {
         image_stage(target)
             .map(|(_, s)| s.commands.clone())

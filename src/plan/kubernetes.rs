@@ -83,13 +83,21 @@ pub fn manifest_files(dir: &Path) -> Vec<PathBuf> {
 pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
     let project = kustomize::Project::scan(&opts.dir)?;
     let named = !opts.files.is_empty();
-    let files: Vec<PathBuf> = if named {
-        opts.files.iter().map(|f| opts.dir.join(f)).collect()
-    } else {
-        crate::detect::find_files_where(&opts.dir, is_manifest_name)
+    let below = |folder: &Path| -> Vec<PathBuf> {
+        crate::detect::find_files_where(folder, is_manifest_name)
             .into_iter()
             .filter(|f| !project.is_not_resource(f))
             .collect()
+    };
+    // A folder named with --file stands for the manifests in it.
+    let files: Vec<PathBuf> = if named {
+        opts.files
+            .iter()
+            .map(|f| opts.dir.join(f))
+            .flat_map(|f| if f.is_dir() { below(&f) } else { vec![f] })
+            .collect()
+    } else {
+        below(&opts.dir)
     };
     let saved = super::read_answers(&opts.dir)?.map(|(a, _)| a);
     let (opts, left_out) = default_workloads(opts, &files);

@@ -714,7 +714,7 @@ fn plan_python(
     if !wants_module(opts, target) {
         plan.notes.push(Note {
             service: Some(target.service.clone()),
-            message: "no Python code found: only the compose file was onboarded".into(),
+            message: "no Python code found: no module or dependency edits".into(),
             kind: NoteKind::Info,
         });
         return Ok(());
@@ -750,7 +750,7 @@ fn plan_python(
     };
     if !wanted.is_empty() {
         let module_dir = module_path.as_deref().and_then(Path::parent);
-        plan_deps(opts, target, module_dir, &wanted, plan)?;
+        plan_deps(opts, target, module_dir, line, &wanted, plan)?;
     }
     Ok(())
 }
@@ -830,6 +830,22 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
             );
             Some(app.with_file_name(python::MODULE_FILE))
         }
+        // A plain Python service: the script its container runs (`python email_server.py`).
+        (None, Some(ctx))
+            if python::web_app(&target.frameworks).is_none()
+                && !target.frameworks.contains(&Framework::Dagster)
+                && matches!(python::find_entry(ctx, entry_names), Entry::None)
+                && let Some((script, command)) = script_run(target, ctx) =>
+        {
+            note(
+                NoteKind::Decided,
+                format!(
+                    "the container runs `{command}`: the module goes beside {}",
+                    display(&opts.dir, &script)
+                ),
+            );
+            Some(script.with_file_name(python::MODULE_FILE))
+        }
         (None, Some(ctx)) => match python::find_entry(ctx, entry_names) {
             // A code location's definitions may live in any file: look for what defines them.
             Entry::None if target.frameworks.contains(&Framework::Dagster) => {
@@ -896,6 +912,45 @@ fn locate_module(opts: &Options, target: &Target, notes: &mut Vec<Note>) -> Opti
             }
         },
     }
+}
+
+/// The script the container runs with `python [flags] SCRIPT.py` (its command, else its
+/// image's), found in the build context through the image's WORKDIR and COPY lines, with
+/// the command that runs it.
+fn script_run(target: &Target, ctx: &Path) -> Option<(PathBuf, String)> {
+    let stage = target.image.as_ref().map(|(_, s)| s);
+    for command in super::dagster::run_commands(target) {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let python = words.iter().position(|w| {
+            let name = w.rsplit('/').next().unwrap_or(w);
+            name == "python" || name.starts_with("python3")
+        });
+        let Some(script) = python.and_then(|i| {
+            words[i + 1..]
+                .iter()
+                .find(|w| !w.starts_with('-'))
+                .filter(|w| w.ends_with(".py"))
+        }) else {
+            continue;
+        };
+        let inside = if script.starts_with('/') {
+            script.to_string()
+        } else {
+            let workdir = stage.map_or("/", |s| s.workdir.as_str());
+            format!("{}/{script}", workdir.trim_end_matches('/'))
+        };
+        let from_copy = stage
+            .and_then(|s| s.host_file(&inside, |p| ctx.join(p).is_dir()))
+            .map(|rel| ctx.join(rel));
+        let found = from_copy
+            .into_iter()
+            .chain(std::iter::once(ctx.join(script.trim_start_matches("./"))))
+            .find(|p| p.is_file());
+        if let Some(file) = found {
+            return Some((file, command.clone()));
+        }
+    }
+    None
 }
 
 /// The module itself, and how the app is to use it (edited in, or told as a next step).
@@ -1046,6 +1101,7 @@ fn plan_deps(
     opts: &Options,
     target: &Target,
     module_dir: Option<&Path>,
+    line: &deps::Line,
     wanted: &[Requirement],
     plan: &mut Plan,
 ) -> Result<(), Error> {
@@ -1107,7 +1163,36 @@ fn plan_deps(
             return Ok(());
         }
     };
-    let change = deps_change(opts, &manifest, wanted)?;
+    // A project that pins an older OpenTelemetry release gets the lines that resolve beside
+    // it: lower bounds above the pin make the resolver refuse the whole file.
+    let pinned = deps::pinned_release(&read_text(&manifest)?)
+        .filter(|(_, sdk)| *sdk < line.sdk_version())
+        .and_then(|(pin, sdk)| Some((pin, sdk, deps::line_for_pin(sdk)?)));
+    let wanted: Vec<Requirement> = match pinned {
+        Some((pin, sdk, older)) => {
+            plan.notes.push(Note {
+                service: Some(target.service.clone()),
+                message: format!(
+                    "{} pins {pin} (SDK {sdk}): the packages added are the ones that resolve \
+                     beside it, from SDK {}{}",
+                    display(&opts.dir, &manifest),
+                    older.sdk.min,
+                    if older.logging.is_none() {
+                        " (below 1.40 the module uses the SDK's own log handler)"
+                    } else {
+                        ""
+                    }
+                ),
+                kind: NoteKind::Decided,
+            });
+            wanted
+                .iter()
+                .filter_map(|r| older.same_package(r.name))
+                .collect()
+        }
+        None => wanted.to_vec(),
+    };
+    let change = deps_change(opts, &manifest, &wanted)?;
     let names: Vec<String> = wanted.iter().map(|r| r.name.to_string()).collect();
     plan.push_relocks(crate::lock::needed(
         &manifest,

@@ -178,7 +178,8 @@ pub struct DoctorArgs {
 pub struct KubernetesArgs {
     #[command(flatten)]
     pub write: WriteArgs,
-    /// A manifest to onboard (repeatable) [default: every manifest with workloads in --dir]
+    /// A manifest to onboard, or a folder of them (repeatable) [default: every manifest with
+    /// workloads in --dir]
     #[arg(short, long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// A workload to onboard, as Kind/name or name (repeatable) [default: every workload]

@@ -265,36 +265,12 @@ fn plan_in_place(
     for path in files {
         let content = read_text(path)?;
         let shown = display(&opts.dir, path);
-        let in_file = |source| Error::Compose {
-            path: path.clone(),
-            source,
-        };
-        let out = match onboard::onboard(&content, &opts.workloads, &opts.collector) {
-            Ok(out) => out,
-            // A file found by the search that is not a manifest obs-init can read is noted;
-            // one the user named is an error.
-            Err(e) if !named && !matches!(e, ComposeError::Internal(_)) => {
-                if content.contains("kind:") {
-                    plan.notes.push(Note {
-                        service: None,
-                        message: format!("{shown} not onboarded: {e}"),
-                        kind: NoteKind::Info,
-                    });
-                }
-                continue;
-            }
-            Err(e) => return Err(in_file(e)),
+        let Some(out) = onboard_file(opts, path, &content, &shown, named, &mut plan)? else {
+            continue;
         };
         if out.onboarded.is_empty() {
             continue;
         }
-        for c in out.conflicts {
-            plan.conflicts.push(FileConflict {
-                file: shown.clone(),
-                conflict: c,
-            });
-        }
-        plan.notes.extend(out.notes);
         apps.extend(
             out.apps
                 .into_iter()
@@ -456,36 +432,11 @@ fn plan_patches(
             }
             let content = read_text(&file)?;
             let shown = display(&opts.dir, &kustomize::normal(&file));
-            let out = match onboard::onboard(&content, &opts.workloads, &opts.collector) {
-                Ok(out) => out,
-                Err(e) if named.is_empty() && !matches!(e, ComposeError::Internal(_)) => {
-                    if content.contains("kind:") {
-                        plan.notes.push(Note {
-                            service: None,
-                            message: format!("{shown} not onboarded: {e}"),
-                            kind: NoteKind::Info,
-                        });
-                    }
-                    continue;
-                }
-                Err(source) => return Err(Error::Compose { path: file, source }),
+            let Some(out) =
+                onboard_file(opts, &file, &content, &shown, !named.is_empty(), &mut plan)?
+            else {
+                continue;
             };
-            // A base two overlays build on is read twice: its conflicts and notes are said
-            // once.
-            for c in out.conflicts {
-                let c = FileConflict {
-                    file: shown.clone(),
-                    conflict: c,
-                };
-                if !plan.conflicts.contains(&c) {
-                    plan.conflicts.push(c);
-                }
-            }
-            for note in out.notes {
-                if !plan.notes.contains(&note) {
-                    plan.notes.push(note);
-                }
-            }
             for w in &out.onboarded {
                 // The namespace the outermost kustomization that sets one gives it.
                 let ns = chain
@@ -762,6 +713,53 @@ fn apply_step(dir: &Path, kustomized: &[&PathBuf], plain: &[&PathBuf]) -> String
          kubernetes), then apply: {}",
         commands.join(" && ")
     )
+}
+
+/// Onboards one manifest file's workloads in memory, its conflicts and notes added to the
+/// plan (once each: a base two overlays build on is read twice). A file the search found
+/// that obs-init cannot read is noted and skipped (`None`); one the user named is an error.
+fn onboard_file(
+    opts: &KubernetesOptions,
+    path: &Path,
+    content: &str,
+    shown: &str,
+    named: bool,
+    plan: &mut Plan,
+) -> Result<Option<onboard::ManifestOutcome>, Error> {
+    let mut out = match onboard::onboard(content, &opts.workloads, &opts.collector) {
+        Ok(out) => out,
+        Err(e) if !named && !matches!(e, ComposeError::Internal(_)) => {
+            if content.contains("kind:") {
+                plan.notes.push(Note {
+                    service: None,
+                    message: format!("{shown} not onboarded: {e}"),
+                    kind: NoteKind::Info,
+                });
+            }
+            return Ok(None);
+        }
+        Err(source) => {
+            return Err(Error::Compose {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    for c in std::mem::take(&mut out.conflicts) {
+        let c = FileConflict {
+            file: shown.to_string(),
+            conflict: c,
+        };
+        if !plan.conflicts.contains(&c) {
+            plan.conflicts.push(c);
+        }
+    }
+    for note in std::mem::take(&mut out.notes) {
+        if !plan.notes.contains(&note) {
+            plan.notes.push(note);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Every workload asked for must be there: a typo is not a smaller onboarding.

@@ -133,8 +133,14 @@ pub fn app_env(service: &str) -> Vec<(String, String)> {
 /// What an MLflow app needs on top: MLflow exports traces over OTLP only when told where,
 /// and dual export keeps them in the MLflow server too (by default OTLP replaces it).
 pub fn mlflow_env() -> Vec<(String, String)> {
+    mlflow_env_at(COLLECTOR_URL)
+}
+
+/// [`mlflow_env`] for the collector at `url` (`http://host:port`): in a cluster, its
+/// service's address.
+pub fn mlflow_env_at(url: &str) -> Vec<(String, String)> {
     [
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", COLLECTOR_URL),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url),
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
         ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
     ]

@@ -244,6 +244,35 @@ fn mlflow_exports_its_trace_to_the_collector_with_the_emitted_environment() {
 }
 
 #[test]
+fn an_mlflow_workload_on_kubernetes_exports_its_trace_with_the_emitted_container_env() {
+    // The trainer deployed with a manifest; skaffold builds its image from the example.
+    let dir = example("mlflow-app");
+    let p = dir.path();
+    std::fs::remove_file(p.join("docker-compose.yml")).expect("remove");
+    std::fs::write(
+        p.join("skaffold.yaml"),
+        "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n  - image: \
+         shop/trainer\n    context: .\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(p.join("k8s")).expect("mkdir");
+    let manifest = p.join("k8s/trainer.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: trainer\nspec:\n  \
+         selector:\n    matchLabels: {app: trainer}\n  template:\n    metadata:\n      \
+         labels: {app: trainer}\n    spec:\n      containers:\n      - name: trainer\n        \
+         image: shop/trainer:1\n        env:\n        - name: MLFLOW_TRACKING_URI\n          \
+         value: http://mlflow:5000\n",
+    )
+    .expect("write");
+    let out = obs_init(p, &["kubernetes", "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    let (ok, output) = run_script_with("mlflow_e2e.py", p, &[manifest.to_str().expect("utf-8")]);
+    assert!(ok, "MLflow on Kubernetes:\n{output}");
+}
+
+#[test]
 fn the_mlflow_check_fails_without_onboarding() {
     let dir = example("mlflow-app");
     let (ok, output) = run_script("mlflow_e2e.py", dir.path());

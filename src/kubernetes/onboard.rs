@@ -96,6 +96,17 @@ pub fn onboard(
     wanted: &[String],
     collector: &str,
 ) -> Result<ManifestOutcome, ComposeError> {
+    onboard_with(content, wanted, collector, &[])
+}
+
+/// [`onboard`], with more variables for some workloads' app containers (`Kind/name`, the
+/// variables): what their framework needs on top, as MLflow's OTLP settings.
+pub fn onboard_with(
+    content: &str,
+    wanted: &[String],
+    collector: &str,
+    extra: &[(String, Vec<(String, String)>)],
+) -> Result<ManifestOutcome, ComposeError> {
     let found = workloads(content)?;
     let chosen: Vec<Workload> = found
         .into_iter()
@@ -122,7 +133,19 @@ pub fn onboard(
         let (text, doc) = parse_piece(piece)?;
         let mut editor = Editor::new(&text);
         for workload in mine {
-            edit(&doc, &text, &mut editor, workload, collector, &mut out)?;
+            let more = extra
+                .iter()
+                .find(|(id, _)| *id == workload.id())
+                .map_or(&[][..], |(_, vars)| vars.as_slice());
+            edit(
+                &doc,
+                &text,
+                &mut editor,
+                workload,
+                collector,
+                more,
+                &mut out,
+            )?;
         }
         if editor.is_empty() {
             out.after.push_str(piece.text);
@@ -168,12 +191,14 @@ fn unsupported(workload: &Workload, what: String, node: &Node) -> ComposeError {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn edit(
     doc: &Document,
     text: &Text,
     editor: &mut Editor<'_>,
     workload: &Workload,
     collector: &str,
+    extra: &[(String, String)],
     out: &mut ManifestOutcome,
 ) -> Result<(), ComposeError> {
     let root = doc.root.as_ref().expect("a workload has a root");
@@ -361,7 +386,7 @@ fn edit(
         editor,
         container,
         &container_path,
-        &app_env(&workload.name, collector),
+        &[app_env(&workload.name, collector), extra.to_vec()].concat(),
         &lay,
         &id,
         out,

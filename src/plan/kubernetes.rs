@@ -100,10 +100,11 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
         below(&opts.dir)
     };
     let saved = super::read_answers(&opts.dir)?.map(|(a, _)| a);
-    let (opts, left_out) = default_workloads(opts, &files);
+    let (opts, left_out, apps) = default_workloads(opts, &files);
+    let extra = framework_env(&opts, &apps);
     let mut plan = match mode(&opts, &project, &files, saved.as_ref())? {
-        KustomizeMode::PatchOverlays(overlays) => plan_patches(&opts, &project, &overlays)?,
-        _ => plan_in_place(&opts, &project, &files)?,
+        KustomizeMode::PatchOverlays(overlays) => plan_patches(&opts, &project, &overlays, &extra)?,
+        _ => plan_in_place(&opts, &project, &files, &extra)?,
     };
     plan.notes.splice(0..0, left_out);
     Ok(plan)
@@ -115,11 +116,7 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
 fn default_workloads(
     opts: &KubernetesOptions,
     files: &[PathBuf],
-) -> (KubernetesOptions, Vec<Note>) {
-    if !opts.workloads.is_empty() {
-        return (opts.clone(), Vec::new());
-    }
-    let built = images::built_images(&opts.dir);
+) -> (KubernetesOptions, Vec<Note>, Vec<App>) {
     let mut apps = Vec::new();
     for file in files {
         let Ok(content) = std::fs::read_to_string(file) else {
@@ -129,18 +126,15 @@ fn default_workloads(
             apps.extend(out.apps);
         }
     }
-    let is_built = |app: &App| {
-        opts.contexts
-            .iter()
-            .any(|(n, _)| *n == app.workload.id() || *n == app.workload.name)
-            || app
-                .image
-                .as_deref()
-                .is_some_and(|i| built.iter().any(|b| b.image == images::repository(i)))
-    };
-    let (ours, theirs): (Vec<&App>, Vec<&App>) = apps.iter().partition(|a| is_built(a));
+    if !opts.workloads.is_empty() {
+        return (opts.clone(), Vec::new(), apps);
+    }
+    let built = images::built_images(&opts.dir);
+    let (ours, theirs): (Vec<&App>, Vec<&App>) = apps
+        .iter()
+        .partition(|a| context_of(opts, &built, a).is_some());
     if ours.is_empty() || theirs.is_empty() {
-        return (opts.clone(), Vec::new());
+        return (opts.clone(), Vec::new(), apps);
     }
     let notes = theirs
         .iter()
@@ -161,7 +155,56 @@ fn default_workloads(
             chosen.workloads.push(a.workload.id());
         }
     }
-    (chosen, notes)
+    (chosen, notes, apps)
+}
+
+/// Where a workload's image is built: the folder --context names, else the skaffold
+/// artifact or compose build of that image; with the Dockerfile and what said so.
+fn context_of(
+    opts: &KubernetesOptions,
+    built: &[images::BuiltImage],
+    app: &App,
+) -> Option<(PathBuf, Option<String>, String)> {
+    let named = opts
+        .contexts
+        .iter()
+        .find(|(n, _)| *n == app.workload.id() || *n == app.workload.name)
+        .map(|(_, dir)| (opts.dir.join(dir), None, "--context".to_string()));
+    named.or_else(|| {
+        let image = images::repository(app.image.as_deref()?);
+        built
+            .iter()
+            .find(|b| b.image == image)
+            .map(|b| (b.context.clone(), b.dockerfile.clone(), b.source.clone()))
+    })
+}
+
+/// What a workload's framework needs on its container besides the collector's variables:
+/// MLflow exports its traces over OTLP only when told where (to the in-cluster collector).
+fn framework_env(opts: &KubernetesOptions, apps: &[App]) -> Vec<(String, Vec<(String, String)>)> {
+    let built = images::built_images(&opts.dir);
+    apps.iter()
+        .filter_map(|app| {
+            let (context, _, _) = context_of(opts, &built, app)?;
+            let found = crate::detect::detect(
+                app.image.as_deref(),
+                &app.commands,
+                &app.environment,
+                Some(&context).filter(|c| c.is_dir()).map(PathBuf::as_path),
+                &opts.dir,
+            );
+            found
+                .found
+                .iter()
+                .any(|(f, _)| *f == crate::detect::Framework::Mlflow)
+                .then(|| {
+                    (
+                        app.workload.id(),
+                        crate::contract::mlflow_env_at(&format!("http://{}", opts.collector)),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The mode asked for, else the one the record shows, else editing in place where no
@@ -253,6 +296,7 @@ fn plan_in_place(
     opts: &KubernetesOptions,
     project: &kustomize::Project,
     files: &[PathBuf],
+    extra: &[(String, Vec<(String, String)>)],
 ) -> Result<Plan, Error> {
     let named = !opts.files.is_empty();
     let mut plan = Plan::empty(opts.dir.clone());
@@ -265,7 +309,7 @@ fn plan_in_place(
     for path in files {
         let content = read_text(path)?;
         let shown = display(&opts.dir, path);
-        let Some(out) = onboard_file(opts, path, &content, &shown, named, &mut plan)? else {
+        let Some(out) = onboard_file(opts, extra, path, &content, &shown, named, &mut plan)? else {
             continue;
         };
         if out.onboarded.is_empty() {
@@ -403,6 +447,7 @@ fn plan_patches(
     opts: &KubernetesOptions,
     project: &kustomize::Project,
     overlays: &[PathBuf],
+    extra: &[(String, Vec<(String, String)>)],
 ) -> Result<Plan, Error> {
     let mut plan = Plan::empty(opts.dir.clone());
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
@@ -432,8 +477,15 @@ fn plan_patches(
             }
             let content = read_text(&file)?;
             let shown = display(&opts.dir, &kustomize::normal(&file));
-            let Some(out) =
-                onboard_file(opts, &file, &content, &shown, !named.is_empty(), &mut plan)?
+            let Some(out) = onboard_file(
+                opts,
+                extra,
+                &file,
+                &content,
+                &shown,
+                !named.is_empty(),
+                &mut plan,
+            )?
             else {
                 continue;
             };
@@ -536,18 +588,7 @@ fn python_sides(
             continue;
         }
         done.push(who);
-        let named = opts
-            .contexts
-            .iter()
-            .find(|(n, _)| *n == id || *n == app.workload.name)
-            .map(|(_, dir)| (opts.dir.join(dir), None, "--context".to_string()));
-        let found = named.or_else(|| {
-            let image = images::repository(app.image.as_deref()?);
-            built
-                .iter()
-                .find(|b| b.image == image)
-                .map(|b| (b.context.clone(), b.dockerfile.clone(), b.source.clone()))
-        });
+        let found = context_of(opts, &built, app);
         let Some((context, dockerfile, source)) = found else {
             unknown.push(id);
             continue;
@@ -720,13 +761,14 @@ fn apply_step(dir: &Path, kustomized: &[&PathBuf], plain: &[&PathBuf]) -> String
 /// that obs-init cannot read is noted and skipped (`None`); one the user named is an error.
 fn onboard_file(
     opts: &KubernetesOptions,
+    extra: &[(String, Vec<(String, String)>)],
     path: &Path,
     content: &str,
     shown: &str,
     named: bool,
     plan: &mut Plan,
 ) -> Result<Option<onboard::ManifestOutcome>, Error> {
-    let mut out = match onboard::onboard(content, &opts.workloads, &opts.collector) {
+    let mut out = match onboard::onboard_with(content, &opts.workloads, &opts.collector, extra) {
         Ok(out) => out,
         Err(e) if !named && !matches!(e, ComposeError::Internal(_)) => {
             if content.contains("kind:") {

@@ -1,5 +1,6 @@
-"""The environment a compose service gets, read from an onboarded compose file, with the
-platform collector's address pointed at the in-test receiver."""
+"""The environment a compose service (or a Kubernetes workload's app container) gets, read
+from an onboarded compose file (or manifest), with the platform collector's address pointed
+at the in-test receiver."""
 
 from __future__ import annotations
 
@@ -17,3 +18,25 @@ def service_env(compose_file: str, service: str, collector: str) -> dict[str, st
         for k, v in env.items()
         if v is not None
     }
+
+
+# The Kubernetes platform collector's address inside the cluster.
+CLUSTER_COLLECTOR = "otel-collector.observability.svc.cluster.local:4317"
+
+
+def workload_env(manifest: str, name: str, collector: str) -> dict[str, str]:
+    """The literal ``env`` of the app container (named as the workload) of the Deployment
+    ``name`` in ``manifest``."""
+    with open(manifest, encoding="utf-8") as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    for doc in docs:
+        if doc.get("kind") != "Deployment" or doc["metadata"]["name"] != name:
+            continue
+        containers = doc["spec"]["template"]["spec"]["containers"]
+        app = next((c for c in containers if c.get("name") == name), containers[0])
+        return {
+            e["name"]: str(e["value"]).replace(CLUSTER_COLLECTOR, collector)
+            for e in app.get("env") or []
+            if "value" in e
+        }
+    raise SystemExit(f"no Deployment {name} in {manifest}")

@@ -1,9 +1,9 @@
 """End-to-end check of MLflow's trace export with the environment obs-init emits.
 
-Usage: python mlflow_e2e.py PROJECT_DIR
+Usage: python mlflow_e2e.py PROJECT_DIR [MANIFEST]
 
 PROJECT_DIR is an onboarded copy of examples/mlflow-app. The trainer service's environment is
-read from its compose file, the collector address pointed at a real OTLP/gRPC receiver, and
+read from its compose file (or, given MANIFEST, from the trainer Deployment's container), the collector address pointed at a real OTLP/gRPC receiver, and
 the trainer's ``@mlflow.trace`` function run; its span must reach the receiver (and, with
 dual export, the MLflow store too).
 """
@@ -15,14 +15,18 @@ import sys
 import tempfile
 import time
 
-from compose_env import service_env
+from compose_env import service_env, workload_env
 from otlp_receiver import service_name, start_receiver
 
 
 def main() -> int:
     project = sys.argv[1]
     server, receiver, port = start_receiver()
-    env = service_env(f"{project}/docker-compose.yml", "trainer", f"127.0.0.1:{port}")
+    collector = f"127.0.0.1:{port}"
+    if len(sys.argv) > 2:
+        env = workload_env(sys.argv[2], "trainer", collector)
+    else:
+        env = service_env(f"{project}/docker-compose.yml", "trainer", collector)
     os.environ.update(env)
     # The compose file points at the MLflow server container; here a local store stands in.
     store = tempfile.mkdtemp()

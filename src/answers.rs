@@ -28,6 +28,9 @@ pub struct Answers {
     /// The answers file as it was before obs-init first wrote it (a user's own answers),
     /// for `remove` to give back.
     pub original: Option<String>,
+    /// Kubernetes workloads' build contexts named with `--context` (`[kubernetes.context]`):
+    /// a later run, `--check` among them, finds their code without the flag.
+    pub contexts: Vec<(String, String)>,
 }
 
 /// What onboarding did to one compose file.
@@ -102,6 +105,18 @@ pub fn read(content: &str) -> Result<Answers, String> {
                     .ok_or("`services` must hold strings")?
                     .to_string(),
             );
+        }
+    }
+    if let Some(table) = doc
+        .get("kubernetes")
+        .and_then(|k| k.get("context"))
+        .and_then(Item::as_table_like)
+    {
+        for (name, dir) in table.iter() {
+            let dir = dir
+                .as_str()
+                .ok_or("`kubernetes.context` values must be folders (strings)")?;
+            answers.contexts.push((name.to_string(), dir.to_string()));
         }
     }
     let onboarded = doc.get("onboarded");
@@ -287,6 +302,20 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
         t.set_implicit(true);
         doc["service"] = Item::Table(t);
     }
+    for (name, dir) in &answers.contexts {
+        if doc.get("kubernetes").is_none() {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            doc["kubernetes"] = Item::Table(t);
+        }
+        let kubernetes = &mut doc["kubernetes"];
+        if kubernetes.get("context").is_none() {
+            kubernetes["context"] = Item::Table(Table::new());
+        }
+        if kubernetes["context"].get(name).and_then(Item::as_str) != Some(dir) {
+            kubernetes["context"][name.as_str()] = value(dir.as_str());
+        }
+    }
     for svc in &answers.per_service {
         let table = &mut doc["service"][&svc.name];
         if table.is_none() {
@@ -436,6 +465,7 @@ mod tests {
                 overlay: Some("compose.observability.yaml".into()),
             }],
             original: Some("# mine\n".into()),
+            contexts: vec![("worker".into(), "services/worker".into())],
             files: vec![(
                 FileRecord {
                     path: "app/requirements.txt".into(),

@@ -100,7 +100,14 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
         below(&opts.dir)
     };
     let saved = super::read_answers(&opts.dir)?.map(|(a, _)| a);
-    let (opts, left_out, apps) = default_workloads(opts, &files);
+    // The build contexts named before count as named again; the flag wins.
+    let mut opts = opts.clone();
+    for (name, dir) in saved.iter().flat_map(|a| &a.contexts) {
+        if !opts.contexts.iter().any(|(n, _)| n == name) {
+            opts.contexts.push((name.clone(), PathBuf::from(dir)));
+        }
+    }
+    let (opts, left_out, apps) = default_workloads(&opts, &files);
     let extra = framework_env(&opts, &apps);
     let mut plan = match mode(&opts, &project, &files, saved.as_ref())? {
         KustomizeMode::PatchOverlays(overlays) => plan_patches(&opts, &project, &overlays, &extra)?,
@@ -407,7 +414,7 @@ fn plan_in_place(
         }
     }
     python_sides(opts, &apps, &mut plan, &mut needers)?;
-    record_plan(&opts.dir, &mut plan, &needers)?;
+    record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     // A base is applied through the overlays that build on it, where it has any.
     let mut kustomized: Vec<PathBuf> = Vec::new();
     let mut plain: Vec<PathBuf> = Vec::new();
@@ -560,7 +567,7 @@ fn plan_patches(
     }
     missing_workloads(opts, &plan)?;
     python_sides(opts, &apps, &mut plan, &mut needers)?;
-    record_plan(&opts.dir, &mut plan, &needers)?;
+    record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     let overlays: Vec<&PathBuf> = overlays.iter().collect();
     plan.next_steps.push(apply_step(&opts.dir, &overlays, &[]));
     Ok(plan)
@@ -982,11 +989,19 @@ fn record_plan(
     dir: &Path,
     plan: &mut Plan,
     needers: &[(PathBuf, Vec<String>)],
+    contexts: &[(String, PathBuf)],
 ) -> Result<(), Error> {
     let (mut saved, answers_text) = match super::read_answers(dir)? {
         Some((saved, text)) => (saved, Some(text)),
         None => (Answers::default(), None),
     };
+    for (name, folder) in contexts {
+        let folder = folder.to_string_lossy().replace('\\', "/");
+        match saved.contexts.iter_mut().find(|(n, _)| n == name) {
+            Some((_, known)) => *known = folder,
+            None => saved.contexts.push((name.clone(), folder)),
+        }
+    }
     // What obs-init wrote and nobody changed since is not "uncommitted changes" of the user's.
     plan.own = super::own_files(dir, &saved);
     for change in &plan.files {

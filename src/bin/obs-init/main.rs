@@ -221,7 +221,7 @@ fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
     };
     obs_init::plan::check_inside_dir(&w.dir, &plan)?;
     if args.check {
-        return Ok(check(&plan, w.format));
+        return Ok(check(&plan, w.format, "obs-init kubernetes"));
     }
     let nothing = format!(
         "Nothing to do: {} already onboarded",
@@ -462,7 +462,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
 
     // Terminal output is best-effort: a closed pipe must not turn a good run into a failure.
     if args.check {
-        return Ok(check(&plan, w.format));
+        return Ok(check(&plan, w.format, "obs-init"));
     }
     let place = match plan
         .files
@@ -518,13 +518,13 @@ fn check_never_onboarded(format: Format, candidates: &[String]) -> ExitCode {
 /// Whether `--check` fails: a file obs-init would still change, or a value that differs.
 /// The answers file is left out: it records choices, it is not onboarding.
 /// `--check`'s report and exit code: 3 when onboarding is missing or has drifted.
-fn check(plan: &Plan, format: Format) -> ExitCode {
+fn check(plan: &Plan, format: Format, command: &str) -> ExitCode {
     let drifted = drifted(plan);
     if format == Format::Json {
         let out = report::json_plan(plan, "check", Some(!drifted));
         let _ = writeln!(anstream::stdout(), "{out}");
     } else {
-        let _ = report::check(&mut anstream::stderr(), plan, drifted);
+        let _ = report::check(&mut anstream::stderr(), plan, drifted, command);
     }
     ExitCode::from(if drifted { EXIT_CHECK_FAILED } else { 0 })
 }

@@ -99,8 +99,9 @@ pub fn conflict(err: &mut dyn Write, c: &FileConflict) -> io::Result<()> {
     )
 }
 
-/// `--check`'s report: what is missing or differs, or that all is up to date.
-pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool) -> io::Result<()> {
+/// `--check`'s report: what is missing or differs, or that all is up to date; `command` is
+/// what fixes it (`obs-init`, `obs-init kubernetes`).
+pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool, command: &str) -> io::Result<()> {
     if !drifted {
         return writeln!(
             err,
@@ -132,7 +133,7 @@ pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool) -> io::Result<()> 
     }
     writeln!(
         err,
-        "onboarding is missing or has drifted: run obs-init (--dry-run shows what it would do)"
+        "onboarding is missing or has drifted: run {command} (--dry-run shows what it would do)"
     )
 }
 

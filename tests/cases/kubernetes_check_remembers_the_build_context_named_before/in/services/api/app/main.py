@@ -1,0 +1,11 @@
+from fastapi import FastAPI
+
+from .setup_observability import instrument_fastapi
+
+app = FastAPI()
+instrument_fastapi(app)
+
+
+@app.get("/")
+def root():
+    return {"ok": True}

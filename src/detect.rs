@@ -248,9 +248,16 @@ fn source(path: &Path) -> Option<Source> {
 fn file_evidence(path: &Path, kind: Source, shown: &str) -> Vec<(Framework, String)> {
     // A requirements file compiled from a `.in` lists what the project's packages pull in
     // too (locust brings flask): the `.in` beside it is what the project asks for.
+    // An `.in` that includes others (`-r base.in`) does not list everything itself: then
+    // the compiled file, transitive packages and all, is the better evidence.
     let source_in = path.with_extension("in");
+    let includes = |text: String| {
+        text.lines().any(|l| {
+            l.trim_start().starts_with("-r") || l.trim_start().starts_with("--requirement")
+        })
+    };
     let (path, shown) = match kind {
-        Source::Requirements if source_in.is_file() => (
+        Source::Requirements if fs::read_to_string(&source_in).is_ok_and(|t| !includes(t)) => (
             source_in.as_path(),
             format!("{}.in", shown.strip_suffix(".txt").unwrap_or(shown)),
         ),
@@ -372,6 +379,23 @@ pub fn find_files_where(root: &Path, wanted: impl Fn(&str) -> bool) -> Vec<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compiled_requirements_file_is_read_through_its_source_unless_that_includes_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let txt = dir.path().join("requirements.txt");
+        std::fs::write(&txt, "flask==3.1.3\n    # via locust\nlocust==2.43.0\n").expect("w");
+        std::fs::write(dir.path().join("requirements.in"), "locust==2.43.0\n").expect("w");
+        let found = file_evidence(&txt, Source::Requirements, "requirements.txt");
+        assert!(found.is_empty(), "{found:?}");
+        // With `-r`, the source does not list everything: the compiled file is read.
+        std::fs::write(dir.path().join("requirements.in"), "-r base.in\nlocust\n").expect("w");
+        let found = file_evidence(&txt, Source::Requirements, "requirements.txt");
+        assert_eq!(
+            found,
+            vec![(Framework::Flask, "requirements.txt lists flask".to_string())]
+        );
+    }
 
     #[test]
     fn imports_are_read_from_both_forms() {

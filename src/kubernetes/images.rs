@@ -75,39 +75,21 @@ pub fn built_images(dir: &Path) -> Vec<BuiltImage> {
             continue;
         };
         let folder = path.parent().unwrap_or(Path::new("."));
-        let services = doc
-            .root
-            .as_ref()
-            .and_then(|r| r.get("services"))
-            .and_then(Node::entries)
-            .unwrap_or_default();
-        for (_, service) in services {
-            let (Some(image), Some(build)) = (
-                service.get("image").and_then(Node::as_str),
-                service.get("build"),
-            ) else {
-                continue;
-            };
-            let (context, dockerfile) = match build.as_str() {
-                Some(c) => (c.to_string(), None),
-                None => (
-                    build
-                        .get("context")
-                        .and_then(Node::as_str)
-                        .unwrap_or(".")
-                        .to_string(),
-                    build
-                        .get("dockerfile")
-                        .and_then(Node::as_str)
-                        .map(String::from),
-                ),
-            };
-            out.push(BuiltImage {
-                image: repository(image).to_string(),
-                context: folder.join(context),
-                dockerfile,
-                source: crate::plan::display(dir, &path),
-            });
+        let Some(services) = doc.root.as_ref().and_then(|r| r.get("services")) else {
+            continue;
+        };
+        // As onboarding reads a service: what it extends counts.
+        for (name, _) in services.entries().unwrap_or_default() {
+            let Some(name) = name.as_str() else { continue };
+            let info = crate::compose::service_info(&doc, services, name);
+            if let (Some(image), Some(context)) = (info.image, info.build) {
+                out.push(BuiltImage {
+                    image: repository(&image).to_string(),
+                    context: folder.join(context),
+                    dockerfile: info.dockerfile,
+                    source: crate::plan::display(dir, &path),
+                });
+            }
         }
     }
     out

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::ComposeError;
+use crate::plan::absolute;
 use crate::yaml::doc::Node;
 
 /// The names kustomize looks for in a folder, in its order.
@@ -136,21 +137,21 @@ impl Project {
 
     /// The kustomization of a folder.
     pub fn at(&self, folder: &Path) -> Option<&Kustomization> {
-        let folder = normal(folder);
-        self.all.iter().find(|k| normal(k.folder()) == folder)
+        let folder = absolute(folder);
+        self.all.iter().find(|k| absolute(k.folder()) == folder)
     }
 
     /// Whether a file is a patch or a configuration of some kustomization, or one obs-init
     /// writes for an overlay: not a manifest to onboard.
     pub fn is_not_resource(&self, file: &Path) -> bool {
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let file = normal(file);
+        let file = absolute(file);
         name == PATCH_FILE
             || name == NAME_REFERENCE_FILE
             || self
                 .all
                 .iter()
-                .any(|k| k.not_resources.iter().any(|p| normal(p) == file))
+                .any(|k| k.not_resources.iter().any(|p| absolute(p) == file))
     }
 
     /// The kustomizations that build on `folder`, directly or through others, each with the
@@ -159,7 +160,7 @@ impl Project {
         let mut out = Vec::new();
         for k in &self.all {
             let mut chain = vec![k];
-            if self.reaches(k, &normal(folder), &mut chain) {
+            if self.reaches(k, &absolute(folder), &mut chain) {
                 out.push(chain);
             }
         }
@@ -173,7 +174,7 @@ impl Project {
         chain: &mut Vec<&'a Kustomization>,
     ) -> bool {
         for next in &from.builds_on {
-            let next = normal(next);
+            let next = absolute(next);
             if next == folder {
                 return true;
             }
@@ -190,12 +191,12 @@ impl Project {
 
     /// The kustomizations nothing else builds on: the ones that are applied.
     pub fn is_leaf(&self, k: &Kustomization) -> bool {
-        let folder = normal(k.folder());
+        let folder = absolute(k.folder());
         !k.component
             && !self
                 .all
                 .iter()
-                .any(|o| o.builds_on.iter().any(|b| normal(b) == folder))
+                .any(|o| o.builds_on.iter().any(|b| absolute(b) == folder))
     }
 
     /// The manifest files `top` builds, each with the chain of kustomizations from `top`
@@ -226,23 +227,6 @@ impl Project {
             }
         }
     }
-}
-
-/// A path with `.` and `..` taken out, so that `overlays/prod/../../base` is `base`.
-pub fn normal(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// The transformer configuration that makes kustomize rename the `dapr.io/config`
@@ -290,12 +274,12 @@ mod tests {
         assert!(!project.is_not_resource(&base.join("web.yaml")));
         assert!(project.is_leaf(&k));
         let built = project.files_built_by(project.at(&prod).expect("prod"));
-        let files: Vec<PathBuf> = built.iter().map(|(f, _)| normal(f)).collect();
+        let files: Vec<PathBuf> = built.iter().map(|(f, _)| absolute(f)).collect();
         assert_eq!(
             files,
             vec![
-                normal(&prod.join("extra.yaml")),
-                normal(&base.join("web.yaml"))
+                absolute(&prod.join("extra.yaml")),
+                absolute(&base.join("web.yaml"))
             ]
         );
     }

@@ -68,9 +68,8 @@ fn is_manifest_name(name: &str) -> bool {
 /// their callers): what `obs-init kubernetes` onboards without `-f`.
 pub fn manifest_files(dir: &Path) -> Vec<PathBuf> {
     let project = kustomize::Project::scan(dir).unwrap_or_default();
-    crate::detect::find_files_where(dir, is_manifest_name)
+    manifests_below(&project, dir)
         .into_iter()
-        .filter(|f| !project.is_not_resource(f))
         .filter(|f| {
             std::fs::read_to_string(f)
                 .ok()
@@ -80,24 +79,33 @@ pub fn manifest_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The YAML files below `folder` that may hold workloads: not kustomizations, not obs-init's
+/// Configuration, not a kustomization's patches or transformer configurations.
+fn manifests_below(project: &kustomize::Project, folder: &Path) -> Vec<PathBuf> {
+    crate::detect::find_files_where(folder, is_manifest_name)
+        .into_iter()
+        .filter(|f| !project.is_not_resource(f))
+        .collect()
+}
+
 pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
     let project = kustomize::Project::scan(&opts.dir)?;
     let named = !opts.files.is_empty();
-    let below = |folder: &Path| -> Vec<PathBuf> {
-        crate::detect::find_files_where(folder, is_manifest_name)
-            .into_iter()
-            .filter(|f| !project.is_not_resource(f))
-            .collect()
-    };
     // A folder named with --file stands for the manifests in it.
     let files: Vec<PathBuf> = if named {
         opts.files
             .iter()
             .map(|f| opts.dir.join(f))
-            .flat_map(|f| if f.is_dir() { below(&f) } else { vec![f] })
+            .flat_map(|f| {
+                if f.is_dir() {
+                    manifests_below(&project, &f)
+                } else {
+                    vec![f]
+                }
+            })
             .collect()
     } else {
-        below(&opts.dir)
+        manifests_below(&project, &opts.dir)
     };
     let saved = super::read_answers(&opts.dir)?.map(|(a, _)| a);
     // The build contexts named before count as named again; the flag wins.
@@ -107,11 +115,16 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
             opts.contexts.push((name.clone(), PathBuf::from(dir)));
         }
     }
-    let (opts, left_out, apps) = default_workloads(&opts, &files);
-    let extra = framework_env(&opts, &apps);
+    // Where the images are built, read once: it decides the workloads, their variables
+    // and their Python side.
+    let built = images::built_images(&opts.dir);
+    let (opts, left_out, apps) = default_workloads(&opts, &files, &built);
+    let extra = framework_env(&opts, &apps, &built);
     let mut plan = match mode(&opts, &project, &files, saved.as_ref())? {
-        KustomizeMode::PatchOverlays(overlays) => plan_patches(&opts, &project, &overlays, &extra)?,
-        _ => plan_in_place(&opts, &project, &files, &extra)?,
+        KustomizeMode::PatchOverlays(overlays) => {
+            plan_patches(&opts, &project, &overlays, &extra, &built)?
+        }
+        _ => plan_in_place(&opts, &project, &files, &extra, &built)?,
     };
     plan.notes.splice(0..0, left_out);
     Ok(plan)
@@ -123,6 +136,7 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
 fn default_workloads(
     opts: &KubernetesOptions,
     files: &[PathBuf],
+    built: &[images::BuiltImage],
 ) -> (KubernetesOptions, Vec<Note>, Vec<App>) {
     let mut apps = Vec::new();
     for file in files {
@@ -136,10 +150,9 @@ fn default_workloads(
     if !opts.workloads.is_empty() {
         return (opts.clone(), Vec::new(), apps);
     }
-    let built = images::built_images(&opts.dir);
     let (ours, theirs): (Vec<&App>, Vec<&App>) = apps
         .iter()
-        .partition(|a| context_of(opts, &built, a).is_some());
+        .partition(|a| context_of(opts, built, a).is_some());
     if ours.is_empty() || theirs.is_empty() {
         return (opts.clone(), Vec::new(), apps);
     }
@@ -188,11 +201,14 @@ fn context_of(
 
 /// What a workload's framework needs on its container besides the collector's variables:
 /// MLflow exports its traces over OTLP only when told where (to the in-cluster collector).
-fn framework_env(opts: &KubernetesOptions, apps: &[App]) -> Vec<(String, Vec<(String, String)>)> {
-    let built = images::built_images(&opts.dir);
+fn framework_env(
+    opts: &KubernetesOptions,
+    apps: &[App],
+    built: &[images::BuiltImage],
+) -> Vec<(String, Vec<(String, String)>)> {
     apps.iter()
         .filter_map(|app| {
-            let (context, _, _) = context_of(opts, &built, app)?;
+            let (context, _, _) = context_of(opts, built, app)?;
             let found = crate::detect::detect(
                 app.image.as_deref(),
                 &app.commands,
@@ -304,6 +320,7 @@ fn plan_in_place(
     project: &kustomize::Project,
     files: &[PathBuf],
     extra: &[(String, Vec<(String, String)>)],
+    built: &[images::BuiltImage],
 ) -> Result<Plan, Error> {
     let named = !opts.files.is_empty();
     let mut plan = Plan::empty(opts.dir.clone());
@@ -413,7 +430,7 @@ fn plan_in_place(
             plan.push(change);
         }
     }
-    python_sides(opts, &apps, &mut plan, &mut needers)?;
+    python_sides(opts, built, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     // A base is applied through the overlays that build on it, where it has any.
     let mut kustomized: Vec<PathBuf> = Vec::new();
@@ -455,6 +472,7 @@ fn plan_patches(
     project: &kustomize::Project,
     overlays: &[PathBuf],
     extra: &[(String, Vec<(String, String)>)],
+    built: &[images::BuiltImage],
 ) -> Result<Plan, Error> {
     let mut plan = Plan::empty(opts.dir.clone());
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
@@ -462,7 +480,7 @@ fn plan_patches(
     let named: Vec<PathBuf> = opts
         .files
         .iter()
-        .map(|f| kustomize::normal(&opts.dir.join(f)))
+        .map(|f| absolute(&opts.dir.join(f)))
         .collect();
     for folder in overlays {
         let Some(top) = project.at(folder) else {
@@ -478,12 +496,12 @@ fn plan_patches(
             if !is_manifest_name(name)
                 || project.is_not_resource(&file)
                 || !file.is_file()
-                || (!named.is_empty() && !named.contains(&kustomize::normal(&file)))
+                || (!named.is_empty() && !named.contains(&absolute(&file)))
             {
                 continue;
             }
             let content = read_text(&file)?;
-            let shown = display(&opts.dir, &kustomize::normal(&file));
+            let shown = display(&opts.dir, &file);
             let Some(out) = onboard_file(
                 opts,
                 extra,
@@ -566,7 +584,7 @@ fn plan_patches(
         needers.push((top.path.clone(), who));
     }
     missing_workloads(opts, &plan)?;
-    python_sides(opts, &apps, &mut plan, &mut needers)?;
+    python_sides(opts, built, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     let overlays: Vec<&PathBuf> = overlays.iter().collect();
     plan.next_steps.push(apply_step(&opts.dir, &overlays, &[]));
@@ -578,11 +596,11 @@ fn plan_patches(
 /// its dependencies, as for a compose service.
 fn python_sides(
     opts: &KubernetesOptions,
+    built: &[images::BuiltImage],
     apps: &[(String, App)],
     plan: &mut Plan,
     needers: &mut Vec<(PathBuf, Vec<String>)>,
 ) -> Result<(), Error> {
-    let built = images::built_images(&opts.dir);
     let python_opts = Options {
         edit_entrypoint: opts.edit_entrypoint,
         ..Options::new(opts.dir.clone())
@@ -595,7 +613,7 @@ fn python_sides(
             continue;
         }
         done.push(who);
-        let found = context_of(opts, &built, app);
+        let found = context_of(opts, built, app);
         let Some((context, dockerfile, source)) = found else {
             unknown.push(id);
             continue;
@@ -625,13 +643,7 @@ fn python_sides(
                 kind: NoteKind::Decided,
             });
         }
-        let image = {
-            let c = absolute(&context);
-            let name = dockerfile.as_deref().unwrap_or("Dockerfile");
-            std::fs::read_to_string(c.join(name))
-                .ok()
-                .map(|text| (c, crate::dockerfile::final_stage(&text)))
-        };
+        let image = super::onboard::read_image(&context, dockerfile.as_deref());
         let target = Target {
             service: id.clone(),
             python: crate::interpreter::detect(

@@ -240,12 +240,9 @@ fn resolve<'p>(
         let python = context.as_deref().and_then(|c| {
             interpreter::detect(c, info.dockerfile.as_deref(), info.image.as_deref())
         });
-        let image = context.as_deref().and_then(|c| {
-            let c = absolute(c);
-            let name = info.dockerfile.as_deref().unwrap_or("Dockerfile");
-            let text = std::fs::read_to_string(c.join(name)).ok()?;
-            Some((c, crate::dockerfile::final_stage(&text)))
-        });
+        let image = context
+            .as_deref()
+            .and_then(|c| read_image(c, info.dockerfile.as_deref()));
         targets.push(Target {
             service: name.clone(),
             context,
@@ -656,6 +653,17 @@ fn record_files(
             .map(|s| answers::needer(compose_rel, s));
         record_file(record, &display(&opts.dir, &change.path), change, needers);
     }
+}
+
+/// The build context (absolute) and the final stage of its Dockerfile (`dockerfile`,
+/// relative to the context, else `Dockerfile`), read once for a target.
+pub(super) fn read_image(
+    context: &Path,
+    dockerfile: Option<&str>,
+) -> Option<(PathBuf, crate::dockerfile::Stage)> {
+    let context = absolute(context);
+    let text = std::fs::read_to_string(context.join(dockerfile.unwrap_or("Dockerfile"))).ok()?;
+    Some((context, crate::dockerfile::final_stage(&text)))
 }
 
 /// One service to onboard, with what planning learnt of it.

@@ -9,6 +9,13 @@ pub const NETWORK: &str = "observability-net";
 pub const COLLECTOR_ADDRESS: &str = "otel-collector:4317";
 /// The standard OTLP endpoint: gRPC needs the `http://` scheme to talk plaintext.
 pub const COLLECTOR_URL: &str = "http://otel-collector:4317";
+/// The collector's address inside a cluster: the service the Kubernetes platform creates.
+pub const CLUSTER_COLLECTOR_ADDRESS: &str = "otel-collector.observability.svc.cluster.local:4317";
+/// The name of the Dapr Configuration obs-init writes for Kubernetes, which `dapr.io/config`
+/// names.
+pub const K8S_CONFIG_NAME: &str = "dapr-config";
+/// The file it is written to, beside the manifests.
+pub const K8S_CONFIG_FILE: &str = "dapr-config.yaml";
 /// Where the sidecar sees the Dapr configuration.
 pub const CONFIG_MOUNT: &str = "/config/dapr-config.yml";
 /// The Dapr configuration obs-init writes, in the project directory unless `--dapr-config`.

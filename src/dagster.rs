@@ -25,7 +25,7 @@ pub fn configure(
     handler_class: &str,
     fix_invalid: bool,
 ) -> Result<Option<String>, ComposeError> {
-    let (text, doc) = crate::compose::parse(content)?;
+    let (text, doc) = crate::yaml::parse_file(content)?;
     let handler = NewNode::Map(vec![
         ("class".into(), NewNode::str(handler_class)),
         ("level".into(), NewNode::str("INFO")),
@@ -49,7 +49,7 @@ pub fn configure(
         }
         out.push_str(&block);
         let expected = NewNode::Map(vec![("python_logs".into(), python_logs())]).to_value();
-        let actual = crate::compose::parse(&out)?
+        let actual = crate::yaml::parse_file(&out)?
             .1
             .root
             .as_ref()
@@ -200,7 +200,7 @@ pub fn configure_launcher(
     network: &str,
     env: &[(String, String)],
 ) -> Result<(Option<String>, Vec<String>), ComposeError> {
-    let (text, doc) = crate::compose::parse(content)?;
+    let (text, doc) = crate::yaml::parse_file(content)?;
     let mut notes = Vec::new();
     let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
         return Ok((None, notes));
@@ -309,7 +309,7 @@ pub fn configure_launcher(
 /// `dagster.yaml` without obs-init's handler (`None` when it has none): the whole
 /// `python_logs` block when it holds nothing else, else the handler alone.
 pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {
-    let (text, doc) = crate::compose::parse(content)?;
+    let (text, doc) = crate::yaml::parse_file(content)?;
     let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
         return Ok(None);
     };
@@ -388,7 +388,7 @@ pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {
 /// The logging handlers a dagster.yaml configures for runs: each handler's key, the class
 /// it names, and the 1-based line of the class.
 pub fn handler_classes(content: &str) -> Vec<(String, String, usize)> {
-    let Ok((_, doc)) = crate::compose::parse(content) else {
+    let Ok((_, doc)) = crate::yaml::parse_file(content) else {
         return Vec::new();
     };
     let handlers = doc

@@ -3,7 +3,6 @@
 //! The scan respects `.gitignore` and never enters virtualenvs, `node_modules` or build
 //! outputs, so it stays fast on large monorepos.
 
-use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -12,63 +11,7 @@ use std::io::Read;
 use ignore::WalkBuilder;
 
 use crate::deps;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Framework {
-    FastApi,
-    Flask,
-    Django,
-    Celery,
-    Mlflow,
-    Dagster,
-    /// Plain Python: the module and its dependencies, nothing framework-specific.
-    Python,
-}
-
-impl Framework {
-    pub const ALL: [Framework; 7] = [
-        Framework::FastApi,
-        Framework::Flask,
-        Framework::Django,
-        Framework::Celery,
-        Framework::Mlflow,
-        Framework::Dagster,
-        Framework::Python,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Framework::FastApi => "fastapi",
-            Framework::Flask => "flask",
-            Framework::Django => "django",
-            Framework::Celery => "celery",
-            Framework::Mlflow => "mlflow",
-            Framework::Dagster => "dagster",
-            Framework::Python => "python",
-        }
-    }
-
-    /// The framework a distribution or import name belongs to.
-    fn of_package(name: &str) -> Option<Framework> {
-        match name {
-            "fastapi" => Some(Framework::FastApi),
-            "flask" => Some(Framework::Flask),
-            "django" => Some(Framework::Django),
-            "celery" => Some(Framework::Celery),
-            "mlflow" | "mlflow-skinny" => Some(Framework::Mlflow),
-            "dagster" | "dagster-webserver" | "dagster-postgres" | "dagster-docker" => {
-                Some(Framework::Dagster)
-            }
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Framework {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::frameworks::Framework;
 
 /// What was found, and why: each framework with the first piece of evidence for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

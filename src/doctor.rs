@@ -11,7 +11,9 @@ use crate::compose::interpolate::{Vars, interpolate};
 use crate::compose::{self, COLLECTOR_ADDRESS, CONFIG_MOUNT, METRICS_LABEL, METRICS_PORT, NETWORK};
 use crate::contract;
 use crate::error::{ComposeError, Error};
-use crate::plan::{display, find_compose, read_text};
+use crate::files::read_text;
+use crate::paths::display;
+use crate::plan::find_compose;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::model::{Data, Value};
 use crate::{dagster, detect, python};
@@ -77,7 +79,7 @@ pub fn diagnose(
                 &doc,
                 &shown,
                 &compose_path,
-                &Vars::for_project(&crate::plan::compose_dir(&compose_path)),
+                &Vars::for_project(&crate::paths::compose_dir(&compose_path)),
                 &mut findings,
                 &mut collector,
             );
@@ -95,7 +97,7 @@ pub fn diagnose(
                 &doc,
                 &shown,
                 &overlay,
-                &Vars::for_project(&crate::plan::compose_dir(&compose_path)),
+                &Vars::for_project(&crate::paths::compose_dir(&compose_path)),
                 &mut findings,
                 &mut collector,
             ),
@@ -160,7 +162,7 @@ pub fn project_endpoint(
     file: Option<&Path>,
 ) -> Result<Option<(String, String, bool)>, Error> {
     let compose_path = find_compose(dir, file)?;
-    let vars = Vars::for_project(&crate::plan::compose_dir(&compose_path));
+    let vars = Vars::for_project(&crate::paths::compose_dir(&compose_path));
     let resolved = |s: &str| interpolate(s, &vars).unwrap_or_else(|_| s.to_string());
     let mut files = vec![compose_path.clone()];
     files.extend(overlays(dir, &compose_path));
@@ -192,7 +194,7 @@ pub fn project_endpoint(
 /// The overlays Compose loads with the compose file: the one the answers file records, and
 /// those `.env`'s `COMPOSE_FILE` lists that obs-init wrote.
 fn overlays(dir: &Path, compose_path: &Path) -> Vec<std::path::PathBuf> {
-    let compose_dir = crate::plan::compose_dir(compose_path);
+    let compose_dir = crate::paths::compose_dir(compose_path);
     let mut found = Vec::new();
     let recorded = crate::plan::read_answers(dir)
         .ok()
@@ -212,7 +214,7 @@ fn overlays(dir: &Path, compose_path: &Path) -> Vec<std::path::PathBuf> {
         if ours
             && !found
                 .iter()
-                .any(|f| crate::plan::absolute(f) == crate::plan::absolute(&path))
+                .any(|f| crate::paths::absolute(f) == crate::paths::absolute(&path))
         {
             found.push(path);
         }
@@ -281,7 +283,7 @@ fn check_sdk_lines(
     let Ok(services) = compose::services(doc) else {
         return Ok(());
     };
-    let compose_dir = crate::plan::compose_dir(compose_path);
+    let compose_dir = crate::paths::compose_dir(compose_path);
     let mut seen = Vec::new();
     for name in compose::service_names(services) {
         let info = compose::service_info(doc, services, &name);
@@ -598,7 +600,7 @@ fn check_sidecar(
         Some(src) => {
             // Compose resolves a relative source against the compose file's folder; a
             // source that is not a file there becomes an empty directory in the container.
-            let resolved = crate::plan::compose_dir(compose_path).join(&src);
+            let resolved = crate::paths::compose_dir(compose_path).join(&src);
             if !resolved.is_file() {
                 add(
                     Severity::Error,

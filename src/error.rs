@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::paths::shown;
+
 /// A 1-based position in a file; the column is known for syntax errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
@@ -251,20 +253,6 @@ impl ComposeError {
     }
 }
 
-/// A path as messages show it: without `./` components (`././pyproject.toml` reads
-/// `pyproject.toml`).
-pub fn shown(path: &std::path::Path) -> String {
-    let clean: PathBuf = path
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect();
-    if clean.as_os_str().is_empty() {
-        ".".into()
-    } else {
-        clean.display().to_string()
-    }
-}
-
 /// [`shown`] for serde: a path in JSON reads as in the text.
 pub fn serialize_path<S: serde::Serializer>(
     path: &std::path::Path,
@@ -349,7 +337,7 @@ pub enum Error {
     #[error(
         "{overlay} builds on {}, which would each hold the {} Configuration in one namespace: kustomize refuses the same resource twice",
         bases.join(" and "),
-        crate::kubernetes::CONFIG_NAME
+        crate::contract::K8S_CONFIG_NAME
     )]
     KustomizeDuplicate {
         overlay: String,

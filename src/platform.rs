@@ -165,7 +165,7 @@ fn build(dir: &Path, target: Target) -> Result<Plan, Error> {
 }
 
 fn kubernetes_next_steps(dir: &Path) -> Vec<String> {
-    let shown = plan::display(Path::new("."), dir);
+    let shown = crate::paths::display(Path::new("."), dir);
     vec![
         format!(
             "install it into the {KUBERNETES_NAMESPACE} namespace: cd {shown} && helmfile apply \
@@ -183,7 +183,7 @@ fn kubernetes_next_steps(dir: &Path) -> Vec<String> {
 }
 
 fn next_steps(dir: &Path) -> Vec<String> {
-    let setup = plan::display(Path::new("."), &dir.join("setup.sh"));
+    let setup = crate::paths::display(Path::new("."), &dir.join("setup.sh"));
     let setup = if setup.starts_with('/') || setup.starts_with('.') {
         setup
     } else {

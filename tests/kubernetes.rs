@@ -15,7 +15,7 @@ use std::process::Command;
 
 use obs_init::kubernetes::kustomize::Project;
 use obs_init::kubernetes::onboard::onboard;
-use obs_init::kubernetes::{self, COLLECTOR_ADDRESS};
+use obs_init::kubernetes::{self, CLUSTER_COLLECTOR_ADDRESS as COLLECTOR_ADDRESS};
 use serde_json::Value as Json;
 
 /// The kinds whose pods complete when every container has exited, which a Dapr sidecar

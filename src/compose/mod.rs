@@ -221,7 +221,7 @@ pub struct Overwritten {
 
 /// Parses `content` as YAML, with the parser's errors as the refusals they are.
 pub fn parse(content: &str) -> Result<(Text, Document), ComposeError> {
-    crate::yaml::parse(content).map_err(|e| ComposeError::from_parse(e, content))
+    crate::yaml::parse_file(content)
 }
 
 /// The mapping of services in a parsed compose document.

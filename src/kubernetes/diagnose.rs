@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::kustomize::Project;
 use super::{documents, parse_piece, template_path};
 use crate::doctor::{Finding, Severity};
-use crate::plan::display;
+use crate::paths::display;
 use crate::yaml::doc::{Document, Node};
 use crate::yaml::model::{Data, Value};
 

@@ -40,7 +40,7 @@ pub fn built_images(dir: &Path) -> Vec<BuiltImage> {
         };
         let folder = path.parent().unwrap_or(Path::new("."));
         for piece in super::documents(&text) {
-            let Ok((_, doc)) = crate::compose::parse(piece.text) else {
+            let Ok((_, doc)) = crate::yaml::parse_file(piece.text) else {
                 continue;
             };
             let artifacts = doc
@@ -62,7 +62,7 @@ pub fn built_images(dir: &Path) -> Vec<BuiltImage> {
                         .and_then(|d| d.get("dockerfile"))
                         .and_then(Node::as_str)
                         .map(String::from),
-                    source: crate::plan::display(dir, &path),
+                    source: crate::paths::display(dir, &path),
                 });
             }
         }
@@ -71,7 +71,7 @@ pub fn built_images(dir: &Path) -> Vec<BuiltImage> {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let Ok((_, doc)) = crate::compose::parse(&text) else {
+        let Ok((_, doc)) = crate::yaml::parse_file(&text) else {
             continue;
         };
         let folder = path.parent().unwrap_or(Path::new("."));
@@ -87,7 +87,7 @@ pub fn built_images(dir: &Path) -> Vec<BuiltImage> {
                     image: repository(&image).to_string(),
                     context: folder.join(context),
                     dockerfile: info.dockerfile,
-                    source: crate::plan::display(dir, &path),
+                    source: crate::paths::display(dir, &path),
                 });
             }
         }

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::ComposeError;
-use crate::plan::absolute;
+use crate::paths::absolute;
 use crate::yaml::doc::Node;
 
 /// The names kustomize looks for in a folder, in its order.
@@ -58,7 +58,7 @@ pub fn file_in(folder: &Path) -> Option<PathBuf> {
 
 /// Reads a kustomization file's text.
 pub fn parse(path: &Path, content: &str) -> Result<Kustomization, ComposeError> {
-    let (_, doc) = crate::compose::parse(content)?;
+    let (_, doc) = crate::yaml::parse_file(content)?;
     let folder = path.parent().unwrap_or(Path::new("."));
     let mut out = Kustomization {
         path: path.to_path_buf(),
@@ -124,7 +124,7 @@ impl Project {
     pub fn scan(dir: &Path) -> Result<Project, crate::error::Error> {
         let mut all = Vec::new();
         for path in crate::detect::find_files_where(dir, |n| FILE_NAMES.contains(&n)) {
-            let content = crate::plan::read_text(&path)?;
+            let content = crate::files::read_text(&path)?;
             all.push(
                 parse(&path, &content).map_err(|source| crate::error::Error::Compose {
                     path: path.clone(),

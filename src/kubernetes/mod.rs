@@ -22,13 +22,9 @@ pub const WORKLOAD_KINDS: [(&str, &[&str]); 5] = [
     ("CronJob", &["spec", "jobTemplate", "spec", "template"]),
 ];
 
-/// The collector's address inside the cluster: the service the Kubernetes platform creates.
-pub const COLLECTOR_ADDRESS: &str = "otel-collector.observability.svc.cluster.local:4317";
-
-/// The name of the Dapr Configuration obs-init writes, which `dapr.io/config` names.
-pub const CONFIG_NAME: &str = "dapr-config";
-/// The file it is written to, beside the manifests.
-pub const CONFIG_FILE: &str = "dapr-config.yaml";
+pub use crate::contract::{
+    CLUSTER_COLLECTOR_ADDRESS, K8S_CONFIG_FILE as CONFIG_FILE, K8S_CONFIG_NAME as CONFIG_NAME,
+};
 
 /// One document of a manifest file: where it starts, and its text (without the `---` line
 /// that opens it).
@@ -147,7 +143,7 @@ fn block_scalars(node: &Node, out: &mut Vec<(usize, usize)>) {
 /// Parses one document, its lines numbered as in the whole file.
 pub fn parse_piece(piece: &Piece<'_>) -> Result<(crate::yaml::text::Text, Document), ComposeError> {
     let before = piece.lines_before;
-    let (text, doc) = crate::compose::parse(piece.text).map_err(|e| shift(e, before))?;
+    let (text, doc) = crate::yaml::parse_file(piece.text).map_err(|e| shift(e, before))?;
     check_not_templated(piece.text, &doc, before)?;
     Ok((text, doc))
 }

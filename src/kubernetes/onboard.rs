@@ -557,7 +557,8 @@ mod tests {
 
     #[test]
     fn the_pod_template_gets_the_annotations_and_the_container_the_variables() {
-        let out = onboard(DEPLOYMENT, &[], super::super::COLLECTOR_ADDRESS).expect("onboards");
+        let out =
+            onboard(DEPLOYMENT, &[], super::super::CLUSTER_COLLECTOR_ADDRESS).expect("onboards");
         let after = &out.after;
         assert!(
             after.contains("      labels:\n        app: web\n      annotations:\n        dapr.io/enabled: \"true\"\n        dapr.io/app-id: \"web\"\n        dapr.io/app-port: \"8080\"\n"),
@@ -573,7 +574,7 @@ mod tests {
                 && after.ends_with("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n")
         );
         // Idempotent.
-        let again = onboard(after, &[], super::super::COLLECTOR_ADDRESS).expect("again");
+        let again = onboard(after, &[], super::super::CLUSTER_COLLECTOR_ADDRESS).expect("again");
         assert_eq!(&again.after, after);
         assert!(again.conflicts.is_empty());
     }

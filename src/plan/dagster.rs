@@ -8,17 +8,18 @@
 //! so already, the services running Dagster get `PYTHONPATH` naming the folder the module's
 //! dotted path starts from, as the container sees it.
 
-use crate::compose::NoteKind;
 use std::path::{Path, PathBuf};
 
-use super::onboard::Target;
-use super::{FileChange, Options, Plan, Status, absolute, display, read_optional};
-use crate::compose::{self, Note};
+use super::python::Target;
+use super::{FileChange, Options, Plan, Status};
+use crate::compose::{self, Note, NoteKind};
 use crate::contract;
 use crate::dagster::{configure, configure_launcher};
-use crate::detect::{self, Framework};
-use crate::dockerfile;
+use crate::detect;
 use crate::error::Error;
+use crate::files::read_optional;
+use crate::frameworks::Framework;
+use crate::paths::{absolute, display};
 use crate::python;
 
 /// How the Dagster containers import the handler's module.
@@ -43,25 +44,10 @@ fn runs_steps(target: &Target) -> bool {
         "dagster dev",
         "asset materialize",
     ];
-    run_commands(target)
+    target
+        .run_commands()
         .iter()
         .any(|c| RUNNERS.iter().any(|r| c.contains(r)))
-}
-
-/// The final stage of the service's image, when its Dockerfile is in its build context.
-fn image_stage(target: &Target) -> Option<(&Path, &dockerfile::Stage)> {
-    target.image.as_ref().map(|(c, s)| (c.as_path(), s))
-}
-
-/// What the service's container runs: its compose command, else its image's.
-pub(super) fn run_commands(target: &Target) -> Vec<String> {
-    if target.commands.is_empty() {
-        image_stage(target)
-            .map(|(_, s)| s.commands.clone())
-            .unwrap_or_default()
-    } else {
-        target.commands.clone()
-    }
 }
 
 /// Where the host folder `dir` is inside the service's container: through a bind mount,
@@ -74,7 +60,7 @@ fn container_dir(compose_dir: &Path, target: &Target, dir: &Path) -> Option<Stri
             return Some(join_posix(inside, rest));
         }
     }
-    let (context, stage) = image_stage(target)?;
+    let (context, stage) = target.image_stage()?;
     let rel = dir.strip_prefix(context).ok()?;
     stage.container_dir(rel, |p| context.join(p).is_dir())
 }
@@ -98,7 +84,7 @@ fn host_file(compose_dir: &Path, target: &Target, path: &str) -> Option<PathBuf>
             });
         }
     }
-    let (context, stage) = image_stage(target)?;
+    let (context, stage) = target.image_stage()?;
     stage
         .host_file(path, |p| context.join(p).is_dir())
         .map(|rel| context.join(rel))
@@ -115,7 +101,8 @@ pub(super) fn instance_file(compose_dir: &Path, targets: &[Target]) -> Option<Pa
     {
         let home = match target.env("DAGSTER_HOME") {
             Some(home) => home.to_string(),
-            None => match image_stage(target)
+            None => match target
+                .image_stage()
                 .and_then(|(_, s)| s.env("DAGSTER_HOME").map(String::from))
             {
                 Some(home) => home,
@@ -148,7 +135,7 @@ fn not_in_image(compose_dir: &Path, target: &Target, module: &Path) -> String {
          folder): copy it into the image, or install its package there",
         target.service, shown
     );
-    let beside = image_stage(target).and_then(|(context, stage)| {
+    let beside = target.image_stage().and_then(|(context, stage)| {
         let rel = absolute(module_dir)
             .strip_prefix(context)
             .ok()?
@@ -177,7 +164,9 @@ fn join_posix(base: &str, rest: &Path) -> String {
 }
 
 fn image_pythonpath(target: &Target) -> Option<String> {
-    image_stage(target).and_then(|(_, s)| s.env("PYTHONPATH").map(String::from))
+    target
+        .image_stage()
+        .and_then(|(_, s)| s.env("PYTHONPATH").map(String::from))
 }
 
 /// What the Dagster services need to import `module`, the handler's module.
@@ -372,103 +361,4 @@ pub(super) fn plan_dagster(
         status,
     });
     Ok(())
-}
-
-/// The file Dagster loads the service's code location from, and what says so: the
-/// command's `-m`/`-f`/`--package-name` (compose's, else the image's), else the build
-/// context's `workspace.yaml`, else `[tool.dagster]` in its `pyproject.toml`.
-pub(super) fn code_file(target: &Target) -> Option<(PathBuf, String)> {
-    let context = target.context.as_deref()?;
-    for command in &run_commands(target) {
-        let words: Vec<&str> = command.split_whitespace().collect();
-        let working = flag_value(&words, &["-d", "--working-directory"]);
-        let base = working.map_or(context.to_path_buf(), |w| context.join(w));
-        let found = flag_value(&words, &["-f", "--python-file"])
-            .map(|f| base.join(f))
-            .filter(|p| p.is_file())
-            .or_else(|| {
-                flag_value(&words, &["-m", "--module-name", "--package-name"])
-                    .and_then(|m| module_file(&base, m))
-            });
-        if let Some(file) = found {
-            return Some((file, format!("its command `{command}` names it")));
-        }
-    }
-    let workspace = context.join("workspace.yaml");
-    if let Some(file) = std::fs::read_to_string(&workspace)
-        .ok()
-        .and_then(|text| workspace_file(context, &text))
-    {
-        return Some((file, "workspace.yaml names it".into()));
-    }
-    let pyproject = std::fs::read_to_string(context.join("pyproject.toml")).ok()?;
-    let doc: toml_edit::DocumentMut = pyproject.parse().ok()?;
-    let module = doc
-        .get("tool")?
-        .get("dagster")?
-        .get("module_name")?
-        .as_str()?;
-    let file = module_file(context, module)?;
-    Some((file, "pyproject.toml's [tool.dagster] names it".into()))
-}
-
-/// The word after the first of `flags` (`-m x`, `--module-name=x`).
-fn flag_value<'a>(words: &[&'a str], flags: &[&str]) -> Option<&'a str> {
-    words.iter().enumerate().find_map(|(i, w)| {
-        if flags.contains(w) {
-            return words.get(i + 1).copied();
-        }
-        let (flag, value) = w.split_once('=')?;
-        flags.contains(&flag).then_some(value)
-    })
-}
-
-/// The file of the dotted module `module` below `base`: `a/b.py` or `a/b/__init__.py`.
-fn module_file(base: &Path, module: &str) -> Option<PathBuf> {
-    let path = base.join(module.replace('.', "/"));
-    [path.with_extension("py"), path.join("__init__.py")]
-        .into_iter()
-        .find(|p| p.is_file())
-}
-
-/// The first code location a `workspace.yaml` loads from a file or module in `context`.
-fn workspace_file(context: &Path, text: &str) -> Option<PathBuf> {
-    let (_, doc) = compose::parse(text).ok()?;
-    let root = doc.root.as_ref()?;
-    let resolve = |n| doc.resolve(n);
-    for entry in resolve(root.get("load_from")?).items()? {
-        let entry = resolve(entry);
-        for (key, is_file) in [
-            ("python_file", true),
-            ("python_module", false),
-            ("python_package", false),
-        ] {
-            let Some(target) = entry.get(key).map(resolve) else {
-                continue;
-            };
-            let field = |k| target.get(k).map(resolve).and_then(|n| n.as_str());
-            let name = target.as_str().or_else(|| {
-                field(if is_file {
-                    "relative_path"
-                } else if key == "python_module" {
-                    "module_name"
-                } else {
-                    "package_name"
-                })
-            })?;
-            // A file is relative to the workspace file; a module imports from the working
-            // directory, which defaults to the workspace file's folder.
-            let found = if is_file {
-                Some(context.join(name)).filter(|p| p.is_file())
-            } else {
-                let base =
-                    field("working_directory").map_or(context.to_path_buf(), |w| context.join(w));
-                module_file(&base, name)
-            };
-            if found.is_some() {
-                return found;
-            }
-        }
-    }
-    None
 }

@@ -5,14 +5,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::onboard::Target;
-use super::{FileChange, Options, Plan, Status, absolute, display, generated_change, read_text};
+use super::python::{self, Container, PythonOptions, Target};
+use super::{FileChange, Plan, Status, generated_change};
 use crate::answers::{self, Answers};
 use crate::compose::{Note, NoteKind};
 use crate::conflict::FileConflict;
 use crate::error::{ComposeError, Error};
+use crate::files::read_text;
 use crate::kubernetes::onboard::App;
 use crate::kubernetes::{CONFIG_FILE, CONFIG_NAME, images, kustomize, onboard, patch};
+use crate::paths::{absolute, display};
 use crate::yaml::emit::{Layout, NewNode};
 use crate::yaml::splice::Editor;
 
@@ -601,9 +603,10 @@ fn python_sides(
     plan: &mut Plan,
     needers: &mut Vec<(PathBuf, Vec<String>)>,
 ) -> Result<(), Error> {
-    let python_opts = Options {
+    let python_opts = PythonOptions {
+        dir: opts.dir.clone(),
+        module_path: None,
         edit_entrypoint: opts.edit_entrypoint,
-        ..Options::new(opts.dir.clone())
     };
     let mut done: Vec<&str> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
@@ -622,7 +625,8 @@ fn python_sides(
             plan.notes.push(Note {
                 service: Some(id.clone()),
                 message: format!(
-                    "its build context {} ({source}) is not a folder of the project: no                      Python edits",
+                    "its build context {} ({source}) is not a folder of the project: no \
+                     Python edits",
                     context.display()
                 ),
                 kind: NoteKind::Info,
@@ -643,28 +647,24 @@ fn python_sides(
                 kind: NoteKind::Decided,
             });
         }
-        let image = super::onboard::read_image(&context, dockerfile.as_deref());
-        let target = Target {
-            service: id.clone(),
-            python: crate::interpreter::detect(
-                &context,
-                dockerfile.as_deref(),
-                app.image.as_deref(),
-            ),
-            context: Some(context),
-            outside: None,
-            frameworks: detection.found.into_iter().map(|(f, _)| f).collect(),
-            app_port: app.port,
-            dockerfile,
-            image,
-            commands: app.commands.clone(),
-            binds: Vec::new(),
-            environment: app.environment.clone(),
-        };
+        let target = Target::new(
+            id.clone(),
+            Some(context),
+            None,
+            detection.found.into_iter().map(|(f, _)| f).collect(),
+            app.port,
+            Container {
+                image: app.image.clone(),
+                dockerfile,
+                commands: app.commands.clone(),
+                binds: Vec::new(),
+                environment: app.environment.clone(),
+            },
+        );
         // Planned apart, so that the files its Python side changes are its own in the
         // record, shared when two workloads run one image.
         let mut own = Plan::empty(opts.dir.clone());
-        super::onboard::python_side(&python_opts, &target, &mut own)?;
+        python::plan(&python_opts, &target, &mut own)?;
         for change in own.files {
             match needers.iter_mut().find(|(p, _)| *p == change.path) {
                 Some((_, w)) => {
@@ -942,7 +942,7 @@ fn kustomization_change(
 /// The kustomization with `file` listed under the entry's key (added last, or as a new
 /// list).
 fn with_entry(content: &str, entry: Entry, file: &str) -> Result<String, ComposeError> {
-    let (text, doc) = crate::compose::parse(content)?;
+    let (text, doc) = crate::yaml::parse_file(content)?;
     let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
         return Err(ComposeError::Empty);
     };

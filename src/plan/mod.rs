@@ -6,7 +6,10 @@
 
 use std::fs;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use crate::files::read_optional;
+use crate::paths::{absolute, display};
 
 use crate::answers::Answers;
 use crate::compose::Note;
@@ -17,6 +20,7 @@ use crate::error::Error;
 mod dagster;
 pub mod kubernetes;
 mod onboard;
+pub mod python;
 pub mod remove;
 
 pub use onboard::plan;
@@ -66,6 +70,17 @@ pub struct Options {
     pub no_env: bool,
 }
 
+impl Options {
+    /// What the Python side reads of them.
+    pub fn python(&self) -> python::PythonOptions {
+        python::PythonOptions {
+            dir: self.dir.clone(),
+            module_path: self.module_path.clone(),
+            edit_entrypoint: self.edit_entrypoint,
+        }
+    }
+}
+
 /// What to do with a conflict: a file, variable or sidecar that exists with other content
 /// than obs-init would write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,28 +93,6 @@ pub enum ConflictPolicy {
     Abort,
     /// Ask the prompter; without one, abort.
     Prompt,
-}
-
-impl Options {
-    pub fn new(dir: impl Into<PathBuf>) -> Options {
-        Options {
-            dir: dir.into(),
-            file: None,
-            services: Vec::new(),
-            yes: false,
-            app_port: None,
-            dapr_version: None,
-            dapr_config: None,
-            module_path: None,
-            frameworks: Vec::new(),
-            dagster_home: None,
-            fix_invalid: false,
-            edit_entrypoint: false,
-            on_conflict: ConflictPolicy::Abort,
-            overlay: None,
-            no_env: false,
-        }
-    }
 }
 
 /// Asks the questions flags (and the answers file) did not answer. The binary plugs in a
@@ -429,22 +422,6 @@ pub(crate) fn record_file(
     }
 }
 
-/// A file's text, `None` when it does not exist.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, Error> {
-    match fs::read(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| Error::NotUtf8 {
-                path: path.to_path_buf(),
-            }),
-    }
-}
-
 /// A file obs-init generates whole (from a template): created when absent, left alone when
 /// equal; when the project's version differs, overwritten only with `overwrite`, else kept
 /// and reported as a conflict, `differs` saying how.
@@ -479,96 +456,4 @@ pub(crate) fn generated_change(
         after: wanted,
         status,
     })
-}
-
-pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
-    let bytes = fs::read(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    String::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
-        path: path.to_path_buf(),
-    })
-}
-
-/// `path` relative to `dir` when it lies inside (`.` for `dir` itself), else as given.
-pub(crate) fn display(dir: &Path, path: &Path) -> String {
-    let rel = absolute(path);
-    let base = absolute(dir);
-    let shown = rel
-        .strip_prefix(&base)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .to_string_lossy()
-        .replace('\\', "/");
-    if shown.is_empty() { ".".into() } else { shown }
-}
-
-/// An absolute, lexically normalised path (no `.` or `..`), without touching the disk.
-pub(crate) fn absolute(path: &Path) -> PathBuf {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut out = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// The folder a compose file's relative paths resolve against: the file's own (`.` for a
-/// bare file name, whose parent reads as an empty path).
-pub fn compose_dir(compose_path: &Path) -> PathBuf {
-    match compose_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// How a bind mount in a compose file in `from` names `to`: `./x` or `../x`.
-fn mount_source(from: &Path, to: &Path) -> String {
-    let from: Vec<_> = from.components().collect();
-    let to_parts: Vec<_> = to.components().collect();
-    let common = from
-        .iter()
-        .zip(&to_parts)
-        .take_while(|(a, b)| a == b)
-        .count();
-    let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
-    parts.extend(
-        to_parts[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    let joined = parts.join("/");
-    if joined.starts_with("..") {
-        joined
-    } else {
-        format!("./{joined}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mount_sources_are_relative_to_the_compose_file() {
-        assert_eq!(
-            mount_source(Path::new("/p"), Path::new("/p/dapr-config.yml")),
-            "./dapr-config.yml"
-        );
-        assert_eq!(
-            mount_source(Path::new("/p/deploy"), Path::new("/p/dapr-config.yml")),
-            "../dapr-config.yml"
-        );
-        assert_eq!(
-            mount_source(Path::new("/p"), Path::new("/p/dapr/config.yml")),
-            "./dapr/config.yml"
-        );
-    }
 }

@@ -11,7 +11,8 @@ use crate::contract;
 use crate::dapr;
 use crate::deps;
 use crate::error::Error;
-use crate::plan::{FileChange, Plan, Status, find_compose, read_text};
+use crate::files::read_text;
+use crate::plan::{FileChange, Plan, Status, find_compose};
 use crate::python::{self, Entry, Ownership};
 
 #[derive(Debug, Clone)]
@@ -39,7 +40,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
     {
         return plan_recorded(req, &compose_path, content, &answers_path, record, text);
     }
-    let compose_rel = crate::plan::display(&req.dir, &compose_path);
+    let compose_rel = crate::paths::display(&req.dir, &compose_path);
     let record = saved.as_ref().and_then(|(a, _)| a.compose(&compose_rel));
     let outcome = remove::remove(
         &content,
@@ -67,7 +68,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         entry_points: Vec::new(),
     };
     plan.push(FileChange {
-        display: crate::plan::display(&req.dir, &compose_path),
+        display: crate::paths::display(&req.dir, &compose_path),
         path: compose_path.clone(),
         status: if outcome.after == content {
             Status::Unchanged
@@ -103,7 +104,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         });
         if let Some((_, text)) = &saved {
             plan.push(FileChange {
-                display: crate::plan::display(&req.dir, &answers_path),
+                display: crate::paths::display(&req.dir, &answers_path),
                 path: answers_path.clone(),
                 before: Some(text.clone()),
                 after: String::new(),
@@ -122,7 +123,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         };
         let after = answers::write(Some(text), &left);
         plan.push(FileChange {
-            display: crate::plan::display(&req.dir, &answers_path),
+            display: crate::paths::display(&req.dir, &answers_path),
             path: answers_path.clone(),
             status: if after == *text {
                 Status::Unchanged
@@ -159,7 +160,7 @@ fn unrecorded_files(
         path: compose_path.to_path_buf(),
         source,
     })?;
-    let compose_dir = crate::plan::compose_dir(compose_path);
+    let compose_dir = crate::paths::compose_dir(compose_path);
     for name in removed {
         let info = compose::service_info(&doc, services, name);
         let Some(context) = info.build.map(|b| compose_dir.join(b)) else {
@@ -182,7 +183,7 @@ fn unrecorded_files(
                     service: Some(name.clone()),
                     message: format!(
                         "{} was changed by hand; left in place",
-                        crate::plan::display(&req.dir, &module)
+                        crate::paths::display(&req.dir, &module)
                     ),
                     kind: NoteKind::Action,
                 });
@@ -195,7 +196,7 @@ fn unrecorded_files(
                 let after = deps::remove_from_requirements(&text);
                 if after != text {
                     plan.push(FileChange {
-                        display: crate::plan::display(&req.dir, &path),
+                        display: crate::paths::display(&req.dir, &path),
                         path,
                         before: Some(text),
                         after,
@@ -215,14 +216,14 @@ fn unrecorded_files(
         match after {
             // Nothing but obs-init's settings was in it: obs-init wrote the file.
             Some(after) if after.trim().is_empty() => plan.push(FileChange {
-                display: crate::plan::display(&req.dir, &path),
+                display: crate::paths::display(&req.dir, &path),
                 path,
                 before: Some(text),
                 after: String::new(),
                 status: Status::Delete,
             }),
             Some(after) => plan.push(FileChange {
-                display: crate::plan::display(&req.dir, &path),
+                display: crate::paths::display(&req.dir, &path),
                 path,
                 before: Some(text),
                 after,
@@ -245,7 +246,7 @@ fn plan_recorded(
     record: &Answers,
     answers_text: &str,
 ) -> Result<Plan, Error> {
-    let rel = crate::plan::display(&req.dir, compose_path);
+    let rel = crate::paths::display(&req.dir, compose_path);
     let in_file = |source| Error::Compose {
         path: compose_path.to_path_buf(),
         source,
@@ -301,7 +302,7 @@ fn plan_recorded(
     };
     plan.own.push(answers_path.to_path_buf());
     plan.push(FileChange {
-        display: crate::plan::display(&req.dir, compose_path),
+        display: crate::paths::display(&req.dir, compose_path),
         path: compose_path.to_path_buf(),
         status: if after == content {
             Status::Unchanged
@@ -369,7 +370,7 @@ fn plan_recorded(
         (answers::write(Some(answers_text), &left), Status::Update)
     };
     plan.push(FileChange {
-        display: crate::plan::display(&req.dir, answers_path),
+        display: crate::paths::display(&req.dir, answers_path),
         path: answers_path.to_path_buf(),
         status: if answers_change.0 == answers_text {
             Status::Unchanged
@@ -392,10 +393,10 @@ fn take_out_of_overlay(
     targets: &[String],
 ) -> Result<crate::record::FileRecord, Error> {
     let path = req.dir.join(&file.path);
-    let Some(text) = crate::plan::read_optional(&path)? else {
+    let Some(text) = crate::files::read_optional(&path)? else {
         return Ok(file.clone());
     };
-    let display = crate::plan::display(&req.dir, &path);
+    let display = crate::paths::display(&req.dir, &path);
     if !file.untouched(&text) {
         plan.notes.push(Note {
             service: None,
@@ -443,10 +444,10 @@ pub(crate) fn undo_file(
     file: &crate::record::FileRecord,
 ) -> Result<(), Error> {
     let path = req.dir.join(&file.path);
-    let Some(text) = crate::plan::read_optional(&path)? else {
+    let Some(text) = crate::files::read_optional(&path)? else {
         return Ok(());
     };
-    let display = crate::plan::display(&req.dir, &path);
+    let display = crate::paths::display(&req.dir, &path);
     let note = |message: String| Note {
         service: None,
         message,
@@ -509,7 +510,7 @@ fn delete_if(
         return true;
     }
     plan.push(FileChange {
-        display: crate::plan::display(&req.dir, path),
+        display: crate::paths::display(&req.dir, path),
         path: path.to_path_buf(),
         before: Some(text),
         after: String::new(),

@@ -16,3 +16,11 @@ pub fn parse(content: &str) -> Result<(text::Text, doc::Document), doc::ParseErr
     let doc = doc::Document::parse(&text)?;
     Ok((text, doc))
 }
+
+/// [`parse`], with the parser's errors as the refusals every file obs-init edits reports
+/// (with line, column and help).
+pub fn parse_file(
+    content: &str,
+) -> Result<(text::Text, doc::Document), crate::error::ComposeError> {
+    parse(content).map_err(|e| crate::error::ComposeError::from_parse(e, content))
+}

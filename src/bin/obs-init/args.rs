@@ -186,7 +186,7 @@ pub struct KubernetesArgs {
     #[arg(short, long = "workload", value_name = "NAME")]
     pub workloads: Vec<String>,
     /// The collector's address inside the cluster [default: the Kubernetes platform's]
-    #[arg(long, value_name = "HOST:PORT", default_value = obs_init::kubernetes::COLLECTOR_ADDRESS)]
+    #[arg(long, value_name = "HOST:PORT", default_value = obs_init::kubernetes::CLUSTER_COLLECTOR_ADDRESS)]
     pub collector: String,
     /// In a kustomize base that overlays build on: edit the base's manifests, so that every
     /// overlay gets the onboarding

@@ -6,8 +6,8 @@ use anstyle::{AnsiColor, Style};
 use obs_init::Error;
 use obs_init::apply::LockOutcome;
 use obs_init::error::Location;
-use obs_init::error::shown;
 use obs_init::lock::Relock;
+use obs_init::paths::shown;
 use obs_init::plan::{FileChange, FileConflict, Plan, Status};
 use serde_json::{Value, json};
 use similar::{ChangeTag, TextDiff};
@@ -202,7 +202,7 @@ pub fn json_error(e: &Error) -> Value {
         message: e.to_string(),
         file: location
             .as_ref()
-            .map(|(path, _)| obs_init::error::shown(path)),
+            .map(|(path, _)| obs_init::paths::shown(path)),
         line: pos.map(|p| p.line),
         column: pos.and_then(|p| p.col),
         help: e.help(),
@@ -354,7 +354,7 @@ fn lacking(r: &Relock) -> String {
 pub fn error(err: &mut dyn Write, e: &Error) -> io::Result<()> {
     writeln!(err, "{ERROR}error{ERROR:#}{BOLD}: {e}{BOLD:#}")?;
     if let Some((path, pos)) = e.location() {
-        let path = obs_init::error::shown(&path);
+        let path = obs_init::paths::shown(&path);
         let at = match pos {
             Some(Location {
                 line,

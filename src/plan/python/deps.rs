@@ -1,0 +1,197 @@
+//! The dependency lines: into the manifest the image installs, on the line its Python takes.
+
+use std::path::{Path, PathBuf};
+
+use super::{PythonOptions, Target};
+use crate::compose::{Note, NoteKind};
+use crate::deps::{self, PyprojectError, Requirement};
+use crate::error::Error;
+use crate::files::read_text;
+use crate::frameworks::Framework;
+use crate::paths::{absolute, display};
+use crate::plan::{FileChange, Plan, Status};
+
+/// The packages, added to the first requirements.txt or pyproject.toml found in the build
+/// context, the project directory or beside the module.
+pub(super) fn plan_deps(
+    opts: &PythonOptions,
+    target: &Target,
+    module_dir: Option<&Path>,
+    line: &deps::Line,
+    wanted: &[Requirement],
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    // Nearest the code first: the module's folder and those above it up to the build
+    // context (a workspace member's pyproject.toml), then the context and the project.
+    let above_module: Vec<PathBuf> = match (module_dir, target.context.as_deref()) {
+        (Some(m), Some(ctx)) if absolute(m).starts_with(absolute(ctx)) => m
+            .ancestors()
+            .take_while(|a| absolute(a).starts_with(absolute(ctx)) && absolute(a) != absolute(ctx))
+            .map(Path::to_path_buf)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let search: Vec<PathBuf> = above_module
+        .into_iter()
+        .chain(target.context.iter().cloned())
+        .chain(std::iter::once(opts.dir.clone()))
+        .chain(module_dir.map(Path::to_path_buf))
+        .collect();
+    let deps_file = deps::first_manifest(search.iter().map(PathBuf::as_path));
+    let specs = || {
+        wanted
+            .iter()
+            .map(Requirement::spec)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut note = |message: String| {
+        plan.notes.push(Note {
+            service: Some(target.service.clone()),
+            message,
+            kind: NoteKind::Action,
+        });
+    };
+    let Some(found) = deps_file else {
+        note(format!(
+            "no requirements.txt or pyproject.toml found: install {}",
+            specs()
+        ));
+        return Ok(());
+    };
+    let manifest = match manifest_of(&found)? {
+        Manifest::Itself => found,
+        Manifest::Source(source) => {
+            note(format!(
+                "{} is compiled from {}: the packages go there, then it is compiled again",
+                display(&opts.dir, &found),
+                display(&opts.dir, &source)
+            ));
+            source
+        }
+        Manifest::Unknown(why) => {
+            note(format!(
+                "{} {why}: not edited; add {} to the file it is compiled from and compile \
+                 it again (or add them here with their hashes)",
+                display(&opts.dir, &found),
+                specs()
+            ));
+            return Ok(());
+        }
+    };
+    // A project that pins an older OpenTelemetry release gets the lines that resolve beside
+    // it: lower bounds above the pin make the resolver refuse the whole file.
+    let pinned = deps::pinned_release(&read_text(&manifest)?)
+        .filter(|(_, sdk)| *sdk < line.sdk_version())
+        .and_then(|(pin, sdk)| Some((pin, sdk, deps::line_for_pin(sdk)?)));
+    let wanted: Vec<Requirement> = match pinned {
+        Some((pin, sdk, older)) => {
+            plan.notes.push(Note {
+                service: Some(target.service.clone()),
+                message: format!(
+                    "{} pins {pin} (SDK {sdk}): the packages added are the ones that resolve \
+                     beside it, from SDK {}{}",
+                    display(&opts.dir, &manifest),
+                    older.sdk.min,
+                    if older.logging.is_none() {
+                        " (below 1.40 the module uses the SDK's own log handler)"
+                    } else {
+                        ""
+                    }
+                ),
+                kind: NoteKind::Decided,
+            });
+            wanted
+                .iter()
+                .filter_map(|r| older.same_package(r.name))
+                .collect()
+        }
+        None => wanted.to_vec(),
+    };
+    let change = deps_change(opts, &manifest, &wanted)?;
+    let names: Vec<String> = wanted.iter().map(|r| r.name.to_string()).collect();
+    plan.push_relocks(crate::lock::needed(
+        &manifest,
+        change.status == Status::Update,
+        &names,
+    ));
+    plan.push(change);
+    Ok(())
+}
+
+/// The file the packages go in, when a requirements.txt is not itself the place.
+enum Manifest {
+    Itself,
+    /// A compiled file's source (pip-tools' requirements.in, or a pyproject.toml).
+    Source(PathBuf),
+    /// A file no added line would survive in, and why.
+    Unknown(&'static str),
+}
+
+fn manifest_of(found: &Path) -> Result<Manifest, Error> {
+    if found.extension().is_some_and(|e| e == "toml") {
+        return Ok(Manifest::Itself);
+    }
+    let content = read_text(found)?;
+    Ok(match crate::lock::compiled_from(found, &content) {
+        Some(Some(source)) => Manifest::Source(source),
+        // The next compile would drop the lines, and with hashes pip refuses them already.
+        Some(None) => Manifest::Unknown("is compiled from a file not found beside it"),
+        None if content.contains("--hash") => {
+            Manifest::Unknown("pins hashes, and pip's hash-checking mode refuses lines without one")
+        }
+        None => Manifest::Itself,
+    })
+}
+
+/// The packages to add (FastAPI apps get its instrumentation too).
+pub(super) fn wanted_for(line: &deps::Line, frameworks: &[Framework]) -> Vec<Requirement> {
+    let mut wanted = line.base();
+    if frameworks.contains(&Framework::FastApi) {
+        wanted.push(line.fastapi);
+    }
+    if frameworks.contains(&Framework::Flask) {
+        wanted.push(line.flask);
+    }
+    if frameworks.contains(&Framework::Django) {
+        wanted.push(line.django);
+        wanted.push(line.asgi);
+    }
+    if frameworks.contains(&Framework::Celery) {
+        wanted.push(line.celery);
+    }
+    wanted
+}
+
+fn deps_change(
+    opts: &PythonOptions,
+    path: &Path,
+    wanted: &[Requirement],
+) -> Result<FileChange, Error> {
+    let content = read_text(path)?;
+    let is_toml = path.extension().is_some_and(|e| e == "toml");
+    let after = if is_toml {
+        deps::add_to_pyproject(&content, wanted).map_err(|e| Error::Manifest {
+            path: path.to_path_buf(),
+            reason: match e {
+                PyprojectError::Invalid(m) => format!("it is not valid TOML: {m}"),
+                PyprojectError::NoDependencyTable => {
+                    "it has neither [project] nor [tool.poetry.dependencies]".into()
+                }
+            },
+        })?
+    } else {
+        deps::add_to_requirements(&content, wanted)
+    };
+    Ok(FileChange {
+        path: path.to_path_buf(),
+        display: display(&opts.dir, path),
+        status: if after.is_some() {
+            Status::Update
+        } else {
+            Status::Unchanged
+        },
+        after: after.unwrap_or_else(|| content.clone()),
+        before: Some(content),
+    })
+}

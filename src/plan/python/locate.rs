@@ -1,0 +1,305 @@
+//! Where the module goes: beside the code the container runs.
+
+use std::path::{Path, PathBuf};
+
+use super::{PythonOptions, Target};
+use crate::compose::{Note, NoteKind};
+use crate::contract;
+use crate::frameworks::Framework;
+use crate::paths::display;
+use crate::python::{self, Entry};
+
+/// Where `setup_observability.py` goes: `--module-path`, else beside the entry point found
+/// in the build context. `None` (with a note saying why) when that is not clear.
+pub(super) fn locate_module(
+    opts: &PythonOptions,
+    target: &Target,
+    notes: &mut Vec<Note>,
+) -> Option<PathBuf> {
+    let mut note = |kind: NoteKind, message: String| {
+        notes.push(Note {
+            service: Some(target.service.clone()),
+            message,
+            kind,
+        })
+    };
+    let entry_names = contract::entry_points(
+        target.frameworks.contains(&Framework::Dagster),
+        target.frameworks.contains(&Framework::Django),
+    );
+    // Where Dagster is told to load the code from beats any search.
+    if opts.module_path.is_none()
+        && target.frameworks.contains(&Framework::Dagster)
+        && let Some((file, why)) = code_file(target)
+    {
+        note(
+            NoteKind::Decided,
+            format!(
+                "Dagster loads its code from {} ({why}): the module goes beside it",
+                display(&opts.dir, &file)
+            ),
+        );
+        return Some(file.with_file_name(python::MODULE_FILE));
+    }
+    match (&opts.module_path, &target.context) {
+        (Some(p), _) if p.extension().is_some_and(|e| e == "py") => Some(p.clone()),
+        (Some(p), _) => Some(p.join(python::MODULE_FILE)),
+        (None, None) if target.outside.is_some() => {
+            note(
+                NoteKind::Action,
+                format!(
+                    "its build context {} is outside {}, so no Python module or dependency is \
+                 written there (run obs-init with --dir at the folder holding both, or pass \
+                 --module-path)",
+                    crate::paths::shown(target.outside.as_deref().unwrap_or(Path::new(""))),
+                    crate::paths::shown(&opts.dir)
+                ),
+            );
+            None
+        }
+        (None, None) => {
+            note(
+                NoteKind::Action,
+                "no build context, so no Python module was written (pass --module-path \
+                  if this is a Python app)"
+                    .into(),
+            );
+            None
+        }
+        // A worker with no entry point of its own: `celery -A` names its app's module.
+        (None, Some(ctx))
+            if target.frameworks.contains(&Framework::Celery)
+                && python::web_app(&target.frameworks).is_none()
+                && matches!(python::find_entry(ctx, entry_names), Entry::None)
+                && let Some(app) = python::celery_app_file(ctx, &target.commands) =>
+        {
+            note(
+                NoteKind::Decided,
+                format!(
+                    "celery -A loads the app from {}: the module goes beside it",
+                    display(&opts.dir, &app)
+                ),
+            );
+            Some(app.with_file_name(python::MODULE_FILE))
+        }
+        // A plain Python service: the script its container runs (`python email_server.py`).
+        (None, Some(ctx))
+            if python::web_app(&target.frameworks).is_none()
+                && !target.frameworks.contains(&Framework::Dagster)
+                && matches!(python::find_entry(ctx, entry_names), Entry::None)
+                && let Some((script, command)) = script_run(target, ctx) =>
+        {
+            note(
+                NoteKind::Decided,
+                format!(
+                    "the container runs `{command}`: the module goes beside {}",
+                    display(&opts.dir, &script)
+                ),
+            );
+            Some(script.with_file_name(python::MODULE_FILE))
+        }
+        (None, Some(ctx)) => match python::find_entry(ctx, entry_names) {
+            // A code location's definitions may live in any file: look for what defines them.
+            Entry::None if target.frameworks.contains(&Framework::Dagster) => {
+                match python::find_dagster_definitions(ctx) {
+                    Entry::Found(definitions) => {
+                        note(
+                            NoteKind::Decided,
+                            format!(
+                                "Dagster's definitions are in {}: the module goes beside them",
+                                display(&opts.dir, &definitions)
+                            ),
+                        );
+                        Some(definitions.with_file_name(python::MODULE_FILE))
+                    }
+                    Entry::Ambiguous(found) => {
+                        let list: Vec<String> =
+                            found.iter().map(|p| display(&opts.dir, p)).collect();
+                        note(
+                            NoteKind::Action,
+                            format!(
+                                "Dagster definitions in several folders ({}); pass --module-path \
+                             to say where setup_observability.py goes",
+                                list.join(", ")
+                            ),
+                        );
+                        None
+                    }
+                    Entry::None => {
+                        note(
+                            NoteKind::Action,
+                            format!(
+                                "no Dagster definitions (Definitions, @repository, @job, @asset) \
+                             in {}: no Python module written (pass --module-path to add one)",
+                                display(&opts.dir, ctx)
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+            Entry::Found(entry) => Some(entry.with_file_name(python::MODULE_FILE)),
+            Entry::Ambiguous(found) => {
+                let list: Vec<String> = found.iter().map(|p| display(&opts.dir, p)).collect();
+                note(
+                    NoteKind::Action,
+                    format!(
+                        "several entry points ({}); pass --module-path to say where \
+                     setup_observability.py goes",
+                        list.join(", ")
+                    ),
+                );
+                None
+            }
+            Entry::None => {
+                note(
+                    NoteKind::Action,
+                    format!(
+                        "no {} in {}: no Python module written (pass --module-path to add one)",
+                        entry_names.join(" or "),
+                        display(&opts.dir, ctx)
+                    ),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// The script the container runs with `python [flags] SCRIPT.py` (its command, else its
+/// image's), found in the build context through the image's WORKDIR and COPY lines, with
+/// the command that runs it.
+fn script_run(target: &Target, ctx: &Path) -> Option<(PathBuf, String)> {
+    let stage = target.image.as_ref().map(|(_, s)| s);
+    for command in target.run_commands() {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let python = words.iter().position(|w| {
+            let name = w.rsplit('/').next().unwrap_or(w);
+            name == "python" || name.starts_with("python3")
+        });
+        let Some(script) = python.and_then(|i| {
+            words[i + 1..]
+                .iter()
+                .find(|w| !w.starts_with('-'))
+                .filter(|w| w.ends_with(".py"))
+        }) else {
+            continue;
+        };
+        let inside = if script.starts_with('/') {
+            script.to_string()
+        } else {
+            let workdir = stage.map_or("/", |s| s.workdir.as_str());
+            format!("{}/{script}", workdir.trim_end_matches('/'))
+        };
+        let from_copy = stage
+            .and_then(|s| s.host_file(&inside, |p| ctx.join(p).is_dir()))
+            .map(|rel| ctx.join(rel));
+        let found = from_copy
+            .into_iter()
+            .chain(std::iter::once(ctx.join(script.trim_start_matches("./"))))
+            .find(|p| p.is_file());
+        if let Some(file) = found {
+            return Some((file, command.clone()));
+        }
+    }
+    None
+}
+
+/// The file Dagster loads the service's code location from, and what says so: the
+/// command's `-m`/`-f`/`--package-name` (compose's, else the image's), else the build
+/// context's `workspace.yaml`, else `[tool.dagster]` in its `pyproject.toml`.
+pub fn code_file(target: &Target) -> Option<(PathBuf, String)> {
+    let context = target.context.as_deref()?;
+    for command in &target.run_commands() {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let working = flag_value(&words, &["-d", "--working-directory"]);
+        let base = working.map_or(context.to_path_buf(), |w| context.join(w));
+        let found = flag_value(&words, &["-f", "--python-file"])
+            .map(|f| base.join(f))
+            .filter(|p| p.is_file())
+            .or_else(|| {
+                flag_value(&words, &["-m", "--module-name", "--package-name"])
+                    .and_then(|m| module_file(&base, m))
+            });
+        if let Some(file) = found {
+            return Some((file, format!("its command `{command}` names it")));
+        }
+    }
+    let workspace = context.join("workspace.yaml");
+    if let Some(file) = std::fs::read_to_string(&workspace)
+        .ok()
+        .and_then(|text| workspace_file(context, &text))
+    {
+        return Some((file, "workspace.yaml names it".into()));
+    }
+    let pyproject = std::fs::read_to_string(context.join("pyproject.toml")).ok()?;
+    let doc: toml_edit::DocumentMut = pyproject.parse().ok()?;
+    let module = doc
+        .get("tool")?
+        .get("dagster")?
+        .get("module_name")?
+        .as_str()?;
+    let file = module_file(context, module)?;
+    Some((file, "pyproject.toml's [tool.dagster] names it".into()))
+}
+
+/// The word after the first of `flags` (`-m x`, `--module-name=x`).
+fn flag_value<'a>(words: &[&'a str], flags: &[&str]) -> Option<&'a str> {
+    words.iter().enumerate().find_map(|(i, w)| {
+        if flags.contains(w) {
+            return words.get(i + 1).copied();
+        }
+        let (flag, value) = w.split_once('=')?;
+        flags.contains(&flag).then_some(value)
+    })
+}
+
+/// The file of the dotted module `module` below `base`: `a/b.py` or `a/b/__init__.py`.
+fn module_file(base: &Path, module: &str) -> Option<PathBuf> {
+    let path = base.join(module.replace('.', "/"));
+    [path.with_extension("py"), path.join("__init__.py")]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// The first code location a `workspace.yaml` loads from a file or module in `context`.
+fn workspace_file(context: &Path, text: &str) -> Option<PathBuf> {
+    let (_, doc) = crate::yaml::parse(text).ok()?;
+    let root = doc.root.as_ref()?;
+    let resolve = |n| doc.resolve(n);
+    for entry in resolve(root.get("load_from")?).items()? {
+        let entry = resolve(entry);
+        for (key, is_file) in [
+            ("python_file", true),
+            ("python_module", false),
+            ("python_package", false),
+        ] {
+            let Some(target) = entry.get(key).map(resolve) else {
+                continue;
+            };
+            let field = |k| target.get(k).map(resolve).and_then(|n| n.as_str());
+            let name = target.as_str().or_else(|| {
+                field(if is_file {
+                    "relative_path"
+                } else if key == "python_module" {
+                    "module_name"
+                } else {
+                    "package_name"
+                })
+            })?;
+            // A file is relative to the workspace file; a module imports from the working
+            // directory, which defaults to the workspace file's folder.
+            let found = if is_file {
+                Some(context.join(name)).filter(|p| p.is_file())
+            } else {
+                let base =
+                    field("working_directory").map_or(context.to_path_buf(), |w| context.join(w));
+                module_file(&base, name)
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+    }
+    None
+}

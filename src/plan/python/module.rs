@@ -1,0 +1,175 @@
+//! The module itself, and how the app is to use it: edited into its entry point, or told.
+
+use std::path::{Path, PathBuf};
+
+use super::{PythonOptions, Target};
+use crate::compose::{Note, NoteKind};
+use crate::conflict::{Conflict, FileConflict};
+use crate::contract;
+use crate::error::Error;
+use crate::files::{read_optional, read_text};
+use crate::frameworks::Framework;
+use crate::paths::display;
+use crate::plan::{FileChange, Plan, Status};
+use crate::python::{self, Ownership};
+
+/// The module itself, and how the app is to use it (edited in, or told as a next step).
+pub(super) fn plan_module(
+    opts: &PythonOptions,
+    target: &Target,
+    module_path: &Path,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    let service = &target.service;
+    let module = module_change(opts, module_path)?;
+    let module_dir = module_path.parent().unwrap_or(Path::new("."));
+    if module.status == Status::Kept {
+        plan.conflicts.push(FileConflict {
+            file: module.display.clone(),
+            conflict: Conflict {
+                service: Some(service.clone()),
+                what: "it was changed by hand (--dry-run shows how it differs)".into(),
+                line: None,
+            },
+        });
+    }
+    plan.push(module);
+
+    let web = python::web_app(&target.frameworks);
+    let import = python::import_line(
+        module_dir,
+        web.map_or("setup_observability", |w| w.instrument),
+    );
+    // The entry point the module was put beside; a Django project serves both of its
+    // application modules (wsgi.py and asgi.py), so both are edited.
+    let django = target.frameworks.contains(&Framework::Django);
+    let mut entries = contract::entry_points(false, django)
+        .iter()
+        .map(|n| module_dir.join(n))
+        .filter(|p| p.is_file());
+    let entries: Vec<PathBuf> = if django {
+        entries.collect()
+    } else {
+        entries.next().into_iter().collect()
+    };
+    let entry = entries
+        .first()
+        .cloned()
+        .unwrap_or_else(|| module_dir.join("main.py"));
+    if let Some(web) = web.filter(|_| opts.edit_entrypoint && !entries.is_empty()) {
+        for entry in &entries {
+            plan_entry_edit(opts, service, entry, &import, web, plan)?;
+        }
+    } else if let Some(web) = web {
+        // With one entry point found, the terminal flow offers to make the edit itself.
+        if !entries.is_empty() {
+            plan.entry_points
+                .extend(entries.iter().map(|e| display(&opts.dir, e)));
+        }
+        let (place, call) = if web.before {
+            ("before", format!("{}()", web.instrument))
+        } else {
+            ("after", format!("{}(app)", web.instrument))
+        };
+        let step = format!(
+            "add to {}, {place} `{} = {}(...)`:\n       {import}\n       \
+             {call}\n     (or run again with --edit-entrypoint; it also flushes at shutdown)",
+            display(&opts.dir, &entry),
+            if web.before { "application" } else { "app" },
+            web.constructors[0],
+        );
+        push_step_once(plan, service, step);
+    }
+    let celery_app = target
+        .frameworks
+        .contains(&Framework::Celery)
+        .then(|| python::find_app_module(module_dir, python::CELERY))
+        .flatten();
+    if let Some(app_module) = celery_app.clone().filter(|_| opts.edit_entrypoint) {
+        let import = python::import_line(module_dir, python::CELERY.instrument);
+        plan_entry_edit(opts, service, &app_module, &import, python::CELERY, plan)?;
+    } else if target.frameworks.contains(&Framework::Celery) {
+        let import = python::import_line(module_dir, python::CELERY.instrument);
+        let (module, again) = match &celery_app {
+            Some(found) => (
+                display(&opts.dir, found),
+                "; or run again with --edit-entrypoint",
+            ),
+            None => (
+                "the module that builds the Celery app (the one `celery -A` names)".to_string(),
+                "",
+            ),
+        };
+        let step = format!(
+            "add to {module}, after `app = Celery(...)`:\n       {import}\n       \
+             instrument_celery(app)\n     (each worker process sets up after the fork and \
+             flushes when it stops; tasks continue the trace of whoever started them{again})"
+        );
+        push_step_once(plan, service, step);
+    } else if web.is_none() && !target.frameworks.contains(&Framework::Dagster) {
+        plan.next_steps.push(format!(
+            "{service}: call setup_observability() at start-up, next to {}: {import}",
+            display(&opts.dir, module_dir)
+        ));
+    }
+    Ok(())
+}
+
+/// Plans inserting `import` and `web`'s instrument call into `entry`, or notes why not.
+fn plan_entry_edit(
+    opts: &PythonOptions,
+    service: &str,
+    entry: &Path,
+    import: &str,
+    web: python::WebApp,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    let dir = entry.parent().unwrap_or(Path::new("."));
+    // isort's first party: modules beside the entry point.
+    let local =
+        |m: &str| !m.is_empty() && (dir.join(format!("{m}.py")).is_file() || dir.join(m).is_dir());
+    let source = read_text(entry)?;
+    match python::edit_entry(&source, import, web, &local) {
+        Ok(None) => {}
+        Ok(Some(after)) => plan.push(FileChange {
+            path: entry.to_path_buf(),
+            display: display(&opts.dir, entry),
+            before: Some(source),
+            after,
+            status: Status::Update,
+        }),
+        Err(why) => plan.notes.push(Note {
+            service: Some(service.to_string()),
+            message: format!("{} was not edited: {why}", display(&opts.dir, entry)),
+            kind: NoteKind::Action,
+        }),
+    }
+    Ok(())
+}
+
+/// Adds `service: step` unless another service already has the same step: services built
+/// from one folder (a web app and its worker) share the module and its edits.
+fn push_step_once(plan: &mut Plan, service: &str, step: String) {
+    if !plan.next_steps.iter().any(|s| s.ends_with(&step)) {
+        plan.next_steps.push(format!("{service}: {step}"));
+    }
+}
+
+fn module_change(opts: &PythonOptions, path: &Path) -> Result<FileChange, Error> {
+    let wanted = python::render();
+    let display = display(&opts.dir, path);
+    let existing = read_optional(path)?;
+    let (status, before) = match existing {
+        None => (Status::Create, None),
+        Some(old) if old == wanted => (Status::Unchanged, Some(old)),
+        Some(old) if python::ownership(&old) == Ownership::Ours => (Status::Update, Some(old)),
+        Some(old) => (Status::Kept, Some(old)),
+    };
+    Ok(FileChange {
+        path: path.to_path_buf(),
+        display,
+        before,
+        after: wanted,
+        status,
+    })
+}

@@ -3,7 +3,7 @@
 
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, value};
 
-use crate::detect::Framework;
+use crate::frameworks::Framework;
 use crate::record::{FileRecord, Insertion};
 
 pub const FILE: &str = ".obs-init.toml";
@@ -275,7 +275,7 @@ fn read_file_record(path: &str, item: &Item) -> Result<(FileRecord, Vec<String>)
 }
 
 fn parse_framework(name: &str) -> Option<Framework> {
-    Framework::ALL.into_iter().find(|f| f.name() == name)
+    Framework::by_name(name)
 }
 
 /// `existing` (or a new file) updated to record `answers`; comments and unrelated keys stay.

@@ -37,15 +37,6 @@ pub const MODULE_FILE: &str = "setup_observability.py";
 
 /// Where the app's code starts, by what it runs: the module goes beside the first found.
 pub const WEB_ENTRY_POINTS: &[&str] = &["main.py", "app.py", "wsgi.py", "__main__.py"];
-/// Dagster's code locations name their definitions module, else the web names apply.
-pub const DAGSTER_ENTRY_POINTS: &[&str] = &[
-    "definitions.py",
-    "repository.py",
-    "repo.py",
-    "main.py",
-    "app.py",
-];
-
 /// Folders of installed, built or cached code: never scanned for evidence or entry points.
 pub const VENDORED_DIRS: &[&str] = &[
     "node_modules",
@@ -61,21 +52,6 @@ pub const VENDORED_DIRS: &[&str] = &[
 ];
 /// Folders of a project that hold code, but not the app's entry point.
 pub const NON_APP_DIRS: &[&str] = &["tests", "test", "migrations", "docs"];
-
-/// A Django project's application modules, in its settings package.
-pub const DJANGO_ENTRY_POINTS: &[&str] = &["wsgi.py", "asgi.py"];
-
-/// The entry points to look for: Dagster's when the service runs Dagster, Django's for a
-/// Django project, else the web names.
-pub fn entry_points(dagster: bool, django: bool) -> &'static [&'static str] {
-    if dagster {
-        DAGSTER_ENTRY_POINTS
-    } else if django {
-        DJANGO_ENTRY_POINTS
-    } else {
-        WEB_ENTRY_POINTS
-    }
-}
 
 /// The Dapr configuration's path when `--dapr-config` is not given.
 pub fn default_dapr_config(dir: &Path) -> PathBuf {

@@ -29,13 +29,9 @@ pub struct Line {
     /// The instrumentation-logging handler exists from 0.61b0 (SDK 1.40); below, the module
     /// uses the SDK's own handler.
     pub logging: Option<Requirement>,
-    pub fastapi: Requirement,
-    pub flask: Requirement,
-    pub django: Requirement,
-    /// Django's instrumentation traces ASGI requests only with the ASGI one installed (it
-    /// skips them silently otherwise).
-    pub asgi: Requirement,
-    pub celery: Requirement,
+    /// The contrib release the frameworks' instrumentations are asked for at (each
+    /// framework's packages are in [`crate::frameworks::ROWS`]).
+    pub contrib: &'static str,
 }
 
 /// Newest first. Python 3.7 and older have no SDK release the module works with.
@@ -49,11 +45,7 @@ pub const LINES: [Line; 3] = [
         sdk: req("opentelemetry-sdk", "1.45.0"),
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.45.0"),
         logging: Some(req("opentelemetry-instrumentation-logging", "0.66b0")),
-        fastapi: req("opentelemetry-instrumentation-fastapi", "0.66b0"),
-        flask: req("opentelemetry-instrumentation-flask", "0.66b0"),
-        django: req("opentelemetry-instrumentation-django", "0.66b0"),
-        asgi: req("opentelemetry-instrumentation-asgi", "0.66b0"),
-        celery: req("opentelemetry-instrumentation-celery", "0.66b0"),
+        contrib: "0.66b0",
     },
     Line {
         python: Version { major: 3, minor: 9 },
@@ -61,11 +53,7 @@ pub const LINES: [Line; 3] = [
         sdk: req("opentelemetry-sdk", "1.40.0"),
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.40.0"),
         logging: Some(req("opentelemetry-instrumentation-logging", "0.61b0")),
-        fastapi: req("opentelemetry-instrumentation-fastapi", "0.61b0"),
-        flask: req("opentelemetry-instrumentation-flask", "0.61b0"),
-        django: req("opentelemetry-instrumentation-django", "0.61b0"),
-        asgi: req("opentelemetry-instrumentation-asgi", "0.61b0"),
-        celery: req("opentelemetry-instrumentation-celery", "0.61b0"),
+        contrib: "0.61b0",
     },
     Line {
         python: Version { major: 3, minor: 8 },
@@ -73,11 +61,7 @@ pub const LINES: [Line; 3] = [
         sdk: req("opentelemetry-sdk", "1.33.0"),
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.33.0"),
         logging: None,
-        fastapi: req("opentelemetry-instrumentation-fastapi", "0.54b0"),
-        flask: req("opentelemetry-instrumentation-flask", "0.54b0"),
-        django: req("opentelemetry-instrumentation-django", "0.54b0"),
-        asgi: req("opentelemetry-instrumentation-asgi", "0.54b0"),
-        celery: req("opentelemetry-instrumentation-celery", "0.54b0"),
+        contrib: "0.54b0",
     },
 ];
 
@@ -154,19 +138,21 @@ impl Line {
 
     /// This line's requirement for the package `name`, if it has one.
     pub fn same_package(&self, name: &str) -> Option<Requirement> {
-        [
-            Some(self.sdk),
-            Some(self.exporter),
-            self.logging,
-            Some(self.fastapi),
-            Some(self.flask),
-            Some(self.django),
-            Some(self.asgi),
-            Some(self.celery),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|r| r.name == name)
+        self.all().into_iter().find(|r| r.name == name)
+    }
+
+    /// A framework's instrumentation package `name` at this line's contrib release.
+    pub fn instrumentation(&self, name: &'static str) -> Requirement {
+        req(name, self.contrib)
+    }
+
+    /// Every package this line may add: the base and every framework's instrumentation.
+    pub fn all(&self) -> Vec<Requirement> {
+        let mut all = self.base();
+        for row in &crate::frameworks::ROWS {
+            all.extend(row.instrumentation.iter().map(|p| self.instrumentation(p)));
+        }
+        all
     }
 
     /// [`Line::newest_sdk`] as a comparable `major.minor`.
@@ -199,9 +185,6 @@ pub const BASE: [Requirement; 3] = [
         None => panic!("the newest line has the logging handler"),
     },
 ];
-
-/// What a FastAPI app on the newest line needs on top of [`BASE`].
-pub const FASTAPI: Requirement = LINES[0].fastapi;
 
 impl Requirement {
     pub fn spec(&self) -> String {
@@ -274,15 +257,7 @@ pub fn add_to_requirements(content: &str, wanted: &[Requirement]) -> Option<Stri
 /// specifiers after it that are obs-init's, exactly as written. Lines the user changed stay.
 pub fn remove_from_requirements(content: &str) -> String {
     const HEADER: &str = "# Observability (added by obs-init)";
-    let ours: Vec<String> = LINES
-        .iter()
-        .flat_map(|l| {
-            l.base()
-                .into_iter()
-                .chain([l.fastapi, l.flask, l.django, l.asgi, l.celery])
-        })
-        .map(|r| r.spec())
-        .collect();
+    let ours: Vec<String> = LINES.iter().flat_map(Line::all).map(|r| r.spec()).collect();
     let lines: Vec<&str> = content.split_inclusive('\n').collect();
     let Some(start) = lines.iter().position(|l| l.trim_end() == HEADER) else {
         return content.to_string();
@@ -334,11 +309,7 @@ pub fn is_ours(name: &str) -> bool {
     let name = normalize(name);
     LINES
         .iter()
-        .flat_map(|l| {
-            l.base()
-                .into_iter()
-                .chain([l.fastapi, l.flask, l.django, l.asgi, l.celery])
-        })
+        .flat_map(Line::all)
         .any(|r| normalize(r.name) == name)
 }
 
@@ -625,7 +596,11 @@ mod tests {
     fn removing_the_block_restores_the_requirements() {
         for before in ["fastapi\n", "fastapi", "a\r\nb\r\n", ""] {
             for line in &LINES {
-                let wanted = [line.base().as_slice(), &[line.fastapi]].concat();
+                let wanted = [
+                    line.base().as_slice(),
+                    &[line.instrumentation("opentelemetry-instrumentation-fastapi")],
+                ]
+                .concat();
                 let after = add_to_requirements(before, &wanted).expect("changes");
                 assert_eq!(remove_from_requirements(&after), before, "{before:?}");
             }

@@ -11,6 +11,7 @@ use std::io::Read;
 use ignore::WalkBuilder;
 
 use crate::deps;
+use crate::frameworks;
 pub use crate::frameworks::Framework;
 
 /// What was found, and why: each framework with the first piece of evidence for it.
@@ -50,12 +51,9 @@ pub fn detect(
     let mut d = Detection::default();
     // What the framework's own launcher reads says which framework it is.
     for (key, value) in environment {
-        let framework = match key.as_str() {
-            "FLASK_APP" => Framework::Flask,
-            "DJANGO_SETTINGS_MODULE" => Framework::Django,
-            _ => continue,
-        };
-        d.add(framework, || format!("its environment sets {key}={value}"));
+        if let Some(framework) = frameworks::by_env(key) {
+            d.add(framework, || format!("its environment sets {key}={value}"));
+        }
     }
     let said = image
         .map(|i| (i, format!("its image is `{i}`")))
@@ -66,23 +64,9 @@ pub fn detect(
                 .map(|c| (c.as_str(), format!("its command runs `{c}`"))),
         );
     for (text, why) in said {
-        let t = text.to_ascii_lowercase();
-        let framework = if t.contains("dagster") {
-            Framework::Dagster
-        } else if t.contains("mlflow") {
-            Framework::Mlflow
-        } else if t.split_whitespace().any(|w| w == "celery") {
-            Framework::Celery
-        } else if t.contains("uvicorn") || t.contains("fastapi") {
-            Framework::FastApi
-        } else if t.split_whitespace().any(|w| w == "flask") {
-            Framework::Flask
-        } else if t.contains("manage.py") || t.contains("django") {
-            Framework::Django
-        } else {
-            continue;
-        };
-        d.add(framework, || why);
+        if let Some(framework) = frameworks::launched_by(text) {
+            d.add(framework, || why);
+        }
     }
     if let Some(context) = context {
         scan(context, root, &mut d);

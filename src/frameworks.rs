@@ -1,4 +1,7 @@
-//! The frameworks obs-init knows.
+//! The frameworks obs-init knows, as data: one row each. Detection, `--framework`'s help,
+//! the dependency lines, where the module goes and the entry-point edits all read this
+//! table, so that adding a framework is one row here, one function in the generated module
+//! (the row's [`Hook::instrument`]) and its cases.
 
 use std::fmt;
 
@@ -14,47 +17,386 @@ pub enum Framework {
     Python,
 }
 
+/// What in an image name or a command line says a framework runs there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launcher {
+    /// A whole word (`celery -A app worker`).
+    Word(&'static str),
+    /// Anywhere in the text (`dagster-webserver`, `uvicorn main:app`).
+    Within(&'static str),
+}
+
+/// Where the app a framework builds is instrumented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// In the entry point the module is put beside; `every`: in each of them (a Django
+    /// project serves both wsgi.py and asgi.py).
+    EntryPoint { every: bool },
+    /// In the one module that builds the app (a Celery worker's), wherever it is: the
+    /// module its launcher names with one of `flags` (`launcher` says how, in messages),
+    /// as `a/b.py`, `a/b/__init__.py` or `a/b/<package_file>`; `why` is what the call does.
+    AppModule {
+        launcher: &'static str,
+        flags: &'static [&'static str],
+        package_file: &'static str,
+        why: &'static str,
+    },
+}
+
+/// How an app of the framework is built, and instrumented: the generated module's function
+/// and where its call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hook {
+    /// What the app is built with: `app = FastAPI(...)`, `application =
+    /// get_wsgi_application()`.
+    pub constructors: &'static [&'static str],
+    /// The module's function that instruments it (and flushes at shutdown).
+    pub instrument: &'static str,
+    /// Whether the call goes before the app is built, without arguments (Django's
+    /// instrumentation patches the handler the application is made of), rather than after
+    /// it, given the app.
+    pub before: bool,
+    pub place: Place,
+}
+
+/// A launcher that serves from its reloader's child process unless told not to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reloader {
+    /// What in the command runs it.
+    pub runs: &'static str,
+    /// The flag that turns the reloader off.
+    pub off: &'static str,
+    pub note: &'static str,
+}
+
+/// One framework, and everything obs-init does differently for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    pub framework: Framework,
+    /// Its name on the command line and in `.obs-init.toml`.
+    pub name: &'static str,
+    /// `--framework`'s help for it.
+    pub help: &'static str,
+    /// Distribution and import names that mean the project uses it.
+    pub packages: &'static [&'static str],
+    /// What in an image name or a command says it runs there.
+    pub launchers: &'static [Launcher],
+    /// Where among the rows its launchers are tried (lower first): a command that names
+    /// two (`dagster ... mlflow`) is the lower's.
+    pub launcher_rank: u8,
+    /// Variables its own launcher reads (`FLASK_APP`), which say it runs there.
+    pub env: &'static [&'static str],
+    /// The instrumentation packages its apps get besides the base, at the line's contrib
+    /// release.
+    pub instrumentation: &'static [&'static str],
+    pub hook: Option<Hook>,
+    /// The files its code starts from, the module going beside the first found; `None`:
+    /// the web names ([`crate::contract::WEB_ENTRY_POINTS`]).
+    pub entry_points: Option<&'static [&'static str]>,
+    /// Its code is loaded from a code location that the command or a workspace file names,
+    /// and its records leave through a handler in its instance file (Dagster).
+    pub code_location: bool,
+    /// A development server whose reloader serves from a child process (`manage.py
+    /// runserver`), and the note for a command that runs it with the reloader on.
+    pub reloader: Option<Reloader>,
+    /// It exports its own traces over OTLP when told where (MLflow): it gets the exporter
+    /// package even where no module is written.
+    pub exports_itself: bool,
+}
+
+const NONE: Row = Row {
+    framework: Framework::Python,
+    name: "",
+    help: "",
+    packages: &[],
+    launchers: &[],
+    launcher_rank: u8::MAX,
+    env: &[],
+    instrumentation: &[],
+    hook: None,
+    entry_points: None,
+    code_location: false,
+    reloader: None,
+    exports_itself: false,
+};
+
+/// Every framework, in the order prompts, help and the answers file list them.
+pub const ROWS: [Row; 7] = [
+    Row {
+        framework: Framework::FastApi,
+        name: "fastapi",
+        help: "FastAPI: instrument the app (server spans that continue Dapr's traces)",
+        packages: &["fastapi"],
+        launchers: &[Launcher::Within("uvicorn"), Launcher::Within("fastapi")],
+        launcher_rank: 3,
+        instrumentation: &["opentelemetry-instrumentation-fastapi"],
+        hook: Some(Hook {
+            constructors: &["FastAPI"],
+            instrument: "instrument_fastapi",
+            before: false,
+            place: Place::EntryPoint { every: false },
+        }),
+        ..NONE
+    },
+    Row {
+        framework: Framework::Flask,
+        name: "flask",
+        help: "Flask: instrument the app (server spans that continue Dapr's traces)",
+        packages: &["flask"],
+        launchers: &[Launcher::Word("flask")],
+        launcher_rank: 4,
+        env: &["FLASK_APP"],
+        instrumentation: &["opentelemetry-instrumentation-flask"],
+        // A Flask app is built by `Flask(...)`, or by the project's factory where the entry
+        // point (a `wsgi.py` beside the package) calls it.
+        hook: Some(Hook {
+            constructors: &["Flask", "create_app", "make_app"],
+            instrument: "instrument_flask",
+            before: false,
+            place: Place::EntryPoint { every: false },
+        }),
+        ..NONE
+    },
+    Row {
+        framework: Framework::Django,
+        name: "django",
+        help: "Django: instrument the project (server spans that continue Dapr's traces)",
+        packages: &["django"],
+        launchers: &[Launcher::Within("manage.py"), Launcher::Within("django")],
+        launcher_rank: 5,
+        env: &["DJANGO_SETTINGS_MODULE"],
+        // Django's instrumentation traces ASGI requests only with the ASGI one installed
+        // (it skips them silently otherwise).
+        instrumentation: &[
+            "opentelemetry-instrumentation-django",
+            "opentelemetry-instrumentation-asgi",
+        ],
+        hook: Some(Hook {
+            constructors: &["get_wsgi_application", "get_asgi_application"],
+            instrument: "instrument_django",
+            before: true,
+            place: Place::EntryPoint { every: true },
+        }),
+        // A Django project's application modules, in its settings package.
+        entry_points: Some(&["wsgi.py", "asgi.py"]),
+        // The reloader's parent is the container's main process: `docker compose stop` ends
+        // it, and the child serving the requests dies with the container, unflushed.
+        reloader: Some(Reloader {
+            runs: "runserver",
+            off: "--noreload",
+            note: "manage.py runserver serves from its autoreloader's child process, which is \
+                   killed unflushed when the container stops: the last seconds of spans and \
+                   logs are lost; add --noreload to the command (or serve with gunicorn)",
+        }),
+        ..NONE
+    },
+    Row {
+        framework: Framework::Celery,
+        name: "celery",
+        help: "Celery: trace tasks, continuing the trace of whoever started them",
+        packages: &["celery"],
+        launchers: &[Launcher::Word("celery")],
+        launcher_rank: 2,
+        instrumentation: &["opentelemetry-instrumentation-celery"],
+        hook: Some(Hook {
+            constructors: &["Celery"],
+            instrument: "instrument_celery",
+            before: false,
+            place: Place::AppModule {
+                launcher: "celery -A",
+                flags: &["-A", "--app"],
+                // Where Celery looks for `-A a.b`'s app first.
+                package_file: "celery.py",
+                why: "each worker process sets up after the fork and flushes when it stops; \
+                      tasks continue the trace of whoever started them",
+            },
+        }),
+        ..NONE
+    },
+    Row {
+        framework: Framework::Mlflow,
+        name: "mlflow",
+        help: "MLflow: export MLflow traces to the collector as well as to MLflow",
+        packages: &["mlflow", "mlflow-skinny"],
+        launchers: &[Launcher::Within("mlflow")],
+        launcher_rank: 1,
+        exports_itself: true,
+        ..NONE
+    },
+    Row {
+        framework: Framework::Dagster,
+        name: "dagster",
+        help: "Dagster: send context.log records to the collector (dagster.yaml)",
+        packages: &[
+            "dagster",
+            "dagster-webserver",
+            "dagster-postgres",
+            "dagster-docker",
+        ],
+        launchers: &[Launcher::Within("dagster")],
+        launcher_rank: 0,
+        // Code locations name their definitions module, else the web names apply.
+        entry_points: Some(&[
+            "definitions.py",
+            "repository.py",
+            "repo.py",
+            "main.py",
+            "app.py",
+        ]),
+        code_location: true,
+        ..NONE
+    },
+    Row {
+        framework: Framework::Python,
+        name: "python",
+        help: "Any other Python app: the module and its dependencies",
+        ..NONE
+    },
+];
+
 impl Framework {
-    pub const ALL: [Framework; 7] = [
-        Framework::FastApi,
-        Framework::Flask,
-        Framework::Django,
-        Framework::Celery,
-        Framework::Mlflow,
-        Framework::Dagster,
-        Framework::Python,
-    ];
+    pub const ALL: [Framework; 7] = {
+        let mut all = [Framework::Python; 7];
+        let mut i = 0;
+        while i < ROWS.len() {
+            all[i] = ROWS[i].framework;
+            i += 1;
+        }
+        all
+    };
+
+    /// Its row of the table (which lists the frameworks in the enum's order).
+    pub const fn row(self) -> &'static Row {
+        &ROWS[self as usize]
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Framework::FastApi => "fastapi",
-            Framework::Flask => "flask",
-            Framework::Django => "django",
-            Framework::Celery => "celery",
-            Framework::Mlflow => "mlflow",
-            Framework::Dagster => "dagster",
-            Framework::Python => "python",
-        }
+        self.row().name
+    }
+
+    /// The framework named `name` on the command line or in the answers file.
+    pub fn by_name(name: &str) -> Option<Framework> {
+        ROWS.iter().find(|r| r.name == name).map(|r| r.framework)
     }
 
     /// The framework a distribution or import name belongs to.
     pub fn of_package(name: &str) -> Option<Framework> {
-        match name {
-            "fastapi" => Some(Framework::FastApi),
-            "flask" => Some(Framework::Flask),
-            "django" => Some(Framework::Django),
-            "celery" => Some(Framework::Celery),
-            "mlflow" | "mlflow-skinny" => Some(Framework::Mlflow),
-            "dagster" | "dagster-webserver" | "dagster-postgres" | "dagster-docker" => {
-                Some(Framework::Dagster)
-            }
-            _ => None,
-        }
+        ROWS.iter()
+            .find(|r| r.packages.contains(&name))
+            .map(|r| r.framework)
     }
 }
 
 impl fmt::Display for Framework {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The rows of `frameworks`, in table order.
+pub fn rows(frameworks: &[Framework]) -> impl Iterator<Item = &'static Row> + '_ {
+    ROWS.iter().filter(|r| frameworks.contains(&r.framework))
+}
+
+/// Whether any of `frameworks` has what `has` asks for.
+pub fn any(frameworks: &[Framework], has: impl Fn(&Row) -> bool) -> bool {
+    rows(frameworks).any(has)
+}
+
+/// The web app among `frameworks` that the entry point instruments, if any: the first
+/// whose hook goes in the entry point, in the order the frameworks are given.
+pub fn web_app(frameworks: &[Framework]) -> Option<Hook> {
+    frameworks.iter().find_map(|f| {
+        f.row()
+            .hook
+            .filter(|h| matches!(h.place, Place::EntryPoint { .. }))
+    })
+}
+
+/// The hook that goes into the module building the app, among `frameworks` (Celery's).
+pub fn app_module_hook(frameworks: &[Framework]) -> Option<Hook> {
+    rows(frameworks).find_map(|r| {
+        r.hook
+            .filter(|h| matches!(h.place, Place::AppModule { .. }))
+    })
+}
+
+/// The entry points to look for: a code location's names when one of `frameworks` loads
+/// one, else those of the first that has its own, else the web names.
+pub fn entry_points(
+    frameworks: &[Framework],
+    web: &'static [&'static str],
+) -> &'static [&'static str] {
+    rows(frameworks)
+        .filter(|r| r.entry_points.is_some())
+        .min_by_key(|r| !r.code_location)
+        .and_then(|r| r.entry_points)
+        .unwrap_or(web)
+}
+
+/// The files the entry-point hook among `frameworks` goes in, and whether in each of them:
+/// those of the first framework with an entry-point hook and files of its own (Django's
+/// wsgi.py and asgi.py, both), else the first of `web`.
+pub fn hook_files(
+    frameworks: &[Framework],
+    web: &'static [&'static str],
+) -> (&'static [&'static str], bool) {
+    rows(frameworks)
+        .find_map(|r| match (r.hook.map(|h| h.place), r.entry_points) {
+            (Some(Place::EntryPoint { every }), Some(names)) => Some((names, every)),
+            _ => None,
+        })
+        .unwrap_or((web, false))
+}
+
+/// The framework a launcher in `text` (an image name, a command line) names, if any: the
+/// lowest-ranked row any of whose launchers `text` holds.
+pub fn launched_by(text: &str) -> Option<Framework> {
+    let t = text.to_ascii_lowercase();
+    let mut by_rank: Vec<&Row> = ROWS.iter().filter(|r| !r.launchers.is_empty()).collect();
+    by_rank.sort_by_key(|r| r.launcher_rank);
+    by_rank
+        .into_iter()
+        .find(|r| {
+            r.launchers.iter().any(|l| match l {
+                Launcher::Word(w) => t.split_whitespace().any(|x| x == *w),
+                Launcher::Within(s) => t.contains(s),
+            })
+        })
+        .map(|r| r.framework)
+}
+
+/// The framework whose launcher reads the variable `key`, if any.
+pub fn by_env(key: &str) -> Option<Framework> {
+    ROWS.iter()
+        .find(|r| r.env.contains(&key))
+        .map(|r| r.framework)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_framework_has_one_row_and_a_distinct_name() {
+        for f in Framework::ALL {
+            assert_eq!(ROWS.iter().filter(|r| r.framework == f).count(), 1, "{f:?}");
+            assert_eq!(f.row().framework, f, "the table is in the enum's order");
+            assert_eq!(Framework::by_name(f.name()), Some(f));
+        }
+    }
+
+    #[test]
+    fn a_command_naming_two_launchers_is_the_lower_ranked_ones() {
+        assert_eq!(
+            launched_by("dagster api grpc -m mlflow_jobs"),
+            Some(Framework::Dagster)
+        );
+        assert_eq!(
+            launched_by("celery -A tasks worker"),
+            Some(Framework::Celery)
+        );
+        assert_eq!(launched_by("celeryd"), None);
+        assert_eq!(launched_by("uvicorn main:app"), Some(Framework::FastApi));
     }
 }

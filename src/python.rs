@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::frameworks::Hook;
+
 /// The module body, embedded at build time.
 const TEMPLATE: &str = include_str!("../templates/setup_observability.py");
 
@@ -230,64 +232,24 @@ fn in_function(before: &[&str], indent: &str) -> bool {
         })
 }
 
-/// A web framework whose app the module instruments from the entry point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WebApp {
-    /// What the app is built with: `app = FastAPI(...)`, `application =
-    /// get_wsgi_application()`.
-    pub constructors: &'static [&'static str],
-    /// The module's function that instruments it (and flushes at shutdown).
-    pub instrument: &'static str,
-    /// Whether the call goes before the app is built, without arguments (Django's
-    /// instrumentation patches the handler the application is made of), rather than after
-    /// it, given the app.
-    pub before: bool,
-}
-
-/// The web app among `frameworks` that the entry point instruments, if any.
-pub fn web_app(frameworks: &[crate::detect::Framework]) -> Option<WebApp> {
-    use crate::detect::Framework;
-    frameworks.iter().find_map(|f| match f {
-        Framework::FastApi => Some(FASTAPI),
-        Framework::Flask => Some(FLASK),
-        Framework::Django => Some(DJANGO),
-        _ => None,
-    })
-}
-
-pub const FASTAPI: WebApp = WebApp {
-    constructors: &["FastAPI"],
-    instrument: "instrument_fastapi",
-    before: false,
-};
-/// A Flask app is built by `Flask(...)`, or by the project's factory where the entry point
-/// (a `wsgi.py` beside the package) calls it.
-pub const FLASK: WebApp = WebApp {
-    constructors: &["Flask", "create_app", "make_app"],
-    instrument: "instrument_flask",
-    before: false,
-};
-pub const DJANGO: WebApp = WebApp {
-    constructors: &["get_wsgi_application", "get_asgi_application"],
-    instrument: "instrument_django",
-    before: true,
-};
-/// Not a web app, but its app is built and instrumented the same way.
-pub const CELERY: WebApp = WebApp {
-    constructors: &["Celery"],
-    instrument: "instrument_celery",
-    before: false,
-};
-
-/// The file of the module `celery -A X` (`--app X`, `--app=X`) loads its app from, under
-/// the build context or one folder below it (a `src/` layout): `X` as `a/b.py` or
-/// `a/b/__init__.py` (and `a/b/celery.py`, where Celery looks for `-A a.b`'s app first).
-pub fn celery_app_file(context: &Path, commands: &[String]) -> Option<PathBuf> {
+/// The file of the module a launcher loads its app from (`celery -A X`, `--app X`,
+/// `--app=X`: any of `flags`), under the build context or one folder below it (a `src/`
+/// layout): `X` as `a/b/<package_file>` (where Celery looks for `-A a.b`'s app first),
+/// `a/b.py` or `a/b/__init__.py`.
+pub fn app_file(
+    context: &Path,
+    commands: &[String],
+    flags: &[&str],
+    package_file: &str,
+) -> Option<PathBuf> {
     let module = commands.iter().find_map(|c| {
         let words: Vec<&str> = c.split_whitespace().collect();
-        words.iter().enumerate().find_map(|(i, w)| match *w {
-            "-A" | "--app" => words.get(i + 1).copied(),
-            w => w.strip_prefix("--app="),
+        words.iter().enumerate().find_map(|(i, w)| {
+            if flags.contains(w) {
+                return words.get(i + 1).copied();
+            }
+            let (flag, value) = w.split_once('=')?;
+            (flag.starts_with("--") && flags.contains(&flag)).then_some(value)
         })
     })?;
     let module = module.split(':').next().unwrap_or(module);
@@ -305,7 +267,7 @@ pub fn celery_app_file(context: &Path, commands: &[String]) -> Option<PathBuf> {
     roots.iter().find_map(|root| {
         let base = root.join(&rel);
         [
-            base.join("celery.py"),
+            base.join(package_file),
             base.with_extension("py"),
             base.join("__init__.py"),
         ]
@@ -316,7 +278,7 @@ pub fn celery_app_file(context: &Path, commands: &[String]) -> Option<PathBuf> {
 
 /// The one `.py` file in `dir` that builds `web`'s app at top level (`app = Celery(...)`),
 /// when exactly one does.
-pub fn find_app_module(dir: &Path, web: WebApp) -> Option<PathBuf> {
+pub fn find_app_module(dir: &Path, web: Hook) -> Option<PathBuf> {
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
@@ -354,7 +316,7 @@ pub fn find_app_module(dir: &Path, web: WebApp) -> Option<PathBuf> {
 pub fn edit_entry(
     source: &str,
     import: &str,
-    web: WebApp,
+    web: Hook,
     local: &dyn Fn(&str) -> bool,
 ) -> Result<Option<String>, String> {
     if source.contains("setup_observability") {
@@ -511,6 +473,10 @@ pub fn edit_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frameworks::Framework;
+
+    const FASTAPI: Hook = Framework::FastApi.row().hook.unwrap();
+    const FLASK: Hook = Framework::Flask.row().hook.unwrap();
 
     #[test]
     fn a_fresh_render_is_ours_and_an_edit_makes_it_the_users() {

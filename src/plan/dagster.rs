@@ -18,7 +18,7 @@ use crate::dagster::{configure, configure_launcher};
 use crate::detect;
 use crate::error::Error;
 use crate::files::read_optional;
-use crate::frameworks::Framework;
+use crate::frameworks;
 use crate::paths::{absolute, display};
 use crate::python;
 
@@ -97,7 +97,7 @@ pub(super) fn instance_file(compose_dir: &Path, targets: &[Target]) -> Option<Pa
     let mut found: Vec<PathBuf> = Vec::new();
     for target in targets
         .iter()
-        .filter(|t| t.frameworks.contains(&Framework::Dagster))
+        .filter(|t| frameworks::any(&t.frameworks, |r| r.code_location))
     {
         let home = match target.env("DAGSTER_HOME") {
             Some(home) => home.to_string(),
@@ -181,7 +181,7 @@ pub(super) fn handler_import(
     let packages = dotted.matches('.').count();
     let dagster: Vec<&Target> = targets
         .iter()
-        .filter(|t| t.frameworks.contains(&Framework::Dagster))
+        .filter(|t| frameworks::any(&t.frameworks, |r| r.code_location))
         .collect();
     // With no service serving code or executing jobs in sight, any of them may.
     let any_runs = dagster.iter().any(|t| runs_steps(t));

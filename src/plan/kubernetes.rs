@@ -221,7 +221,7 @@ fn framework_env(
             found
                 .found
                 .iter()
-                .any(|(f, _)| *f == crate::detect::Framework::Mlflow)
+                .any(|(f, _)| f.row().exports_itself)
                 .then(|| {
                     (
                         app.workload.id(),

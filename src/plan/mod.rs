@@ -14,8 +14,8 @@ use crate::paths::{absolute, display};
 use crate::answers::Answers;
 use crate::compose::Note;
 use crate::conflict::Conflict;
-use crate::detect::Framework;
 use crate::error::Error;
+use crate::frameworks::Framework;
 
 mod dagster;
 pub mod kubernetes;

@@ -16,9 +16,10 @@ use crate::compose::{self, ComposeOptions, Note, overlay};
 use crate::conflict::{Conflict, FileConflict};
 use crate::contract;
 use crate::dapr;
-use crate::detect::{self, Framework};
+use crate::detect;
 use crate::error::Error;
 use crate::files::{read_optional, read_text};
+use crate::frameworks;
 use crate::paths::{absolute, compose_dir, display, mount_source};
 
 /// Builds the plan: reads the files, decides, verifies. Writes nothing.
@@ -381,7 +382,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     let handler_module = targets
         .iter()
         .zip(&located)
-        .find(|(t, _)| t.frameworks.contains(&Framework::Dagster))
+        .find(|(t, _)| frameworks::any(&t.frameworks, |r| r.code_location))
         .and_then(|(t, (m, _))| m.clone().map(|m| (m, t.service.clone())));
     let handler = handler_module
         .as_ref()
@@ -389,7 +390,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         .unwrap_or_default();
     let mut extra_env: Vec<(String, Vec<(String, String)>)> = targets
         .iter()
-        .filter(|t| t.frameworks.contains(&Framework::Mlflow))
+        .filter(|t| frameworks::any(&t.frameworks, |r| r.exports_itself))
         .map(|t| (t.service.clone(), contract::mlflow_env()))
         .collect();
     for (service, var) in &handler.env {
@@ -502,7 +503,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     }
     if targets
         .iter()
-        .any(|t| t.frameworks.contains(&Framework::Dagster))
+        .any(|t| frameworks::any(&t.frameworks, |r| r.code_location))
     {
         match (&handler_module, handler.refused) {
             (Some(_), Some(refused)) => plan.notes.push(Note {

@@ -167,7 +167,8 @@ fn unrecorded_files(
             continue;
         };
         // Either kind of entry point: what the service ran is not recorded.
-        let mut names: Vec<&str> = contract::DAGSTER_ENTRY_POINTS.to_vec();
+        let dagster = crate::frameworks::Framework::Dagster.row().entry_points;
+        let mut names: Vec<&str> = dagster.unwrap_or_default().to_vec();
         for n in contract::WEB_ENTRY_POINTS {
             if !names.contains(n) {
                 names.push(n);

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
+use obs_init::frameworks::{Framework, ROWS};
 
 const AFTER_HELP: &str = "\
 What it does, for each service named with --service:
@@ -314,8 +316,8 @@ pub struct Args {
 
     /// What the services run (repeatable) [default: detected per service from its code,
     /// dependencies and compose command]
-    #[arg(long = "framework", value_enum, value_name = "NAME")]
-    pub frameworks: Vec<FrameworkArg>,
+    #[arg(long = "framework", value_name = "NAME", value_parser = framework_parser())]
+    pub frameworks: Vec<Framework>,
 
     /// The folder holding the dagster.yaml to configure (DAGSTER_HOME) [default: the one
     /// dagster.yaml found in the project]
@@ -362,37 +364,13 @@ pub struct Args {
     pub color: ColorChoice,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FrameworkArg {
-    /// FastAPI: instrument the app (server spans that continue Dapr's traces)
-    Fastapi,
-    /// Flask: instrument the app (server spans that continue Dapr's traces)
-    Flask,
-    /// Django: instrument the project (server spans that continue Dapr's traces)
-    Django,
-    /// Celery: trace tasks, continuing the trace of whoever started them
-    Celery,
-    /// MLflow: export MLflow traces to the collector as well as to MLflow
-    Mlflow,
-    /// Dagster: send context.log records to the collector (dagster.yaml)
-    Dagster,
-    /// Any other Python app: the module and its dependencies
-    Python,
-}
-
-impl From<FrameworkArg> for obs_init::detect::Framework {
-    fn from(f: FrameworkArg) -> Self {
-        use obs_init::detect::Framework;
-        match f {
-            FrameworkArg::Fastapi => Framework::FastApi,
-            FrameworkArg::Flask => Framework::Flask,
-            FrameworkArg::Django => Framework::Django,
-            FrameworkArg::Celery => Framework::Celery,
-            FrameworkArg::Mlflow => Framework::Mlflow,
-            FrameworkArg::Dagster => Framework::Dagster,
-            FrameworkArg::Python => Framework::Python,
-        }
-    }
+/// `--framework`'s values, with their help, from the framework table.
+fn framework_parser() -> impl clap::builder::TypedValueParser<Value = Framework> {
+    let values = ROWS
+        .iter()
+        .map(|r| clap::builder::PossibleValue::new(r.name).help(r.help));
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|name| Framework::by_name(&name).expect("a possible value names a framework"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

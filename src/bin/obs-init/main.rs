@@ -442,7 +442,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         dapr_version: args.dapr_version.clone(),
         dapr_config: args.dapr_config.clone(),
         module_path: args.module_path.clone(),
-        frameworks: args.frameworks.iter().map(|&f| f.into()).collect(),
+        frameworks: args.frameworks.clone(),
         dagster_home: args.dagster_home.clone(),
         fix_invalid: args.fix_invalid,
         edit_entrypoint: args.edit_entrypoint,

@@ -4,7 +4,7 @@ use std::io;
 
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, MultiSelect, Select};
-use obs_init::detect::Framework;
+use obs_init::frameworks::Framework;
 use obs_init::plan::kubernetes::KustomizeMode;
 use obs_init::plan::{FileConflict, Prompter};
 

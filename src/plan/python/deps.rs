@@ -144,21 +144,11 @@ fn manifest_of(found: &Path) -> Result<Manifest, Error> {
     })
 }
 
-/// The packages to add (FastAPI apps get its instrumentation too).
+/// The packages to add: the base, and each framework's instrumentation.
 pub(super) fn wanted_for(line: &deps::Line, frameworks: &[Framework]) -> Vec<Requirement> {
     let mut wanted = line.base();
-    if frameworks.contains(&Framework::FastApi) {
-        wanted.push(line.fastapi);
-    }
-    if frameworks.contains(&Framework::Flask) {
-        wanted.push(line.flask);
-    }
-    if frameworks.contains(&Framework::Django) {
-        wanted.push(line.django);
-        wanted.push(line.asgi);
-    }
-    if frameworks.contains(&Framework::Celery) {
-        wanted.push(line.celery);
+    for row in crate::frameworks::rows(frameworks) {
+        wanted.extend(row.instrumentation.iter().map(|p| line.instrumentation(p)));
     }
     wanted
 }

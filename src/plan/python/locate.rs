@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::{PythonOptions, Target};
 use crate::compose::{Note, NoteKind};
 use crate::contract;
-use crate::frameworks::Framework;
+use crate::frameworks::{self, Place};
 use crate::paths::display;
 use crate::python::{self, Entry};
 
@@ -23,13 +23,11 @@ pub(super) fn locate_module(
             kind,
         })
     };
-    let entry_names = contract::entry_points(
-        target.frameworks.contains(&Framework::Dagster),
-        target.frameworks.contains(&Framework::Django),
-    );
+    let entry_names = frameworks::entry_points(&target.frameworks, contract::WEB_ENTRY_POINTS);
+    let code_location = frameworks::any(&target.frameworks, |r| r.code_location);
     // Where Dagster is told to load the code from beats any search.
     if opts.module_path.is_none()
-        && target.frameworks.contains(&Framework::Dagster)
+        && code_location
         && let Some((file, why)) = code_file(target)
     {
         note(
@@ -68,15 +66,20 @@ pub(super) fn locate_module(
         }
         // A worker with no entry point of its own: `celery -A` names its app's module.
         (None, Some(ctx))
-            if target.frameworks.contains(&Framework::Celery)
-                && python::web_app(&target.frameworks).is_none()
+            if frameworks::web_app(&target.frameworks).is_none()
+                && let Some(Place::AppModule {
+                    launcher,
+                    flags,
+                    package_file,
+                    ..
+                }) = frameworks::app_module_hook(&target.frameworks).map(|h| h.place)
                 && matches!(python::find_entry(ctx, entry_names), Entry::None)
-                && let Some(app) = python::celery_app_file(ctx, &target.commands) =>
+                && let Some(app) = python::app_file(ctx, &target.commands, flags, package_file) =>
         {
             note(
                 NoteKind::Decided,
                 format!(
-                    "celery -A loads the app from {}: the module goes beside it",
+                    "{launcher} loads the app from {}: the module goes beside it",
                     display(&opts.dir, &app)
                 ),
             );
@@ -84,8 +87,8 @@ pub(super) fn locate_module(
         }
         // A plain Python service: the script its container runs (`python email_server.py`).
         (None, Some(ctx))
-            if python::web_app(&target.frameworks).is_none()
-                && !target.frameworks.contains(&Framework::Dagster)
+            if frameworks::web_app(&target.frameworks).is_none()
+                && !code_location
                 && matches!(python::find_entry(ctx, entry_names), Entry::None)
                 && let Some((script, command)) = script_run(target, ctx) =>
         {
@@ -100,44 +103,41 @@ pub(super) fn locate_module(
         }
         (None, Some(ctx)) => match python::find_entry(ctx, entry_names) {
             // A code location's definitions may live in any file: look for what defines them.
-            Entry::None if target.frameworks.contains(&Framework::Dagster) => {
-                match python::find_dagster_definitions(ctx) {
-                    Entry::Found(definitions) => {
-                        note(
-                            NoteKind::Decided,
-                            format!(
-                                "Dagster's definitions are in {}: the module goes beside them",
-                                display(&opts.dir, &definitions)
-                            ),
-                        );
-                        Some(definitions.with_file_name(python::MODULE_FILE))
-                    }
-                    Entry::Ambiguous(found) => {
-                        let list: Vec<String> =
-                            found.iter().map(|p| display(&opts.dir, p)).collect();
-                        note(
-                            NoteKind::Action,
-                            format!(
-                                "Dagster definitions in several folders ({}); pass --module-path \
-                             to say where setup_observability.py goes",
-                                list.join(", ")
-                            ),
-                        );
-                        None
-                    }
-                    Entry::None => {
-                        note(
-                            NoteKind::Action,
-                            format!(
-                                "no Dagster definitions (Definitions, @repository, @job, @asset) \
-                             in {}: no Python module written (pass --module-path to add one)",
-                                display(&opts.dir, ctx)
-                            ),
-                        );
-                        None
-                    }
+            Entry::None if code_location => match python::find_dagster_definitions(ctx) {
+                Entry::Found(definitions) => {
+                    note(
+                        NoteKind::Decided,
+                        format!(
+                            "Dagster's definitions are in {}: the module goes beside them",
+                            display(&opts.dir, &definitions)
+                        ),
+                    );
+                    Some(definitions.with_file_name(python::MODULE_FILE))
                 }
-            }
+                Entry::Ambiguous(found) => {
+                    let list: Vec<String> = found.iter().map(|p| display(&opts.dir, p)).collect();
+                    note(
+                        NoteKind::Action,
+                        format!(
+                            "Dagster definitions in several folders ({}); pass --module-path \
+                             to say where setup_observability.py goes",
+                            list.join(", ")
+                        ),
+                    );
+                    None
+                }
+                Entry::None => {
+                    note(
+                        NoteKind::Action,
+                        format!(
+                            "no Dagster definitions (Definitions, @repository, @job, @asset) \
+                             in {}: no Python module written (pass --module-path to add one)",
+                            display(&opts.dir, ctx)
+                        ),
+                    );
+                    None
+                }
+            },
             Entry::Found(entry) => Some(entry.with_file_name(python::MODULE_FILE)),
             Entry::Ambiguous(found) => {
                 let list: Vec<String> = found.iter().map(|p| display(&opts.dir, p)).collect();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::compose::{Note, NoteKind};
 use crate::deps as lines;
 use crate::error::Error;
-use crate::frameworks::Framework;
+use crate::frameworks::{self, Framework};
 use crate::interpreter;
 use crate::paths::absolute;
 use crate::plan::Plan;
@@ -178,23 +178,18 @@ pub fn plan_python(
     }
     let line = python_line(target, &mut plan.notes)?;
     plan.notes.extend(module_notes);
-    if target.frameworks.contains(&Framework::Django)
-        && target
+    for reloader in frameworks::rows(&target.frameworks).filter_map(|r| r.reloader) {
+        if target
             .commands
             .iter()
-            .any(|c| c.contains("runserver") && !c.contains("--noreload"))
-    {
-        // The reloader's parent is the container's main process: `docker compose stop`
-        // ends it, and the child serving the requests dies with the container, unflushed.
-        plan.notes.push(Note {
-            service: Some(target.service.clone()),
-            message: "manage.py runserver serves from its autoreloader's child process, \
-                      which is killed unflushed when the container stops: the last seconds \
-                      of spans and logs are lost; add --noreload to the command (or serve \
-                      with gunicorn)"
-                .into(),
-            kind: NoteKind::Action,
-        });
+            .any(|c| c.contains(reloader.runs) && !c.contains(reloader.off))
+        {
+            plan.notes.push(Note {
+                service: Some(target.service.clone()),
+                message: reloader.note.into(),
+                kind: NoteKind::Action,
+            });
+        }
     }
     let wanted = match &module_path {
         Some(path) => {
@@ -202,7 +197,7 @@ pub fn plan_python(
             deps::wanted_for(line, &target.frameworks)
         }
         // MLflow exports its own traces; it only lacks the gRPC exporter package.
-        None if target.frameworks.contains(&Framework::Mlflow) => vec![line.exporter],
+        None if frameworks::any(&target.frameworks, |r| r.exports_itself) => vec![line.exporter],
         None => Vec::new(),
     };
     if !wanted.is_empty() {

@@ -8,7 +8,7 @@ use crate::conflict::{Conflict, FileConflict};
 use crate::contract;
 use crate::error::Error;
 use crate::files::{read_optional, read_text};
-use crate::frameworks::Framework;
+use crate::frameworks::{self, Hook, Place};
 use crate::paths::display;
 use crate::plan::{FileChange, Plan, Status};
 use crate::python::{self, Ownership};
@@ -35,19 +35,19 @@ pub(super) fn plan_module(
     }
     plan.push(module);
 
-    let web = python::web_app(&target.frameworks);
+    let web = frameworks::web_app(&target.frameworks);
     let import = python::import_line(
         module_dir,
         web.map_or("setup_observability", |w| w.instrument),
     );
     // The entry point the module was put beside; a Django project serves both of its
     // application modules (wsgi.py and asgi.py), so both are edited.
-    let django = target.frameworks.contains(&Framework::Django);
-    let mut entries = contract::entry_points(false, django)
+    let (names, every) = frameworks::hook_files(&target.frameworks, contract::WEB_ENTRY_POINTS);
+    let mut entries = names
         .iter()
         .map(|n| module_dir.join(n))
         .filter(|p| p.is_file());
-    let entries: Vec<PathBuf> = if django {
+    let entries: Vec<PathBuf> = if every {
         entries.collect()
     } else {
         entries.next().into_iter().collect()
@@ -80,33 +80,36 @@ pub(super) fn plan_module(
         );
         push_step_once(plan, service, step);
     }
-    let celery_app = target
-        .frameworks
-        .contains(&Framework::Celery)
-        .then(|| python::find_app_module(module_dir, python::CELERY))
-        .flatten();
-    if let Some(app_module) = celery_app.clone().filter(|_| opts.edit_entrypoint) {
-        let import = python::import_line(module_dir, python::CELERY.instrument);
-        plan_entry_edit(opts, service, &app_module, &import, python::CELERY, plan)?;
-    } else if target.frameworks.contains(&Framework::Celery) {
-        let import = python::import_line(module_dir, python::CELERY.instrument);
-        let (module, again) = match &celery_app {
+    let app_hook = frameworks::app_module_hook(&target.frameworks);
+    let app_module = app_hook.and_then(|h| python::find_app_module(module_dir, h));
+    if let (Some(hook), Some(found), true) = (app_hook, app_module.clone(), opts.edit_entrypoint) {
+        let import = python::import_line(module_dir, hook.instrument);
+        plan_entry_edit(opts, service, &found, &import, hook, plan)?;
+    } else if let Some(hook) = app_hook {
+        let Place::AppModule { launcher, why, .. } = hook.place else {
+            unreachable!("an app-module hook")
+        };
+        let import = python::import_line(module_dir, hook.instrument);
+        let constructor = hook.constructors[0];
+        let (module, again) = match &app_module {
             Some(found) => (
                 display(&opts.dir, found),
                 "; or run again with --edit-entrypoint",
             ),
             None => (
-                "the module that builds the Celery app (the one `celery -A` names)".to_string(),
+                format!(
+                    "the module that builds the {constructor} app (the one `{launcher}` names)"
+                ),
                 "",
             ),
         };
         let step = format!(
-            "add to {module}, after `app = Celery(...)`:\n       {import}\n       \
-             instrument_celery(app)\n     (each worker process sets up after the fork and \
-             flushes when it stops; tasks continue the trace of whoever started them{again})"
+            "add to {module}, after `app = {constructor}(...)`:\n       {import}\n       \
+             {}(app)\n     ({why}{again})",
+            hook.instrument
         );
         push_step_once(plan, service, step);
-    } else if web.is_none() && !target.frameworks.contains(&Framework::Dagster) {
+    } else if web.is_none() && !frameworks::any(&target.frameworks, |r| r.code_location) {
         plan.next_steps.push(format!(
             "{service}: call setup_observability() at start-up, next to {}: {import}",
             display(&opts.dir, module_dir)
@@ -121,7 +124,7 @@ fn plan_entry_edit(
     service: &str,
     entry: &Path,
     import: &str,
-    web: python::WebApp,
+    web: Hook,
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let dir = entry.parent().unwrap_or(Path::new("."));

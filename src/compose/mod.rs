@@ -18,8 +18,11 @@ pub use onboard::onboard;
 pub(crate) use onboard::seq_style;
 pub use record::{added_paths, filled_empty_keys};
 
+use std::path::{Path, PathBuf};
+
 use crate::contract;
 use crate::error::ComposeError;
+use crate::error::Error;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::splice::Change;
 use crate::yaml::text::Text;
@@ -217,6 +220,29 @@ pub struct ComposeOutcome {
 pub struct Overwritten {
     pub after: String,
     pub changes: Vec<Change>,
+}
+
+/// Compose's own discovery order.
+pub const COMPOSE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+
+/// The compose file: `file` (relative to `dir`, as `-C DIR -f FILE` reads in git and cargo),
+/// or the first of [`COMPOSE_NAMES`] found in `dir`.
+pub fn find_compose(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(f) = file {
+        return Ok(dir.join(f));
+    }
+    COMPOSE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::NoComposeFile {
+            dir: dir.to_path_buf(),
+        })
 }
 
 /// Parses `content` as YAML, with the parser's errors as the refusals they are.

@@ -67,7 +67,8 @@ pub fn built_images(dir: &Path) -> Vec<BuiltImage> {
             }
         }
     }
-    for path in crate::detect::find_files_where(dir, |n| crate::plan::COMPOSE_NAMES.contains(&n)) {
+    for path in crate::detect::find_files_where(dir, |n| crate::compose::COMPOSE_NAMES.contains(&n))
+    {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };

@@ -4,7 +4,6 @@
 //! container. Like the compose edits, everything is inserted: comments, `---` documents,
 //! indentation and line endings stay, and each document is parsed again and compared.
 
-pub mod diagnose;
 pub mod images;
 pub mod kustomize;
 pub mod onboard;

@@ -1041,12 +1041,6 @@ pub fn plan_kubernetes_remove(dir: &Path) -> Result<Plan, Error> {
     let Some((saved, text)) = super::read_answers(dir)? else {
         return Ok(plan);
     };
-    let req = super::remove::RemoveRequest {
-        dir: dir.to_path_buf(),
-        file: None,
-        services: Vec::new(),
-        dapr_config: None,
-    };
     plan.own = super::own_files(dir, &saved);
     let mut left = saved.clone();
     left.files.clear();
@@ -1058,7 +1052,7 @@ pub fn plan_kubernetes_remove(dir: &Path) -> Result<Plan, Error> {
                     plan.services.push(name);
                 }
             }
-            super::remove::undo_file(&req, &mut plan, file)?;
+            super::undo::undo_file(dir, &mut plan, file)?;
         } else {
             left.files.push((file.clone(), who.clone()));
         }

@@ -22,16 +22,10 @@ pub mod kubernetes;
 mod onboard;
 pub mod python;
 pub mod remove;
+mod undo;
 
+pub use crate::compose::{COMPOSE_NAMES, find_compose};
 pub use onboard::plan;
-
-/// Compose's own discovery order.
-pub const COMPOSE_NAMES: [&str; 4] = [
-    "compose.yaml",
-    "compose.yml",
-    "docker-compose.yml",
-    "docker-compose.yaml",
-];
 
 pub use crate::contract::DEFAULT_DAPR_VERSION;
 
@@ -68,17 +62,6 @@ pub struct Options {
     pub overlay: Option<PathBuf>,
     /// In overlay mode, leave `.env` alone: the next steps give the `-f` flags instead.
     pub no_env: bool,
-}
-
-impl Options {
-    /// What the Python side reads of them.
-    pub fn python(&self) -> python::PythonOptions {
-        python::PythonOptions {
-            dir: self.dir.clone(),
-            module_path: self.module_path.clone(),
-            edit_entrypoint: self.edit_entrypoint,
-        }
-    }
 }
 
 /// What to do with a conflict: a file, variable or sidecar that exists with other content
@@ -245,21 +228,6 @@ impl Plan {
             self.files.push(change);
         }
     }
-}
-
-/// The compose file: `file` (relative to `dir`, as `-C DIR -f FILE` reads in git and cargo),
-/// or the first of [`COMPOSE_NAMES`] found in `dir`.
-pub fn find_compose(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
-    if let Some(f) = file {
-        return Ok(dir.join(f));
-    }
-    COMPOSE_NAMES
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file())
-        .ok_or_else(|| Error::NoComposeFile {
-            dir: dir.to_path_buf(),
-        })
 }
 
 /// A prompt that could not be answered.

@@ -75,6 +75,15 @@ pub fn plan<'p>(
     Ok(plan)
 }
 
+/// What the Python side reads of the options.
+fn python_options(opts: &Options) -> python::PythonOptions {
+    python::PythonOptions {
+        dir: opts.dir.clone(),
+        module_path: opts.module_path.clone(),
+        edit_entrypoint: opts.edit_entrypoint,
+    }
+}
+
 /// Refuses a plan that would write outside the project directory, or through a symlink
 /// that leads out of it.
 fn check_inside(opts: &Options, plan: &Plan) -> Result<(), Error> {
@@ -377,7 +386,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     // Where each module goes is settled first: Dagster's handler decides compose variables.
     let located: Vec<(Option<PathBuf>, Vec<Note>)> = targets
         .iter()
-        .map(|t| python::locate(&opts.python(), t))
+        .map(|t| python::locate(&python_options(opts), t))
         .collect();
     let handler_module = targets
         .iter()
@@ -499,7 +508,13 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     let config = config_change(opts, &config_path, &mut plan.conflicts)?;
     plan.push(config);
     for (target, (module, module_notes)) in targets.iter().zip(located) {
-        python::plan_python(&opts.python(), target, module, module_notes, &mut plan)?;
+        python::plan_python(
+            &python_options(opts),
+            target,
+            module,
+            module_notes,
+            &mut plan,
+        )?;
     }
     if targets
         .iter()

@@ -349,7 +349,7 @@ fn plan_recorded(
             .cloned()
             .collect();
         if needed.is_empty() {
-            undo_file(req, &mut plan, file)?;
+            super::undo::undo_file(&req.dir, &mut plan, file)?;
         } else if compose.overlay.as_deref() == Some(file.path.as_str()) {
             // The overlay holds the staying services too: only the removed ones' parts go.
             let kept = take_out_of_overlay(req, &mut plan, file, &targets)?;
@@ -435,65 +435,6 @@ fn onboarded_manifests(dir: &Path) -> bool {
                 .iter()
                 .any(|(_, who)| who.iter().any(|w| super::kubernetes::is_workload_needer(w)))
         })
-}
-
-/// Plans taking one recorded file edit back: a created file deleted, an updated one given
-/// back its original bytes, as far as the user's later changes allow (and saying where not).
-pub(crate) fn undo_file(
-    req: &RemoveRequest,
-    plan: &mut Plan,
-    file: &crate::record::FileRecord,
-) -> Result<(), Error> {
-    let path = req.dir.join(&file.path);
-    let Some(text) = crate::files::read_optional(&path)? else {
-        return Ok(());
-    };
-    let display = crate::paths::display(&req.dir, &path);
-    let note = |message: String| Note {
-        service: None,
-        message,
-        kind: NoteKind::Info,
-    };
-    if file.created {
-        if file.untouched(&text) {
-            plan.push(FileChange {
-                display,
-                path,
-                before: Some(text),
-                after: String::new(),
-                status: Status::Delete,
-            });
-        } else {
-            plan.notes.push(note(format!(
-                "{display} was changed by hand; left in place"
-            )));
-        }
-        return Ok(());
-    }
-    let undone = crate::record::undo(&text, file);
-    if file.original.is_some() && !undone.left.is_empty() {
-        plan.notes.push(note(format!(
-            "{display} was changed by hand since obs-init rewrote it; left as it is"
-        )));
-    } else {
-        for piece in &undone.left {
-            plan.notes.push(note(format!(
-                "{display}: {:?} was changed or moved by hand, so it stays; take it out \
-                 yourself if it is obs-init's",
-                piece.trim_end()
-            )));
-        }
-    }
-    if undone.text != text {
-        plan.push(FileChange {
-            display,
-            path,
-            before: Some(text),
-            after: undone.text,
-            status: Status::Update,
-        });
-    }
-    Ok(())
 }
 
 /// Plans deleting `path` when it exists and `ours` says obs-init wrote it unchanged; returns

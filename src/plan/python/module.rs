@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PythonOptions, Target};
+use super::target::{PythonOptions, Target};
 use crate::compose::{Note, NoteKind};
 use crate::conflict::{Conflict, FileConflict};
 use crate::contract;

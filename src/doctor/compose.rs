@@ -1,156 +1,20 @@
-//! `obs-init doctor`: checks the project as it is now, whoever wrote it, against the rules
-//! that make telemetry arrive (DESIGN.md's facts). Every finding names a file, a line where
-//! there is one, and the fix.
+//! Doctor's part for compose files (and the overlays obs-init wrote beside them): the rules
+//! of Compose and of the sidecars that make telemetry arrive.
 
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::time::Duration;
 
+use crate::compose::find_compose;
 use crate::compose::inherit;
 use crate::compose::interpolate::{Vars, interpolate};
-use crate::compose::{self, COLLECTOR_ADDRESS, CONFIG_MOUNT, METRICS_LABEL, METRICS_PORT, NETWORK};
+use crate::compose::{self, CONFIG_MOUNT, METRICS_LABEL, METRICS_PORT, NETWORK};
 use crate::contract;
-use crate::error::{ComposeError, Error};
+use crate::error::Error;
 use crate::files::read_text;
 use crate::paths::display;
-use crate::plan::find_compose;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::model::{Data, Value};
-use crate::{dagster, detect, python};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Telemetry will not arrive, or a program will not start.
-    Error,
-    /// Likely wrong, or cannot be judged from here.
-    Warning,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    pub file: String,
-    pub line: Option<usize>,
-    pub message: String,
-    pub fix: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DoctorOptions {
-    /// Also try a TCP connection to the collector.
-    pub connect: bool,
-    /// Where to connect instead of the address the project uses (`host:port`).
-    pub collector: Option<String>,
-    /// The Dapr configuration to check, when not the default one (`--dapr-config`).
-    pub dapr_config: Option<std::path::PathBuf>,
-}
-
-/// Checks the project in `dir` (compose file `file`, or the discovered one).
-pub fn diagnose(
-    dir: &Path,
-    file: Option<&Path>,
-    opts: &DoctorOptions,
-) -> Result<Vec<Finding>, Error> {
-    let mut findings = Vec::new();
-    let mut collector = None;
-    // A project of Kubernetes manifests (alone or beside a compose file) is checked too.
-    let manifests = if file.is_none() {
-        crate::plan::kubernetes::manifest_files(dir)
-    } else {
-        Vec::new()
-    };
-    if !manifests.is_empty() {
-        findings.extend(crate::kubernetes::diagnose::diagnose(dir));
-    }
-    let compose_path = match find_compose(dir, file) {
-        Ok(path) => path,
-        Err(Error::NoComposeFile { .. }) if !manifests.is_empty() => {
-            return rest(dir, opts, findings, collector);
-        }
-        Err(e) => return Err(e),
-    };
-    let shown = display(dir, &compose_path);
-    let content = read_text(&compose_path)?;
-    match compose::parse(&content) {
-        Err(e) => findings.push(from_error(&shown, &e)),
-        Ok((_, doc)) => {
-            check_compose(
-                &doc,
-                &shown,
-                &compose_path,
-                &Vars::for_project(&crate::paths::compose_dir(&compose_path)),
-                &mut findings,
-                &mut collector,
-            );
-            check_sdk_lines(dir, &doc, &compose_path, &mut findings)?;
-        }
-    }
-    // An overlay obs-init wrote holds the sidecars and the apps' additions: it is checked
-    // the same way (Compose merges it over the compose file).
-    for overlay in overlays(dir, &compose_path) {
-        let shown = display(dir, &overlay);
-        let text = read_text(&overlay)?;
-        match compose::parse(&text) {
-            Err(e) => findings.push(from_error(&shown, &e)),
-            Ok((_, doc)) => check_compose(
-                &doc,
-                &shown,
-                &overlay,
-                &Vars::for_project(&crate::paths::compose_dir(&compose_path)),
-                &mut findings,
-                &mut collector,
-            ),
-        }
-    }
-    rest(dir, opts, findings, collector)
-}
-
-/// The checks of what is not the compose file: the Dapr configuration, the generated
-/// modules, Dagster's instance files, the locks, and the collector with --connect.
-fn rest(
-    dir: &Path,
-    opts: &DoctorOptions,
-    mut findings: Vec<Finding>,
-    collector: Option<String>,
-) -> Result<Vec<Finding>, Error> {
-    let config = opts
-        .dapr_config
-        .clone()
-        .unwrap_or_else(|| contract::default_dapr_config(dir));
-    if let Ok(text) = std::fs::read_to_string(&config) {
-        check_dapr_config(&text, &display(dir, &config), &mut findings);
-    }
-    let modules = detect::find_files(dir, python::MODULE_FILE);
-    for module in &modules {
-        let text = read_text(module)?;
-        check_module(&text, &display(dir, module), &mut findings);
-    }
-    for yaml in detect::find_files(dir, "dagster.yaml") {
-        let text = read_text(&yaml)?;
-        if let Err(
-            e @ (ComposeError::InvalidDagsterTelemetry { .. } | ComposeError::Syntax { .. }),
-        ) = dagster::configure(&text, "x.OtelLogHandler", false)
-        {
-            findings.push(from_error(&display(dir, &yaml), &e));
-        }
-        check_handler_modules(dir, &modules, &display(dir, &yaml), &text, &mut findings);
-    }
-    for manifest in detect::find_files_named(dir, &["pyproject.toml", "requirements.in"]) {
-        check_locks(dir, &manifest, &mut findings)?;
-    }
-    if opts.connect {
-        let target = opts
-            .collector
-            .clone()
-            .or(collector)
-            .unwrap_or_else(|| COLLECTOR_ADDRESS.to_string());
-        if let Some(f) = connect(&target) {
-            findings.push(f);
-        }
-    }
-    Ok(findings)
-}
+use super::finding::{Finding, Severity};
 
 /// The collector endpoint the project's services send to, with the variable that says so
 /// and whether their exporter opens TLS there: `OTEL_COLLECTOR_ENDPOINT` (the generated
@@ -193,7 +57,7 @@ pub fn project_endpoint(
 
 /// The overlays Compose loads with the compose file: the one the answers file records, and
 /// those `.env`'s `COMPOSE_FILE` lists that obs-init wrote.
-fn overlays(dir: &Path, compose_path: &Path) -> Vec<std::path::PathBuf> {
+pub(super) fn overlays(dir: &Path, compose_path: &Path) -> Vec<std::path::PathBuf> {
     let compose_dir = crate::paths::compose_dir(compose_path);
     let mut found = Vec::new();
     let recorded = crate::plan::read_answers(dir)
@@ -226,7 +90,7 @@ fn overlays(dir: &Path, compose_path: &Path) -> Vec<std::path::PathBuf> {
 /// The dependency file nearest the handler's module (its folder, then up to the project
 /// root) must list the packages the module imports: without them the handler cannot be
 /// configured and every run fails.
-fn check_handler_packages(
+pub(super) fn check_handler_packages(
     root: &Path,
     module: &Path,
     key: &str,
@@ -274,7 +138,7 @@ fn check_handler_packages(
 
 /// A dependency file asking for an OpenTelemetry SDK newer than any release for the Python
 /// of the image it is installed into: `pip install` fails in `docker build`.
-fn check_sdk_lines(
+pub(super) fn check_sdk_lines(
     dir: &Path,
     doc: &Document,
     compose_path: &Path,
@@ -345,50 +209,7 @@ fn check_sdk_lines(
     Ok(())
 }
 
-/// A lock that does not pin the OpenTelemetry packages its manifest asks for: the image's
-/// install refuses it (`poetry install`, `uv sync --locked`) or leaves them out (pip-tools).
-fn check_locks(dir: &Path, manifest: &Path, findings: &mut Vec<Finding>) -> Result<(), Error> {
-    let text = read_text(manifest)?;
-    let ours: Vec<String> = crate::deps::manifest_names(manifest, &text)
-        .into_iter()
-        .filter(|n| crate::deps::is_ours(n))
-        .collect();
-    if ours.is_empty() {
-        return Ok(());
-    }
-    for r in crate::lock::needed(manifest, false, &ours) {
-        findings.push(Finding {
-            severity: Severity::Error,
-            file: display(dir, &r.lock),
-            line: None,
-            message: format!(
-                "{} does not lock {}, which {} asks for: installing from the lock fails or \
-                 leaves them out",
-                display(dir, &r.lock),
-                r.missing.join(", "),
-                display(dir, manifest)
-            ),
-            fix: format!(
-                "run `{}` in {} (it keeps every other pin)",
-                r.command_line(),
-                display(dir, &r.dir)
-            ),
-        });
-    }
-    Ok(())
-}
-
-fn from_error(file: &str, e: &ComposeError) -> Finding {
-    Finding {
-        severity: Severity::Error,
-        file: file.to_string(),
-        line: e.location().map(|l| l.line),
-        message: e.to_string(),
-        fix: e.help().unwrap_or_default(),
-    }
-}
-
-fn check_compose(
+pub(super) fn check_compose(
     doc: &Document,
     file: &str,
     compose_path: &Path,
@@ -555,7 +376,7 @@ fn check_compose(
 
 /// Whether the app carries the label the platform's Prometheus discovers sidecars by, its
 /// own or merged in.
-fn has_metrics_label(doc: &Document, app: &Node) -> bool {
+pub(super) fn has_metrics_label(doc: &Document, app: &Node) -> bool {
     crate::compose::inherit::lookup(doc, app, "labels").is_some_and(|labels| {
         compose::label_names(labels)
             .iter()
@@ -563,7 +384,7 @@ fn has_metrics_label(doc: &Document, app: &Node) -> bool {
     })
 }
 
-fn check_sidecar(
+pub(super) fn check_sidecar(
     name: &str,
     svc: &Node,
     line: usize,
@@ -622,7 +443,7 @@ fn check_sidecar(
 /// The names in a list (`[a, b]`) or the keys of a mapping (`{a: ..., b: ...}`).
 /// The names a list or mapping holds: list items are values, so Compose interpolates them;
 /// mapping keys are not.
-fn members(node: Option<&Node>, resolved: &dyn Fn(&str) -> String) -> Vec<String> {
+pub(super) fn members(node: Option<&Node>, resolved: &dyn Fn(&str) -> String) -> Vec<String> {
     match node.map(|n| &n.kind) {
         Some(Kind::Seq { items, .. }) => items
             .iter()
@@ -636,7 +457,10 @@ fn members(node: Option<&Node>, resolved: &dyn Fn(&str) -> String) -> Vec<String
     }
 }
 
-fn env_vars(env: Option<&Node>, resolved: &dyn Fn(&str) -> String) -> Vec<(String, String)> {
+pub(super) fn env_vars(
+    env: Option<&Node>,
+    resolved: &dyn Fn(&str) -> String,
+) -> Vec<(String, String)> {
     match env.map(|e| &e.kind) {
         Some(Kind::Seq { items, .. }) => items
             .iter()
@@ -653,7 +477,7 @@ fn env_vars(env: Option<&Node>, resolved: &dyn Fn(&str) -> String) -> Vec<(Strin
 
 /// A sidecar in its app's namespace depends on the app: active while the app is not (its
 /// profile off), Compose rejects the whole project.
-fn check_sidecar_profiles(
+pub(super) fn check_sidecar_profiles(
     doc: &Document,
     services: &Node,
     name: &str,
@@ -706,155 +530,4 @@ fn check_sidecar_profiles(
             app_profiles.join(", ")
         ),
     );
-}
-
-/// A dagster.yaml handler whose class names a module of this project that is not there:
-/// Dagster then fails every run (`Unable to configure handler`). Classes of installed
-/// packages (`logging.StreamHandler`, a library's) are not judged.
-/// `modules`: the project's generated modules.
-fn check_handler_modules(
-    root: &Path,
-    modules: &[std::path::PathBuf],
-    file: &str,
-    text: &str,
-    findings: &mut Vec<Finding>,
-) {
-    let stem = python::MODULE_FILE.trim_end_matches(".py");
-    for (key, class, line) in dagster::handler_classes(text) {
-        let Some((module, _)) = class.rsplit_once('.') else {
-            continue;
-        };
-        if module.rsplit('.').next() != Some(stem) {
-            continue;
-        }
-        let wanted = format!("{}.py", module.replace('.', "/"));
-        let found = modules
-            .iter()
-            .find(|p| p.to_string_lossy().replace('\\', "/").ends_with(&wanted));
-        if let Some(found) = found {
-            check_handler_packages(root, found, &key, line, file, findings);
-        } else {
-            findings.push(Finding {
-                severity: Severity::Error,
-                file: file.to_string(),
-                line: Some(line),
-                message: format!(
-                    "handler `{key}` names `{class}`, but the project has no {wanted}: every \
-                     Dagster run fails with `Unable to configure handler '{key}'`"
-                ),
-                fix: "run obs-init for the Dagster services (with --module-path at the code \
-                      location if it is not found), or remove the handler"
-                    .into(),
-            });
-        }
-    }
-}
-
-fn check_dapr_config(text: &str, file: &str, findings: &mut Vec<Finding>) {
-    if let Err(problem) = crate::dapr::check_config(text) {
-        findings.push(Finding {
-            severity: Severity::Error,
-            file: file.to_string(),
-            line: None,
-            message: problem,
-            fix: "run `obs-init --on-conflict overwrite` to write a working one".into(),
-        });
-    }
-    match crate::dapr::sampling_rate(text) {
-        Some(rate) if rate <= 0.0 => findings.push(Finding {
-            severity: Severity::Error,
-            file: file.to_string(),
-            line: None,
-            message: format!("spec.tracing.samplingRate is {rate}: no trace is sampled"),
-            fix: "set samplingRate: \"1\" (every request), or a fraction above 0".into(),
-        }),
-        None => findings.push(Finding {
-            severity: Severity::Warning,
-            file: file.to_string(),
-            line: None,
-            message: "spec.tracing.samplingRate is not set: Dapr samples 1 in 10,000".into(),
-            fix: "set samplingRate: \"1\"".into(),
-        }),
-        Some(_) => {}
-    }
-}
-
-/// Imports the company guide used, which no OpenTelemetry release has had, or which are
-/// deprecated.
-const BAD_IMPORTS: [(&str, &str); 3] = [
-    (
-        "opentelemetry.sdk.logs",
-        "use opentelemetry.sdk._logs (the log SDK is still underscored)",
-    ),
-    (
-        "otlp.proto.grpc.log_exporter",
-        "use opentelemetry.exporter.otlp.proto.grpc._log_exporter",
-    ),
-    (
-        "from opentelemetry.sdk._logs import LoggingHandler",
-        "use opentelemetry.instrumentation.logging.handler.LoggingHandler (the SDK's is deprecated)",
-    ),
-];
-
-fn check_module(text: &str, file: &str, findings: &mut Vec<Finding>) {
-    // The block an indented line is in: the last line above it indented less.
-    let mut opener: Vec<(usize, &str)> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let code = line.trim_start();
-        if code.is_empty() || code.starts_with('#') {
-            continue;
-        }
-        let indent = line.len() - code.len();
-        while opener.last().is_some_and(|(at, _)| *at >= indent) {
-            opener.pop();
-        }
-        // An import in `except ImportError:` is the fallback for when the one above fails.
-        let fallback = opener.last().is_some_and(|(_, o)| {
-            o.starts_with("except") && (o.contains("ImportError") || o.contains("ModuleNotFound"))
-        });
-        opener.push((indent, code));
-        if fallback || !(code.starts_with("import ") || code.starts_with("from ")) {
-            continue;
-        }
-        for (bad, fix) in BAD_IMPORTS {
-            if code.contains(bad) {
-                findings.push(Finding {
-                    severity: Severity::Error,
-                    file: file.to_string(),
-                    line: Some(i + 1),
-                    message: format!("`{}` fails on current OpenTelemetry", code.trim_end()),
-                    fix: fix.to_string(),
-                });
-            }
-        }
-    }
-}
-
-/// Tries a TCP connection to `target` (`host:port`), two seconds at most.
-fn connect(target: &str) -> Option<Finding> {
-    let finding = |message: String, fix: &str| Finding {
-        severity: Severity::Error,
-        file: target.to_string(),
-        line: None,
-        message,
-        fix: fix.to_string(),
-    };
-    let addrs: Vec<_> = match target.to_socket_addrs() {
-        Ok(a) => a.collect(),
-        Err(e) => {
-            return Some(finding(
-                format!("cannot resolve the collector {target}: {e}"),
-                "run this inside a container on observability-net, or pass --collector HOST:PORT",
-            ));
-        }
-    };
-    let reached = addrs
-        .iter()
-        .any(|a| TcpStream::connect_timeout(a, Duration::from_secs(2)).is_ok());
-    (!reached).then(|| {
-        finding(
-            format!("no answer from the collector at {target}"),
-            "start the platform stack (and create observability-net), or check the address",
-        )
-    })
 }

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::kustomize::Project;
-use super::{documents, parse_piece, template_path};
-use crate::doctor::{Finding, Severity};
+use super::finding::{Finding, Severity};
+use crate::kubernetes::kustomize::Project;
+use crate::kubernetes::{documents, parse_piece, template_path};
 use crate::paths::display;
 use crate::yaml::doc::{Document, Node};
 use crate::yaml::model::{Data, Value};
@@ -203,7 +203,7 @@ fn check_workload(
     if value("dapr.io/enabled").and_then(Node::as_str) != Some("true") {
         return;
     }
-    if super::onboard::is_run_to_completion(kind)
+    if crate::kubernetes::onboard::is_run_to_completion(kind)
         && let Some(enabled) = value("dapr.io/enabled")
     {
         out.push(Finding {
@@ -235,7 +235,7 @@ fn check_workload(
             ),
             fix: format!(
                 "add dapr.io/config: \"{}\" with its Configuration (obs-init kubernetes)",
-                super::CONFIG_NAME
+                crate::kubernetes::CONFIG_NAME
             ),
         }),
         Some(v) => {

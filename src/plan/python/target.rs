@@ -1,0 +1,131 @@
+//! What the Python side is given: the options it reads, and the target with what its
+//! deployment and its image say of the container.
+
+use std::path::{Path, PathBuf};
+
+use crate::frameworks::Framework;
+use crate::interpreter;
+use crate::paths::absolute;
+
+/// What the Python side reads of the command line.
+#[derive(Debug, Clone)]
+pub struct PythonOptions {
+    /// The project directory: nothing outside it is written.
+    pub dir: PathBuf,
+    /// Where `setup_observability.py` goes (a file, or a directory to put it in); found from
+    /// the target's build context when unset.
+    pub module_path: Option<PathBuf>,
+    /// Insert the setup lines into the entry point rather than print them.
+    pub edit_entrypoint: bool,
+}
+
+/// What the deployment says of a target's container, before its image is read.
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    /// The image it names (`image:`), when it does.
+    pub image: Option<String>,
+    /// `build.dockerfile`, relative to the build context.
+    pub dockerfile: Option<String>,
+    /// Its entrypoint and command, each on one line.
+    pub commands: Vec<String>,
+    /// Its bind mounts: host path as written (relative to the compose file), container path.
+    pub binds: Vec<(String, String)>,
+    /// Its environment entries that have a value.
+    pub environment: Vec<(String, String)>,
+}
+
+/// The build context (absolute) and the final stage of its Dockerfile (`dockerfile`,
+/// relative to the context, else `Dockerfile`), read once for a target.
+pub fn read_image(
+    context: &Path,
+    dockerfile: Option<&str>,
+) -> Option<(PathBuf, crate::dockerfile::Stage)> {
+    let context = absolute(context);
+    let text = std::fs::read_to_string(context.join(dockerfile.unwrap_or("Dockerfile"))).ok()?;
+    Some((context, crate::dockerfile::final_stage(&text)))
+}
+
+/// One service to onboard, with what planning learnt of it.
+pub struct Target {
+    pub service: String,
+    /// Its build context on disk, when inside the project directory.
+    pub context: Option<PathBuf>,
+    /// Its build context, when outside the project directory.
+    pub outside: Option<PathBuf>,
+    pub frameworks: Vec<Framework>,
+    /// The port the app listens on, when known.
+    pub app_port: Option<u16>,
+    /// The Python its image runs, when its build context says.
+    pub python: Option<interpreter::Found>,
+    /// `build.dockerfile`, relative to the build context.
+    pub dockerfile: Option<String>,
+    /// The build context (absolute) and the final stage of its Dockerfile, read once.
+    pub image: Option<(PathBuf, crate::dockerfile::Stage)>,
+    /// Its entrypoint and command, each on one line.
+    pub commands: Vec<String>,
+    /// Its bind mounts: host path as written (relative to the compose file), container path.
+    pub binds: Vec<(String, String)>,
+    /// Its compose `environment` entries that have a value.
+    pub environment: Vec<(String, String)>,
+}
+
+impl Target {
+    /// The one way a target is made: the build context's image is read here, once, with
+    /// the Python it runs.
+    pub fn new(
+        service: String,
+        context: Option<PathBuf>,
+        outside: Option<PathBuf>,
+        frameworks: Vec<Framework>,
+        app_port: Option<u16>,
+        container: Container,
+    ) -> Target {
+        let python = context.as_deref().and_then(|c| {
+            interpreter::detect(
+                c,
+                container.dockerfile.as_deref(),
+                container.image.as_deref(),
+            )
+        });
+        let image = context
+            .as_deref()
+            .and_then(|c| read_image(c, container.dockerfile.as_deref()));
+        Target {
+            service,
+            context,
+            outside,
+            frameworks,
+            app_port,
+            python,
+            image,
+            dockerfile: container.dockerfile,
+            commands: container.commands,
+            binds: container.binds,
+            environment: container.environment,
+        }
+    }
+
+    /// The final stage of its image, when its Dockerfile is in its build context.
+    pub fn image_stage(&self) -> Option<(&Path, &crate::dockerfile::Stage)> {
+        self.image.as_ref().map(|(c, s)| (c.as_path(), s))
+    }
+
+    /// What its container runs: the deployment's command, else its image's.
+    pub fn run_commands(&self) -> Vec<String> {
+        if self.commands.is_empty() {
+            self.image_stage()
+                .map(|(_, s)| s.commands.clone())
+                .unwrap_or_default()
+        } else {
+            self.commands.clone()
+        }
+    }
+
+    /// The value its compose `environment` gives `name`.
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.environment
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,67 @@
+//! Taking one recorded edit back, for every target's `remove`: the record says what obs-init
+//! did to a file; the undo gives back the bytes it found, as far as later changes allow.
+
+use std::path::Path;
+
+use crate::compose::{Note, NoteKind};
+use crate::error::Error;
+use crate::plan::{FileChange, Plan, Status};
+
+/// Plans taking one recorded file edit back: a created file deleted, an updated one given
+/// back its original bytes, as far as the user's later changes allow (and saying where not).
+pub fn undo_file(
+    dir: &Path,
+    plan: &mut Plan,
+    file: &crate::record::FileRecord,
+) -> Result<(), Error> {
+    let path = dir.join(&file.path);
+    let Some(text) = crate::files::read_optional(&path)? else {
+        return Ok(());
+    };
+    let display = crate::paths::display(dir, &path);
+    let note = |message: String| Note {
+        service: None,
+        message,
+        kind: NoteKind::Info,
+    };
+    if file.created {
+        if file.untouched(&text) {
+            plan.push(FileChange {
+                display,
+                path,
+                before: Some(text),
+                after: String::new(),
+                status: Status::Delete,
+            });
+        } else {
+            plan.notes.push(note(format!(
+                "{display} was changed by hand; left in place"
+            )));
+        }
+        return Ok(());
+    }
+    let undone = crate::record::undo(&text, file);
+    if file.original.is_some() && !undone.left.is_empty() {
+        plan.notes.push(note(format!(
+            "{display} was changed by hand since obs-init rewrote it; left as it is"
+        )));
+    } else {
+        for piece in &undone.left {
+            plan.notes.push(note(format!(
+                "{display}: {:?} was changed or moved by hand, so it stays; take it out \
+                 yourself if it is obs-init's",
+                piece.trim_end()
+            )));
+        }
+    }
+    if undone.text != text {
+        plan.push(FileChange {
+            display,
+            path,
+            before: Some(text),
+            after: undone.text,
+            status: Status::Update,
+        });
+    }
+    Ok(())
+}

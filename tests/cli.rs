@@ -689,3 +689,57 @@ fn doctor_accepts_a_metrics_label_merged_in_from_an_anchor() {
         String::from_utf8_lossy(&out.stderr).contains("has no label obs-init.dapr-metrics-port")
     );
 }
+
+#[test]
+fn global_options_are_taken_before_or_after_any_subcommand() {
+    // A compose file obs-init would flag: a gRPC endpoint without a scheme opens TLS.
+    let compose = "services:\n  app:\n    image: example/app\n    environment:\n      \
+                   OTEL_EXPORTER_OTLP_ENDPOINT: otel-collector:4317\n";
+    let outer = tempfile::tempdir().expect("tempdir");
+    let dir = outer.path().join("proj");
+    fs::create_dir(&dir).expect("mkdir");
+    fs::write(dir.join("stack.yml"), compose).expect("write");
+    for args in [
+        &["-C", "proj", "-f", "stack.yml", "doctor", "--format", "json"][..],
+        &["doctor", "-C", "proj", "--file", "stack.yml", "--color", "never", "--format", "json"],
+        &["--format", "json", "-f", "stack.yml", "doctor", "--dir", "proj"],
+    ] {
+        let out = obs_init(outer.path()).args(args).output().expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stdout}");
+        let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+        let files: Vec<&str> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["file"].as_str())
+            .collect();
+        assert!(files.contains(&"stack.yml"), "{args:?}: {stdout}");
+    }
+}
+
+#[test]
+fn an_onboarding_flag_given_to_a_subcommand_is_refused_not_ignored() {
+    let dir = project(APP);
+    let out = obs_init(dir.path())
+        .args(["--service", "app", "doctor"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the argument '--service' cannot be used with subcommand 'doctor'"),
+        "{stderr}"
+    );
+    // One compose file at a time, except for manifests.
+    let out = obs_init(dir.path())
+        .args(["-f", "a.yml", "-f", "b.yml", "--dry-run"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'--file' was given twice (b.yml)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -47,14 +47,42 @@ Exit codes:
     name = "obs-init",
     version,
     about,
-    after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub args: Args,
+}
+
+/// The options every command takes, before or after its name (`obs-init -C app doctor`,
+/// `obs-init doctor --color never`).
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// The project directory (for `platform`: where its files go)
+    #[arg(
+        short = 'C',
+        long,
+        value_name = "PATH",
+        default_value = ".",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub dir: PathBuf,
+    /// The compose file [default: compose.yaml, compose.yml, docker-compose.yml or
+    /// docker-compose.yaml in --dir, the first found]; for `kubernetes`, a manifest or a
+    /// folder of them (repeatable) [default: every manifest with workloads in --dir]
+    #[arg(short, long = "file", value_name = "PATH", global = true, action = clap::ArgAction::Append, help_heading = "Global options")]
+    pub files: Vec<PathBuf>,
+    /// Output format: text for people, json for tools (the plan, the findings or the error)
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT", global = true, help_heading = "Global options")]
+    pub format: Format,
+    /// When to use colour
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", global = true, help_heading = "Global options")]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,8 +163,8 @@ pub enum PlatformTarget {
 /// The flags every writing command (onboarding, `remove`, `platform`) takes alike.
 #[derive(Debug, clap::Args)]
 pub struct WriteArgs {
-    /// The project directory (for `platform`: where its files go)
-    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub dir: PathBuf,
     /// Show the diff of every change, write nothing
     #[arg(short = 'n', long)]
@@ -145,8 +173,8 @@ pub struct WriteArgs {
     /// edits, unchanged since, never count)
     #[arg(long)]
     pub allow_dirty: bool,
-    /// Output format: text for people, json for tools (the plan, or the error)
-    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub format: Format,
     /// Accept the defaults instead of asking
     #[arg(short, long)]
@@ -155,11 +183,11 @@ pub struct WriteArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
-    /// The project directory
-    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub dir: PathBuf,
-    /// The compose file [default: found in --dir as for onboarding]
-    #[arg(short, long, value_name = "PATH")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub file: Option<PathBuf>,
     /// Also try a TCP connection to the collector (two seconds at most)
     #[arg(long)]
@@ -171,8 +199,8 @@ pub struct DoctorArgs {
     /// Where the Dapr configuration is [default: <dir>/dapr-config.yml]
     #[arg(long, value_name = "PATH")]
     pub dapr_config: Option<PathBuf>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub format: Format,
 }
 
@@ -180,9 +208,8 @@ pub struct DoctorArgs {
 pub struct KubernetesArgs {
     #[command(flatten)]
     pub write: WriteArgs,
-    /// A manifest to onboard, or a folder of them (repeatable) [default: every manifest with
-    /// workloads in --dir]
-    #[arg(short, long = "file", value_name = "PATH")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub files: Vec<PathBuf>,
     /// A workload to onboard, as Kind/name or name (repeatable) [default: every workload]
     #[arg(short, long = "workload", value_name = "NAME")]
@@ -223,11 +250,11 @@ pub struct KubernetesArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The project directory, whose compose file says where its services send
-    #[arg(short = 'C', long, value_name = "PATH", default_value = ".")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub dir: PathBuf,
-    /// The compose file [default: found in --dir as for onboarding]
-    #[arg(short, long, value_name = "PATH")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub file: Option<PathBuf>,
     /// Send to this collector instead (plaintext OTLP/gRPC) [default: the project's
     /// OTEL_COLLECTOR_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; otel-collector, the platform's
@@ -249,8 +276,8 @@ pub struct VerifyArgs {
     /// Seconds to wait for Tempo and OpenSearch to store the canary
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub wait: u64,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub format: Format,
 }
 
@@ -264,8 +291,8 @@ pub struct RemoveArgs {
     /// every file back if it fails
     #[arg(long)]
     pub no_lock: bool,
-    /// The compose file [default: found in --dir as for onboarding]
-    #[arg(short, long, value_name = "PATH")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub file: Option<PathBuf>,
     /// A service to take back (repeatable) [default: every onboarded service]
     #[arg(short, long = "service", value_name = "NAME")]
@@ -286,9 +313,8 @@ pub struct Args {
     #[arg(long)]
     pub no_lock: bool,
 
-    /// The compose file [default: compose.yaml, compose.yml, docker-compose.yml or
-    /// docker-compose.yaml in --dir, the first found]
-    #[arg(short, long, value_name = "PATH")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub file: Option<PathBuf>,
 
     /// A service to onboard (repeat for several) [default with --yes: the services with
@@ -359,8 +385,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "dry_run")]
     pub check: bool,
 
-    /// When to use colour
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    /// Set from the global option of the same name.
+    #[arg(skip)]
     pub color: ColorChoice,
 }
 
@@ -385,14 +411,16 @@ pub enum OnConflict {
     Abort,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    #[default]
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum ColorChoice {
+    #[default]
     Auto,
     Always,
     Never,

@@ -8,7 +8,9 @@ use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use obs_init::plan::{ConflictPolicy, Options, Plan, Prompter, Status, plan};
 use obs_init::{Error, answers, apply, git};
 
@@ -28,7 +30,12 @@ const EXIT_CHECK_FAILED: u8 = 3;
 const EXIT_INTERNAL: u8 = 70;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
+    match cli.global.color {
+        ColorChoice::Always => anstream::ColorChoice::Always.write_global(),
+        ColorChoice::Never => anstream::ColorChoice::Never.write_global(),
+        ColorChoice::Auto => {}
+    }
     match cli.command {
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "obs-init", &mut io::stdout());
@@ -76,15 +83,89 @@ fn main() -> ExitCode {
         None => {}
     }
     let args = cli.args;
-    match args.color {
-        ColorChoice::Always => anstream::ColorChoice::Always.write_global(),
-        ColorChoice::Never => anstream::ColorChoice::Never.write_global(),
-        ColorChoice::Auto => {}
-    }
     match run(&args) {
         Ok(code) => code,
         Err(e) => fail(&e, args.write.format),
     }
+}
+
+/// The command line, with the global options given to whichever command runs. Onboarding's
+/// own flags mean nothing to a subcommand: given with one, they are an error (as clap says
+/// of any argument a command does not take), never silently ignored.
+fn parse() -> Cli {
+    let mut cmd = Cli::command();
+    let matches = cmd.clone().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some((name, _)) = matches.subcommand() {
+        let onboarding_only = cmd.get_arguments().find(|a| {
+            !a.is_global_set()
+                && matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+        });
+        if let Some(arg) = onboarding_only {
+            let flag = arg.get_long().unwrap_or(arg.get_id().as_str());
+            cmd.error(
+                ErrorKind::ArgumentConflict,
+                format!("the argument '--{flag}' cannot be used with subcommand '{name}'"),
+            )
+            .exit();
+        }
+    }
+    let g = &cli.global;
+    let one_file = |cmd: &mut clap::Command, name: &str| match g.files.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        [_, second, ..] => cmd
+            .error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "the argument '--file' was given twice ({}); {name} takes one compose file",
+                    second.display()
+                ),
+            )
+            .exit(),
+    };
+    match &mut cli.command {
+        Some(Command::Remove(r)) => {
+            r.write.dir = g.dir.clone();
+            r.write.format = g.format;
+            r.file = one_file(&mut cmd, "remove");
+        }
+        Some(Command::Doctor(d)) => {
+            d.dir = g.dir.clone();
+            d.format = g.format;
+            d.file = one_file(&mut cmd, "doctor");
+        }
+        Some(Command::Kubernetes(k)) => {
+            k.write.dir = g.dir.clone();
+            k.write.format = g.format;
+            k.files = g.files.clone();
+        }
+        Some(Command::Verify(v)) => {
+            v.dir = g.dir.clone();
+            v.format = g.format;
+            v.file = one_file(&mut cmd, "verify");
+        }
+        Some(Command::Platform(p)) => {
+            p.write.dir = g.dir.clone();
+            p.write.format = g.format;
+            if !g.files.is_empty() {
+                cmd.error(
+                    ErrorKind::ArgumentConflict,
+                    "the argument '--file' cannot be used with subcommand 'platform': it \
+                     writes its own files into --dir",
+                )
+                .exit();
+            }
+        }
+        Some(Command::Completions { .. } | Command::Man(_)) => {}
+        None => {
+            cli.args.write.dir = g.dir.clone();
+            cli.args.write.format = g.format;
+            cli.args.color = g.color;
+            cli.args.file = one_file(&mut cmd, "onboarding");
+        }
+    }
+    cli
 }
 
 /// `obs-init man`: one page to stdout, or every page into a folder.
@@ -515,8 +596,6 @@ fn check_never_onboarded(format: Format, candidates: &[String]) -> ExitCode {
     ExitCode::from(EXIT_CHECK_FAILED)
 }
 
-/// Whether `--check` fails: a file obs-init would still change, or a value that differs.
-/// The answers file is left out: it records choices, it is not onboarding.
 /// `--check`'s report and exit code: 3 when onboarding is missing or has drifted.
 fn check(plan: &Plan, format: Format, command: &str) -> ExitCode {
     let drifted = drifted(plan);
@@ -529,6 +608,9 @@ fn check(plan: &Plan, format: Format, command: &str) -> ExitCode {
     ExitCode::from(if drifted { EXIT_CHECK_FAILED } else { 0 })
 }
 
+/// Whether `--check` fails: a file obs-init would still change, a value that differs, or a
+/// lock behind its manifest. The answers file is left out: it records choices, it is not
+/// onboarding.
 fn drifted(plan: &Plan) -> bool {
     let changes = plan.files.iter().any(|f| {
         matches!(f.status, Status::Create | Status::Update) && !f.display.ends_with(answers::FILE)

@@ -137,7 +137,6 @@ pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool, command: &str) -> 
     )
 }
 
-/// The plan for tools: every file with its status and diff, the notes and conflicts.
 /// The plan as tools read it (`--format json`): serialised from the plan's own types, so
 /// that it says what the text says.
 #[derive(serde::Serialize)]

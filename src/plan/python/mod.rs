@@ -36,8 +36,8 @@ pub fn locate(opts: &PythonOptions, target: &Target) -> (Option<PathBuf>, Vec<No
     (module, notes)
 }
 
-/// The Python side of one service: the module next to its code, and its dependencies.
-/// Returns where the module goes, when it does.
+/// The Python side of one service, its module's place already decided (`module_path`,
+/// `None`: it gets none): the module next to its code, and its dependencies.
 pub fn plan_python(
     opts: &PythonOptions,
     target: &Target,

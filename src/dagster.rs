@@ -6,7 +6,7 @@
 //! `python_logs.dagster_handler_config.handlers`, here the generated module's
 //! `OtelLogHandler`.
 
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::yaml::doc::{Kind, Node};
 use crate::yaml::emit::{self, Layout, NewNode};
 use crate::yaml::model::Value;
@@ -24,7 +24,7 @@ pub fn configure(
     content: &str,
     handler_class: &str,
     fix_invalid: bool,
-) -> Result<Option<String>, ComposeError> {
+) -> Result<Option<String>, Refusal> {
     let (text, doc) = crate::yaml::parse_file(content)?;
     let handler = NewNode::Map(vec![
         ("class".into(), NewNode::str(handler_class)),
@@ -54,14 +54,14 @@ pub fn configure(
             .root
             .as_ref()
             .map(Value::from_node)
-            .ok_or_else(|| ComposeError::Internal("dagster.yaml came out empty".into()))?;
+            .ok_or_else(|| Refusal::Internal("dagster.yaml came out empty".into()))?;
         if actual != expected {
-            return Err(ComposeError::Internal("dagster.yaml did not verify".into()));
+            return Err(Refusal::Internal("dagster.yaml did not verify".into()));
         }
         return Ok(Some(text.with_bom(&out)));
     };
     if root.entries().is_none() {
-        return Err(ComposeError::RootNotMapping {
+        return Err(Refusal::RootNotMapping {
             found: root.kind_name(),
             line: root.start.line + 1,
         });
@@ -82,7 +82,7 @@ pub fn configure(
                 .filter_map(|(k, _)| k.as_str().map(String::from))
                 .collect();
             if !fix_invalid {
-                return Err(ComposeError::InvalidDagsterTelemetry {
+                return Err(Refusal::InvalidDagsterTelemetry {
                     keys,
                     line: invalid[0].0.start.line + 1,
                 });
@@ -96,7 +96,7 @@ pub fn configure(
                     editor.remove_entry(k, v, &["telemetry".into()], key)
                 })
             };
-            removal.map_err(|what| ComposeError::Unsupported {
+            removal.map_err(|what| Refusal::Unsupported {
                 service: None,
                 what: format!("cannot remove the invalid telemetry block: {what}"),
                 line: tkey.start.line + 1,
@@ -183,7 +183,7 @@ pub fn configure(
         return Ok(None);
     }
     let (body, changes) = editor.finish();
-    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    verify::compose(&doc, &changes, &body).map_err(Refusal::Internal)?;
     Ok(Some(text.with_bom(&body)))
 }
 
@@ -199,7 +199,7 @@ pub fn configure_launcher(
     content: &str,
     network: &str,
     env: &[(String, String)],
-) -> Result<(Option<String>, Vec<String>), ComposeError> {
+) -> Result<(Option<String>, Vec<String>), Refusal> {
     let (text, doc) = crate::yaml::parse_file(content)?;
     let mut notes = Vec::new();
     let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
@@ -302,13 +302,13 @@ pub fn configure_launcher(
         return Ok((None, notes));
     }
     let (body, changes) = editor.finish();
-    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    verify::compose(&doc, &changes, &body).map_err(Refusal::Internal)?;
     Ok((Some(text.with_bom(&body)), notes))
 }
 
 /// `dagster.yaml` without obs-init's handler (`None` when it has none): the whole
 /// `python_logs` block when it holds nothing else, else the handler alone.
-pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {
+pub fn unconfigure(content: &str) -> Result<Option<String>, Refusal> {
     let (text, doc) = crate::yaml::parse_file(content)?;
     let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
         return Ok(None);
@@ -352,7 +352,7 @@ pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {
         })
     });
     let mut editor = Editor::new(&text);
-    let err = |what: String| ComposeError::Internal(format!("removal: {what}"));
+    let err = |what: String| Refusal::Internal(format!("removal: {what}"));
     let config = logs.get("dagster_handler_config").expect("found above");
     let handlers_only_ours = handlers.entries().is_some_and(|h| h.len() == 1);
     let config_only_handlers = config.entries().is_some_and(|e| e.len() == 1);
@@ -381,7 +381,7 @@ pub fn unconfigure(content: &str) -> Result<Option<String>, ComposeError> {
             .map_err(err)?;
     }
     let (body, changes) = editor.finish();
-    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    verify::compose(&doc, &changes, &body).map_err(Refusal::Internal)?;
     Ok(Some(text.with_bom(&body)))
 }
 
@@ -412,8 +412,8 @@ pub fn handler_classes(content: &str) -> Vec<(String, String, usize)> {
         .collect()
 }
 
-fn unsupported(what: &str, key: &Node) -> ComposeError {
-    ComposeError::Unsupported {
+fn unsupported(what: &str, key: &Node) -> Refusal {
+    Refusal::Unsupported {
         service: None,
         what: what.into(),
         line: key.start.line + 1,
@@ -511,7 +511,7 @@ mod tests {
         let err = configure(before, CLASS, false).expect_err("invalid");
         assert!(matches!(
             err,
-            ComposeError::InvalidDagsterTelemetry { line: 2, .. }
+            Refusal::InvalidDagsterTelemetry { line: 2, .. }
         ));
         let fixed = configure(before, CLASS, true)
             .expect("ok")

@@ -15,9 +15,11 @@ pub struct Location {
     pub col: Option<usize>,
 }
 
-/// Why a compose file cannot be onboarded.
+/// Why a file obs-init reads or edits (a compose file, a Kubernetes manifest or
+/// kustomization, dagster.yaml) is refused: what, where (line, column) and, through
+/// [`Refusal::help`], how to get past it.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum ComposeError {
+pub enum Refusal {
     #[error("invalid YAML: {message}")]
     Syntax {
         message: String,
@@ -120,13 +122,13 @@ pub enum ComposeError {
     Internal(String),
 }
 
-impl ComposeError {
+impl Refusal {
     /// The refusal for a YAML parser error in `content` (which tells whether it is a
     /// template not rendered yet).
-    pub fn from_parse(e: crate::yaml::doc::ParseError, content: &str) -> ComposeError {
+    pub fn from_parse(e: crate::yaml::doc::ParseError, content: &str) -> Refusal {
         use crate::yaml::doc::ParseError;
         match e {
-            ParseError::Syntax { message, line, col } => ComposeError::Syntax {
+            ParseError::Syntax { message, line, col } => Refusal::Syntax {
                 message,
                 line,
                 col,
@@ -139,19 +141,19 @@ impl ComposeError {
                 line,
                 col,
                 first_line,
-            } => ComposeError::DuplicateKey {
+            } => Refusal::DuplicateKey {
                 key,
                 line,
                 col,
                 first_line,
             },
-            ParseError::MultipleDocuments { line } => ComposeError::MultipleDocuments { line },
+            ParseError::MultipleDocuments { line } => Refusal::MultipleDocuments { line },
         }
     }
 
     /// 1-based line and column, where known.
     pub fn location(&self) -> Option<Location> {
-        use ComposeError::*;
+        use Refusal::*;
         let at = |line: &usize| Location {
             line: *line,
             col: None,
@@ -179,7 +181,7 @@ impl ComposeError {
     }
 
     pub fn help(&self) -> Option<String> {
-        use ComposeError::*;
+        use Refusal::*;
         let net = crate::contract::NETWORK;
         Some(match self {
             Syntax { template: true, .. } => {
@@ -265,10 +267,10 @@ pub fn serialize_path<S: serde::Serializer>(
 #[derive(Debug, Error)]
 pub enum Error {
     #[error("{source}")]
-    Compose {
+    Refused {
         path: PathBuf,
         #[source]
-        source: ComposeError,
+        source: Refusal,
     },
     #[error("no compose file in {dir}")]
     NoComposeFile { dir: PathBuf },
@@ -392,7 +394,7 @@ impl Error {
     /// The file and 1-based position the error points at.
     pub fn location(&self) -> Option<(PathBuf, Option<Location>)> {
         match self {
-            Error::Compose { path, source } => Some((path.clone(), source.location())),
+            Error::Refused { path, source } => Some((path.clone(), source.location())),
             Error::Read { path, .. }
             | Error::NotUtf8 { path }
             | Error::Write { path, .. }
@@ -426,7 +428,7 @@ impl Error {
 
     pub fn help(&self) -> Option<String> {
         match self {
-            Error::Compose { source, .. } => source.help(),
+            Error::Refused { source, .. } => source.help(),
             Error::NoComposeFile { .. } => Some(
                 "run obs-init in the project's directory (--dir PATH), or name the file with \
                  --file PATH; looked for compose.yaml, compose.yml, docker-compose.yml, \
@@ -532,8 +534,8 @@ impl Error {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            Error::Compose {
-                source: ComposeError::Internal(_),
+            Error::Refused {
+                source: Refusal::Internal(_),
                 ..
             }
         )

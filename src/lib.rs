@@ -32,5 +32,5 @@ pub mod record;
 pub mod verify;
 pub mod yaml;
 
-pub use error::{ComposeError, Error};
+pub use error::{Error, Refusal};
 pub use plan::{Options, Plan, plan};

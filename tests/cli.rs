@@ -700,9 +700,35 @@ fn global_options_are_taken_before_or_after_any_subcommand() {
     fs::create_dir(&dir).expect("mkdir");
     fs::write(dir.join("stack.yml"), compose).expect("write");
     for args in [
-        &["-C", "proj", "-f", "stack.yml", "doctor", "--format", "json"][..],
-        &["doctor", "-C", "proj", "--file", "stack.yml", "--color", "never", "--format", "json"],
-        &["--format", "json", "-f", "stack.yml", "doctor", "--dir", "proj"],
+        &[
+            "-C",
+            "proj",
+            "-f",
+            "stack.yml",
+            "doctor",
+            "--format",
+            "json",
+        ][..],
+        &[
+            "doctor",
+            "-C",
+            "proj",
+            "--file",
+            "stack.yml",
+            "--color",
+            "never",
+            "--format",
+            "json",
+        ],
+        &[
+            "--format",
+            "json",
+            "-f",
+            "stack.yml",
+            "doctor",
+            "--dir",
+            "proj",
+        ],
     ] {
         let out = obs_init(outer.path()).args(args).output().expect("runs");
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -26,7 +26,7 @@ use common::edits;
 use common::oracle::{self, Profiles};
 use obs_init::compose::{self, ComposeOptions, ComposeOutcome};
 use obs_init::compose::{overlay, remove};
-use obs_init::error::ComposeError;
+use obs_init::error::Refusal;
 use serde_json::Value as Json;
 
 fn options(service: &str) -> ComposeOptions {
@@ -75,7 +75,7 @@ enum Outcome {
 }
 
 /// The refusal's kind, for grouping: the error variant's name.
-fn kind(e: &ComposeError) -> String {
+fn kind(e: &Refusal) -> String {
     let debug = format!("{e:?}");
     debug
         .split(|c: char| !c.is_alphanumeric())
@@ -88,7 +88,7 @@ fn run_service(project: &Project, service: &str, work: &Path) -> Outcome {
     let result = std::panic::catch_unwind(|| compose::onboard(&project.text, &options(service)));
     let out = match result {
         Err(_) => return Outcome::Failed("onboarding panicked".into()),
-        Ok(Err(ComposeError::Internal(m))) => return Outcome::Failed(m),
+        Ok(Err(Refusal::Internal(m))) => return Outcome::Failed(m),
         Ok(Err(e)) => return Outcome::Refused(kind(&e), e.to_string()),
         Ok(Ok(out)) => out,
     };
@@ -132,7 +132,7 @@ fn run_overlay(project: &Project, service: &str, work: &Path) -> Outcome {
     let result = std::panic::catch_unwind(|| overlay::overlay(&project.text, &options(service)));
     let out = match result {
         Err(_) => return Outcome::Failed("the overlay panicked".into()),
-        Ok(Err(ComposeError::Internal(m))) => return Outcome::Failed(m),
+        Ok(Err(Refusal::Internal(m))) => return Outcome::Failed(m),
         Ok(Err(e)) => return Outcome::Refused(kind(&e), e.to_string()),
         Ok(Ok(out)) => out,
     };

@@ -27,7 +27,7 @@ use common::edits;
 use common::oracle::{self, Profiles};
 use obs_init::compose::remove;
 use obs_init::compose::{self, ComposeOptions, ComposeOutcome};
-use obs_init::error::ComposeError;
+use obs_init::error::Refusal;
 use serde_json::Value as Json;
 use std::path::Path;
 
@@ -377,12 +377,12 @@ type Checked = (&'static str, Option<(String, ComposeOutcome)>);
 fn check(text: &str, pick: usize) -> Result<Checked, String> {
     let Some(service) = some_service(text, pick) else {
         return match compose::onboard(text, &options("api")) {
-            Err(ComposeError::Internal(m)) => Err(format!("internal error: {m}")),
+            Err(Refusal::Internal(m)) => Err(format!("internal error: {m}")),
             _ => Ok(("unparsable or no services", None)),
         };
     };
     match compose::onboard(text, &options(&service)) {
-        Err(ComposeError::Internal(m)) => Err(format!("internal error: {m}")),
+        Err(Refusal::Internal(m)) => Err(format!("internal error: {m}")),
         Err(_) => Ok(("refused", None)),
         Ok(out) => {
             let only_inserted = std::panic::catch_unwind(|| {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use obs_init::compose::{self, ComposeOptions};
-use obs_init::error::ComposeError;
+use obs_init::error::Refusal;
 
 fn options(service: &str) -> ComposeOptions {
     ComposeOptions {
@@ -29,10 +29,10 @@ fn onboard_ok(text: &str, service: &str) -> String {
     out.after
 }
 
-fn refused(text: &str, service: &str) -> ComposeError {
+fn refused(text: &str, service: &str) -> Refusal {
     let err = compose::onboard(text, &options(service)).expect_err("refused");
     assert!(
-        !matches!(err, ComposeError::Internal(_)),
+        !matches!(err, Refusal::Internal(_)),
         "internal error: {err}"
     );
     err
@@ -79,7 +79,7 @@ fn a_very_long_line_is_kept_byte_for_byte() {
 #[test]
 fn tab_indentation_is_a_clear_syntax_error() {
     let err = refused("services:\n\tapp:\n\t\timage: x\n", "app");
-    let ComposeError::Syntax { line, .. } = err else {
+    let Refusal::Syntax { line, .. } = err else {
         panic!("not a syntax error: {err}");
     };
     assert_eq!(line, 2);
@@ -107,7 +107,7 @@ fn multi_document_files_are_refused() {
         "app",
     );
     assert!(
-        matches!(err, ComposeError::MultipleDocuments { line: 4 }),
+        matches!(err, Refusal::MultipleDocuments { line: 4 }),
         "{err}"
     );
 }
@@ -155,12 +155,12 @@ fn service_names_that_need_quotes_get_quoted_sidecars() {
 
 #[test]
 fn empty_and_comment_only_files_are_refused_clearly() {
-    assert!(matches!(refused("", "app"), ComposeError::Empty));
+    assert!(matches!(refused("", "app"), Refusal::Empty));
     assert!(matches!(
         refused("# nothing yet\n\n", "app"),
-        ComposeError::Empty
+        Refusal::Empty
     ));
-    assert!(matches!(refused("   \n", "app"), ComposeError::Empty));
+    assert!(matches!(refused("   \n", "app"), Refusal::Empty));
 }
 
 #[test]

@@ -102,7 +102,7 @@ fn every_corpus_workload_is_onboarded_by_insertion_and_validates_or_is_refused()
             let id = w.id();
             let out = match onboard(&text, std::slice::from_ref(&id), COLLECTOR_ADDRESS) {
                 Ok(out) => out,
-                Err(obs_init::error::ComposeError::Internal(m)) => {
+                Err(obs_init::error::Refusal::Internal(m)) => {
                     failed.push(format!("{shown} {id}: {m}"));
                     continue;
                 }

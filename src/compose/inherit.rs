@@ -6,7 +6,7 @@
 //! `extends` is deep: mappings (environment, labels, networks) merge by key and profiles
 //! add up, so a key the service writes itself adds to what its base gives it.
 
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node};
 
 /// The mappings merged into `node` with `<<`, in precedence order: the first that has a key
@@ -63,7 +63,7 @@ pub fn bases<'d>(
     doc: &'d Document,
     services: &'d Node,
     name: &str,
-) -> Result<Vec<(String, &'d Node)>, ComposeError> {
+) -> Result<Vec<(String, &'d Node)>, Refusal> {
     let mut chain: Vec<(String, &'d Node)> = Vec::new();
     let mut current = name.to_string();
     while let Some((key, node)) = services.get_entry(&current) {
@@ -76,7 +76,7 @@ pub fn bases<'d>(
             Kind::Scalar { value, .. } => value.clone(),
             Kind::Map { .. } => {
                 if let Some(file) = lookup(doc, ext, "file") {
-                    return Err(ComposeError::ExtendsFile {
+                    return Err(Refusal::ExtendsFile {
                         service: name.to_string(),
                         file: file.as_str().unwrap_or("?").to_string(),
                         line,
@@ -161,8 +161,8 @@ pub fn layers<'d>(
         .collect()
 }
 
-fn unsupported(service: &str, what: &str, line: usize) -> ComposeError {
-    ComposeError::Unsupported {
+fn unsupported(service: &str, what: &str, line: usize) -> Refusal {
+    Refusal::Unsupported {
         service: Some(service.to_string()),
         what: what.to_string(),
         line,

@@ -21,8 +21,8 @@ pub use record::{added_paths, filled_empty_keys};
 use std::path::{Path, PathBuf};
 
 use crate::contract;
-use crate::error::ComposeError;
 use crate::error::Error;
+use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::splice::Change;
 use crate::yaml::text::Text;
@@ -67,11 +67,11 @@ pub struct ServiceInfo {
 }
 
 /// Checks that every name in `wanted` is a service, suggesting the closest otherwise.
-pub fn check_names(services: &Node, wanted: &[String]) -> Result<(), ComposeError> {
+pub fn check_names(services: &Node, wanted: &[String]) -> Result<(), Refusal> {
     let names = service_names(services);
     match wanted.iter().find(|w| !names.contains(w)) {
         None => Ok(()),
-        Some(name) => Err(ComposeError::UnknownService {
+        Some(name) => Err(Refusal::UnknownService {
             name: name.clone(),
             suggestions: closest(name, &names),
             available: names,
@@ -245,24 +245,94 @@ pub fn find_compose(dir: &Path, file: Option<&Path>) -> Result<PathBuf, Error> {
         })
 }
 
+/// Refuses a service that runs in another's network namespace: the sidecar shares the
+/// app's, and `network_mode` excludes the platform network. Onboarding in place and in an
+/// overlay check it alike.
+pub(crate) fn check_namespace<'d>(
+    doc: &'d Document,
+    node: &'d Node,
+    name: &str,
+    bases: &[(String, &'d Node)],
+) -> Result<(), Refusal> {
+    match inherit::effective(doc, node, bases, "network_mode") {
+        Some(mode) => Err(Refusal::NetworkMode {
+            service: name.into(),
+            mode: mode.as_str().unwrap_or("?").to_string(),
+            line: mode.start.line + 1,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a service already using a port daprd takes in its namespace, then decides the
+/// port the sidecar calls the app on (`--app-port`, else inferred), with the note saying how.
+pub(crate) fn check_ports<'d>(
+    doc: &'d Document,
+    node: &'d Node,
+    name: &str,
+    bases: &[(String, &'d Node)],
+    opts: &ComposeOptions,
+) -> Result<(Option<u16>, Vec<Note>), Refusal> {
+    let used = used_ports(doc, node, bases);
+    for (port, flag) in DAPR_PORTS {
+        if let Some((range, line)) = used.iter().find(|(r, _)| r.contains(port)) {
+            return Err(Refusal::PortClash {
+                service: name.into(),
+                port,
+                flag,
+                declared: range.to_string(),
+                line: *line,
+            });
+        }
+    }
+    let mut notes = Vec::new();
+    let svc = || Some(name.to_string());
+    let given = opts
+        .app_ports
+        .iter()
+        .find(|(s, _)| s == name)
+        .map(|(_, p)| *p);
+    let app_port = given.or_else(|| match inferred_port(doc, node, bases) {
+        Some((one, source)) => {
+            notes.push(Note {
+                service: svc(),
+                message: inferred_port_note(one, source),
+                kind: NoteKind::Decided,
+            });
+            Some(one)
+        }
+        None => {
+            notes.push(Note {
+                service: svc(),
+                message: "no app port known: the sidecar will not call the app \
+                          (pass --app-port PORT)"
+                    .into(),
+                kind: NoteKind::Info,
+            });
+            None
+        }
+    });
+    Ok((app_port, notes))
+}
+
 /// Parses `content` as YAML, with the parser's errors as the refusals they are.
-pub fn parse(content: &str) -> Result<(Text, Document), ComposeError> {
+pub fn parse(content: &str) -> Result<(Text, Document), Refusal> {
     crate::yaml::parse_file(content)
 }
 
 /// The mapping of services in a parsed compose document.
-pub fn services(doc: &Document) -> Result<&Node, ComposeError> {
-    let root = doc.root.as_ref().ok_or(ComposeError::Empty)?;
+pub fn services(doc: &Document) -> Result<&Node, Refusal> {
+    let root = doc.root.as_ref().ok_or(Refusal::Empty)?;
     let Kind::Map { .. } = root.kind else {
-        return Err(ComposeError::RootNotMapping {
+        return Err(Refusal::RootNotMapping {
             found: root.kind_name(),
             line: root.start.line + 1,
         });
     };
-    let (key, services) = root.get_entry("services").ok_or(ComposeError::NoServices)?;
+    let (key, services) = root.get_entry("services").ok_or(Refusal::NoServices)?;
     match services.kind {
         Kind::Map { .. } => Ok(services),
-        _ => Err(ComposeError::ServicesNotMapping {
+        _ => Err(Refusal::ServicesNotMapping {
             found: services.kind_name(),
             line: key.start.line + 1,
         }),

@@ -4,13 +4,12 @@
 use super::inherit::{self, lookup};
 use super::{
     CONFIG_MOUNT, ComposeOptions, ComposeOutcome, Conflict, DAPR_PORTS, METRICS_LABEL,
-    METRICS_PORT, NETWORK, Note, Overwritten, app_id, check_names, command_words, daprd_image,
-    inferred_port, inferred_port_note, is_daprd, label_names, parse, services, sidecar_name,
-    used_ports,
+    METRICS_PORT, NETWORK, Note, Overwritten, app_id, check_names, check_namespace, check_ports,
+    command_words, daprd_image, is_daprd, label_names, parse, services, sidecar_name,
 };
 use crate::compose::NoteKind;
 use crate::contract;
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::emit::{Layout, NewNode};
 use crate::yaml::model::{Data, Value};
@@ -21,7 +20,7 @@ use crate::yaml::verify;
 /// Plans the onboarding of `opts.services` in the compose file `content`: keeping the
 /// project's values where they differ from obs-init's, and (when any do) the alternative
 /// that writes obs-init's over them, so that the choice is data.
-pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, ComposeError> {
+pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, Refusal> {
     let kept = edit(content, opts, false)?;
     let overwritten = if kept.conflicts.is_empty() {
         None
@@ -39,11 +38,7 @@ pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, C
 }
 
 /// One way to onboard: `overwrite` writes obs-init's values over the project's.
-fn edit(
-    content: &str,
-    opts: &ComposeOptions,
-    overwrite: bool,
-) -> Result<ComposeOutcome, ComposeError> {
+fn edit(content: &str, opts: &ComposeOptions, overwrite: bool) -> Result<ComposeOutcome, Refusal> {
     let (text, doc) = parse(content)?;
     let services = services(&doc)?;
     let root = doc.root.as_ref().expect("services() checked the root");
@@ -78,7 +73,7 @@ fn edit(
         });
     }
     let (body, changes) = editor.finish();
-    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    verify::compose(&doc, &changes, &body).map_err(Refusal::Internal)?;
     Ok(ComposeOutcome {
         after: text.with_bom(&body),
         changes,
@@ -97,10 +92,7 @@ pub(super) struct NetworkKey {
     pub declare: Option<String>,
 }
 
-pub(super) fn external_network_key(
-    doc: &Document,
-    root: &Node,
-) -> Result<NetworkKey, ComposeError> {
+pub(super) fn external_network_key(doc: &Document, root: &Node) -> Result<NetworkKey, Refusal> {
     let Some((nkey, networks)) = root.get_entry("networks") else {
         return Ok(NetworkKey {
             key: NETWORK.into(),
@@ -115,7 +107,7 @@ pub(super) fn external_network_key(
         });
     }
     let Some(entries) = networks.entries() else {
-        return Err(ComposeError::Unsupported {
+        return Err(Refusal::Unsupported {
             service: None,
             what: format!("the top-level `networks:` is a {}", networks.kind_name()),
             line: nkey.start.line + 1,
@@ -136,7 +128,7 @@ pub(super) fn external_network_key(
             _ => false,
         };
         if !is_external {
-            return Err(ComposeError::NetworkNotExternal {
+            return Err(Refusal::NetworkNotExternal {
                 key: key.to_string(),
                 line: k.start.line + 1,
             });
@@ -225,21 +217,21 @@ impl<'d> ServicePlan<'d> {
         services: &'d Node,
         name: &str,
         opts: &ComposeOptions,
-    ) -> Result<ServicePlan<'d>, ComposeError> {
+    ) -> Result<ServicePlan<'d>, Refusal> {
         let (key, node) = services
             .get_entry(name)
             .expect("caller checked the name exists");
         let line = key.start.line + 1;
         let svc = || Some(name.to_string());
         if let Kind::Alias(_) = node.kind {
-            return Err(ComposeError::SharedAnchor {
+            return Err(Refusal::SharedAnchor {
                 service: name.into(),
                 what: format!("the service is the alias `{}`", anchor_text(doc, node)),
                 line,
             });
         }
         if node.entries().is_none() {
-            return Err(ComposeError::Unsupported {
+            return Err(Refusal::Unsupported {
                 service: svc(),
                 what: format!("the service is a {}, not a mapping", node.kind_name()),
                 line,
@@ -248,7 +240,7 @@ impl<'d> ServicePlan<'d> {
         if let Some(&alias_line) = doc.aliased.get(&node.anchor)
             && node.anchor != 0
         {
-            return Err(ComposeError::SharedAnchor {
+            return Err(Refusal::SharedAnchor {
                 service: name.into(),
                 what: format!(
                     "the service is anchored as `{}` and reused at line {alias_line}, so \
@@ -260,23 +252,17 @@ impl<'d> ServicePlan<'d> {
         }
         let extended_by = inherit::extended_by(doc, services, name);
         if !extended_by.is_empty() {
-            return Err(ComposeError::Extended {
+            return Err(Refusal::Extended {
                 service: name.into(),
                 by: extended_by,
                 line,
             });
         }
         let bases = inherit::bases(doc, services, name)?;
-        if let Some(mode) = inherit::effective(doc, node, &bases, "network_mode") {
-            return Err(ComposeError::NetworkMode {
-                service: name.into(),
-                mode: mode.as_str().unwrap_or("?").to_string(),
-                line: mode.start.line + 1,
-            });
-        }
+        check_namespace(doc, node, name, &bases)?;
         for key in ["environment", "networks"] {
             if inherit::only_merged(doc, node, key) {
-                return Err(ComposeError::MergedKey {
+                return Err(Refusal::MergedKey {
                     service: name.into(),
                     key: key.into(),
                     line,
@@ -284,44 +270,7 @@ impl<'d> ServicePlan<'d> {
             }
         }
 
-        let used = used_ports(doc, node, &bases);
-        for (port, flag) in DAPR_PORTS {
-            if let Some((range, line)) = used.iter().find(|(r, _)| r.contains(port)) {
-                return Err(ComposeError::PortClash {
-                    service: name.into(),
-                    port,
-                    flag,
-                    declared: range.to_string(),
-                    line: *line,
-                });
-            }
-        }
-        let mut notes = Vec::new();
-        let given = opts
-            .app_ports
-            .iter()
-            .find(|(s, _)| s == name)
-            .map(|(_, p)| *p);
-        let app_port = given.or_else(|| match inferred_port(doc, node, &bases) {
-            Some((one, source)) => {
-                notes.push(Note {
-                    service: svc(),
-                    message: inferred_port_note(one, source),
-                    kind: NoteKind::Decided,
-                });
-                Some(one)
-            }
-            None => {
-                notes.push(Note {
-                    service: svc(),
-                    message: "no app port known: the sidecar will not call the app \
-                              (pass --app-port PORT)"
-                        .into(),
-                    kind: NoteKind::Info,
-                });
-                None
-            }
-        });
+        let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts)?;
 
         let sidecar = sidecar_plan(doc, services, name, opts, app_port, node, &bases)?;
         if app_id(name) != name && matches!(sidecar, SidecarPlan::Add(_)) {
@@ -364,7 +313,7 @@ impl<'d> ServicePlan<'d> {
         notes: &mut Vec<Note>,
         conflicts: &mut Vec<Conflict>,
         overwrite: bool,
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), Refusal> {
         let name = &self.name;
         let svc_path = vec!["services".to_string(), name.clone()];
         let lay = &self.layout;
@@ -455,7 +404,7 @@ impl<'d> ServicePlan<'d> {
                     match &p.at {
                         Some((node, slot)) => editor
                             .replace_scalar(node, &env_path, slot.clone(), render(k, v))
-                            .map_err(|why| ComposeError::Unsupported {
+                            .map_err(|why| Refusal::Unsupported {
                                 service: Some(name.clone()),
                                 what: format!("cannot overwrite {k}: {why}"),
                                 line: node.start.line + 1,
@@ -544,7 +493,7 @@ impl<'d> ServicePlan<'d> {
                         Slot::Key("image".into()),
                         NewNode::str(&wanted),
                     )
-                    .map_err(|why| ComposeError::Unsupported {
+                    .map_err(|why| Refusal::Unsupported {
                         service: Some(name.clone()),
                         what: format!("cannot overwrite the sidecar image: {why}"),
                         line: node.start.line + 1,
@@ -583,7 +532,7 @@ pub(super) fn sidecar_plan<'d>(
     app_port: Option<u16>,
     app: &'d Node,
     bases: &[(String, &'d Node)],
-) -> Result<SidecarPlan<'d>, ComposeError> {
+) -> Result<SidecarPlan<'d>, Refusal> {
     let wanted_name = sidecar_name(name);
     let shares = contract::sidecar_network_mode(name);
     for (k, v) in services.entries().unwrap_or_default() {
@@ -597,7 +546,7 @@ pub(super) fn sidecar_plan<'d>(
             let image = lookup(doc, v, "image").and_then(Node::as_str);
             let ours = contract::is_our_sidecar(name, image, mode, &words);
             if !ours {
-                return Err(ComposeError::SidecarConflict {
+                return Err(Refusal::SidecarConflict {
                     service: name.into(),
                     sidecar: other.into(),
                     line,
@@ -616,7 +565,7 @@ pub(super) fn sidecar_plan<'d>(
             });
         }
         if mode == Some(shares.as_str()) && is_daprd(doc, v) {
-            return Err(ComposeError::SidecarConflict {
+            return Err(Refusal::SidecarConflict {
                 service: name.into(),
                 sidecar: other.into(),
                 line,
@@ -705,7 +654,7 @@ fn env_plan<'d>(
     name: &str,
     node: &'d Node,
     bases: &[(String, &'d Node)],
-) -> Result<EnvPlan<'d>, ComposeError> {
+) -> Result<EnvPlan<'d>, Refusal> {
     // What the bases give, nearest first: a key of the service's own overrides it.
     let inherited: Vec<Present<'d>> = bases
         .iter()
@@ -734,7 +683,7 @@ fn env_plan<'d>(
             present.extend(inherited);
             Ok(EnvPlan::Map(env, present))
         }
-        _ => Err(ComposeError::Unsupported {
+        _ => Err(Refusal::Unsupported {
             service: Some(name.into()),
             what: format!("`environment` is a {}", env.kind_name()),
             line: key.start.line + 1,
@@ -834,7 +783,7 @@ fn net_plan<'d>(
     name: &str,
     node: &'d Node,
     bases: &[(String, &'d Node)],
-) -> Result<CollectionPlan<'d>, ComposeError> {
+) -> Result<CollectionPlan<'d>, Refusal> {
     // `extends` merges networks by name: with networks from a base, the service is not on
     // `default` unless the base says so, and a list of its own (or a value given to its
     // empty `networks:`, which overrides nothing) adds to the base's.
@@ -871,7 +820,7 @@ fn net_plan<'d>(
                 .filter_map(|(k, _)| k.as_str().map(String::from))
                 .collect(),
         )),
-        _ => Err(ComposeError::Unsupported {
+        _ => Err(Refusal::Unsupported {
             service: Some(name.into()),
             what: format!("`networks` is a {}", nets.kind_name()),
             line: key.start.line + 1,
@@ -887,9 +836,9 @@ fn check_editable(
     key: &str,
     node: &Node,
     line: usize,
-) -> Result<(), ComposeError> {
+) -> Result<(), Refusal> {
     if let Kind::Alias(_) = node.kind {
-        return Err(ComposeError::SharedAnchor {
+        return Err(Refusal::SharedAnchor {
             service: service.into(),
             what: format!("`{key}` is the alias `{}`", anchor_text(doc, node)),
             line,
@@ -898,7 +847,7 @@ fn check_editable(
     if node.anchor != 0
         && let Some(alias_line) = doc.aliased.get(&node.anchor)
     {
-        return Err(ComposeError::SharedAnchor {
+        return Err(Refusal::SharedAnchor {
             service: service.into(),
             what: format!(
                 "`{key}` is anchored as `{}` and reused at line {alias_line}",
@@ -908,7 +857,7 @@ fn check_editable(
         });
     }
     if node.tag.is_some() {
-        return Err(ComposeError::Unsupported {
+        return Err(Refusal::Unsupported {
             service: Some(service.into()),
             what: format!(
                 "`{key}` carries the tag `{}`",

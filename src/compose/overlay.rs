@@ -10,12 +10,12 @@
 use super::inherit;
 use super::onboard::{SidecarPlan, env_entries, external_network_key, sidecar_plan};
 use super::{
-    ComposeOptions, Conflict, DAPR_PORTS, METRICS_LABEL, METRICS_PORT, Note, app_id, check_names,
-    inferred_port, inferred_port_note, label_names, parse, services, used_ports,
+    ComposeOptions, Conflict, METRICS_LABEL, METRICS_PORT, Note, app_id, check_names,
+    check_namespace, check_ports, label_names, parse, services,
 };
 use crate::compose::NoteKind;
 use crate::contract;
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::emit::{self, Layout, NewNode};
 
@@ -37,7 +37,7 @@ Docker Compose\n# over the project's compose file (environment by key, networks 
 `obs-init remove`\n# takes it back.\n";
 
 /// Plans the overlay onboarding `opts.services` of the compose file `base`.
-pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, ComposeError> {
+pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, Refusal> {
     let (kept, notes, conflicts) = build(base, opts, false)?;
     let overwritten = if conflicts.is_empty() {
         None
@@ -56,7 +56,7 @@ fn build(
     base: &str,
     opts: &ComposeOptions,
     overwrite: bool,
-) -> Result<(String, Vec<Note>, Vec<Conflict>), ComposeError> {
+) -> Result<(String, Vec<Note>, Vec<Conflict>), Refusal> {
     let (_, doc) = parse(base)?;
     let services = services(&doc)?;
     let root = doc.root.as_ref().expect("services() checked the root");
@@ -124,7 +124,7 @@ fn service(
     opts: &ComposeOptions,
     network_key: &str,
     overwrite: bool,
-) -> Result<Planned, ComposeError> {
+) -> Result<Planned, Refusal> {
     let (key, node) = services
         .get_entry(name)
         .expect("caller checked the name exists");
@@ -132,58 +132,15 @@ fn service(
     let line = key.start.line + 1;
     let svc = || Some(name.to_string());
     if node.entries().is_none() {
-        return Err(ComposeError::Unsupported {
+        return Err(Refusal::Unsupported {
             service: svc(),
             what: format!("the service is a {}, not a mapping", node.kind_name()),
             line,
         });
     }
     let bases = inherit::bases(doc, services, name)?;
-    if let Some(mode) = inherit::effective(doc, node, &bases, "network_mode") {
-        return Err(ComposeError::NetworkMode {
-            service: name.into(),
-            mode: mode.as_str().unwrap_or("?").to_string(),
-            line: mode.start.line + 1,
-        });
-    }
-    let used = used_ports(doc, node, &bases);
-    for (port, flag) in DAPR_PORTS {
-        if let Some((range, line)) = used.iter().find(|(r, _)| r.contains(port)) {
-            return Err(ComposeError::PortClash {
-                service: name.into(),
-                port,
-                flag,
-                declared: range.to_string(),
-                line: *line,
-            });
-        }
-    }
-    let mut notes = Vec::new();
-    let given = opts
-        .app_ports
-        .iter()
-        .find(|(s, _)| s == name)
-        .map(|(_, p)| *p);
-    let app_port = given.or_else(|| match inferred_port(doc, node, &bases) {
-        Some((one, source)) => {
-            notes.push(Note {
-                service: svc(),
-                message: inferred_port_note(one, source),
-                kind: NoteKind::Decided,
-            });
-            Some(one)
-        }
-        None => {
-            notes.push(Note {
-                service: svc(),
-                message: "no app port known: the sidecar will not call the app (pass \
-                          --app-port PORT)"
-                    .into(),
-                kind: NoteKind::Info,
-            });
-            None
-        }
-    });
+    check_namespace(doc, node, name, &bases)?;
+    let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts)?;
     let sidecar = match sidecar_plan(doc, services, name, opts, app_port, node, &bases)? {
         SidecarPlan::Add(node) => Some(node),
         // The base has obs-init's sidecar already (onboarded in place).

@@ -3,7 +3,7 @@
 
 use crate::compose::{self, NETWORK};
 use crate::contract;
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::splice::Editor;
 use crate::yaml::verify;
@@ -42,7 +42,7 @@ pub struct RemoveOutcome {
     pub services: Vec<String>,
 }
 
-pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, ComposeError> {
+pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Refusal> {
     let (text, doc) = compose::parse(content)?;
     let services = compose::services(&doc)?;
     let root = doc.root.as_ref().expect("services() checked the root");
@@ -60,7 +60,7 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Comp
     let network = network_key(&doc, root);
     let mut editor = Editor::new(&text);
     let mut sidecars = Vec::new();
-    let err = |what: String| ComposeError::Internal(format!("removal: {what}"));
+    let err = |what: String| Refusal::Internal(format!("removal: {what}"));
 
     for name in &targets {
         if let Some(i) = ours_sidecar(&doc, services, name)
@@ -177,7 +177,7 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Comp
         });
     }
     let (body, changes) = editor.finish();
-    verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    verify::compose(&doc, &changes, &body).map_err(Refusal::Internal)?;
     Ok(RemoveOutcome {
         after: text.with_bom(&body),
         services: targets,

@@ -1,6 +1,6 @@
 //! What a check finds, and what it is asked.
 
-use crate::error::ComposeError;
+use crate::error::Refusal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,7 +30,7 @@ pub struct DoctorOptions {
     pub dapr_config: Option<std::path::PathBuf>,
 }
 
-pub(super) fn from_error(file: &str, e: &ComposeError) -> Finding {
+pub(super) fn from_error(file: &str, e: &Refusal) -> Finding {
     Finding {
         severity: Severity::Error,
         file: file.to_string(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::compose::COLLECTOR_ADDRESS;
 use crate::contract;
-use crate::error::{ComposeError, Error};
+use crate::error::{Error, Refusal};
 use crate::files::read_text;
 use crate::paths::display;
 use crate::{dagster, detect, python};
@@ -37,9 +37,8 @@ pub(super) fn project(
     }
     for yaml in detect::find_files(dir, "dagster.yaml") {
         let text = read_text(&yaml)?;
-        if let Err(
-            e @ (ComposeError::InvalidDagsterTelemetry { .. } | ComposeError::Syntax { .. }),
-        ) = dagster::configure(&text, "x.OtelLogHandler", false)
+        if let Err(e @ (Refusal::InvalidDagsterTelemetry { .. } | Refusal::Syntax { .. })) =
+            dagster::configure(&text, "x.OtelLogHandler", false)
         {
             findings.push(from_error(&display(dir, &yaml), &e));
         }

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::paths::absolute;
 use crate::yaml::doc::Node;
 
@@ -57,7 +57,7 @@ pub fn file_in(folder: &Path) -> Option<PathBuf> {
 }
 
 /// Reads a kustomization file's text.
-pub fn parse(path: &Path, content: &str) -> Result<Kustomization, ComposeError> {
+pub fn parse(path: &Path, content: &str) -> Result<Kustomization, Refusal> {
     let (_, doc) = crate::yaml::parse_file(content)?;
     let folder = path.parent().unwrap_or(Path::new("."));
     let mut out = Kustomization {
@@ -126,7 +126,7 @@ impl Project {
         for path in crate::detect::find_files_where(dir, |n| FILE_NAMES.contains(&n)) {
             let content = crate::files::read_text(&path)?;
             all.push(
-                parse(&path, &content).map_err(|source| crate::error::Error::Compose {
+                parse(&path, &content).map_err(|source| crate::error::Error::Refused {
                     path: path.clone(),
                     source,
                 })?,

@@ -9,7 +9,7 @@ pub mod kustomize;
 pub mod onboard;
 pub mod patch;
 
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node, Style};
 
 /// The kinds whose pods obs-init onboards, with where each keeps its pod template.
@@ -97,11 +97,7 @@ pub fn template_path(kind: &str) -> Option<&'static [&'static str]> {
 /// Refuses a templated manifest (Helm, Jinja): it is not the YAML that is applied. Template
 /// markers inside a block scalar (a ConfigMap holding a dashboard or a Jinja prompt) are
 /// data, not templating: only those outside one count.
-pub fn check_not_templated(
-    piece: &str,
-    doc: &Document,
-    first_line: usize,
-) -> Result<(), ComposeError> {
+pub fn check_not_templated(piece: &str, doc: &Document, first_line: usize) -> Result<(), Refusal> {
     let mut blocks = Vec::new();
     if let Some(root) = doc.root.as_ref() {
         block_scalars(root, &mut blocks);
@@ -116,8 +112,8 @@ pub fn check_not_templated(
     Ok(())
 }
 
-fn templated(line: usize) -> ComposeError {
-    ComposeError::Syntax {
+fn templated(line: usize) -> Refusal {
+    Refusal::Syntax {
         message: "template markers (`{{`, `{%`): this is a chart or template, not a manifest"
             .into(),
         line,
@@ -140,32 +136,32 @@ fn block_scalars(node: &Node, out: &mut Vec<(usize, usize)>) {
 }
 
 /// Parses one document, its lines numbered as in the whole file.
-pub fn parse_piece(piece: &Piece<'_>) -> Result<(crate::yaml::text::Text, Document), ComposeError> {
+pub fn parse_piece(piece: &Piece<'_>) -> Result<(crate::yaml::text::Text, Document), Refusal> {
     let before = piece.lines_before;
     let (text, doc) = crate::yaml::parse_file(piece.text).map_err(|e| shift(e, before))?;
     check_not_templated(piece.text, &doc, before)?;
     Ok((text, doc))
 }
 
-fn shift(e: ComposeError, lines: usize) -> ComposeError {
+fn shift(e: Refusal, lines: usize) -> Refusal {
     match e {
-        ComposeError::Syntax {
+        Refusal::Syntax {
             message,
             line,
             col,
             template,
-        } => ComposeError::Syntax {
+        } => Refusal::Syntax {
             message,
             line: line + lines,
             col,
             template,
         },
-        ComposeError::DuplicateKey {
+        Refusal::DuplicateKey {
             key,
             line,
             col,
             first_line,
-        } => ComposeError::DuplicateKey {
+        } => Refusal::DuplicateKey {
             key,
             line: line + lines,
             col,
@@ -176,7 +172,7 @@ fn shift(e: ComposeError, lines: usize) -> ComposeError {
 }
 
 /// The workloads of a manifest file, in order.
-pub fn workloads(content: &str) -> Result<Vec<Workload>, ComposeError> {
+pub fn workloads(content: &str) -> Result<Vec<Workload>, Refusal> {
     let mut out = Vec::new();
     for (i, piece) in documents(content).iter().enumerate() {
         if piece.text.trim().is_empty() {
@@ -237,7 +233,7 @@ mod tests {
         let helm = "kind: Deployment\nmetadata:\n  name: \"{{ .Release.Name }}\"\n";
         assert!(matches!(
             workloads(helm),
-            Err(ComposeError::Syntax {
+            Err(Refusal::Syntax {
                 template: true,
                 line: 3,
                 ..

@@ -5,7 +5,7 @@
 use super::{CONFIG_NAME, Workload, documents, parse_piece, template_path, workloads};
 use crate::compose::{Conflict, Note, NoteKind};
 use crate::contract;
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::emit::{Layout, NewNode};
 use crate::yaml::splice::Editor;
@@ -95,7 +95,7 @@ pub fn onboard(
     content: &str,
     wanted: &[String],
     collector: &str,
-) -> Result<ManifestOutcome, ComposeError> {
+) -> Result<ManifestOutcome, Refusal> {
     onboard_with(content, wanted, collector, &[])
 }
 
@@ -106,7 +106,7 @@ pub fn onboard_with(
     wanted: &[String],
     collector: &str,
     extra: &[(String, Vec<(String, String)>)],
-) -> Result<ManifestOutcome, ComposeError> {
+) -> Result<ManifestOutcome, Refusal> {
     let found = workloads(content)?;
     let chosen: Vec<Workload> = found
         .into_iter()
@@ -152,7 +152,7 @@ pub fn onboard_with(
             continue;
         }
         let (body, changes) = editor.finish();
-        verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+        verify::compose(&doc, &changes, &body).map_err(Refusal::Internal)?;
         out.after.push_str(&text.with_bom(&body));
     }
     out.after.push_str(&content[written..]);
@@ -183,8 +183,8 @@ fn path_of(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|p| p.to_string()).collect()
 }
 
-fn unsupported(workload: &Workload, what: String, node: &Node) -> ComposeError {
-    ComposeError::Unsupported {
+fn unsupported(workload: &Workload, what: String, node: &Node) -> Refusal {
+    Refusal::Unsupported {
         service: Some(workload.id()),
         what,
         line: node.start.line + 1,
@@ -200,7 +200,7 @@ fn edit(
     collector: &str,
     extra: &[(String, String)],
     out: &mut ManifestOutcome,
-) -> Result<(), ComposeError> {
+) -> Result<(), Refusal> {
     let root = doc.root.as_ref().expect("a workload has a root");
     let lay = layout(text, root);
     let id = workload.id();
@@ -416,7 +416,7 @@ fn annotate(
     lay: &Layout,
     id: &str,
     out: &mut ManifestOutcome,
-) -> Result<Vec<(String, String)>, ComposeError> {
+) -> Result<Vec<(String, String)>, Refusal> {
     let Some((meta_key, meta)) = template.get_entry("metadata") else {
         editor.insert_entry(
             template,
@@ -449,7 +449,7 @@ fn annotate(
         return Ok(wanted.to_vec());
     }
     if !matches!(ann.kind, Kind::Map { .. }) {
-        return Err(ComposeError::Unsupported {
+        return Err(Refusal::Unsupported {
             service: Some(id.to_string()),
             what: format!("the pod template's annotations are a {}", ann.kind_name()),
             line: ann.start.line + 1,
@@ -487,7 +487,7 @@ fn set_env(
     lay: &Layout,
     id: &str,
     out: &mut ManifestOutcome,
-) -> Result<Vec<(String, String)>, ComposeError> {
+) -> Result<Vec<(String, String)>, Refusal> {
     let item = |k: &str, v: &str| {
         NewNode::Map(vec![
             ("name".into(), NewNode::str(k)),
@@ -516,7 +516,7 @@ fn set_env(
         return Ok(vars.to_vec());
     }
     let Some(items) = env.items() else {
-        return Err(ComposeError::Unsupported {
+        return Err(Refusal::Unsupported {
             service: Some(id.to_string()),
             what: format!("the container's env is a {}", env.kind_name()),
             line: env.start.line + 1,

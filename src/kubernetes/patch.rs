@@ -3,7 +3,7 @@
 //! base in place would have added and nothing else.
 
 use super::onboard::Added;
-use crate::error::ComposeError;
+use crate::error::Refusal;
 use crate::yaml::emit::{self, Layout, NewNode};
 
 const LAYOUT: Layout = Layout {
@@ -16,7 +16,7 @@ const LAYOUT: Layout = Layout {
 /// The patch file for `added`. kustomize matches each document to its target by the kind,
 /// name and namespace the manifest itself writes, and merges containers and env items by
 /// their `name`; so a container without a name cannot be patched, and is refused.
-pub fn patch(added: &[Added]) -> Result<String, ComposeError> {
+pub fn patch(added: &[Added]) -> Result<String, Refusal> {
     let mut out = String::from(
         "# Written by obs-init: the Dapr sidecar annotations and the collector's variables \
          for\n# the workloads this overlay builds, as a patch, so that the base stays as it \
@@ -24,7 +24,7 @@ pub fn patch(added: &[Added]) -> Result<String, ComposeError> {
     );
     for (i, a) in added.iter().enumerate() {
         let Some(container) = &a.container else {
-            return Err(ComposeError::Unsupported {
+            return Err(Refusal::Unsupported {
                 service: Some(a.workload.id()),
                 what: "its app container has no name, which a strategic merge patch needs to \
                        reach it"

@@ -329,7 +329,7 @@ pub(super) fn plan_dagster(
         }
     };
     let before = read_optional(&path)?;
-    let in_file = |source| Error::Compose {
+    let in_file = |source| Error::Refused {
         path: path.clone(),
         source,
     };

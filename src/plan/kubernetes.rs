@@ -10,7 +10,7 @@ use super::{FileChange, Plan, Status, generated_change};
 use crate::answers::{self, Answers};
 use crate::compose::{Note, NoteKind};
 use crate::conflict::FileConflict;
-use crate::error::{ComposeError, Error};
+use crate::error::{Error, Refusal};
 use crate::files::read_text;
 use crate::kubernetes::onboard::App;
 use crate::kubernetes::{CONFIG_FILE, CONFIG_NAME, images, kustomize, onboard, patch};
@@ -551,7 +551,7 @@ fn plan_patches(
             });
             continue;
         }
-        let text = patch::patch(&added).map_err(|source| Error::Compose {
+        let text = patch::patch(&added).map_err(|source| Error::Refused {
             path: top.path.clone(),
             source,
         })?;
@@ -789,7 +789,7 @@ fn onboard_file(
 ) -> Result<Option<onboard::ManifestOutcome>, Error> {
     let mut out = match onboard::onboard_with(content, &opts.workloads, &opts.collector, extra) {
         Ok(out) => out,
-        Err(e) if !named && !matches!(e, ComposeError::Internal(_)) => {
+        Err(e) if !named && !matches!(e, Refusal::Internal(_)) => {
             if content.contains("kind:") {
                 plan.notes.push(Note {
                     service: None,
@@ -800,7 +800,7 @@ fn onboard_file(
             return Ok(None);
         }
         Err(source) => {
-            return Err(Error::Compose {
+            return Err(Error::Refused {
                 path: path.to_path_buf(),
                 source,
             });
@@ -921,7 +921,7 @@ fn kustomization_change(
     let before = read_text(path)?;
     let mut after = before.clone();
     for (entry, file) in entries {
-        after = with_entry(&after, *entry, file).map_err(|source| Error::Compose {
+        after = with_entry(&after, *entry, file).map_err(|source| Error::Refused {
             path: path.to_path_buf(),
             source,
         })?;
@@ -941,10 +941,10 @@ fn kustomization_change(
 
 /// The kustomization with `file` listed under the entry's key (added last, or as a new
 /// list).
-fn with_entry(content: &str, entry: Entry, file: &str) -> Result<String, ComposeError> {
+fn with_entry(content: &str, entry: Entry, file: &str) -> Result<String, Refusal> {
     let (text, doc) = crate::yaml::parse_file(content)?;
     let Some(root) = doc.root.as_ref().filter(|r| r.entries().is_some()) else {
-        return Err(ComposeError::Empty);
+        return Err(Refusal::Empty);
     };
     let lay = Layout {
         step: 2,
@@ -964,7 +964,7 @@ fn with_entry(content: &str, entry: Entry, file: &str) -> Result<String, Compose
             &lay,
         ),
         Some((_, list)) => {
-            let items = list.items().ok_or_else(|| ComposeError::Unsupported {
+            let items = list.items().ok_or_else(|| Refusal::Unsupported {
                 service: None,
                 what: format!("`{key}` is not a list"),
                 line: list.start.line + 1,
@@ -976,7 +976,7 @@ fn with_entry(content: &str, entry: Entry, file: &str) -> Result<String, Compose
         }
     }
     let (body, changes) = editor.finish();
-    crate::yaml::verify::compose(&doc, &changes, &body).map_err(ComposeError::Internal)?;
+    crate::yaml::verify::compose(&doc, &changes, &body).map_err(Refusal::Internal)?;
     Ok(text.with_bom(&body))
 }
 

@@ -117,7 +117,7 @@ fn resolve<'p>(
     };
     let compose_path = find_compose(&opts.dir, opts.file.as_deref())?;
     let content = read_text(&compose_path)?;
-    let in_file = |source| Error::Compose {
+    let in_file = |source| Error::Refused {
         path: compose_path.clone(),
         source,
     };
@@ -372,7 +372,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     let (compose_path, content) = (compose_path.clone(), content.clone());
     let (services, dapr_version, mut notes) =
         (services.clone(), dapr_version.clone(), notes.clone());
-    let in_file = |source| Error::Compose {
+    let in_file = |source| Error::Refused {
         path: compose_path.clone(),
         source,
     };

@@ -50,7 +50,7 @@ pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
             added: record.map(|c| c.added.clone()).filter(|a| !a.is_empty()),
         },
     )
-    .map_err(|source| Error::Compose {
+    .map_err(|source| Error::Refused {
         path: compose_path.clone(),
         source,
     })?;
@@ -151,12 +151,12 @@ fn unrecorded_files(
 ) -> Result<(), Error> {
     let (_, doc) =
         compose::parse(&plan.files[0].before.clone().unwrap_or_default()).map_err(|source| {
-            Error::Compose {
+            Error::Refused {
                 path: compose_path.to_path_buf(),
                 source,
             }
         })?;
-    let services = compose::services(&doc).map_err(|source| Error::Compose {
+    let services = compose::services(&doc).map_err(|source| Error::Refused {
         path: compose_path.to_path_buf(),
         source,
     })?;
@@ -210,7 +210,7 @@ fn unrecorded_files(
     }
     for path in crate::detect::find_files(&req.dir, "dagster.yaml") {
         let text = read_text(&path)?;
-        let after = crate::dagster::unconfigure(&text).map_err(|source| Error::Compose {
+        let after = crate::dagster::unconfigure(&text).map_err(|source| Error::Refused {
             path: path.clone(),
             source,
         })?;
@@ -248,7 +248,7 @@ fn plan_recorded(
     answers_text: &str,
 ) -> Result<Plan, Error> {
     let rel = crate::paths::display(&req.dir, compose_path);
-    let in_file = |source| Error::Compose {
+    let in_file = |source| Error::Refused {
         path: compose_path.to_path_buf(),
         source,
     };

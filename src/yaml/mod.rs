@@ -19,8 +19,6 @@ pub fn parse(content: &str) -> Result<(text::Text, doc::Document), doc::ParseErr
 
 /// [`parse`], with the parser's errors as the refusals every file obs-init edits reports
 /// (with line, column and help).
-pub fn parse_file(
-    content: &str,
-) -> Result<(text::Text, doc::Document), crate::error::ComposeError> {
-    parse(content).map_err(|e| crate::error::ComposeError::from_parse(e, content))
+pub fn parse_file(content: &str) -> Result<(text::Text, doc::Document), crate::error::Refusal> {
+    parse(content).map_err(|e| crate::error::Refusal::from_parse(e, content))
 }

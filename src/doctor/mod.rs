@@ -14,6 +14,7 @@ use crate::compose::interpolate::Vars;
 use crate::error::Error;
 use crate::files::read_text;
 use crate::paths::display;
+use crate::plan::deployment::Deployment;
 use crate::plan::find_compose;
 
 pub use compose::project_endpoint;
@@ -28,17 +29,13 @@ pub fn diagnose(
     let mut findings = Vec::new();
     let mut collector = None;
     // A project of Kubernetes manifests (alone or beside a compose file) is checked too.
-    let manifests = if file.is_none() {
-        crate::plan::kubernetes::manifest_files(dir)
-    } else {
-        Vec::new()
-    };
-    if !manifests.is_empty() {
+    let manifests = Deployment::Kubernetes.present(dir, file);
+    if manifests {
         findings.extend(kubernetes::diagnose(dir));
     }
     let compose_path = match find_compose(dir, file) {
         Ok(path) => path,
-        Err(Error::NoComposeFile { .. }) if !manifests.is_empty() => {
+        Err(Error::NoComposeFile { .. }) if manifests => {
             return project::project(dir, opts, findings, collector);
         }
         Err(e) => return Err(e),

@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::frameworks::Framework;
 
 mod dagster;
+pub mod deployment;
 pub mod kubernetes;
 mod onboard;
 pub mod python;

@@ -24,14 +24,9 @@ pub struct RemoveRequest {
     pub dapr_config: Option<PathBuf>,
 }
 
-pub fn plan_remove(req: &RemoveRequest) -> Result<Plan, Error> {
-    let compose_path = match find_compose(&req.dir, req.file.as_deref()) {
-        // A project onboarded through its Kubernetes manifests only.
-        Err(Error::NoComposeFile { .. }) if req.file.is_none() && onboarded_manifests(&req.dir) => {
-            return super::kubernetes::plan_kubernetes_remove(&req.dir);
-        }
-        found => found?,
-    };
+/// Takes back the onboarding of the compose file `req` names or discovers.
+pub fn plan_compose_remove(req: &RemoveRequest) -> Result<Plan, Error> {
+    let compose_path = find_compose(&req.dir, req.file.as_deref())?;
     let content = read_text(&compose_path)?;
     let answers_path = req.dir.join(answers::FILE);
     let saved = crate::plan::read_answers(&req.dir)?;
@@ -423,18 +418,6 @@ fn take_out_of_overlay(
         after,
     });
     Ok(record)
-}
-
-/// Whether the answers file records manifests onboarded by `obs-init kubernetes`.
-fn onboarded_manifests(dir: &Path) -> bool {
-    crate::plan::read_answers(dir)
-        .ok()
-        .flatten()
-        .is_some_and(|(a, _)| {
-            a.files
-                .iter()
-                .any(|(_, who)| who.iter().any(|w| super::kubernetes::is_workload_needer(w)))
-        })
 }
 
 /// Plans deleting `path` when it exists and `ours` says obs-init wrote it unchanged; returns

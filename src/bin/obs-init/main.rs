@@ -353,7 +353,7 @@ fn run_verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
 }
 
 fn run_remove(args: &RemoveArgs) -> Result<ExitCode, Error> {
-    let plan = obs_init::plan::remove::plan_remove(&obs_init::plan::remove::RemoveRequest {
+    let plan = obs_init::plan::deployment::plan_remove(&obs_init::plan::remove::RemoveRequest {
         dir: args.write.dir.clone(),
         file: args.file.clone(),
         services: args.services.clone(),

@@ -19,6 +19,11 @@ pub struct Stage {
     /// The final `WORKDIR` (absolute; `/` when none), where relative paths in the commands
     /// start.
     pub workdir: String,
+    /// The image the chain of stages starts from (`python:3.12-slim`, `node:20`), with the
+    /// global `ARG` defaults put in.
+    pub base: String,
+    /// The `RUN` lines of the chain, in order, each on one line: what the image installs.
+    pub runs: Vec<String>,
 }
 
 impl Stage {
@@ -29,6 +34,62 @@ impl Stage {
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the image runs Python, as far as its Dockerfile says: `Some(true)` when its
+    /// chain starts from a Python image or a `RUN` line brings Python or its installers in,
+    /// `Some(false)` when it starts from another language's runtime or a server's image
+    /// (`node`, `nginx`, `golang`, ...) and nothing brings Python in, `None` otherwise (a
+    /// bare distribution, an image of the project's own).
+    pub fn runs_python(&self) -> Option<bool> {
+        const OTHERS: [&str; 17] = [
+            "node",
+            "nginx",
+            "httpd",
+            "caddy",
+            "golang",
+            "rust",
+            "openjdk",
+            "eclipse-temurin",
+            "amazoncorretto",
+            "maven",
+            "gradle",
+            "ruby",
+            "php",
+            "deno",
+            "bun",
+            "traefik",
+            "haproxy",
+        ];
+        let base = self.base.to_ascii_lowercase();
+        let name = base.split(['@']).next().unwrap_or(&base);
+        let (repo, tag) = match name.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, t),
+            _ => (name, ""),
+        };
+        let last = repo.rsplit('/').next().unwrap_or(repo);
+        if last.contains("python")
+            || last.contains("pypy")
+            || last.contains("conda")
+            || tag.contains("python")
+        {
+            return Some(true);
+        }
+        let brings_python = self.runs.iter().any(|r| {
+            let r = r.to_ascii_lowercase();
+            r.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+                .any(|w| {
+                    w.starts_with("python")
+                        || ["pip", "pip3", "poetry", "uv", "pipenv", "pdm"].contains(&w)
+                })
+        });
+        if brings_python {
+            return Some(true);
+        }
+        OTHERS
+            .iter()
+            .any(|o| last == *o || last.starts_with(&format!("{o}-")))
+            .then_some(false)
     }
 
     /// The container path of the context folder `rel` (relative to the build context),
@@ -123,14 +184,19 @@ impl Stage {
     }
 }
 
-/// A relative path without `.` parts, `/`-separated; `None` when it leaves the context.
+/// A path inside the build context, without `.` parts, `/`-separated. BuildKit resolves a
+/// source inside the context: `..` never climbs out of it (`COPY ../dir /app` copies the
+/// context's `dir`, moby/buildkit#2131), and a leading `/` is the context's root.
 fn normal(path: &Path) -> Option<String> {
-    let mut parts = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
     for c in path.components() {
         match c {
-            Component::CurDir => {}
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir => {
+                parts.pop();
+            }
             Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
-            _ => return None,
+            Component::Prefix(_) => return None,
         }
     }
     Some(parts.join("/"))
@@ -241,13 +307,26 @@ fn env_settings(rest: &str) -> Vec<(String, String)> {
 /// The final stage of a Dockerfile, following `FROM <earlier stage>` back so that what the
 /// earlier stage set is part of it.
 pub fn final_stage(text: &str) -> Stage {
+    stage(text, None)
+}
+
+/// The stage compose builds: `target` (`build.target`, a stage's name) when given and
+/// found, else the last; followed back through `FROM <earlier stage>` as [`final_stage`].
+pub fn stage(text: &str, target: Option<&str>) -> Stage {
     // Each stage: its alias, its base image, its instructions.
     type Parsed = (Option<String>, String, Vec<(String, String)>);
     let mut stages: Vec<Parsed> = Vec::new();
+    // `ARG`s before the first `FROM` are what `FROM` lines may use.
+    let mut global_args: Vec<(String, String)> = Vec::new();
     for (keyword, rest) in instructions(text) {
-        if keyword == "FROM" {
+        if keyword == "ARG" && stages.is_empty() {
+            for arg in rest.split_whitespace() {
+                let (k, v) = arg.split_once('=').unwrap_or((arg, ""));
+                global_args.push((k.to_string(), unquote(v)));
+            }
+        } else if keyword == "FROM" {
             let (_, words) = arguments(&rest);
-            let image = words.first().cloned().unwrap_or_default();
+            let image = expand(&words.first().cloned().unwrap_or_default(), &global_args);
             let alias = match words.as_slice() {
                 [_, kw, name, ..] if kw.eq_ignore_ascii_case("AS") => Some(name.to_lowercase()),
                 _ => None,
@@ -258,14 +337,26 @@ pub fn final_stage(text: &str) -> Stage {
         }
     }
     let mut chain = Vec::new();
-    let mut at = stages.len().checked_sub(1);
+    let wanted = target.map(str::to_lowercase);
+    let named = wanted.as_deref().and_then(|t| {
+        stages
+            .iter()
+            .position(|(alias, _, _)| alias.as_deref() == Some(t))
+    });
+    let mut at = named.or(stages.len().checked_sub(1));
     while let Some(i) = at {
         chain.push(i);
         at = stages[..i]
             .iter()
             .rposition(|(alias, _, _)| alias.as_deref() == Some(stages[i].1.as_str()));
     }
-    let mut stage = Stage::default();
+    let mut stage = Stage {
+        base: chain
+            .last()
+            .map(|&root| stages[root].1.clone())
+            .unwrap_or_default(),
+        ..Stage::default()
+    };
     let mut workdir = String::from("/");
     let (mut entrypoint, mut cmd) = (None, None);
     for i in chain.into_iter().rev() {
@@ -275,6 +366,7 @@ pub fn final_stage(text: &str) -> Stage {
                 "ENV" => stage.env.extend(env_settings(rest)),
                 "ENTRYPOINT" => entrypoint = Some(arguments(rest).1.join(" ")),
                 "CMD" => cmd = Some(arguments(rest).1.join(" ")),
+                "RUN" => stage.runs.push(expand(rest, &stage.env)),
                 "COPY" | "ADD" => {
                     let (flags, mut words) = arguments(rest);
                     if flags.iter().any(|f| f.starts_with("--from")) || words.len() < 2 {
@@ -415,5 +507,50 @@ mod tests {
         let stage = final_stage("FROM python\nCOPY definitions.py /opt/app/definitions.py\n");
         let beside = stage.file_copied_from(Path::new(""), dirs(&[]));
         assert_eq!(beside, Some(("/opt/app".into(), "definitions.py".into())));
+    }
+
+    #[test]
+    fn the_stage_compose_builds_is_its_target_with_what_its_bases_set() {
+        let text = "ARG PY=3.9\nFROM python:${PY} AS base\nENV HOME_DIR=/opt\nRUN pip install -r r.txt\n\
+                    FROM base AS web\nWORKDIR $HOME_DIR\nCMD [\"gunicorn\", \"app:app\"]\n\
+                    FROM node:20 AS assets\nRUN npm ci\n";
+        let web = stage(text, Some("web"));
+        assert_eq!(web.base, "python:3.9");
+        assert_eq!(web.workdir, "/opt");
+        assert_eq!(web.runs, vec!["pip install -r r.txt"]);
+        assert_eq!(web.commands, vec!["gunicorn app:app"]);
+        assert_eq!(web.runs_python(), Some(true));
+        let last = stage(text, None);
+        assert_eq!(last.base, "node:20");
+        assert_eq!(last.runs_python(), Some(false));
+        // A target no stage has: compose would fail; the last stage is the best guess.
+        assert_eq!(stage(text, Some("nope")).base, "node:20");
+    }
+
+    #[test]
+    fn an_image_runs_python_when_its_base_or_its_installs_say_so() {
+        let of = |text: &str| final_stage(text).runs_python();
+        assert_eq!(
+            of("FROM ghcr.io/astral-sh/uv:python3.12-bookworm\n"),
+            Some(true)
+        );
+        assert_eq!(
+            of("FROM node:20-alpine\nRUN apk add python3 py3-pip\n"),
+            Some(true)
+        );
+        assert_eq!(
+            of("FROM nginx:1.27\nCOPY site /usr/share/nginx/html\n"),
+            Some(false)
+        );
+        assert_eq!(of("FROM debian:12\nRUN apt-get install -y curl\n"), None);
+    }
+
+    #[test]
+    fn a_copy_source_above_the_context_is_read_inside_it_as_buildkit_does() {
+        let stage = final_stage("FROM python\nCOPY ../src /app/src\n");
+        assert_eq!(
+            stage.container_dir(Path::new("src/pkg"), dirs(&["src"])),
+            Some("/app/src/pkg".into())
+        );
     }
 }

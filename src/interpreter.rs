@@ -63,6 +63,12 @@ pub fn from_image(image: &str) -> Option<Version> {
 /// The Python of a Dockerfile's final stage, and the 1-based line of the `FROM` that says
 /// so: stage names are followed back, `${ARG}`s take their defaults.
 pub fn from_dockerfile(text: &str) -> Option<(Version, usize)> {
+    from_dockerfile_stage(text, None)
+}
+
+/// [`from_dockerfile`] for the stage compose builds: `target` (`build.target`) when named
+/// and found, else the last.
+pub fn from_dockerfile_stage(text: &str, target: Option<&str>) -> Option<(Version, usize)> {
     let mut args: Vec<(String, String)> = Vec::new();
     let mut stages: Vec<(Option<String>, String, usize)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -87,9 +93,14 @@ pub fn from_dockerfile(text: &str) -> Option<(Version, usize)> {
             stages.push((alias, substitute(image, &args), i + 1));
         }
     }
-    let mut image_at = stages
-        .last()
-        .map(|(_, image, line)| (image.clone(), *line))?;
+    let built = target
+        .and_then(|t| {
+            stages
+                .iter()
+                .find(|(alias, _, _)| alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(t)))
+        })
+        .or(stages.last());
+    let mut image_at = built.map(|(_, image, line)| (image.clone(), *line))?;
     // A final stage built on an earlier one runs that one's Python.
     for _ in 0..stages.len() {
         let earlier = stages
@@ -138,10 +149,18 @@ pub fn lowest_allowed(spec: &str) -> Option<Version> {
 }
 
 /// What the service's Python is, as far as its build context says.
-pub fn detect(context: &Path, dockerfile: Option<&str>, image: Option<&str>) -> Option<Found> {
+pub fn detect(
+    context: &Path,
+    dockerfile: Option<&str>,
+    target: Option<&str>,
+    image: Option<&str>,
+) -> Option<Found> {
     let dockerfile_name = dockerfile.unwrap_or("Dockerfile");
     let dockerfile = fs::read_to_string(context.join(dockerfile_name)).ok();
-    if let Some((version, line)) = dockerfile.as_deref().and_then(from_dockerfile) {
+    let built = dockerfile
+        .as_deref()
+        .and_then(|d| from_dockerfile_stage(d, target));
+    if let Some((version, line)) = built {
         return Some(Found {
             version,
             source: format!("{dockerfile_name} line {line}"),

@@ -52,6 +52,8 @@ pub struct ServiceInfo {
     pub build: Option<String>,
     /// `build.dockerfile`, relative to the build context.
     pub dockerfile: Option<String>,
+    /// `build.target`: the Dockerfile stage built, when not the last.
+    pub target: Option<String>,
     /// Its image: evidence of what it runs.
     pub image: Option<String>,
     /// Its entrypoint and command, each on one line: evidence of what it runs.
@@ -129,6 +131,10 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
         build: get("build").and_then(build_context),
         dockerfile: get("build")
             .and_then(|b| b.get("dockerfile"))
+            .and_then(Node::as_str)
+            .map(String::from),
+        target: get("build")
+            .and_then(|b| b.get("target"))
             .and_then(Node::as_str)
             .map(String::from),
         image: get("image").and_then(Node::as_str).map(String::from),

@@ -154,9 +154,12 @@ pub(super) fn check_sdk_lines(
         let Some(context) = info.build.as_ref().map(|b| compose_dir.join(b)) else {
             continue;
         };
-        let Some(python) =
-            crate::interpreter::detect(&context, info.dockerfile.as_deref(), info.image.as_deref())
-        else {
+        let Some(python) = crate::interpreter::detect(
+            &context,
+            info.dockerfile.as_deref(),
+            info.target.as_deref(),
+            info.image.as_deref(),
+        ) else {
             continue;
         };
         let manifest = crate::deps::first_manifest([context.as_path(), dir]);

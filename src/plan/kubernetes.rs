@@ -656,6 +656,7 @@ fn python_sides(
             Container {
                 image: app.image.clone(),
                 dockerfile,
+                target: None,
                 commands: app.commands.clone(),
                 binds: Vec::new(),
                 environment: app.environment.clone(),

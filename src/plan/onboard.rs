@@ -126,7 +126,7 @@ fn resolve<'p>(
     let overlay = overlay_mode(opts, &compose_path, &saved)?;
 
     let mut skipped = Vec::new();
-    let mut detected: Vec<(String, detect::Detection)> = Vec::new();
+    let mut detected: Vec<(String, (detect::Detection, Option<String>))> = Vec::new();
     let services = if !opts.services.is_empty() {
         opts.services.clone()
     } else if let Some(c) = saved
@@ -161,7 +161,7 @@ fn resolve<'p>(
                         let info = compose::service_info(&doc, svc, name);
                         let (context, _) = build_context(opts, &compose_path, &info);
                         let found = detect_service(opts, &info, context.as_deref());
-                        let python = !found.found.is_empty();
+                        let python = !found.0.found.is_empty();
                         detected.push((name.clone(), found));
                         python
                     });
@@ -169,12 +169,17 @@ fn resolve<'p>(
                     return Err(Error::NoPythonService { candidates: other });
                 }
                 for name in &other {
+                    let why = detected
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .and_then(|(_, (_, why))| why.clone())
+                        .unwrap_or_else(|| "none was found in its build context or command".into());
                     skipped.push(Note {
                         service: Some(name.clone()),
-                        message: "not onboarded: --yes takes the Python services, and none was \
-                                  found in its build context or command (name it with --service \
-                                  for the sidecar and the variables alone)"
-                            .into(),
+                        message: format!(
+                            "not onboarded: --yes takes the Python services, and {why} (name \
+                             it with --service for the sidecar and the variables alone)"
+                        ),
                         kind: NoteKind::Info,
                     });
                 }
@@ -228,10 +233,17 @@ fn resolve<'p>(
         } else if let Some(r) = remembered.filter(|r| !r.frameworks.is_empty()) {
             r.frameworks.clone()
         } else {
-            let found = match detected.iter().position(|(n, _)| n == name) {
+            let (found, no_python) = match detected.iter().position(|(n, _)| n == name) {
                 Some(i) => detected.swap_remove(i).1,
                 None => detect_service(opts, &info, context.as_deref()),
             };
+            if let Some(why) = no_python {
+                notes.push(Note {
+                    service: Some(name.clone()),
+                    message: format!("no Python side: {why}"),
+                    kind: NoteKind::Decided,
+                });
+            }
             match prompter.as_deref_mut() {
                 Some(p) => p.frameworks(name, &found.found).map_err(asked)?,
                 None => {
@@ -255,6 +267,7 @@ fn resolve<'p>(
             Container {
                 image: info.image,
                 dockerfile: info.dockerfile,
+                target: info.target,
                 commands: info.commands,
                 binds: info.binds,
                 environment: info.environment,
@@ -334,19 +347,35 @@ fn build_context(
     }
 }
 
-/// What a service runs, from its compose definition and the code in its build context.
+/// What a service runs, from its compose definition and the code in its build context; with
+/// why it runs no Python when its image says so (the stage compose builds starts from
+/// another runtime and installs none): then its code is not evidence.
 fn detect_service(
     opts: &Options,
     info: &compose::ServiceInfo,
     context: Option<&Path>,
-) -> detect::Detection {
-    detect::detect(
+) -> (detect::Detection, Option<String>) {
+    let image = context
+        .and_then(|c| python::read_image(c, info.dockerfile.as_deref(), info.target.as_deref()));
+    if let Some((_, stage)) = image.filter(|(_, s)| s.runs_python() == Some(false)) {
+        let built = match &info.target {
+            Some(t) => format!("its image's stage `{t}`"),
+            None => "its image".to_string(),
+        };
+        let why = format!(
+            "{built} starts from `{}` and installs no Python",
+            stage.base
+        );
+        return (detect::Detection::default(), Some(why));
+    }
+    let found = detect::detect(
         info.image.as_deref(),
         &info.commands,
         &info.environment,
         context,
         &opts.dir,
-    )
+    );
+    (found, None)
 }
 
 /// A plan before its record: the compose edits for either choice over the conflicts.

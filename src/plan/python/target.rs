@@ -26,6 +26,8 @@ pub struct Container {
     pub image: Option<String>,
     /// `build.dockerfile`, relative to the build context.
     pub dockerfile: Option<String>,
+    /// `build.target`: the stage built, when not the Dockerfile's last.
+    pub target: Option<String>,
     /// Its entrypoint and command, each on one line.
     pub commands: Vec<String>,
     /// Its bind mounts: host path as written (relative to the compose file), container path.
@@ -39,10 +41,11 @@ pub struct Container {
 pub fn read_image(
     context: &Path,
     dockerfile: Option<&str>,
+    target: Option<&str>,
 ) -> Option<(PathBuf, crate::dockerfile::Stage)> {
     let context = absolute(context);
     let text = std::fs::read_to_string(context.join(dockerfile.unwrap_or("Dockerfile"))).ok()?;
-    Some((context, crate::dockerfile::final_stage(&text)))
+    Some((context, crate::dockerfile::stage(&text, target)))
 }
 
 /// One service to onboard, with what planning learnt of it.
@@ -84,12 +87,17 @@ impl Target {
             interpreter::detect(
                 c,
                 container.dockerfile.as_deref(),
+                container.target.as_deref(),
                 container.image.as_deref(),
             )
         });
-        let image = context
-            .as_deref()
-            .and_then(|c| read_image(c, container.dockerfile.as_deref()));
+        let image = context.as_deref().and_then(|c| {
+            read_image(
+                c,
+                container.dockerfile.as_deref(),
+                container.target.as_deref(),
+            )
+        });
         Target {
             service,
             context,

@@ -24,6 +24,34 @@ pub struct Stage {
     pub base: String,
     /// The `RUN` lines of the chain, in order, each on one line: what the image installs.
     pub runs: Vec<String>,
+    /// The `WORKDIR` each of [`Stage::runs`] ran in.
+    pub run_dirs: Vec<String>,
+}
+
+/// Packages that install others, which a `pip install` line may upgrade first.
+const INSTALLERS: [&str; 9] = [
+    "pip",
+    "setuptools",
+    "wheel",
+    "poetry",
+    "uv",
+    "pdm",
+    "pipenv",
+    "pip-tools",
+    "virtualenv",
+];
+
+/// What a `RUN` line installs with pip (or `uv pip`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Installs {
+    /// The requirements files it installs (`-r F`, `--requirement F`), as absolute container
+    /// paths, in order.
+    pub requirements: Vec<String>,
+    /// The packages it names itself (`pip install fastapi uvicorn[standard]`).
+    pub packages: Vec<String>,
+    /// Whether it installs a project folder (`pip install .`, `-e /app`): its own
+    /// pyproject.toml or setup.py says what.
+    pub project: bool,
 }
 
 impl Stage {
@@ -90,6 +118,72 @@ impl Stage {
             .iter()
             .any(|o| last == *o || last.starts_with(&format!("{o}-")))
             .then_some(false)
+    }
+
+    /// What the image's `RUN` lines install with pip: the requirements files, the packages
+    /// they name, whether a project folder.
+    pub fn installs(&self) -> Installs {
+        let mut out = Installs::default();
+        for (line, workdir) in self.runs.iter().zip(&self.run_dirs) {
+            for command in line.split(['&', ';', '|']) {
+                let words: Vec<&str> = command.split_whitespace().collect();
+                // A project's own installer reads its pyproject.toml (or Pipfile).
+                let project_tool = words.windows(2).any(|w| {
+                    matches!(
+                        (w[0], w[1]),
+                        ("poetry", "install")
+                            | ("uv", "sync")
+                            | ("pdm", "install" | "sync")
+                            | ("pipenv", "install" | "sync")
+                    )
+                });
+                if project_tool {
+                    out.project = true;
+                }
+                let Some(at) = words.windows(2).position(|w| {
+                    (w[0] == "pip" || w[0] == "pip3" || w[0].ends_with("/pip")) && w[1] == "install"
+                }) else {
+                    continue;
+                };
+                let mut rest = words[at + 2..].iter();
+                while let Some(w) = rest.next() {
+                    let file = match *w {
+                        "-r" | "--requirement" => rest.next().copied(),
+                        w if w.starts_with("--requirement=") => w.strip_prefix("--requirement="),
+                        w if w.starts_with("-r") && w.len() > 2 => Some(&w[2..]),
+                        // Options that take a value: the value is not a package.
+                        "-c" | "--constraint" | "-i" | "--index-url" | "--extra-index-url"
+                        | "-f" | "--find-links" | "--target" | "-t" | "--prefix" | "--root"
+                        | "--timeout" | "--retries" | "--cache-dir" | "--src" | "--platform"
+                        | "--python-version" | "--only-binary" | "--no-binary"
+                        | "--progress-bar" | "--trusted-host" | "--upgrade-strategy" => {
+                            rest.next();
+                            None
+                        }
+                        "-e" | "--editable" => {
+                            rest.next();
+                            out.project = true;
+                            None
+                        }
+                        w if w.starts_with('-') => None,
+                        w if w.starts_with('.') || w.starts_with('/') => {
+                            out.project = true;
+                            None
+                        }
+                        // The installers themselves are not what the app needs.
+                        w if INSTALLERS.contains(&unquote(w).to_ascii_lowercase().as_str()) => None,
+                        w => {
+                            out.packages.push(unquote(w));
+                            None
+                        }
+                    };
+                    if let Some(file) = file {
+                        out.requirements.push(join(workdir, &unquote(file)));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The container path of the context folder `rel` (relative to the build context),
@@ -366,7 +460,10 @@ pub fn stage(text: &str, target: Option<&str>) -> Stage {
                 "ENV" => stage.env.extend(env_settings(rest)),
                 "ENTRYPOINT" => entrypoint = Some(arguments(rest).1.join(" ")),
                 "CMD" => cmd = Some(arguments(rest).1.join(" ")),
-                "RUN" => stage.runs.push(expand(rest, &stage.env)),
+                "RUN" => {
+                    stage.runs.push(expand(rest, &stage.env));
+                    stage.run_dirs.push(workdir.clone());
+                }
                 "COPY" | "ADD" => {
                     let (flags, mut words) = arguments(rest);
                     if flags.iter().any(|f| f.starts_with("--from")) || words.len() < 2 {
@@ -551,6 +648,28 @@ mod tests {
         assert_eq!(
             stage.container_dir(Path::new("src/pkg"), dirs(&["src"])),
             Some("/app/src/pkg".into())
+        );
+    }
+
+    #[test]
+    fn pip_install_lines_say_which_requirements_files_and_packages_the_image_gets() {
+        let text = "FROM python:3.12\nWORKDIR /srv\n\
+                    RUN pip install --upgrade pip && pip install --no-cache-dir -r req/prod.txt \\\n\
+                    \x20 --requirement=/tmp/extra.txt -c constraints.txt\n\
+                    RUN python -m pip install gunicorn 'uvicorn[standard]' --timeout 60\n";
+        let installs = final_stage(text).installs();
+        assert_eq!(
+            installs.requirements,
+            vec!["/srv/req/prod.txt", "/tmp/extra.txt"]
+        );
+        assert_eq!(installs.packages, vec!["gunicorn", "uvicorn[standard]"]);
+        assert!(!installs.project);
+        let project = final_stage("FROM python\nWORKDIR /app\nRUN poetry install --no-root\n");
+        assert!(project.installs().project);
+        assert!(
+            final_stage("FROM python\nRUN pip install -e .\n")
+                .installs()
+                .project
         );
     }
 }

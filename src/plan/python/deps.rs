@@ -37,7 +37,7 @@ pub(super) fn plan_deps(
         .chain(std::iter::once(opts.dir.clone()))
         .chain(module_dir.map(Path::to_path_buf))
         .collect();
-    let deps_file = deps::first_manifest(search.iter().map(PathBuf::as_path));
+    let by_name = deps::first_manifest(search.iter().map(PathBuf::as_path));
     let specs = || {
         wanted
             .iter()
@@ -45,13 +45,68 @@ pub(super) fn plan_deps(
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let mut note = |message: String| {
+    let service = target.service.clone();
+    let mut note_as = |kind: NoteKind, message: String| {
         plan.notes.push(Note {
-            service: Some(target.service.clone()),
+            service: Some(service.clone()),
             message,
-            kind: NoteKind::Action,
+            kind,
         });
     };
+    // What the image installs decides: a file found by name that no RUN line installs never
+    // reaches the container.
+    let deps_file = match image_installs(target) {
+        Installed::Files(files) => {
+            let chosen = files[0].clone();
+            if by_name
+                .as_deref()
+                .is_some_and(|b| absolute(b) != absolute(&chosen))
+            {
+                note_as(
+                    NoteKind::Decided,
+                    format!(
+                        "{} installs {} (pip install -r), not {}: the packages go there",
+                        target.dockerfile.as_deref().unwrap_or("Dockerfile"),
+                        display(&opts.dir, &chosen),
+                        by_name
+                            .as_deref()
+                            .map(|b| display(&opts.dir, b))
+                            .unwrap_or_default()
+                    ),
+                );
+            }
+            Some(chosen)
+        }
+        Installed::PackagesOnly(packages) => {
+            note_as(
+                NoteKind::Action,
+                format!(
+                    "{} installs the packages its RUN line names ({}) and no requirements \
+                     file: add {} to that pip install",
+                    target.dockerfile.as_deref().unwrap_or("Dockerfile"),
+                    packages.join(" "),
+                    specs()
+                ),
+            );
+            return Ok(());
+        }
+        Installed::Untraced(paths) => {
+            if let Some(found) = &by_name {
+                note_as(
+                    NoteKind::Action,
+                    format!(
+                        "its image installs {}, which is not traced to a file of its build \
+                         context: the packages went to {}; make sure the image installs them",
+                        paths.join(", "),
+                        display(&opts.dir, found)
+                    ),
+                );
+            }
+            by_name
+        }
+        Installed::Unknown => by_name,
+    };
+    let mut note = |message: String| note_as(NoteKind::Action, message);
     let Some(found) = deps_file else {
         note(format!(
             "no requirements.txt or pyproject.toml found: install {}",
@@ -117,6 +172,45 @@ pub(super) fn plan_deps(
     ));
     plan.push(change);
     Ok(())
+}
+
+/// What the target's image installs with pip, as far as its Dockerfile says.
+enum Installed {
+    /// Requirements files of the build context, in the order the image installs them.
+    Files(Vec<PathBuf>),
+    /// Only packages named on its RUN lines: no file to add to.
+    PackagesOnly(Vec<String>),
+    /// Requirements files at these container paths, not traced to the build context.
+    Untraced(Vec<String>),
+    /// No Dockerfile, or nothing installed with pip that says where (a project folder,
+    /// poetry, uv): the files are found by name.
+    Unknown,
+}
+
+fn image_installs(target: &Target) -> Installed {
+    let Some((context, stage)) = target.image_stage() else {
+        return Installed::Unknown;
+    };
+    let installs = stage.installs();
+    let is_dir = |p: &Path| context.join(p).is_dir();
+    // In the form the rest of the plan names the context's files (as given, not absolute).
+    let shown_context = target.context.as_deref().unwrap_or(context);
+    let files: Vec<PathBuf> = installs
+        .requirements
+        .iter()
+        .filter_map(|p| stage.host_file(p, is_dir))
+        .map(|rel| shown_context.join(rel))
+        .filter(|p| p.is_file())
+        .collect();
+    if !files.is_empty() {
+        Installed::Files(files)
+    } else if !installs.requirements.is_empty() {
+        Installed::Untraced(installs.requirements)
+    } else if !installs.project && !installs.packages.is_empty() {
+        Installed::PackagesOnly(installs.packages)
+    } else {
+        Installed::Unknown
+    }
 }
 
 /// The file the packages go in, when a requirements.txt is not itself the place.

@@ -571,11 +571,40 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             }),
         }
     }
+    rebuild_in_start_step(targets, &compose_path, &config_path, &mut plan);
     Ok(Built {
         plan,
         changes: outcome.changes,
         overwritten: outcome.overwritten.map(|o| o.changes),
     })
+}
+
+/// `--build` in the start step when the plan changes what an image is built from (the
+/// module, the dependency lines, an entry point, an instance file in a build context):
+/// without it Compose starts the image it built before, which lacks them (and an app whose
+/// entry point now imports the module fails at import).
+fn rebuild_in_start_step(targets: &[Target], compose_path: &Path, config: &Path, plan: &mut Plan) {
+    let deployment_files = [compose_path, config];
+    let contexts: Vec<PathBuf> = targets
+        .iter()
+        .filter_map(|t| t.context.as_deref().map(absolute))
+        .collect();
+    let rebuilt = plan.files.iter().any(|f| {
+        let path = absolute(&f.path);
+        matches!(f.status, Status::Create | Status::Update)
+            && !deployment_files.iter().any(|d| absolute(d) == path)
+            && plan.overlay.as_deref().is_none_or(|o| absolute(o) != path)
+            && !path.ends_with(".env")
+            && contexts.iter().any(|c| path.starts_with(c))
+    });
+    if rebuilt
+        && let Some(step) = plan
+            .next_steps
+            .iter_mut()
+            .find(|s| s.starts_with("start the app"))
+    {
+        *step = step.replacen(" up -d ", " up -d --build ", 1);
+    }
 }
 
 /// Adds the answers file to `plan`: the choices, and the record of what the plan does.

@@ -6,7 +6,7 @@ use super::target::{PythonOptions, Target};
 use crate::compose::{Note, NoteKind};
 use crate::contract;
 use crate::frameworks::{self, Place};
-use crate::paths::display;
+use crate::paths::{absolute, display};
 use crate::python::{self, Entry};
 
 /// Where `setup_observability.py` goes: `--module-path`, else beside the entry point found
@@ -84,6 +84,25 @@ pub(super) fn locate_module(
                 ),
             );
             Some(app.with_file_name(python::MODULE_FILE))
+        }
+        // A web app: the file its server imports the app from (`uvicorn shop.api:app` with
+        // `PYTHONPATH=/srv/src`), where the names searched for would find another or none.
+        (None, Some(ctx))
+            if frameworks::web_app(&target.frameworks).is_some()
+                && let Some((served, command)) = served_file(target, ctx)
+                && !matches!(
+                    python::find_entry(ctx, entry_names),
+                    Entry::Found(ref e) if absolute(e).parent() == absolute(&served).parent()
+                ) =>
+        {
+            note(
+                NoteKind::Decided,
+                format!(
+                    "the container serves `{command}`: the module goes beside {}",
+                    display(&opts.dir, &served)
+                ),
+            );
+            Some(served.with_file_name(python::MODULE_FILE))
         }
         // A plain Python service: the script its container runs (`python email_server.py`).
         (None, Some(ctx))
@@ -302,4 +321,181 @@ fn workspace_file(context: &Path, text: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The servers that import an app given as `module:attr` (or gunicorn's `module:factory()`).
+const SERVERS: [&str; 5] = ["uvicorn", "gunicorn", "hypercorn", "daphne", "granian"];
+
+/// The file the container's server imports the app from, with the command that says so:
+/// `uvicorn|gunicorn|hypercorn|daphne|granian ... module:attr` (also through `python -m`),
+/// `fastapi run|dev PATH`, `flask run` with `FLASK_APP`. The module is looked for where the
+/// container's Python imports from (the `WORKDIR`, `--chdir`/`--app-dir`, `PYTHONPATH` from
+/// the image and the service) and traced back to the build context through the bind mounts
+/// and the Dockerfile's `COPY`.
+pub fn served_file(target: &Target, ctx: &Path) -> Option<(PathBuf, String)> {
+    let stage = target.image_stage().map(|(_, s)| s);
+    let workdir = stage.map_or("/", |s| s.workdir.as_str()).to_string();
+    let pythonpath: Vec<String> = target
+        .env("PYTHONPATH")
+        .or_else(|| stage.and_then(|s| s.env("PYTHONPATH")))
+        .map(|p| {
+            p.split(':')
+                .filter(|d| !d.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    for command in target.run_commands() {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let Some((candidates, roots)) = app_paths(target, &words) else {
+            continue;
+        };
+        let mut dirs: Vec<String> = roots.iter().map(|r| join_posix(&workdir, r)).collect();
+        dirs.push(workdir.clone());
+        dirs.extend(pythonpath.iter().map(|p| join_posix(&workdir, p)));
+        for dir in &dirs {
+            for rel in &candidates {
+                if let Some(file) = host_path(target, ctx, &join_posix(dir, rel)) {
+                    return Some((file, command.clone()));
+                }
+            }
+        }
+        // No image to trace through: the context as the container's root folder.
+        for rel in &candidates {
+            for base in [ctx.to_path_buf(), ctx.join("src")] {
+                let file = base.join(rel);
+                if file.is_file() {
+                    return Some((file, command.clone()));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The files (relative to an import root) the command's app may be in, and the folders it
+/// adds to the import roots (`--chdir`, `--app-dir`).
+fn app_paths(target: &Target, words: &[&str]) -> Option<(Vec<String>, Vec<String>)> {
+    let name = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
+    let server = words
+        .iter()
+        .position(|w| SERVERS.contains(&name(w).as_str()));
+    if let Some(at) = server {
+        let mut roots = Vec::new();
+        let mut app = None;
+        let mut i = at + 1;
+        while i < words.len() {
+            let w = words[i];
+            if matches!(w, "--chdir" | "--app-dir" | "--root-path") {
+                if w != "--root-path"
+                    && let Some(d) = words.get(i + 1)
+                {
+                    roots.push(d.to_string());
+                }
+                i += 2;
+                continue;
+            }
+            if let Some(d) = w
+                .strip_prefix("--chdir=")
+                .or_else(|| w.strip_prefix("--app-dir="))
+            {
+                roots.push(d.to_string());
+            } else if app.is_none() && is_app_reference(w) {
+                app = Some(w);
+            }
+            i += 1;
+        }
+        let module = app?.split(':').next()?;
+        return Some((module_files(module), roots));
+    }
+    // `fastapi run|dev PATH`: a file, or a package whose main/app/api module holds the app.
+    if let Some(at) = words
+        .windows(2)
+        .position(|w| name(w[0]) == "fastapi" && matches!(w[1], "run" | "dev"))
+    {
+        let path = words[at + 2..]
+            .iter()
+            .find(|w| !w.starts_with('-'))
+            .map_or("", |w| w.trim_end_matches('/'));
+        let files = if path.ends_with(".py") {
+            vec![path.to_string()]
+        } else {
+            let base = if path.is_empty() {
+                String::new()
+            } else {
+                format!("{path}/")
+            };
+            ["main.py", "app.py", "api.py", "__init__.py"]
+                .iter()
+                .map(|f| format!("{base}{f}"))
+                .collect()
+        };
+        return Some((files, Vec::new()));
+    }
+    // `flask run`: FLASK_APP names a file or a module, and maybe the app or its factory.
+    if words
+        .windows(2)
+        .any(|w| name(w[0]) == "flask" && w[1] == "run")
+        && let Some(app) = target
+            .env("FLASK_APP")
+            .or_else(|| target.image_stage().and_then(|(_, s)| s.env("FLASK_APP")))
+    {
+        let module = app.split(':').next().unwrap_or(app);
+        let files = if module.ends_with(".py") {
+            vec![module.to_string()]
+        } else {
+            module_files(module)
+        };
+        return Some((files, Vec::new()));
+    }
+    None
+}
+
+/// Whether `word` reads `module:attr` (or `module:factory()`): a dotted name of identifiers,
+/// not `0.0.0.0:8080`.
+fn is_app_reference(word: &str) -> bool {
+    let ident = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    match word.split_once(':') {
+        Some((module, attr)) => {
+            module.split('.').all(ident) && ident(attr.split('(').next().unwrap_or(attr))
+        }
+        None => false,
+    }
+}
+
+/// The files a dotted module may be: `a/b.py`, `a/b/__init__.py`.
+fn module_files(module: &str) -> Vec<String> {
+    let path = module.replace('.', "/");
+    vec![format!("{path}.py"), format!("{path}/__init__.py")]
+}
+
+/// The host file behind the container path `path`: a bind mount's, else the one the
+/// Dockerfile copies there, when it exists.
+fn host_path(target: &Target, ctx: &Path, path: &str) -> Option<PathBuf> {
+    let (context, stage) = target.image_stage()?;
+    let rel = stage.host_file(path, |p| context.join(p).is_dir())?;
+    Some(ctx.join(rel)).filter(|p| p.is_file())
+}
+
+/// `path` resolved against the absolute container folder `base`.
+fn join_posix(base: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        return path.to_string();
+    }
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }

@@ -47,8 +47,18 @@ pub(super) fn plan_module(
         .iter()
         .map(|n| module_dir.join(n))
         .filter(|p| p.is_file());
+    // The file the container's server imports the app from, when it is beside the module,
+    // is the entry point whatever its name (`shop/api.py`).
+    let served = target
+        .context
+        .as_deref()
+        .and_then(|ctx| super::locate::served_file(target, ctx))
+        .map(|(file, _)| file)
+        .filter(|f| f.parent() == Some(module_dir));
     let entries: Vec<PathBuf> = if every {
         entries.collect()
+    } else if let Some(served) = served {
+        vec![served]
     } else {
         entries.next().into_iter().collect()
     };

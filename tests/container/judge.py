@@ -660,16 +660,18 @@ def requirement_files(root: Path, cwd: str, args: list[str]) -> list[Path]:
     out: list[Path] = []
     todo: list[Path] = []
     it = iter(args)
-    base = root / cwd.lstrip("/")
+
+    def inside(p: str) -> Path:
+        # A container path (absolute, or relative to the RUN line's WORKDIR) under the root.
+        return root / os.path.normpath(os.path.join(cwd, p)).lstrip("/")
+
     for a in it:
         for flag in ("-r", "--requirement", "-c", "--constraint"):
             if a == flag:
-                todo.append(base / next(it, ""))
+                todo.append(inside(next(it, "")))
             elif a.startswith(flag + "=") or (len(flag) == 2 and a.startswith(flag) and
                                               len(a) > 2):
-                todo.append(base / a[len(flag):].lstrip("="))
-        if a in (".", "-e") or a.startswith(("./", "/")):
-            pass
+                todo.append(inside(a[len(flag):].lstrip("=")))
     while todo:
         f = todo.pop()
         if f in out or not f.is_file():
@@ -746,6 +748,9 @@ def namespace_setup(spec: dict) -> None:
     if spec.get("network_private"):
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     root = Path(spec["root"])
+    # The container's own /root, with the host's entries (pyenv, the venvs) bound one by one:
+    # what the app writes in its HOME (gunicorn's control socket) stays in the root.
+    (root / "root").mkdir(exist_ok=True)
     for cmd in bind_host_into(root):
         subprocess.run(cmd, check=True)
     hosts = Path(spec["workdir"]) / "hosts"
@@ -920,7 +925,8 @@ def inside_run(spec: dict) -> int:
                 result["exit"] = p.returncode
                 result["probe_output"] = (p.stdout + p.stderr)[-1500:]
             # Records are batched: wait for them while the app runs, as long as the batch delay.
-            deadline = time.monotonic() + 7
+            # (The baseline has nothing to wait for.)
+            deadline = time.monotonic() + (7 if spec["label"] != "baseline" else 0)
             while ready and time.monotonic() < deadline and not arrived(spec, result, dump()):
                 time.sleep(0.5)
             result["exited_early"] = proc.poll()
@@ -1176,6 +1182,17 @@ def main() -> int:
     if sys.argv[1:2] == ["--inside"]:
         spec = json.loads(Path(sys.argv[2]).read_text())
         return inside_install(spec) if spec["mode"] == "install" else inside_run(spec)
+    if sys.argv[1:2] == ["--onboarded"]:
+        # The services that got a Dapr sidecar (what onboarding a service means), one a line.
+        import yaml
+
+        compose = find_compose(Path(sys.argv[2]))
+        services = yaml.safe_load(compose.read_text(encoding="utf-8")).get("services") or {}
+        for name in services:
+            sidecar = services.get(f"{name}-dapr") or {}
+            if sidecar.get("network_mode") == f"service:{name}":
+                print(name)
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--project", type=Path, required=True)
     p.add_argument("--baseline", type=Path)

@@ -267,3 +267,25 @@ fn a_one_shot_job_matches_the_table() {
 fn a_node_stage_beside_a_python_stage_matches_the_table() {
     pattern_matches_the_table("node-beside-python");
 }
+
+#[test]
+fn django_served_by_daphne_through_channels_matches_the_table() {
+    pattern_matches_the_table("django-daphne-channels");
+}
+
+#[test]
+fn a_celery_app_built_by_a_factory_with_a_redis_broker_matches_the_table() {
+    // The judge starts the project's broker itself: Debian's redis-server.
+    common::install("container/tools.sh");
+    pattern_matches_the_table("celery-factory");
+}
+
+#[test]
+fn a_dagster_instance_copied_in_a_base_stage_with_a_grpc_code_server_matches_the_table() {
+    pattern_matches_the_table("dagster-base-stage");
+}
+
+#[test]
+fn mlflow_2_pinned_with_protobuf_below_5_matches_the_table() {
+    pattern_matches_the_table("mlflow2-protobuf");
+}

@@ -747,6 +747,10 @@ def namespace_setup(spec: dict) -> None:
     """Inside the private namespaces: the loopback up, the root's mounts, its /etc/hosts."""
     if spec.get("network_private"):
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        # Docker names the container's host after the container (compose: the service).
+        import socket
+
+        socket.sethostname(spec["hostnames"][-1])
     root = Path(spec["root"])
     # The container's own /root, with the host's entries (pyenv, the venvs) bound one by one:
     # what the app writes in its HOME (gunicorn's control socket) stays in the root.
@@ -775,7 +779,7 @@ def in_container(root: str, cwd: str):
 def namespaced(args: list[str], network: bool) -> list[str]:
     """Runs judge.py again in private mount (and network) and PID namespaces: everything
     started there dies with it, mounts and ports included."""
-    flags = ["--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
+    flags = ["--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc",
              "--propagation", "private"]
     if network:
         flags.append("--net")
@@ -798,8 +802,9 @@ def make_venv(image: Image, stage: Stage, root: Path, workdir: Path) -> tuple[Pa
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (venv / ".complete").is_file():
             return venv, log + " (cached)"
-        if (venv / ".failed").is_file():
-            raise BuildFailed((venv / ".failed").read_text())
+        failed = cache / f"{venv.name}.failed"
+        if failed.is_file():
+            raise BuildFailed(failed.read_text())
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([str(pyenv_python(version)), "-m", "venv", str(venv)], check=True,
                        stdout=subprocess.DEVNULL)
@@ -817,8 +822,11 @@ def make_venv(image: Image, stage: Stage, root: Path, workdir: Path) -> tuple[Pa
                              capture_output=True, text=True)
         if out.returncode != 0:
             text = (out.stdout + out.stderr)[-3000:]
-            # A failed build fails the same way again: remember it rather than re-resolve.
-            (venv / ".failed").write_text(text)
+            shutil.rmtree(venv, ignore_errors=True)
+            # Requirements that cannot be resolved together fail the same way again: remember
+            # that rather than ask PyPI each run. Anything else (the network) is tried again.
+            if "ResolutionImpossible" in text:
+                failed.write_text(text)
             raise BuildFailed(text)
         (venv / ".complete").touch()
     return venv, log
@@ -1069,7 +1077,9 @@ def run_once(label: str, project: Path, args, workdir: Path) -> dict:
         "label": label,
         "root": str(root),
         "workdir": str(workdir),
-        "hostnames": sorted({*service.others, "otel-collector", service.name}),
+        # The service's own name last: it is also the container's hostname.
+        "hostnames": [*sorted({*service.others, "otel-collector"} - {service.name}),
+                      service.name],
         "argv": argv,
         "env": container_env(service, stage, venv),
         "cwd": stage.workdir,

@@ -158,13 +158,20 @@ struct Outcome {
     evidence: String,
 }
 
-/// Onboards `pattern` with the real binary and judges each of its rows' services: the
-/// outcomes, in the table's order.
-fn outcomes(pattern: &str, rows: &[Row]) -> Vec<Outcome> {
+/// `pattern` as it is (the baseline), a second copy, and what obs-init did to that copy when
+/// run as a new user would: `--yes --edit-entrypoint`.
+fn onboard(pattern: &str) -> (tempfile::TempDir, tempfile::TempDir, Output) {
     let rel = Path::new("tests/container/patterns").join(pattern);
     let baseline = committed_copy(&rel);
     let project = committed_copy(&rel);
-    let onboard = obs_init(project.path(), &["--yes", "--edit-entrypoint"]);
+    let out = obs_init(project.path(), &["--yes", "--edit-entrypoint"]);
+    (baseline, project, out)
+}
+
+/// Onboards `pattern` with the real binary and judges each of its rows' services: the
+/// outcomes, in the table's order.
+fn outcomes(pattern: &str, rows: &[Row]) -> Vec<Outcome> {
+    let (baseline, project, onboard) = onboard(pattern);
     let said_onboarding = text(&onboard);
     if !onboard.status.success() {
         // Refused: obs-init said why, which the rule accepts.
@@ -288,4 +295,146 @@ fn a_dagster_instance_copied_in_a_base_stage_with_a_grpc_code_server_matches_the
 #[test]
 fn mlflow_2_pinned_with_protobuf_below_5_matches_the_table() {
     pattern_matches_the_table("mlflow2-protobuf");
+}
+
+// The judge itself, seen to fail: each verdict kind from a project broken on purpose, and
+// ARRIVED reached by each kind of probe, so that a DARK row is obs-init's gap and not the
+// judge's blind spot.
+
+/// The probe the table gives `pattern`'s `service`.
+fn probe(pattern: &str, service: &str) -> String {
+    expected(pattern)
+        .into_iter()
+        .find(|r| r.service == service)
+        .map(|r| r.probe)
+        .expect("a row for the service")
+}
+
+/// `pattern` onboarded, then `edit` applied to its copy (a user's hand, or a break), judged.
+fn judged_after(pattern: &str, service: &str, edit: impl FnOnce(&Path)) -> (String, String) {
+    let (baseline, project, out) = onboard(pattern);
+    assert!(out.status.success(), "{}", text(&out));
+    edit(project.path());
+    judge(
+        project.path(),
+        baseline.path(),
+        service,
+        &probe(pattern, service),
+    )
+}
+
+/// Replaces `from` (which must be there) with `to` in the project's file `rel`.
+fn replace_in(project: &Path, rel: &str, from: &str, to: &str) {
+    let path = project.join(rel);
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains(from), "{rel} has no {from:?}:\n{text}");
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
+}
+
+#[test]
+fn the_judge_says_dark_when_the_entry_point_no_longer_calls_the_setup() {
+    // node-beside-python's api arrives as obs-init onboards it; its main.py as it was before
+    // (the module and the packages still there) sends nothing.
+    let (verdict, printed) = judged_after("node-beside-python", "api", |p| {
+        git(p, &["checkout", "--", "api/main.py"]);
+    });
+    assert_eq!(verdict, "DARK", "{printed}");
+}
+
+#[test]
+fn the_judge_says_broken_when_the_app_fails_at_import() {
+    let (verdict, printed) = judged_after("node-beside-python", "api", |p| {
+        replace_in(
+            p,
+            "api/main.py",
+            "import logging\n",
+            "import logging\nimport a_package_no_image_installs  # noqa: F401\n",
+        );
+    });
+    assert_eq!(verdict, "BROKEN", "{printed}");
+    assert!(printed.contains("no longer starts"), "{printed}");
+}
+
+#[test]
+fn the_judge_says_broken_when_the_app_answers_otherwise() {
+    let (verdict, printed) = judged_after("node-beside-python", "api", |p| {
+        replace_in(p, "api/main.py", "f\"product {product_id}\"", "\"renamed\"");
+    });
+    assert_eq!(verdict, "BROKEN", "{printed}");
+    assert!(printed.contains("answers changed"), "{printed}");
+}
+
+/// The two lines obs-init's next step asks for in the one-shot job, as a user adds them, and
+/// the module copied into the image (its Dockerfile copies tracking.py alone: the next step
+/// by itself makes the job fail at import, `No module named 'setup_observability'`).
+fn call_the_setup_in_the_job(p: &Path) {
+    replace_in(
+        p,
+        "Dockerfile",
+        "COPY tracking.py .\n",
+        "COPY tracking.py setup_observability.py ./\n",
+    );
+    replace_in(
+        p,
+        "tracking.py",
+        "import click\n",
+        "import click\n\nfrom setup_observability import setup_observability\n",
+    );
+    replace_in(
+        p,
+        "tracking.py",
+        "    logging.basicConfig(level=logging.INFO)\n",
+        "    logging.basicConfig(level=logging.INFO)\n    setup_observability()\n",
+    );
+}
+
+#[test]
+fn a_job_arrives_once_the_call_is_added_and_the_image_copies_the_module() {
+    let (verdict, printed) = judged_after("oneshot-job", "backfill", call_the_setup_in_the_job);
+    assert_eq!(verdict, "ARRIVED", "{printed}");
+}
+
+#[test]
+fn the_judge_says_broken_when_a_job_exits_otherwise() {
+    let (verdict, printed) = judged_after("oneshot-job", "backfill", |p| {
+        call_the_setup_in_the_job(p);
+        replace_in(
+            p,
+            "tracking.py",
+            "    click.echo(f\"backfilled {day}\")\n",
+            "    raise SystemExit(3)\n",
+        );
+    });
+    assert_eq!(verdict, "BROKEN", "{printed}");
+    assert!(printed.contains("exit status 3 (was 0)"), "{printed}");
+}
+
+#[test]
+fn a_celery_task_arrives_once_the_app_is_instrumented_as_the_next_step_says() {
+    common::install("container/tools.sh");
+    let (verdict, printed) = judged_after("celery-factory", "worker", |p| {
+        replace_in(
+            p,
+            "hello/app.py",
+            "celery_app = make_celery()\n",
+            "celery_app = make_celery()\n\nfrom .setup_observability import instrument_celery  \
+             # noqa: E402\n\ninstrument_celery(celery_app)\n",
+        );
+    });
+    assert_eq!(verdict, "ARRIVED", "{printed}");
+}
+
+#[test]
+fn a_dagster_run_arrives_once_the_packages_are_in_the_file_the_image_installs() {
+    let (verdict, printed) = judged_after("dagster-base-stage", "user_code", |p| {
+        let file = p.join("requirements-pipelines.txt");
+        let mut text = std::fs::read_to_string(&file).expect("read");
+        // The packages obs-init's action line names.
+        text.push_str(
+            "opentelemetry-sdk>=1.45.0\nopentelemetry-exporter-otlp-proto-grpc>=1.45.0\n\
+             opentelemetry-instrumentation-logging>=0.66b0\n",
+        );
+        std::fs::write(&file, text).expect("write");
+    });
+    assert_eq!(verdict, "ARRIVED", "{printed}");
 }

@@ -95,9 +95,47 @@ fn committed_copy(rel: &Path) -> tempfile::TempDir {
     dir
 }
 
+/// PATH with the projects' own tools first (Poetry, uv: tests/e2e/lock-tools.lock) and the
+/// machine's Pythons (pyenv's, newest first), as a user of a uv or Poetry project has them:
+/// obs-init refreshes the lock itself then, on a Python the project accepts.
+fn path_with_lock_tools() -> std::ffi::OsString {
+    let tools = common::venv_python("lock-tools.lock")
+        .parent()
+        .expect("the venv's bin")
+        .to_path_buf();
+    let mut paths = vec![tools];
+    let pyenv = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".pyenv/versions"))
+        .unwrap_or_default();
+    let mut pythons: Vec<PathBuf> = std::fs::read_dir(&pyenv)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    pythons.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .map(|v| {
+                v.to_string_lossy()
+                    .split('.')
+                    .map(|n| n.parse::<u32>().unwrap_or(0))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    });
+    paths.extend(pythons.into_iter().rev());
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).expect("PATH")
+}
+
 fn obs_init(dir: &Path, args: &[&str]) -> Output {
     BinCommand::cargo_bin("obs-init")
         .expect("binary")
+        .env("PATH", path_with_lock_tools())
         .args(args)
         .arg("--dir")
         .arg(dir)
@@ -186,6 +224,7 @@ fn outcomes(pattern: &str, rows: &[Row]) -> Vec<Outcome> {
     let check = obs_init(project.path(), &["--check"]);
     let doctor = BinCommand::cargo_bin("obs-init")
         .expect("binary")
+        .env("PATH", path_with_lock_tools())
         .arg("doctor")
         .arg("--dir")
         .arg(project.path())
@@ -295,6 +334,11 @@ fn a_dagster_instance_copied_in_a_base_stage_with_a_grpc_code_server_matches_the
 #[test]
 fn mlflow_2_pinned_with_protobuf_below_5_matches_the_table() {
     pattern_matches_the_table("mlflow2-protobuf");
+}
+
+#[test]
+fn a_uv_project_served_by_fastapi_run_on_a_package_path_matches_the_table() {
+    pattern_matches_the_table("uv-fastapi-run");
 }
 
 // The judge itself, seen to fail: each verdict kind from a project broken on purpose, and

@@ -630,6 +630,11 @@ def install_step(words: list[str]) -> dict | None:
     """What a RUN segment installs into the image's Python, if anything."""
     w = list(words)
     prog = os.path.basename(w[0])
+    if prog == "poetry" and w[1:2] == ["install"]:
+        # Into the image's Python (Dockerfiles set virtualenvs.create false): here, the venv.
+        return {"tool": "poetry", "args": w[2:]}
+    if prog == "uv" and w[1:2] == ["sync"]:
+        return {"tool": "uv-sync", "args": w[2:]}
     if prog in ("python", "python3") or re.match(r"python3\.\d+$", prog):
         if w[1:3] == ["-m", "pip"]:
             w = ["pip"] + w[3:]
@@ -706,6 +711,10 @@ def install_key(root: Path, version: str, installs: list[dict]) -> str:
         for f in requirement_files(root, step["cwd"], step["args"]):
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes() if f.is_file() else b"<missing>")
+        if step["tool"] != "pip":
+            # poetry install / uv sync read the project where they run: pyproject.toml, the
+            # lock, the package.
+            h.update(tree_hash(root / step["cwd"].lstrip("/")).encode())
         for a in step["args"]:
             if a == "." or a.startswith(("./", "/", "..")):
                 p = root / (a if a.startswith("/") else os.path.join(step["cwd"], a)).lstrip("/")
@@ -815,6 +824,11 @@ def make_venv(image: Image, stage: Stage, root: Path, workdir: Path) -> tuple[Pa
             "hostnames": [],
             "venv": str(venv),
             "installs": stage.installs,
+            "tools": lock_tools() if any(i["tool"] != "pip" for i in stage.installs) else None,
+            # The build machine's way to PyPI (certificates, proxies), as docker build would
+            # have its daemon's: not a fact of the image.
+            "network_env": {k: v for k, v in os.environ.items()
+                            if k in NETWORK_ENV or k.lower() in NETWORK_ENV},
         }
         spec_file = workdir / "install.json"
         spec_file.write_text(json.dumps(spec))
@@ -832,8 +846,23 @@ def make_venv(image: Image, stage: Stage, root: Path, workdir: Path) -> tuple[Pa
     return venv, log
 
 
+NETWORK_ENV = {"ssl_cert_file", "ssl_cert_dir", "pip_cert", "requests_ca_bundle",
+               "http_proxy", "https_proxy", "no_proxy", "pip_index_url", "uv_index_url",
+               "uv_native_tls"}
+
+
 class BuildFailed(Exception):
     """The image's RUN lines fail (pip cannot install what the files ask for)."""
+
+
+def lock_tools() -> str:
+    """The bin folder of the suite's venv of Poetry and uv (tests/e2e/lock-tools.lock), for an
+    image that brings its own (``COPY --from=ghcr.io/astral-sh/uv``) rather than pip-installing
+    them in an earlier RUN line."""
+    out = subprocess.run(["bash", str(HERE.parent / "e2e" / "venv.sh"),
+                          str(HERE.parent / "e2e" / "lock-tools.lock")],
+                         capture_output=True, text=True, check=True)
+    return str(Path(out.stdout.strip()).parent)
 
 
 def inside_install(spec: dict) -> int:
@@ -842,10 +871,25 @@ def inside_install(spec: dict) -> int:
     for step in spec["installs"]:
         env = {"PATH": f"{venv}/bin:/usr/local/bin:/usr/bin:/bin", "HOME": "/root",
                "VIRTUAL_ENV": venv, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-               **step["env"]}
-        cmd = [f"{venv}/bin/python", "-m", "pip", "install", "--quiet", *step["args"]]
-        print(f"$ (line {step['line']}, in {step['cwd']}) pip install {' '.join(step['args'])}",
-              flush=True)
+               **spec["network_env"], **step["env"]}
+        if step["tool"] == "pip":
+            cmd = [f"{venv}/bin/python", "-m", "pip", "install", "--quiet", *step["args"]]
+        else:
+            # The image's own tool when an earlier RUN line installed it, else the suite's.
+            name = "poetry" if step["tool"] == "poetry" else "uv"
+            exe = f"{venv}/bin/{name}"
+            if not os.path.exists(exe):
+                exe = f"{spec['tools']}/{name}"
+            if name == "poetry":
+                cmd = [exe, "install", "--no-interaction", *step["args"]]
+                env["POETRY_VIRTUALENVS_CREATE"] = "false"
+            else:
+                cmd = [exe, "sync", *step["args"]]
+                # The project's environment is the image's Python: here, the venv.
+                env["UV_PROJECT_ENVIRONMENT"] = venv
+                env["UV_PYTHON"] = f"{venv}/bin/python"
+                env["UV_PYTHON_DOWNLOADS"] = "never"
+        print(f"$ (line {step['line']}, in {step['cwd']}) {' '.join(cmd)}", flush=True)
         r = subprocess.run(cmd, env=env, preexec_fn=in_container(spec["root"], step["cwd"]))
         if r.returncode != 0:
             return r.returncode
@@ -1060,7 +1104,7 @@ def run_once(label: str, project: Path, args, workdir: Path) -> dict:
     root = stage.root
     report: dict = {"label": label, "image": stage.image, "stage": stage.name,
                     "workdir": stage.workdir, "notes": stage.notes,
-                    "installs": [f"line {i['line']}: pip install {' '.join(i['args'])}"
+                    "installs": [f"line {i['line']}: {i['tool']} {' '.join(i['args'])}"
                                  for i in stage.installs]}
     try:
         venv, log = make_venv(image, stage, root, workdir)

@@ -482,3 +482,66 @@ fn a_dagster_run_arrives_once_the_packages_are_in_the_file_the_image_installs() 
     });
     assert_eq!(verdict, "ARRIVED", "{printed}");
 }
+
+#[test]
+fn the_judge_lays_images_out_as_buildkit_does() {
+    // tests/container/layout: build.target over the last stage, compose's build args over ARG
+    // defaults (in FROM and in a stage), ENV and WORKDIR inherited from the base stage,
+    // `COPY ../lib` taken from inside the context, `COPY --from` a stage, .dockerignore with
+    // `**`, a folder and an exception, compose's command after the image's ENTRYPOINT.
+    let out = Command::new(judge_python())
+        .arg(repo().join("tests/container/judge.py"))
+        .arg("--layout")
+        .arg(repo().join("tests/container/layout"))
+        .arg("app")
+        .output()
+        .expect("the judge runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let image: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(image["stage"], "runtime");
+    assert_eq!(image["image"], "python:3.11-slim");
+    assert_eq!(image["workdir"], "/srv/app");
+    assert_eq!(image["env"]["APP_HOME"], "/srv/app");
+    assert_eq!(image["env"]["MODE"], "runtime");
+    assert_eq!(
+        image["argv"],
+        serde_json::json!(["tini", "--", "python", "-m", "app", "--serve"])
+    );
+    assert_eq!(
+        image["installs"],
+        serde_json::json!([[
+            "pip",
+            "--no-cache-dir",
+            "-r",
+            "requirements/prod.txt",
+            "-c",
+            "requirements/constraints.txt",
+            "in",
+            "/srv/app"
+        ]])
+    );
+    let files: Vec<&str> = image["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    for present in [
+        "/srv/app/lib/util.py",
+        "/srv/app/generated.txt",
+        "/srv/app/requirements/prod.txt",
+        "/ctx/docs/keep.md",
+        "/ctx/.env",
+    ] {
+        assert!(files.contains(&present), "{present} missing: {files:?}");
+    }
+    for absent in [
+        "/srv/app/lib/debug.log",
+        "/ctx/lib/debug.log",
+        "/ctx/docs/drop.md",
+        "/ctx/secrets/token",
+        "/out/gen.txt",
+    ] {
+        assert!(!files.contains(&absent), "{absent} laid out: {files:?}");
+    }
+}

@@ -577,14 +577,10 @@ class Image:
             for dirpath, dirnames, filenames in os.walk(src):
                 d = Path(dirpath)
                 sub_rel = d.relative_to(src)
-                dirnames[:] = [n for n in dirnames
-                               if not excluded(str((rel / sub_rel / n)).lstrip("./") or n)]
+                dirnames[:] = [n for n in dirnames if not excluded(str(rel / sub_rel / n))]
                 (target / sub_rel).mkdir(parents=True, exist_ok=True)
                 for n in filenames:
-                    file_rel = str(rel / sub_rel / n)
-                    if file_rel.startswith("./"):
-                        file_rel = file_rel[2:]
-                    if excluded(file_rel):
+                    if excluded(str(rel / sub_rel / n)):
                         continue
                     shutil.copy2(d / n, target / sub_rel / n, follow_symlinks=True)
             return
@@ -1247,6 +1243,19 @@ def main() -> int:
             if sidecar.get("network_mode") == f"service:{name}":
                 print(name)
         return 0
+    if sys.argv[1:2] == ["--layout"]:
+        # What the image of a service holds, as the judge lays it out (for its own tests).
+        with tempfile.TemporaryDirectory(prefix="obs-init-layout-") as tmp:
+            service, image, stage = prepare(Path(sys.argv[2]), None, sys.argv[3], Path(tmp))
+            files = sorted("/" + str(Path(d, f).relative_to(stage.root))
+                           for d, _, fs in os.walk(stage.root) for f in fs)
+            print(json.dumps({
+                "stage": stage.name, "image": stage.image, "workdir": stage.workdir,
+                "env": stage.env, "argv": container_argv(service, stage),
+                "installs": [[i["tool"], *i["args"], "in", i["cwd"]] for i in stage.installs],
+                "files": files,
+            }, indent=1))
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--project", type=Path, required=True)
     p.add_argument("--baseline", type=Path)
@@ -1256,6 +1265,8 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the laid-out roots")
     args = p.parse_args()
     try:
+        if os.geteuid() != 0:
+            raise HarnessError("the judge needs root: private namespaces, bind mounts, chroot")
         verdict, evidence = judge(args)
     except HarnessError as e:
         print(f"HARNESS-ERROR {args.service}: {e}")

@@ -733,6 +733,9 @@ def bind_host_into(root: Path, host: Path = Path("/")) -> list[list[str]]:
         if host == Path("/") and entry == "tmp":
             r.mkdir(exist_ok=True)  # the container's own empty /tmp
             continue
+        if host == Path("/root") and not any(
+                n == h or h in n.parents for n in (PYENV.resolve(), cache_dir().resolve())):
+            continue  # the container's HOME holds the Pythons and the venvs, nothing else
         if os.path.lexists(r):
             if r.is_dir() and not r.is_symlink() and h.is_dir() and not h.is_symlink():
                 cmds += bind_host_into(root, h)

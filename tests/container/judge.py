@@ -765,6 +765,13 @@ def namespace_setup(spec: dict) -> None:
     (root / "root").mkdir(exist_ok=True)
     for cmd in bind_host_into(root):
         subprocess.run(cmd, check=True)
+    cache = cache_dir().resolve()
+    if Path("/tmp") in cache.parents:
+        # A cache moved under /tmp (OBS_INIT_TEST_CACHE), which the container does not share:
+        # the venvs must still be where their scripts say they are.
+        inside = root / str(cache).lstrip("/")
+        inside.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "--rbind", str(cache), str(inside)], check=True)
     hosts = Path(spec["workdir"]) / "hosts"
     names = " ".join(spec["hostnames"])
     hosts.write_text(f"127.0.0.1\tlocalhost {names}\n::1\tlocalhost ip6-localhost\n")

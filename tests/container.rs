@@ -341,6 +341,11 @@ fn a_uv_project_served_by_fastapi_run_on_a_package_path_matches_the_table() {
     pattern_matches_the_table("uv-fastapi-run");
 }
 
+#[test]
+fn a_poetry_project_installed_with_poetry_install_matches_the_table() {
+    pattern_matches_the_table("poetry-flask");
+}
+
 // The judge itself, seen to fail: each verdict kind from a project broken on purpose, and
 // ARRIVED reached by each kind of probe, so that a DARK row is obs-init's gap and not the
 // judge's blind spot.
@@ -544,4 +549,19 @@ fn the_judge_lays_images_out_as_buildkit_does() {
     ] {
         assert!(!files.contains(&absent), "{absent} laid out: {files:?}");
     }
+}
+
+#[test]
+fn a_poetry_app_arrives_once_the_image_copies_the_module() {
+    // The packages come from the lock obs-init refreshed, through `poetry install`: only the
+    // module is missing from an image that copies app.py alone.
+    let (verdict, printed) = judged_after("poetry-flask", "notes", |p| {
+        replace_in(
+            p,
+            "Dockerfile",
+            "COPY app.py .\n",
+            "COPY app.py setup_observability.py ./\n",
+        );
+    });
+    assert_eq!(verdict, "ARRIVED", "{printed}");
 }

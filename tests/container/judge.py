@@ -607,7 +607,7 @@ class Image:
             if step is not None:
                 step["cwd"] = stage.workdir
                 step["line"] = ins.line
-                step["env"] = {k: v for k, v in stage.env.items() if k.startswith(("PIP_", "UV_"))}
+                step["env"] = {k: v for k, v in stage.env.items() if k.startswith(("PIP_", "UV_", "POETRY_"))}
                 stage.installs.append(step)
             elif words[0] == "mkdir":
                 for w in words[1:]:
@@ -708,9 +708,15 @@ def install_key(root: Path, version: str, installs: list[dict]) -> str:
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes() if f.is_file() else b"<missing>")
         if step["tool"] != "pip":
-            # poetry install / uv sync read the project where they run: pyproject.toml, the
-            # lock, the package.
-            h.update(tree_hash(root / step["cwd"].lstrip("/")).encode())
+            # poetry install / uv sync read the project where they run: pyproject.toml and the
+            # lock, and the project's own package unless told not to install it.
+            project = root / step["cwd"].lstrip("/")
+            if {"--no-root", "--no-install-project"} & set(step["args"]):
+                for name in ("pyproject.toml", "poetry.lock", "uv.lock"):
+                    if (project / name).is_file():
+                        h.update(name.encode() + b"\0" + (project / name).read_bytes())
+            else:
+                h.update(tree_hash(project).encode())
         for a in step["args"]:
             if a == "." or a.startswith(("./", "/", "..")):
                 p = root / (a if a.startswith("/") else os.path.join(step["cwd"], a)).lstrip("/")
@@ -995,7 +1001,9 @@ def inside_run(spec: dict) -> int:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         console.seek(0)
-        result["console"] = console.read()[-4000:]
+        text = console.read()
+        # The first error (a worker's traceback) and how it ended.
+        result["console"] = text if len(text) < 8000 else text[:4000] + "\n[...]\n" + text[-4000:]
     print(json.dumps(result))
     return 0
 
@@ -1154,7 +1162,10 @@ def same_behaviour(probe: str, before: dict, after: dict) -> str | None:
     if after.get("build_failed"):
         return "the image no longer builds: " + after["build_failed"].strip()[-600:]
     if not after.get("started"):
-        return "the app no longer starts: " + after.get("console", "")[-800:]
+        console = after.get("console", "")
+        errors = re.findall(r"^\s*([\w.]*(?:Error|Exception)\b.*)$", console, re.M)
+        first = f" ({errors[0].strip()})" if errors else ""
+        return f"the app no longer starts{first}: " + console[-800:]
     if probe.startswith("GET "):
         b = [(a["status"], a["body"]) for a in before["answers"]]
         a = [(x["status"], x["body"]) for x in after["answers"]]
@@ -1231,7 +1242,9 @@ def print_report(r: dict) -> None:
         print(f"     log trace {rec['trace_id'] or '-'} {rec['body'][:100]!r} ({rec['service']})")
     if r.get("probe_output"):
         print("   probe output:\n" + indent(r["probe_output"][-1200:]))
-    print("   console:\n" + indent(r.get("console", "")[-1500:]))
+    console = r.get("console", "")
+    print("   console:\n" + indent(console if len(console) < 3000 else
+                                   console[:1500] + "\n[...]\n" + console[-1500:]))
 
 
 def indent(text: str) -> str:

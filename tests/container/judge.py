@@ -1182,8 +1182,17 @@ def judge(args) -> tuple[str, str]:
     base_tmp = Path(tempfile.mkdtemp(prefix="obs-init-judge-"))
     try:
         before = None
-        if args.baseline:
-            before = run_once("baseline", args.baseline, args, base_tmp / "baseline")
+        # The two runs share nothing (each its own root and namespaces): run them side by
+        # side, since each spends most of its time waiting on the app.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            later = pool.submit(run_once, "onboarded", args.project, args,
+                                base_tmp / "onboarded")
+            if args.baseline:
+                before = run_once("baseline", args.baseline, args, base_tmp / "baseline")
+            after = later.result()
+        if before is not None:
             print_report(before)
             problem = None
             if before.get("build_failed"):
@@ -1198,7 +1207,6 @@ def judge(args) -> tuple[str, str]:
                            + (before.get("probe_output") or before.get("console", ""))[-1500:])
             if problem:
                 raise HarnessError(problem)
-        after = run_once("onboarded", args.project, args, base_tmp / "onboarded")
         print_report(after)
         reference = before or {"answers": after.get("answers", []), "exit": 0}
         broken = same_behaviour(args.probe, reference, after)

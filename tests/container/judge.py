@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import fnmatch
 import glob
 import hashlib
 import http.client
@@ -222,7 +221,7 @@ def read_service(project: Path, compose_file: Path, name: str) -> Service:
             continue
         environment[k] = interpolate(v, interp_env)
     redis_ports = []
-    for other_name, other in services.items():
+    for other in services.values():
         if str((other or {}).get("image", "")).split(":")[0].split("/")[-1] == "redis":
             redis_ports.append((container_ports(other) or [6379])[0])
     return Service(
@@ -356,9 +355,12 @@ def pyenv_python(version: str) -> Path:
 class Ignore:
     """.dockerignore: Go filepath.Match patterns with ``**``, ``!`` exceptions, last match wins."""
 
-    def __init__(self, context: Path):
+    def __init__(self, context: Path, dockerfile: Path):
         self.rules: list[tuple[bool, re.Pattern]] = []
-        f = context / ".dockerignore"
+        # BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile first.
+        f = dockerfile.parent / f"{dockerfile.name}.dockerignore"
+        if not f.is_file():
+            f = context / ".dockerignore"
         if f.is_file():
             for line in f.read_text(encoding="utf-8").splitlines():
                 line = line.strip()
@@ -426,7 +428,7 @@ class Image:
     def __init__(self, service: Service, workdir: Path):
         assert service.context and service.dockerfile
         self.context = service.context
-        self.ignore = Ignore(self.context)
+        self.ignore = Ignore(self.context, service.dockerfile)
         if not service.dockerfile.is_file():
             raise HarnessError(f"no Dockerfile {service.dockerfile}")
         self.instructions = dockerfile_instructions(service.dockerfile.read_text(encoding="utf-8"))
@@ -607,7 +609,8 @@ class Image:
             if step is not None:
                 step["cwd"] = stage.workdir
                 step["line"] = ins.line
-                step["env"] = {k: v for k, v in stage.env.items() if k.startswith(("PIP_", "UV_", "POETRY_"))}
+                step["env"] = {k: v for k, v in stage.env.items()
+                               if k.startswith(("PIP_", "UV_", "POETRY_"))}
                 stage.installs.append(step)
             elif words[0] == "mkdir":
                 for w in words[1:]:
@@ -977,7 +980,7 @@ def inside_run(spec: dict) -> int:
             if ready and probe.startswith("GET "):
                 result["answers"] = []
                 result["trace_ids"] = []
-                for i in range(REQUESTS):
+                for _ in range(REQUESTS):
                     trace_id = secrets.token_hex(16)
                     result["trace_ids"].append(trace_id)
                     result["answers"].append(request(spec["port"], probe[4:], trace_id))

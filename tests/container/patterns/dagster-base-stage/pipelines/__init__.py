@@ -1,0 +1,5 @@
+from dagster import Definitions
+
+from pipelines.jobs import nightly
+
+defs = Definitions(jobs=[nightly])

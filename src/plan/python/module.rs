@@ -91,7 +91,23 @@ pub(super) fn plan_module(
         push_step_once(plan, service, step);
     }
     let app_hook = frameworks::app_module_hook(&target.frameworks);
-    let app_module = app_hook.and_then(|h| python::find_app_module(module_dir, h));
+    // The module that builds the app at top level, else the one the launcher names (`celery
+    // -A hello.app`), whose factory may build it (`celery = Celery(...)` in make_celery()).
+    let app_module = app_hook.and_then(|h| {
+        python::find_app_module(module_dir, h).or_else(|| {
+            let Place::AppModule {
+                flags,
+                package_file,
+                ..
+            } = h.place
+            else {
+                return None;
+            };
+            let ctx = target.context.as_deref()?;
+            python::app_file(ctx, &target.run_commands(), flags, package_file)
+                .filter(|f| f.parent() == Some(module_dir))
+        })
+    });
     if let (Some(hook), Some(found), true) = (app_hook, app_module.clone(), opts.edit_entrypoint) {
         let import = python::import_line(module_dir, hook.instrument);
         plan_entry_edit(opts, service, &found, &import, hook, plan)?;

@@ -1,0 +1,16 @@
+import os
+
+from celery import Celery
+
+from .setup_observability import instrument_celery
+
+
+def make_celery() -> Celery:
+    celery = Celery(__name__, broker=os.environ.get("BROKER_URL", "redis://redis:6379/0"))
+    instrument_celery(celery)
+    celery.conf.task_default_queue = "hello"
+    celery.autodiscover_tasks(["hello"])
+    return celery
+
+
+celery_app = make_celery()

@@ -552,9 +552,10 @@ fn the_judge_lays_images_out_as_buildkit_does() {
 }
 
 #[test]
-fn a_poetry_app_arrives_once_the_image_copies_the_module() {
-    // The packages come from the lock obs-init refreshed, through `poetry install`: only the
-    // module is missing from an image that copies app.py alone.
+fn a_poetry_app_arrives_once_the_image_copies_the_module_and_obs_init_runs_again() {
+    // The packages come from the lock obs-init refreshed, through `poetry install`; an image
+    // that copies app.py alone would not have the module, so obs-init inserts no setup line
+    // and says which COPY to add. Done as it says, and run again, the telemetry arrives.
     let (verdict, printed) = judged_after("poetry-flask", "notes", |p| {
         replace_in(
             p,
@@ -562,6 +563,8 @@ fn a_poetry_app_arrives_once_the_image_copies_the_module() {
             "COPY app.py .\n",
             "COPY app.py setup_observability.py ./\n",
         );
+        let again = obs_init(p, &["--yes", "--edit-entrypoint", "--allow-dirty"]);
+        assert!(again.status.success(), "{}", text(&again));
     });
     assert_eq!(verdict, "ARRIVED", "{printed}");
 }

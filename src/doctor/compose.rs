@@ -534,3 +534,65 @@ pub(super) fn check_sidecar_profiles(
         ),
     );
 }
+
+/// The generated modules an image would not have: its Dockerfile copies the app's files
+/// one by one and not the module, so the setup lines (or a next step done by hand) fail at
+/// import and nothing arrives.
+pub(super) fn check_modules_in_images(
+    dir: &Path,
+    doc: &Document,
+    compose_path: &Path,
+    findings: &mut Vec<Finding>,
+) {
+    use crate::plan::python::{Container, Target};
+    let Ok(services) = compose::services(doc) else {
+        return;
+    };
+    let compose_dir = crate::paths::compose_dir(compose_path);
+    let mut seen = Vec::new();
+    for name in compose::service_names(services) {
+        let info = compose::service_info(doc, services, &name);
+        let Some(context) = info.build.as_ref().map(|b| compose_dir.join(b)) else {
+            continue;
+        };
+        let dockerfile = info
+            .dockerfile
+            .clone()
+            .unwrap_or_else(|| "Dockerfile".into());
+        let target = Target::new(
+            name.clone(),
+            Some(context.clone()),
+            None,
+            Vec::new(),
+            None,
+            Container {
+                image: info.image.clone(),
+                dockerfile: info.dockerfile.clone(),
+                target: info.target.clone(),
+                ..Container::default()
+            },
+        );
+        for module in crate::detect::find_files(&context, crate::python::MODULE_FILE) {
+            let Some(copy) = target.module_copy_missing(&module) else {
+                continue;
+            };
+            let file = display(dir, &context.join(&dockerfile));
+            if seen.contains(&(file.clone(), copy.clone())) {
+                continue;
+            }
+            seen.push((file.clone(), copy.clone()));
+            findings.push(Finding {
+                severity: Severity::Error,
+                file,
+                line: None,
+                message: format!(
+                    "service `{name}`'s image does not have {} (the Dockerfile copies the \
+                     files beside it one by one): its code fails to import it, and nothing \
+                     arrives",
+                    display(dir, &module)
+                ),
+                fix: format!("add `{copy}` to the Dockerfile"),
+            });
+        }
+    }
+}

@@ -54,6 +54,7 @@ pub fn diagnose(
                 &mut collector,
             );
             compose::check_sdk_lines(dir, &doc, &compose_path, &mut findings)?;
+            compose::check_modules_in_images(dir, &doc, &compose_path, &mut findings);
         }
     }
     // An overlay obs-init wrote holds the sidecars and the apps' additions: it is checked

@@ -34,6 +34,23 @@ pub(super) fn plan_module(
         });
     }
     plan.push(module);
+    // An image that copies the app's files one by one would not have the module: a setup
+    // line importing it would stop the app, so none is inserted or asked for.
+    if let Some(copy) = target.module_copy_missing(module_path) {
+        plan.notes.push(Note {
+            service: Some(service.clone()),
+            message: format!(
+                "{} copies files from {} one by one, so the image would not have {}: the \
+                 setup lines are not added (the app would fail at import); add `{copy}` to it, \
+                 then run obs-init again",
+                target.dockerfile.as_deref().unwrap_or("Dockerfile"),
+                display(&opts.dir, module_dir),
+                display(&opts.dir, module_path)
+            ),
+            kind: NoteKind::Action,
+        });
+        return Ok(());
+    }
 
     let web = frameworks::web_app(&target.frameworks);
     let import = python::import_line(

@@ -137,3 +137,30 @@ impl Target {
             .map(|(_, v)| v.as_str())
     }
 }
+
+impl Target {
+    /// The `COPY` the image lacks for the module at `module_path`, when its Dockerfile copies
+    /// files from the module's folder one by one and not the module: an import of it would
+    /// fail in the container. `None` when the image has it, or its Dockerfile does not say.
+    pub fn module_copy_missing(&self, module_path: &Path) -> Option<String> {
+        let (context, stage) = self.image_stage()?;
+        let folder = absolute(module_path.parent()?);
+        let rel = folder.strip_prefix(context).ok()?;
+        let is_dir = |p: &Path| context.join(p).is_dir();
+        if stage.container_dir(rel, is_dir).is_some() {
+            return None;
+        }
+        let (dest, _) = stage.file_copied_from(rel, is_dir)?;
+        let name = module_path.file_name()?.to_string_lossy().into_owned();
+        let source = if rel.as_os_str().is_empty() {
+            name.clone()
+        } else {
+            format!("{}/{name}", rel.to_string_lossy().replace('\\', "/"))
+        };
+        let inside = format!("{}/{name}", dest.trim_end_matches('/'));
+        if stage.host_file(&inside, is_dir).as_deref() == Some(source.as_str()) {
+            return None;
+        }
+        Some(format!("COPY {source} {}/", dest.trim_end_matches('/')))
+    }
+}

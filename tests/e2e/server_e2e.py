@@ -14,7 +14,8 @@ its own W3C ``traceparent`` (every fifth for an order that does not exist, which
 logs as a warning), sends SIGTERM at once, as ``docker compose stop`` does, and waits for
 the server to exit.
 
-It prints one JSON object: what reached the receiver (server spans, the app's records and
+It prints one JSON object: how many requests failed (an answer other than the app's 200
+or 404, or none), what reached the receiver (server spans, the app's records and
 uvicorn's access records, each counted by the request's trace id), the server's console
 output with pids, ports and times masked, the seconds from SIGTERM to exit, and request
 latencies. The Rust test decides what must hold; this script judges nothing.
@@ -170,6 +171,7 @@ def main() -> int:
 
     trace_ids = []
     latencies = []
+    failed = 0
     for i in range(REQUESTS):
         trace_id = secrets.token_hex(16)
         trace_ids.append(trace_id)
@@ -181,7 +183,14 @@ def main() -> int:
             f"/orders/{order}",
             headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
         )
-        conn.getresponse().read()
+        try:
+            response = conn.getresponse()
+            response.read()
+            # The app answers 200, or 404 for an order that does not exist.
+            if response.status not in (200, 404):
+                failed += 1
+        except OSError:
+            failed += 1
         latencies.append((time.perf_counter() - t0) * 1000)
         conn.close()
 
@@ -223,6 +232,7 @@ def main() -> int:
             {
                 "server": server,
                 "requests": REQUESTS,
+                "failed_requests": failed,
                 "server_spans": spans,
                 "app_logs": logs,
                 "access_logs": access,

@@ -108,7 +108,8 @@ fn the_end_to_end_check_fails_when_a_second_setup_adds_a_second_log_handler() {
     let module = project.path().join("app/setup_observability.py");
     let text = std::fs::read_to_string(&module).expect("read");
     // Every guard against installing twice goes: the call-once flag, the handler check
-    // at setup and the one where the handler is attached to each logger.
+    // at setup, the one where the handler is attached to each logger and the one where
+    // a logger that stops propagating gets it.
     let broken = text
         .replace("        if _done:\n            return\n", "")
         .replace(
@@ -121,7 +122,7 @@ fn the_end_to_end_check_fails_when_a_second_setup_adds_a_second_log_handler() {
         );
     assert_eq!(
         broken.matches("if True:").count(),
-        2,
+        3,
         "the handler checks were not found"
     );
     std::fs::write(&module, broken).expect("write");
@@ -1451,6 +1452,46 @@ fn on_every_python_line_celery_task_logger_records_arrive_in_the_tasks_trace() {
             "{version}: {run:#}"
         );
     }
+}
+
+#[test]
+fn a_record_is_exported_with_the_message_it_had_when_logged() {
+    // The record is turned into an OTLP record after the call: what it says must not
+    // follow what the app does to its arguments afterwards.
+    let project = onboarded_example();
+    let run = logging_run(&project.path().join("app"), "changed-after", &[]);
+    assert_eq!(
+        run["exported"],
+        serde_json::json!(["basket ['apple']"]),
+        "{run:#}"
+    );
+}
+
+#[test]
+fn mlflows_own_records_are_exported_when_mlflow_is_imported_after_setup() {
+    // MLflow gives its loggers a handler and propagate=False when imported (3.17 assigns
+    // them directly, no dictConfig), after setup here.
+    let project = onboarded_example();
+    let module_dir = project.path().join("app");
+    let without = logging_run(&module_dir, "mlflow-after", &["--without"]);
+    let with = logging_run(&module_dir, "mlflow-after", &[]);
+    assert_eq!(
+        with["exported"],
+        serde_json::json!(["mlflow record"]),
+        "{with:#}"
+    );
+    // MLflow's console line, but for its date and time, as before onboarding.
+    let untimed = |run: &serde_json::Value| -> Vec<String> {
+        run["console"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| l.as_str())
+            .map(|l| l.splitn(3, ' ').nth(2).unwrap_or(l).to_string())
+            .collect()
+    };
+    assert_eq!(untimed(&with), untimed(&without), "the console changed");
+    assert_eq!(untimed(&with), ["WARNING mlflow.tracking: mlflow record"]);
 }
 
 #[test]

@@ -61,10 +61,10 @@ def alive(pid: int) -> bool:
 def main() -> int:
     project = sys.argv[1]
     collector_down = "--collector-down" in sys.argv[2:]
-    if collector_down:
-        grpc_server, receiver, otlp_port = None, None, free_port()
-    else:
-        grpc_server, receiver, otlp_port = start_receiver()
+    # The receiver starts once the worker and the web server are spawned: a process with
+    # gRPC's threads running may not fork safely (older grpcio's children abort now and
+    # then).
+    grpc_server, receiver, otlp_port = None, None, free_port()
     bin_dir = Path(sys.executable).parent
     broker = tempfile.mkdtemp(prefix="celery-broker-")
     env = dict(os.environ)
@@ -94,6 +94,8 @@ def main() -> int:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    if not collector_down:
+        grpc_server, receiver, _ = start_receiver(otlp_port)
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -17,6 +17,9 @@ Scenarios:
   with three records logged through it.
 - ``spawned-step``: the same in a multiprocessing child started with ``spawn``, as
   Dagster's multiprocess executor starts its step processes.
+- ``changed-after``: a record whose argument the app changes right after the call.
+- ``mlflow-after``: ``import mlflow`` after setup (MLflow gives its loggers a handler of
+  their own and stops them from propagating at import); a warning from MLflow's logger.
 - ``silenced-after``: after setup, a library gives its logger a console handler of its
   own and stops it from propagating (as MLflow does to its loggers at import); a record
   logged through it.
@@ -113,6 +116,16 @@ def child(module_dir: str, scenario: str, without: bool) -> None:
         )
         process.start()
         process.join()
+    elif scenario == "changed-after":
+        setup()
+        basket = ["apple"]
+        log.info("basket %s", basket)
+        basket.append("pear")
+    elif scenario == "mlflow-after":
+        setup()
+        import mlflow  # noqa: F401
+
+        logging.getLogger("mlflow.tracking").warning("mlflow record")
     elif scenario == "silenced-after":
         setup()
         library = logging.getLogger("library")

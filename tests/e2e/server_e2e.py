@@ -106,9 +106,14 @@ def wait_until_serving(port: int, proc: subprocess.Popen, workers: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode} before serving")
+            output = proc.stdout.read() if proc.stdout else ""
+            raise SystemExit(
+                f"the server exited with {proc.returncode} before serving:\n{output}"
+            )
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            # Refused at once while nothing listens; a slow first answer (a loaded
+            # machine) is waited for, not asked again (a second console line).
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("GET", "/docs")
             conn.getresponse().read()
             conn.close()
@@ -137,11 +142,10 @@ def main() -> int:
     project, server = sys.argv[1], sys.argv[2]
     collector_down = "--collector-down" in sys.argv[3:]
     receiver = None
-    if collector_down:
-        collector = f"127.0.0.1:{free_port()}"
-    else:
-        grpc_server, receiver, otlp_port = start_receiver()
-        collector = f"127.0.0.1:{otlp_port}"
+    # The receiver starts once the server is spawned: a process with gRPC's threads
+    # running may not fork safely (older grpcio's children abort now and then).
+    otlp_port = free_port()
+    collector = f"127.0.0.1:{otlp_port}"
 
     env = dict(os.environ)
     env.update(
@@ -165,6 +169,8 @@ def main() -> int:
         # A group of its own, so that no child outlives the run (runserver's reloader child).
         start_new_session=True,
     )
+    if not collector_down:
+        grpc_server, receiver, _ = start_receiver(otlp_port)
     workers = 2 if "workers" in server or server.startswith("gunicorn") else 1
     wait_until_serving(port, proc, workers)
     startup = time.monotonic() - started

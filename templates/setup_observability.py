@@ -36,12 +36,11 @@ What it promises:
   and the first such failure is reported on stderr as ``logging`` reports a handler's
   error.
 - The app never waits for the collector. Records and spans are queued and exported in
-  the background; a log call only takes the message and the trace context, and the
-  record is turned into an OTLP record in a thread of its own; an export gives up
-  after ``OTEL_EXPORTER_OTLP_TIMEOUT`` (3 s unless set); shutdown waits at most 2.5 s,
-  and 0.2 s once an export has failed, so a dead collector cannot outlast docker's
-  10 s stop grace, on any SDK line. Nothing is printed at interpreter exit. Export
-  failures go to stderr at most once a minute each, never back to the collector.
+  the background; an export gives up after ``OTEL_EXPORTER_OTLP_TIMEOUT`` (3 s unless
+  set); shutdown waits at most 2.5 s, and 0.2 s once an export has failed, so a dead
+  collector cannot outlast docker's 10 s stop grace, on any SDK line. Nothing is
+  printed at interpreter exit. Export failures go to stderr at most once a minute
+  each, never back to the collector.
 
 Calling ``setup_observability()`` twice, or running under ``opentelemetry-instrument``,
 installs nothing twice: providers and the log handler already in place are reused, so
@@ -51,7 +50,6 @@ nothing is exported twice.
 from __future__ import annotations
 
 import atexit
-import collections
 import contextlib
 import importlib
 import inspect
@@ -66,7 +64,6 @@ from collections.abc import AsyncIterator, Callable
 from types import FrameType
 from typing import Any, Union
 
-from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider, set_logger_provider
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -107,11 +104,6 @@ RECENT_FAILURE = 10.0
 REPORT_INTERVAL = 60.0
 # Seconds shutdown still waits once it has cut the exports short.
 CUT_GRACE = 0.2
-# Records waiting for translation beyond which the log call translates its own; the
-# number that wakes the translating thread at once, and its period otherwise (seconds).
-MAX_PENDING = 2048
-TRANSLATE_BATCH = 64
-TRANSLATE_INTERVAL = 0.05
 
 Provider = Union[TracerProvider, MeterProvider, LoggerProvider]
 
@@ -214,89 +206,6 @@ def _export_record(delegate: Any, handler: logging.Handler, record: Any) -> None
         delegate.emit(logging.makeLogRecord(plain))
 
 
-class _Translator:
-    """Turns records into OTLP log records in a thread of its own, off the log call.
-
-    The SDK's translation (attributes, body, its log record, the processor) costs tens
-    of microseconds a record, which a request that logs would wait for. The log call
-    keeps only what must be taken then: the message, formatted (its arguments may change
-    later), and the OpenTelemetry context, whose trace and span the record carries. The
-    thread wakes every ``TRANSLATE_INTERVAL``, or sooner once ``TRANSLATE_BATCH``
-    records wait, and lets a waiting request thread run between two records. Where it
-    cannot keep up (``MAX_PENDING`` waiting) or cannot start, the log call translates
-    itself: slower, nothing lost. ``shutdown_observability`` translates what still
-    waits."""
-
-    def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        # In a forked child: the parent's waiting records are the parent's to export,
-        # and its thread and locks did not come along.
-        self._pending: collections.deque[tuple[Any, Any, Any, logging.Handler]]
-        self._pending = collections.deque()
-        self._wake = threading.Event()
-        self._draining = threading.Lock()
-        self._running = False
-
-    def put(self, delegate: Any, handler: logging.Handler, record: Any) -> None:
-        if len(self._pending) >= MAX_PENDING or not self._start():
-            _export_record(delegate, handler, record)
-            return
-        try:
-            message = record.getMessage()
-        except Exception:
-            # A message that does not format: the SDK's own path reports it.
-            _export_record(delegate, handler, record)
-            return
-        held = object.__new__(type(record))
-        held.__dict__.update(record.__dict__)
-        held.msg, held.args = message, None
-        self._pending.append((held, otel_context.get_current(), delegate, handler))
-        if len(self._pending) >= TRANSLATE_BATCH:
-            self._wake.set()
-
-    def _start(self) -> bool:
-        if self._running:
-            return True
-        with _lock:
-            if not self._running:
-                thread = threading.Thread(
-                    target=self._run, name="otel-log-records", daemon=True
-                )
-                try:
-                    thread.start()
-                except RuntimeError:  # at interpreter shutdown (Python 3.12 and on)
-                    return False
-                self._running = True
-        return True
-
-    def _run(self) -> None:
-        wake = self._wake
-        while wake is self._wake:
-            wake.wait(TRANSLATE_INTERVAL)
-            wake.clear()
-            self.drain(pause=True)
-
-    def drain(self, pause: bool = False) -> None:
-        """Translates every waiting record; with ``pause``, lets other threads run
-        between two records."""
-        with self._draining:
-            while self._pending:
-                held, context, delegate, handler = self._pending.popleft()
-                token = otel_context.attach(context)
-                try:
-                    _export_record(delegate, handler, held)
-                finally:
-                    otel_context.detach(token)
-                if pause:
-                    time.sleep(0)
-
-
-_translator = _Translator()
-
-
 class _Forwarder(logging.Handler):
     """Sends each record to the collector. Where it is the only handler a record
     meets, it also does what Python does then: the last-resort stderr line."""
@@ -307,7 +216,7 @@ class _Forwarder(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if not _is_pipeline_record(record.name):
-            _translator.put(self._delegate, self, record)
+            _export_record(self._delegate, self, record)
         last = logging.lastResort
         if last is None or record.levelno < last.level:
             return
@@ -582,8 +491,6 @@ def shutdown_observability(timeout: float = SHUTDOWN_TIMEOUT) -> None:
         _providers.clear()
         exporters = list(_exporters)
         _exporters.clear()
-    # The records the log calls left for the translating thread, into the processors.
-    _translator.drain()
     start = time.monotonic()
     deadline = start + timeout
     pending = []
@@ -771,4 +678,4 @@ class OtelLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if not _is_pipeline_record(record.name):
-            _translator.put(self._delegate, self, record)
+            _export_record(self._delegate, self, record)

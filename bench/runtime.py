@@ -1,6 +1,6 @@
 """What onboarding costs the app at run time, against the original and against zero-code.
 
-Usage: bench/runtime [--requests N] [--rounds R] [--out FILE]
+Usage: bench/runtime [--requests N] [--rounds R] [--before REV] [--out FILE]
 
 The bundled FastAPI example (examples/fastapi-app) runs under real uvicorn in three forms,
 each with the collector up (a real OTLP/gRPC receiver in its own process) and down (a
@@ -9,7 +9,12 @@ closed port):
 - original: the example as it is, no OpenTelemetry;
 - onboarded: the example after `obs-init --yes --edit-entrypoint` (the release binary);
 - zero-code: the original under `opentelemetry-instrument` (opentelemetry-distro), with
-  traces, metrics and logs exported over OTLP/gRPC, the peer users would otherwise pick.
+  traces, metrics and logs exported over OTLP/gRPC, the peer users would otherwise pick;
+- before (with ``--before REV``): the onboarded app with the module of git revision REV
+  (``templates/setup_observability.py`` there), to compare a change with, in the same run.
+
+Then the cost of one exported log record inside the app (bench/record_cost.py), for the
+module and, with ``--before``, REV's.
 
 For each: start-up (spawn to first answer), request latency over N keep-alive requests
 from one client (every tenth for an unknown order, which the app logs as a warning),
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import platform
 import shutil
@@ -53,7 +59,20 @@ while True:
 """
 
 
-def prepare(work: Path, binary: Path, matched: bool) -> dict[str, Path]:
+def module_at(rev: str) -> str:
+    """The generated module's body at git revision ``rev``."""
+    return subprocess.run(
+        ["git", "show", f"{rev}:templates/setup_observability.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def prepare(
+    work: Path, binary: Path, matched: bool, before: str | None
+) -> dict[str, Path]:
     """The example twice: as it is, and onboarded by obs-init. With ``matched``, the
     onboarded app keeps the root logger at WARNING, as zero-code leaves it, so that both
     export the same records."""
@@ -72,7 +91,14 @@ def prepare(work: Path, binary: Path, matched: bool) -> dict[str, Path]:
         main.write_text(
             main.read_text() + "\nlogging.getLogger().setLevel(logging.WARNING)\n"
         )
-    return {"original": original, "onboarded": onboarded, "zero-code": original}
+    projects = {"original": original, "onboarded": onboarded, "zero-code": original}
+    if before is not None:
+        projects["before"] = work / "before"
+        shutil.copytree(onboarded, projects["before"])
+        (projects["before"] / "app" / "setup_observability.py").write_text(
+            module_at(before)
+        )
+    return projects
 
 
 def server_command(variant: str, port: int, matched: bool) -> list[str]:
@@ -91,7 +117,7 @@ def server_env(variant: str, collector: str) -> dict[str, str]:
         k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PYTHONPATH"))
     }
     env["PYTHONUNBUFFERED"] = "1"
-    if variant == "onboarded":
+    if variant in ("onboarded", "before"):
         # As the compose file obs-init wrote sets it.
         env["OTEL_COLLECTOR_ENDPOINT"] = collector
         env["OTEL_SERVICE_NAME"] = "api"
@@ -199,7 +225,7 @@ def table(results: dict) -> list[str]:
         " SIGTERM to exit ms |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for variant in VARIANTS:
+    for variant in variants(results):
         for state in ("up", "down"):
             runs = results[(variant, state)]
             p50s = [r["p50_ms"] for r in runs]
@@ -209,11 +235,12 @@ def table(results: dict) -> list[str]:
                 f" {median(runs, 'p99_ms'):.3f} |"
                 f" {median(runs, 'rss_mib'):.1f} | {median(runs, 'stop_ms'):.0f} |"
             )
+    before = "before" in variants(results)
     lines += [
         "",
         "| added over the original (collector up) | onboarded | zero-code |"
-        " onboarded / zero-code |",
-        "| --- | ---: | ---: | ---: |",
+        " onboarded / zero-code |" + (" before | before / zero-code |" if before else ""),
+        "| --- | ---: | ---: | ---: |" + (" ---: | ---: |" if before else ""),
     ]
     base = results[("original", "up")]
     for key, label, unit in [
@@ -225,13 +252,18 @@ def table(results: dict) -> list[str]:
         ours = median(results[("onboarded", "up")], key) - median(base, key)
         theirs = median(results[("zero-code", "up")], key) - median(base, key)
         ratio = f"{ours / theirs:.2f}" if theirs > 0 else "n/a"
-        lines.append(f"| {label} | {ours:+.3f} {unit} | {theirs:+.3f} {unit} | {ratio} |")
+        row = f"| {label} | {ours:+.3f} {unit} | {theirs:+.3f} {unit} | {ratio} |"
+        if before:
+            old = median(results[("before", "up")], key) - median(base, key)
+            old_ratio = f"{old / theirs:.2f}" if theirs > 0 else "n/a"
+            row += f" {old:+.3f} {unit} | {old_ratio} |"
+        lines.append(row)
     lines += [
         "",
         "| collector down / up | p50 | p99 | SIGTERM to exit, down |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for variant in ("onboarded", "zero-code"):
+    for variant in [v for v in variants(results) if v != "original"]:
         up, down = results[(variant, "up")], results[(variant, "down")]
         lines.append(
             f"| {variant} | {median(down, 'p50_ms') / median(up, 'p50_ms'):.2f} |"
@@ -241,7 +273,47 @@ def table(results: dict) -> list[str]:
     return lines
 
 
-def report(results: dict, args, versions: str) -> str:
+def variants(results: dict) -> list[str]:
+    return [v for v in [*VARIANTS, "before"] if (v, "up") in results]
+
+
+def record_cost(module_dir: Path, rounds: int) -> dict:
+    """bench/record_cost.py on one module."""
+    script = Path(__file__).with_name("record_cost.py")
+    out = subprocess.run(
+        [sys.executable, str(script), str(module_dir), "--rounds", str(rounds)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cost_table(costs: dict[str, dict], before: str | None) -> list[str]:
+    records = next(iter(costs.values()))["records"]
+    lines = [
+        "### cost per exported log record",
+        "",
+        f"bench/record_cost.py: {records} INFO records inside a span, in bursts of 100,"
+        " each exported to the receiver; microseconds per record over the same calls"
+        " with no OpenTelemetry (root at INFO, a handler that does nothing), medians"
+        " over rounds. In the call: what the code that logs waits; CPU: what the process"
+        " spends in all, the export in the background included, measured after the final"
+        " flush.",
+        "",
+        "| module | in the log call µs | CPU µs | records exported per round |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for name, cost in costs.items():
+        label = f"before ({before})" if name == "before" else "this module"
+        lines.append(
+            f"| {label} | {cost['in_call_us']:.1f} | {cost['cpu_us']:.1f} |"
+            f" {', '.join(str(n) for n in cost['exported'])} |"
+        )
+    return lines
+
+
+def report(results: dict, costs: dict, args, versions: str) -> str:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -261,6 +333,7 @@ def report(results: dict, args, versions: str) -> str:
     ]
     for mode, text in MODES.items():
         lines += ["", f"### {mode}", "", text, "", *table(results[mode])]
+    lines += ["", *cost_table(costs, args.before)]
     return "\n".join(lines) + "\n"
 
 
@@ -294,21 +367,28 @@ def main() -> int:
         "--binary", type=Path, default=ROOT / "target" / "release" / "obs-init"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument(
+        "--before", help="a git revision whose module to measure beside this one"
+    )
     args = parser.parse_args()
+    names = VARIANTS + (["before"] if args.before else [])
     receiver, collector = start_receiver_process()
     down = f"127.0.0.1:{free_port()}"
     results: dict = {
-        mode: {(v, s): [] for v in VARIANTS for s in ("up", "down")} for mode in MODES
+        mode: {(v, s): [] for v in names for s in ("up", "down")} for mode in MODES
     }
+    costs: dict[str, dict] = {}
     try:
         with tempfile.TemporaryDirectory() as work:
             projects = {
-                mode: prepare(Path(work) / mode, args.binary, mode == "matched")
+                mode: prepare(
+                    Path(work) / mode, args.binary, mode == "matched", args.before
+                )
                 for mode in MODES
             }
             for r in range(args.rounds):
                 for mode in MODES:
-                    for variant in VARIANTS:
+                    for variant in names:
                         for state, address in (("up", collector), ("down", down)):
                             run = run_once(
                                 variant,
@@ -325,10 +405,16 @@ def main() -> int:
                                 f" rss {run['rss_mib']:.1f} MiB stop {run['stop_ms']:.0f} ms",
                                 file=sys.stderr,
                             )
+            shipped = projects["as-shipped"]
+            costs["this module"] = record_cost(shipped["onboarded"] / "app", args.rounds)
+            if args.before:
+                costs["before"] = record_cost(shipped["before"] / "app", args.rounds)
+            for name, cost in costs.items():
+                print(f"record cost {name}: {cost}", file=sys.stderr)
     finally:
         receiver.kill()
         receiver.wait()
-    section = report(results, args, versions())
+    section = report(results, costs, args, versions())
     write_section(args.out, section)
     print(section)
     return 0

@@ -18,22 +18,29 @@ Elsewhere, call ``setup_observability()`` once at start-up.
 What it promises:
 
 - Nothing is lost at stop. ``instrument_fastapi`` adds the flush to the app's
-  lifespan (after the app's own shutdown code): uvicorn re-raises SIGTERM after its
+  lifespan (after the app's own shutdown code, in the form the app's Starlette
+  expects, old generator lifespans included): uvicorn re-raises SIGTERM after its
   graceful shutdown, and no exit hook runs then. Where nothing else handles SIGTERM,
   the module does: it flushes, then lets the signal end the process as before. Plain
   exits flush too, multiprocessing children (Dagster's step processes) included.
 - Logging adds, never takes away. Every ``logging`` record reaches the collector with
   the trace and span id active when it was logged, uvicorn's and gunicorn's loggers
-  included; what the console showed before (Python's last-resort output, and
-  ``basicConfig`` or ``dictConfig`` called before or after setup) it still shows.
-  Levels are the app's own; when the app configures none, INFO and up are exported.
-  A log the server keeps off stays off (uvicorn's ``--no-access-log``, gunicorn's
-  access log without ``--access-logfile``).
+  included, and loggers a framework stops from propagating later (Celery's task
+  loggers when the worker starts, MLflow's); what the console showed before (Python's
+  last-resort output, and ``basicConfig`` or ``dictConfig`` called before or after
+  setup) it still shows. Levels are the app's own; when the app configures none, INFO
+  and up are exported. A log the server keeps off stays off (uvicorn's
+  ``--no-access-log``, gunicorn's access log without ``--access-logfile``).
+- A log call never fails because of the export. A record the SDK cannot convert (an
+  ``extra`` it has no attribute type for, on older SDKs) is sent without its extras,
+  and the first such failure is reported on stderr as ``logging`` reports a handler's
+  error.
 - The app never waits for the collector. Records and spans are queued and exported in
   the background; an export gives up after ``OTEL_EXPORTER_OTLP_TIMEOUT`` (3 s unless
-  set); shutdown waits at most 2.5 s, so a dead collector cannot outlast docker's 10 s
-  stop grace. Export failures go to stderr at most once a minute each, never back to
-  the collector.
+  set); shutdown waits at most 2.5 s, and 0.2 s once an export has failed, so a dead
+  collector cannot outlast docker's 10 s stop grace, on any SDK line. Nothing is
+  printed at interpreter exit. Export failures go to stderr at most once a minute
+  each, never back to the collector.
 
 Calling ``setup_observability()`` twice, or running under ``opentelemetry-instrument``,
 installs nothing twice: providers and the log handler already in place are reused, so
@@ -45,6 +52,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib
+import inspect
 import logging
 import logging.config
 import multiprocessing.util
@@ -94,6 +102,8 @@ SHUTDOWN_TIMEOUT = 2.5
 RECENT_FAILURE = 10.0
 # Seconds between two console reports of the same export problem.
 REPORT_INTERVAL = 60.0
+# Seconds shutdown still waits once it has cut the exports short.
+CUT_GRACE = 0.2
 
 Provider = Union[TracerProvider, MeterProvider, LoggerProvider]
 
@@ -108,6 +118,8 @@ _exporters: list[Any] = []
 _last_failure = float("-inf")
 # Whether the root level is the INFO this module set (the app had configured none).
 _lowered_root = False
+# Set once shutdown has cut the exports short: what they report then is expected.
+_cutting = threading.Event()
 
 
 def collector_endpoint() -> str:
@@ -149,17 +161,62 @@ def _is_pipeline_record(name: str) -> bool:
     return name == "opentelemetry" or name.startswith("opentelemetry.")
 
 
+def _exporting_handler(logger_provider: Any) -> Any:
+    """The OpenTelemetry handler that turns a record into an OTLP log record, with its
+    ``flush`` turned off. ``logging.shutdown`` flushes every handler at exit: the SDK's
+    flush waits for the collector (up to 30 s on SDK 1.33 with the collector down) and,
+    from 1.40 on, starts a thread, which Python 3.12 refuses at interpreter shutdown
+    (a traceback at every exit). ``shutdown_observability`` flushes instead, bounded."""
+    handler = LoggingHandler(logger_provider=logger_provider)
+    vars(handler)["flush"] = _no_flush
+    return handler
+
+
+def _no_flush() -> None:
+    pass
+
+
+# Attributes every LogRecord has; anything else was added by ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+_RECORD_ATTRIBUTES |= {"message", "asctime", "taskName"}
+# Whether a record failed to export, reported once (on stderr) per process.
+_export_error_reported = False
+
+
+def _export_record(delegate: Any, handler: logging.Handler, record: Any) -> None:
+    """Exports ``record`` through ``delegate``; never raises into the app's log call.
+
+    A value the SDK cannot turn into an attribute (an ``extra={"scope": ...}`` holding
+    an object makes SDK 1.33 raise ``AttributeError: __name__``) would otherwise fail
+    the request that logged it. The first such failure is reported the way
+    ``logging.Handler.handleError`` reports one, on stderr, once per process; the
+    record is then sent without its extras, so that it still arrives."""
+    global _export_error_reported
+    try:
+        delegate.emit(record)
+        return
+    except RecursionError:
+        raise
+    except Exception:
+        if not _export_error_reported:
+            _export_error_reported = True
+            handler.handleError(record)
+    plain = {k: v for k, v in vars(record).items() if k in _RECORD_ATTRIBUTES}
+    with contextlib.suppress(Exception):
+        delegate.emit(logging.makeLogRecord(plain))
+
+
 class _Forwarder(logging.Handler):
     """Sends each record to the collector. Where it is the only handler a record
     meets, it also does what Python does then: the last-resort stderr line."""
 
     def __init__(self, logger_provider: Any) -> None:
         super().__init__()
-        self._delegate = LoggingHandler(logger_provider=logger_provider)
+        self._delegate = _exporting_handler(logger_provider)
 
     def emit(self, record: logging.LogRecord) -> None:
         if not _is_pipeline_record(record.name):
-            self._delegate.emit(record)
+            _export_record(self._delegate, self, record)
         last = logging.lastResort
         if last is None or record.levelno < last.level:
             return
@@ -197,6 +254,37 @@ def _attach(handler: logging.Handler) -> None:
     for logger in loggers:
         if not any(_is_otel_log_handler(h) for h in logger.handlers):
             logger.addHandler(handler)
+
+
+class _Propagate:
+    """``Logger.propagate``, watched. A logger that stops propagating after setup takes
+    its records away from the forwarder on root: Celery's worker does it to
+    ``celery.task`` (``get_task_logger``'s parent) when it starts, MLflow to its own
+    loggers when imported. Such a logger gets the forwarders as soon as it stops, if it
+    prints (has a handler); one that neither prints nor propagates stays silent."""
+
+    def __get__(self, logger: Any, owner: Any = None) -> Any:
+        if logger is None:
+            return self
+        return logger.__dict__.get("propagate", True)
+
+    def __set__(self, logger: Any, value: Any) -> None:
+        logger.__dict__["propagate"] = value
+        if value or not _forwarders or not logger.handlers:
+            return
+        if _is_pipeline_record(logger.name):
+            return
+        with _lock:
+            if not any(_is_otel_log_handler(h) for h in logger.handlers):
+                for forwarder in _forwarders:
+                    logger.addHandler(forwarder)
+
+
+def _watch_propagation() -> None:
+    # On the class, so that it sees every logger, those made later included; what each
+    # logger holds stays in its own __dict__, where logging put it.
+    if not isinstance(vars(logging.Logger).get("propagate"), _Propagate):
+        setattr(logging.Logger, "propagate", _Propagate())  # noqa: B010
 
 
 def _detach(handler: logging.Handler) -> None:
@@ -269,8 +357,10 @@ class _Reporter(logging.Handler):
         now = time.monotonic()
         if record.name.startswith("opentelemetry.exporter"):
             _last_failure = now
-        if str(record.msg).startswith(_CUT_SHORT):
-            return  # shutdown cut the export short on purpose
+        if _cutting.is_set() or str(record.msg).startswith(_CUT_SHORT):
+            # Shutdown cut the exports short on purpose (SDK 1.33 then reports its
+            # closed channel with a traceback).
+            return
         if record.name == "opentelemetry.attributes":
             # An extra the app logged that is no attribute type (Django's `request` on
             # every "Not Found"): it is sent as its string; nothing failed.
@@ -362,6 +452,7 @@ def setup_observability(
             forwarder = _Forwarder(logger_provider)
             _forwarders.append(forwarder)
             _attach(forwarder)
+            _watch_propagation()
             logging.basicConfig = _keep_through(logging.basicConfig)
             logging.config.dictConfig = _keep_through(logging.config.dictConfig)
             logging.config.fileConfig = _keep_through(logging.config.fileConfig)
@@ -405,12 +496,8 @@ def shutdown_observability(timeout: float = SHUTDOWN_TIMEOUT) -> None:
     pending = []
     for provider in providers:
         # In parallel, so the bound holds for all of them together.
-        worker = threading.Thread(
-            target=provider.shutdown, name="otel-shutdown", daemon=True
-        )
-        try:
-            worker.start()
-        except RuntimeError:
+        worker = _in_background(provider.shutdown)
+        if worker is None:
             # Python 3.12 refuses new threads once the interpreter is exiting; the
             # exporters' own timeout bounds this one.
             provider.shutdown()
@@ -422,10 +509,27 @@ def shutdown_observability(timeout: float = SHUTDOWN_TIMEOUT) -> None:
         # retries would only delay the exit.
         if not cut and _last_failure >= start - RECENT_FAILURE:
             cut = True
+            _cutting.set()
             for exporter in exporters:
-                exporter.shutdown()
+                # In the background too: SDK 1.33's exporter holds a lock through its
+                # retry back-off (up to 32 s) and its shutdown waits for that lock.
+                _in_background(exporter.shutdown)
+            # Nothing buffered can reach a collector that is down: a moment for the
+            # exports to give up (SDK 1.40 and newer), no more (1.33's sleep on).
+            deadline = min(deadline, time.monotonic() + CUT_GRACE)
         for worker in pending:
             worker.join(0.02)
+
+
+def _in_background(work: Callable[[], Any]) -> threading.Thread | None:
+    """``work`` started in a daemon thread, which the exit does not wait for; None
+    where Python no longer starts threads (at interpreter shutdown, from 3.12 on)."""
+    worker = threading.Thread(target=work, name="otel-shutdown", daemon=True)
+    try:
+        worker.start()
+    except RuntimeError:
+        return None
+    return worker
 
 
 def instrument_fastapi(app: Any) -> None:
@@ -523,6 +627,13 @@ def _flush_after_lifespan(app: Any) -> None:
     if inner is None:
         return
 
+    async def generator_lifespan(lifespan_app: Any) -> AsyncIterator[Any]:
+        try:
+            async for state in inner(lifespan_app):
+                yield state
+        finally:
+            shutdown_observability()
+
     @contextlib.asynccontextmanager
     async def lifespan(lifespan_app: Any) -> AsyncIterator[Any]:
         try:
@@ -531,7 +642,13 @@ def _flush_after_lifespan(app: Any) -> None:
         finally:
             shutdown_observability()
 
-    router.lifespan_context = lifespan
+    # Starlette before 0.14 (FastAPI before 0.62) iterates the lifespan as an async
+    # generator, newer ones enter it as an async context manager: the wrap takes the
+    # form of what it wraps, or the app would no longer start.
+    if inspect.isasyncgenfunction(inner):
+        router.lifespan_context = generator_lifespan
+    else:
+        router.lifespan_context = lifespan
     router._obs_flushes_at_shutdown = True
 
 
@@ -557,8 +674,8 @@ class OtelLogHandler(logging.Handler):
     ) -> None:
         super().__init__(level)
         setup_observability(service_name, root_handler=False)
-        self._delegate = LoggingHandler(logger_provider=get_logger_provider())
+        self._delegate = _exporting_handler(get_logger_provider())
 
     def emit(self, record: logging.LogRecord) -> None:
         if not _is_pipeline_record(record.name):
-            self._delegate.emit(record)
+            _export_record(self._delegate, self, record)

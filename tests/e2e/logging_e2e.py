@@ -15,6 +15,14 @@ Scenarios:
 - ``dict-after``: ``logging.config.dictConfig`` with a root console handler after setup.
 - ``dagster-handler``: ``OtelLogHandler`` named in a dictConfig, as dagster.yaml does,
   with three records logged through it.
+- ``spawned-step``: the same in a multiprocessing child started with ``spawn``, as
+  Dagster's multiprocess executor starts its step processes.
+- ``changed-after``: a record whose argument the app changes right after the call.
+- ``mlflow-after``: ``import mlflow`` after setup (MLflow gives its loggers a handler of
+  their own and stops them from propagating at import); a warning from MLflow's logger.
+- ``silenced-after``: after setup, a library gives its logger a console handler of its
+  own and stops it from propagating (as MLflow does to its loggers at import); a record
+  logged through it.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -31,6 +40,22 @@ from pathlib import Path
 from otlp_receiver import free_port
 
 FORMAT = "APP %(levelname)s %(name)s %(message)s"
+
+
+def step_process(module_dir: str, without: bool) -> None:
+    """A step process: the handler configured as Dagster configures it, three records."""
+    sys.path.insert(0, module_dir)
+    handlers = {"otel": {"class": "setup_observability.OtelLogHandler", "level": "INFO"}}
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {} if without else handlers,
+            "loggers": {"step": {"level": "INFO", "handlers": [] if without else ["otel"]}},
+        }
+    )
+    for i in range(3):
+        logging.getLogger("step").info("step record %d", i)
 
 
 def child(module_dir: str, scenario: str, without: bool) -> None:
@@ -85,6 +110,31 @@ def child(module_dir: str, scenario: str, without: bool) -> None:
         step = logging.getLogger("step")
         for i in range(3):
             step.info("step record %d", i)
+    elif scenario == "spawned-step":
+        process = multiprocessing.get_context("spawn").Process(
+            target=step_process, args=(module_dir, without)
+        )
+        process.start()
+        process.join()
+    elif scenario == "changed-after":
+        setup()
+        basket = ["apple"]
+        log.info("basket %s", basket)
+        basket.append("pear")
+    elif scenario == "mlflow-after":
+        setup()
+        import mlflow  # noqa: F401
+
+        logging.getLogger("mlflow.tracking").warning("mlflow record")
+    elif scenario == "silenced-after":
+        setup()
+        library = logging.getLogger("library")
+        console = logging.StreamHandler()
+        console.setFormatter(logging.Formatter(FORMAT))
+        library.addHandler(console)
+        library.setLevel(logging.INFO)
+        library.propagate = False
+        library.info("library record")
     else:
         raise SystemExit(f"unknown scenario {scenario}")
     print(json.dumps({"log_seconds": time.perf_counter() - started}))

@@ -58,7 +58,8 @@ class MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
         self.Export = receiver.Export
 
 
-def start_receiver() -> tuple[grpc.Server, Receiver, int]:
+def start_receiver(port: int = 0) -> tuple[grpc.Server, Receiver, int]:
+    """A receiver on ``port`` of the loopback (0: any free one)."""
     receiver = Receiver()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(receiver), server)
@@ -66,7 +67,7 @@ def start_receiver() -> tuple[grpc.Server, Receiver, int]:
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(
         MetricsService(receiver), server
     )
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     return server, receiver, port
 

@@ -14,7 +14,8 @@ its own W3C ``traceparent`` (every fifth for an order that does not exist, which
 logs as a warning), sends SIGTERM at once, as ``docker compose stop`` does, and waits for
 the server to exit.
 
-It prints one JSON object: what reached the receiver (server spans, the app's records and
+It prints one JSON object: how many requests failed (an answer other than the app's 200
+or 404, or none), what reached the receiver (server spans, the app's records and
 uvicorn's access records, each counted by the request's trace id), the server's console
 output with pids, ports and times masked, the seconds from SIGTERM to exit, and request
 latencies. The Rust test decides what must hold; this script judges nothing.
@@ -105,9 +106,14 @@ def wait_until_serving(port: int, proc: subprocess.Popen, workers: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode} before serving")
+            output = proc.stdout.read() if proc.stdout else ""
+            raise SystemExit(
+                f"the server exited with {proc.returncode} before serving:\n{output}"
+            )
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            # Refused at once while nothing listens; a slow first answer (a loaded
+            # machine) is waited for, not asked again (a second console line).
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("GET", "/docs")
             conn.getresponse().read()
             conn.close()
@@ -136,11 +142,10 @@ def main() -> int:
     project, server = sys.argv[1], sys.argv[2]
     collector_down = "--collector-down" in sys.argv[3:]
     receiver = None
-    if collector_down:
-        collector = f"127.0.0.1:{free_port()}"
-    else:
-        grpc_server, receiver, otlp_port = start_receiver()
-        collector = f"127.0.0.1:{otlp_port}"
+    # The receiver starts once the server is spawned: a process with gRPC's threads
+    # running may not fork safely (older grpcio's children abort now and then).
+    otlp_port = free_port()
+    collector = f"127.0.0.1:{otlp_port}"
 
     env = dict(os.environ)
     env.update(
@@ -164,12 +169,15 @@ def main() -> int:
         # A group of its own, so that no child outlives the run (runserver's reloader child).
         start_new_session=True,
     )
+    if not collector_down:
+        grpc_server, receiver, _ = start_receiver(otlp_port)
     workers = 2 if "workers" in server or server.startswith("gunicorn") else 1
     wait_until_serving(port, proc, workers)
     startup = time.monotonic() - started
 
     trace_ids = []
     latencies = []
+    failed = 0
     for i in range(REQUESTS):
         trace_id = secrets.token_hex(16)
         trace_ids.append(trace_id)
@@ -181,7 +189,14 @@ def main() -> int:
             f"/orders/{order}",
             headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
         )
-        conn.getresponse().read()
+        try:
+            response = conn.getresponse()
+            response.read()
+            # The app answers 200, or 404 for an order that does not exist.
+            if response.status not in (200, 404):
+                failed += 1
+        except OSError:
+            failed += 1
         latencies.append((time.perf_counter() - t0) * 1000)
         conn.close()
 
@@ -223,6 +238,7 @@ def main() -> int:
             {
                 "server": server,
                 "requests": REQUESTS,
+                "failed_requests": failed,
                 "server_spans": spans,
                 "app_logs": logs,
                 "access_logs": access,

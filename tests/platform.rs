@@ -431,6 +431,30 @@ fn setup_sh_prepares_the_host_and_a_second_run_changes_nothing() {
     assert!(env_value(dir.path(), "OPENSEARCH_ADMIN_PASSWORD").is_some_and(|p| p.len() >= 20));
 }
 
+/// Fluent Bit takes an empty variable for an unset one (`flb_env_get`: an empty value is
+/// NULL) and warns at every start; each `${NAME}` its file reads must be non-empty in the
+/// `.env` setup.sh writes, whether OpenSearch's security is on or off.
+#[test]
+fn fluent_bit_reads_only_variables_setup_sh_fills_in_either_security_mode() {
+    let dir = platform();
+    let wanted = references(&read(&dir.path().join("fluent-bit.yaml")));
+    assert!(wanted.contains("OPENSEARCH_ADMIN_PASSWORD"), "{wanted:?}");
+    for security in ["off", "on"] {
+        let _ = fs::remove_file(dir.path().join(".env"));
+        let Some((ok, out)) = setup_sh(dir.path(), 262_144, &[("OPENSEARCH_SECURITY", security)])
+        else {
+            return;
+        };
+        assert!(ok, "{out}");
+        for name in &wanted {
+            assert!(
+                env_value(dir.path(), name).is_some_and(|v| !v.is_empty()),
+                "security {security}: fluent-bit.yaml reads {name}, empty or unset in .env"
+            );
+        }
+    }
+}
+
 #[test]
 fn setup_sh_stops_before_starting_when_opensearch_could_not_run() {
     let dir = platform();

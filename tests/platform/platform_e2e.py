@@ -17,8 +17,8 @@ Usage: python platform_e2e.py COLLECTOR CONFIG OPENSEARCH_HOME PROMETHEUS OBS_IN
   off); ``replace_dots`` turns every ``.`` in a key into ``_``; the record's own trace and span
   ids (raw bytes in metadata) are not written; no document for OTLP group markers.
 
-It sends, over OTLP/gRPC to the collector, one span, one log record with that span's trace
-id (a string body, a dotted attribute), and one counter; then waits (at most 60 s) for each
+It sends, over OTLP/gRPC to the collector, one span, two log records with that span's trace
+id (a string body with a dotted attribute, then a map body), and one counter; then waits (at most 60 s) for each
 where it lands, searches OpenSearch as Grafana's data source does (``query_string``
 ``traceId:"<id>"`` on ``otel-logs``), then runs ``obs-init verify`` against the same stack.
 Prints one JSON object with what each place holds; the Rust test judges it.
@@ -364,7 +364,25 @@ def main() -> int:
                                         ],
                                         trace_id=trace_id,
                                         span_id=span_id,
-                                    )
+                                    ),
+                                    # A structured body (a map), as structlog-style
+                                    # loggers send, after a plain one.
+                                    logs_pb2.LogRecord(
+                                        time_unix_nano=now - 1_000_000,
+                                        observed_time_unix_nano=now,
+                                        severity_number=logs_pb2.SEVERITY_NUMBER_WARN,
+                                        severity_text="WARN",
+                                        body=common_pb2.AnyValue(
+                                            kvlist_value=common_pb2.KeyValueList(
+                                                values=[
+                                                    attr("event", "checkout slow"),
+                                                    attr("cart.id", "c-42"),
+                                                ]
+                                            )
+                                        ),
+                                        trace_id=trace_id,
+                                        span_id=span_id,
+                                    ),
                                 ]
                             )
                         ],

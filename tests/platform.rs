@@ -1499,3 +1499,228 @@ fn opensearch_refuses_to_start_with_a_misspelt_setting() {
         "{broken:#}"
     );
 }
+
+// Grafana cannot run here: its provisioning files are checked against the format Grafana
+// documents ("Provision Grafana": data sources and dashboard providers, apiVersion 1, the
+// keys of pkg/services/provisioning/{datasources,dashboards}/types.go), the Tempo data
+// source's trace-to-logs settings (tracesToLogsV2) and the OpenSearch plugin's jsonData
+// (grafana/opensearch-datasource, OpenSearchOptions).
+
+const DATASOURCE_KEYS: [&str; 18] = [
+    "orgId",
+    "orgName",
+    "version",
+    "name",
+    "type",
+    "access",
+    "url",
+    "user",
+    "database",
+    "basicAuth",
+    "basicAuthUser",
+    "withCredentials",
+    "isDefault",
+    "correlations",
+    "jsonData",
+    "secureJsonData",
+    "editable",
+    "uid",
+];
+/// jsonData keys every data source takes (TLS, timeouts, HTTP headers).
+const COMMON_JSON_DATA: [&str; 7] = [
+    "tlsSkipVerify",
+    "tlsAuth",
+    "tlsAuthWithCACert",
+    "serverName",
+    "timeout",
+    "keepCookies",
+    "oauthPassThru",
+];
+const OPENSEARCH_JSON_DATA: [&str; 13] = [
+    "database",
+    "timeField",
+    "version",
+    "flavor",
+    "interval",
+    "timeInterval",
+    "maxConcurrentShardRequests",
+    "logMessageField",
+    "logLevelField",
+    "dataLinks",
+    "pplEnabled",
+    "sigV4Auth",
+    "serverless",
+];
+const TRACES_TO_LOGS_V2: [&str; 8] = [
+    "datasourceUid",
+    "spanStartTimeShift",
+    "spanEndTimeShift",
+    "tags",
+    "filterByTraceID",
+    "filterBySpanID",
+    "customQuery",
+    "query",
+];
+const DASHBOARD_PROVIDER_KEYS: [&str; 10] = [
+    "name",
+    "orgId",
+    "folder",
+    "folderUid",
+    "type",
+    "disableDeletion",
+    "editable",
+    "updateIntervalSeconds",
+    "allowUiUpdates",
+    "options",
+];
+
+fn keys_outside(v: &Json, known: &[&str], at: &str, out: &mut Vec<String>) {
+    for k in v.as_object().into_iter().flat_map(|m| m.keys()) {
+        if !known.contains(&k.as_str()) {
+            out.push(format!("{at}.{k}"));
+        }
+    }
+}
+
+/// What a data sources provisioning file (as JSON) has that Grafana's format does not.
+fn datasource_problems(file: &Json) -> Vec<String> {
+    let mut out = Vec::new();
+    if file["apiVersion"] != 1 {
+        out.push(format!("apiVersion is {}, not 1", file["apiVersion"]));
+    }
+    keys_outside(
+        file,
+        &["apiVersion", "datasources", "deleteDatasources", "prune"],
+        "",
+        &mut out,
+    );
+    let sources = file["datasources"].as_array().cloned().unwrap_or_default();
+    let uids: BTreeSet<&str> = sources.iter().filter_map(|d| d["uid"].as_str()).collect();
+    for d in &sources {
+        let at = d["uid"].as_str().unwrap_or("?");
+        keys_outside(d, &DATASOURCE_KEYS, at, &mut out);
+        for required in ["name", "type"] {
+            if !d[required].is_string() {
+                out.push(format!("{at}: no {required}"));
+            }
+        }
+        if !matches!(d["access"].as_str(), Some("proxy" | "direct") | None) {
+            out.push(format!("{at}: access {}", d["access"]));
+        }
+        if at.len() > 40 {
+            out.push(format!("{at}: a uid has at most 40 characters"));
+        }
+        let json_data = &d["jsonData"];
+        match d["type"].as_str() {
+            Some("grafana-opensearch-datasource") => {
+                let known: Vec<&str> = OPENSEARCH_JSON_DATA
+                    .iter()
+                    .chain(&COMMON_JSON_DATA)
+                    .copied()
+                    .collect();
+                keys_outside(json_data, &known, &format!("{at}.jsonData"), &mut out);
+                for link in json_data["dataLinks"].as_array().into_iter().flatten() {
+                    keys_outside(
+                        link,
+                        &["field", "url", "datasourceUid"],
+                        &format!("{at}.jsonData.dataLinks"),
+                        &mut out,
+                    );
+                    if let Some(uid) = link["datasourceUid"].as_str()
+                        && !uids.contains(uid)
+                    {
+                        out.push(format!("{at}: a data link to {uid}, not provisioned"));
+                    }
+                }
+            }
+            Some("tempo") => {
+                let links = &json_data["tracesToLogsV2"];
+                keys_outside(
+                    links,
+                    &TRACES_TO_LOGS_V2,
+                    &format!("{at}.jsonData.tracesToLogsV2"),
+                    &mut out,
+                );
+                if let Some(uid) = links["datasourceUid"].as_str()
+                    && !uids.contains(uid)
+                {
+                    out.push(format!("{at}: trace to logs in {uid}, not provisioned"));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn grafana_provisioning_uses_only_what_grafana_documents() {
+    let dir = platform();
+    let sources = yaml(
+        &dir.path()
+            .join("grafana/provisioning/datasources/datasources.yaml"),
+    );
+    let problems = datasource_problems(&sources);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let k8s = kubernetes_platform();
+    let values = yaml(&k8s.path().join("values/grafana.yaml"));
+    let problems = datasource_problems(&values["datasources"]["datasources.yaml"]);
+    assert!(problems.is_empty(), "Helm values: {problems:#?}");
+
+    // The OpenSearch data source says the version the platform runs.
+    let compose = yaml(&dir.path().join(COMPOSE_FILE));
+    let image = compose["services"]["opensearch"]["image"]
+        .as_str()
+        .expect("image");
+    let opensearch = sources["datasources"]
+        .as_array()
+        .expect("datasources")
+        .iter()
+        .find(|d| d["uid"] == "opensearch")
+        .expect("opensearch");
+    assert_eq!(
+        Some(opensearch["jsonData"]["version"].as_str().unwrap_or("")),
+        image.rsplit(':').next()
+    );
+
+    let providers = yaml(
+        &dir.path()
+            .join("grafana/provisioning/dashboards/dashboards.yaml"),
+    );
+    assert_eq!(providers["apiVersion"], 1);
+    let mut problems = Vec::new();
+    for p in providers["providers"].as_array().expect("providers") {
+        keys_outside(p, &DASHBOARD_PROVIDER_KEYS, "providers", &mut problems);
+        assert_eq!(p["type"], "file");
+        // The folder the compose file mounts the dashboards into.
+        let path = p["options"]["path"].as_str().expect("options.path");
+        let mounts = strings(&compose["services"]["grafana"]["volumes"]);
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.starts_with("./grafana/dashboards:") && m.contains(&format!(":{path}"))),
+            "{path} is not where the compose file mounts ./grafana/dashboards: {mounts:?}"
+        );
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    // Grafana refuses a provisioned dashboard without a title.
+    let dashboard: Json = serde_json::from_str(&read(
+        &dir.path().join("grafana/dashboards/dapr-overview.json"),
+    ))
+    .expect("JSON");
+    assert!(dashboard["title"].as_str().is_some_and(|t| !t.is_empty()));
+
+    // The same check on a misspelt trace-to-logs setting.
+    let broken = read(
+        &dir.path()
+            .join("grafana/provisioning/datasources/datasources.yaml"),
+    )
+    .replace("filterByTraceID", "filterByTraceId");
+    let (_, doc) = common::parse(&broken);
+    let problems = datasource_problems(&common::to_json(&doc));
+    assert_eq!(
+        problems,
+        ["tempo.jsonData.tracesToLogsV2.filterByTraceId"],
+        "a misspelt key passed"
+    );
+}

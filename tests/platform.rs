@@ -1724,3 +1724,60 @@ fn grafana_provisioning_uses_only_what_grafana_documents() {
         "a misspelt key passed"
     );
 }
+
+/// The starter dashboard's queries, evaluated by Prometheus' own engine (`promtool test
+/// rules`) over series shaped as daprd exposes them (`app_id`, `method`, `status`, and `le`
+/// for the latency histogram), for one app: `ok` and `failed` requests a minute, every one
+/// between 50 and 100 ms.
+#[test]
+fn the_dashboards_queries_answer_over_daprd_shaped_series() {
+    let (_, promtool) = tools();
+    let dir = platform();
+    let dashboard: Json = serde_json::from_str(&read(
+        &dir.path().join("grafana/dashboards/dapr-overview.json"),
+    ))
+    .expect("dashboard is JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(|e| e.replace("$app", ".+")))
+        .collect();
+    let (ok, failed) = (54.0_f64, 6.0_f64);
+    let total = ok + failed;
+    // Request rate, error rate, p95 latency (linear within the 50-100 ms bucket).
+    let expected = [total / 60.0, failed / total, 50.0 + (100.0 - 50.0) * 0.95];
+    assert_eq!(exprs.len(), expected.len(), "{exprs:?}");
+
+    let series = |name: &str, labels: &str, per_minute: f64| {
+        format!(
+            "      - series: '{name}{{app_id=\"orders\",method=\"GET\",{labels}}}'\n        values: '0+{per_minute}x10'\n"
+        )
+    };
+    let mut text = String::from(
+        "rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n",
+    );
+    text += &series("dapr_http_server_request_count", "status=\"200\"", ok);
+    text += &series("dapr_http_server_request_count", "status=\"500\"", failed);
+    for (le, count) in [("50", 0.0), ("100", total), ("+Inf", total)] {
+        text += &series(
+            "dapr_http_server_latency_bucket",
+            &format!("status=\"200\",le=\"{le}\""),
+            count,
+        );
+    }
+    text += "    promql_expr_test:\n";
+    for (expr, value) in exprs.iter().zip(expected) {
+        text += &format!(
+            "      - expr: '{expr}'\n        eval_time: 10m\n        exp_samples:\n          - labels: '{{app_id=\"orders\"}}'\n            value: {value}\n"
+        );
+    }
+    let tests = dir.path().join("dashboard-tests.yml");
+    fs::write(&tests, &text).expect("write");
+    let (passed, out) = common::outcome(Command::new(promtool).args(["test", "rules"]).arg(&tests));
+    assert!(
+        passed,
+        "the dashboard's queries over daprd's series:\n{out}\n{text}"
+    );
+}

@@ -431,6 +431,30 @@ fn setup_sh_prepares_the_host_and_a_second_run_changes_nothing() {
     assert!(env_value(dir.path(), "OPENSEARCH_ADMIN_PASSWORD").is_some_and(|p| p.len() >= 20));
 }
 
+/// Fluent Bit takes an empty variable for an unset one (`flb_env_get`: an empty value is
+/// NULL) and warns at every start; each `${NAME}` its file reads must be non-empty in the
+/// `.env` setup.sh writes, whether OpenSearch's security is on or off.
+#[test]
+fn fluent_bit_reads_only_variables_setup_sh_fills_in_either_security_mode() {
+    let dir = platform();
+    let wanted = references(&read(&dir.path().join("fluent-bit.yaml")));
+    assert!(wanted.contains("OPENSEARCH_ADMIN_PASSWORD"), "{wanted:?}");
+    for security in ["off", "on"] {
+        let _ = fs::remove_file(dir.path().join(".env"));
+        let Some((ok, out)) = setup_sh(dir.path(), 262_144, &[("OPENSEARCH_SECURITY", security)])
+        else {
+            return;
+        };
+        assert!(ok, "{out}");
+        for name in &wanted {
+            assert!(
+                env_value(dir.path(), name).is_some_and(|v| !v.is_empty()),
+                "security {security}: fluent-bit.yaml reads {name}, empty or unset in .env"
+            );
+        }
+    }
+}
+
 #[test]
 fn setup_sh_stops_before_starting_when_opensearch_could_not_run() {
     let dir = platform();
@@ -1048,15 +1072,15 @@ fn on_kubernetes_each_signal_goes_where_the_charts_serve_it() {
     let pipelines = &config["service"]["pipelines"];
     assert_eq!(
         pipelines["traces"]["exporters"],
-        serde_json::json!(["otlp/tempo"])
+        serde_json::json!(["otlp_grpc/tempo"])
     );
     assert_eq!(
         pipelines["metrics"]["exporters"],
-        serde_json::json!(["prometheusremotewrite"])
+        serde_json::json!(["prometheus_remote_write"])
     );
     assert_eq!(
         pipelines["logs"]["exporters"],
-        serde_json::json!(["otlphttp/fluent-bit"])
+        serde_json::json!(["otlp_http/fluent-bit"])
     );
     // The processors the pipelines name are configured, here or by the chart.
     let defaults = chart("opentelemetry-collector");
@@ -1072,7 +1096,7 @@ fn on_kubernetes_each_signal_goes_where_the_charts_serve_it() {
     // Traces: Tempo's service, named by its fullnameOverride, takes OTLP gRPC on 4317.
     let tempo = values("tempo");
     assert_eq!(
-        config["exporters"]["otlp/tempo"]["endpoint"],
+        config["exporters"]["otlp_grpc/tempo"]["endpoint"],
         format!("{}:4317", tempo["fullnameOverride"].as_str().expect("name"))
     );
     assert!(
@@ -1087,7 +1111,7 @@ fn on_kubernetes_each_signal_goes_where_the_charts_serve_it() {
             .contains(&"web.enable-remote-write-receiver".to_string())
     );
     assert_eq!(
-        config["exporters"]["prometheusremotewrite"]["endpoint"],
+        config["exporters"]["prometheus_remote_write"]["endpoint"],
         format!(
             "http://{}/api/v1/write",
             prometheus["server"]["fullnameOverride"]
@@ -1099,7 +1123,7 @@ fn on_kubernetes_each_signal_goes_where_the_charts_serve_it() {
     // OpenSearch service the chart creates.
     let fluent = values("fluent-bit");
     assert_eq!(
-        config["exporters"]["otlphttp/fluent-bit"]["endpoint"],
+        config["exporters"]["otlp_http/fluent-bit"]["endpoint"],
         format!(
             "http://{}:4318",
             fluent["fullnameOverride"].as_str().expect("name")
@@ -1183,4 +1207,577 @@ fn promtool_accepts_the_dapr_sidecar_scrape_job() {
             .arg(&config),
     );
     assert!(!ok, "promtool took a bad relabel action");
+}
+
+// The real OpenTelemetry Collector, OpenSearch and Prometheus (tests/platform/*.sh build or
+// fetch them once into the cache; see the README's Tests section).
+
+/// The collector tests/platform/collector.sh builds from tests/platform/otelcol-builder.yaml.
+fn collector() -> &'static Path {
+    static COLLECTOR: OnceLock<PathBuf> = OnceLock::new();
+    COLLECTOR.get_or_init(|| PathBuf::from(common::install("platform/collector.sh").trim()))
+}
+
+/// The OpenSearch node folder tests/platform/opensearch.sh lays out from Maven artifacts.
+fn opensearch_home() -> &'static Path {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| PathBuf::from(common::install("platform/opensearch.sh").trim()))
+}
+
+fn platform_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/platform")
+        .join(name)
+}
+
+/// The collector's own `validate` on a configuration file.
+fn collector_validate(config: &Path) -> (bool, String) {
+    common::outcome(
+        Command::new(collector())
+            .arg("validate")
+            .arg(format!("--config={}", config.display()))
+            // Read by the Helm chart's default configuration (the pod's address and names).
+            .env("MY_POD_IP", "127.0.0.1")
+            .env("OTEL_K8S_NODE_NAME", "node")
+            .env("OTEL_K8S_NAMESPACE", "observability")
+            .env("OTEL_K8S_NODE_IP", "127.0.0.1")
+            .env("OTEL_K8S_POD_IP", "127.0.0.1")
+            .env("OTEL_K8S_POD_NAME", "otel-collector-0"),
+    )
+}
+
+/// The collector configuration the Helm chart renders: its default `config` with the
+/// platform's values merged over it, as Helm merges values.
+fn helm_collector_config(dir: &Path) -> Json {
+    let ours = yaml(&dir.join("values/opentelemetry-collector.yaml"));
+    let defaults = yaml(&charts().join("opentelemetry-collector-values.yaml"));
+    merged(&defaults["config"], &ours["config"])
+}
+
+#[test]
+fn the_real_collector_validates_the_compose_and_helm_configurations_and_rejects_a_misspelt_exporter()
+ {
+    let dir = platform();
+    let compose_config = dir.path().join("otel-collector.yaml");
+    let (ok, out) = collector_validate(&compose_config);
+    assert!(ok, "the collector rejects otel-collector.yaml:\n{out}");
+
+    let k8s = kubernetes_platform();
+    let helm = k8s.path().join("helm-config.yaml");
+    fs::write(
+        &helm,
+        serde_json::to_string(&helm_collector_config(k8s.path())).expect("json"),
+    )
+    .expect("write");
+    let (ok, out) = collector_validate(&helm);
+    assert!(ok, "the collector rejects the Helm values' config:\n{out}");
+
+    let broken = dir.path().join("broken.yaml");
+    fs::write(
+        &broken,
+        read(&compose_config).replace("otlp_http/fluent-bit:", "otlp_htp/fluent-bit:"),
+    )
+    .expect("write");
+    let (ok, out) = collector_validate(&broken);
+    assert!(!ok, "the collector accepted a misspelt exporter");
+    assert!(out.contains("unknown type: \"otlp_htp\""), "{out}");
+}
+
+/// The component types a collector configuration names (`otlp_grpc/tempo` is `otlp_grpc`).
+fn component_types(config: &Json) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for kind in ["receivers", "processors", "exporters", "extensions"] {
+        for name in config[kind].as_object().into_iter().flat_map(|m| m.keys()) {
+            let ty = name.split('/').next().unwrap_or_default();
+            out.insert((kind.to_string(), ty.to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_tested_collector_has_exactly_the_components_the_platform_configurations_name() {
+    let dir = platform();
+    let k8s = kubernetes_platform();
+    let mut wanted = component_types(&yaml(&dir.path().join("otel-collector.yaml")));
+    wanted.extend(component_types(&helm_collector_config(k8s.path())));
+
+    let out = Command::new(collector())
+        .arg("components")
+        .output()
+        .expect("the collector runs");
+    assert!(out.status.success());
+    let (_, doc) = common::parse(&String::from_utf8_lossy(&out.stdout));
+    let built = common::to_json(&doc);
+    let mut has = BTreeSet::new();
+    for kind in ["receivers", "processors", "exporters", "extensions"] {
+        for c in built[kind].as_array().into_iter().flatten() {
+            has.insert((
+                kind.to_string(),
+                c["name"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    assert_eq!(
+        has, wanted,
+        "tests/platform/otelcol-builder.yaml and the platform's configurations disagree"
+    );
+}
+
+#[test]
+fn the_platform_pins_the_collector_release_the_tests_build() {
+    let manifest = read(&platform_script("otelcol-builder.yaml"));
+    let (_, doc) = common::parse(&manifest);
+    let manifest = common::to_json(&doc);
+    let version = manifest["dist"]["version"].as_str().expect("dist.version");
+    for kind in ["receivers", "processors", "exporters", "extensions"] {
+        for c in manifest[kind].as_array().expect(kind) {
+            let gomod = c["gomod"].as_str().expect("gomod");
+            assert!(
+                gomod.ends_with(&format!(" v{version}")),
+                "{gomod} is not at the collector's release v{version}"
+            );
+        }
+    }
+    let dir = platform();
+    let compose = yaml(&dir.path().join(COMPOSE_FILE));
+    assert_eq!(
+        compose["services"]["otel-collector"]["image"],
+        format!("otel/opentelemetry-collector-contrib:{version}")
+    );
+    let k8s = kubernetes_platform();
+    let values = yaml(&k8s.path().join("values/opentelemetry-collector.yaml"));
+    assert_eq!(values["image"]["tag"], version);
+}
+
+/// One run of tests/platform/platform_e2e.py: the real collector with the compose platform's
+/// configuration, a real OpenSearch node and real Prometheus, stand-ins for Tempo and Fluent
+/// Bit 5.x, then `obs-init verify` against them.
+fn platform_run(config: &Path) -> Json {
+    let (_, promtool) = tools();
+    let python = common::venv_python("requirements.lock");
+    let out = Command::new(python)
+        .arg(platform_script("platform_e2e.py"))
+        .arg(collector())
+        .arg(config)
+        .arg(opensearch_home())
+        .arg(promtool.with_file_name("prometheus"))
+        .arg(assert_cmd::cargo::cargo_bin("obs-init"))
+        .output()
+        .expect("the script runs");
+    assert!(
+        out.status.success(),
+        "platform_e2e.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+#[test]
+fn a_span_its_log_and_a_metric_reach_tempo_opensearch_and_prometheus_through_the_real_collector() {
+    let dir = platform();
+    let run = platform_run(&dir.path().join("otel-collector.yaml"));
+    let trace = run["trace_id"].as_str().expect("trace id");
+    let brief = {
+        let mut r = run.clone();
+        r["collector_log"] = Json::Null;
+        r
+    };
+
+    // Traces: the span, at Tempo's OTLP receiver.
+    let spans = run["tempo_spans"].as_array().expect("spans");
+    assert_eq!(spans.len(), 1, "{brief:#}");
+    assert_eq!(spans[0]["trace_id"], trace);
+
+    // Logs: Grafana's query finds the record in the real OpenSearch, with the fields its
+    // data source reads.
+    assert_eq!(run["bulk_errors"], serde_json::json!([]), "{brief:#}");
+    let hits = run["opensearch_hits"].as_array().expect("hits");
+    assert_eq!(
+        hits.len(),
+        2,
+        "traceId:\"{trace}\" finds {hits:?}; Fluent Bit wrote {}",
+        run["fluent_bit_documents"]
+    );
+    assert!(hits.iter().all(|h| h["traceId"] == trace));
+    let by_level = |level: &str| {
+        hits.iter()
+            .find(|h| h["severity"] == level)
+            .unwrap_or_else(|| panic!("no {level} record: {hits:?}"))
+    };
+    let doc = by_level("INFO");
+    // A map body reaches Grafana's message field as text, like a plain one: a map there
+    // would clash with the field's mapping and OpenSearch would refuse the document.
+    let structured = by_level("WARN")["message"].as_str().unwrap_or_default();
+    assert!(
+        structured.contains("checkout slow") && structured.contains("c-42"),
+        "{structured:?}"
+    );
+    let sources = yaml(
+        &dir.path()
+            .join("grafana/provisioning/datasources/datasources.yaml"),
+    );
+    let opensearch = sources["datasources"]
+        .as_array()
+        .expect("datasources")
+        .iter()
+        .find(|d| d["uid"] == "opensearch")
+        .expect("opensearch data source");
+    let fields = &opensearch["jsonData"];
+    for (setting, want) in [
+        ("logMessageField", "items listed"),
+        ("logLevelField", "INFO"),
+    ] {
+        let field = fields[setting].as_str().expect(setting);
+        assert_eq!(doc[field], want, "Grafana's {setting} {field}: {doc}");
+    }
+    let time_field = fields["timeField"].as_str().expect("timeField");
+    assert_eq!(
+        run["opensearch_timestamp_mapping"]["type"], "date",
+        "{time_field} is not a date in OpenSearch: {brief:#}"
+    );
+    assert!(doc[time_field].is_string());
+    assert_eq!(
+        run["opensearch_in_time_range"].as_array().map(Vec::len),
+        Some(2),
+        "a range on {time_field} around now does not find the record: {brief:#}"
+    );
+    // Dotted attribute names arrive with replace_dots' underscores.
+    assert_eq!(doc["attributes"]["code_filepath"], "/app/main.py");
+    // A Fluent Bit 3.2.2 time stamp (14 fraction digits) is refused by the same index.
+    assert_eq!(run["opensearch_old_fluent_bit_document"]["status"], 400);
+    assert_eq!(
+        run["opensearch_old_fluent_bit_document"]["error"],
+        "mapper_parsing_exception"
+    );
+
+    // Metrics: the counter, through Prometheus' remote-write receiver.
+    let series = run["prometheus_series"].as_array().expect("series");
+    assert_eq!(series.len(), 1, "{brief:#}");
+    assert_eq!(series[0]["value"][1], "7");
+
+    // `obs-init verify` against the same stack confirms every hop.
+    assert_eq!(run["verify"]["exit"], 0, "{brief:#}");
+    let hops: Vec<&str> = run["verify"]["report"]["verify"]["hops"]
+        .as_array()
+        .expect("hops")
+        .iter()
+        .map(|h| h["outcome"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(hops, ["ok", "ok", "ok", "ok"]);
+
+    // The collector starts without warnings (deprecated component names among them).
+    let log = run["collector_log"].as_str().expect("log");
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("\twarn\t")).collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+}
+
+#[test]
+fn opensearch_refuses_to_start_with_a_misspelt_setting() {
+    let python = common::venv_python("requirements.lock");
+    let node = |setting: &str| {
+        let out = Command::new(python)
+            .arg(platform_script("opensearch_node.py"))
+            .arg(opensearch_home())
+            .args((!setting.is_empty()).then_some(setting))
+            .output()
+            .expect("the script runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Json>(&out.stdout).expect("one JSON object")
+    };
+    let broken = node("discovery.typ=single-node");
+    assert_eq!(broken["answered"], false, "{broken:#}");
+    assert!(
+        broken["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unknown setting [discovery.typ]"),
+        "{broken:#}"
+    );
+}
+
+// Grafana cannot run here: its provisioning files are checked against the format Grafana
+// documents ("Provision Grafana": data sources and dashboard providers, apiVersion 1, the
+// keys of pkg/services/provisioning/{datasources,dashboards}/types.go), the Tempo data
+// source's trace-to-logs settings (tracesToLogsV2) and the OpenSearch plugin's jsonData
+// (grafana/opensearch-datasource, OpenSearchOptions).
+
+const DATASOURCE_KEYS: [&str; 18] = [
+    "orgId",
+    "orgName",
+    "version",
+    "name",
+    "type",
+    "access",
+    "url",
+    "user",
+    "database",
+    "basicAuth",
+    "basicAuthUser",
+    "withCredentials",
+    "isDefault",
+    "correlations",
+    "jsonData",
+    "secureJsonData",
+    "editable",
+    "uid",
+];
+/// jsonData keys every data source takes (TLS, timeouts, HTTP headers).
+const COMMON_JSON_DATA: [&str; 7] = [
+    "tlsSkipVerify",
+    "tlsAuth",
+    "tlsAuthWithCACert",
+    "serverName",
+    "timeout",
+    "keepCookies",
+    "oauthPassThru",
+];
+const OPENSEARCH_JSON_DATA: [&str; 13] = [
+    "database",
+    "timeField",
+    "version",
+    "flavor",
+    "interval",
+    "timeInterval",
+    "maxConcurrentShardRequests",
+    "logMessageField",
+    "logLevelField",
+    "dataLinks",
+    "pplEnabled",
+    "sigV4Auth",
+    "serverless",
+];
+const TRACES_TO_LOGS_V2: [&str; 8] = [
+    "datasourceUid",
+    "spanStartTimeShift",
+    "spanEndTimeShift",
+    "tags",
+    "filterByTraceID",
+    "filterBySpanID",
+    "customQuery",
+    "query",
+];
+const DASHBOARD_PROVIDER_KEYS: [&str; 10] = [
+    "name",
+    "orgId",
+    "folder",
+    "folderUid",
+    "type",
+    "disableDeletion",
+    "editable",
+    "updateIntervalSeconds",
+    "allowUiUpdates",
+    "options",
+];
+
+fn keys_outside(v: &Json, known: &[&str], at: &str, out: &mut Vec<String>) {
+    for k in v.as_object().into_iter().flat_map(|m| m.keys()) {
+        if !known.contains(&k.as_str()) {
+            out.push(format!("{at}.{k}"));
+        }
+    }
+}
+
+/// What a data sources provisioning file (as JSON) has that Grafana's format does not.
+fn datasource_problems(file: &Json) -> Vec<String> {
+    let mut out = Vec::new();
+    if file["apiVersion"] != 1 {
+        out.push(format!("apiVersion is {}, not 1", file["apiVersion"]));
+    }
+    keys_outside(
+        file,
+        &["apiVersion", "datasources", "deleteDatasources", "prune"],
+        "",
+        &mut out,
+    );
+    let sources = file["datasources"].as_array().cloned().unwrap_or_default();
+    let uids: BTreeSet<&str> = sources.iter().filter_map(|d| d["uid"].as_str()).collect();
+    for d in &sources {
+        let at = d["uid"].as_str().unwrap_or("?");
+        keys_outside(d, &DATASOURCE_KEYS, at, &mut out);
+        for required in ["name", "type"] {
+            if !d[required].is_string() {
+                out.push(format!("{at}: no {required}"));
+            }
+        }
+        if !matches!(d["access"].as_str(), Some("proxy" | "direct") | None) {
+            out.push(format!("{at}: access {}", d["access"]));
+        }
+        if at.len() > 40 {
+            out.push(format!("{at}: a uid has at most 40 characters"));
+        }
+        let json_data = &d["jsonData"];
+        match d["type"].as_str() {
+            Some("grafana-opensearch-datasource") => {
+                let known: Vec<&str> = OPENSEARCH_JSON_DATA
+                    .iter()
+                    .chain(&COMMON_JSON_DATA)
+                    .copied()
+                    .collect();
+                keys_outside(json_data, &known, &format!("{at}.jsonData"), &mut out);
+                for link in json_data["dataLinks"].as_array().into_iter().flatten() {
+                    keys_outside(
+                        link,
+                        &["field", "url", "datasourceUid"],
+                        &format!("{at}.jsonData.dataLinks"),
+                        &mut out,
+                    );
+                    if let Some(uid) = link["datasourceUid"].as_str()
+                        && !uids.contains(uid)
+                    {
+                        out.push(format!("{at}: a data link to {uid}, not provisioned"));
+                    }
+                }
+            }
+            Some("tempo") => {
+                let links = &json_data["tracesToLogsV2"];
+                keys_outside(
+                    links,
+                    &TRACES_TO_LOGS_V2,
+                    &format!("{at}.jsonData.tracesToLogsV2"),
+                    &mut out,
+                );
+                if let Some(uid) = links["datasourceUid"].as_str()
+                    && !uids.contains(uid)
+                {
+                    out.push(format!("{at}: trace to logs in {uid}, not provisioned"));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn grafana_provisioning_uses_only_what_grafana_documents() {
+    let dir = platform();
+    let sources = yaml(
+        &dir.path()
+            .join("grafana/provisioning/datasources/datasources.yaml"),
+    );
+    let problems = datasource_problems(&sources);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let k8s = kubernetes_platform();
+    let values = yaml(&k8s.path().join("values/grafana.yaml"));
+    let problems = datasource_problems(&values["datasources"]["datasources.yaml"]);
+    assert!(problems.is_empty(), "Helm values: {problems:#?}");
+
+    // The OpenSearch data source says the version the platform runs.
+    let compose = yaml(&dir.path().join(COMPOSE_FILE));
+    let image = compose["services"]["opensearch"]["image"]
+        .as_str()
+        .expect("image");
+    let opensearch = sources["datasources"]
+        .as_array()
+        .expect("datasources")
+        .iter()
+        .find(|d| d["uid"] == "opensearch")
+        .expect("opensearch");
+    assert_eq!(
+        Some(opensearch["jsonData"]["version"].as_str().unwrap_or("")),
+        image.rsplit(':').next()
+    );
+
+    let providers = yaml(
+        &dir.path()
+            .join("grafana/provisioning/dashboards/dashboards.yaml"),
+    );
+    assert_eq!(providers["apiVersion"], 1);
+    let mut problems = Vec::new();
+    for p in providers["providers"].as_array().expect("providers") {
+        keys_outside(p, &DASHBOARD_PROVIDER_KEYS, "providers", &mut problems);
+        assert_eq!(p["type"], "file");
+        // The folder the compose file mounts the dashboards into.
+        let path = p["options"]["path"].as_str().expect("options.path");
+        let mounts = strings(&compose["services"]["grafana"]["volumes"]);
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.starts_with("./grafana/dashboards:") && m.contains(&format!(":{path}"))),
+            "{path} is not where the compose file mounts ./grafana/dashboards: {mounts:?}"
+        );
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    // Grafana refuses a provisioned dashboard without a title.
+    let dashboard: Json = serde_json::from_str(&read(
+        &dir.path().join("grafana/dashboards/dapr-overview.json"),
+    ))
+    .expect("JSON");
+    assert!(dashboard["title"].as_str().is_some_and(|t| !t.is_empty()));
+
+    // The same check on a misspelt trace-to-logs setting.
+    let broken = read(
+        &dir.path()
+            .join("grafana/provisioning/datasources/datasources.yaml"),
+    )
+    .replace("filterByTraceID", "filterByTraceId");
+    let (_, doc) = common::parse(&broken);
+    let problems = datasource_problems(&common::to_json(&doc));
+    assert_eq!(
+        problems,
+        ["tempo.jsonData.tracesToLogsV2.filterByTraceId"],
+        "a misspelt key passed"
+    );
+}
+
+/// The starter dashboard's queries, evaluated by Prometheus' own engine (`promtool test
+/// rules`) over series shaped as daprd exposes them (`app_id`, `method`, `status`, and `le`
+/// for the latency histogram), for one app: `ok` and `failed` requests a minute, every one
+/// between 50 and 100 ms.
+#[test]
+fn the_dashboards_queries_answer_over_daprd_shaped_series() {
+    let (_, promtool) = tools();
+    let dir = platform();
+    let dashboard: Json = serde_json::from_str(&read(
+        &dir.path().join("grafana/dashboards/dapr-overview.json"),
+    ))
+    .expect("dashboard is JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(|e| e.replace("$app", ".+")))
+        .collect();
+    let (ok, failed) = (54.0_f64, 6.0_f64);
+    let total = ok + failed;
+    // Request rate, error rate, p95 latency (linear within the 50-100 ms bucket).
+    let expected = [total / 60.0, failed / total, 50.0 + (100.0 - 50.0) * 0.95];
+    assert_eq!(exprs.len(), expected.len(), "{exprs:?}");
+
+    let series = |name: &str, labels: &str, per_minute: f64| {
+        format!(
+            "      - series: '{name}{{app_id=\"orders\",method=\"GET\",{labels}}}'\n        values: '0+{per_minute}x10'\n"
+        )
+    };
+    let mut text = String::from(
+        "rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n",
+    );
+    text += &series("dapr_http_server_request_count", "status=\"200\"", ok);
+    text += &series("dapr_http_server_request_count", "status=\"500\"", failed);
+    for (le, count) in [("50", 0.0), ("100", total), ("+Inf", total)] {
+        text += &series(
+            "dapr_http_server_latency_bucket",
+            &format!("status=\"200\",le=\"{le}\""),
+            count,
+        );
+    }
+    text += "    promql_expr_test:\n";
+    for (expr, value) in exprs.iter().zip(expected) {
+        text += &format!(
+            "      - expr: '{expr}'\n        eval_time: 10m\n        exp_samples:\n          - labels: '{{app_id=\"orders\"}}'\n            value: {value}\n"
+        );
+    }
+    let tests = dir.path().join("dashboard-tests.yml");
+    fs::write(&tests, &text).expect("write");
+    let (passed, out) = common::outcome(Command::new(promtool).args(["test", "rules"]).arg(&tests));
+    assert!(
+        passed,
+        "the dashboard's queries over daprd's series:\n{out}\n{text}"
+    );
 }

@@ -6,7 +6,7 @@
 # Settings, from the environment or .env (the environment wins, as with Compose):
 #   GRAFANA_ADMIN_PASSWORD     Grafana's admin password (generated into .env when unset)
 #   OPENSEARCH_SECURITY        on|off (default off: no login, reachable on 127.0.0.1 only)
-#   OPENSEARCH_ADMIN_PASSWORD  OpenSearch's admin password when security is on (generated)
+#   OPENSEARCH_ADMIN_PASSWORD  OpenSearch's admin password, used when security is on (generated)
 #   OBS_INIT_NO_START=1        prepare everything but do not start the stack
 set -euo pipefail
 
@@ -113,10 +113,6 @@ on)
     env_set OPENSEARCH_DISABLE_SECURITY false
     env_set OPENSEARCH_SCHEME https
     env_set OPENSEARCH_TLS on
-    if [ -z "${OPENSEARCH_ADMIN_PASSWORD:-}" ] && [ -z "$(env_get OPENSEARCH_ADMIN_PASSWORD)" ]; then
-        env_set OPENSEARCH_ADMIN_PASSWORD "$(new_password)"
-        say "OpenSearch: generated an admin password, in .env (OPENSEARCH_ADMIN_PASSWORD)"
-    fi
     ;;
 off)
     env_set OPENSEARCH_DISABLE_SECURITY true
@@ -130,6 +126,13 @@ off)
     ;;
 esac
 env_set OPENSEARCH_SECURITY "$security"
+# Generated whichever the mode: Fluent Bit reads it, and warns at every start of a variable
+# that is unset or empty. Without the security plugin OpenSearch ignores the login; with it,
+# this is the admin password.
+if [ -z "${OPENSEARCH_ADMIN_PASSWORD:-}" ] && [ -z "$(env_get OPENSEARCH_ADMIN_PASSWORD)" ]; then
+    env_set OPENSEARCH_ADMIN_PASSWORD "$(new_password)"
+    say "OpenSearch: generated an admin password, in .env (OPENSEARCH_ADMIN_PASSWORD)"
+fi
 
 # 4. The shared network, which every onboarded project declares external.
 if ! docker network inspect observability-net >/dev/null 2>&1; then

@@ -335,7 +335,7 @@ fn tempo_hop(opts: &VerifyOptions, canary: &otlp::Canary, deadline: Instant) -> 
                 "the collector accepted the span, but Tempo does not have it after {} s",
                 opts.wait.as_secs()
             ),
-            "check the collector's traces pipeline (exporter otlp/tempo to tempo:4317) and \
+            "check the collector's traces pipeline (exporter otlp_grpc/tempo to tempo:4317) and \
              `docker compose logs otel-collector tempo` in the platform's folder"
                 .into(),
         ),

@@ -494,7 +494,7 @@ fn expand(text: &str, env: &[(String, String)]) -> String {
 }
 
 /// `path` resolved against the absolute folder `base`, `/`-separated.
-fn join(base: &str, path: &str) -> String {
+pub fn join(base: &str, path: &str) -> String {
     let mut parts: Vec<&str> = if path.starts_with('/') {
         Vec::new()
     } else {

@@ -144,16 +144,8 @@ pub(super) fn check_sdk_lines(
     compose_path: &Path,
     findings: &mut Vec<Finding>,
 ) -> Result<(), Error> {
-    let Ok(services) = compose::services(doc) else {
-        return Ok(());
-    };
-    let compose_dir = crate::paths::compose_dir(compose_path);
     let mut seen = Vec::new();
-    for name in compose::service_names(services) {
-        let info = compose::service_info(doc, services, &name);
-        let Some(context) = info.build.as_ref().map(|b| compose_dir.join(b)) else {
-            continue;
-        };
+    for (name, info, context) in built_services(doc, compose_path) {
         let Some(python) = crate::interpreter::detect(
             &context,
             info.dockerfile.as_deref(),
@@ -545,16 +537,8 @@ pub(super) fn check_modules_in_images(
     findings: &mut Vec<Finding>,
 ) {
     use crate::plan::python::{Container, Target};
-    let Ok(services) = compose::services(doc) else {
-        return;
-    };
-    let compose_dir = crate::paths::compose_dir(compose_path);
     let mut seen = Vec::new();
-    for name in compose::service_names(services) {
-        let info = compose::service_info(doc, services, &name);
-        let Some(context) = info.build.as_ref().map(|b| compose_dir.join(b)) else {
-            continue;
-        };
+    for (name, info, context) in built_services(doc, compose_path) {
         let dockerfile = info
             .dockerfile
             .clone()
@@ -595,4 +579,23 @@ pub(super) fn check_modules_in_images(
             });
         }
     }
+}
+
+/// The services the compose file builds, with what it says of each and its build context.
+fn built_services(
+    doc: &Document,
+    compose_path: &Path,
+) -> Vec<(String, compose::ServiceInfo, std::path::PathBuf)> {
+    let Ok(services) = compose::services(doc) else {
+        return Vec::new();
+    };
+    let compose_dir = crate::paths::compose_dir(compose_path);
+    compose::service_names(services)
+        .into_iter()
+        .filter_map(|name| {
+            let info = compose::service_info(doc, services, &name);
+            let context = compose_dir.join(info.build.as_ref()?);
+            Some((name, info, context))
+        })
+        .collect()
 }

@@ -350,12 +350,19 @@ pub fn served_file(target: &Target, ctx: &Path) -> Option<(PathBuf, String)> {
         let Some((candidates, roots)) = app_paths(target, &words) else {
             continue;
         };
-        let mut dirs: Vec<String> = roots.iter().map(|r| join_posix(&workdir, r)).collect();
+        let mut dirs: Vec<String> = roots
+            .iter()
+            .map(|r| crate::dockerfile::join(&workdir, r))
+            .collect();
         dirs.push(workdir.clone());
-        dirs.extend(pythonpath.iter().map(|p| join_posix(&workdir, p)));
+        dirs.extend(
+            pythonpath
+                .iter()
+                .map(|p| crate::dockerfile::join(&workdir, p)),
+        );
         for dir in &dirs {
             for rel in &candidates {
-                if let Some(file) = host_path(target, ctx, &join_posix(dir, rel)) {
+                if let Some(file) = host_path(target, ctx, &crate::dockerfile::join(dir, rel)) {
                     return Some((file, command.clone()));
                 }
             }
@@ -480,22 +487,4 @@ fn host_path(target: &Target, ctx: &Path, path: &str) -> Option<PathBuf> {
     let (context, stage) = target.image_stage()?;
     let rel = stage.host_file(path, |p| context.join(p).is_dir())?;
     Some(ctx.join(rel)).filter(|p| p.is_file())
-}
-
-/// `path` resolved against the absolute container folder `base`.
-fn join_posix(base: &str, path: &str) -> String {
-    if path.starts_with('/') {
-        return path.to_string();
-    }
-    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
-    for p in path.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }

@@ -32,12 +32,10 @@ pub fn configure(
     ]);
     let handlers = || NewNode::Map(vec![(HANDLER_KEY.into(), handler.clone())]);
     let handler_config = || NewNode::Map(vec![("handlers".into(), handlers())]);
-    let python_logs = || {
-        NewNode::Map(vec![
-            ("python_log_level".into(), NewNode::str("INFO")),
-            ("dagster_handler_config".into(), handler_config()),
-        ])
-    };
+    // The handler alone, at its own level: `python_log_level` would raise the level of
+    // Dagster's managed loggers too, and DEBUG events would vanish from the run's event log
+    // and console (17 stored events became 16, the console's 17 lines 1).
+    let python_logs = || NewNode::Map(vec![("dagster_handler_config".into(), handler_config())]);
 
     let Some(root) = &doc.root else {
         // Empty or comment-only: the settings are the whole document.
@@ -114,16 +112,6 @@ pub fn configure(
             let Some(_) = logs.entries().filter(|_| !logs.is_flow()) else {
                 return Err(unsupported("python_logs is not a block mapping", k));
             };
-            if logs.get("python_log_level").is_none() {
-                let level = NewNode::str("INFO");
-                editor.insert_entry(
-                    logs,
-                    &path(&["python_logs"]),
-                    "python_log_level",
-                    level,
-                    &lay,
-                );
-            }
             match logs.get_entry("dagster_handler_config") {
                 None => editor.insert_entry(
                     logs,
@@ -466,8 +454,10 @@ mod tests {
             .expect("changed");
         assert_eq!(
             out,
-            "# instance settings\npython_logs:\n  python_log_level: INFO\n  dagster_handler_config:\n    handlers:\n      otel:\n        class: setup_observability.OtelLogHandler\n        level: INFO\n"
+            "# instance settings\npython_logs:\n  dagster_handler_config:\n    handlers:\n      otel:\n        class: setup_observability.OtelLogHandler\n        level: INFO\n"
         );
+        // Dagster's own loggers keep their level: DEBUG events stay in the run's event log.
+        assert!(!out.contains("python_log_level"));
         assert_eq!(configure(&out, CLASS, false), Ok(None));
     }
 

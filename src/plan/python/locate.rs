@@ -392,7 +392,8 @@ fn app_paths(target: &Target, words: &[&str]) -> Option<(Vec<String>, Vec<String
         let mut app = None;
         let mut i = at + 1;
         while i < words.len() {
-            let w = words[i];
+            // A compose command string keeps the shell's quotes (`"web.factory:build()"`).
+            let w = words[i].trim_matches(['"', '\'']);
             if matches!(w, "--chdir" | "--app-dir" | "--root-path") {
                 if w != "--root-path"
                     && let Some(d) = words.get(i + 1)

@@ -283,6 +283,23 @@ pub fn app_file(
     })
 }
 
+/// How `path` names the app `hook`'s framework builds (`api = FastAPI(...)`, `celery =
+/// Celery(...)` in a factory): the variable and the constructor of the first such
+/// assignment, so that a next step pasted as printed names what the file has.
+pub fn app_variable(path: &Path, hook: Hook) -> Option<(String, &'static str)> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines().find_map(|line| {
+        let (name, rest) = line.split_once('=')?;
+        let name = name.trim();
+        let ident = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let constructor = hook
+            .constructors
+            .iter()
+            .find(|c| rest.trim_start().starts_with(&format!("{c}(")))?;
+        ident.then(|| (name.to_string(), *constructor))
+    })
+}
+
 /// The one `.py` file in `dir` that builds `web`'s app at top level (`app = Celery(...)`),
 /// when exactly one does.
 pub fn find_app_module(dir: &Path, web: Hook) -> Option<PathBuf> {

@@ -93,17 +93,18 @@ pub(super) fn plan_module(
             plan.entry_points
                 .extend(entries.iter().map(|e| display(&opts.dir, e)));
         }
+        let default_name = if web.before { "application" } else { "app" };
+        let (name, constructor) = python::app_variable(&entry, web)
+            .unwrap_or_else(|| (default_name.to_string(), web.constructors[0]));
         let (place, call) = if web.before {
             ("before", format!("{}()", web.instrument))
         } else {
-            ("after", format!("{}(app)", web.instrument))
+            ("after", format!("{}({name})", web.instrument))
         };
         let step = format!(
-            "add to {}, {place} `{} = {}(...)`:\n       {import}\n       \
+            "add to {}, {place} `{name} = {constructor}(...)`:\n       {import}\n       \
              {call}\n     (or run again with --edit-entrypoint; it also flushes at shutdown)",
             display(&opts.dir, &entry),
-            if web.before { "application" } else { "app" },
-            web.constructors[0],
         );
         push_step_once(plan, service, step);
     }
@@ -133,7 +134,10 @@ pub(super) fn plan_module(
             unreachable!("an app-module hook")
         };
         let import = python::import_line(module_dir, hook.instrument);
-        let constructor = hook.constructors[0];
+        let (name, constructor) = app_module
+            .as_deref()
+            .and_then(|m| python::app_variable(m, hook))
+            .unwrap_or_else(|| ("app".to_string(), hook.constructors[0]));
         let (module, again) = match &app_module {
             Some(found) => (
                 display(&opts.dir, found),
@@ -147,8 +151,8 @@ pub(super) fn plan_module(
             ),
         };
         let step = format!(
-            "add to {module}, after `app = {constructor}(...)`:\n       {import}\n       \
-             {}(app)\n     ({why}{again})",
+            "add to {module}, after `{name} = {constructor}(...)`:\n       {import}\n       \
+             {}({name})\n     ({why}{again})",
             hook.instrument
         );
         push_step_once(plan, service, step);

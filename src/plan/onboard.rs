@@ -476,22 +476,15 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         (Some(_), Some(Ok(_))) | (None, _) => None,
         (Some((path, _)), _) => Some(vec![compose_path.clone(), path.clone()]),
     };
-    let start = format!(
-        "start the app with its sidecar: {}",
-        start_command(opts, &compose_path, with_files.as_deref(), &services)
-    );
     let mut plan = Plan {
         compose_file: compose_path.clone(),
         services,
         files: Vec::new(),
         notes,
-        next_steps: vec![
-            format!(
-                "make sure the platform network exists on this host: docker network create {}",
-                compose::NETWORK
-            ),
-            start,
-        ],
+        next_steps: vec![format!(
+            "make sure the platform network exists on this host: docker network create {}",
+            compose::NETWORK
+        )],
         conflicts: outcome
             .conflicts
             .into_iter()
@@ -571,7 +564,17 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             }),
         }
     }
-    rebuild_in_start_step(targets, &compose_path, &config_path, &mut plan);
+    // The start step, second after the network's, once it is known whether the images change.
+    let build = rebuilds_images(targets, &compose_path, &config_path, &plan);
+    let start = start_command(
+        opts,
+        &compose_path,
+        with_files.as_deref(),
+        &plan.services,
+        build,
+    );
+    plan.next_steps
+        .insert(1, format!("start the app with its sidecar: {start}"));
     Ok(Built {
         plan,
         changes: outcome.changes,
@@ -579,32 +582,24 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
     })
 }
 
-/// `--build` in the start step when the plan changes what an image is built from (the
-/// module, the dependency lines, an entry point, an instance file in a build context):
-/// without it Compose starts the image it built before, which lacks them (and an app whose
-/// entry point now imports the module fails at import).
-fn rebuild_in_start_step(targets: &[Target], compose_path: &Path, config: &Path, plan: &mut Plan) {
+/// Whether the plan changes what an image is built from (the module, the dependency lines,
+/// an entry point, an instance file in a build context): then the start step rebuilds, since
+/// Compose would otherwise start the image it built before, which lacks them (and an app
+/// whose entry point now imports the module fails at import).
+fn rebuilds_images(targets: &[Target], compose_path: &Path, config: &Path, plan: &Plan) -> bool {
     let deployment_files = [compose_path, config];
     let contexts: Vec<PathBuf> = targets
         .iter()
         .filter_map(|t| t.context.as_deref().map(absolute))
         .collect();
-    let rebuilt = plan.files.iter().any(|f| {
+    plan.files.iter().any(|f| {
         let path = absolute(&f.path);
         matches!(f.status, Status::Create | Status::Update)
             && !deployment_files.iter().any(|d| absolute(d) == path)
             && plan.overlay.as_deref().is_none_or(|o| absolute(o) != path)
             && !path.ends_with(".env")
             && contexts.iter().any(|c| path.starts_with(c))
-    });
-    if rebuilt
-        && let Some(step) = plan
-            .next_steps
-            .iter_mut()
-            .find(|s| s.starts_with("start the app"))
-    {
-        *step = step.replacen(" up -d ", " up -d --build ", 1);
-    }
+    })
 }
 
 /// Adds the answers file to `plan`: the choices, and the record of what the plan does.
@@ -855,13 +850,18 @@ fn start_command(
     compose_path: &Path,
     files: Option<&[PathBuf]>,
     services: &[String],
+    build: bool,
 ) -> String {
     let names: Vec<String> = services
         .iter()
         .flat_map(|s| [s.clone(), compose::sidecar_name(s)])
         .map(|n| shell_word(&n))
         .collect();
-    let up = format!("up -d {}", names.join(" "));
+    let up = format!(
+        "up -d {}{}",
+        if build { "--build " } else { "" },
+        names.join(" ")
+    );
     if let Some(files) = files {
         // The files in order, as Compose merges them, from the project directory.
         let flags: Vec<String> = files

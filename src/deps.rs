@@ -6,15 +6,21 @@ use toml_edit::{Array, DocumentMut, Item, Value};
 use crate::interpreter::Version;
 use crate::yaml::text::Text;
 
-/// A package the module needs, with its minimum version.
+/// A package the module needs, with its minimum version and, where a line must not let
+/// pip take a newer release, the version it stays below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requirement {
     pub name: &'static str,
     pub min: &'static str,
+    pub below: Option<&'static str>,
 }
 
 const fn req(name: &'static str, min: &'static str) -> Requirement {
-    Requirement { name, min }
+    Requirement {
+        name,
+        min,
+        below: None,
+    }
 }
 
 /// The packages for one OpenTelemetry release line, and the oldest Python it installs on.
@@ -64,6 +70,111 @@ pub const LINES: [Line; 3] = [
         contrib: "0.54b0",
     },
 ];
+
+/// The line for a project that keeps protobuf below 5 (MLflow 2.14 and older require it):
+/// opentelemetry-proto 1.27 is the last release on protobuf 4 (1.28 requires protobuf>=5),
+/// and the exporter pins the SDK and the proto package to its own release. The exporter is
+/// capped, or pip would take the newest and report the conflict instead of choosing 1.27.
+pub const PROTOBUF_4: Line = Line {
+    python: Version { major: 3, minor: 8 },
+    newest_sdk: "1.27",
+    sdk: req("opentelemetry-sdk", "1.27.0"),
+    exporter: Requirement {
+        name: "opentelemetry-exporter-otlp-proto-grpc",
+        min: "1.27.0",
+        below: Some("1.28"),
+    },
+    logging: None,
+    contrib: "0.48b0",
+};
+
+/// Every line obs-init may write, to recognise its own lines whichever was chosen.
+pub fn known_lines() -> impl Iterator<Item = &'static Line> {
+    LINES.iter().chain(std::iter::once(&PROTOBUF_4))
+}
+
+/// Where a manifest keeps protobuf below 5, directly or through an MLflow release that
+/// requires it (2.14 and older): the specifier as written and its 1-based line.
+pub fn protobuf_below_5(path: &std::path::Path, content: &str) -> Option<(String, usize)> {
+    let limits = [
+        ("protobuf", Version { major: 5, minor: 0 }),
+        (
+            "mlflow",
+            Version {
+                major: 2,
+                minor: 15,
+            },
+        ),
+        (
+            "mlflow-skinny",
+            Version {
+                major: 2,
+                minor: 15,
+            },
+        ),
+    ];
+    limits.iter().find_map(|(name, limit)| {
+        let (spec, line) = spec_of(path, content, name)?;
+        caps_below(&spec, *limit).then_some((spec, line))
+    })
+}
+
+/// Whether every version a specifier allows is below `limit` (`<5`, `<=4.25`, `==4.25.3`,
+/// `~=4.25`, Poetry's `^4.25`).
+fn caps_below(spec: &str, limit: Version) -> bool {
+    let version = |text: &str| -> Option<(Version, usize)> {
+        let text = text.trim().trim_end_matches(".*");
+        let parts: Vec<&str> = text.split('.').collect();
+        let number = |i: usize| -> Option<u32> {
+            let digits: String = parts
+                .get(i)?
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        };
+        let major = number(0)?;
+        Some((
+            Version {
+                major,
+                minor: number(1).unwrap_or(0),
+            },
+            parts.len(),
+        ))
+    };
+    let next_major = |v: Version| Version {
+        major: v.major + 1,
+        minor: 0,
+    };
+    spec.split(',').any(|clause| {
+        let clause = clause.trim();
+        let clause =
+            clause.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || "-_.[]".contains(c));
+        let clause = clause.trim();
+        let bound = |op: &str| clause.strip_prefix(op).and_then(version);
+        if let Some((v, _)) = bound("<=") {
+            v < limit
+        } else if let Some((v, _)) = bound("<") {
+            v <= limit
+        } else if let Some((v, _)) = bound("==") {
+            v < limit
+        } else if let Some((v, parts)) = bound("~=") {
+            let top = if parts > 2 {
+                Version {
+                    major: v.major,
+                    minor: v.minor + 1,
+                }
+            } else {
+                next_major(v)
+            };
+            top <= limit
+        } else if let Some((v, _)) = bound("^") {
+            v.major > 0 && next_major(v) <= limit
+        } else {
+            false
+        }
+    })
+}
 
 /// The line for a service's Python: the newest when it is not known, `None` when no line
 /// installs there.
@@ -188,7 +299,15 @@ pub const BASE: [Requirement; 3] = [
 
 impl Requirement {
     pub fn spec(&self) -> String {
-        format!("{}>={}", self.name, self.min)
+        format!("{}{}", self.name, self.range())
+    }
+
+    /// The versions asked for: `>=1.45.0`, or `>=1.27.0,<1.28`.
+    pub fn range(&self) -> String {
+        match self.below {
+            Some(below) => format!(">={},<{below}", self.min),
+            None => format!(">={}", self.min),
+        }
     }
 }
 
@@ -257,7 +376,10 @@ pub fn add_to_requirements(content: &str, wanted: &[Requirement]) -> Option<Stri
 /// specifiers after it that are obs-init's, exactly as written. Lines the user changed stay.
 pub fn remove_from_requirements(content: &str) -> String {
     const HEADER: &str = "# Observability (added by obs-init)";
-    let ours: Vec<String> = LINES.iter().flat_map(Line::all).map(|r| r.spec()).collect();
+    let ours: Vec<String> = known_lines()
+        .flat_map(Line::all)
+        .map(|r| r.spec())
+        .collect();
     let lines: Vec<&str> = content.split_inclusive('\n').collect();
     let Some(start) = lines.iter().position(|l| l.trim_end() == HEADER) else {
         return content.to_string();
@@ -307,8 +429,7 @@ pub fn first_manifest<'a>(
 /// Whether `name` is one of the packages obs-init adds (on any line).
 pub fn is_ours(name: &str) -> bool {
     let name = normalize(name);
-    LINES
-        .iter()
+    known_lines()
         .flat_map(Line::all)
         .any(|r| normalize(r.name) == name)
 }
@@ -349,6 +470,13 @@ pub fn lowest_version(
     content: &str,
     name: &str,
 ) -> Option<(Version, usize)> {
+    let (spec, line) = spec_of(path, content, name)?;
+    lower_bound(&spec).map(|v| (v, line))
+}
+
+/// The specifier a manifest gives package `name` (a requirements line, a PEP 621 entry or a
+/// Poetry key's value), with its 1-based line; the first that names it.
+fn spec_of(path: &std::path::Path, content: &str, name: &str) -> Option<(String, usize)> {
     let wanted = normalize(name);
     let toml = path.extension().is_some_and(|e| e == "toml");
     content.lines().enumerate().find_map(|(i, line)| {
@@ -376,7 +504,7 @@ pub fn lowest_version(
         } else {
             return None;
         };
-        lower_bound(&spec).map(|v| (v, i + 1))
+        Some((spec, i + 1))
     })
 }
 
@@ -431,7 +559,7 @@ pub fn add_to_pyproject(
         let mut changed = false;
         for r in wanted {
             if !present.contains(&normalize(r.name)) {
-                poetry.insert(r.name, toml_edit::value(format!(">={}", r.min)));
+                poetry.insert(r.name, toml_edit::value(r.range()));
                 changed = true;
             }
         }
@@ -561,6 +689,50 @@ mod tests {
     }
 
     #[test]
+    fn protobuf_kept_below_5_is_read_from_its_own_pin_and_from_old_mlflow() {
+        let req = std::path::Path::new("requirements.txt");
+        let found = |text: &str| protobuf_below_5(req, text).map(|(spec, _)| spec);
+        for capped in [
+            "protobuf<5",
+            "protobuf<5.0",
+            "protobuf <=4.25.3",
+            "protobuf==4.25.3",
+            "protobuf==3.*",
+            "protobuf~=4.21",
+            "protobuf>=3.20,<5",
+            "mlflow==2.14.3",
+            "mlflow-skinny<2.15",
+            "MLflow~=2.9.0",
+            "protobuf~=4.21.0,!=4.21.3",
+        ] {
+            assert_eq!(
+                found(&format!("flask\n{capped}\n")),
+                Some(capped.to_string())
+            );
+        }
+        for open in [
+            "protobuf",
+            "protobuf>=4",
+            "protobuf<6",
+            "protobuf!=4.21.3",
+            "mlflow==2.15.0",
+            "mlflow~=2.9",
+            "mlflow>=2.0",
+        ] {
+            assert_eq!(found(&format!("{open}\n")), None, "{open}");
+        }
+        let poetry = "[tool.poetry.dependencies]\nprotobuf = \"^4.25\"\n";
+        assert_eq!(
+            protobuf_below_5(std::path::Path::new("pyproject.toml"), poetry),
+            Some(("^4.25".to_string(), 2))
+        );
+        assert_eq!(
+            PROTOBUF_4.exporter.spec(),
+            "opentelemetry-exporter-otlp-proto-grpc>=1.27.0,<1.28"
+        );
+    }
+
+    #[test]
     fn names_are_compared_after_pep_503_normalisation() {
         assert_eq!(normalize("OpenTelemetry_SDK"), "opentelemetry-sdk");
         assert_eq!(normalize("a.-_b"), "a-b");
@@ -595,7 +767,7 @@ mod tests {
     #[test]
     fn removing_the_block_restores_the_requirements() {
         for before in ["fastapi\n", "fastapi", "a\r\nb\r\n", ""] {
-            for line in &LINES {
+            for line in known_lines() {
                 let wanted = [
                     line.base().as_slice(),
                     &[line.instrumentation("opentelemetry-instrumentation-fastapi")],

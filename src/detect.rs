@@ -64,12 +64,31 @@ pub fn detect(
                 .map(|c| (c.as_str(), format!("its command runs `{c}`"))),
         );
     for (text, why) in said {
-        if let Some(framework) = frameworks::launched_by(text) {
+        if let Some(framework) = frameworks::launched_by(text, context) {
             d.add(framework, || why);
         }
     }
+    // A worker its command launches (`celery -A app worker`) serves no web app, whatever
+    // web framework its shared build context imports: those found only in the code are not
+    // what this container runs.
+    let launched = d.found.len();
+    let worker = d
+        .found
+        .iter()
+        .any(|(f, _)| frameworks::app_module_hook(&[*f]).is_some())
+        && !d
+            .found
+            .iter()
+            .any(|(f, _)| frameworks::web_app(&[*f]).is_some());
     if let Some(context) = context {
         scan(context, root, &mut d);
+    }
+    if worker {
+        let mut index = 0;
+        d.found.retain(|(f, _)| {
+            index += 1;
+            index <= launched || frameworks::web_app(&[*f]).is_none()
+        });
     }
     d
 }

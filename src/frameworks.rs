@@ -4,6 +4,7 @@
 //! (the row's [`Hook::instrument`]) and its cases.
 
 use std::fmt;
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Framework {
@@ -24,6 +25,13 @@ pub enum Launcher {
     Word(&'static str),
     /// Anywhere in the text (`dagster-webserver`, `uvicorn main:app`).
     Within(&'static str),
+    /// A script of the project named anywhere in the text, when the script in the build
+    /// context mentions `says` (Django's `manage.py`, not Flask-Script's of the same name);
+    /// a script not found there counts.
+    Script {
+        file: &'static str,
+        says: &'static str,
+    },
 }
 
 /// Where the app a framework builds is instrumented.
@@ -102,6 +110,9 @@ pub struct Row {
     /// It exports its own traces over OTLP when told where (MLflow): it gets the exporter
     /// package even where no module is written.
     pub exports_itself: bool,
+    /// Programs of the framework that run none of the app's code (a monitoring UI), each
+    /// with what it is: a service running one gets no module, and `--yes` leaves it out.
+    pub tools: &'static [(&'static str, &'static str)],
 }
 
 const NONE: Row = Row {
@@ -118,6 +129,7 @@ const NONE: Row = Row {
     code_location: false,
     reloader: None,
     exports_itself: false,
+    tools: &[],
 };
 
 /// Every framework, in the order prompts, help and the answers file list them.
@@ -162,7 +174,13 @@ pub const ROWS: [Row; 7] = [
         name: "django",
         help: "Django: instrument the project (server spans that continue Dapr's traces)",
         packages: &["django"],
-        launchers: &[Launcher::Within("manage.py"), Launcher::Within("django")],
+        launchers: &[
+            Launcher::Script {
+                file: "manage.py",
+                says: "django",
+            },
+            Launcher::Within("django"),
+        ],
         launcher_rank: 5,
         env: &["DJANGO_SETTINGS_MODULE"],
         // Django's instrumentation traces ASGI requests only with the ASGI one installed
@@ -197,6 +215,11 @@ pub const ROWS: [Row; 7] = [
         packages: &["celery"],
         launchers: &[Launcher::Word("celery")],
         launcher_rank: 2,
+        // Tornado serving the broker's state: no task or app code of the project runs there.
+        tools: &[(
+            "flower",
+            "Flower, Celery's monitoring UI, which runs none of the app's code",
+        )],
         instrumentation: &["opentelemetry-instrumentation-celery"],
         hook: Some(Hook {
             constructors: &["Celery"],
@@ -350,8 +373,9 @@ pub fn hook_files(
 }
 
 /// The framework a launcher in `text` (an image name, a command line) names, if any: the
-/// lowest-ranked row any of whose launchers `text` holds.
-pub fn launched_by(text: &str) -> Option<Framework> {
+/// lowest-ranked row any of whose launchers `text` holds. `context`: the build context the
+/// scripts a command runs are looked for in.
+pub fn launched_by(text: &str, context: Option<&Path>) -> Option<Framework> {
     let t = text.to_ascii_lowercase();
     let mut by_rank: Vec<&Row> = ROWS.iter().filter(|r| !r.launchers.is_empty()).collect();
     by_rank.sort_by_key(|r| r.launcher_rank);
@@ -361,9 +385,45 @@ pub fn launched_by(text: &str) -> Option<Framework> {
             r.launchers.iter().any(|l| match l {
                 Launcher::Word(w) => t.split_whitespace().any(|x| x == *w),
                 Launcher::Within(s) => t.contains(s),
+                Launcher::Script { file, says } => {
+                    t.contains(file) && context.is_none_or(|c| script_says(c, file, says))
+                }
             })
         })
         .map(|r| r.framework)
+}
+
+/// Whether the script `file` of the build context (at its top or one folder down) mentions
+/// `says`; a script not found there is taken at its word.
+fn script_says(context: &Path, file: &str, says: &str) -> bool {
+    let below = std::fs::read_dir(context)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join(file));
+    let found: Vec<String> = std::iter::once(context.join(file))
+        .chain(below)
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    found.is_empty()
+        || found
+            .iter()
+            .any(|text| text.to_ascii_lowercase().contains(says))
+}
+
+/// What the framework tool `text` (an image name, a command line) runs, if it runs one: a
+/// word of the command (`celery -A app flower`), or the image's name (`mher/flower:2.0`).
+pub fn tool_run(text: &str) -> Option<&'static str> {
+    let t = text.to_ascii_lowercase();
+    let names = t.split_whitespace().map(|w| {
+        let last = w.rsplit('/').next().unwrap_or(w);
+        last.split(':').next().unwrap_or(last).to_string()
+    });
+    let names: Vec<String> = names.collect();
+    ROWS.iter()
+        .flat_map(|r| r.tools.iter())
+        .find(|(word, _)| names.iter().any(|n| n == word))
+        .map(|(_, what)| *what)
 }
 
 /// The framework whose launcher reads the variable `key`, if any.
@@ -389,14 +449,17 @@ mod tests {
     #[test]
     fn a_command_naming_two_launchers_is_the_lower_ranked_ones() {
         assert_eq!(
-            launched_by("dagster api grpc -m mlflow_jobs"),
+            launched_by("dagster api grpc -m mlflow_jobs", None),
             Some(Framework::Dagster)
         );
         assert_eq!(
-            launched_by("celery -A tasks worker"),
+            launched_by("celery -A tasks worker", None),
             Some(Framework::Celery)
         );
-        assert_eq!(launched_by("celeryd"), None);
-        assert_eq!(launched_by("uvicorn main:app"), Some(Framework::FastApi));
+        assert_eq!(launched_by("celeryd", None), None);
+        assert_eq!(
+            launched_by("uvicorn main:app", None),
+            Some(Framework::FastApi)
+        );
     }
 }

@@ -187,6 +187,36 @@ pub fn import_line(module_dir: &Path, names: &str) -> String {
     }
 }
 
+/// The first line of `source` that imports the module (`import setup_observability`,
+/// `from .setup_observability import ...`, `from pkg.setup_observability import ...`, `from .
+/// import setup_observability`), 1-based; a comment or a string naming it does not count.
+pub fn imports_module(source: &str) -> Option<usize> {
+    let stem = MODULE_FILE.trim_end_matches(".py");
+    let names_it = |path: &str| path.trim_start_matches('.').rsplit('.').next() == Some(stem);
+    source
+        .lines()
+        .position(|line| {
+            let code = line.split('#').next().unwrap_or("").trim();
+            if let Some(rest) = code.strip_prefix("import ") {
+                rest.split(',')
+                    .any(|m| names_it(m.split_whitespace().next().unwrap_or("")))
+            } else if let Some(rest) = code.strip_prefix("from ") {
+                let Some((from, names)) = rest.split_once(" import ") else {
+                    return false;
+                };
+                names_it(from.trim())
+                    || (from.trim().chars().all(|c| c == '.')
+                        && names.split(',').any(|n| {
+                            n.trim().trim_matches(['(', ')']).split_whitespace().next()
+                                == Some(stem)
+                        }))
+            } else {
+                false
+            }
+        })
+        .map(|i| i + 1)
+}
+
 /// The module's dotted import path: its folder's packages (folders with `__init__.py`),
 /// outermost first, then `setup_observability`.
 pub fn dotted_module(module_path: &Path) -> String {
@@ -298,6 +328,60 @@ pub fn app_variable(path: &Path, hook: Hook) -> Option<(String, &'static str)> {
             .find(|c| rest.trim_start().starts_with(&format!("{c}(")))?;
         ident.then(|| (name.to_string(), *constructor))
     })
+}
+
+/// The `.py` files that build `web`'s app (`app = Flask(__name__)`, at top level or in a
+/// factory), the shallowest level that has any (up to three folders down, tests and vendored
+/// folders skipped): where an app served through a launcher script (`python manage.py run`
+/// with Flask's `FlaskGroup`) or a factory is built, when no file has an entry point's name.
+pub fn find_app_builder(dir: &Path, web: Hook) -> Entry {
+    let mut entry = Entry::None;
+    walk_levels(dir, |files| {
+        let mut found: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "py"))
+            .filter(|p| fs::read_to_string(p).is_ok_and(|text| builds_app(&text, web)))
+            .collect();
+        entry = match found.len() {
+            0 => return false,
+            1 => Entry::Found(found.remove(0)),
+            _ => Entry::Ambiguous(found),
+        };
+        true
+    });
+    entry
+}
+
+/// Whether a line of `text` assigns `web`'s constructor call (`app = Flask(`), at any
+/// indentation.
+fn builds_app(text: &str, web: Hook) -> bool {
+    text.lines().any(|l| {
+        l.split_once('=').is_some_and(|(name, rest)| {
+            let name = name.trim();
+            !name.is_empty()
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && web
+                    .constructors
+                    .iter()
+                    .any(|c| rest.trim_start().starts_with(&format!("{c}(")))
+        })
+    })
+}
+
+/// The one `.py` file in `dir` itself that builds `web`'s app, at top level or in a factory.
+pub fn find_app_module_any(dir: &Path, web: Hook) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .filter(|p| fs::read_to_string(p).is_ok_and(|text| builds_app(&text, web)))
+        .collect();
+    found.sort();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
 }
 
 /// The one `.py` file in `dir` that builds `web`'s app at top level (`app = Celery(...)`),
@@ -496,6 +580,33 @@ pub fn edit_entry(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_import_of_the_module_is_told_from_a_mention() {
+        use super::imports_module;
+        for imports in [
+            "import setup_observability\n",
+            "from setup_observability import instrument_flask\n",
+            "x = 1\nfrom .setup_observability import (instrument_celery)\n",
+            "from shop.setup_observability import setup_observability as s\n",
+            "from . import setup_observability\n",
+            "import os, setup_observability\n",
+        ] {
+            assert!(imports_module(imports).is_some(), "{imports}");
+        }
+        assert_eq!(
+            imports_module("app = 1\n    import setup_observability\n"),
+            Some(2)
+        );
+        for mention in [
+            "# from setup_observability import instrument_flask\n",
+            "\"\"\"Call setup_observability() first.\"\"\"\n",
+            "import setup_observability_old\n",
+            "from setup_observabilityx import y\n",
+        ] {
+            assert_eq!(imports_module(mention), None, "{mention}");
+        }
+    }
+
     use super::*;
     use crate::frameworks::Framework;
 

@@ -64,6 +64,7 @@ from collections.abc import AsyncIterator, Callable
 from types import FrameType
 from typing import Any, Union
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider, set_logger_provider
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -558,6 +559,7 @@ def instrument_flask(app: Any) -> None:
     setup_observability()
     if not getattr(app, "_is_instrumented_by_opentelemetry", False):
         _instrumentor("flask", "FlaskInstrumentor").instrument_app(app)
+        app.wsgi_app = _trace_until_close(app.wsgi_app, _FLASK_SPAN)
 
 
 def instrument_django() -> None:
@@ -572,7 +574,75 @@ def instrument_django() -> None:
     setup_observability()
     instrumentor = _instrumentor("django", "DjangoInstrumentor")()
     if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument()
+        instrumentor.instrument(response_hook=_remember_django_span)
+        handler = importlib.import_module("django.core.handlers.wsgi").WSGIHandler
+        handler.__call__ = _trace_until_close(
+            handler.__call__, _REQUEST_SPAN, bound=True
+        )
+
+
+# Where the request's span is found once the app has returned: Flask's instrumentation
+# leaves it in the WSGI environ; Django's removes its own, so its response hook puts it
+# under this key (a Django request's META is the environ).
+_FLASK_SPAN = "opentelemetry-flask.span_key"
+_REQUEST_SPAN = "setup_observability.request_span"
+
+
+def _remember_django_span(span: Any, request: Any, _response: Any) -> None:
+    request.META[_REQUEST_SPAN] = span
+
+
+class _UntilClose:
+    """A WSGI response that keeps the request's span current until the server closes it.
+
+    Servers log the access line (gunicorn's ``gunicorn.access``, runserver's
+    ``django.server``) after the app has returned and before they close the response:
+    with the span still current, that record carries the request's trace id, so every
+    request has a log linked to its trace even where the app logs nothing.
+    """
+
+    def __init__(self, response: Any, token: Any) -> None:
+        self._response = response
+        self._token = token
+
+    def __iter__(self) -> Any:
+        return iter(self._response)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._response, "close", None)
+            if close is not None:
+                close()
+        finally:
+            with contextlib.suppress(Exception):
+                otel_context.detach(self._token)
+
+
+def _trace_until_close(call: Any, key: str, bound: bool = False) -> Any:
+    """``call`` (a WSGI app, or a handler class's unbound ``__call__`` when ``bound``),
+    its response wrapped in :class:`_UntilClose` where the request had a span."""
+
+    def keep(environ: dict[str, Any], response: Any) -> Any:
+        span = environ.get(key)
+        wrapper = environ.get("wsgi.file_wrapper")
+        # The server recognises a file it sends with sendfile by its type: left alone.
+        sendfile = isinstance(wrapper, type) and isinstance(response, wrapper)
+        if span is None or sendfile:
+            return response
+        token = otel_context.attach(trace.set_span_in_context(span))
+        return _UntilClose(response, token)
+
+    if bound:
+
+        def method(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+            return keep(environ, call(self, environ, start_response))
+
+        return method
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        return keep(environ, call(environ, start_response))
+
+    return app
 
 
 def instrument_celery(app: Any = None) -> None:

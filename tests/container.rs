@@ -342,6 +342,16 @@ fn a_uv_project_served_by_fastapi_run_on_a_package_path_matches_the_table() {
 }
 
 #[test]
+fn a_flask_app_served_through_a_manage_py_launcher_matches_the_table() {
+    pattern_matches_the_table("flask-launcher-script");
+}
+
+#[test]
+fn django_on_runserver_whose_views_log_nothing_matches_the_table() {
+    pattern_matches_the_table("django-runserver-quiet");
+}
+
+#[test]
 fn a_poetry_project_installed_with_poetry_install_matches_the_table() {
     pattern_matches_the_table("poetry-flask");
 }
@@ -440,6 +450,39 @@ fn call_the_setup_in_the_job(p: &Path) {
 #[test]
 fn a_job_arrives_once_the_call_is_added_and_the_image_copies_the_module() {
     let (verdict, printed) = judged_after("oneshot-job", "backfill", call_the_setup_in_the_job);
+    assert_eq!(verdict, "ARRIVED", "{printed}");
+}
+
+#[test]
+fn mlflow_2_kept_on_protobuf_4_arrives_once_the_script_calls_the_setup() {
+    // The lines obs-init wrote resolve beside `protobuf<5` (OpenTelemetry 1.27): the image
+    // builds, MLflow 2.x runs on the old SDK, and with the module copied and called as the
+    // next step says, the job's spans and records arrive.
+    let (verdict, printed) = judged_after("mlflow2-protobuf", "evaluate", |p| {
+        let requirements = std::fs::read_to_string(p.join("requirements.txt")).expect("read");
+        assert!(
+            requirements.contains("opentelemetry-exporter-otlp-proto-grpc>=1.27.0,<1.28"),
+            "{requirements}"
+        );
+        replace_in(
+            p,
+            "Dockerfile",
+            "COPY mlflow_tracking.py .\n",
+            "COPY mlflow_tracking.py setup_observability.py ./\n",
+        );
+        replace_in(
+            p,
+            "mlflow_tracking.py",
+            "import mlflow\n",
+            "import mlflow\n\nfrom setup_observability import setup_observability\n",
+        );
+        replace_in(
+            p,
+            "mlflow_tracking.py",
+            "def main() -> None:\n",
+            "def main() -> None:\n    setup_observability()\n",
+        );
+    });
     assert_eq!(verdict, "ARRIVED", "{printed}");
 }
 

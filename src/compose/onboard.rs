@@ -753,15 +753,15 @@ fn label_plan<'d>(
         None
     };
     let Some((key, labels)) = node.get_entry("labels") else {
-        if inherit::only_merged(doc, node, "labels") {
-            return skip("the service's labels come through a merge key".into());
-        }
         let inherited = inherit::layers(doc, node, bases, "labels")
             .into_iter()
             .any(|l| label_names(l).iter().any(|n| n == METRICS_LABEL));
         if inherited {
-            // Its base carries the label already, and `extends` passes it on.
+            // A merge key or its base carries the label already, and passes it on.
             return None;
+        }
+        if inherit::only_merged(doc, node, "labels") {
+            return skip("the service's labels come through a merge key".into());
         }
         return Some(CollectionPlan::Absent);
     };

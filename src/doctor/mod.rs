@@ -3,6 +3,7 @@
 //! there is one, and the fix. A part per kind of file: compose, Kubernetes manifests, and the
 //! project's own (the Dapr configuration, modules, Dagster, locks).
 
+mod arrival;
 mod compose;
 mod finding;
 mod kubernetes;
@@ -42,6 +43,7 @@ pub fn diagnose(
     };
     let shown = display(dir, &compose_path);
     let content = read_text(&compose_path)?;
+    let mut manifests = Vec::new();
     match crate::compose::parse(&content) {
         Err(e) => findings.push(finding::from_error(&shown, &e)),
         Ok((_, doc)) => {
@@ -54,7 +56,15 @@ pub fn diagnose(
                 &mut collector,
             );
             compose::check_sdk_lines(dir, &doc, &compose_path, &mut findings)?;
-            compose::check_modules_in_images(dir, &doc, &compose_path, &mut findings);
+            // Onboarded by obs-init: its own plan says what is still missing (a COPY line
+            // among it); else the images are judged from the modules found.
+            match arrival::findings(dir, file, &compose_path) {
+                Some((missing, lacking)) => {
+                    findings.extend(missing);
+                    manifests = lacking;
+                }
+                None => compose::check_modules_in_images(dir, &doc, &compose_path, &mut findings),
+            }
         }
     }
     // An overlay obs-init wrote holds the sidecars and the apps' additions: it is checked
@@ -74,5 +84,11 @@ pub fn diagnose(
             ),
         }
     }
-    project::project(dir, opts, findings, collector)
+    let mut findings = project::project(dir, opts, findings, collector)?;
+    for lacking in manifests {
+        if !findings.iter().any(|f| f.message.contains(&lacking.file)) {
+            findings.push(lacking);
+        }
+    }
+    Ok(findings)
 }

@@ -150,6 +150,21 @@ pub struct Plan {
     /// The entry points `--edit-entrypoint` would insert the setup lines into (shown
     /// paths): the plan gives them as next steps instead.
     pub entry_points: Vec<String>,
+    /// What keeps an onboarded service's telemetry from arriving once the plan is written,
+    /// beside its `action:` notes: code that does not yet import the module.
+    pub waiting: Vec<Waiting>,
+}
+
+/// Something a service lacks for its telemetry to arrive, with where and the fix: `--check`
+/// and `doctor` fail on it until it is done.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Waiting {
+    pub service: Option<String>,
+    /// The file it is in (as shown), and the line where there is one.
+    pub file: String,
+    pub line: Option<usize>,
+    pub what: String,
+    pub fix: String,
 }
 
 pub use crate::conflict::FileConflict;
@@ -169,7 +184,29 @@ impl Plan {
             relocks: Vec::new(),
             overlay: None,
             entry_points: Vec::new(),
+            waiting: Vec::new(),
         }
+    }
+
+    /// Everything that keeps telemetry from arriving once this plan is written: the code
+    /// that does not import the module yet, and every `action:` note (each says what to do).
+    pub fn unfinished(&self) -> Vec<Waiting> {
+        let shown = self.files.first().map_or_else(
+            || display(Path::new("."), &self.compose_file),
+            |f| f.display.clone(),
+        );
+        let actions = self
+            .notes
+            .iter()
+            .filter(|n| n.kind == crate::compose::NoteKind::Action)
+            .map(|n| Waiting {
+                service: n.service.clone(),
+                file: shown.clone(),
+                line: None,
+                what: n.message.clone(),
+                fix: "do as it says, then run obs-init again".into(),
+            });
+        self.waiting.iter().cloned().chain(actions).collect()
     }
 
     /// The plan with obs-init's values written over every conflict: the user's (or

@@ -368,6 +368,20 @@ fn detect_service(
         );
         return (detect::Detection::default(), Some(why));
     }
+    // A framework's own tool (Celery's Flower) runs none of the project's code, whatever
+    // its build context holds.
+    let tool = info
+        .commands
+        .iter()
+        .map(String::as_str)
+        .chain(info.image.as_deref())
+        .find_map(frameworks::tool_run);
+    if let Some(what) = tool {
+        return (
+            detect::Detection::default(),
+            Some(format!("it runs {what}")),
+        );
+    }
     let found = detect::detect(
         info.image.as_deref(),
         &info.commands,
@@ -503,6 +517,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         relocks: Vec::new(),
         overlay: ctx.overlay.clone(),
         entry_points: Vec::new(),
+        waiting: Vec::new(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),

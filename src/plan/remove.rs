@@ -61,6 +61,7 @@ pub fn plan_compose_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         relocks: Vec::new(),
         overlay: None,
         entry_points: Vec::new(),
+        waiting: Vec::new(),
     };
     plan.push(FileChange {
         display: crate::paths::display(&req.dir, &compose_path),
@@ -295,6 +296,7 @@ fn plan_recorded(
         relocks: Vec::new(),
         overlay: None,
         entry_points: Vec::new(),
+        waiting: Vec::new(),
     };
     plan.own.push(answers_path.to_path_buf());
     plan.push(FileChange {

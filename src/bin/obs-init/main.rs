@@ -599,13 +599,27 @@ fn check_never_onboarded(format: Format, candidates: &[String]) -> ExitCode {
 /// `--check`'s report and exit code: 3 when onboarding is missing or has drifted.
 fn check(plan: &Plan, format: Format, command: &str) -> ExitCode {
     let drifted = drifted(plan);
+    // Files as obs-init would write them are not enough: what the plan itself says is still
+    // to be done (an import, a COPY line) keeps telemetry from arriving.
+    let not_arriving = if drifted {
+        Vec::new()
+    } else {
+        plan.unfinished()
+    };
+    let ok = !drifted && not_arriving.is_empty();
     if format == Format::Json {
-        let out = report::json_plan(plan, "check", Some(!drifted));
+        let out = report::json_plan_waiting(plan, "check", Some(ok), Some(&not_arriving));
         let _ = writeln!(anstream::stdout(), "{out}");
     } else {
-        let _ = report::check(&mut anstream::stderr(), plan, drifted, command);
+        let _ = report::check(
+            &mut anstream::stderr(),
+            plan,
+            drifted,
+            &not_arriving,
+            command,
+        );
     }
-    ExitCode::from(if drifted { EXIT_CHECK_FAILED } else { 0 })
+    ExitCode::from(if ok { 0 } else { EXIT_CHECK_FAILED })
 }
 
 /// Whether `--check` fails: a file obs-init would still change, a value that differs, or a

@@ -101,11 +101,43 @@ pub fn conflict(err: &mut dyn Write, c: &FileConflict) -> io::Result<()> {
 
 /// `--check`'s report: what is missing or differs, or that all is up to date; `command` is
 /// what fixes it (`obs-init`, `obs-init kubernetes`).
-pub fn check(err: &mut dyn Write, plan: &Plan, drifted: bool, command: &str) -> io::Result<()> {
-    if !drifted {
+pub fn check(
+    err: &mut dyn Write,
+    plan: &Plan,
+    drifted: bool,
+    not_arriving: &[obs_init::plan::Waiting],
+    command: &str,
+) -> io::Result<()> {
+    if !drifted && not_arriving.is_empty() {
         return writeln!(
             err,
             "Up to date: {} onboarded as obs-init would do it",
+            plan.services.join(", ")
+        );
+    }
+    if !drifted {
+        for w in not_arriving {
+            let who = w
+                .service
+                .as_deref()
+                .map(|s| format!("{s}: "))
+                .unwrap_or_default();
+            writeln!(
+                err,
+                "{ERROR}not arriving{ERROR:#}{BOLD}: {who}{}{BOLD:#}",
+                w.what
+            )?;
+            let at = match w.line {
+                Some(line) => format!("{}:{line}", w.file),
+                None => w.file.clone(),
+            };
+            writeln!(err, "  {CYAN}-->{CYAN:#} {at}")?;
+            writeln!(err, "{BOLD}help{BOLD:#}: {}", w.fix)?;
+        }
+        return writeln!(
+            err,
+            "{} onboarded as obs-init would do it, but telemetry cannot arrive until the above \
+             is done",
             plan.services.join(", ")
         );
     }
@@ -151,6 +183,9 @@ struct PlanJson<'a> {
     locks: &'a [Relock],
     #[serde(skip_serializing_if = "Option::is_none")]
     up_to_date: Option<bool>,
+    /// `--check`: what keeps telemetry from arriving although the files are up to date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_arriving: Option<&'a [obs_init::plan::Waiting]>,
 }
 
 #[derive(serde::Serialize)]
@@ -161,6 +196,16 @@ struct FileJson<'a> {
 }
 
 pub fn json_plan(plan: &Plan, mode: &str, up_to_date: Option<bool>) -> Value {
+    json_plan_waiting(plan, mode, up_to_date, None)
+}
+
+/// [`json_plan`] with what `--check` found keeping telemetry from arriving.
+pub fn json_plan_waiting(
+    plan: &Plan,
+    mode: &str,
+    up_to_date: Option<bool>,
+    not_arriving: Option<&[obs_init::plan::Waiting]>,
+) -> Value {
     let doc = PlanJson {
         ok: true,
         mode,
@@ -179,6 +224,7 @@ pub fn json_plan(plan: &Plan, mode: &str, up_to_date: Option<bool>) -> Value {
         next_steps: &plan.next_steps,
         locks: &plan.relocks,
         up_to_date,
+        not_arriving,
     };
     serde_json::to_value(doc).unwrap_or(Value::Null)
 }

@@ -55,7 +55,12 @@ pub(super) fn plan_deps(
     };
     // What the image installs decides: a file found by name that no RUN line installs never
     // reaches the container.
-    let deps_file = match image_installs(target) {
+    let installs = image_installs(target);
+    let installed: Vec<PathBuf> = match &installs {
+        Installed::Files(files) => files.clone(),
+        _ => Vec::new(),
+    };
+    let deps_file = match installs {
         Installed::Files(files) => {
             let chosen = files[0].clone();
             if by_name
@@ -163,6 +168,7 @@ pub(super) fn plan_deps(
         }
         None => wanted.to_vec(),
     };
+    let wanted = keep_protobuf_4(opts, target, &manifest, &installed, wanted, plan)?;
     let change = deps_change(opts, &manifest, &wanted)?;
     let names: Vec<String> = wanted.iter().map(|r| r.name.to_string()).collect();
     plan.push_relocks(crate::lock::needed(
@@ -172,6 +178,43 @@ pub(super) fn plan_deps(
     ));
     plan.push(change);
     Ok(())
+}
+
+/// The packages on the protobuf-4 line where the manifest, or another file the image
+/// installs, keeps protobuf below 5: the newest lines need protobuf 5 and pip would refuse
+/// the whole file (`ResolutionImpossible`), so the image would no longer build.
+fn keep_protobuf_4(
+    opts: &PythonOptions,
+    target: &Target,
+    manifest: &Path,
+    installed: &[PathBuf],
+    wanted: Vec<Requirement>,
+    plan: &mut Plan,
+) -> Result<Vec<Requirement>, Error> {
+    let line = &deps::PROTOBUF_4;
+    let mut files = vec![manifest.to_path_buf()];
+    files.extend(installed.iter().filter(|f| **f != manifest).cloned());
+    for file in files {
+        let Some((spec, at)) = deps::protobuf_below_5(&file, &read_text(&file)?) else {
+            continue;
+        };
+        plan.notes.push(Note {
+            service: Some(target.service.clone()),
+            message: format!(
+                "{}:{at} keeps protobuf below 5 (`{spec}`): the packages added are \
+                 OpenTelemetry {}, the last release on protobuf 4 (the module uses the SDK's \
+                 own log handler there)",
+                display(&opts.dir, &file),
+                line.newest_sdk
+            ),
+            kind: NoteKind::Decided,
+        });
+        return Ok(wanted
+            .iter()
+            .filter_map(|r| line.same_package(r.name))
+            .collect());
+    }
+    Ok(wanted)
 }
 
 /// What the target's image installs with pip, as far as its Dockerfile says.

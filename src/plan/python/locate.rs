@@ -170,6 +170,22 @@ pub(super) fn locate_module(
                 );
                 None
             }
+            // No entry point by name: the one file that builds the web app (a factory, an
+            // app a launcher script imports).
+            Entry::None
+                if let Some(web) = frameworks::web_app(&target.frameworks)
+                    && let Entry::Found(builder) = python::find_app_builder(ctx, web) =>
+            {
+                note(
+                    NoteKind::Decided,
+                    format!(
+                        "{} builds the app (`{}(...)`): the module goes beside it",
+                        display(&opts.dir, &builder),
+                        web.constructors[0]
+                    ),
+                );
+                Some(builder.with_file_name(python::MODULE_FILE))
+            }
             Entry::None => {
                 note(
                     NoteKind::Action,
@@ -188,7 +204,7 @@ pub(super) fn locate_module(
 /// The script the container runs with `python [flags] SCRIPT.py` (its command, else its
 /// image's), found in the build context through the image's WORKDIR and COPY lines, with
 /// the command that runs it.
-fn script_run(target: &Target, ctx: &Path) -> Option<(PathBuf, String)> {
+pub(super) fn script_run(target: &Target, ctx: &Path) -> Option<(PathBuf, String)> {
     let stage = target.image.as_ref().map(|(_, s)| s);
     for command in target.run_commands() {
         let words: Vec<&str> = command.split_whitespace().collect();

@@ -72,12 +72,21 @@ pub(super) fn plan_module(
         .and_then(|ctx| super::locate::served_file(target, ctx))
         .map(|(file, _)| file)
         .filter(|f| f.parent() == Some(module_dir));
+    // Else the one file beside the module that builds the app (`create_app()` in a
+    // package's __init__.py).
+    let builder = || match web.map(|w| python::find_app_module_any(module_dir, w)) {
+        Some(Some(found)) => vec![found],
+        _ => Vec::new(),
+    };
     let entries: Vec<PathBuf> = if every {
         entries.collect()
     } else if let Some(served) = served {
         vec![served]
     } else {
-        entries.next().into_iter().collect()
+        match entries.next() {
+            Some(first) => vec![first],
+            None => builder(),
+        }
     };
     let entry = entries
         .first()
@@ -107,6 +116,18 @@ pub(super) fn plan_module(
             display(&opts.dir, &entry),
         );
         push_step_once(plan, service, step);
+        // Every entry point the server may load must call it (Django's wsgi.py and asgi.py).
+        let missing: Vec<&PathBuf> = entries.iter().filter(|e| !imports_module(e)).collect();
+        if entries.is_empty() || !missing.is_empty() {
+            let file = missing.first().map_or(&entry, |m| *m);
+            wait_for_import(
+                opts,
+                plan,
+                service,
+                file,
+                format!("`{import}` and `{call}`"),
+            );
+        }
     }
     let app_hook = frameworks::app_module_hook(&target.frameworks);
     // The module that builds the app at top level, else the one the launcher names (`celery
@@ -156,13 +177,81 @@ pub(super) fn plan_module(
             hook.instrument
         );
         push_step_once(plan, service, step);
+        if !app_module.as_deref().is_some_and(imports_module) {
+            let file = app_module
+                .clone()
+                .unwrap_or_else(|| module_dir.to_path_buf());
+            let call = format!("`{import}` and `{}({name})`", hook.instrument);
+            wait_for_import(opts, plan, service, &file, call);
+        }
     } else if web.is_none() && !frameworks::any(&target.frameworks, |r| r.code_location) {
         plan.next_steps.push(format!(
             "{service}: call setup_observability() at start-up, next to {}: {import}",
             display(&opts.dir, module_dir)
         ));
+        // The script the container runs, else any file beside the module, may call it.
+        let script = target
+            .context
+            .as_deref()
+            .and_then(|ctx| super::locate::script_run(target, ctx))
+            .map(|(file, _)| file)
+            .filter(|f| f.parent() == Some(module_dir));
+        let calls = match &script {
+            Some(script) => imports_module(script),
+            None => std::fs::read_dir(module_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "py"))
+                .any(|p| imports_module(&p)),
+        };
+        if !calls {
+            let file = script.unwrap_or_else(|| module_dir.to_path_buf());
+            let shown = display(&opts.dir, &file);
+            plan.waiting.push(crate::plan::Waiting {
+                service: Some(service.to_string()),
+                file: shown.clone(),
+                line: None,
+                what: format!(
+                    "{shown} does not import setup_observability: the records the service \
+                     logs, and any span it starts, do not arrive"
+                ),
+                fix: format!("add `{import}` and call `setup_observability()` at start-up"),
+            });
+        }
     }
     Ok(())
+}
+
+/// Whether the file imports the module (an unreadable file does not).
+fn imports_module(file: &Path) -> bool {
+    std::fs::read_to_string(file).is_ok_and(|s| python::imports_module(&s).is_some())
+}
+
+/// Records that `file`, which the service runs, does not import the module yet: nothing of
+/// the app's arrives until the lines of the next step are there.
+fn wait_for_import(
+    opts: &PythonOptions,
+    plan: &mut Plan,
+    service: &str,
+    file: &Path,
+    lines: String,
+) {
+    let shown = display(&opts.dir, file);
+    if plan.waiting.iter().any(|w| w.file == shown) {
+        return;
+    }
+    plan.waiting.push(crate::plan::Waiting {
+        service: Some(service.to_string()),
+        file: shown.clone(),
+        line: None,
+        what: format!(
+            "{shown} does not import setup_observability: the service runs this code, so none \
+             of its spans or logs arrive"
+        ),
+        fix: format!("add {lines} (the next step), or run obs-init again with --edit-entrypoint"),
+    });
 }
 
 /// Plans inserting `import` and `web`'s instrument call into `entry`, or notes why not.

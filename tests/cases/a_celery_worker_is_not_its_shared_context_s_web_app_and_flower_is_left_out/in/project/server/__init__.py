@@ -1,0 +1,10 @@
+from flask import Flask
+
+
+def create_app():
+    app = Flask(__name__)
+
+    from project.server.views import bp
+
+    app.register_blueprint(bp)
+    return app

@@ -1,0 +1,19 @@
+import logging
+
+from flask import Flask
+
+from .setup_observability import instrument_flask
+
+log = logging.getLogger(__name__)
+
+
+def create_app():
+    app = Flask(__name__)
+    instrument_flask(app)
+
+    @app.get("/ping/<name>")
+    def ping(name):
+        log.info("pinged by %s", name)
+        return {"status": "ok", "name": name}
+
+    return app

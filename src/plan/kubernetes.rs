@@ -132,9 +132,10 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
     Ok(plan)
 }
 
-/// Without --workload: where the project builds some workloads' images (skaffold, compose,
-/// --context), those are its apps, and workloads running someone else's image (a database,
-/// a cache) are left out, each said; otherwise every workload.
+/// Without --workload, the workloads a user would onboard: where the project builds some
+/// workloads' images (skaffold, compose, CI, --context), those are its apps; otherwise every
+/// workload but well-known infrastructure (a `postgres` or `redis` Deployment runs someone
+/// else's code). What is left out is said, with the flag that includes it.
 fn default_workloads(
     opts: &KubernetesOptions,
     files: &[PathBuf],
@@ -152,9 +153,14 @@ fn default_workloads(
     if !opts.workloads.is_empty() {
         return (opts.clone(), Vec::new(), apps);
     }
-    let (ours, theirs): (Vec<&App>, Vec<&App>) = apps
-        .iter()
-        .partition(|a| context_of(opts, built, a).is_some());
+    let builds_some = apps.iter().any(|a| context_of(opts, built, a).is_some());
+    let (ours, theirs): (Vec<&App>, Vec<&App>) = apps.iter().partition(|a| {
+        if builds_some {
+            context_of(opts, built, a).is_some()
+        } else {
+            !a.image.as_deref().is_some_and(images::is_infrastructure)
+        }
+    });
     if ours.is_empty() || theirs.is_empty() {
         return (opts.clone(), Vec::new(), apps);
     }
@@ -163,9 +169,13 @@ fn default_workloads(
         .map(|a| Note {
             service: Some(a.workload.id()),
             message: format!(
-                "left out: its image {} is not one the project builds (name it with \
-                 --workload {} to onboard it too)",
+                "left out: its image {} is {} (name it with --workload {} to onboard it too)",
                 a.image.as_deref().unwrap_or("(none)"),
+                if builds_some {
+                    "not one the project builds"
+                } else {
+                    "well-known infrastructure, not the project's code"
+                },
                 a.workload.id()
             ),
             kind: NoteKind::Decided,
@@ -193,10 +203,7 @@ fn context_of(
         .find(|(n, _)| *n == app.workload.id() || *n == app.workload.name)
         .map(|(_, dir)| (opts.dir.join(dir), None, "--context".to_string()));
     named.or_else(|| {
-        let image = images::repository(app.image.as_deref()?);
-        built
-            .iter()
-            .find(|b| b.image == image)
+        images::find(built, app.image.as_deref(), &app.workload.name)
             .map(|b| (b.context.clone(), b.dockerfile.clone(), b.source.clone()))
     })
 }
@@ -695,8 +702,8 @@ fn python_sides(
         plan.notes.push(Note {
             service: None,
             message: format!(
-                "{}: no build context known for {} (no skaffold.yaml artifact or \
-                 compose build makes it), so only the manifests were onboarded; for the \
+                "{}: no build context known for {} (no skaffold.yaml artifact, \
+                 compose build or CI build makes it), so only the manifests were onboarded; for the \
                  Python module and dependencies, name the folder: --context NAME=DIR",
                 unknown.join(", "),
                 if unknown.len() == 1 {

@@ -545,3 +545,64 @@ fn the_corpus_kustomize_projects_onboard_either_way_and_build() {
         assert!(ok, "{}: {why}", file.display());
     }
 }
+
+/// Runs the obs-init binary in `dir` with nothing on PATH: no kustomize, no kubectl.
+fn run_obs_init_without_kustomize(dir: &Path, args: &[&str]) -> (i32, String) {
+    let nothing = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_obs-init"))
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", nothing.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("obs-init runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn without_kustomize_the_modelled_patches_put_the_onboarding_where_it_survives_and_kustomize_agrees()
+ {
+    let schema = jsonschema::validator_for(&configuration_schema()).expect("schema compiles");
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut pods = 0;
+    for case in [
+        "kubernetes_an_istio_component_that_replaces_the_annotations_gets_them_back_in_each_overlay",
+        "kubernetes_a_strategic_merge_replace_in_an_overlay_gets_the_onboarding_put_back",
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        common::copy_dir(&cases.join(case).join("in"), dir.path());
+        let (code, out) =
+            run_obs_init_without_kustomize(dir.path(), &["kubernetes", "--edit-base"]);
+        assert_eq!(code, 0, "{case}: {out}");
+        assert!(out.contains("overlays not built"), "{case}: {out}");
+        assert!(out.contains("obs-init-reapply-patch.yaml"), "{case}: {out}");
+        // The real kustomize judges what the model decided.
+        let project = Project::scan(dir.path()).expect("kustomizations");
+        for top in project.all.iter().filter(|k| project.is_leaf(k)) {
+            let where_ = format!("{case}: {}", top.folder().display());
+            let docs = kustomize_build(top.folder()).unwrap_or_else(|e| panic!("{where_}: {e}"));
+            pods += check_built(&where_, &docs, &schema).0;
+        }
+        // With kustomize, obs-init finds nothing more to do.
+        let again = obs_init(dir.path(), &["kubernetes", "--check"]);
+        assert!(again.contains("Up to date"), "{case}: {again}");
+    }
+    // The Istio project's Deployment in three overlays; the other's Deployment and CronJob in two.
+    assert_eq!(pods, 3 + 2 * 2);
+    // A transformer runs after every patch: the model refuses it as kustomize's build does.
+    let refused =
+        "kubernetes_a_transformer_that_erases_the_annotations_after_every_patch_is_refused_by_name";
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::copy_dir(&cases.join(refused).join("in"), dir.path());
+    let (code, out) = run_obs_init_without_kustomize(dir.path(), &["kubernetes", "--edit-base"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("--> k8s/overlays/prod/mesh-annotations.yaml:6"),
+        "{out}"
+    );
+}

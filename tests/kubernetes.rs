@@ -594,6 +594,23 @@ fn without_kustomize_the_modelled_patches_put_the_onboarding_where_it_survives_a
     }
     // The Istio project's Deployment in three overlays; the other's Deployment and CronJob in two.
     assert_eq!(pods, 3 + 2 * 2);
+    // Patching the overlay that includes the component: its patch comes after the component,
+    // which the model knows, so nothing more is written, and kustomize agrees.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let istio = "kubernetes_an_istio_component_that_replaces_the_annotations_gets_them_back_in_each_overlay";
+    common::copy_dir(&cases.join(istio).join("in"), dir.path());
+    let overlay = dir.path().join("k8s/overlays/development");
+    let (code, out) = run_obs_init_without_kustomize(
+        dir.path(),
+        &["kubernetes", "--patch-overlay", "k8s/overlays/development"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !overlay.join("obs-init-reapply-patch.yaml").exists(),
+        "{out}"
+    );
+    let docs = kustomize_build(&overlay).expect("builds");
+    assert_eq!(check_built("patched development", &docs, &schema).0, 1);
     // A transformer runs after every patch: the model refuses it as kustomize's build does.
     let refused =
         "kubernetes_a_transformer_that_erases_the_annotations_after_every_patch_is_refused_by_name";

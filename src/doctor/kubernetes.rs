@@ -198,7 +198,7 @@ fn check_builds(dir: &Path, project: &Project, seen: &[Seen], out: &mut Vec<Find
         }
     };
     for (top, built) in tops.iter().zip(builds) {
-        let modelled = survives::model(project, top, &expected);
+        let modelled = survives::model(project, top, &expected, &[]);
         let gaps = match built {
             Some(Ok(built)) => {
                 let mut gaps = survives::judge(&built, &expected);

@@ -12,7 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::kustomize::{Kustomization, PatchRef, Project};
+use super::kustomize::{Kustomization, PatchRef, Project, REAPPLY_FILE};
+use crate::paths::absolute;
 use crate::yaml::doc::{Kind, Node};
 
 /// What a patch erases.
@@ -64,8 +65,15 @@ impl Eraser {
 
 /// The erasers that act on what `folder`'s manifests hold when `top` is built: the patches
 /// and transformers of every kustomization between them (`folder`'s own included) and of
-/// the components each includes, outermost last.
-pub fn between(project: &Project, top: &Kustomization, folder: &Path) -> Vec<Eraser> {
+/// the components each includes. A patch of obs-init's, listed last in a kustomization
+/// (in the project, or in `patched`: planned), puts back what the patches below it erased:
+/// only transformers, and what comes above it, still count.
+pub fn between(
+    project: &Project,
+    top: &Kustomization,
+    folder: &Path,
+    patched: &[PathBuf],
+) -> Vec<Eraser> {
     let mut chain: Vec<&Kustomization> = project
         .overlays_of(folder)
         .into_iter()
@@ -79,7 +87,7 @@ pub fn between(project: &Project, top: &Kustomization, folder: &Path) -> Vec<Era
     {
         chain.push(own);
     }
-    let mut out = Vec::new();
+    let mut out: Vec<Eraser> = Vec::new();
     // Innermost first, as kustomize builds them.
     for k in chain.iter().rev() {
         for b in &k.builds_on {
@@ -88,6 +96,15 @@ pub fn between(project: &Project, top: &Kustomization, folder: &Path) -> Vec<Era
             }
         }
         out.extend(k.patches.iter().flat_map(of_patch));
+        let ours = k.patches.iter().any(|p| {
+            p.file
+                .as_ref()
+                .and_then(|f| f.file_name())
+                .is_some_and(|n| n == super::kustomize::PATCH_FILE || n == REAPPLY_FILE)
+        });
+        if ours || patched.iter().any(|f| absolute(f) == absolute(k.folder())) {
+            out.retain(|e| e.transformer);
+        }
     }
     out
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::erasers::{self, Erased, Eraser};
-use super::kustomize::{Kustomization, Project, REAPPLY_FILE};
+use super::kustomize::{Kustomization, Project};
 use super::onboard::Added;
 use super::render::{Built, Pod};
 use crate::paths::absolute;
@@ -121,33 +121,33 @@ fn owner<'a>(pod: &Pod, expected: &'a [(PathBuf, Added)]) -> Option<&'a (PathBuf
 }
 
 /// The losses obs-init's model of the patches predicts when `top` is built: the patches
-/// between each onboarded manifest and `top` that erase what its workloads carry, unless
-/// obs-init's reapplying patch in `top` comes after them.
-pub fn model(project: &Project, top: &Kustomization, expected: &[(PathBuf, Added)]) -> Vec<Gap> {
+/// between each onboarded manifest and `top` that erase what its workloads carry, unless a
+/// patch of obs-init's comes after them (in the project, or planned in the `patched`
+/// folders).
+pub fn model(
+    project: &Project,
+    top: &Kustomization,
+    expected: &[(PathBuf, Added)],
+    patched: &[PathBuf],
+) -> Vec<Gap> {
     let built: Vec<PathBuf> = project
         .files_built_by(top)
         .into_iter()
         .map(|(f, _)| absolute(&f))
         .collect();
-    let reapplied = top.patches.iter().any(|p| {
-        p.file
-            .as_ref()
-            .and_then(|f| f.file_name())
-            .is_some_and(|n| n == REAPPLY_FILE)
-    });
     let mut out = Vec::new();
     for (file, added) in expected {
         if !built.contains(&absolute(file)) {
             continue;
         }
         let folder = file.parent().unwrap_or(Path::new("."));
-        for e in erasers::between(project, top, folder) {
+        for e in erasers::between(project, top, folder, patched) {
             let w = &added.workload;
             let carries = match e.erased {
                 Erased::Annotations => !added.annotations.is_empty(),
                 Erased::Env => !added.env.is_empty(),
             };
-            if !carries || !e.reaches(&w.kind, &w.name) || (reapplied && !e.transformer) {
+            if !carries || !e.reaches(&w.kind, &w.name) {
                 continue;
             }
             let gap = Gap {

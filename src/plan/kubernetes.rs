@@ -447,7 +447,7 @@ fn plan_in_place(
         }
     }
     let tops = applied_tops(project, &touched);
-    keep_through_overlays(opts, project, &tops, &carried, &mut plan, &mut needers)?;
+    keep_through_overlays(opts, project, &tops, &[], &carried, &mut plan, &mut needers)?;
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     // A base is applied through the overlays that build on it, where it has any.
@@ -512,6 +512,7 @@ fn keep_through_overlays(
     opts: &KubernetesOptions,
     project: &kustomize::Project,
     tops: &[PathBuf],
+    patched: &[PathBuf],
     carried: &[(PathBuf, onboard::Added)],
     plan: &mut Plan,
     needers: &mut Vec<(PathBuf, Vec<String>)>,
@@ -535,7 +536,7 @@ fn keep_through_overlays(
             kind: NoteKind::Info,
         });
     }
-    let first = losses(opts, project, tool.as_ref(), tops, carried, plan);
+    let first = losses(opts, project, tool.as_ref(), tops, patched, carried, plan);
     for (top, gaps) in &first {
         let Some(k) = project.at(top) else { continue };
         let erased: Vec<&survives::Gap> = gaps
@@ -610,11 +611,11 @@ fn keep_through_overlays(
     }
     // What kustomize still loses once the patches are in is beyond a patch's reach.
     if tool.is_some() && first.iter().any(|(_, g)| !g.is_empty()) {
-        let mut after = losses(opts, project, tool.as_ref(), tops, carried, plan);
+        let mut after = losses(opts, project, tool.as_ref(), tops, patched, carried, plan);
         for (top, gaps) in &mut after {
             let modelled = project
                 .at(top)
-                .map(|k| survives::model(project, k, carried))
+                .map(|k| survives::model(project, k, carried, patched))
                 .unwrap_or_default();
             survives::blame(gaps, &modelled);
             if let Some(g) = gaps.first() {
@@ -632,6 +633,7 @@ fn losses(
     project: &kustomize::Project,
     tool: Option<&render::Tool>,
     tops: &[PathBuf],
+    patched: &[PathBuf],
     carried: &[(PathBuf, onboard::Added)],
     plan: &mut Plan,
 ) -> Vec<(PathBuf, Vec<survives::Gap>)> {
@@ -655,7 +657,7 @@ fn losses(
     let mut out = Vec::new();
     for (top, built) in tops.iter().zip(builds) {
         let Some(k) = project.at(top) else { continue };
-        let modelled = survives::model(project, k, carried);
+        let modelled = survives::model(project, k, carried, patched);
         let gaps = match built {
             Some(Ok(built)) => {
                 let mut gaps = survives::judge(&built, carried);
@@ -733,6 +735,7 @@ fn plan_patches(
     let mut plan = Plan::empty(opts.dir.clone());
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut apps = Vec::new();
+    let mut carried: Vec<(PathBuf, onboard::Added)> = Vec::new();
     let named: Vec<PathBuf> = opts
         .files
         .iter()
@@ -785,6 +788,14 @@ fn plan_patches(
                 }
             }
             added.extend(out.added);
+            for a in out.carried {
+                if !carried
+                    .iter()
+                    .any(|(f, c)| *f == file && c.workload == a.workload)
+                {
+                    carried.push((file.clone(), a));
+                }
+            }
             apps.extend(
                 out.apps
                     .into_iter()
@@ -840,6 +851,17 @@ fn plan_patches(
         needers.push((top.path.clone(), who));
     }
     missing_workloads(named_workloads, &opts.dir, &plan)?;
+    // Each patch is last in its overlay; what builds on the overlay may still erase it.
+    let tops = applied_tops(project, &overlays.iter().cloned().collect());
+    keep_through_overlays(
+        opts,
+        project,
+        &tops,
+        overlays,
+        &carried,
+        &mut plan,
+        &mut needers,
+    )?;
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     let overlays: Vec<&PathBuf> = overlays.iter().collect();

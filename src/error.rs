@@ -478,7 +478,8 @@ impl Error {
             }
             Error::NoWorkload { .. } => Some(
                 "name the manifests with --file PATH (a rendered chart, not its templates), \
-                 and the workloads with --workload Kind/name"
+                 and the workloads with --workload Kind/name (well-known infrastructure, a \
+                 postgres or redis, is onboarded only when named)"
                     .into(),
             ),
             Error::ModeSwitch { .. } => Some(

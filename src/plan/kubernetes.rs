@@ -123,7 +123,7 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
     // Where the images are built, read once: it decides the workloads, their variables
     // and their Python side.
     let built = images::built_images(&opts.dir);
-    let (opts, left_out, apps) = default_workloads(&opts, &files, &built);
+    let (opts, left_out, apps) = default_workloads(&opts, &files, &built)?;
     let extra = framework_env(&opts, &apps, &built);
     let mut plan = match mode(&opts, &project, &files, saved.as_ref())? {
         KustomizeMode::PatchOverlays(overlays) => {
@@ -143,7 +143,7 @@ fn default_workloads(
     opts: &KubernetesOptions,
     files: &[PathBuf],
     built: &[images::BuiltImage],
-) -> (KubernetesOptions, Vec<Note>, Vec<App>) {
+) -> Result<(KubernetesOptions, Vec<Note>, Vec<App>), Error> {
     let mut apps = Vec::new();
     for file in files {
         let Ok(content) = std::fs::read_to_string(file) else {
@@ -154,7 +154,7 @@ fn default_workloads(
         }
     }
     if !opts.workloads.is_empty() {
-        return (opts.clone(), Vec::new(), apps);
+        return Ok((opts.clone(), Vec::new(), apps));
     }
     let builds_some = apps.iter().any(|a| context_of(opts, built, a).is_some());
     let (ours, theirs): (Vec<&App>, Vec<&App>) = apps.iter().partition(|a| {
@@ -164,8 +164,15 @@ fn default_workloads(
             !a.image.as_deref().is_some_and(images::is_infrastructure)
         }
     });
+    if ours.is_empty() && !builds_some && !theirs.is_empty() {
+        // Only infrastructure: nothing of the project's own to onboard unless named.
+        return Err(Error::NoWorkload {
+            dir: opts.dir.clone(),
+            named: Vec::new(),
+        });
+    }
     if ours.is_empty() || theirs.is_empty() {
-        return (opts.clone(), Vec::new(), apps);
+        return Ok((opts.clone(), Vec::new(), apps));
     }
     let notes = theirs
         .iter()
@@ -190,7 +197,7 @@ fn default_workloads(
             chosen.workloads.push(a.workload.id());
         }
     }
-    (chosen, notes, apps)
+    Ok((chosen, notes, apps))
 }
 
 /// Where a workload's image is built: the folder --context names, else the skaffold

@@ -103,7 +103,14 @@ fn copy_project(
         .hidden(false)
         .git_ignore(true)
         .require_git(false)
-        .filter_entry(|e| e.file_name() != ".git")
+        // kustomize reads manifests, never what a build or an install leaves.
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            !matches!(
+                name.as_ref(),
+                ".git" | "node_modules" | ".venv" | "__pycache__"
+            )
+        })
         .build();
     let dir_abs = crate::paths::absolute(dir);
     let put = |rel: &Path, bytes: &[u8]| -> Result<(), String> {

@@ -107,17 +107,30 @@ pub fn judge(built: &Built, expected: &[(PathBuf, Added)]) -> Vec<Gap> {
 }
 
 /// The onboarded workload a built pod comes from: same manifest and kind, and the longest
-/// name its built name holds (a prefix or suffix may have been added).
+/// name its built name holds (a prefix or suffix may have been added) among the manifest's
+/// workloads, onboarded or not (`web-worker` is not `web`).
 fn owner<'a>(pod: &Pod, expected: &'a [(PathBuf, Added)]) -> Option<&'a (PathBuf, Added)> {
     let origin = absolute(pod.origin.as_ref()?);
+    let mine = |f: &PathBuf, a: &Added| absolute(f) == origin && a.workload.kind == pod.kind;
+    let on_disk: Vec<String> = std::fs::read_to_string(&origin)
+        .ok()
+        .and_then(|t| super::workloads(&t).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|w| w.kind == pod.kind)
+        .map(|w| w.name)
+        .collect();
+    let names = expected
+        .iter()
+        .filter(|(f, a)| mine(f, a))
+        .map(|(_, a)| a.workload.name.clone())
+        .chain(on_disk);
+    let name = names
+        .filter(|n| pod.name.contains(n.as_str()))
+        .max_by_key(String::len)?;
     expected
         .iter()
-        .filter(|(f, a)| {
-            absolute(f) == origin
-                && a.workload.kind == pod.kind
-                && pod.name.contains(&a.workload.name)
-        })
-        .max_by_key(|(_, a)| a.workload.name.len())
+        .find(|(f, a)| mine(f, a) && a.workload.name == name)
 }
 
 /// The losses obs-init's model of the patches predicts when `top` is built: the patches
@@ -174,5 +187,102 @@ pub fn blame(gaps: &mut [Gap], modelled: &[Gap]) {
             .iter()
             .find(|m| m.workload == g.workload && m.lost == g.lost)
             .and_then(|m| m.by.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubernetes::Workload;
+
+    fn onboarded(file: &Path, name: &str) -> (PathBuf, Added) {
+        (
+            file.to_path_buf(),
+            Added {
+                workload: Workload {
+                    doc: 0,
+                    kind: "Deployment".into(),
+                    name: name.into(),
+                    namespace: None,
+                    line: 2,
+                },
+                api_version: "apps/v1".into(),
+                container: Some(name.into()),
+                annotations: vec![
+                    ("dapr.io/enabled".into(), "true".into()),
+                    ("dapr.io/config".into(), "dapr-config".into()),
+                ],
+                env: vec![("OTEL_EXPORTER_OTLP_ENDPOINT".into(), "http://c:4317".into())],
+            },
+        )
+    }
+
+    fn pod(file: &Path, name: &str, annotations: &[(&str, &str)], env: &[&str]) -> Pod {
+        Pod {
+            kind: "Deployment".into(),
+            name: name.into(),
+            namespace: Some("prod".into()),
+            origin: Some(file.to_path_buf()),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            containers: vec![("web".into(), env.iter().map(|e| e.to_string()).collect())],
+        }
+    }
+
+    #[test]
+    fn a_built_pod_loses_what_its_build_lacks_and_its_configuration_must_share_its_namespace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("web.yaml");
+        std::fs::write(
+            &file,
+            "kind: Deployment\nmetadata: {name: web}\n---\nkind: Deployment\nmetadata: {name: \
+             web-worker}\n",
+        )
+        .expect("write");
+        let expected = vec![onboarded(&file, "web"), onboarded(&file, "web-worker")];
+        let dapr = [
+            ("dapr.io/enabled", "true"),
+            ("dapr.io/config", "dapr-config"),
+        ];
+        let built = Built {
+            pods: vec![
+                // Renamed by a prefix, still the base's `web`; the Configuration is elsewhere.
+                pod(&file, "prod-web", &dapr, &["OTEL_EXPORTER_OTLP_ENDPOINT"]),
+                // The longest name it holds is its own: `web-worker`, not `web`.
+                pod(
+                    &file,
+                    "prod-web-worker",
+                    &[("proxy.istio.io/config", "{}")],
+                    &[],
+                ),
+            ],
+            configurations: vec![("dapr-config".into(), Some("dev".into()))],
+        };
+        let gaps = judge(&built, &expected);
+        let got: Vec<(&str, &Lost)> = gaps
+            .iter()
+            .map(|g| (g.workload.as_str(), &g.lost))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "Deployment/web",
+                    &Lost::Configuration {
+                        name: "dapr-config".into(),
+                        namespace: Some("prod".into())
+                    }
+                ),
+                ("Deployment/web-worker", &Lost::Erased(Erased::Annotations)),
+                ("Deployment/web-worker", &Lost::Erased(Erased::Env)),
+            ]
+        );
+        let there = Built {
+            configurations: vec![("dapr-config".into(), Some("prod".into()))],
+            ..built
+        };
+        assert_eq!(judge(&there, &expected[..1]), Vec::new());
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::finding::{Finding, Severity};
-use crate::kubernetes::kustomize::{Kustomization, Project};
+use crate::kubernetes::kustomize::{Kustomization, PATCH_FILE, Project};
 use crate::kubernetes::onboard::Added;
 use crate::kubernetes::{Workload, documents, parse_piece, render, survives, template_path};
 use crate::paths::{absolute, display};
@@ -152,12 +152,63 @@ fn onboarded(seen: &[Seen]) -> Vec<(PathBuf, Added)> {
     out
 }
 
+/// What obs-init's overlay patches give the workloads of their overlay's build, by the
+/// manifest of each workload patched: onboarding that lives in a patch, not in the manifest.
+fn patched(project: &Project) -> Vec<(PathBuf, Added)> {
+    let mut out = Vec::new();
+    for k in &project.all {
+        let file = k.folder().join(PATCH_FILE);
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let seen: Vec<Seen> = documents(&text)
+            .iter()
+            .filter_map(|piece| {
+                let (_, doc) = parse_piece(piece).ok()?;
+                Some(Seen {
+                    path: file.clone(),
+                    file: String::new(),
+                    offset: piece.lines_before,
+                    text: piece.text.to_string(),
+                    doc,
+                })
+            })
+            .collect();
+        let built: Vec<PathBuf> = project
+            .files_built_by(k)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for (_, added) in onboarded(&seen) {
+            // The manifest that holds the workload the patch targets.
+            let target = built.iter().find(|f| {
+                std::fs::read_to_string(f)
+                    .ok()
+                    .and_then(|t| crate::kubernetes::workloads(&t).ok())
+                    .is_some_and(|ws| ws.iter().any(|w| w.id() == added.workload.id()))
+            });
+            if let Some(f) = target {
+                out.push((f.clone(), added));
+            }
+        }
+    }
+    out
+}
+
 const COLLECTOR_VARIABLES: [&str; 2] = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_COLLECTOR_ENDPOINT"];
 
 /// What each applied kustomization builds of the onboarded workloads: kustomize's build
 /// where it is installed, else obs-init's model of the patches between.
 fn check_builds(dir: &Path, project: &Project, seen: &[Seen], out: &mut Vec<Finding>) {
-    let expected = onboarded(seen);
+    let mut expected = onboarded(seen);
+    for (file, added) in patched(project) {
+        if !expected
+            .iter()
+            .any(|(f, a)| *f == file && a.workload.id() == added.workload.id())
+        {
+            expected.push((file, added));
+        }
+    }
     let tops: Vec<&Kustomization> = project
         .all
         .iter()
@@ -245,6 +296,11 @@ fn check_builds(dir: &Path, project: &Project, seen: &[Seen], out: &mut Vec<Find
                          --patch-overlay {}",
                         display(dir, top.folder())
                     )
+                } else if g.by.as_ref().is_some_and(|b| b.transformer) {
+                    "a transformer runs after every patch, so no patch can put it back: make it \
+                     add its keys instead of replacing the map or list (in a JSON patch, `add \
+                     /spec/template/metadata/annotations/<key>`, `/` written `~1`)"
+                        .into()
                 } else {
                     "run `obs-init kubernetes`, which puts it back with a patch listed last in \
                      the overlay (or make the patch add its keys instead of replacing the map)"

@@ -347,6 +347,19 @@ pub enum Error {
         /// The overlay to patch instead.
         patch: String,
     },
+    #[error(
+        "{overlay}: what kustomize builds there loses {what} of {workload}{}",
+        by.as_ref().map(|b| format!(": {} at {}:{}", b.2, b.0, b.1)).unwrap_or_default()
+    )]
+    KustomizeLoses {
+        overlay: String,
+        workload: String,
+        what: String,
+        /// The patch that does it, where obs-init's model finds one: file, line, how.
+        by: Option<Box<(String, usize, String)>>,
+        /// A Configuration is missing (not an erasing patch).
+        configuration: bool,
+    },
     #[error("{dir} has no kustomization.yaml: --patch-overlay names a kustomize overlay folder")]
     NoKustomization { dir: String },
     #[error("--yes found no Python service to onboard")]
@@ -412,7 +425,15 @@ impl Error {
                     col: None,
                 }),
             )),
+            Error::KustomizeLoses { by: Some(by), .. } => Some((
+                PathBuf::from(&by.0),
+                Some(Location {
+                    line: by.1,
+                    col: None,
+                }),
+            )),
             Error::NoWorkload { .. }
+            | Error::KustomizeLoses { .. }
             | Error::KustomizeChoice { .. }
             | Error::KustomizeDuplicate { .. }
             | Error::NoKustomization { .. }
@@ -457,7 +478,8 @@ impl Error {
             }
             Error::NoWorkload { .. } => Some(
                 "name the manifests with --file PATH (a rendered chart, not its templates), \
-                 and the workloads with --workload Kind/name"
+                 and the workloads with --workload Kind/name (well-known infrastructure, a \
+                 postgres or redis, is onboarded only when named)"
                     .into(),
             ),
             Error::ModeSwitch { .. } => Some(
@@ -480,6 +502,22 @@ impl Error {
                 "onboard the overlay with one patch and one Configuration instead: obs-init \
                  kubernetes --patch-overlay {patch}"
             )),
+            Error::KustomizeLoses {
+                overlay,
+                configuration: true,
+                ..
+            } => Some(format!(
+                "put the Configuration in the pods' namespace: onboard that overlay with a \
+                 patch and its own Configuration, obs-init kubernetes --patch-overlay {overlay}"
+            )),
+            Error::KustomizeLoses { .. } => Some(
+                "obs-init puts what a patch erases back with a patch listed last in the \
+                 overlay, and this one runs after every patch (a transformer) or the build \
+                 still loses it: make it add its keys instead of replacing the map or list (in a \
+                 JSON patch, `add /spec/template/metadata/annotations/<key>`, `/` written `~1`), \
+                 then run again"
+                    .into(),
+            ),
             Error::NoKustomization { .. } => Some(
                 "name the folder of an overlay's kustomization.yaml, whose resources list the \
                  base (e.g. --patch-overlay k8s/overlays/prod)"

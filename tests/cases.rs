@@ -9,7 +9,8 @@
 //! the output (with no profile and with every profile) whenever it accepted the input.
 //!
 //! `OBS_INIT_BLESS=1 cargo test --test cases` rewrites `out/`, `stdout` and `stderr` from the
-//! actual results, for review in `git diff`.
+//! actual results, for review in `git diff`; `OBS_INIT_CASE=WORDS` runs only the cases whose
+//! name holds WORDS.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -309,6 +310,13 @@ fn fixture_cases() {
         .expect("tests/cases")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.is_dir())
+        // `OBS_INIT_CASE=kubernetes_` runs the cases whose name holds it (bless included).
+        .filter(|p| {
+            std::env::var("OBS_INIT_CASE").map_or(true, |f| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(&f))
+            })
+        })
         .collect();
     cases.sort();
     assert!(!cases.is_empty(), "no cases found");

@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::finding::{Finding, Severity};
-use crate::kubernetes::kustomize::Project;
-use crate::kubernetes::{documents, parse_piece, template_path};
-use crate::paths::display;
+use crate::kubernetes::kustomize::{Kustomization, PATCH_FILE, Project};
+use crate::kubernetes::onboard::Added;
+use crate::kubernetes::{Workload, documents, parse_piece, render, survives, template_path};
+use crate::paths::{absolute, display};
 use crate::yaml::doc::{Document, Node};
 use crate::yaml::model::{Data, Value};
 
@@ -82,7 +83,232 @@ pub fn diagnose(dir: &Path) -> Vec<Finding> {
             check_workload(s, root, kind, path, &configurations, &project, &mut out);
         }
     }
+    check_builds(dir, &project, &seen, &mut out);
     out
+}
+
+/// What the manifests' onboarded workloads carry (the `dapr.io` annotations of a pod
+/// template that enables the sidecar, the collector's variables of a container): what every
+/// overlay's build must keep.
+fn onboarded(seen: &[Seen]) -> Vec<(PathBuf, Added)> {
+    let mut out = Vec::new();
+    for s in seen {
+        let Some(root) = s.root() else { continue };
+        let kind = root.get("kind").and_then(Node::as_str).unwrap_or_default();
+        let Some(path) = template_path(kind) else {
+            continue;
+        };
+        let meta = root.get("metadata");
+        let text = |n: Option<&Node>| n.and_then(Node::as_str).map(String::from);
+        let template = path.iter().try_fold(root, |n, k| n.get(k));
+        let annotations: Vec<(String, String)> = template
+            .and_then(|t| t.get("metadata"))
+            .and_then(|m| m.get("annotations"))
+            .and_then(Node::entries)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+            .filter(|(k, _)| k.starts_with("dapr.io/"))
+            .collect();
+        let enabled = annotations
+            .iter()
+            .any(|(k, v)| k == "dapr.io/enabled" && v == "true");
+        let containers = template
+            .and_then(|t| t.get("spec"))
+            .and_then(|p| p.get("containers"))
+            .and_then(Node::items)
+            .unwrap_or_default();
+        let collector = |c: &Node| -> Vec<(String, String)> {
+            c.get("env")
+                .and_then(Node::items)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| e.get("name").and_then(Node::as_str))
+                .filter(|n| COLLECTOR_VARIABLES.contains(n))
+                .map(|n| (n.to_string(), String::new()))
+                .collect()
+        };
+        let app = containers.iter().find(|c| !collector(c).is_empty());
+        if !enabled && app.is_none() {
+            continue;
+        }
+        out.push((
+            s.path.clone(),
+            Added {
+                workload: Workload {
+                    doc: 0,
+                    kind: kind.to_string(),
+                    name: text(meta.and_then(|m| m.get("name"))).unwrap_or_default(),
+                    namespace: text(meta.and_then(|m| m.get("namespace"))),
+                    line: s.offset + 1,
+                },
+                api_version: String::new(),
+                container: app.and_then(|c| text(c.get("name"))),
+                annotations: if enabled { annotations } else { Vec::new() },
+                env: app.map(collector).unwrap_or_default(),
+            },
+        ));
+    }
+    out
+}
+
+/// What obs-init's overlay patches give the workloads of their overlay's build, by the
+/// manifest of each workload patched: onboarding that lives in a patch, not in the manifest.
+fn patched(project: &Project) -> Vec<(PathBuf, Added)> {
+    let mut out = Vec::new();
+    for k in &project.all {
+        let file = k.folder().join(PATCH_FILE);
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let seen: Vec<Seen> = documents(&text)
+            .iter()
+            .filter_map(|piece| {
+                let (_, doc) = parse_piece(piece).ok()?;
+                Some(Seen {
+                    path: file.clone(),
+                    file: String::new(),
+                    offset: piece.lines_before,
+                    text: piece.text.to_string(),
+                    doc,
+                })
+            })
+            .collect();
+        let built: Vec<PathBuf> = project
+            .files_built_by(k)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for (_, added) in onboarded(&seen) {
+            // The manifest that holds the workload the patch targets.
+            let target = built.iter().find(|f| {
+                std::fs::read_to_string(f)
+                    .ok()
+                    .and_then(|t| crate::kubernetes::workloads(&t).ok())
+                    .is_some_and(|ws| ws.iter().any(|w| w.id() == added.workload.id()))
+            });
+            if let Some(f) = target {
+                out.push((f.clone(), added));
+            }
+        }
+    }
+    out
+}
+
+const COLLECTOR_VARIABLES: [&str; 2] = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_COLLECTOR_ENDPOINT"];
+
+/// What each applied kustomization builds of the onboarded workloads: kustomize's build
+/// where it is installed, else obs-init's model of the patches between.
+fn check_builds(dir: &Path, project: &Project, seen: &[Seen], out: &mut Vec<Finding>) {
+    let mut expected = onboarded(seen);
+    for (file, added) in patched(project) {
+        if !expected
+            .iter()
+            .any(|(f, a)| *f == file && a.workload.id() == added.workload.id())
+        {
+            expected.push((file, added));
+        }
+    }
+    let tops: Vec<&Kustomization> = project
+        .all
+        .iter()
+        .filter(|k| project.is_leaf(k))
+        .filter(|k| {
+            let built: Vec<PathBuf> = project
+                .files_built_by(k)
+                .iter()
+                .map(|(f, _)| absolute(f))
+                .collect();
+            expected.iter().any(|(f, _)| built.contains(&absolute(f)))
+        })
+        .collect();
+    if tops.is_empty() {
+        return;
+    }
+    let tool = render::tool();
+    let folders: Vec<PathBuf> = tops.iter().map(|k| k.folder().to_path_buf()).collect();
+    let builds: Vec<Option<Result<render::Built, String>>> = match &tool {
+        Some(tool) => render::build_changed(tool, dir, &[], &folders)
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => {
+            out.push(Finding {
+                severity: Severity::Warning,
+                file: display(dir, &tops[0].path),
+                line: None,
+                message: "overlays not built: neither kustomize nor kubectl is on PATH; judged \
+                          by obs-init's model of their patches (JSON 6902 add/replace/remove, \
+                          strategic merge $patch: replace/delete)"
+                    .into(),
+                fix: "install kubectl (its `kubectl kustomize`) or kustomize, and run doctor \
+                      again"
+                    .into(),
+            });
+            tops.iter().map(|_| None).collect()
+        }
+    };
+    for (top, built) in tops.iter().zip(builds) {
+        let modelled = survives::model(project, top, &expected, &[]);
+        let gaps = match built {
+            Some(Ok(built)) => {
+                let mut gaps = survives::judge(&built, &expected);
+                survives::blame(&mut gaps, &modelled);
+                gaps
+            }
+            Some(Err(e)) => {
+                out.push(Finding {
+                    severity: Severity::Warning,
+                    file: display(dir, &top.path),
+                    line: None,
+                    message: format!(
+                        "{} does not build ({}: {e}): judged by obs-init's model of its patches",
+                        display(dir, top.folder()),
+                        tool.as_ref().map_or("", |t| t.command())
+                    ),
+                    fix: "fix the kustomization so that it builds".into(),
+                });
+                modelled
+            }
+            None => modelled,
+        };
+        for g in gaps {
+            let configuration = matches!(g.lost, survives::Lost::Configuration { .. });
+            out.push(Finding {
+                severity: Severity::Error,
+                file: g
+                    .by
+                    .as_ref()
+                    .map_or(display(dir, &top.path), |b| display(dir, &b.file)),
+                line: g.by.as_ref().map(|b| b.line),
+                message: format!(
+                    "{}: what kustomize builds there loses {} of {}{}",
+                    display(dir, top.folder()),
+                    g.what(),
+                    g.workload,
+                    g.by.as_ref()
+                        .map(|b| format!(" ({})", b.how))
+                        .unwrap_or_default()
+                ),
+                fix: if configuration {
+                    format!(
+                        "put the Configuration in the pods' namespace: obs-init kubernetes \
+                         --patch-overlay {}",
+                        display(dir, top.folder())
+                    )
+                } else if g.by.as_ref().is_some_and(|b| b.transformer) {
+                    "a transformer runs after every patch, so no patch can put it back: make it \
+                     add its keys instead of replacing the map or list (in a JSON patch, `add \
+                     /spec/template/metadata/annotations/<key>`, `/` written `~1`)"
+                        .into()
+                } else {
+                    "run `obs-init kubernetes`, which puts it back with a patch listed last in \
+                     the overlay (or make the patch add its keys instead of replacing the map)"
+                        .into()
+                },
+            });
+        }
+    }
 }
 
 fn check_configuration(s: &Seen, out: &mut Vec<Finding>) {

@@ -20,6 +20,9 @@ pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "K
 
 /// The strategic merge patch obs-init writes into an overlay.
 pub const PATCH_FILE: &str = "obs-init-patch.yaml";
+/// The patch obs-init writes into an overlay whose components or patches erase what editing
+/// the base added: listed last among its patches, it puts the onboarding back.
+pub const REAPPLY_FILE: &str = "obs-init-reapply-patch.yaml";
 /// The transformer configuration that makes `dapr.io/config` follow a renamed Configuration.
 pub const NAME_REFERENCE_FILE: &str = "dapr-kustomizeconfig.yaml";
 
@@ -40,6 +43,25 @@ pub struct Kustomization {
     /// A `kind: Component`: built only into the kustomizations that list it, never applied
     /// on its own.
     pub component: bool,
+    /// Its patches and transformers, in the order kustomize applies them.
+    pub patches: Vec<PatchRef>,
+}
+
+/// A patch a kustomization applies: a file or inline text, with what it targets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatchRef {
+    /// The patch file (`None`: inline in the kustomization).
+    pub file: Option<PathBuf>,
+    /// The inline patch's text.
+    pub inline: Option<String>,
+    /// The 1-based line of its entry in the kustomization.
+    pub line: usize,
+    /// `target.kind` and `target.name`, when set.
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    /// Listed among `transformers`: a transformer configuration (a `PatchTransformer`
+    /// holds a patch), run after every patch.
+    pub transformer: bool,
 }
 
 impl Kustomization {
@@ -100,6 +122,7 @@ pub fn parse(path: &Path, content: &str) -> Result<Kustomization, Refusal> {
             }
         }
     }
+    out.patches = patches(root, folder);
     out.component = root.get("kind").and_then(Node::as_str) == Some("Component");
     out.namespace = root
         .get("namespace")
@@ -111,6 +134,40 @@ pub fn parse(path: &Path, content: &str) -> Result<Kustomization, Refusal> {
         Some((format!("{k}: {v}"), key.start.line + 1))
     });
     Ok(out)
+}
+
+/// The patches of a kustomization, as `patches`, `patchesStrategicMerge`,
+/// `patchesJson6902` and `transformers` list them.
+fn patches(root: &Node, folder: &Path) -> Vec<PatchRef> {
+    let mut out = Vec::new();
+    let text = |n: Option<&Node>| n.and_then(Node::as_str).map(String::from);
+    for key in [
+        "patchesStrategicMerge",
+        "patches",
+        "patchesJson6902",
+        "transformers",
+    ] {
+        for item in root.get(key).and_then(Node::items).unwrap_or_default() {
+            let mut p = PatchRef {
+                line: item.start.line + 1,
+                transformer: key == "transformers",
+                ..PatchRef::default()
+            };
+            match item.as_str() {
+                // A strategic merge patch may be written inline, as YAML in a string.
+                Some(s) if s.contains('\n') || s.contains(": ") => p.inline = Some(s.into()),
+                Some(s) => p.file = Some(folder.join(s)),
+                None => {
+                    p.file = text(item.get("path")).map(|f| folder.join(f));
+                    p.inline = text(item.get("patch"));
+                    p.kind = text(item.get("target").and_then(|t| t.get("kind")));
+                    p.name = text(item.get("target").and_then(|t| t.get("name")));
+                }
+            }
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Every kustomization of a project, and how they build on each other.
@@ -147,6 +204,7 @@ impl Project {
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let file = absolute(file);
         name == PATCH_FILE
+            || name == REAPPLY_FILE
             || name == NAME_REFERENCE_FILE
             || self
                 .all

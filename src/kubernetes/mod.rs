@@ -4,10 +4,13 @@
 //! container. Like the compose edits, everything is inserted: comments, `---` documents,
 //! indentation and line endings stay, and each document is parsed again and compared.
 
+pub mod erasers;
 pub mod images;
 pub mod kustomize;
 pub mod onboard;
 pub mod patch;
+pub mod render;
+pub mod survives;
 
 use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node, Style};

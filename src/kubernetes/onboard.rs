@@ -24,6 +24,9 @@ pub struct ManifestOutcome {
     pub added: Vec<Added>,
     /// Each onboarded workload's app container, for its Python side.
     pub apps: Vec<App>,
+    /// What each onboarded workload carries of the onboarding once onboarded (the project's
+    /// own values where it set them): what a patch restates where an overlay erases it.
+    pub carried: Vec<Added>,
 }
 
 /// A workload's app container as the manifest has it: what detection reads.
@@ -119,6 +122,7 @@ pub fn onboard_with(
         conflicts: Vec::new(),
         added: Vec::new(),
         apps: Vec::new(),
+        carried: Vec::new(),
     };
     let mut written = 0;
     for (i, piece) in documents(content).iter().enumerate() {
@@ -375,6 +379,9 @@ fn edit(
     } else {
         added.annotations = annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
     }
+    let vars = [app_env(&workload.name, collector), extra.to_vec()].concat();
+    out.carried
+        .push(carried(doc, template, container, &added, &wanted, &vars));
     let mut container_path = path.clone();
     container_path.extend([
         "spec".to_string(),
@@ -386,7 +393,7 @@ fn edit(
         editor,
         container,
         &container_path,
-        &[app_env(&workload.name, collector), extra.to_vec()].concat(),
+        &vars,
         &lay,
         &id,
         out,
@@ -395,6 +402,56 @@ fn edit(
         out.added.push(added);
     }
     Ok(())
+}
+
+/// The onboarding the workload carries once onboarded: each annotation and variable with
+/// the value the manifest already has, else obs-init's (no annotations for a pod that runs
+/// to completion; a variable set from `valueFrom` is the project's, left out).
+fn carried(
+    doc: &Document,
+    template: &Node,
+    container: &Node,
+    added: &Added,
+    wanted: &[(String, String)],
+    vars: &[(String, String)],
+) -> Added {
+    let have = template
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .map(|a| doc.resolve(a));
+    let annotations = if is_run_to_completion(&added.workload.kind) {
+        Vec::new()
+    } else {
+        wanted
+            .iter()
+            .map(|(k, v)| {
+                let kept = have.and_then(|a| a.get(k)).and_then(Node::as_str);
+                (k.clone(), kept.unwrap_or(v).to_string())
+            })
+            .collect()
+    };
+    let items = container
+        .get("env")
+        .map(|e| doc.resolve(e))
+        .and_then(Node::items)
+        .unwrap_or_default();
+    let env = vars
+        .iter()
+        .filter_map(|(k, v)| {
+            match items
+                .iter()
+                .find(|i| i.get("name").and_then(Node::as_str) == Some(k.as_str()))
+            {
+                Some(i) => Some((k.clone(), i.get("value")?.as_str()?.to_string())),
+                None => Some((k.clone(), v.clone())),
+            }
+        })
+        .collect();
+    Added {
+        annotations,
+        env,
+        ..added.clone()
+    }
 }
 
 fn string_map(items: &[(String, String)]) -> NewNode {

@@ -17,11 +17,28 @@ const LAYOUT: Layout = Layout {
 /// name and namespace the manifest itself writes, and merges containers and env items by
 /// their `name`; so a container without a name cannot be patched, and is refused.
 pub fn patch(added: &[Added]) -> Result<String, Refusal> {
-    let mut out = String::from(
+    with_header(
         "# Written by obs-init: the Dapr sidecar annotations and the collector's variables \
          for\n# the workloads this overlay builds, as a patch, so that the base stays as it \
          is.\n",
-    );
+        added,
+    )
+}
+
+/// The patch that puts back what the base's onboarding carries where this overlay's
+/// components or patches erase it: listed last among the overlay's patches, it runs after
+/// them.
+pub fn reapply(added: &[Added]) -> Result<String, Refusal> {
+    with_header(
+        "# Written by obs-init: this overlay's components or patches replace what the base's\n\
+         # onboarding adds (the Dapr annotations, the collector's variables); listed last among\n\
+         # its patches, this puts it back.\n",
+        added,
+    )
+}
+
+fn with_header(header: &str, added: &[Added]) -> Result<String, Refusal> {
+    let mut out = String::from(header);
     for (i, a) in added.iter().enumerate() {
         let Some(container) = &a.container else {
             return Err(Refusal::Unsupported {

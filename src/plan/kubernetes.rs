@@ -13,7 +13,9 @@ use crate::conflict::FileConflict;
 use crate::error::{Error, Refusal};
 use crate::files::read_text;
 use crate::kubernetes::onboard::App;
-use crate::kubernetes::{CONFIG_FILE, CONFIG_NAME, images, kustomize, onboard, patch};
+use crate::kubernetes::{
+    CONFIG_FILE, CONFIG_NAME, images, kustomize, onboard, patch, render, survives,
+};
 use crate::paths::{absolute, display};
 use crate::yaml::emit::{Layout, NewNode};
 use crate::yaml::splice::Editor;
@@ -91,6 +93,7 @@ fn manifests_below(project: &kustomize::Project, folder: &Path) -> Vec<PathBuf> 
 }
 
 pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
+    let named_workloads = opts.workloads.clone();
     let project = kustomize::Project::scan(&opts.dir)?;
     let named = !opts.files.is_empty();
     // A folder named with --file stands for the manifests in it.
@@ -120,26 +123,27 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
     // Where the images are built, read once: it decides the workloads, their variables
     // and their Python side.
     let built = images::built_images(&opts.dir);
-    let (opts, left_out, apps) = default_workloads(&opts, &files, &built);
+    let (opts, left_out, apps) = default_workloads(&opts, &files, &built)?;
     let extra = framework_env(&opts, &apps, &built);
     let mut plan = match mode(&opts, &project, &files, saved.as_ref())? {
         KustomizeMode::PatchOverlays(overlays) => {
-            plan_patches(&opts, &project, &overlays, &extra, &built)?
+            plan_patches(&opts, &project, &overlays, &extra, &built, &named_workloads)?
         }
-        _ => plan_in_place(&opts, &project, &files, &extra, &built)?,
+        _ => plan_in_place(&opts, &project, &files, &extra, &built, &named_workloads)?,
     };
     plan.notes.splice(0..0, left_out);
     Ok(plan)
 }
 
-/// Without --workload: where the project builds some workloads' images (skaffold, compose,
-/// --context), those are its apps, and workloads running someone else's image (a database,
-/// a cache) are left out, each said; otherwise every workload.
+/// Without --workload, the workloads a user would onboard: where the project builds some
+/// workloads' images (skaffold, compose, CI, --context), those are its apps; otherwise every
+/// workload but well-known infrastructure (a `postgres` or `redis` Deployment runs someone
+/// else's code). What is left out is said, with the flag that includes it.
 fn default_workloads(
     opts: &KubernetesOptions,
     files: &[PathBuf],
     built: &[images::BuiltImage],
-) -> (KubernetesOptions, Vec<Note>, Vec<App>) {
+) -> Result<(KubernetesOptions, Vec<Note>, Vec<App>), Error> {
     let mut apps = Vec::new();
     for file in files {
         let Ok(content) = std::fs::read_to_string(file) else {
@@ -150,22 +154,38 @@ fn default_workloads(
         }
     }
     if !opts.workloads.is_empty() {
-        return (opts.clone(), Vec::new(), apps);
+        return Ok((opts.clone(), Vec::new(), apps));
     }
-    let (ours, theirs): (Vec<&App>, Vec<&App>) = apps
-        .iter()
-        .partition(|a| context_of(opts, built, a).is_some());
+    let builds_some = apps.iter().any(|a| context_of(opts, built, a).is_some());
+    let (ours, theirs): (Vec<&App>, Vec<&App>) = apps.iter().partition(|a| {
+        if builds_some {
+            context_of(opts, built, a).is_some()
+        } else {
+            !a.image.as_deref().is_some_and(images::is_infrastructure)
+        }
+    });
+    if ours.is_empty() && !builds_some && !theirs.is_empty() {
+        // Only infrastructure: nothing of the project's own to onboard unless named.
+        return Err(Error::NoWorkload {
+            dir: opts.dir.clone(),
+            named: Vec::new(),
+        });
+    }
     if ours.is_empty() || theirs.is_empty() {
-        return (opts.clone(), Vec::new(), apps);
+        return Ok((opts.clone(), Vec::new(), apps));
     }
     let notes = theirs
         .iter()
         .map(|a| Note {
             service: Some(a.workload.id()),
             message: format!(
-                "left out: its image {} is not one the project builds (name it with \
-                 --workload {} to onboard it too)",
+                "left out: its image {} is {} (name it with --workload {} to onboard it too)",
                 a.image.as_deref().unwrap_or("(none)"),
+                if builds_some {
+                    "not one the project builds"
+                } else {
+                    "well-known infrastructure, not the project's code"
+                },
                 a.workload.id()
             ),
             kind: NoteKind::Decided,
@@ -177,7 +197,7 @@ fn default_workloads(
             chosen.workloads.push(a.workload.id());
         }
     }
-    (chosen, notes, apps)
+    Ok((chosen, notes, apps))
 }
 
 /// Where a workload's image is built: the folder --context names, else the skaffold
@@ -193,10 +213,7 @@ fn context_of(
         .find(|(n, _)| *n == app.workload.id() || *n == app.workload.name)
         .map(|(_, dir)| (opts.dir.join(dir), None, "--context".to_string()));
     named.or_else(|| {
-        let image = images::repository(app.image.as_deref()?);
-        built
-            .iter()
-            .find(|b| b.image == image)
+        images::find(built, app.image.as_deref(), &app.workload.name)
             .map(|b| (b.context.clone(), b.dockerfile.clone(), b.source.clone()))
     })
 }
@@ -323,6 +340,7 @@ fn plan_in_place(
     files: &[PathBuf],
     extra: &[(String, Vec<(String, String)>)],
     built: &[images::BuiltImage],
+    named_workloads: &[String],
 ) -> Result<Plan, Error> {
     let named = !opts.files.is_empty();
     let mut plan = Plan::empty(opts.dir.clone());
@@ -332,6 +350,8 @@ fn plan_in_place(
     let mut touched: std::collections::BTreeSet<PathBuf> = Default::default();
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut apps = Vec::new();
+    // What each onboarded workload carries, by its manifest: what overlays must keep.
+    let mut carried: Vec<(PathBuf, onboard::Added)> = Vec::new();
     for path in files {
         let content = read_text(path)?;
         let shown = display(&opts.dir, path);
@@ -346,6 +366,7 @@ fn plan_in_place(
                 .into_iter()
                 .map(|a| (needer(&shown, &a.workload.id()), a)),
         );
+        carried.extend(out.carried.into_iter().map(|a| (path.clone(), a)));
         let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         touched.insert(folder.clone());
         let mut who = Vec::new();
@@ -373,7 +394,7 @@ fn plan_in_place(
             after: out.after,
         });
     }
-    missing_workloads(opts, &plan)?;
+    missing_workloads(named_workloads, &opts.dir, &plan)?;
     // A Component is built only into what lists it, which gets the Configuration from its
     // base: one in the Component too would be the same resource twice there.
     folders.retain(|folder, _| {
@@ -432,6 +453,8 @@ fn plan_in_place(
             plan.push(change);
         }
     }
+    let tops = applied_tops(project, &touched);
+    keep_through_overlays(opts, project, &tops, &[], &carried, &mut plan, &mut needers)?;
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     // A base is applied through the overlays that build on it, where it has any.
@@ -468,6 +491,245 @@ fn plan_in_place(
     Ok(plan)
 }
 
+/// The kustomizations applied that build the manifests of `folders`: the overlays nothing
+/// else builds on, and a folder's own kustomization where nothing builds on it.
+fn applied_tops(
+    project: &kustomize::Project,
+    folders: &std::collections::BTreeSet<PathBuf>,
+) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for folder in folders {
+        let own = project.at(folder).into_iter();
+        let over = project.overlays_of(folder).into_iter().map(|c| c[0]);
+        for k in own.chain(over).filter(|k| project.is_leaf(k)) {
+            if !out.iter().any(|f| absolute(f) == absolute(k.folder())) {
+                out.push(k.folder().to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+/// Judges the onboarding on what each applied kustomization builds (kustomize's build of
+/// the planned files where it is installed, else obs-init's model of the patches between):
+/// where an overlay's components or patches erase what the base's workloads carry, a patch
+/// listed last in that overlay puts it back; what is still lost then is refused, naming the
+/// patch that erases it.
+fn keep_through_overlays(
+    opts: &KubernetesOptions,
+    project: &kustomize::Project,
+    tops: &[PathBuf],
+    patched: &[PathBuf],
+    carried: &[(PathBuf, onboard::Added)],
+    plan: &mut Plan,
+    needers: &mut Vec<(PathBuf, Vec<String>)>,
+) -> Result<(), Error> {
+    if tops.is_empty() || carried.is_empty() {
+        return Ok(());
+    }
+    let tool = render::tool();
+    if tool.is_none() {
+        plan.notes.push(Note {
+            service: None,
+            message: format!(
+                "overlays not built ({}): neither kustomize nor kubectl is on PATH; judged by \
+                 obs-init's model of their patches (JSON 6902 add/replace/remove, strategic \
+                 merge $patch: replace/delete)",
+                tops.iter()
+                    .map(|t| display(&opts.dir, t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            kind: NoteKind::Info,
+        });
+    }
+    let first = losses(opts, project, tool.as_ref(), tops, patched, carried, plan);
+    for (top, gaps) in &first {
+        let Some(k) = project.at(top) else { continue };
+        let erased: Vec<&survives::Gap> = gaps
+            .iter()
+            .filter(|g| matches!(g.lost, survives::Lost::Erased(_)))
+            .collect();
+        if let Some(g) = gaps.iter().find(|g| {
+            !matches!(g.lost, survives::Lost::Erased(_))
+                || g.by.as_ref().is_some_and(|b| b.transformer)
+        }) {
+            return Err(loses(opts, top, g));
+        }
+        if erased.is_empty() {
+            continue;
+        }
+        let mut again: Vec<onboard::Added> = Vec::new();
+        for g in &erased {
+            let found = carried
+                .iter()
+                .find(|(f, a)| *f == g.file && a.workload.id() == g.workload);
+            if let Some((_, a)) = found
+                && !again.contains(a)
+            {
+                again.push(a.clone());
+            }
+            plan.notes.push(Note {
+                service: Some(g.workload.clone()),
+                message: format!(
+                    "{}: {} erases {} in its build; put back by {}, listed last among its \
+                     patches",
+                    display(&opts.dir, top),
+                    g.by.as_ref().map_or("a patch".to_string(), |b| format!(
+                        "{} ({}:{})",
+                        b.how,
+                        display(&opts.dir, &b.file),
+                        b.line
+                    )),
+                    g.what(),
+                    kustomize::REAPPLY_FILE
+                ),
+                kind: NoteKind::Decided,
+            });
+        }
+        let text = patch::reapply(&again).map_err(|source| Error::Refused {
+            path: k.path.clone(),
+            source,
+        })?;
+        let file = top.join(kustomize::REAPPLY_FILE);
+        let change = generated_change(&opts.dir, &file, text, &mut plan.conflicts, |_| {
+            "it is not the patch obs-init writes".to_string()
+        })?;
+        plan.push(change);
+        let who: Vec<String> = again
+            .iter()
+            .filter_map(|a| {
+                let (f, _) = carried.iter().find(|(_, c)| c == a)?;
+                Some(needer(&display(&opts.dir, f), &a.workload.id()))
+            })
+            .collect();
+        needers.push((file, who.clone()));
+        list_in_kustomization(opts, plan, &k.path, Entry::Patch, kustomize::REAPPLY_FILE)?;
+        match needers.iter_mut().find(|(p, _)| *p == k.path) {
+            Some((_, w)) => {
+                for x in who {
+                    if !w.contains(&x) {
+                        w.push(x);
+                    }
+                }
+            }
+            None => needers.push((k.path.clone(), who)),
+        }
+    }
+    // What kustomize still loses once the patches are in is beyond a patch's reach.
+    if tool.is_some() && first.iter().any(|(_, g)| !g.is_empty()) {
+        let mut after = losses(opts, project, tool.as_ref(), tops, patched, carried, plan);
+        for (top, gaps) in &mut after {
+            let modelled = project
+                .at(top)
+                .map(|k| survives::model(project, k, carried, patched))
+                .unwrap_or_default();
+            survives::blame(gaps, &modelled);
+            if let Some(g) = gaps.first() {
+                return Err(loses(opts, top, g));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each top's losses: in kustomize's build of the planned files, the erasing patch named by
+/// the model; else (no kustomize, or its build fails) as the model predicts them.
+fn losses(
+    opts: &KubernetesOptions,
+    project: &kustomize::Project,
+    tool: Option<&render::Tool>,
+    tops: &[PathBuf],
+    patched: &[PathBuf],
+    carried: &[(PathBuf, onboard::Added)],
+    plan: &mut Plan,
+) -> Vec<(PathBuf, Vec<survives::Gap>)> {
+    let builds: Vec<Option<Result<render::Built, String>>> = match tool {
+        Some(tool) => {
+            let changes: Vec<(PathBuf, Option<String>)> = plan
+                .files
+                .iter()
+                .map(|f| {
+                    let text = (f.status != Status::Delete).then(|| f.after.clone());
+                    (f.path.clone(), text)
+                })
+                .collect();
+            render::build_changed(tool, &opts.dir, &changes, tops)
+                .into_iter()
+                .map(Some)
+                .collect()
+        }
+        None => tops.iter().map(|_| None).collect(),
+    };
+    let mut out = Vec::new();
+    for (top, built) in tops.iter().zip(builds) {
+        let Some(k) = project.at(top) else { continue };
+        let modelled = survives::model(project, k, carried, patched);
+        let gaps = match built {
+            Some(Ok(built)) => {
+                let mut gaps = survives::judge(&built, carried);
+                survives::blame(&mut gaps, &modelled);
+                gaps
+            }
+            Some(Err(e)) => {
+                let message = format!(
+                    "{} not built ({}: {e}); judged by obs-init's model of its patches",
+                    display(&opts.dir, top),
+                    tool.map_or("", |t| t.command())
+                );
+                if !plan.notes.iter().any(|n| n.message == message) {
+                    plan.notes.push(Note {
+                        service: None,
+                        message,
+                        kind: NoteKind::Info,
+                    });
+                }
+                modelled
+            }
+            None => modelled,
+        };
+        out.push((top.clone(), gaps));
+    }
+    out
+}
+
+fn loses(opts: &KubernetesOptions, top: &Path, g: &survives::Gap) -> Error {
+    Error::KustomizeLoses {
+        overlay: display(&opts.dir, top),
+        workload: g.workload.clone(),
+        what: g.what(),
+        by: g
+            .by
+            .as_ref()
+            .map(|b| Box::new((display(&opts.dir, &b.file), b.line, b.how.clone()))),
+        configuration: matches!(g.lost, survives::Lost::Configuration { .. }),
+    }
+}
+
+/// Lists `file` in a kustomization, on top of what the plan already changes in it.
+fn list_in_kustomization(
+    opts: &KubernetesOptions,
+    plan: &mut Plan,
+    path: &Path,
+    entry: Entry,
+    file: &str,
+) -> Result<(), Error> {
+    let refused = |source| Error::Refused {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(change) = plan.files.iter_mut().find(|f| f.path == path) {
+        change.after = with_entry(&change.after, entry, file).map_err(refused)?;
+        if change.before.as_deref() != Some(change.after.as_str()) {
+            change.status = Status::Update;
+        }
+        return Ok(());
+    }
+    let change = kustomization_change(&opts.dir, path, &[(entry, file)])?;
+    plan.push(change);
+    Ok(())
+}
+
 /// Onboarding as a patch in each overlay: the base's manifests are read, never written.
 fn plan_patches(
     opts: &KubernetesOptions,
@@ -475,10 +737,12 @@ fn plan_patches(
     overlays: &[PathBuf],
     extra: &[(String, Vec<(String, String)>)],
     built: &[images::BuiltImage],
+    named_workloads: &[String],
 ) -> Result<Plan, Error> {
     let mut plan = Plan::empty(opts.dir.clone());
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut apps = Vec::new();
+    let mut carried: Vec<(PathBuf, onboard::Added)> = Vec::new();
     let named: Vec<PathBuf> = opts
         .files
         .iter()
@@ -531,6 +795,14 @@ fn plan_patches(
                 }
             }
             added.extend(out.added);
+            for a in out.carried {
+                if !carried
+                    .iter()
+                    .any(|(f, c)| *f == file && c.workload == a.workload)
+                {
+                    carried.push((file.clone(), a));
+                }
+            }
             apps.extend(
                 out.apps
                     .into_iter()
@@ -585,7 +857,18 @@ fn plan_patches(
         plan.push(change);
         needers.push((top.path.clone(), who));
     }
-    missing_workloads(opts, &plan)?;
+    missing_workloads(named_workloads, &opts.dir, &plan)?;
+    // Each patch is last in its overlay; what builds on the overlay may still erase it.
+    let tops = applied_tops(project, &overlays.iter().cloned().collect());
+    keep_through_overlays(
+        opts,
+        project,
+        &tops,
+        overlays,
+        &carried,
+        &mut plan,
+        &mut needers,
+    )?;
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     let overlays: Vec<&PathBuf> = overlays.iter().collect();
@@ -695,8 +978,8 @@ fn python_sides(
         plan.notes.push(Note {
             service: None,
             message: format!(
-                "{}: no build context known for {} (no skaffold.yaml artifact or \
-                 compose build makes it), so only the manifests were onboarded; for the \
+                "{}: no build context known for {} (no skaffold.yaml artifact, \
+                 compose build or CI build makes it), so only the manifests were onboarded; for the \
                  Python module and dependencies, name the folder: --context NAME=DIR",
                 unknown.join(", "),
                 if unknown.len() == 1 {
@@ -824,10 +1107,10 @@ fn onboard_file(
     Ok(Some(out))
 }
 
-/// Every workload asked for must be there: a typo is not a smaller onboarding.
-fn missing_workloads(opts: &KubernetesOptions, plan: &Plan) -> Result<(), Error> {
-    let missing: Vec<String> = opts
-        .workloads
+/// Every workload asked for must be there: a typo is not a smaller onboarding. (Those chosen
+/// by default may be in a file no applied kustomization builds.)
+fn missing_workloads(named: &[String], dir: &Path, plan: &Plan) -> Result<(), Error> {
+    let missing: Vec<String> = named
         .iter()
         .filter(|n| {
             !plan
@@ -839,9 +1122,9 @@ fn missing_workloads(opts: &KubernetesOptions, plan: &Plan) -> Result<(), Error>
         .collect();
     if plan.services.is_empty() || !missing.is_empty() {
         return Err(Error::NoWorkload {
-            dir: opts.dir.clone(),
+            dir: dir.to_path_buf(),
             named: if plan.services.is_empty() {
-                opts.workloads.clone()
+                named.to_vec()
             } else {
                 missing
             },

@@ -78,8 +78,74 @@ pub fn command_port(words: &[String]) -> Option<u16> {
     None
 }
 
+/// The port a server listens on when its command line names none: its documented default
+/// (uvicorn, gunicorn, hypercorn, daphne, granian, `fastapi run`, `manage.py runserver`:
+/// 8000; `flask run`, `mlflow server|ui`: 5000; `dagster-webserver`: 3000), with the
+/// server's name. `None` when no server obs-init knows is run.
+pub fn default_port(words: &[String]) -> Option<(u16, &'static str)> {
+    const SERVERS: [(&str, Option<&str>, u16); 11] = [
+        ("uvicorn", None, 8000),
+        ("gunicorn", None, 8000),
+        ("hypercorn", None, 8000),
+        ("daphne", None, 8000),
+        ("granian", None, 8000),
+        ("fastapi", Some("run"), 8000),
+        ("manage.py", Some("runserver"), 8000),
+        ("flask", Some("run"), 5000),
+        ("mlflow", Some("server"), 5000),
+        ("mlflow", Some("ui"), 5000),
+        ("dagster-webserver", None, 3000),
+    ];
+    let words: Vec<&str> = words
+        .iter()
+        .flat_map(|w| w.split_whitespace())
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    let program = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
+    for (i, w) in words.iter().enumerate() {
+        let name = program(w);
+        for (server, sub, port) in SERVERS {
+            if name != server {
+                continue;
+            }
+            let runs = match sub {
+                None => true,
+                Some(sub) => words[i + 1..].iter().take(3).any(|x| *x == sub),
+            };
+            if runs {
+                return Some((port, server));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_server_without_a_port_listens_on_its_default() {
+        let words = |s: &str| vec![s.to_string()];
+        assert_eq!(
+            default_port(&words("fastapi run app/main.py")),
+            Some((8000, "fastapi"))
+        );
+        assert_eq!(
+            default_port(&words("/venv/bin/uvicorn main:app")),
+            Some((8000, "uvicorn"))
+        );
+        assert_eq!(
+            default_port(&words("flask --app hello run")),
+            Some((5000, "flask"))
+        );
+        assert_eq!(
+            default_port(&words("python manage.py runserver")),
+            Some((8000, "manage.py"))
+        );
+        assert_eq!(default_port(&words("python manage.py run")), None);
+        assert_eq!(default_port(&words("mlflow ui")), Some((5000, "mlflow")));
+        assert_eq!(default_port(&words("celery -A app worker")), None);
+    }
+
     use super::*;
 
     #[test]

@@ -212,19 +212,22 @@ fn resolve<'p>(
         let info = compose::service_info(&doc, svc, name);
         let (context, outside) = build_context(opts, &compose_path, &info);
         let remembered = saved.service(name);
+        let guessed = port_guess(&compose_path, &info, context.as_deref());
         let app_port = match (opts.app_port, remembered.and_then(|r| r.app_port)) {
             (Some(p), _) | (None, Some(p)) => Some(p),
             (None, None) => match prompter.as_deref_mut() {
-                Some(p) => p.app_port(name, info.suggested_port).map_err(asked)?,
+                Some(p) => p
+                    .app_port(name, guessed.as_ref().map(|(port, _)| *port))
+                    .map_err(asked)?,
                 None => {
-                    if let (Some(port), Some(source)) = (info.suggested_port, info.port_source) {
+                    if let Some((port, source)) = &guessed {
                         notes.push(Note {
                             service: Some(name.clone()),
-                            message: compose::inferred_port_note(port, source),
+                            message: compose::inferred_port_note(*port, source),
                             kind: NoteKind::Decided,
                         });
                     }
-                    info.suggested_port
+                    guessed.map(|(port, _)| port)
                 }
             },
         };
@@ -345,6 +348,53 @@ fn build_context(
         Some(c) if !absolute(&c).starts_with(absolute(&opts.dir)) => (None, Some(c)),
         inside => (inside, None),
     }
+}
+
+/// The port a service's app listens on, and where that was read: its compose command or
+/// its one container port, else its command with the project's `.env` values (`--port
+/// ${PORT}`), else its image's command, else the server's documented default.
+fn port_guess(
+    compose_path: &Path,
+    info: &compose::ServiceInfo,
+    context: Option<&Path>,
+) -> Option<(u16, String)> {
+    if let (Some(port), Some(source)) = (info.suggested_port, info.port_source) {
+        return Some((port, source.to_string()));
+    }
+    let vars = crate::compose::interpolate::Vars::for_project(&compose_dir(compose_path));
+    let interpolated: Vec<String> = info
+        .commands
+        .iter()
+        .filter_map(|c| crate::compose::interpolate::interpolate(c, &vars).ok())
+        .collect();
+    if interpolated != info.commands
+        && let Some(port) = compose::ports::command_port(&interpolated)
+    {
+        return Some((port, "command, with the values of .env".into()));
+    }
+    let image = context
+        .and_then(|c| python::read_image(c, info.dockerfile.as_deref(), info.target.as_deref()))
+        .map(|(_, stage)| stage.commands)
+        .unwrap_or_default();
+    let run = if info.commands.is_empty() {
+        image.clone()
+    } else {
+        interpolated
+    };
+    // Only a web server's: a gRPC server's port (`dagster api grpc -p 4000`) is not one
+    // daprd can call the app on.
+    if info.commands.is_empty()
+        && compose::ports::default_port(&image).is_some()
+        && let Some(port) = compose::ports::command_port(&image)
+    {
+        return Some((port, "image's command".into()));
+    }
+    compose::ports::default_port(&run).map(|(port, server)| {
+        (
+            port,
+            format!("server, {server}, which listens there when its command names no port"),
+        )
+    })
 }
 
 /// What a service runs, from its compose definition and the code in its build context; with

@@ -185,10 +185,6 @@ pub(super) fn plan_module(
             wait_for_import(opts, plan, service, &file, call);
         }
     } else if web.is_none() && !frameworks::any(&target.frameworks, |r| r.code_location) {
-        plan.next_steps.push(format!(
-            "{service}: call setup_observability() at start-up, next to {}: {import}",
-            display(&opts.dir, module_dir)
-        ));
         // The script the container runs, else any file beside the module, may call it.
         let script = target
             .context
@@ -196,6 +192,17 @@ pub(super) fn plan_module(
             .and_then(|ctx| super::locate::script_run(target, ctx))
             .map(|(file, _)| file)
             .filter(|f| f.parent() == Some(module_dir));
+        let code = match &script {
+            Some(script) => display(&opts.dir, script),
+            None => format!(
+                "the code that starts the service, beside {}",
+                display(&opts.dir, &module_dir.join(python::MODULE_FILE))
+            ),
+        };
+        plan.next_steps.push(format!(
+            "{service}: add to {code}, at start-up:\n       {import}\n       \
+             setup_observability()"
+        ));
         let calls = match &script {
             Some(script) => imports_module(script),
             None => std::fs::read_dir(module_dir)

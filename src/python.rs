@@ -352,18 +352,18 @@ pub fn find_app_builder(dir: &Path, web: Hook) -> Entry {
     entry
 }
 
-/// Whether a line of `text` assigns `web`'s constructor call (`app = Flask(`), at any
-/// indentation.
+/// Whether a line of `text` assigns a call of the framework's own constructor (`app =
+/// Flask(`), at any indentation. Only the first of `web`'s constructors: a script calling
+/// the project's factory (`app = create_app()` beside Flask's `FlaskGroup(create_app=...)`,
+/// which serves an app of its own) is not where the served app is built.
 fn builds_app(text: &str, web: Hook) -> bool {
+    let constructor = format!("{}(", web.constructors[0]);
     text.lines().any(|l| {
         l.split_once('=').is_some_and(|(name, rest)| {
             let name = name.trim();
             !name.is_empty()
                 && name.chars().all(|c| c.is_alphanumeric() || c == '_')
-                && web
-                    .constructors
-                    .iter()
-                    .any(|c| rest.trim_start().starts_with(&format!("{c}(")))
+                && rest.trim_start().starts_with(&constructor)
         })
     })
 }

@@ -370,44 +370,34 @@ fn builds_app(text: &str, web: Hook) -> bool {
 
 /// The one `.py` file in `dir` itself that builds `web`'s app, at top level or in a factory.
 pub fn find_app_module_any(dir: &Path, web: Hook) -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "py"))
-        .filter(|p| fs::read_to_string(p).is_ok_and(|text| builds_app(&text, web)))
-        .collect();
-    found.sort();
-    match found.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    }
+    one_file_in(dir, |text| builds_app(text, web))
 }
 
 /// The one `.py` file in `dir` that builds `web`'s app at top level (`app = Celery(...)`),
 /// when exactly one does.
 pub fn find_app_module(dir: &Path, web: Hook) -> Option<PathBuf> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+    one_file_in(dir, |text| {
+        text.lines().any(|l| {
+            !l.starts_with([' ', '\t'])
+                && l.split_once('=').is_some_and(|(_, rest)| {
+                    let rest = rest.trim_start();
+                    web.constructors
+                        .iter()
+                        .any(|c| rest.starts_with(&format!("{c}(")))
+                })
+        })
+    })
+}
+
+/// The one `.py` file in `dir` (not below) whose text `matches`, when exactly one does.
+fn one_file_in(dir: &Path, matches: impl Fn(&str) -> bool) -> Option<PathBuf> {
+    let found: Vec<PathBuf> = fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .filter(|p| fs::read_to_string(p).is_ok_and(|text| matches(&text)))
         .collect();
-    entries.sort();
-    let builds = |p: &PathBuf| {
-        fs::read_to_string(p).is_ok_and(|text| {
-            text.lines().any(|l| {
-                !l.starts_with([' ', '\t'])
-                    && l.split_once('=').is_some_and(|(_, rest)| {
-                        let rest = rest.trim_start();
-                        web.constructors
-                            .iter()
-                            .any(|c| rest.starts_with(&format!("{c}(")))
-                    })
-            })
-        })
-    };
-    let found: Vec<PathBuf> = entries.into_iter().filter(builds).collect();
     match found.as_slice() {
         [one] => Some(one.clone()),
         _ => None,

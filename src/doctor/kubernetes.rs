@@ -101,13 +101,8 @@ fn onboarded(seen: &[Seen]) -> Vec<(PathBuf, Added)> {
         let meta = root.get("metadata");
         let text = |n: Option<&Node>| n.and_then(Node::as_str).map(String::from);
         let template = path.iter().try_fold(root, |n, k| n.get(k));
-        let annotations: Vec<(String, String)> = template
-            .and_then(|t| t.get("metadata"))
-            .and_then(|m| m.get("annotations"))
-            .and_then(Node::entries)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+        let annotations: Vec<(String, String)> = crate::kubernetes::template_annotations(template)
+            .into_iter()
             .filter(|(k, _)| k.starts_with("dapr.io/"))
             .collect();
         let enabled = annotations

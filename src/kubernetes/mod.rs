@@ -97,6 +97,18 @@ pub fn template_path(kind: &str) -> Option<&'static [&'static str]> {
         .map(|(_, p)| *p)
 }
 
+/// A pod template's annotations with string values, as written.
+pub fn template_annotations(template: Option<&Node>) -> Vec<(String, String)> {
+    template
+        .and_then(|t| t.get("metadata"))
+        .and_then(|m| m.get("annotations"))
+        .and_then(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+        .collect()
+}
+
 /// Refuses a templated manifest (Helm, Jinja): it is not the YAML that is applied. Template
 /// markers inside a block scalar (a ConfigMap holding a dashboard or a Jinja prompt) are
 /// data, not templating: only those outside one count.

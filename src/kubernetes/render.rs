@@ -221,14 +221,7 @@ fn parse_build(text: &str, folder: &Path, root: &Path, dir: &Path) -> Built {
             Some(dir.join(found.strip_prefix(root).ok()?))
         });
         let template = path.iter().try_fold(r, |n, k| n.get(k));
-        let annotations = template
-            .and_then(|t| t.get("metadata"))
-            .and_then(|m| m.get("annotations"))
-            .and_then(Node::entries)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
-            .collect();
+        let annotations = super::template_annotations(template);
         let containers = template
             .and_then(|t| t.get("spec"))
             .and_then(|s| s.get("containers"))

@@ -4,6 +4,7 @@
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, value};
 
 use crate::frameworks::Framework;
+use crate::lock_record::{Hunk, LockRecord};
 use crate::record::{FileRecord, Insertion};
 
 pub const FILE: &str = ".obs-init.toml";
@@ -31,6 +32,9 @@ pub struct Answers {
     /// Kubernetes workloads' build contexts named with `--context` (`[kubernetes.context]`):
     /// a later run, `--check` among them, finds their code without the flag.
     pub contexts: Vec<(String, String)>,
+    /// The locks pinning manifests obs-init edited ([`crate::lock_record`]): `remove` gives
+    /// them back with the manifest.
+    pub locks: Vec<LockRecord>,
 }
 
 /// What onboarding did to one compose file.
@@ -177,6 +181,14 @@ pub fn read(content: &str) -> Result<Answers, String> {
             answers.files.push(read_file_record(path, item)?);
         }
     }
+    if let Some(locks) = onboarded
+        .and_then(|o| o.get("locks"))
+        .and_then(Item::as_table_like)
+    {
+        for (path, item) in locks.iter() {
+            answers.locks.push(read_lock_record(path, item)?);
+        }
+    }
     if let Some(table) = doc.get("service").and_then(Item::as_table_like) {
         for (name, item) in table.iter() {
             let mut svc = ServiceAnswers {
@@ -274,6 +286,44 @@ fn read_file_record(path: &str, item: &Item) -> Result<(FileRecord, Vec<String>)
     ))
 }
 
+fn read_lock_record(path: &str, item: &Item) -> Result<LockRecord, String> {
+    let at = |what: &str| format!("onboarded.locks.\"{path}\".{what}");
+    let text = |key: &str| {
+        item.get(key)
+            .and_then(Item::as_str)
+            .map(String::from)
+            .ok_or_else(|| format!("{} must be a string", at(key)))
+    };
+    let mut back = Vec::new();
+    if let Some(list) = item.get("back") {
+        let shape = || format!("{} holds {{ line, take, put }} tables", at("back"));
+        for hunk in list.as_array().ok_or_else(shape)? {
+            let table = hunk.as_inline_table().ok_or_else(shape)?;
+            let number = |k: &str| {
+                table
+                    .get(k)
+                    .and_then(|v| v.as_integer())
+                    .and_then(|v| usize::try_from(v).ok())
+            };
+            match (number("line"), number("take"), table.get("put")) {
+                (Some(line), Some(take), put) => back.push(Hunk {
+                    line,
+                    take,
+                    put: put.and_then(|p| p.as_str()).unwrap_or("").to_string(),
+                }),
+                _ => return Err(shape()),
+            }
+        }
+    }
+    Ok(LockRecord {
+        path: path.to_string(),
+        manifest: text("manifest")?,
+        checksum: text("checksum")?,
+        manifest_before: text("manifest_before")?,
+        back,
+    })
+}
+
 fn parse_framework(name: &str) -> Option<Framework> {
     Framework::by_name(name)
 }
@@ -351,6 +401,7 @@ fn write_records(doc: &mut DocumentMut, answers: &Answers) {
         old.composes == answers.composes
             && old.files == answers.files
             && old.original == answers.original
+            && old.locks == answers.locks
             && doc.get("onboarded").and_then(|o| o.get("added")).is_none()
     });
     if unchanged {
@@ -404,6 +455,36 @@ fn write_records(doc: &mut DocumentMut, answers: &Answers) {
     }
     if !files.is_empty() {
         onboarded["files"] = Item::Table(files);
+    }
+    let mut locks = Table::new();
+    locks.set_implicit(true);
+    for lock in &answers.locks {
+        let mut t = Table::new();
+        t["manifest"] = value(lock.manifest.as_str());
+        t["checksum"] = value(lock.checksum.as_str());
+        t["manifest_before"] = value(lock.manifest_before.as_str());
+        if !lock.back.is_empty() {
+            let mut list = Array::new();
+            for hunk in &lock.back {
+                let mut it = InlineTable::new();
+                it.insert("line", (hunk.line as i64).into());
+                it.insert("take", (hunk.take as i64).into());
+                if !hunk.put.is_empty() {
+                    it.insert("put", hunk.put.as_str().into());
+                }
+                list.push(it);
+            }
+            for v in list.iter_mut() {
+                v.decor_mut().set_prefix("\n    ");
+            }
+            list.set_trailing("\n");
+            list.set_trailing_comma(true);
+            t["back"] = value(list);
+        }
+        locks[lock.path.as_str()] = Item::Table(t);
+    }
+    if !locks.is_empty() {
+        onboarded["locks"] = Item::Table(locks);
     }
     if onboarded.is_empty() {
         doc.remove("onboarded");
@@ -466,6 +547,24 @@ mod tests {
             }],
             original: Some("# mine\n".into()),
             contexts: vec![("worker".into(), "services/worker".into())],
+            locks: vec![LockRecord {
+                path: "app/poetry.lock".into(),
+                manifest: "app/pyproject.toml".into(),
+                checksum: "0000000000000002".into(),
+                manifest_before: "0000000000000003".into(),
+                back: vec![
+                    Hunk {
+                        line: 3,
+                        take: 2,
+                        put: "[metadata]\n".into(),
+                    },
+                    Hunk {
+                        line: 9,
+                        take: 4,
+                        put: String::new(),
+                    },
+                ],
+            }],
             files: vec![(
                 FileRecord {
                     path: "app/requirements.txt".into(),

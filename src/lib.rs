@@ -24,6 +24,7 @@ pub mod git;
 pub mod interpreter;
 pub mod kubernetes;
 pub mod lock;
+pub mod lock_record;
 pub mod paths;
 pub mod plan;
 pub mod platform;

@@ -20,6 +20,7 @@ use crate::frameworks::Framework;
 mod dagster;
 pub mod deployment;
 pub mod kubernetes;
+mod locks_back;
 mod onboard;
 pub mod python;
 pub mod remove;
@@ -296,7 +297,8 @@ fn resolve_existing(path: &Path) -> PathBuf {
     }
 }
 
-/// The files whose content is what `saved` records obs-init wrote.
+/// The files whose content is what `saved` records obs-init wrote (its lock refreshes
+/// among them).
 pub(crate) fn own_files(dir: &Path, saved: &Answers) -> Vec<PathBuf> {
     saved
         .composes
@@ -310,6 +312,13 @@ pub(crate) fn own_files(dir: &Path, saved: &Answers) -> Vec<PathBuf> {
                 .filter(|text| f.untouched(text))
                 .map(|_| path)
         })
+        .chain(saved.locks.iter().filter_map(|l| {
+            let path = dir.join(&l.path);
+            fs::read_to_string(&path)
+                .ok()
+                .filter(|text| l.untouched(text))
+                .map(|_| path)
+        }))
         .collect()
 }
 

@@ -354,6 +354,15 @@ fn plan_recorded(
         }
     }
 
+    plan.relock_changed();
+    left.locks.clear();
+    for lock in &record.locks {
+        let shared = left.files.iter().any(|(f, _)| f.path == lock.manifest);
+        if let Some(kept) = super::locks_back::give_back(&req.dir, &mut plan, lock, shared)? {
+            left.locks.push(kept);
+        }
+    }
+
     // The record itself: gone with the last onboarded compose file (a user's own answers
     // file comes back as it was).
     let answers_change = if left.composes.is_empty() {
@@ -376,7 +385,6 @@ fn plan_recorded(
         before: Some(answers_text.to_string()),
         after: answers_change.0,
     });
-    plan.relock_changed();
     Ok(plan)
 }
 

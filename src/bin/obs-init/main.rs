@@ -478,9 +478,9 @@ fn refuse_dirty(plan: &Plan, dir: &Path) -> Result<(), Error> {
         .files
         .iter()
         .filter(|f| matches!(f.status, Status::Update | Status::Delete))
-        .filter(|f| std::path::absolute(&f.path).map_or(true, |p| !own.contains(&p)))
         .map(|f| f.path.clone())
         .chain(plan.relocks.iter().map(|r| r.lock.clone()))
+        .filter(|p| std::path::absolute(p).map_or(true, |p| !own.contains(&p)))
         .collect();
     let files = git::dirty(dir, &touched);
     if files.is_empty() {

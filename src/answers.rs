@@ -265,10 +265,20 @@ fn read_file_record(path: &str, item: &Item) -> Result<(FileRecord, Vec<String>)
                 .and_then(|v| v.as_integer())
                 .and_then(|v| usize::try_from(v).ok());
             let text = table.get("text").and_then(|v| v.as_str());
+            let services = table
+                .get("services")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
             match (offset, text) {
                 (Some(at), Some(text)) => inserted.push(Insertion {
                     at,
                     text: text.to_string(),
+                    services,
                 }),
                 _ => return Err(format!("{} holds {{ at, text }} tables", at("inserted"))),
             }
@@ -364,6 +374,17 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
         }
         if kubernetes["context"].get(name).and_then(Item::as_str) != Some(dir) {
             kubernetes["context"][name.as_str()] = value(dir.as_str());
+        }
+    }
+    // A service whose answers went (removed) goes from the file too.
+    if let Some(table) = doc["service"].as_table_like_mut() {
+        let gone: Vec<String> = table
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| !answers.per_service.iter().any(|s| s.name == *k))
+            .collect();
+        for name in gone {
+            table.remove(&name);
         }
     }
     for svc in &answers.per_service {
@@ -507,6 +528,10 @@ fn file_record(t: &mut Table, record: &FileRecord) {
             let mut it = InlineTable::new();
             it.insert("at", (piece.at as i64).into());
             it.insert("text", piece.text.as_str().into());
+            if !piece.services.is_empty() {
+                let services: Array = piece.services.iter().map(String::as_str).collect();
+                it.insert("services", services.into());
+            }
             list.push(it);
         }
         for v in list.iter_mut() {
@@ -573,6 +598,7 @@ mod tests {
                     inserted: vec![Insertion {
                         at: 8,
                         text: "opentelemetry-sdk>=1.45 # \"quoted\"\n".into(),
+                        services: vec![needer("compose.yaml", "api")],
                     }],
                     original: None,
                 },

@@ -17,6 +17,7 @@ use crate::conflict::Conflict;
 use crate::error::Error;
 use crate::frameworks::Framework;
 
+pub mod claims;
 mod dagster;
 pub mod deployment;
 pub mod kubernetes;
@@ -151,6 +152,8 @@ pub struct Plan {
     /// The entry points `--edit-entrypoint` would insert the setup lines into (shown
     /// paths): the plan gives them as next steps instead.
     pub entry_points: Vec<String>,
+    /// Which service needs what in each file its Python side edits ([`claims`]).
+    pub claims: Vec<claims::Claim>,
 }
 
 pub use crate::conflict::FileConflict;
@@ -170,6 +173,7 @@ impl Plan {
             relocks: Vec::new(),
             overlay: None,
             entry_points: Vec::new(),
+            claims: Vec::new(),
         }
     }
 
@@ -220,6 +224,20 @@ impl Plan {
             if !self.relocks.iter().any(|known| known.lock == r.lock) {
                 self.relocks.push(r);
             }
+        }
+    }
+
+    /// Records that `service` needs what obs-init inserts in `path` (`packages`: only the
+    /// lines naming these), whoever inserted it ([`claims`]).
+    pub(crate) fn claim(&mut self, path: &Path, service: &str, packages: Option<Vec<String>>) {
+        let packages = packages.map(|p| p.iter().map(|n| crate::deps::normalize(n)).collect());
+        let claim = claims::Claim {
+            path: path.to_path_buf(),
+            service: service.to_string(),
+            packages,
+        };
+        if !self.claims.contains(&claim) {
+            self.claims.push(claim);
         }
     }
 

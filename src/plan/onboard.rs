@@ -503,6 +503,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         relocks: Vec::new(),
         overlay: ctx.overlay.clone(),
         entry_points: Vec::new(),
+        claims: Vec::new(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
@@ -703,12 +704,52 @@ fn record_files(
     compose_rel: &str,
     record: &mut Answers,
 ) {
-    for change in plan.files.iter().filter(|c| c.path != compose_path) {
-        let needers = plan
-            .services
+    let claims_of = |path: &Path| -> Vec<(String, Option<Vec<String>>)> {
+        plan.claims
             .iter()
-            .map(|s| answers::needer(compose_rel, s));
-        record_file(record, &display(&opts.dir, &change.path), change, needers);
+            .filter(|c| absolute(&c.path) == absolute(path))
+            .map(|c| (answers::needer(compose_rel, &c.service), c.packages.clone()))
+            .collect()
+    };
+    for change in plan.files.iter().filter(|c| c.path != compose_path) {
+        let rel = display(&opts.dir, &change.path);
+        let claims = claims_of(&change.path);
+        // A file no service's Python side claims (the Dapr configuration, the overlay) is
+        // needed by every service of the run.
+        let needers: Vec<String> = if claims.is_empty() {
+            plan.services
+                .iter()
+                .map(|s| answers::needer(compose_rel, s))
+                .collect()
+        } else {
+            claims.iter().map(|(n, _)| n.clone()).collect()
+        };
+        let prior = record.files.iter().find(|(f, _)| f.path == rel).cloned();
+        record_file(record, &rel, change, needers);
+        super::claims::attribute(record, &rel, prior.as_ref(), &claims);
+    }
+    // What this run claims where obs-init's edit is there already (another compose file's
+    // service made it): needed by this run's services too.
+    let planned: Vec<PathBuf> = plan.files.iter().map(|f| absolute(&f.path)).collect();
+    let mut claimed: Vec<&Path> = Vec::new();
+    for c in &plan.claims {
+        if !planned.contains(&absolute(&c.path)) && !claimed.contains(&c.path.as_path()) {
+            claimed.push(&c.path);
+        }
+    }
+    for path in claimed {
+        let rel = display(&opts.dir, path);
+        let Some(i) = record.files.iter().position(|(f, _)| f.path == rel) else {
+            continue;
+        };
+        let prior = record.files[i].clone();
+        let claims = claims_of(path);
+        for (needer, _) in &claims {
+            if !record.files[i].1.contains(needer) {
+                record.files[i].1.push(needer.clone());
+            }
+        }
+        super::claims::attribute(record, &rel, Some(&prior), &claims);
     }
 }
 

@@ -61,6 +61,7 @@ pub fn plan_compose_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         relocks: Vec::new(),
         overlay: None,
         entry_points: Vec::new(),
+        claims: Vec::new(),
     };
     plan.push(FileChange {
         display: crate::paths::display(&req.dir, &compose_path),
@@ -295,6 +296,7 @@ fn plan_recorded(
         relocks: Vec::new(),
         overlay: None,
         entry_points: Vec::new(),
+        claims: Vec::new(),
     };
     plan.own.push(answers_path.to_path_buf());
     plan.push(FileChange {
@@ -337,6 +339,8 @@ fn plan_recorded(
         .flat_map(|c| c.services.iter().map(|s| answers::needer(&c.path, s)))
         .collect();
     left.files.clear();
+    // Files another onboarded service still needs, by who needs them: said once each.
+    let mut kept_for: Vec<(String, Vec<String>)> = Vec::new();
     for (file, needed_by) in &record.files {
         let needed: Vec<String> = needed_by
             .iter()
@@ -350,8 +354,46 @@ fn plan_recorded(
             let kept = take_out_of_overlay(req, &mut plan, file, &targets)?;
             left.files.push((kept, needed));
         } else {
-            left.files.push((file.clone(), needed));
+            // The pieces only the removed services needed go; the rest stays, and is said.
+            let kept = super::undo::undo_pieces(&req.dir, &mut plan, file, &still)?;
+            let removed: Vec<&str> = needed_by
+                .iter()
+                .filter(|n| !still.contains(n))
+                .map(String::as_str)
+                .collect();
+            if !removed.is_empty() {
+                let staying = needed.join(", ");
+                if kept.inserted.len() < file.inserted.len() {
+                    let verb = if needed.len() == 1 { "needs" } else { "need" };
+                    plan.notes.push(Note {
+                        service: None,
+                        message: format!(
+                            "{}: only what {} alone needed is taken out; {staying} still \
+                             {verb} the rest",
+                            file.path,
+                            removed.join(", ")
+                        ),
+                        kind: NoteKind::Info,
+                    });
+                } else {
+                    match kept_for.iter_mut().find(|(who, _)| *who == staying) {
+                        Some((_, files)) => files.push(file.path.clone()),
+                        None => kept_for.push((staying, vec![file.path.clone()])),
+                    }
+                }
+            }
+            left.files.push((kept, needed));
         }
+    }
+    for (who, files) in kept_for {
+        plan.notes.push(Note {
+            service: None,
+            message: format!(
+                "kept for {who}, which still needs them: {}",
+                files.join(", ")
+            ),
+            kind: NoteKind::Info,
+        });
     }
 
     plan.relock_changed();
@@ -372,6 +414,11 @@ fn plan_recorded(
         }
     } else {
         left.services.retain(|s| !targets.contains(s));
+        // A removed service's answers go with it, unless another compose file onboards a
+        // service of that name.
+        left.per_service.retain(|s| {
+            !targets.contains(&s.name) || left.composes.iter().any(|c| c.services.contains(&s.name))
+        });
         (answers::write(Some(answers_text), &left), Status::Update)
     };
     plan.push(FileChange {

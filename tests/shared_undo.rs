@@ -1,0 +1,249 @@
+//! Undo where files, services and folders are shared: two compose files building one folder,
+//! two services built from one folder. Each scenario onboards, removes part, checks what
+//! stays with obs-init's own `--check` and what Compose makes of the files with the real
+//! Docker Compose, then removes the rest and expects every byte of the project back.
+//! Nothing is committed between the steps: obs-init's own edits never count as the user's.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use assert_cmd::Command as BinCommand;
+use common::oracle::{self, Profiles};
+
+fn obs_init(dir: &Path, args: &[&str]) -> Output {
+    BinCommand::cargo_bin("obs-init")
+        .expect("binary")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn both(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `obs-init args` in `dir`, which must succeed; its output.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = obs_init(dir, args);
+    assert!(out.status.success(), "obs-init {args:?}: {}", both(&out));
+    both(&out)
+}
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("writes");
+    }
+}
+
+/// The project committed, as a user's repository is.
+fn committed(dir: &Path) {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "original",
+        ],
+    ] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}");
+    }
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).expect("reads")
+}
+
+/// The service `name` as the real Compose resolves `file`.
+fn service(dir: &Path, file: &str, name: &str) -> serde_json::Value {
+    let model = oracle::config(dir, &[Path::new(file)], Profiles::None)
+        .unwrap_or_else(|e| panic!("Compose rejects {file}: {e}"));
+    model["services"][name].clone()
+}
+
+fn assert_same_tree(dir: &Path, before: &std::collections::BTreeMap<String, Vec<u8>>) {
+    let after = common::read_tree(dir);
+    for (name, bytes) in before {
+        assert_eq!(
+            after
+                .get(name)
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            Some(String::from_utf8_lossy(bytes).into_owned()),
+            "{name} after the last remove"
+        );
+    }
+    let extra: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert!(extra.is_empty(), "files left behind: {extra:?}");
+}
+
+const DOCKERFILE: &str = "FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\n\
+                          RUN pip install -r requirements.txt\nCOPY . .\n";
+
+#[test]
+fn removing_the_dev_onboarding_keeps_the_entry_edits_production_still_serves() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    let wsgi = "import os\n\nfrom django.core.wsgi import get_wsgi_application\n\n\
+                os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"mysite.settings\")\n\n\
+                application = get_wsgi_application()\n";
+    let asgi = wsgi.replace("wsgi", "asgi");
+    write(
+        p,
+        &[
+            ("app/Dockerfile", DOCKERFILE),
+            ("app/requirements.txt", "django==5.1\ngunicorn\n"),
+            (
+                "app/manage.py",
+                "import os\nimport sys\n\nif __name__ == \"__main__\":\n    \
+                 os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"mysite.settings\")\n    \
+                 from django.core.management import execute_from_command_line\n    \
+                 execute_from_command_line(sys.argv)\n",
+            ),
+            ("app/mysite/__init__.py", ""),
+            (
+                "app/mysite/settings.py",
+                "SECRET_KEY = \"x\"\nINSTALLED_APPS = []\n",
+            ),
+            ("app/mysite/wsgi.py", wsgi),
+            ("app/mysite/asgi.py", &asgi),
+            (
+                "docker-compose.yml",
+                "services:\n  web:\n    build: ./app\n    command: python manage.py \
+                 runserver 0.0.0.0:8000\n    ports:\n      - \"8000:8000\"\n",
+            ),
+            (
+                "docker-compose.prod.yml",
+                "services:\n  web:\n    build: ./app\n    command: gunicorn \
+                 mysite.wsgi:application -b 0.0.0.0:8000\n    ports:\n      - \"8000:8000\"\n",
+            ),
+        ],
+    );
+    committed(p);
+    let original = common::read_tree(p);
+    let dev_model = service(p, "docker-compose.yml", "web");
+
+    ok(p, &["--yes", "--edit-entrypoint"]);
+    ok(
+        p,
+        &[
+            "-f",
+            "docker-compose.prod.yml",
+            "--yes",
+            "--edit-entrypoint",
+        ],
+    );
+    let removed = ok(p, &["remove", "--yes"]);
+    assert!(
+        removed.contains("kept for docker-compose.prod.yml:web, which still needs them:"),
+        "{removed}"
+    );
+    // Production still serves the instrumented application...
+    for file in ["app/mysite/wsgi.py", "app/mysite/asgi.py"] {
+        assert!(read(p, file).contains("instrument_django()"), "{file}");
+    }
+    assert!(p.join("app/mysite/setup_observability.py").is_file());
+    let check = obs_init(p, &["-f", "docker-compose.prod.yml", "--check"]);
+    assert!(check.status.success(), "prod --check: {}", both(&check));
+    let prod = oracle::config(p, &[Path::new("docker-compose.prod.yml")], Profiles::None)
+        .expect("Compose takes prod");
+    assert!(prod["services"]["web-dapr"].is_object(), "{prod}");
+    // ...while dev is as it was, byte for byte and for Compose.
+    assert_eq!(
+        read(p, "docker-compose.yml").as_bytes(),
+        original["docker-compose.yml"]
+    );
+    assert_eq!(service(p, "docker-compose.yml", "web"), dev_model);
+
+    ok(p, &["remove", "-f", "docker-compose.prod.yml", "--yes"]);
+    assert_same_tree(p, &original);
+}
+
+#[test]
+fn removing_one_of_two_services_sharing_a_folder_takes_back_only_what_it_alone_needed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    write(
+        p,
+        &[
+            (
+                "vote/Dockerfile",
+                &format!("{DOCKERFILE}CMD [\"gunicorn\", \"app:app\", \"-b\", \"0.0.0.0:80\"]\n"),
+            ),
+            ("vote/requirements.txt", "flask\ngunicorn\nrequests\n"),
+            (
+                "vote/app.py",
+                "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route(\"/\")\n\
+                 def hello():\n    return \"hi\"\n",
+            ),
+            (
+                "vote/seed.py",
+                "import requests\n\nrequests.post(\"http://vote/\", data={\"vote\": \"a\"})\n",
+            ),
+            (
+                "compose.yaml",
+                "services:\n  vote:\n    build: ./vote\n    ports:\n      - \"5000:80\"\n  \
+                 seed:\n    build: ./vote\n    command: python seed.py\n",
+            ),
+        ],
+    );
+    committed(p);
+    let original = common::read_tree(p);
+    let vote_model = service(p, "compose.yaml", "vote");
+
+    // vote is the Flask app; seed a script of the same folder, onboarded as plain Python.
+    ok(p, &["--service", "vote", "--yes", "--edit-entrypoint"]);
+    ok(p, &["--service", "seed", "--framework", "python", "--yes"]);
+    let removed = ok(p, &["remove", "--service", "vote", "--yes"]);
+    assert!(
+        removed.contains(
+            "vote/requirements.txt: only what compose.yaml:vote alone needed is taken out; \
+             compose.yaml:seed still needs the rest"
+        ),
+        "{removed}"
+    );
+    assert!(
+        removed.contains("kept for compose.yaml:seed, which still needs them: dapr-config.yml, vote/setup_observability.py"),
+        "{removed}"
+    );
+    // vote's own edits are gone: its entry point and its instrumentation line...
+    assert_eq!(read(p, "vote/app.py").as_bytes(), original["vote/app.py"]);
+    let requirements = read(p, "vote/requirements.txt");
+    assert!(
+        !requirements.contains("opentelemetry-instrumentation-flask"),
+        "{requirements}"
+    );
+    // ...what seed needs stays, and obs-init finds seed's onboarding whole.
+    assert!(
+        requirements.contains("opentelemetry-sdk>="),
+        "{requirements}"
+    );
+    assert!(p.join("vote/setup_observability.py").is_file());
+    let check = obs_init(p, &["--check"]);
+    assert!(check.status.success(), "--check: {}", both(&check));
+    assert!(!read(p, ".obs-init.toml").contains("[service.vote]"));
+    // Compose sees vote as it was, and seed with its sidecar.
+    assert_eq!(service(p, "compose.yaml", "vote"), vote_model);
+    assert!(service(p, "compose.yaml", "seed-dapr").is_object());
+
+    ok(p, &["remove", "--yes"]);
+    assert_same_tree(p, &original);
+}

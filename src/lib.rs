@@ -30,6 +30,7 @@ pub mod plan;
 pub mod platform;
 pub mod python;
 pub mod record;
+pub mod references;
 pub mod verify;
 pub mod yaml;
 

@@ -247,3 +247,151 @@ fn removing_one_of_two_services_sharing_a_folder_takes_back_only_what_it_alone_n
     ok(p, &["remove", "--yes"]);
     assert_same_tree(p, &original);
 }
+
+/// A Flask app built from `vote/`, committed.
+fn flask_project(p: &Path) {
+    write(
+        p,
+        &[
+            (
+                "vote/Dockerfile",
+                &format!("{DOCKERFILE}CMD [\"gunicorn\", \"app:app\", \"-b\", \"0.0.0.0:80\"]\n"),
+            ),
+            ("vote/requirements.txt", "flask\ngunicorn\n"),
+            (
+                "vote/app.py",
+                "from flask import Flask\n\nserver = Flask(__name__)\n\n\n@server.route(\"/\")\n\
+                 def hello():\n    return \"hi\"\n",
+            ),
+            (
+                "compose.yaml",
+                "services:\n  vote:\n    build: ./vote\n    ports:\n      - \"5000:80\"\n",
+            ),
+        ],
+    );
+    committed(p);
+}
+
+/// The next step's two lines, pasted into vote/app.py as printed, and committed.
+fn paste_next_step(p: &Path, printed: &str) {
+    assert!(
+        printed.contains("from setup_observability import instrument_flask")
+            && printed.contains("instrument_flask(server)"),
+        "{printed}"
+    );
+    let app = read(p, "vote/app.py")
+        .replace(
+            "from flask import Flask\n",
+            "from flask import Flask\nfrom setup_observability import instrument_flask\n",
+        )
+        .replace(
+            "server = Flask(__name__)\n",
+            "server = Flask(__name__)\ninstrument_flask(server)\n",
+        );
+    write(p, &[("vote/app.py", &app)]);
+    for args in [
+        &["add", "-A"][..],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "pasted",
+        ],
+    ] {
+        assert!(
+            Command::new("git")
+                .args(args)
+                .current_dir(p)
+                .status()
+                .expect("git")
+                .success()
+        );
+    }
+}
+
+#[test]
+fn remove_takes_back_the_next_steps_lines_pasted_by_hand_with_the_module() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    flask_project(p);
+    let original = common::read_tree(p);
+    let printed = ok(p, &["--yes"]);
+    paste_next_step(p, &printed);
+    let removed = ok(p, &["remove", "--yes"]);
+    assert!(
+        removed.contains("vote/app.py: took out `from setup_observability import instrument_flask`, `instrument_flask(server)`"),
+        "{removed}"
+    );
+    // The app imports nothing that is gone: doctor finds nothing, every byte is back.
+    let doctor = obs_init(p, &["doctor"]);
+    assert!(doctor.status.success(), "doctor: {}", both(&doctor));
+    assert_same_tree(p, &original);
+}
+
+#[test]
+fn a_reference_remove_cannot_take_back_keeps_the_module_and_says_why() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    flask_project(p);
+    let original = common::read_tree(p);
+    ok(p, &["--yes"]);
+    // A Dagster instance template edited as a next step says: a class path, not a paste
+    // remove can recognise.
+    let template = "python_logs:\n  dagster_handler_config:\n    handlers:\n      otel:\n        \
+                    class: setup_observability.OtelLogHandler\n";
+    write(p, &[("vote/dagster.yaml.jinja", template)]);
+    let removed = ok(p, &["remove", "--yes"]);
+    assert!(
+        removed.contains(
+            "kept vote/setup_observability.py, vote/requirements.txt: \
+             vote/dagster.yaml.jinja:5 still refers to the module \
+             (`class: setup_observability.OtelLogHandler`); take it out, then run \
+             `obs-init remove` again"
+        ),
+        "{removed}"
+    );
+    assert!(p.join("vote/setup_observability.py").is_file());
+    assert!(read(p, "vote/requirements.txt").contains("opentelemetry-sdk"));
+    let doctor = obs_init(p, &["doctor"]);
+    assert!(doctor.status.success(), "doctor: {}", both(&doctor));
+    // Once the reference is out, remove finishes the job.
+    std::fs::remove_file(p.join("vote/dagster.yaml.jinja")).expect("removes");
+    ok(p, &["remove", "--yes"]);
+    assert_same_tree(p, &original);
+}
+
+#[test]
+fn doctor_reports_an_import_and_a_handler_class_whose_module_is_gone() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    flask_project(p);
+    let printed = ok(p, &["--yes"]);
+    paste_next_step(p, &printed);
+    write(
+        p,
+        &[(
+            "vote/dagster.yaml.jinja",
+            "python_logs:\n  dagster_handler_config:\n    handlers:\n      otel:\n        \
+             class: setup_observability.OtelLogHandler\n",
+        )],
+    );
+    std::fs::remove_file(p.join("vote/setup_observability.py")).expect("removes");
+    let doctor = obs_init(p, &["doctor"]);
+    let text = both(&doctor);
+    assert_eq!(doctor.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(
+            "`from setup_observability import instrument_flask` imports setup_observability, \
+             which is not there"
+        ) && text.contains("--> vote/app.py:2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("names a handler class whose module, setup_observability, is not there")
+            && text.contains("--> vote/dagster.yaml.jinja:5"),
+        "{text}"
+    );
+}

@@ -24,6 +24,7 @@ pub mod kubernetes;
 mod locks_back;
 mod onboard;
 pub mod python;
+mod references;
 pub mod remove;
 mod undo;
 

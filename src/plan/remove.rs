@@ -396,6 +396,7 @@ fn plan_recorded(
         });
     }
 
+    super::references::take_back(&req.dir, &mut plan, &mut left, record)?;
     plan.relock_changed();
     left.locks.clear();
     for lock in &record.locks {
@@ -407,7 +408,8 @@ fn plan_recorded(
 
     // The record itself: gone with the last onboarded compose file (a user's own answers
     // file comes back as it was).
-    let answers_change = if left.composes.is_empty() {
+    // What stays for a later remove (a module something still imports) keeps the record.
+    let answers_change = if left.composes.is_empty() && left.files.is_empty() {
         match &record.original {
             Some(original) => (original.clone(), Status::Update),
             None => (String::new(), Status::Delete),

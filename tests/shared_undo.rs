@@ -395,3 +395,91 @@ fn doctor_reports_an_import_and_a_handler_class_whose_module_is_gone() {
         "{text}"
     );
 }
+
+/// A Python app and a database that loads `.env` with `env_file`, committed.
+fn env_file_project(p: &Path, gitignore: Option<&str>) {
+    write(
+        p,
+        &[
+            ("app/requirements.txt", "fastapi\nuvicorn\n"),
+            (
+                "app/main.py",
+                "from fastapi import FastAPI\n\napp = FastAPI()\n",
+            ),
+            (
+                "app/Dockerfile",
+                &format!("{DOCKERFILE}CMD [\"uvicorn\", \"main:app\", \"--port\", \"8000\"]\n"),
+            ),
+            (".env", "POSTGRES_PASSWORD=secret\n"),
+            (
+                "compose.yaml",
+                "services:\n  app:\n    build: ./app\n  db:\n    image: postgres:16\n    \
+                 env_file: .env\n",
+            ),
+        ],
+    );
+    if let Some(ignore) = gitignore {
+        write(p, &[(".gitignore", ignore)]);
+    }
+    committed(p);
+}
+
+#[test]
+fn an_overlay_never_writes_into_a_dotenv_that_services_load_as_env_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    env_file_project(p, None);
+    let original = common::read_tree(p);
+    let db = service(p, "compose.yaml", "db");
+    let out = ok(p, &["--overlay", "--service", "app", "--yes"]);
+    assert!(
+        out.contains(
+            ".env not edited: .env is the env_file of db, so COMPOSE_FILE there would enter \
+             its containers' environment; start with the -f flags below"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("docker compose -f compose.yaml -f compose.observability.yaml up"),
+        "{out}"
+    );
+    assert_eq!(read(p, ".env").as_bytes(), original[".env"]);
+    // Compose with the overlay: db's container is exactly what it was.
+    let model = oracle::config(
+        p,
+        &[
+            Path::new("compose.yaml"),
+            Path::new("compose.observability.yaml"),
+        ],
+        Profiles::None,
+    )
+    .expect("Compose takes the overlay");
+    assert_eq!(model["services"]["db"], db);
+    assert!(model["services"]["app-dapr"].is_object(), "{model}");
+    ok(p, &["remove", "--yes"]);
+    assert_same_tree(p, &original);
+}
+
+#[test]
+fn an_overlay_never_writes_into_a_dotenv_git_ignores() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    env_file_project(p, Some(".env\n"));
+    // Only the app here: no service loads .env, but the team never gets it.
+    write(
+        p,
+        &[("compose.yaml", "services:\n  app:\n    build: ./app\n")],
+    );
+    let original = common::read_tree(p);
+    let out = ok(p, &["--overlay", "--service", "app", "--yes"]);
+    assert!(
+        out.contains(
+            ".env not edited: .env is ignored by git, so whoever clones the project would \
+             not load the overlay; start with the -f flags below"
+        ),
+        "{out}"
+    );
+    assert_eq!(read(p, ".env").as_bytes(), original[".env"]);
+    ok(p, &["remove", "--yes"]);
+    assert_same_tree(p, &original);
+}

@@ -847,6 +847,23 @@ fn env_change(
     if path.is_symlink() {
         return Ok(Err(".env is a symlink".into()));
     }
+    // COMPOSE_FILE in a file services load with `env_file` would enter their containers'
+    // environment; in a file git ignores, the team would never load the overlay.
+    let users = overlay::env_file_users(&read_text(compose_path)?, ".env");
+    if !users.is_empty() {
+        return Ok(Err(format!(
+            ".env is the env_file of {}, so COMPOSE_FILE there would enter {} containers' \
+             environment",
+            users.join(", "),
+            if users.len() == 1 { "its" } else { "their" }
+        )));
+    }
+    if crate::git::ignored(&path) {
+        return Ok(Err(
+            ".env is ignored by git, so whoever clones the project would not load the overlay"
+                .into(),
+        ));
+    }
     let before = read_optional(&path)?;
     let relative = |p: &Path| {
         absolute(p)

@@ -9,6 +9,9 @@ use crate::record::{FileRecord, Insertion};
 
 pub const FILE: &str = ".obs-init.toml";
 
+/// The answers that are paths, by their key (the flag's name with `_`).
+pub const PATH_FLAGS: [&str; 3] = ["module_path", "dagster_home", "dapr_config"];
+
 const HEADER: &str = "# obs-init's answers: a later `obs-init` or `obs-init --check` reuses them.\n\
                       # Edit freely; flags given on the command line win.\n";
 
@@ -16,6 +19,10 @@ const HEADER: &str = "# obs-init's answers: a later `obs-init` or `obs-init --ch
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answers {
     pub dapr_version: Option<String>,
+    /// The folders and files the command line named (`--module-path`, `--dagster-home`,
+    /// `--dapr-config`), relative to the project directory: a later run, `--check` and
+    /// `doctor` plan as they did.
+    pub paths: Vec<(String, String)>,
     pub services: Vec<String>,
     /// Per service: its app port and frameworks, when recorded.
     pub per_service: Vec<ServiceAnswers>,
@@ -99,6 +106,14 @@ pub fn read(content: &str) -> Result<Answers, String> {
             .map(String::from),
         ..Answers::default()
     };
+    for key in PATH_FLAGS {
+        if let Some(item) = doc.get(key) {
+            let path = item
+                .as_str()
+                .ok_or_else(|| format!("`{key}` must be a path (a string)"))?;
+            answers.paths.push((key.to_string(), path.to_string()));
+        }
+    }
     if let Some(services) = doc.get("services") {
         let list = services
             .as_array()
@@ -349,6 +364,11 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
     {
         doc["dapr_version"] = value(v.as_str());
     }
+    for (key, path) in &answers.paths {
+        if doc.get(key).and_then(Item::as_str) != Some(path) {
+            doc[key.as_str()] = value(path.as_str());
+        }
+    }
     let services: Vec<&str> = answers.services.iter().map(String::as_str).collect();
     let recorded: Option<Vec<&str>> = doc
         .get("services")
@@ -550,6 +570,7 @@ mod tests {
     fn sample() -> Answers {
         Answers {
             dapr_version: Some("1.18.3".into()),
+            paths: vec![("module_path".into(), "src/app".into())],
             services: vec!["api".into()],
             per_service: vec![ServiceAnswers {
                 name: "api".into(),

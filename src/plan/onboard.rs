@@ -27,6 +27,7 @@ pub fn plan<'p>(
     opts: &Options,
     mut prompter: Option<&mut (dyn Prompter + 'p)>,
 ) -> Result<Plan, Error> {
+    let opts = &remembered(opts)?;
     let ctx = resolve(opts, prompter.as_deref_mut())?;
     let Built {
         mut plan,
@@ -73,6 +74,38 @@ pub fn plan<'p>(
          OpenSearch)"
     ));
     Ok(plan)
+}
+
+/// `opts` with the paths an earlier run was given (`--module-path`, `--dagster-home`,
+/// `--dapr-config`) where the command line gives none: the plan is then the one that run
+/// made, for `--check` too.
+fn remembered(opts: &Options) -> Result<Options, Error> {
+    let Some((saved, _)) = read_answers(&opts.dir)? else {
+        return Ok(opts.clone());
+    };
+    let mut out = opts.clone();
+    for (key, path) in &saved.paths {
+        let path = Some(opts.dir.join(path));
+        match key.as_str() {
+            "module_path" if out.module_path.is_none() => out.module_path = path,
+            "dagster_home" if out.dagster_home.is_none() => out.dagster_home = path,
+            "dapr_config" if out.dapr_config.is_none() => out.dapr_config = path,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The paths of `opts` as the answers file records them, relative to the project directory.
+fn path_answers(opts: &Options) -> Vec<(&'static str, String)> {
+    [
+        ("module_path", &opts.module_path),
+        ("dagster_home", &opts.dagster_home),
+        ("dapr_config", &opts.dapr_config),
+    ]
+    .into_iter()
+    .filter_map(|(key, p)| p.as_ref().map(|p| (key, display(&opts.dir, p))))
+    .collect()
 }
 
 /// What the Python side reads of the options.
@@ -632,6 +665,12 @@ fn record(
         record.original = answers_text.clone();
     }
     record.dapr_version = Some(dapr_version.clone());
+    for (key, path) in path_answers(opts) {
+        match record.paths.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = path,
+            None => record.paths.push((key.to_string(), path)),
+        }
+    }
     record.services = plan.services.clone();
     for t in targets {
         let answers = ServiceAnswers {

@@ -1,0 +1,68 @@
+//! The flags that shape the plan are remembered: a later run, `--check` and `doctor`
+//! reproduce an onboarding made with `--module-path` without it.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command as BinCommand;
+
+fn obs_init(dir: &Path, args: &[&str]) -> Output {
+    BinCommand::cargo_bin("obs-init")
+        .expect("binary")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn both(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn check_and_a_later_run_follow_the_module_path_given_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    for (name, text) in [
+        ("compose.yaml", "services:\n  app:\n    build: ./app\n"),
+        (
+            "app/Dockerfile",
+            "FROM python:3.12-slim\nCOPY . /srv\nCMD [\"python\", \"/srv/tools/run.py\"]\n",
+        ),
+        ("app/requirements.txt", "requests\n"),
+        ("app/main.py", "print('main')\n"),
+        ("app/tools/run.py", "print('run')\n"),
+    ] {
+        let path = p.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("writes");
+    }
+    let out = obs_init(
+        p,
+        &[
+            "--service",
+            "app",
+            "--framework",
+            "python",
+            "--module-path",
+            "app/tools",
+            "--yes",
+        ],
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(p.join("app/tools/setup_observability.py").is_file());
+    let answers = std::fs::read_to_string(p.join(".obs-init.toml")).expect("reads");
+    assert!(answers.contains("module_path = \"app/tools\""), "{answers}");
+    // Without the flag, the plan is the same one: nothing to do, nothing drifted.
+    let check = obs_init(p, &["--check"]);
+    assert!(check.status.success(), "--check: {}", both(&check));
+    let again = obs_init(p, &["--yes"]);
+    assert!(again.status.success(), "{}", both(&again));
+    assert!(both(&again).contains("Nothing to do"), "{}", both(&again));
+    assert!(!p.join("app/setup_observability.py").exists());
+}

@@ -461,3 +461,48 @@ fn a_lock_changed_after_onboarding_is_refreshed_by_remove_and_says_why() {
     let verdict = tool(p, "poetry", &["check", "--lock"]);
     assert!(verdict.status.success(), "{}", both(&verdict));
 }
+
+#[test]
+fn removing_one_of_two_services_sharing_a_poetry_project_refreshes_then_gives_the_lock_back() {
+    let dir = project(&[("pyproject.toml", POETRY)], ("poetry", &["lock"]));
+    let p = dir.path();
+    std::fs::write(
+        p.join("compose.yaml"),
+        "services:\n  web:\n    build: .\n  worker:\n    build: .\n",
+    )
+    .expect("writes");
+    git(p, &["commit", "-qam", "two services"]);
+    let before = common::read_tree(p);
+    let run = |args: &[&str]| {
+        let out = obs_init(p, &with_tools(), args);
+        assert!(out.status.success(), "obs-init {args:?}: {}", both(&out));
+        both(&out)
+    };
+    run(&["--service", "web", "--framework", "flask", "--yes"]);
+    run(&["--service", "worker", "--framework", "python", "--yes"]);
+    // web's Flask line goes, the lines worker asks for stay, and Poetry locks what is left.
+    let removed = run(&["remove", "--service", "web", "--yes"]);
+    assert!(removed.contains("Locked poetry.lock"), "{removed}");
+    let manifest = std::fs::read_to_string(p.join("pyproject.toml")).expect("reads");
+    assert!(!manifest.contains("instrumentation-flask"), "{manifest}");
+    assert!(manifest.contains("opentelemetry-sdk"), "{manifest}");
+    let verdict = tool(p, "poetry", &["check", "--lock"]);
+    assert!(verdict.status.success(), "{}", both(&verdict));
+    // The last remove gives the lock its bytes from before the first onboarding.
+    let removed = run(&["remove", "--yes"]);
+    assert!(
+        !removed.contains("bring poetry.lock up to date"),
+        "{removed}"
+    );
+    let after = common::read_tree(p);
+    for (name, bytes) in &before {
+        assert_eq!(
+            after
+                .get(name)
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            Some(String::from_utf8_lossy(bytes).into_owned()),
+            "{name} after the last remove"
+        );
+    }
+    assert_eq!(after.len(), before.len(), "files left: {:?}", after.keys());
+}

@@ -96,6 +96,18 @@ impl Answers {
     }
 }
 
+/// The path the answers file in `dir` records for `key` (one of [`PATH_FLAGS`]), joined to
+/// `dir`; `None` when there is no answers file, it does not read, or it records none.
+pub fn recorded_path(dir: &std::path::Path, key: &str) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(dir.join(FILE)).ok()?;
+    let answers = read(&text).ok()?;
+    answers
+        .paths
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, p)| dir.join(p))
+}
+
 /// Reads an answers file; `Err` says what is wrong, in the file's terms.
 pub fn read(content: &str) -> Result<Answers, String> {
     let doc: DocumentMut = content.parse().map_err(|e| format!("{e}"))?;

@@ -66,3 +66,31 @@ fn check_and_a_later_run_follow_the_module_path_given_once() {
     assert!(both(&again).contains("Nothing to do"), "{}", both(&again));
     assert!(!p.join("app/setup_observability.py").exists());
 }
+
+#[test]
+fn doctor_checks_the_dapr_config_onboarding_was_told_to_write() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    std::fs::write(
+        p.join("compose.yaml"),
+        "services:\n  app:\n    image: nginx\n",
+    )
+    .expect("writes");
+    let out = obs_init(
+        p,
+        &["--service", "app", "--dapr-config", "ops/dapr.yml", "--yes"],
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    let doctor = obs_init(p, &["doctor"]);
+    assert!(doctor.status.success(), "doctor: {}", both(&doctor));
+    // The recorded file is the one doctor reads: spoiled, it is reported.
+    let config = std::fs::read_to_string(p.join("ops/dapr.yml")).expect("reads");
+    std::fs::write(
+        p.join("ops/dapr.yml"),
+        config.replace("isSecure: false", "isSecure: true"),
+    )
+    .expect("writes");
+    let doctor = obs_init(p, &["doctor"]);
+    assert_eq!(doctor.status.code(), Some(3), "doctor: {}", both(&doctor));
+    assert!(both(&doctor).contains("ops/dapr.yml"), "{}", both(&doctor));
+}

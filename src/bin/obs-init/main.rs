@@ -230,7 +230,12 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
         &obs_init::doctor::DoctorOptions {
             connect: args.connect,
             collector: args.collector.clone(),
-            dapr_config: args.dapr_config.as_ref().map(|p| args.dir.join(p)),
+            // The configuration onboarding was told to write, when it was told.
+            dapr_config: args
+                .dapr_config
+                .as_ref()
+                .map(|p| args.dir.join(p))
+                .or_else(|| obs_init::answers::recorded_path(&args.dir, "dapr_config")),
         },
     )?;
     let errors = findings

@@ -72,6 +72,29 @@ pub fn find(name: &str, source: &str) -> Vec<Reference> {
     out
 }
 
+/// Whether a module answers the reference on `line` of `file`: beside the file for a
+/// relative import, in a folder above it (a `sys.path` root) for an absolute one, anywhere in
+/// the project for a class named in YAML.
+pub fn resolves(file: &Path, line: &str, modules: &[PathBuf], python: bool) -> bool {
+    if !python {
+        return !modules.is_empty();
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let rest = line
+        .trim_start_matches("from ")
+        .trim_start_matches("import ");
+    let module = rest.split([' ', ',']).next().unwrap_or("");
+    if module.starts_with('.') {
+        let ups = module.len() - module.trim_start_matches('.').len();
+        let base = dir.ancestors().nth(ups - 1).unwrap_or(dir);
+        let rel = module.trim_start_matches('.').replace('.', "/");
+        return modules.iter().any(|m| *m == base.join(format!("{rel}.py")));
+    }
+    let rel = format!("{}.py", module.replace('.', "/"));
+    dir.ancestors()
+        .any(|root| modules.iter().any(|m| *m == root.join(&rel)))
+}
+
 /// `source` without the lines `refs` recognises as pasted; `None` when another reference
 /// stays (then the module must stay too).
 pub fn without_pasted(source: &str, refs: &[Reference]) -> Option<String> {

@@ -483,3 +483,38 @@ fn an_overlay_never_writes_into_a_dotenv_git_ignores() {
     ok(p, &["remove", "--yes"]);
     assert_same_tree(p, &original);
 }
+
+#[test]
+fn removing_a_service_leaves_the_imports_of_another_folders_module_alone() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    let app = "from flask import Flask\n\napp = Flask(__name__)\n";
+    let dockerfile = format!("{DOCKERFILE}CMD [\"gunicorn\", \"app:app\"]\n");
+    write(
+        p,
+        &[
+            ("vote/Dockerfile", &dockerfile),
+            ("vote/requirements.txt", "flask\ngunicorn\n"),
+            ("vote/app.py", app),
+            ("result/Dockerfile", &dockerfile),
+            ("result/requirements.txt", "flask\ngunicorn\n"),
+            ("result/app.py", app),
+            (
+                "compose.yaml",
+                "services:\n  vote:\n    build: ./vote\n  result:\n    build: ./result\n",
+            ),
+        ],
+    );
+    committed(p);
+    let original = common::read_tree(p);
+    ok(p, &["--yes", "--edit-entrypoint"]);
+    let onboarded = read(p, "result/app.py");
+    ok(p, &["remove", "--service", "vote", "--yes"]);
+    assert_eq!(read(p, "vote/app.py").as_bytes(), original["vote/app.py"]);
+    // result's import is answered by its own module, which stays.
+    assert_eq!(read(p, "result/app.py"), onboarded);
+    let check = obs_init(p, &["--check"]);
+    assert!(check.status.success(), "--check: {}", both(&check));
+    ok(p, &["remove", "--yes"]);
+    assert_same_tree(p, &original);
+}

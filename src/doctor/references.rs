@@ -3,7 +3,7 @@
 //! handler class `setup_observability.OtelLogHandler` (in an instance template, or any YAML
 //! but dagster.yaml itself, which the Dagster check reads) fails every run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::finding::{Finding, Severity};
 use crate::paths::display;
@@ -29,7 +29,7 @@ pub(super) fn dangling(dir: &Path) -> Vec<Finding> {
             } else {
                 r.text.contains("setup_observability.")
             };
-            if !loads || resolves(&path, &r.text, &modules, python) {
+            if !loads || crate::references::resolves(&path, &r.text, &modules, python) {
                 continue;
             }
             let shown = display(dir, &path);
@@ -63,27 +63,4 @@ pub(super) fn dangling(dir: &Path) -> Vec<Finding> {
         }
     }
     out
-}
-
-/// Whether a module answers the reference on `line` of `file`: beside the file for a
-/// relative import, in a folder above it (a `sys.path` root) for an absolute one, anywhere in
-/// the project for a class named in YAML.
-fn resolves(file: &Path, line: &str, modules: &[PathBuf], python: bool) -> bool {
-    if !python {
-        return !modules.is_empty();
-    }
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let rest = line
-        .trim_start_matches("from ")
-        .trim_start_matches("import ");
-    let module = rest.split([' ', ',']).next().unwrap_or("");
-    if module.starts_with('.') {
-        let ups = module.len() - module.trim_start_matches('.').len();
-        let base = dir.ancestors().nth(ups - 1).unwrap_or(dir);
-        let rel = module.trim_start_matches('.').replace('.', "/");
-        return modules.iter().any(|m| *m == base.join(format!("{rel}.py")));
-    }
-    let rel = format!("{}.py", module.replace('.', "/"));
-    dir.ancestors()
-        .any(|root| modules.iter().any(|m| *m == root.join(&rel)))
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::answers::Answers;
 use crate::compose::{Note, NoteKind};
 use crate::error::Error;
+use crate::paths::absolute;
 use crate::plan::{FileChange, Plan, Status};
 use crate::references::{self, Reference};
 
@@ -31,6 +32,13 @@ pub(super) fn take_back(
     if modules.is_empty() {
         return Ok(());
     }
+    // The modules that stay: a reference one of them answers is not the deleted one's.
+    let staying: Vec<PathBuf> = crate::detect::find_files(dir, crate::python::MODULE_FILE)
+        .into_iter()
+        .map(|m| absolute(&m))
+        .filter(|m| !modules.iter().any(|d| absolute(d) == *m))
+        .collect();
+    let deleted: Vec<PathBuf> = modules.iter().map(|m| absolute(m)).collect();
     let mut edits: Vec<(PathBuf, String, Vec<Reference>)> = Vec::new();
     let mut blockers: Vec<(PathBuf, Reference)> = Vec::new();
     for path in references::candidates(dir) {
@@ -44,8 +52,15 @@ pub(super) fn take_back(
             },
         };
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let python = name.as_deref().is_some_and(|n| n.ends_with(".py"));
         let refs = references::find(name.as_deref().unwrap_or(""), &text);
-        if refs.is_empty() {
+        // Only a file whose imports the deleted module answers, and no staying one, loses it.
+        let loses = refs.iter().any(|r| {
+            let abs = absolute(&path);
+            references::resolves(&abs, &r.text, &deleted, python)
+                && !references::resolves(&abs, &r.text, &staying, python)
+        });
+        if refs.is_empty() || !loses {
             continue;
         }
         match references::without_pasted(&text, &refs) {

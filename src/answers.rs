@@ -23,6 +23,8 @@ pub struct Answers {
     /// `--dapr-config`), relative to the project directory: a later run, `--check` and
     /// `doctor` plan as they did.
     pub paths: Vec<(String, String)>,
+    /// `--no-env`: the overlay is loaded with `-f` flags, `.env` left alone.
+    pub no_env: bool,
     pub services: Vec<String>,
     /// Per service: its app port and frameworks, when recorded.
     pub per_service: Vec<ServiceAnswers>,
@@ -118,6 +120,7 @@ pub fn read(content: &str) -> Result<Answers, String> {
             .map(String::from),
         ..Answers::default()
     };
+    answers.no_env = doc.get("no_env").and_then(Item::as_bool).unwrap_or(false);
     for key in PATH_FLAGS {
         if let Some(item) = doc.get(key) {
             let path = item
@@ -376,6 +379,9 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
     {
         doc["dapr_version"] = value(v.as_str());
     }
+    if answers.no_env && doc.get("no_env").and_then(Item::as_bool) != Some(true) {
+        doc["no_env"] = value(true);
+    }
     for (key, path) in &answers.paths {
         if doc.get(key).and_then(Item::as_str) != Some(path) {
             doc[key.as_str()] = value(path.as_str());
@@ -583,6 +589,7 @@ mod tests {
         Answers {
             dapr_version: Some("1.18.3".into()),
             paths: vec![("module_path".into(), "src/app".into())],
+            no_env: true,
             services: vec!["api".into()],
             per_service: vec![ServiceAnswers {
                 name: "api".into(),

@@ -94,3 +94,22 @@ fn doctor_checks_the_dapr_config_onboarding_was_told_to_write() {
     assert_eq!(doctor.status.code(), Some(3), "doctor: {}", both(&doctor));
     assert!(both(&doctor).contains("ops/dapr.yml"), "{}", both(&doctor));
 }
+
+#[test]
+fn check_follows_an_overlay_onboarded_with_no_env() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    std::fs::write(
+        p.join("compose.yaml"),
+        "services:\n  app:\n    image: nginx\n",
+    )
+    .expect("writes");
+    let out = obs_init(p, &["--service", "app", "--overlay", "--no-env", "--yes"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(!p.join(".env").exists());
+    let check = obs_init(p, &["--check"]);
+    assert!(check.status.success(), "--check: {}", both(&check));
+    let again = obs_init(p, &["--yes"]);
+    assert!(again.status.success(), "{}", both(&again));
+    assert!(!p.join(".env").exists(), "a later run wrote .env");
+}

@@ -77,13 +77,14 @@ pub fn plan<'p>(
 }
 
 /// `opts` with the paths an earlier run was given (`--module-path`, `--dagster-home`,
-/// `--dapr-config`) where the command line gives none: the plan is then the one that run
-/// made, for `--check` too.
+/// `--dapr-config`) where the command line gives none, and its `--no-env`: the plan is then
+/// the one that run made, for `--check` too.
 fn remembered(opts: &Options) -> Result<Options, Error> {
     let Some((saved, _)) = read_answers(&opts.dir)? else {
         return Ok(opts.clone());
     };
     let mut out = opts.clone();
+    out.no_env |= saved.no_env;
     for (key, path) in &saved.paths {
         let path = Some(opts.dir.join(path));
         match key.as_str() {
@@ -665,6 +666,7 @@ fn record(
         record.original = answers_text.clone();
     }
     record.dapr_version = Some(dapr_version.clone());
+    record.no_env |= opts.no_env && ctx.overlay.is_some();
     for (key, path) in path_answers(opts) {
         match record.paths.iter_mut().find(|(k, _)| k == key) {
             Some(entry) => entry.1 = path,

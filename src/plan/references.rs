@@ -42,7 +42,10 @@ pub(super) fn take_back(
     let mut edits: Vec<(PathBuf, String, Vec<Reference>)> = Vec::new();
     let mut blockers: Vec<(PathBuf, Reference)> = Vec::new();
     for path in references::candidates(dir) {
-        let planned = plan.files.iter().find(|f| f.path == path);
+        let planned = plan
+            .files
+            .iter()
+            .find(|f| absolute(&f.path) == absolute(&path));
         let text = match planned {
             Some(f) if f.status == Status::Delete => continue,
             Some(f) => f.after.clone(),
@@ -84,10 +87,10 @@ pub(super) fn take_back(
             }
             !keep
         });
+        // Their records as they were: the files are.
         for (file_record, needed_by) in &record.files {
-            if kept.contains(&file_record.path)
-                && !left.files.iter().any(|(f, _)| f.path == file_record.path)
-            {
+            if kept.contains(&file_record.path) {
+                left.files.retain(|(f, _)| f.path != file_record.path);
                 left.files.push((file_record.clone(), needed_by.clone()));
             }
         }
@@ -123,7 +126,11 @@ pub(super) fn take_back(
             ),
             kind: NoteKind::Info,
         });
-        match plan.files.iter_mut().find(|f| f.path == path) {
+        match plan
+            .files
+            .iter_mut()
+            .find(|f| absolute(&f.path) == absolute(&path))
+        {
             Some(f) => {
                 f.after = after;
                 if f.before.as_deref() != Some(f.after.as_str()) {

@@ -465,7 +465,18 @@ fn a_lock_changed_after_onboarding_is_refreshed_by_remove_and_says_why() {
 #[test]
 fn removing_one_of_two_services_sharing_a_poetry_project_refreshes_then_gives_the_lock_back() {
     let dir = project(&[("pyproject.toml", POETRY)], ("poetry", &["lock"]));
-    let p = dir.path();
+    remove_one_service_then_the_other(dir.path(), "poetry.lock", ("poetry", &["check", "--lock"]));
+}
+
+#[test]
+fn removing_one_of_two_services_sharing_a_uv_project_refreshes_then_gives_the_lock_back() {
+    let dir = project(&[("pyproject.toml", PEP621)], ("uv", &["lock", "-q"]));
+    remove_one_service_then_the_other(dir.path(), "uv.lock", ("uv", &["lock", "--check"]));
+}
+
+/// Two services built from the project's one folder: web (Flask) onboarded, then worker
+/// (plain Python); web removed, then worker, nothing committed in between.
+fn remove_one_service_then_the_other(p: &Path, lock: &str, check: (&str, &[&str])) {
     std::fs::write(
         p.join("compose.yaml"),
         "services:\n  web:\n    build: .\n  worker:\n    build: .\n",
@@ -480,18 +491,18 @@ fn removing_one_of_two_services_sharing_a_poetry_project_refreshes_then_gives_th
     };
     run(&["--service", "web", "--framework", "flask", "--yes"]);
     run(&["--service", "worker", "--framework", "python", "--yes"]);
-    // web's Flask line goes, the lines worker asks for stay, and Poetry locks what is left.
+    // web's Flask line goes, the lines worker asks for stay, and the tool locks what is left.
     let removed = run(&["remove", "--service", "web", "--yes"]);
-    assert!(removed.contains("Locked poetry.lock"), "{removed}");
+    assert!(removed.contains(&format!("Locked {lock}")), "{removed}");
     let manifest = std::fs::read_to_string(p.join("pyproject.toml")).expect("reads");
     assert!(!manifest.contains("instrumentation-flask"), "{manifest}");
     assert!(manifest.contains("opentelemetry-sdk"), "{manifest}");
-    let verdict = tool(p, "poetry", &["check", "--lock"]);
+    let verdict = tool(p, check.0, check.1);
     assert!(verdict.status.success(), "{}", both(&verdict));
     // The last remove gives the lock its bytes from before the first onboarding.
     let removed = run(&["remove", "--yes"]);
     assert!(
-        !removed.contains("bring poetry.lock up to date"),
+        !removed.contains(&format!("bring {lock} up to date")),
         "{removed}"
     );
     let after = common::read_tree(p);

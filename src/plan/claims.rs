@@ -22,10 +22,33 @@ pub struct Claim {
     pub packages: Option<Vec<String>>,
 }
 
+/// What a piece is attributed by: its lines, and within a line the items of an inline list
+/// (`"a>=1", "b>=2"`), each with the separator before it, so that one taken out leaves the
+/// list as it would have been written without it.
+fn units(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let mut cuts: Vec<usize> = line
+            .match_indices(", \"")
+            .chain(line.match_indices(", '"))
+            .map(|(at, _)| at)
+            .filter(|at| *at > 0)
+            .collect();
+        cuts.sort_unstable();
+        let mut start = 0;
+        for at in cuts {
+            out.push(&line[start..at]);
+            start = at;
+        }
+        out.push(&line[start..]);
+    }
+    out
+}
+
 /// The package a manifest line names (`opentelemetry-sdk>=1.45`, `"opentelemetry-sdk>=1.45",`,
 /// `opentelemetry-sdk = ">=1.45"`), normalised; `None` for a comment or a blank line.
 fn package_of(line: &str) -> Option<String> {
-    let t = line.trim().trim_start_matches(['"', '\'']);
+    let t = line.trim().trim_start_matches([',', ' ', '"', '\'']);
     let name: String = t
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
@@ -56,7 +79,7 @@ pub(crate) fn attribute(
             } else {
                 piece.services.iter().cloned().collect()
             };
-            for line in piece.text.split_inclusive('\n') {
+            for line in units(&piece.text) {
                 if !line.trim().is_empty() {
                     before.push((line.to_string(), who.clone()));
                 }
@@ -68,7 +91,7 @@ pub(crate) fn attribute(
     for piece in &record.inserted {
         let mut lines: Vec<(usize, &str, BTreeSet<String>)> = Vec::new();
         let mut at = piece.at;
-        for line in piece.text.split_inclusive('\n') {
+        for line in units(&piece.text) {
             let mut who = BTreeSet::new();
             let named = package_of(line);
             // A comment or blank line is nobody's in particular.
@@ -136,6 +159,38 @@ mod tests {
             Some("opentelemetry-sdk")
         );
         assert_eq!(package_of("# Observability\n"), None);
+    }
+
+    #[test]
+    fn an_inline_list_item_only_one_service_asks_for_is_its_own_piece() {
+        let before = "dependencies = []\n";
+        let after = "dependencies = [\"opentelemetry-sdk>=1\", \"opentelemetry-instrumentation-flask>=0\"]\n";
+        let mut answers = Answers::default();
+        answers.files.push((
+            record("pyproject.toml", Some(before), after),
+            vec!["c:web".into(), "c:worker".into()],
+        ));
+        let claims = vec![
+            (
+                "c:web".to_string(),
+                Some(vec![
+                    "opentelemetry-sdk".into(),
+                    "opentelemetry-instrumentation-flask".into(),
+                ]),
+            ),
+            (
+                "c:worker".to_string(),
+                Some(vec!["opentelemetry-sdk".into()]),
+            ),
+        ];
+        attribute(&mut answers, "pyproject.toml", None, &claims);
+        let pieces = &answers.files[0].0.inserted;
+        assert_eq!(pieces.len(), 2, "{pieces:?}");
+        assert_eq!(
+            pieces[1].text,
+            ", \"opentelemetry-instrumentation-flask>=0\""
+        );
+        assert_eq!(pieces[1].services, ["c:web"]);
     }
 
     #[test]

@@ -75,18 +75,20 @@ pub enum LockOutcome {
 /// locks and every file of the plan are put back as they were, and the failure returned:
 /// a manifest whose lock cannot follow is not written.
 pub fn refresh_locks(plan: &Plan, run: bool) -> Result<Vec<(Relock, LockOutcome)>, Error> {
+    let saved: Vec<(PathBuf, Option<Vec<u8>>)> = plan
+        .relocks
+        .iter()
+        .map(|r| (r.lock.clone(), fs::read(&r.lock).ok()))
+        .collect();
     if !run {
+        // Left as it is, the lock still pins the manifest obs-init found: recorded so.
+        record_locks(plan, &saved)?;
         return Ok(plan
             .relocks
             .iter()
             .map(|r| (r.clone(), LockOutcome::Left))
             .collect());
     }
-    let saved: Vec<(PathBuf, Option<Vec<u8>>)> = plan
-        .relocks
-        .iter()
-        .map(|r| (r.lock.clone(), fs::read(&r.lock).ok()))
-        .collect();
     let mut outcomes = Vec::new();
     for relock in &plan.relocks {
         match lock::refresh(relock) {

@@ -438,6 +438,20 @@ fn a_remove_that_never_touched_the_lock_asks_for_no_refresh_of_it() {
 }
 
 #[test]
+fn a_remove_after_onboarding_with_no_lock_asks_for_no_refresh_either() {
+    let dir = project(&[("pyproject.toml", POETRY)], ("poetry", &["lock"]));
+    let p = dir.path();
+    let before = common::read_tree(p);
+    let out = obs_init(p, &with_tools(), &["--yes", "--no-lock"]);
+    assert!(out.status.success(), "onboarding: {}", both(&out));
+    let removed = obs_init(p, &with_tools(), &["remove", "--yes", "--no-lock"]);
+    let text = both(&removed);
+    assert!(removed.status.success(), "remove: {text}");
+    assert!(!text.contains("bring poetry.lock up to date"), "{text}");
+    assert_eq!(common::read_tree(p), before);
+}
+
+#[test]
 fn a_lock_changed_after_onboarding_is_refreshed_by_remove_and_says_why() {
     let dir = project(&[("pyproject.toml", POETRY)], ("poetry", &["lock"]));
     let p = dir.path();

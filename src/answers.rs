@@ -4,9 +4,13 @@
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, value};
 
 use crate::frameworks::Framework;
+use crate::lock_record::{Hunk, LockRecord};
 use crate::record::{FileRecord, Insertion};
 
 pub const FILE: &str = ".obs-init.toml";
+
+/// The answers that are paths, by their key (the flag's name with `_`).
+pub const PATH_FLAGS: [&str; 3] = ["module_path", "dagster_home", "dapr_config"];
 
 const HEADER: &str = "# obs-init's answers: a later `obs-init` or `obs-init --check` reuses them.\n\
                       # Edit freely; flags given on the command line win.\n";
@@ -15,6 +19,12 @@ const HEADER: &str = "# obs-init's answers: a later `obs-init` or `obs-init --ch
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answers {
     pub dapr_version: Option<String>,
+    /// The folders and files the command line named (`--module-path`, `--dagster-home`,
+    /// `--dapr-config`), relative to the project directory: a later run, `--check` and
+    /// `doctor` plan as they did.
+    pub paths: Vec<(String, String)>,
+    /// `--no-env`: the overlay is loaded with `-f` flags, `.env` left alone.
+    pub no_env: bool,
     pub services: Vec<String>,
     /// Per service: its app port and frameworks, when recorded.
     pub per_service: Vec<ServiceAnswers>,
@@ -31,6 +41,9 @@ pub struct Answers {
     /// Kubernetes workloads' build contexts named with `--context` (`[kubernetes.context]`):
     /// a later run, `--check` among them, finds their code without the flag.
     pub contexts: Vec<(String, String)>,
+    /// The locks pinning manifests obs-init edited ([`crate::lock_record`]): `remove` gives
+    /// them back with the manifest.
+    pub locks: Vec<LockRecord>,
 }
 
 /// What onboarding did to one compose file.
@@ -85,6 +98,18 @@ impl Answers {
     }
 }
 
+/// The path the answers file in `dir` records for `key` (one of [`PATH_FLAGS`]), joined to
+/// `dir`; `None` when there is no answers file, it does not read, or it records none.
+pub fn recorded_path(dir: &std::path::Path, key: &str) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(dir.join(FILE)).ok()?;
+    let answers = read(&text).ok()?;
+    answers
+        .paths
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, p)| dir.join(p))
+}
+
 /// Reads an answers file; `Err` says what is wrong, in the file's terms.
 pub fn read(content: &str) -> Result<Answers, String> {
     let doc: DocumentMut = content.parse().map_err(|e| format!("{e}"))?;
@@ -95,6 +120,15 @@ pub fn read(content: &str) -> Result<Answers, String> {
             .map(String::from),
         ..Answers::default()
     };
+    answers.no_env = doc.get("no_env").and_then(Item::as_bool).unwrap_or(false);
+    for key in PATH_FLAGS {
+        if let Some(item) = doc.get(key) {
+            let path = item
+                .as_str()
+                .ok_or_else(|| format!("`{key}` must be a path (a string)"))?;
+            answers.paths.push((key.to_string(), path.to_string()));
+        }
+    }
     if let Some(services) = doc.get("services") {
         let list = services
             .as_array()
@@ -177,6 +211,14 @@ pub fn read(content: &str) -> Result<Answers, String> {
             answers.files.push(read_file_record(path, item)?);
         }
     }
+    if let Some(locks) = onboarded
+        .and_then(|o| o.get("locks"))
+        .and_then(Item::as_table_like)
+    {
+        for (path, item) in locks.iter() {
+            answers.locks.push(read_lock_record(path, item)?);
+        }
+    }
     if let Some(table) = doc.get("service").and_then(Item::as_table_like) {
         for (name, item) in table.iter() {
             let mut svc = ServiceAnswers {
@@ -253,10 +295,20 @@ fn read_file_record(path: &str, item: &Item) -> Result<(FileRecord, Vec<String>)
                 .and_then(|v| v.as_integer())
                 .and_then(|v| usize::try_from(v).ok());
             let text = table.get("text").and_then(|v| v.as_str());
+            let services = table
+                .get("services")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
             match (offset, text) {
                 (Some(at), Some(text)) => inserted.push(Insertion {
                     at,
                     text: text.to_string(),
+                    services,
                 }),
                 _ => return Err(format!("{} holds {{ at, text }} tables", at("inserted"))),
             }
@@ -274,6 +326,44 @@ fn read_file_record(path: &str, item: &Item) -> Result<(FileRecord, Vec<String>)
     ))
 }
 
+fn read_lock_record(path: &str, item: &Item) -> Result<LockRecord, String> {
+    let at = |what: &str| format!("onboarded.locks.\"{path}\".{what}");
+    let text = |key: &str| {
+        item.get(key)
+            .and_then(Item::as_str)
+            .map(String::from)
+            .ok_or_else(|| format!("{} must be a string", at(key)))
+    };
+    let mut back = Vec::new();
+    if let Some(list) = item.get("back") {
+        let shape = || format!("{} holds {{ line, take, put }} tables", at("back"));
+        for hunk in list.as_array().ok_or_else(shape)? {
+            let table = hunk.as_inline_table().ok_or_else(shape)?;
+            let number = |k: &str| {
+                table
+                    .get(k)
+                    .and_then(|v| v.as_integer())
+                    .and_then(|v| usize::try_from(v).ok())
+            };
+            match (number("line"), number("take"), table.get("put")) {
+                (Some(line), Some(take), put) => back.push(Hunk {
+                    line,
+                    take,
+                    put: put.and_then(|p| p.as_str()).unwrap_or("").to_string(),
+                }),
+                _ => return Err(shape()),
+            }
+        }
+    }
+    Ok(LockRecord {
+        path: path.to_string(),
+        manifest: text("manifest")?,
+        checksum: text("checksum")?,
+        manifest_before: text("manifest_before")?,
+        back,
+    })
+}
+
 fn parse_framework(name: &str) -> Option<Framework> {
     Framework::by_name(name)
 }
@@ -288,6 +378,14 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
         && doc.get("dapr_version").and_then(Item::as_str) != Some(v)
     {
         doc["dapr_version"] = value(v.as_str());
+    }
+    if answers.no_env && doc.get("no_env").and_then(Item::as_bool) != Some(true) {
+        doc["no_env"] = value(true);
+    }
+    for (key, path) in &answers.paths {
+        if doc.get(key).and_then(Item::as_str) != Some(path) {
+            doc[key.as_str()] = value(path.as_str());
+        }
     }
     let services: Vec<&str> = answers.services.iter().map(String::as_str).collect();
     let recorded: Option<Vec<&str>> = doc
@@ -314,6 +412,17 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
         }
         if kubernetes["context"].get(name).and_then(Item::as_str) != Some(dir) {
             kubernetes["context"][name.as_str()] = value(dir.as_str());
+        }
+    }
+    // A service whose answers went (removed) goes from the file too.
+    if let Some(table) = doc["service"].as_table_like_mut() {
+        let gone: Vec<String> = table
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| !answers.per_service.iter().any(|s| s.name == *k))
+            .collect();
+        for name in gone {
+            table.remove(&name);
         }
     }
     for svc in &answers.per_service {
@@ -351,6 +460,7 @@ fn write_records(doc: &mut DocumentMut, answers: &Answers) {
         old.composes == answers.composes
             && old.files == answers.files
             && old.original == answers.original
+            && old.locks == answers.locks
             && doc.get("onboarded").and_then(|o| o.get("added")).is_none()
     });
     if unchanged {
@@ -405,6 +515,36 @@ fn write_records(doc: &mut DocumentMut, answers: &Answers) {
     if !files.is_empty() {
         onboarded["files"] = Item::Table(files);
     }
+    let mut locks = Table::new();
+    locks.set_implicit(true);
+    for lock in &answers.locks {
+        let mut t = Table::new();
+        t["manifest"] = value(lock.manifest.as_str());
+        t["checksum"] = value(lock.checksum.as_str());
+        t["manifest_before"] = value(lock.manifest_before.as_str());
+        if !lock.back.is_empty() {
+            let mut list = Array::new();
+            for hunk in &lock.back {
+                let mut it = InlineTable::new();
+                it.insert("line", (hunk.line as i64).into());
+                it.insert("take", (hunk.take as i64).into());
+                if !hunk.put.is_empty() {
+                    it.insert("put", hunk.put.as_str().into());
+                }
+                list.push(it);
+            }
+            for v in list.iter_mut() {
+                v.decor_mut().set_prefix("\n    ");
+            }
+            list.set_trailing("\n");
+            list.set_trailing_comma(true);
+            t["back"] = value(list);
+        }
+        locks[lock.path.as_str()] = Item::Table(t);
+    }
+    if !locks.is_empty() {
+        onboarded["locks"] = Item::Table(locks);
+    }
     if onboarded.is_empty() {
         doc.remove("onboarded");
     } else {
@@ -426,6 +566,10 @@ fn file_record(t: &mut Table, record: &FileRecord) {
             let mut it = InlineTable::new();
             it.insert("at", (piece.at as i64).into());
             it.insert("text", piece.text.as_str().into());
+            if !piece.services.is_empty() {
+                let services: Array = piece.services.iter().map(String::as_str).collect();
+                it.insert("services", services.into());
+            }
             list.push(it);
         }
         for v in list.iter_mut() {
@@ -444,6 +588,8 @@ mod tests {
     fn sample() -> Answers {
         Answers {
             dapr_version: Some("1.18.3".into()),
+            paths: vec![("module_path".into(), "src/app".into())],
+            no_env: true,
             services: vec!["api".into()],
             per_service: vec![ServiceAnswers {
                 name: "api".into(),
@@ -466,6 +612,24 @@ mod tests {
             }],
             original: Some("# mine\n".into()),
             contexts: vec![("worker".into(), "services/worker".into())],
+            locks: vec![LockRecord {
+                path: "app/poetry.lock".into(),
+                manifest: "app/pyproject.toml".into(),
+                checksum: "0000000000000002".into(),
+                manifest_before: "0000000000000003".into(),
+                back: vec![
+                    Hunk {
+                        line: 3,
+                        take: 2,
+                        put: "[metadata]\n".into(),
+                    },
+                    Hunk {
+                        line: 9,
+                        take: 4,
+                        put: String::new(),
+                    },
+                ],
+            }],
             files: vec![(
                 FileRecord {
                     path: "app/requirements.txt".into(),
@@ -474,6 +638,7 @@ mod tests {
                     inserted: vec![Insertion {
                         at: 8,
                         text: "opentelemetry-sdk>=1.45 # \"quoted\"\n".into(),
+                        services: vec![needer("compose.yaml", "api")],
                     }],
                     original: None,
                 },

@@ -75,18 +75,20 @@ pub enum LockOutcome {
 /// locks and every file of the plan are put back as they were, and the failure returned:
 /// a manifest whose lock cannot follow is not written.
 pub fn refresh_locks(plan: &Plan, run: bool) -> Result<Vec<(Relock, LockOutcome)>, Error> {
+    let saved: Vec<(PathBuf, Option<Vec<u8>>)> = plan
+        .relocks
+        .iter()
+        .map(|r| (r.lock.clone(), fs::read(&r.lock).ok()))
+        .collect();
     if !run {
+        // Left as it is, the lock still pins the manifest obs-init found: recorded so.
+        record_locks(plan, &saved)?;
         return Ok(plan
             .relocks
             .iter()
             .map(|r| (r.clone(), LockOutcome::Left))
             .collect());
     }
-    let saved: Vec<(PathBuf, Option<Vec<u8>>)> = plan
-        .relocks
-        .iter()
-        .map(|r| (r.lock.clone(), fs::read(&r.lock).ok()))
-        .collect();
     let mut outcomes = Vec::new();
     for relock in &plan.relocks {
         match lock::refresh(relock) {
@@ -95,6 +97,7 @@ pub fn refresh_locks(plan: &Plan, run: bool) -> Result<Vec<(Relock, LockOutcome)
                 outcomes.push((relock.clone(), LockOutcome::NotInstalled));
             }
             Err(RefreshError::Failed { status, output }) => {
+                // What was refreshed before is put back with the rest: no record of it.
                 for (path, bytes) in &saved {
                     if let Some(bytes) = bytes {
                         put_back(path, bytes)?;
@@ -111,7 +114,69 @@ pub fn refresh_locks(plan: &Plan, run: bool) -> Result<Vec<(Relock, LockOutcome)
             }
         }
     }
+    record_locks(plan, &saved)?;
     Ok(outcomes)
+}
+
+/// Adds to the answers file the plan wrote what each lock went through
+/// ([`crate::lock_record`]), so that `remove` can give it back; a lock that no refresh
+/// changed is recorded too, as pinning the manifest obs-init found.
+fn record_locks(plan: &Plan, saved: &[(PathBuf, Option<Vec<u8>>)]) -> Result<(), Error> {
+    let Some(answers_path) = plan
+        .files
+        .iter()
+        .find(|f| {
+            f.path.file_name() == Some(std::ffi::OsStr::new(crate::answers::FILE))
+                && f.status != Status::Delete
+        })
+        .map(|f| f.path.clone())
+    else {
+        return Ok(());
+    };
+    if plan.relocks.is_empty() {
+        return Ok(());
+    }
+    let dir = answers_path.parent().unwrap_or(Path::new("."));
+    let text = crate::files::read_text(&answers_path)?;
+    let mut answers = crate::answers::read(&text).map_err(|reason| Error::InvalidAnswers {
+        path: answers_path.clone(),
+        reason,
+    })?;
+    for (relock, (_, before)) in plan.relocks.iter().zip(saved) {
+        let (Some(before), Ok(after)) = (before, fs::read_to_string(&relock.lock)) else {
+            continue;
+        };
+        let before = String::from_utf8_lossy(before);
+        let manifest = crate::paths::display(dir, &relock.manifest);
+        let manifest_now = crate::files::read_text(&relock.manifest)?;
+        // The manifest as obs-init found it: the pieces its record says it inserted, out.
+        let manifest_before = answers
+            .files
+            .iter()
+            .find(|(f, _)| f.path == manifest)
+            .map_or(manifest_now.clone(), |(f, _)| {
+                crate::record::undo(&manifest_now, f).text
+            });
+        let path = crate::paths::display(dir, &relock.lock);
+        let prior = answers.locks.iter().position(|l| l.path == path);
+        let record = crate::lock_record::LockRecord::joined(
+            prior.map(|i| &answers.locks[i]),
+            &path,
+            &manifest,
+            crate::record::checksum_hex(&manifest_before),
+            &before,
+            &after,
+        );
+        match prior {
+            Some(i) => answers.locks[i] = record,
+            None => answers.locks.push(record),
+        }
+    }
+    let after = crate::answers::write(Some(&text), &answers);
+    if after != text {
+        put_back(&answers_path, after.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Undoes an applied plan: created files removed, changed and deleted ones given back their

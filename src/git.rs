@@ -36,3 +36,19 @@ pub fn dirty(dir: &Path, paths: &[PathBuf]) -> Vec<String> {
         .map(|entry| String::from_utf8_lossy(&entry[3..]).into_owned())
         .collect()
 }
+
+/// Whether git ignores `path` (in a work tree): a file it ignores is not shared with the
+/// team that clones the repository.
+pub fn ignored(path: &Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["check-ignore", "-q", "--"])
+        .arg(path.file_name().unwrap_or_default())
+        .output()
+        .is_ok_and(|o| o.status.success())
+}

@@ -24,11 +24,13 @@ pub mod git;
 pub mod interpreter;
 pub mod kubernetes;
 pub mod lock;
+pub mod lock_record;
 pub mod paths;
 pub mod plan;
 pub mod platform;
 pub mod python;
 pub mod record;
+pub mod references;
 pub mod verify;
 pub mod yaml;
 

@@ -39,6 +39,9 @@ pub struct Relock {
     pub command: Vec<String>,
     /// Packages the manifest asks for (of those obs-init adds) that the lock does not hold.
     pub missing: Vec<String>,
+    /// The manifest the lock pins.
+    #[serde(skip)]
+    pub manifest: PathBuf,
 }
 
 impl Tool {
@@ -88,6 +91,7 @@ pub fn needed(manifest: &Path, changes: bool, wanted: &[String]) -> Vec<Relock> 
                 lock,
                 command,
                 missing,
+                manifest: manifest.to_path_buf(),
             })
         })
         .collect()

@@ -27,6 +27,9 @@ pub fn checksum_hex(text: &str) -> String {
 pub struct Insertion {
     pub at: usize,
     pub text: String,
+    /// The onboarded services that need this piece, when not every one that needs the file
+    /// ([`crate::plan::claims`]).
+    pub services: Vec<String>,
 }
 
 /// What obs-init did to one file, from `before` (the file before any obs-init run; `None`
@@ -132,6 +135,7 @@ fn push(out: &mut Vec<Insertion>, at: usize, text: &str) {
         _ => out.push(Insertion {
             at,
             text: text.to_string(),
+            services: Vec::new(),
         }),
     }
 }
@@ -190,6 +194,66 @@ pub fn undo(content: &str, record: &FileRecord) -> Undone {
     Undone { text, left }
 }
 
+/// `content` with the pieces `goes` picks taken out, and the record of what stays: by the
+/// recorded offsets while the file is what obs-init wrote, else each where it stands exactly
+/// once (the others are reported in `left`).
+pub fn take_out(
+    content: &str,
+    record: &FileRecord,
+    goes: impl Fn(&Insertion) -> bool,
+) -> (Undone, FileRecord) {
+    let fits = record
+        .inserted
+        .iter()
+        .all(|i| content.get(i.at..i.at + i.text.len()) == Some(i.text.as_str()));
+    let mut text = content.to_string();
+    let mut left = Vec::new();
+    let mut staying = Vec::new();
+    if record.untouched(content) && fits {
+        let mut shift = 0;
+        for i in &record.inserted {
+            if goes(i) {
+                shift += i.text.len();
+            } else {
+                staying.push(Insertion {
+                    at: i.at - shift,
+                    ..i.clone()
+                });
+            }
+        }
+        for i in record.inserted.iter().rev().filter(|i| goes(i)) {
+            text.replace_range(i.at..i.at + i.text.len(), "");
+        }
+    } else {
+        for i in record.inserted.iter().filter(|i| goes(i)) {
+            let found: Vec<usize> = text
+                .match_indices(i.text.as_str())
+                .map(|(at, _)| at)
+                .collect();
+            match found.as_slice() {
+                [at] => text.replace_range(*at..*at + i.text.len(), ""),
+                _ => left.push(i.text.clone()),
+            }
+        }
+        let mut from = 0;
+        for i in record.inserted.iter().filter(|i| !goes(i)) {
+            if let Some(at) = text[from.min(text.len())..].find(i.text.as_str()) {
+                staying.push(Insertion {
+                    at: from + at,
+                    ..i.clone()
+                });
+                from += at + i.text.len();
+            }
+        }
+    }
+    let rest = FileRecord {
+        checksum: checksum_hex(&text),
+        inserted: staying,
+        ..record.clone()
+    };
+    (Undone { text, left }, rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,11 +278,13 @@ mod tests {
             [
                 Insertion {
                     at: 8,
-                    text: "opentelemetry-sdk>=1.45\n".into()
+                    text: "opentelemetry-sdk>=1.45\n".into(),
+                    services: vec![],
                 },
                 Insertion {
                     at: 40,
-                    text: "opentelemetry-api>=1.45\n".into()
+                    text: "opentelemetry-api>=1.45\n".into(),
+                    services: vec![],
                 },
             ]
         );
@@ -255,5 +321,28 @@ mod tests {
         let undone = undo(edited, &r);
         assert_eq!(undone.text, "import os\nimport sys\napp = make()\n");
         assert_eq!(undone.left, ["setup(app)\n"]);
+    }
+
+    #[test]
+    fn taking_out_some_pieces_leaves_a_record_that_still_gives_the_original_back() {
+        let before = "flask\n";
+        let now = "flask\nopentelemetry-sdk\nopentelemetry-instrumentation-flask\n";
+        let mut r = record(before, now);
+        r.inserted = vec![
+            Insertion {
+                at: 6,
+                text: "opentelemetry-sdk\n".into(),
+                services: vec![],
+            },
+            Insertion {
+                at: 24,
+                text: "opentelemetry-instrumentation-flask\n".into(),
+                services: vec!["c:vote".into()],
+            },
+        ];
+        let (undone, rest) = take_out(now, &r, |i| !i.services.is_empty());
+        assert_eq!(undone.text, "flask\nopentelemetry-sdk\n");
+        assert!(rest.untouched(&undone.text));
+        assert_eq!(undo(&undone.text, &rest).text, before);
     }
 }

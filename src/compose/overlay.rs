@@ -36,6 +36,50 @@ pub const HEADER: &str = "# Written by obs-init: the observability wiring of the
 Docker Compose\n# over the project's compose file (environment by key, networks by name). \
 `obs-init remove`\n# takes it back.\n";
 
+/// The services of the compose file `base` that load `name` (a path relative to the compose
+/// file's folder, `.env`) with `env_file`, as Compose resolves them (merge keys, `extends`):
+/// a variable written there reaches their containers' environment.
+pub fn env_file_users(base: &str, name: &str) -> Vec<String> {
+    let Ok((_, doc)) = parse(base) else {
+        return Vec::new();
+    };
+    let Ok(svc) = services(&doc) else {
+        return Vec::new();
+    };
+    let same = |p: &str| {
+        let p = p.trim().trim_start_matches("./");
+        p == name
+    };
+    let mut out = Vec::new();
+    for (key, _) in svc.entries().unwrap_or_default() {
+        let Some(service) = key.as_str() else {
+            continue;
+        };
+        let Some(node) = svc.get(service).map(|n| doc.resolve(n)) else {
+            continue;
+        };
+        let bases = inherit::bases(&doc, svc, service).unwrap_or_default();
+        let Some(files) =
+            inherit::effective(&doc, node, &bases, "env_file").map(|n| doc.resolve(n))
+        else {
+            continue;
+        };
+        let paths: Vec<&str> = match (files.as_str(), files.items()) {
+            (Some(one), _) => vec![one],
+            (None, Some(items)) => items
+                .iter()
+                .map(|i| doc.resolve(i))
+                .filter_map(|i| i.as_str().or_else(|| i.get("path").and_then(Node::as_str)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if paths.into_iter().any(same) {
+            out.push(service.to_string());
+        }
+    }
+    out
+}
+
 /// Plans the overlay onboarding `opts.services` of the compose file `base`.
 pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, Refusal> {
     let (kept, notes, conflicts) = build(base, opts, false)?;

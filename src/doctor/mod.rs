@@ -8,6 +8,7 @@ mod compose;
 mod finding;
 mod kubernetes;
 mod project;
+mod references;
 
 use std::path::Path;
 
@@ -34,6 +35,7 @@ pub fn diagnose(
     if manifests {
         findings.extend(kubernetes::diagnose(dir));
     }
+    findings.extend(references::dangling(dir));
     let compose_path = match find_compose(dir, file) {
         Ok(path) => path,
         Err(Error::NoComposeFile { .. }) if manifests => {

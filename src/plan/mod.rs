@@ -17,11 +17,14 @@ use crate::conflict::Conflict;
 use crate::error::Error;
 use crate::frameworks::Framework;
 
+pub mod claims;
 mod dagster;
 pub mod deployment;
 pub mod kubernetes;
+mod locks_back;
 mod onboard;
 pub mod python;
+mod references;
 pub mod remove;
 mod undo;
 
@@ -150,6 +153,8 @@ pub struct Plan {
     /// The entry points `--edit-entrypoint` would insert the setup lines into (shown
     /// paths): the plan gives them as next steps instead.
     pub entry_points: Vec<String>,
+    /// Which service needs what in each file its Python side edits ([`claims`]).
+    pub claims: Vec<claims::Claim>,
     /// What keeps an onboarded service's telemetry from arriving once the plan is written,
     /// beside its `action:` notes: code that does not yet import the module.
     pub waiting: Vec<Waiting>,
@@ -185,6 +190,7 @@ impl Plan {
             overlay: None,
             entry_points: Vec::new(),
             waiting: Vec::new(),
+            claims: Vec::new(),
         }
     }
 
@@ -256,6 +262,20 @@ impl Plan {
             if !self.relocks.iter().any(|known| known.lock == r.lock) {
                 self.relocks.push(r);
             }
+        }
+    }
+
+    /// Records that `service` needs what obs-init inserts in `path` (`packages`: only the
+    /// lines naming these), whoever inserted it ([`claims`]).
+    pub(crate) fn claim(&mut self, path: &Path, service: &str, packages: Option<Vec<String>>) {
+        let packages = packages.map(|p| p.iter().map(|n| crate::deps::normalize(n)).collect());
+        let claim = claims::Claim {
+            path: path.to_path_buf(),
+            service: service.to_string(),
+            packages,
+        };
+        if !self.claims.contains(&claim) {
+            self.claims.push(claim);
         }
     }
 
@@ -333,7 +353,8 @@ fn resolve_existing(path: &Path) -> PathBuf {
     }
 }
 
-/// The files whose content is what `saved` records obs-init wrote.
+/// The files whose content is what `saved` records obs-init wrote (its lock refreshes
+/// among them).
 pub(crate) fn own_files(dir: &Path, saved: &Answers) -> Vec<PathBuf> {
     saved
         .composes
@@ -347,6 +368,13 @@ pub(crate) fn own_files(dir: &Path, saved: &Answers) -> Vec<PathBuf> {
                 .filter(|text| f.untouched(text))
                 .map(|_| path)
         })
+        .chain(saved.locks.iter().filter_map(|l| {
+            let path = dir.join(&l.path);
+            fs::read_to_string(&path)
+                .ok()
+                .filter(|text| l.untouched(text))
+                .map(|_| path)
+        }))
         .collect()
 }
 

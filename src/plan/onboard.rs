@@ -27,6 +27,7 @@ pub fn plan<'p>(
     opts: &Options,
     mut prompter: Option<&mut (dyn Prompter + 'p)>,
 ) -> Result<Plan, Error> {
+    let opts = &remembered(opts)?;
     let ctx = resolve(opts, prompter.as_deref_mut())?;
     let Built {
         mut plan,
@@ -73,6 +74,39 @@ pub fn plan<'p>(
          OpenSearch)"
     ));
     Ok(plan)
+}
+
+/// `opts` with the paths an earlier run was given (`--module-path`, `--dagster-home`,
+/// `--dapr-config`) where the command line gives none, and its `--no-env`: the plan is then
+/// the one that run made, for `--check` too.
+fn remembered(opts: &Options) -> Result<Options, Error> {
+    let Some((saved, _)) = read_answers(&opts.dir)? else {
+        return Ok(opts.clone());
+    };
+    let mut out = opts.clone();
+    out.no_env |= saved.no_env;
+    for (key, path) in &saved.paths {
+        let path = Some(opts.dir.join(path));
+        match key.as_str() {
+            "module_path" if out.module_path.is_none() => out.module_path = path,
+            "dagster_home" if out.dagster_home.is_none() => out.dagster_home = path,
+            "dapr_config" if out.dapr_config.is_none() => out.dapr_config = path,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The paths of `opts` as the answers file records them, relative to the project directory.
+fn path_answers(opts: &Options) -> Vec<(&'static str, String)> {
+    [
+        ("module_path", &opts.module_path),
+        ("dagster_home", &opts.dagster_home),
+        ("dapr_config", &opts.dapr_config),
+    ]
+    .into_iter()
+    .filter_map(|(key, p)| p.as_ref().map(|p| (key, display(&opts.dir, p))))
+    .collect()
 }
 
 /// What the Python side reads of the options.
@@ -568,6 +602,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         overlay: ctx.overlay.clone(),
         entry_points: Vec::new(),
         waiting: Vec::new(),
+        claims: Vec::new(),
     };
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
@@ -696,6 +731,13 @@ fn record(
         record.original = answers_text.clone();
     }
     record.dapr_version = Some(dapr_version.clone());
+    record.no_env |= opts.no_env && ctx.overlay.is_some();
+    for (key, path) in path_answers(opts) {
+        match record.paths.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = path,
+            None => record.paths.push((key.to_string(), path)),
+        }
+    }
     record.services = plan.services.clone();
     for t in targets {
         let answers = ServiceAnswers {
@@ -768,12 +810,52 @@ fn record_files(
     compose_rel: &str,
     record: &mut Answers,
 ) {
-    for change in plan.files.iter().filter(|c| c.path != compose_path) {
-        let needers = plan
-            .services
+    let claims_of = |path: &Path| -> Vec<(String, Option<Vec<String>>)> {
+        plan.claims
             .iter()
-            .map(|s| answers::needer(compose_rel, s));
-        record_file(record, &display(&opts.dir, &change.path), change, needers);
+            .filter(|c| absolute(&c.path) == absolute(path))
+            .map(|c| (answers::needer(compose_rel, &c.service), c.packages.clone()))
+            .collect()
+    };
+    for change in plan.files.iter().filter(|c| c.path != compose_path) {
+        let rel = display(&opts.dir, &change.path);
+        let claims = claims_of(&change.path);
+        // A file no service's Python side claims (the Dapr configuration, the overlay) is
+        // needed by every service of the run.
+        let needers: Vec<String> = if claims.is_empty() {
+            plan.services
+                .iter()
+                .map(|s| answers::needer(compose_rel, s))
+                .collect()
+        } else {
+            claims.iter().map(|(n, _)| n.clone()).collect()
+        };
+        let prior = record.files.iter().find(|(f, _)| f.path == rel).cloned();
+        record_file(record, &rel, change, needers);
+        super::claims::attribute(record, &rel, prior.as_ref(), &claims);
+    }
+    // What this run claims where obs-init's edit is there already (another compose file's
+    // service made it): needed by this run's services too.
+    let planned: Vec<PathBuf> = plan.files.iter().map(|f| absolute(&f.path)).collect();
+    let mut claimed: Vec<&Path> = Vec::new();
+    for c in &plan.claims {
+        if !planned.contains(&absolute(&c.path)) && !claimed.contains(&c.path.as_path()) {
+            claimed.push(&c.path);
+        }
+    }
+    for path in claimed {
+        let rel = display(&opts.dir, path);
+        let Some(i) = record.files.iter().position(|(f, _)| f.path == rel) else {
+            continue;
+        };
+        let prior = record.files[i].clone();
+        let claims = claims_of(path);
+        for (needer, _) in &claims {
+            if !record.files[i].1.contains(needer) {
+                record.files[i].1.push(needer.clone());
+            }
+        }
+        super::claims::attribute(record, &rel, Some(&prior), &claims);
     }
 }
 
@@ -870,6 +952,23 @@ fn env_change(
     let path = dir.join(".env");
     if path.is_symlink() {
         return Ok(Err(".env is a symlink".into()));
+    }
+    // COMPOSE_FILE in a file services load with `env_file` would enter their containers'
+    // environment; in a file git ignores, the team would never load the overlay.
+    let users = overlay::env_file_users(&read_text(compose_path)?, ".env");
+    if !users.is_empty() {
+        return Ok(Err(format!(
+            ".env is the env_file of {}, so COMPOSE_FILE there would enter {} containers' \
+             environment",
+            users.join(", "),
+            if users.len() == 1 { "its" } else { "their" }
+        )));
+    }
+    if crate::git::ignored(&path) {
+        return Ok(Err(
+            ".env is ignored by git, so whoever clones the project would not load the overlay"
+                .into(),
+        ));
     }
     let before = read_optional(&path)?;
     let relative = |p: &Path| {

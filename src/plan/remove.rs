@@ -62,6 +62,7 @@ pub fn plan_compose_remove(req: &RemoveRequest) -> Result<Plan, Error> {
         overlay: None,
         entry_points: Vec::new(),
         waiting: Vec::new(),
+        claims: Vec::new(),
     };
     plan.push(FileChange {
         display: crate::paths::display(&req.dir, &compose_path),
@@ -297,6 +298,7 @@ fn plan_recorded(
         overlay: None,
         entry_points: Vec::new(),
         waiting: Vec::new(),
+        claims: Vec::new(),
     };
     plan.own.push(answers_path.to_path_buf());
     plan.push(FileChange {
@@ -339,6 +341,8 @@ fn plan_recorded(
         .flat_map(|c| c.services.iter().map(|s| answers::needer(&c.path, s)))
         .collect();
     left.files.clear();
+    // Files another onboarded service still needs, by who needs them: said once each.
+    let mut kept_for: Vec<(String, Vec<String>)> = Vec::new();
     for (file, needed_by) in &record.files {
         let needed: Vec<String> = needed_by
             .iter()
@@ -352,19 +356,73 @@ fn plan_recorded(
             let kept = take_out_of_overlay(req, &mut plan, file, &targets)?;
             left.files.push((kept, needed));
         } else {
-            left.files.push((file.clone(), needed));
+            // The pieces only the removed services needed go; the rest stays, and is said.
+            let kept = super::undo::undo_pieces(&req.dir, &mut plan, file, &still)?;
+            let removed: Vec<&str> = needed_by
+                .iter()
+                .filter(|n| !still.contains(n))
+                .map(String::as_str)
+                .collect();
+            if !removed.is_empty() {
+                let staying = needed.join(", ");
+                if kept.inserted.len() < file.inserted.len() {
+                    let verb = if needed.len() == 1 { "needs" } else { "need" };
+                    plan.notes.push(Note {
+                        service: None,
+                        message: format!(
+                            "{}: only what {} alone needed is taken out; {staying} still \
+                             {verb} the rest",
+                            file.path,
+                            removed.join(", ")
+                        ),
+                        kind: NoteKind::Info,
+                    });
+                } else {
+                    match kept_for.iter_mut().find(|(who, _)| *who == staying) {
+                        Some((_, files)) => files.push(file.path.clone()),
+                        None => kept_for.push((staying, vec![file.path.clone()])),
+                    }
+                }
+            }
+            left.files.push((kept, needed));
+        }
+    }
+    for (who, files) in kept_for {
+        plan.notes.push(Note {
+            service: None,
+            message: format!(
+                "kept for {who}, which still needs them: {}",
+                files.join(", ")
+            ),
+            kind: NoteKind::Info,
+        });
+    }
+
+    super::references::take_back(&req.dir, &mut plan, &mut left, record)?;
+    plan.relock_changed();
+    left.locks.clear();
+    for lock in &record.locks {
+        let shared = left.files.iter().any(|(f, _)| f.path == lock.manifest);
+        if let Some(kept) = super::locks_back::give_back(&req.dir, &mut plan, lock, shared)? {
+            left.locks.push(kept);
         }
     }
 
     // The record itself: gone with the last onboarded compose file (a user's own answers
     // file comes back as it was).
-    let answers_change = if left.composes.is_empty() {
+    // What stays for a later remove (a module something still imports) keeps the record.
+    let answers_change = if left.composes.is_empty() && left.files.is_empty() {
         match &record.original {
             Some(original) => (original.clone(), Status::Update),
             None => (String::new(), Status::Delete),
         }
     } else {
         left.services.retain(|s| !targets.contains(s));
+        // A removed service's answers go with it, unless another compose file onboards a
+        // service of that name.
+        left.per_service.retain(|s| {
+            !targets.contains(&s.name) || left.composes.iter().any(|c| c.services.contains(&s.name))
+        });
         (answers::write(Some(answers_text), &left), Status::Update)
     };
     plan.push(FileChange {
@@ -378,7 +436,6 @@ fn plan_recorded(
         before: Some(answers_text.to_string()),
         after: answers_change.0,
     });
-    plan.relock_changed();
     Ok(plan)
 }
 

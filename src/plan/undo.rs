@@ -65,3 +65,55 @@ pub fn undo_file(
     }
     Ok(())
 }
+
+/// Plans taking out of a file still needed the pieces that only services no longer
+/// onboarded needed (`still`: the needers that stay); returns the record of what stays.
+pub fn undo_pieces(
+    dir: &Path,
+    plan: &mut Plan,
+    file: &crate::record::FileRecord,
+    still: &[String],
+) -> Result<crate::record::FileRecord, Error> {
+    let goes = |i: &crate::record::Insertion| {
+        !i.services.is_empty() && !i.services.iter().any(|s| still.contains(s))
+    };
+    if !file.inserted.iter().any(goes) {
+        return Ok(keep_needed(file, still));
+    }
+    let path = dir.join(&file.path);
+    let Some(text) = crate::files::read_optional(&path)? else {
+        return Ok(keep_needed(file, still));
+    };
+    let (undone, rest) = crate::record::take_out(&text, file, goes);
+    let display = crate::paths::display(dir, &path);
+    for piece in &undone.left {
+        plan.notes.push(Note {
+            service: None,
+            message: format!(
+                "{display}: {:?} was changed or moved by hand, so it stays; take it out \
+                 yourself if it is obs-init's",
+                piece.trim_end()
+            ),
+            kind: NoteKind::Info,
+        });
+    }
+    if undone.text != text {
+        plan.push(FileChange {
+            display,
+            path,
+            before: Some(text),
+            after: undone.text,
+            status: Status::Update,
+        });
+    }
+    Ok(keep_needed(&rest, still))
+}
+
+/// The record with each piece's needers cut to those that stay.
+fn keep_needed(file: &crate::record::FileRecord, still: &[String]) -> crate::record::FileRecord {
+    let mut kept = file.clone();
+    for piece in &mut kept.inserted {
+        piece.services.retain(|s| still.contains(s));
+    }
+    kept
+}

@@ -230,7 +230,12 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, Error> {
         &obs_init::doctor::DoctorOptions {
             connect: args.connect,
             collector: args.collector.clone(),
-            dapr_config: args.dapr_config.as_ref().map(|p| args.dir.join(p)),
+            // The configuration onboarding was told to write, when it was told.
+            dapr_config: args
+                .dapr_config
+                .as_ref()
+                .map(|p| args.dir.join(p))
+                .or_else(|| obs_init::answers::recorded_path(&args.dir, "dapr_config")),
         },
     )?;
     let errors = findings
@@ -478,9 +483,9 @@ fn refuse_dirty(plan: &Plan, dir: &Path) -> Result<(), Error> {
         .files
         .iter()
         .filter(|f| matches!(f.status, Status::Update | Status::Delete))
-        .filter(|f| std::path::absolute(&f.path).map_or(true, |p| !own.contains(&p)))
         .map(|f| f.path.clone())
         .chain(plan.relocks.iter().map(|r| r.lock.clone()))
+        .filter(|p| std::path::absolute(p).map_or(true, |p| !own.contains(&p)))
         .collect();
     let files = git::dirty(dir, &touched);
     if files.is_empty() {

@@ -176,6 +176,7 @@ pub(super) fn plan_deps(
         change.status == Status::Update,
         &names,
     ));
+    plan.claim(&manifest, &target.service, Some(names));
     plan.push(change);
     Ok(())
 }

@@ -34,6 +34,7 @@ pub(super) fn plan_module(
         });
     }
     plan.push(module);
+    plan.claim(module_path, service, None);
     // An image that copies the app's files one by one would not have the module: a setup
     // line importing it would stop the app, so none is inserted or asked for.
     if let Some(copy) = target.module_copy_missing(module_path) {
@@ -88,6 +89,10 @@ pub(super) fn plan_module(
             None => builder(),
         }
     };
+    // The service needs the setup lines there, whoever inserted them.
+    for entry in entries.iter().filter(|_| web.is_some()) {
+        plan.claim(entry, service, None);
+    }
     let entry = entries
         .first()
         .cloned()
@@ -147,6 +152,9 @@ pub(super) fn plan_module(
                 .filter(|f| f.parent() == Some(module_dir))
         })
     });
+    if let Some(found) = &app_module {
+        plan.claim(found, service, None);
+    }
     if let (Some(hook), Some(found), true) = (app_hook, app_module.clone(), opts.edit_entrypoint) {
         let import = python::import_line(module_dir, hook.instrument);
         plan_entry_edit(opts, service, &found, &import, hook, plan)?;

@@ -1,0 +1,115 @@
+//! The flags that shape the plan are remembered: a later run, `--check` and `doctor`
+//! reproduce an onboarding made with `--module-path` without it.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command as BinCommand;
+
+fn obs_init(dir: &Path, args: &[&str]) -> Output {
+    BinCommand::cargo_bin("obs-init")
+        .expect("binary")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn both(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn check_and_a_later_run_follow_the_module_path_given_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    for (name, text) in [
+        ("compose.yaml", "services:\n  app:\n    build: ./app\n"),
+        (
+            "app/Dockerfile",
+            "FROM python:3.12-slim\nCOPY . /srv\nCMD [\"python\", \"/srv/tools/run.py\"]\n",
+        ),
+        ("app/requirements.txt", "requests\n"),
+        ("app/main.py", "print('main')\n"),
+        ("app/tools/run.py", "print('run')\n"),
+    ] {
+        let path = p.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("writes");
+    }
+    let out = obs_init(
+        p,
+        &[
+            "--service",
+            "app",
+            "--framework",
+            "python",
+            "--module-path",
+            "app/tools",
+            "--yes",
+        ],
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(p.join("app/tools/setup_observability.py").is_file());
+    let answers = std::fs::read_to_string(p.join(".obs-init.toml")).expect("reads");
+    assert!(answers.contains("module_path = \"app/tools\""), "{answers}");
+    // Without the flag, the plan is the same one: nothing to do, nothing drifted.
+    let check = obs_init(p, &["--check"]);
+    assert!(check.status.success(), "--check: {}", both(&check));
+    let again = obs_init(p, &["--yes"]);
+    assert!(again.status.success(), "{}", both(&again));
+    assert!(both(&again).contains("Nothing to do"), "{}", both(&again));
+    assert!(!p.join("app/setup_observability.py").exists());
+}
+
+#[test]
+fn doctor_checks_the_dapr_config_onboarding_was_told_to_write() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    std::fs::write(
+        p.join("compose.yaml"),
+        "services:\n  app:\n    image: nginx\n",
+    )
+    .expect("writes");
+    let out = obs_init(
+        p,
+        &["--service", "app", "--dapr-config", "ops/dapr.yml", "--yes"],
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    let doctor = obs_init(p, &["doctor"]);
+    assert!(doctor.status.success(), "doctor: {}", both(&doctor));
+    // The recorded file is the one doctor reads: spoiled, it is reported.
+    let config = std::fs::read_to_string(p.join("ops/dapr.yml")).expect("reads");
+    std::fs::write(
+        p.join("ops/dapr.yml"),
+        config.replace("isSecure: false", "isSecure: true"),
+    )
+    .expect("writes");
+    let doctor = obs_init(p, &["doctor"]);
+    assert_eq!(doctor.status.code(), Some(3), "doctor: {}", both(&doctor));
+    assert!(both(&doctor).contains("ops/dapr.yml"), "{}", both(&doctor));
+}
+
+#[test]
+fn check_follows_an_overlay_onboarded_with_no_env() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    std::fs::write(
+        p.join("compose.yaml"),
+        "services:\n  app:\n    image: nginx\n",
+    )
+    .expect("writes");
+    let out = obs_init(p, &["--service", "app", "--overlay", "--no-env", "--yes"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(!p.join(".env").exists());
+    let check = obs_init(p, &["--check"]);
+    assert!(check.status.success(), "--check: {}", both(&check));
+    let again = obs_init(p, &["--yes"]);
+    assert!(again.status.success(), "{}", both(&again));
+    assert!(!p.join(".env").exists(), "a later run wrote .env");
+}

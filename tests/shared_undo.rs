@@ -237,8 +237,19 @@ fn removing_one_of_two_services_sharing_a_folder_takes_back_only_what_it_alone_n
         "{requirements}"
     );
     assert!(p.join("vote/setup_observability.py").is_file());
+    // Every file as obs-init would write it for seed; only seed.py's own call is still to
+    // be added by hand (its next step), which --check names.
     let check = obs_init(p, &["--check"]);
-    assert!(check.status.success(), "--check: {}", both(&check));
+    let said = both(&check);
+    assert_eq!(check.status.code(), Some(3), "--check: {said}");
+    assert!(
+        said.contains("not arriving: seed: vote/seed.py does not import setup_observability"),
+        "--check: {said}"
+    );
+    assert!(
+        !said.contains("Missing") && !said.contains("Outdated"),
+        "--check: {said}"
+    );
     assert!(!read(p, ".obs-init.toml").contains("[service.vote]"));
     // Compose sees vote as it was, and seed with its sidecar.
     assert_eq!(service(p, "compose.yaml", "vote"), vote_model);

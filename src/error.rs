@@ -2,7 +2,7 @@
 //! and a `help` naming the flag or edit that gets past it.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
@@ -274,6 +274,13 @@ pub enum Error {
     },
     #[error("no compose file in {dir}")]
     NoComposeFile { dir: PathBuf },
+    /// No compose file, but Kubernetes manifests: `obs-init kubernetes` is the command.
+    #[error(
+        "no compose file in {}, only Kubernetes manifests ({})",
+        shown(dir),
+        shown(example)
+    )]
+    OnlyManifests { dir: PathBuf, example: PathBuf },
     #[error("cannot read {}: {source}", shown(path))]
     Read {
         path: PathBuf,
@@ -438,6 +445,7 @@ impl Error {
             | Error::KustomizeDuplicate { .. }
             | Error::NoKustomization { .. }
             | Error::NoComposeFile { .. }
+            | Error::OnlyManifests { .. }
             | Error::NoServiceChosen { .. }
             | Error::NoPythonService { .. }
             | Error::UnsupportedPython { .. }
@@ -456,6 +464,16 @@ impl Error {
                  docker-compose.yaml"
                     .into(),
             ),
+            Error::OnlyManifests { dir, .. } => Some(format!(
+                "onboard the manifests with `obs-init kubernetes{}` (the Dapr annotations, the \
+                 collector's variables and the Dapr Configuration; add --dry-run to see the \
+                 changes first), or name a compose file with --file PATH",
+                if dir == Path::new(".") {
+                    String::new()
+                } else {
+                    format!(" -C {}", shown(dir))
+                }
+            )),
             Error::NotUtf8 { .. } => Some("convert the file to UTF-8 first".into()),
             Error::Conflict { help, .. } => Some(help.clone()),
             Error::InvalidAnswers { .. } => Some(

@@ -543,6 +543,18 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         Err(Error::NoServiceChosen { candidates }) if args.check => {
             return Ok(check_never_onboarded(w.format, &candidates));
         }
+        // A repository of Kubernetes manifests alone: the command that onboards it.
+        Err(Error::NoComposeFile { dir }) if args.file.is_none() => {
+            return Err(
+                match obs_init::plan::kubernetes::manifest_files(&dir).first() {
+                    Some(example) => Error::OnlyManifests {
+                        example: example.strip_prefix(&dir).unwrap_or(example).to_path_buf(),
+                        dir,
+                    },
+                    None => Error::NoComposeFile { dir },
+                },
+            );
+        }
         other => other?,
     };
 

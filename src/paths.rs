@@ -78,6 +78,19 @@ pub fn shown(path: &Path) -> String {
     }
 }
 
+/// `word` as a POSIX shell reads it back: as is when it is safe, else single-quoted.
+pub fn shell_word(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@+,".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -821,3 +821,28 @@ fn check_fails_until_the_served_code_imports_the_module() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+#[test]
+fn check_on_a_project_never_onboarded_names_the_command_with_its_directory() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let dir = parent.path().join("shop");
+    fs::create_dir(&dir).expect("mkdir");
+    fs::write(
+        dir.join("compose.yaml"),
+        "services:\n  web:\n    image: example/web\n",
+    )
+    .expect("write");
+    let out = Command::cargo_bin("obs-init")
+        .expect("binary")
+        .current_dir(parent.path())
+        .args(["-C", "shop", "--check"])
+        .output()
+        .expect("runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    // Pasted where --check ran, the command onboards that project.
+    assert!(
+        said.contains("onboard it with `obs-init -C shop --service web`"),
+        "{said}"
+    );
+}

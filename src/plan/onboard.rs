@@ -20,7 +20,7 @@ use crate::detect;
 use crate::error::Error;
 use crate::files::{read_optional, read_text};
 use crate::frameworks;
-use crate::paths::{absolute, compose_dir, display, mount_source};
+use crate::paths::{absolute, compose_dir, display, mount_source, shell_word};
 
 /// Builds the plan: reads the files, decides, verifies. Writes nothing.
 pub fn plan<'p>(
@@ -1052,19 +1052,6 @@ fn start_command(
             "cd {} && docker compose {up}",
             shell_word(&opts.dir.to_string_lossy())
         ),
-    }
-}
-
-/// `word` as a POSIX shell reads it back: as is when it is safe, else single-quoted.
-fn shell_word(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@+,".contains(c));
-    if safe {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

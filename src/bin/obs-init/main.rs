@@ -541,7 +541,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         // Never onboarded, and nothing says what to onboard: that is the answer to --check,
         // not a failure of it.
         Err(Error::NoServiceChosen { candidates }) if args.check => {
-            return Ok(check_never_onboarded(w.format, &candidates));
+            return Ok(check_never_onboarded(w.format, &candidates, &w.dir));
         }
         // A repository of Kubernetes manifests alone: the command that onboards it.
         Err(Error::NoComposeFile { dir }) if args.file.is_none() => {
@@ -582,15 +582,24 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
 
 /// `--check` on a project obs-init never onboarded, with no `--service`: exit 3, naming
 /// the command that would onboard it.
-fn check_never_onboarded(format: Format, candidates: &[String]) -> ExitCode {
+fn check_never_onboarded(format: Format, candidates: &[String], dir: &Path) -> ExitCode {
+    // The commands work pasted where --check was run: with its project directory.
+    let obs_init = if dir == Path::new(".") {
+        "obs-init".to_string()
+    } else {
+        format!(
+            "obs-init -C {}",
+            obs_init::paths::shell_word(&dir.to_string_lossy())
+        )
+    };
     let command = if candidates.is_empty() {
-        "obs-init --service NAME".to_string()
+        format!("{obs_init} --service NAME")
     } else {
         let flags: Vec<String> = candidates
             .iter()
             .map(|c| format!("--service {c}"))
             .collect();
-        format!("obs-init {}", flags.join(" "))
+        format!("{obs_init} {}", flags.join(" "))
     };
     if format == Format::Json {
         let doc = serde_json::json!({
@@ -606,7 +615,7 @@ fn check_never_onboarded(format: Format, candidates: &[String]) -> ExitCode {
             anstream::stderr(),
             "onboarding missing: this project has no {} and no --service was given\n\
              help: onboard it with `{command}` (add --dry-run to see the changes first), or \
-             check a choice with `obs-init --check --service NAME`",
+             check a choice with `{obs_init} --check --service NAME`",
             answers::FILE
         );
     }

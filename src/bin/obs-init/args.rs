@@ -13,12 +13,15 @@ What it does, for each service named with --service:
   - joins the service to the external network `observability-net` (keeping `default`),
   - sets OTEL_COLLECTOR_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME,
   - declares `observability-net` as external, and writes dapr-config.yml,
-  - writes setup_observability.py next to the app's code (beside the main.py or app.py in
-    its build context) and adds the OpenTelemetry packages to requirements.txt or
-    pyproject.toml (and runs poetry, uv, pdm or pip-compile to refresh the lock beside
-    it); a module you edited is never overwritten,
-  - per framework: FastAPI instrumentation, MLflow's OTLP trace export variables, Dagster's
-    logging handler in dagster.yaml.
+  - writes setup_observability.py beside the code the container runs (the file its server
+    imports the app from, read through the Dockerfile's stages, WORKDIR, COPY and
+    PYTHONPATH) and adds the OpenTelemetry packages to the requirements file or
+    pyproject.toml its image installs (and runs poetry, uv, pdm or pip-compile to refresh
+    the lock beside it); a module you edited is never overwritten,
+  - per framework: FastAPI, Flask and Django server spans, Celery task traces, MLflow's OTLP
+    trace export variables, Dagster's logging handler in dagster.yaml.
+--check and doctor exit 3 until telemetry can arrive: while the code the service runs does
+not import the module yet, or an `action:` printed here is still to do.
 Every byte of the compose file it does not need to change stays as it was, comments included.
 The edited file is parsed again and checked before anything is written.
 
@@ -355,7 +358,8 @@ pub struct Args {
     #[arg(long)]
     pub fix_invalid: bool,
 
-    /// Add the FastAPI instrumentation lines to main.py instead of printing them
+    /// Insert the setup lines into the file that builds the served app (FastAPI, Flask,
+    /// Django's wsgi.py and asgi.py, the Celery app) instead of printing them
     #[arg(long)]
     pub edit_entrypoint: bool,
 

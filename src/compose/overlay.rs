@@ -145,6 +145,18 @@ fn service(
         SidecarPlan::Add(node) => Some(node),
         // The base has obs-init's sidecar already (onboarded in place).
         SidecarPlan::Keep | SidecarPlan::Image { .. } => None,
+        // Compose replaces a command from an override file, it does not add to it: the
+        // overlay would have to repeat the project's whole command, and drift from it.
+        SidecarPlan::Adopt { existing, .. } => {
+            return Err(Refusal::AdoptSidecar {
+                service: name.into(),
+                sidecar: existing.name.clone(),
+                line: existing.line,
+                reason: "an overlay cannot add a flag to its command (Compose replaces a \
+                         command, it does not merge it)",
+                in_overlay: true,
+            });
+        }
     };
     if app_id(name) != name && sidecar.is_some() {
         notes.push(Note {

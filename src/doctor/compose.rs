@@ -387,10 +387,9 @@ pub(super) fn check_sidecar(
     add: &mut impl FnMut(Severity, usize, String, &str),
 ) {
     let words: Vec<String> = svc.get("command").map_or_else(Vec::new, compose::words);
-    let config = words
-        .iter()
-        .position(|w| w == "--config" || w == "-config")
-        .and_then(|i| words.get(i + 1));
+    // daprd reads `-config x`, `--config x` and `--config=x` alike.
+    let config = crate::daprd::value(&words, "config");
+    let config = config.as_ref();
     let Some(config) = config else {
         add(
             Severity::Error,

@@ -216,6 +216,8 @@ fn resolve<'p>(
             (Some(p), _) | (None, Some(p)) => Some(p),
             (None, None) => match prompter.as_deref_mut() {
                 Some(p) => p.app_port(name, info.suggested_port).map_err(asked)?,
+                // The project's own sidecar already calls the app where it listens.
+                None if compose::sidecar::own_sidecar(&doc, svc, name).is_some() => None,
                 None => {
                     if let (Some(port), Some(source)) = (info.suggested_port, info.port_source) {
                         notes.push(Note {
@@ -460,6 +462,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
                 notes: planned.notes.clone(),
                 conflicts: Vec::new(),
                 overwritten: None,
+                adopted: Vec::new(),
             };
             (outcome, Some((path.clone(), planned)))
         }
@@ -571,6 +574,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         &compose_path,
         with_files.as_deref(),
         &plan.services,
+        &outcome.adopted,
         build,
     );
     plan.next_steps
@@ -850,11 +854,18 @@ fn start_command(
     compose_path: &Path,
     files: Option<&[PathBuf]>,
     services: &[String],
+    adopted: &[compose::Adopted],
     build: bool,
 ) -> String {
+    let sidecar = |s: &String| {
+        adopted
+            .iter()
+            .find(|a| &a.service == s)
+            .map_or_else(|| compose::sidecar_name(s), |a| a.sidecar.clone())
+    };
     let names: Vec<String> = services
         .iter()
-        .flat_map(|s| [s.clone(), compose::sidecar_name(s)])
+        .flat_map(|s| [s.clone(), sidecar(s)])
         .map(|n| shell_word(&n))
         .collect();
     let up = format!(

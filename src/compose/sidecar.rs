@@ -129,14 +129,7 @@ impl<'d> Existing<'d> {
         let mounted = |target: &str| binds.iter().find(|(_, t)| t == target).map(|(s, _)| s);
         match self.flag("config") {
             Some(path) if path != CONFIG_MOUNT => {
-                // A folder mounted above the file provides it too.
-                let source = mounted(&path).cloned().or_else(|| {
-                    binds.iter().find_map(|(s, t)| {
-                        let rest = path.strip_prefix(t.trim_end_matches('/'))?;
-                        let rest = rest.strip_prefix('/')?;
-                        Some(format!("{}/{rest}", s.trim_end_matches('/')))
-                    })
-                });
+                let source = mount_source(&binds, &path);
                 return Ok(Adoption::OwnConfig { path, source });
             }
             Some(_) if mounted(CONFIG_MOUNT).is_some() => return Ok(Adoption::Done),
@@ -200,6 +193,22 @@ impl<'d> Existing<'d> {
             .map(super::binds)
             .unwrap_or_default()
     }
+}
+
+/// The host path (as written) that provides the container path `path`, among `mounts`
+/// (source, target): a mount of the file itself, or of a folder above it.
+pub fn mount_source(mounts: &[(String, String)], path: &str) -> Option<String> {
+    mounts
+        .iter()
+        .find(|(_, t)| t == path)
+        .map(|(s, _)| s.clone())
+        .or_else(|| {
+            mounts.iter().find_map(|(s, t)| {
+                let rest = path.strip_prefix(t.trim_end_matches('/'))?;
+                let rest = rest.strip_prefix('/')?;
+                Some(format!("{}/{rest}", s.trim_end_matches('/')))
+            })
+        })
 }
 
 /// The metrics port daprd serves on (`None`: metrics turned off).

@@ -399,13 +399,14 @@ pub(super) fn check_sidecar(
         );
         return;
     };
-    let mounts: Vec<String> = members(svc.get("volumes"), &|s: &str| s.to_string());
-    let source = mounts.iter().find_map(|m| {
-        let mut parts = m.split(':');
-        let (src, dst) = (parts.next()?, parts.next()?);
-        (dst == config).then(|| src.to_string())
-    });
-    match source {
+    let mounts: Vec<(String, String)> = members(svc.get("volumes"), &|s: &str| s.to_string())
+        .iter()
+        .filter_map(|m| {
+            let mut parts = m.split(':');
+            Some((parts.next()?.to_string(), parts.next()?.to_string()))
+        })
+        .collect();
+    match compose::sidecar::mount_source(&mounts, config) {
         None => add(
             Severity::Error,
             line,
@@ -429,6 +430,21 @@ pub(super) fn check_sidecar(
                     "run obs-init to write it, or mount the dapr-config.yml beside the compose \
                      file as `./dapr-config.yml`",
                 );
+            } else if !src.ends_with(contract::DAPR_CONFIG_FILE) {
+                // The project's own Configuration (obs-init's is checked on its own): the
+                // sidecar traces only if it says so.
+                let text = std::fs::read_to_string(&resolved).unwrap_or_default();
+                if let Err(problem) = crate::dapr::check_config(&text) {
+                    add(
+                        Severity::Error,
+                        line,
+                        format!(
+                            "Dapr sidecar `{name}` loads its own Configuration {src}, and {problem}"
+                        ),
+                        "run obs-init (it adds the tracing to that Configuration), or add \
+                         spec.tracing.otel as dapr-config.yml has it",
+                    );
+                }
             }
         }
     }

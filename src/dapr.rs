@@ -43,7 +43,7 @@ pub fn check_config(content: &str) -> Result<(), String> {
 }
 
 /// The `spec.tracing` obs-init's Configuration sets, to add to a project's own.
-fn tracing_block() -> NewNode {
+fn tracing_block(endpoint: &str) -> NewNode {
     NewNode::Map(vec![
         ("samplingRate".into(), NewNode::DoubleQuoted("1".into())),
         (
@@ -51,7 +51,7 @@ fn tracing_block() -> NewNode {
             NewNode::Map(vec![
                 (
                     "endpointAddress".into(),
-                    NewNode::DoubleQuoted(COLLECTOR_ADDRESS.into()),
+                    NewNode::DoubleQuoted(endpoint.into()),
                 ),
                 ("isSecure".into(), NewNode::Plain("false".into())),
                 ("protocol".into(), NewNode::Plain("grpc".into())),
@@ -74,6 +74,11 @@ pub enum Tracing {
 /// Adds obs-init's `spec.tracing` to the Dapr Configuration `content`, in the file's own
 /// layout, by insertion only; `Err` says why the file is not one obs-init can edit.
 pub fn add_tracing(content: &str) -> Result<Tracing, String> {
+    add_tracing_to(content, COLLECTOR_ADDRESS)
+}
+
+/// [`add_tracing`] for the collector at `endpoint` (`host:port`): in a cluster, its service.
+pub fn add_tracing_to(content: &str, endpoint: &str) -> Result<Tracing, String> {
     let (text, doc) = crate::yaml::parse_file(content).map_err(|e| e.to_string())?;
     let root = doc.root.as_ref().ok_or("it is empty")?;
     if root.get("kind").and_then(Node::as_str) != Some("Configuration") {
@@ -86,22 +91,25 @@ pub fn add_tracing(content: &str) -> Result<Tracing, String> {
             root,
             &[],
             "spec",
-            NewNode::Map(vec![("tracing".into(), tracing_block())]),
+            NewNode::Map(vec![("tracing".into(), tracing_block(endpoint))]),
             &lay,
         ),
         Some((key, spec)) if spec.is_empty_null() => editor.set_empty(
             key,
             &[],
             "spec",
-            NewNode::Map(vec![("tracing".into(), tracing_block())]),
+            NewNode::Map(vec![("tracing".into(), tracing_block(endpoint))]),
             &lay,
         ),
         Some((_, spec)) if spec.entries().is_none() || spec.anchor != 0 => {
             return Err("its `spec` is not a plain mapping".into());
         }
         Some((_, spec)) => match spec.get("tracing") {
-            None => editor.insert_entry(spec, &["spec".into()], "tracing", tracing_block(), &lay),
-            Some(_) => return Ok(traces_to(content)),
+            None => {
+                let block = tracing_block(endpoint);
+                editor.insert_entry(spec, &["spec".into()], "tracing", block, &lay)
+            }
+            Some(_) => return Ok(traces_to(content, endpoint)),
         },
     }
     let (body, changes) = editor.finish();
@@ -110,7 +118,7 @@ pub fn add_tracing(content: &str) -> Result<Tracing, String> {
 }
 
 /// Where a Configuration with `spec.tracing` sends its traces, judged against the collector.
-fn traces_to(content: &str) -> Tracing {
+fn traces_to(content: &str, endpoint: &str) -> Tracing {
     let text = Text::new(content);
     let Ok(doc) = Document::parse(&text) else {
         return Tracing::Elsewhere("it is not valid YAML".into());
@@ -131,7 +139,7 @@ fn traces_to(content: &str) -> Tracing {
         return Tracing::Elsewhere(format!("it traces to Zipkin at {zipkin}"));
     }
     match (at(&["otel", "endpointAddress"]), check_config(content)) {
-        (Some(e), Ok(())) if e == COLLECTOR_ADDRESS => Tracing::Present,
+        (Some(e), Ok(())) if e == endpoint => Tracing::Present,
         (Some(e), Ok(())) => Tracing::Elsewhere(format!("it traces to {e}")),
         (Some(e), Err(why)) => Tracing::Elsewhere(format!("it traces to {e}, and {why}")),
         (None, _) => Tracing::Elsewhere(

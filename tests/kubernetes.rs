@@ -233,10 +233,11 @@ fn configuration_schema() -> Json {
         .clone()
 }
 
-/// A project's own Configuration that an adopted Compose sidecar loads gets obs-init's tracing
-/// block: every one the compose cases edit must still fit Dapr's CRD.
+/// A project's own Configuration that an adopted Compose sidecar loads, or that a pod's
+/// `dapr.io/config` names, gets obs-init's tracing block: every one the cases edit must still
+/// fit Dapr's CRD.
 #[test]
-fn every_own_configuration_the_compose_cases_edit_fits_the_crd() {
+fn every_own_configuration_the_cases_edit_fits_the_crd() {
     let schema = jsonschema::validator_for(&configuration_schema()).expect("schema compiles");
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut checked = 0;
@@ -253,15 +254,21 @@ fn every_own_configuration_the_compose_cases_edit_fits_the_crd() {
             if !edited || !text.contains("kind: Configuration") || !rel.ends_with(".yaml") {
                 continue;
             }
-            let (_, doc) = common::parse(&text);
-            let json = common::to_json(&doc);
-            let errors: Vec<String> = schema.iter_errors(&json).map(|e| e.to_string()).collect();
-            assert!(errors.is_empty(), "{}/{rel}: {errors:?}", case.display());
-            assert_eq!(json["spec"]["tracing"]["otel"]["protocol"], "grpc", "{rel}");
-            checked += 1;
+            for piece in kubernetes::documents(&text) {
+                let (_, doc) = common::parse(piece.text);
+                let json = common::to_json(&doc);
+                if json["kind"] != "Configuration" {
+                    continue;
+                }
+                let errors: Vec<String> =
+                    schema.iter_errors(&json).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{}/{rel}: {errors:?}", case.display());
+                assert_eq!(json["spec"]["tracing"]["otel"]["protocol"], "grpc", "{rel}");
+                checked += 1;
+            }
         }
     }
-    assert!(checked >= 1, "{checked} edited Configurations checked");
+    assert!(checked >= 2, "{checked} edited Configurations checked");
 }
 
 #[test]

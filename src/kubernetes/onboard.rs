@@ -24,6 +24,9 @@ pub struct ManifestOutcome {
     pub added: Vec<Added>,
     /// Each onboarded workload's app container, for its Python side.
     pub apps: Vec<App>,
+    /// Workloads already annotated for Dapr whose `dapr.io/config` names the project's own
+    /// Configuration: the tracing goes into that one, not into obs-init's.
+    pub own_configs: Vec<(Workload, String)>,
 }
 
 /// A workload's app container as the manifest has it: what detection reads.
@@ -119,6 +122,7 @@ pub fn onboard_with(
         conflicts: Vec::new(),
         added: Vec::new(),
         apps: Vec::new(),
+        own_configs: Vec::new(),
     };
     let mut written = 0;
     for (i, piece) in documents(content).iter().enumerate() {
@@ -373,7 +377,12 @@ fn edit(
             kind: NoteKind::Decided,
         });
     } else {
-        added.annotations = annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
+        let (annotations, own_config) =
+            annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
+        added.annotations = annotations;
+        if let Some(name) = own_config {
+            out.own_configs.push((workload.clone(), name));
+        }
     }
     let mut container_path = path.clone();
     container_path.extend([
@@ -406,6 +415,10 @@ fn string_map(items: &[(String, String)]) -> NewNode {
     )
 }
 
+/// The annotations added to a pod template, and the project's own Configuration its
+/// `dapr.io/config` names, when it names one.
+type Annotated = (Vec<(String, String)>, Option<String>);
+
 #[allow(clippy::too_many_arguments)]
 fn annotate(
     doc: &Document,
@@ -416,7 +429,7 @@ fn annotate(
     lay: &Layout,
     id: &str,
     out: &mut ManifestOutcome,
-) -> Result<Vec<(String, String)>, Refusal> {
+) -> Result<Annotated, Refusal> {
     let Some((meta_key, meta)) = template.get_entry("metadata") else {
         editor.insert_entry(
             template,
@@ -425,7 +438,7 @@ fn annotate(
             NewNode::Map(vec![("annotations".into(), string_map(wanted))]),
             lay,
         );
-        return Ok(wanted.to_vec());
+        return Ok((wanted.to_vec(), None));
     };
     let meta_path = [path, &["metadata".to_string()]].concat();
     let meta = doc.resolve(meta);
@@ -437,16 +450,16 @@ fn annotate(
             NewNode::Map(vec![("annotations".into(), string_map(wanted))]),
             lay,
         );
-        return Ok(wanted.to_vec());
+        return Ok((wanted.to_vec(), None));
     }
     let Some((ann_key, ann)) = meta.get_entry("annotations") else {
         editor.insert_entry(meta, &meta_path, "annotations", string_map(wanted), lay);
-        return Ok(wanted.to_vec());
+        return Ok((wanted.to_vec(), None));
     };
     let ann = doc.resolve(ann);
     if ann.is_empty_null() {
         editor.set_empty(ann_key, &meta_path, "annotations", string_map(wanted), lay);
-        return Ok(wanted.to_vec());
+        return Ok((wanted.to_vec(), None));
     }
     if !matches!(ann.kind, Kind::Map { .. }) {
         return Err(Refusal::Unsupported {
@@ -456,10 +469,26 @@ fn annotate(
         });
     }
     let ann_path = [meta_path, vec!["annotations".to_string()]].concat();
+    // A pod the project already runs with Dapr keeps its own app id, port and configuration:
+    // they are its choices, not values obs-init differs on.
+    let annotated = ann
+        .get("dapr.io/enabled")
+        .map(|n| doc.resolve(n))
+        .and_then(Node::as_str)
+        == Some("true");
+    let mut kept = Vec::new();
+    let mut own_config = None;
     let mut added = Vec::new();
     for (k, v) in wanted {
         match ann.get(k).map(|n| doc.resolve(n)) {
             Some(have) if have.as_str() == Some(v.as_str()) => {}
+            Some(have) if annotated => {
+                let value = have.as_str().unwrap_or("?").to_string();
+                if k == "dapr.io/config" {
+                    own_config = Some(value.clone());
+                }
+                kept.push(format!("{k}: {value}"));
+            }
             Some(have) => out.conflicts.push(Conflict {
                 service: Some(id.to_string()),
                 what: format!(
@@ -474,7 +503,14 @@ fn annotate(
             }
         }
     }
-    Ok(added)
+    if !kept.is_empty() {
+        out.notes.push(Note {
+            service: Some(id.to_string()),
+            message: format!("already annotated for Dapr: its {} kept", kept.join(", ")),
+            kind: NoteKind::Decided,
+        });
+    }
+    Ok((added, own_config))
 }
 
 #[allow(clippy::too_many_arguments)]

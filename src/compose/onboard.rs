@@ -176,6 +176,9 @@ struct ServicePlan<'d> {
     networks: CollectionPlan<'d>,
     /// `None`: the labels cannot be edited safely; a note says so.
     labels: Option<CollectionPlan<'d>>,
+    /// The service the label goes on and its path: the app, whose namespace daprd serves
+    /// metrics in, or a sidecar that runs in a container of its own.
+    label_on: (&'d Node, Vec<String>),
     sidecar: SidecarPlan<'d>,
     services: &'d Node,
     /// The Dapr configuration's bind-mount source, for an adopted sidecar's mount.
@@ -205,7 +208,7 @@ pub(super) struct Present<'d> {
 
 /// Where an item goes in one of a service's collections (`networks`, `labels`), which may be
 /// written as a list or a map: what is there already, and in which form.
-enum CollectionPlan<'d> {
+pub(super) enum CollectionPlan<'d> {
     Absent,
     /// Absent, but the service inherits the collection through `extends`, which a
     /// collection of its own adds to.
@@ -297,7 +300,10 @@ impl<'d> ServicePlan<'d> {
                 kind: NoteKind::Decided,
             });
         }
-        if let SidecarPlan::Adopt { existing, adoption } = &sidecar {
+        if let SidecarPlan::Adopt {
+            existing, adoption, ..
+        } = &sidecar
+        {
             notes.extend(adoption_notes(name, existing, adoption));
         }
         let env = env_plan(doc, name, node, &bases)?;
@@ -327,7 +333,21 @@ impl<'d> ServicePlan<'d> {
                 });
                 None
             }
+            SidecarPlan::Adopt { existing, .. } if !existing.shares => label_plan(
+                doc,
+                &existing.name,
+                existing.node,
+                &existing.bases,
+                &mut notes,
+            ),
             _ => label_plan(doc, name, node, &bases, &mut notes),
+        };
+        let label_on = match &sidecar {
+            SidecarPlan::Adopt { existing, .. } if !existing.shares => (
+                existing.node,
+                vec!["services".to_string(), existing.name.clone()],
+            ),
+            _ => (node, vec!["services".to_string(), name.to_string()]),
         };
         let layout = layout(text, doc.root.as_ref().expect("root"), services, Some(node));
         Ok(ServicePlan {
@@ -337,6 +357,7 @@ impl<'d> ServicePlan<'d> {
             env,
             networks,
             labels,
+            label_on,
             sidecar,
             services,
             config_source: opts.config_source.clone(),
@@ -352,7 +373,10 @@ impl<'d> ServicePlan<'d> {
 
     /// The project's sidecar this plan adopts, if it does.
     fn adopted(&self) -> Option<super::Adopted> {
-        let SidecarPlan::Adopt { existing, adoption } = &self.sidecar else {
+        let SidecarPlan::Adopt {
+            existing, adoption, ..
+        } = &self.sidecar
+        else {
             return None;
         };
         Some(super::Adopted {
@@ -475,42 +499,28 @@ impl<'d> ServicePlan<'d> {
             }
         }
 
-        let net = network.key.clone();
-        let net_path = [svc_path.clone(), vec!["networks".into()]].concat();
-        let fresh = || {
-            // A service without `networks:` is on `default`; naming only ours would take it off.
-            NewNode::Seq(vec![NewNode::str("default"), NewNode::str(net.clone())])
-        };
-        match &self.networks {
-            CollectionPlan::Absent => {
-                editor.insert_entry(self.node, &svc_path, "networks", fresh(), lay)
-            }
-            CollectionPlan::Inherited => {
-                let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
-                editor.insert_entry(self.node, &svc_path, "networks", ours, lay)
-            }
-            CollectionPlan::EmptyInherited(key) => {
-                let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
-                editor.set_empty(key, &svc_path, "networks", ours, lay)
-            }
-            CollectionPlan::Empty(key) => {
-                editor.set_empty(key, &svc_path, "networks", fresh(), lay)
-            }
-            CollectionPlan::List(seq, present) => {
-                if !present.contains(&net) {
-                    editor.push_item(seq, &net_path, NewNode::str(net.clone()), lay);
-                }
-            }
-            CollectionPlan::Map(map, present) => {
-                if !present.contains(&net) {
-                    let empty = NewNode::Map(Vec::new());
-                    editor.insert_entry(map, &net_path, &net, empty, lay);
-                }
-            }
+        join_network(
+            editor,
+            self.node,
+            &svc_path,
+            &self.networks,
+            &network.key,
+            lay,
+        );
+        // A sidecar on a network of its own sends its traces from there: it joins too.
+        if let SidecarPlan::Adopt {
+            existing,
+            networks: Some(nets),
+            ..
+        } = &self.sidecar
+        {
+            let path = vec!["services".to_string(), existing.name.clone()];
+            join_network(editor, existing.node, &path, nets, &network.key, lay);
         }
 
         // The label that lets the platform's Prometheus find this sidecar.
-        let label_path = [svc_path.clone(), vec!["labels".into()]].concat();
+        let (label_node, label_svc) = &self.label_on;
+        let label_path = [label_svc.clone(), vec!["labels".into()]].concat();
         let label_map = || {
             NewNode::Map(vec![(
                 METRICS_LABEL.to_string(),
@@ -520,10 +530,10 @@ impl<'d> ServicePlan<'d> {
         let has_label = |present: &[String]| present.iter().any(|l| l == METRICS_LABEL);
         match &self.labels {
             Some(CollectionPlan::Absent | CollectionPlan::Inherited) => {
-                editor.insert_entry(self.node, &svc_path, "labels", label_map(), lay)
+                editor.insert_entry(label_node, label_svc, "labels", label_map(), lay)
             }
             Some(CollectionPlan::Empty(key) | CollectionPlan::EmptyInherited(key)) => {
-                editor.set_empty(key, &svc_path, "labels", label_map(), lay)
+                editor.set_empty(key, label_svc, "labels", label_map(), lay)
             }
             Some(CollectionPlan::List(seq, present)) if !has_label(present) => {
                 let item = NewNode::str(format!("{METRICS_LABEL}={METRICS_PORT}"));
@@ -543,9 +553,9 @@ impl<'d> ServicePlan<'d> {
                 editor.insert_entry(self.services, &["services".into()], &key, sidecar, lay)
             }
             SidecarPlan::Keep => {}
-            SidecarPlan::Adopt { existing, adoption } => {
-                adopt(editor, &existing, adoption, &self.config_source, lay)?
-            }
+            SidecarPlan::Adopt {
+                existing, adoption, ..
+            } => adopt(editor, &existing, adoption, &self.config_source, lay)?,
             SidecarPlan::Image { node, wanted } if overwrite => {
                 let path = ["services".to_string(), key.clone()];
                 editor
@@ -574,6 +584,47 @@ impl<'d> ServicePlan<'d> {
     }
 }
 
+/// Adds the platform network `net` to the service `node` (at `svc_path`), in the form its
+/// `networks` has.
+fn join_network(
+    editor: &mut Editor,
+    node: &Node,
+    svc_path: &[String],
+    networks: &CollectionPlan,
+    net: &str,
+    lay: &Layout,
+) {
+    let net = net.to_string();
+    let net_path = [svc_path.to_vec(), vec!["networks".into()]].concat();
+    let fresh = || {
+        // A service without `networks:` is on `default`; naming only ours would take it off.
+        NewNode::Seq(vec![NewNode::str("default"), NewNode::str(net.clone())])
+    };
+    match networks {
+        CollectionPlan::Absent => editor.insert_entry(node, svc_path, "networks", fresh(), lay),
+        CollectionPlan::Inherited => {
+            let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
+            editor.insert_entry(node, svc_path, "networks", ours, lay)
+        }
+        CollectionPlan::EmptyInherited(key) => {
+            let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
+            editor.set_empty(key, svc_path, "networks", ours, lay)
+        }
+        CollectionPlan::Empty(key) => editor.set_empty(key, svc_path, "networks", fresh(), lay),
+        CollectionPlan::List(seq, present) => {
+            if !present.contains(&net) {
+                editor.push_item(seq, &net_path, NewNode::str(net.clone()), lay);
+            }
+        }
+        CollectionPlan::Map(map, present) => {
+            if !present.contains(&net) {
+                let empty = NewNode::Map(Vec::new());
+                editor.insert_entry(map, &net_path, &net, empty, lay);
+            }
+        }
+    }
+}
+
 /// What happens to a service's sidecar.
 pub(super) enum SidecarPlan<'d> {
     Add(NewNode),
@@ -581,6 +632,9 @@ pub(super) enum SidecarPlan<'d> {
     Adopt {
         existing: Existing<'d>,
         adoption: Adoption<'d>,
+        /// Where it joins the platform network: when it calls the app over a network of
+        /// its own rather than sharing the app's.
+        networks: Option<CollectionPlan<'d>>,
     },
     /// Ours, and as obs-init would write it.
     Keep,
@@ -630,7 +684,21 @@ pub(super) fn sidecar_plan<'d>(
     }
     if let Some(existing) = sidecar::existing(doc, services, name)? {
         let adoption = existing.adoption(doc, name)?;
-        return Ok(SidecarPlan::Adopt { existing, adoption });
+        let networks = if existing.shares {
+            None
+        } else {
+            Some(net_plan(
+                doc,
+                &existing.name,
+                existing.node,
+                &existing.bases,
+            )?)
+        };
+        return Ok(SidecarPlan::Adopt {
+            existing,
+            adoption,
+            networks,
+        });
     }
     let command = NewNode::Flow(Box::new(NewNode::Seq(
         contract::sidecar_command(name, app_port)
@@ -1000,9 +1068,16 @@ fn adoption_notes(app: &str, existing: &Existing, adoption: &Adoption) -> Vec<No
                  {path}, where the tracing goes; its flags, ports and volumes are kept",
                 existing.name
             ),
-            _ => format!(
+            _ if existing.shares => format!(
                 "adopted the project's Dapr sidecar `{}`: given --config {CONFIG_MOUNT} and the \
                  mount; its app id, ports, placement, components and networks are kept",
+                existing.name
+            ),
+            _ => format!(
+                "adopted the project's Dapr sidecar `{}`: given --config {CONFIG_MOUNT} and the \
+                 mount, and, since it runs in a container of its own, {NETWORK} (to reach the \
+                 collector) and the metrics label; its app id, ports, placement and components \
+                 are kept",
                 existing.name
             ),
         },

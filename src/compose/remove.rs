@@ -66,12 +66,24 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Refu
     let mut sidecars = Vec::new();
     let err = |what: String| Refusal::Internal(format!("removal: {what}"));
 
+    // An adopted sidecar on a network of its own joined the platform network too.
+    let mut edited = targets.clone();
     for name in &targets {
-        if let Some(i) = ours_sidecar(&doc, services, name, opts) {
-            sidecars.push(i);
+        if let Ok(Some(e)) = sidecar::existing(&doc, services, name)
+            && !e.shares
+            && !sidecar::is_ours(&doc, name, &e)
+        {
+            edited.push(e.name);
         }
-        if let Some(parts) = adopted(&doc, services, name, opts) {
-            parts.take_back(&mut editor).map_err(err)?;
+    }
+    for name in &edited {
+        if targets.contains(name) {
+            if let Some(i) = ours_sidecar(&doc, services, name, opts) {
+                sidecars.push(i);
+            }
+            if let Some(parts) = adopted(&doc, services, name, opts) {
+                parts.take_back(&mut editor).map_err(err)?;
+            }
         }
         let Some(node) = services.get(name).filter(|n| n.entries().is_some()) else {
             continue;
@@ -141,7 +153,7 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Refu
     ) {
         let still_used = compose::service_names(services)
             .iter()
-            .filter(|n| !targets.contains(n))
+            .filter(|n| !edited.contains(n))
             .any(|n| {
                 services
                     .get(n)

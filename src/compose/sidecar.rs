@@ -17,6 +17,8 @@ pub(crate) struct Existing<'d> {
     pub line: usize,
     /// Its command as words, its own or inherited.
     pub words: Vec<String>,
+    /// It shares the app's network namespace (else it calls the app over a network).
+    pub shares: bool,
     pub bases: Vec<(String, &'d Node)>,
 }
 
@@ -52,6 +54,7 @@ pub(crate) fn existing<'d>(
                 node: v,
                 line: k.start.line + 1,
                 words,
+                shares,
                 bases,
             });
         }

@@ -212,9 +212,14 @@ pub fn documented(before: &Json, after: &Json, service: &str, label_skipped: boo
         expected["services"][service]["networks"][&net_key] = joined.clone();
     }
 
-    // The metrics label, unless obs-init said why it could not add it.
+    // The metrics label, unless obs-init said why it could not add it; on a sidecar that runs
+    // in a container of its own, the label is the sidecar's (checked with it).
     let label = compose::METRICS_LABEL;
-    if app_before["labels"].get(label).is_none() && !label_skipped {
+    let own = own_sidecar(before, service);
+    let separate = own
+        .as_ref()
+        .is_some_and(|o| before["services"][o].get("network_mode").is_none());
+    if app_before["labels"].get(label).is_none() && !label_skipped && !separate {
         assert_eq!(
             app_after["labels"][label],
             compose::METRICS_PORT,
@@ -224,7 +229,7 @@ pub fn documented(before: &Json, after: &Json, service: &str, label_skipped: boo
     }
 
     // The project's own sidecar: only `--config` and the mount added, everything else kept.
-    if let Some(own) = own_sidecar(before, service) {
+    if let Some(own) = own {
         let sidecar = &after["services"][&own];
         check_adopted(&before["services"][&own], sidecar, &own);
         expected["services"][&own] = sidecar.clone();
@@ -322,11 +327,24 @@ fn check_adopted(before: &Json, after: &Json, name: &str) {
         assert_eq!(mount["target"], compose::CONFIG_MOUNT);
         assert_eq!(mount["read_only"], true);
     }
+    // On a network of its own (not the app's namespace), it joins the platform network too.
+    let own_network = after.get("network_mode").is_none();
     let rest = |s: &Json| {
         let mut s = s.clone();
         if let Some(m) = s.as_object_mut() {
             m.remove("command");
             m.remove("volumes");
+            if own_network && let Some(nets) = m.get_mut("networks").and_then(Json::as_object_mut) {
+                nets.remove("observability-net");
+            }
+            if own_network && let Some(labels) = m.get_mut("labels").and_then(Json::as_object_mut) {
+                labels.remove(compose::METRICS_LABEL);
+            }
+            if m.get("labels")
+                .is_some_and(|l| l.as_object().is_some_and(|o| o.is_empty()))
+            {
+                m.remove("labels");
+            }
         }
         s
     };

@@ -304,7 +304,7 @@ impl<'d> ServicePlan<'d> {
             existing, adoption, ..
         } = &sidecar
         {
-            notes.extend(adoption_notes(name, existing, adoption));
+            notes.extend(adoption_notes(doc, name, existing, adoption));
         }
         let env = env_plan(doc, name, node, &bases)?;
         let networks = net_plan(doc, name, node, &bases)?;
@@ -1058,7 +1058,12 @@ pub(crate) fn seq_style(text: &Text, node: &Node) -> Option<(usize, usize)> {
 
 /// What the summary says about an adopted sidecar: what was added, what is kept, and an
 /// image tag that is no release.
-fn adoption_notes(app: &str, existing: &Existing, adoption: &Adoption) -> Vec<Note> {
+fn adoption_notes(
+    doc: &Document,
+    app: &str,
+    existing: &Existing,
+    adoption: &Adoption,
+) -> Vec<Note> {
     let svc = || Some(app.to_string());
     let mut notes = vec![Note {
         service: svc(),
@@ -1083,17 +1088,9 @@ fn adoption_notes(app: &str, existing: &Existing, adoption: &Adoption) -> Vec<No
         },
         kind: NoteKind::Decided,
     }];
-    // The image as Compose runs it: its own, or from the service it extends.
-    let image = existing
-        .node
-        .get("image")
+    // The image as Compose runs it: its own, merged in, or from the service it extends.
+    let image = inherit::effective(doc, existing.node, &existing.bases, "image")
         .and_then(Node::as_str)
-        .or_else(|| {
-            existing
-                .bases
-                .iter()
-                .find_map(|(_, b)| b.get("image").and_then(Node::as_str))
-        })
         .unwrap_or_default();
     let tag = image
         .rsplit_once(':')

@@ -1058,7 +1058,7 @@ pub(crate) fn seq_style(text: &Text, node: &Node) -> Option<(usize, usize)> {
 
 /// What the summary says about an adopted sidecar: what was added, what is kept, and an
 /// image tag that is no release.
-fn adoption_notes(
+pub(super) fn adoption_notes(
     doc: &Document,
     app: &str,
     existing: &Existing,

@@ -462,7 +462,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
                 notes: planned.notes.clone(),
                 conflicts: Vec::new(),
                 overwritten: None,
-                adopted: Vec::new(),
+                adopted: planned.adopted.clone(),
             };
             (outcome, Some((path.clone(), planned)))
         }

@@ -86,19 +86,52 @@ pub fn is_daprd_image(image: &str) -> bool {
     image.contains("daprio/daprd") || image.starts_with("daprd")
 }
 
+/// The command obs-init starts its sidecar of `app` with: the app id, the port it calls the
+/// app on when known, daprd's ports pinned, metrics on, and the tracing configuration.
+pub fn sidecar_command(app: &str, app_port: Option<u16>) -> Vec<String> {
+    let mut cmd = vec!["./daprd".to_string(), "--app-id".into(), app_id(app)];
+    if let Some(p) = app_port {
+        cmd.extend(["--app-port".to_string(), p.to_string()]);
+    }
+    cmd.extend(sidecar_tail());
+    cmd
+}
+
+/// What every sidecar obs-init writes ends with.
+fn sidecar_tail() -> Vec<String> {
+    let mut tail: Vec<String> = DAPR_PORTS
+        .iter()
+        .flat_map(|(port, flag)| [flag.to_string(), port.to_string()])
+        .collect();
+    tail.extend([
+        "--enable-metrics=true".to_string(),
+        "--config".into(),
+        CONFIG_MOUNT.into(),
+    ]);
+    tail
+}
+
 /// Whether a service is obs-init's sidecar of `app`: daprd in the app's network namespace,
-/// loading the configuration from where obs-init mounts it.
+/// loading the configuration from where obs-init mounts it, with no flag obs-init never
+/// writes. A project's own sidecar that obs-init gave `--config` keeps the project's flags
+/// (placement, components, ...), so it is not taken for obs-init's.
 pub fn is_our_sidecar(
     app: &str,
     image: Option<&str>,
     mode: Option<&str>,
     command: &[&str],
 ) -> bool {
+    let written = sidecar_command(app, Some(0));
+    let ours_flag = |w: &str| written.iter().any(|o| o.starts_with('-') && o == w);
     image.is_some_and(is_daprd_image)
         && mode == Some(sidecar_network_mode(app).as_str())
         && command
             .windows(2)
             .any(|w| w[0] == "--config" && w[1] == CONFIG_MOUNT)
+        && command
+            .iter()
+            .filter(|w| w.starts_with('-'))
+            .all(|w| ours_flag(w))
 }
 
 /// The variables onboarding sets on every app, with their values.
@@ -155,7 +188,8 @@ mod tests {
 
     #[test]
     fn only_daprd_in_the_apps_namespace_with_our_config_is_ours() {
-        let cmd = ["./daprd", "--app-id", "api", "--config", CONFIG_MOUNT];
+        let written = sidecar_command("api", Some(8000));
+        let cmd: Vec<&str> = written.iter().map(String::as_str).collect();
         let image = Some("daprio/daprd:1.18.3");
         assert!(is_our_sidecar("api", image, Some("service:api"), &cmd));
         assert!(!is_our_sidecar("api", image, Some("service:web"), &cmd));
@@ -167,5 +201,16 @@ mod tests {
         ));
         let other = ["./daprd", "--config", "/other.yml"];
         assert!(!is_our_sidecar("api", image, Some("service:api"), &other));
+        // The project's own sidecar, given obs-init's --config: adopted, not obs-init's.
+        let adopted = [
+            "./daprd",
+            "--app-id",
+            "api",
+            "--placement-host-address",
+            "placement:50006",
+            "--config",
+            CONFIG_MOUNT,
+        ];
+        assert!(!is_our_sidecar("api", image, Some("service:api"), &adopted));
     }
 }

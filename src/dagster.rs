@@ -7,7 +7,7 @@
 //! `OtelLogHandler`.
 
 use crate::error::Refusal;
-use crate::yaml::doc::{Kind, Node};
+use crate::yaml::doc::Node;
 use crate::yaml::emit::{self, Layout, NewNode};
 use crate::yaml::model::Value;
 use crate::yaml::splice::Editor;
@@ -64,7 +64,7 @@ pub fn configure(
             line: root.start.line + 1,
         });
     }
-    let lay = layout_of(&text, root);
+    let lay = emit::layout_of(&text, root);
     let mut editor = Editor::new(&text);
 
     if let Some((tkey, telemetry)) = root.get_entry("telemetry") {
@@ -210,7 +210,7 @@ pub fn configure_launcher(
     if class != "DockerRunLauncher" {
         return Ok((None, notes));
     }
-    let lay = layout_of(&text, root);
+    let lay = emit::layout_of(&text, root);
     let mut editor = Editor::new(&text);
     let config_path = ["run_launcher".to_string(), "config".to_string()];
     let networks_item = || NewNode::Seq(vec![NewNode::str(network)]);
@@ -414,30 +414,6 @@ fn default_layout(text: &Text) -> Layout {
         seq_indent: 2,
         dash_gap: 1,
         eol: text.eol(),
-    }
-}
-
-/// The file's indentation step, judged by its first nested block mapping.
-fn layout_of(text: &Text, root: &Node) -> Layout {
-    let step = root
-        .entries()
-        .unwrap_or_default()
-        .iter()
-        .find_map(|(k, v)| match &v.kind {
-            Kind::Map {
-                entries,
-                flow_close: None,
-            } => entries
-                .first()
-                .map(|(ck, _)| ck.start.col.saturating_sub(k.start.col)),
-            _ => None,
-        })
-        .filter(|&s| s > 0)
-        .unwrap_or(2);
-    Layout {
-        step,
-        seq_indent: step,
-        ..default_layout(text)
     }
 }
 

@@ -74,6 +74,17 @@ pub enum Refusal {
         line: usize,
         reason: String,
     },
+    #[error(
+        "cannot give `{service}`'s own Dapr sidecar `{sidecar}` the tracing configuration: {reason}"
+    )]
+    AdoptSidecar {
+        service: String,
+        sidecar: String,
+        line: usize,
+        reason: &'static str,
+        /// Refused by `--overlay`, which cannot add to a command; in place it can.
+        in_overlay: bool,
+    },
     #[error("cannot edit service `{service}` safely: {what}")]
     SharedAnchor {
         service: String,
@@ -169,6 +180,7 @@ impl Refusal {
             | NetworkMode { line, .. }
             | PortClash { line, .. }
             | SidecarConflict { line, .. }
+            | AdoptSidecar { line, .. }
             | SharedAnchor { line, .. }
             | MergedKey { line, .. }
             | ExtendsFile { line, .. }
@@ -219,7 +231,19 @@ impl Refusal {
                  (Dapr uses 3500, 50001 and 9090)"
             ),
             SidecarConflict { sidecar, .. } => format!(
-                "rename or remove `{sidecar}`, or give it `--config {}` and the mount yourself",
+                "keep one Dapr sidecar per app, and rename `{sidecar}` if it is not one \
+                 (obs-init adds an app's sidecar as `<app>-dapr`); a project's own sidecar is \
+                 given `--config {}` and the mount",
+                crate::contract::CONFIG_MOUNT
+            ),
+            AdoptSidecar {
+                in_overlay: true, ..
+            } => "onboard this service in place (without --overlay): obs-init then adds \
+                  `--config` and the mount to the sidecar itself"
+                .into(),
+            AdoptSidecar { .. } => format!(
+                "add `--config {}` to its command and mount dapr-config.yml there read-only, \
+                 or write the sidecar's command in the service itself and run again",
                 crate::contract::CONFIG_MOUNT
             ),
             SharedAnchor { .. } => "onboard it with --overlay (a Compose override file, which \

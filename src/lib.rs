@@ -12,6 +12,7 @@ pub mod conflict;
 pub mod contract;
 pub mod dagster;
 pub mod dapr;
+pub mod daprd;
 pub mod deps;
 pub mod detect;
 pub mod dockerfile;

@@ -233,6 +233,44 @@ fn configuration_schema() -> Json {
         .clone()
 }
 
+/// A project's own Configuration that an adopted Compose sidecar loads, or that a pod's
+/// `dapr.io/config` names, gets obs-init's tracing block: every one the cases edit must still
+/// fit Dapr's CRD.
+#[test]
+fn every_own_configuration_the_cases_edit_fits_the_crd() {
+    let schema = jsonschema::validator_for(&configuration_schema()).expect("schema compiles");
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut checked = 0;
+    for case in std::fs::read_dir(&cases).expect("cases") {
+        let case = case.expect("entry").path();
+        if !case.join("out").is_dir() {
+            continue;
+        }
+        let before = common::read_tree(&case.join("in"));
+        for (rel, bytes) in common::read_tree(&case.join("out")) {
+            let text = String::from_utf8_lossy(&bytes).to_string();
+            // Onboarding only adds; `remove` cases give the original back.
+            let edited = before.get(&rel).is_some_and(|b| bytes.len() > b.len());
+            if !edited || !text.contains("kind: Configuration") || !rel.ends_with(".yaml") {
+                continue;
+            }
+            for piece in kubernetes::documents(&text) {
+                let (_, doc) = common::parse(piece.text);
+                let json = common::to_json(&doc);
+                if json["kind"] != "Configuration" {
+                    continue;
+                }
+                let errors: Vec<String> =
+                    schema.iter_errors(&json).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{}/{rel}: {errors:?}", case.display());
+                assert_eq!(json["spec"]["tracing"]["otel"]["protocol"], "grpc", "{rel}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2, "{checked} edited Configurations checked");
+}
+
 #[test]
 fn every_manifest_the_cases_onboard_validates_and_the_configuration_fits_the_crd() {
     let schema = jsonschema::validator_for(&configuration_schema()).expect("schema compiles");

@@ -9,6 +9,7 @@ pub mod overlay;
 pub mod ports;
 mod record;
 pub mod remove;
+pub mod sidecar;
 
 pub use crate::contract::{
     COLLECTOR_ADDRESS, COLLECTOR_URL, CONFIG_MOUNT, DAPR_PORTS, METRICS_LABEL, METRICS_PORT,
@@ -147,7 +148,7 @@ pub fn service_info(doc: &Document, services: &Node, name: &str) -> ServiceInfo 
 }
 
 /// A `volumes` list's bind mounts, short (`./src:/app/src:ro`) and long syntax.
-fn binds(volumes: &Node) -> Vec<(String, String)> {
+pub(crate) fn binds(volumes: &Node) -> Vec<(String, String)> {
     let is_path = |s: &str| s.starts_with('.') || s.starts_with('/') || s.starts_with('~');
     volumes
         .items()
@@ -219,6 +220,18 @@ pub struct ComposeOutcome {
     pub conflicts: Vec<Conflict>,
     /// The other choice, when there are conflicts: obs-init's values written over them.
     pub overwritten: Option<Overwritten>,
+    /// The project's own sidecars onboarding gave the tracing configuration.
+    pub adopted: Vec<Adopted>,
+}
+
+/// A Dapr sidecar the project already ran for an app, adopted rather than added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    pub service: String,
+    pub sidecar: String,
+    /// When it passes `--config` with its own Configuration: the path in the container, and
+    /// the bind mount's source (as written) that provides it, when one does.
+    pub own_config: Option<(String, Option<String>)>,
 }
 
 /// The file with obs-init's values written over every conflict.
@@ -397,12 +410,6 @@ pub(crate) fn label_names(labels: &Node) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
-}
-
-fn is_daprd(doc: &Document, service: &Node) -> bool {
-    lookup(doc, service, "image")
-        .and_then(Node::as_str)
-        .is_some_and(contract::is_daprd_image)
 }
 
 /// A service's command as words, from its own keys or, through `extends`, its bases'.

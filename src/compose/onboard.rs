@@ -2,10 +2,11 @@
 //! and Dapr rules of the design notes, rendered as insertions, then verified.
 
 use super::inherit::{self, lookup};
+use super::sidecar::{self, Adoption, Existing};
 use super::{
-    CONFIG_MOUNT, ComposeOptions, ComposeOutcome, Conflict, DAPR_PORTS, METRICS_LABEL,
-    METRICS_PORT, NETWORK, Note, Overwritten, app_id, check_names, check_namespace, check_ports,
-    command_words, daprd_image, is_daprd, label_names, parse, services, sidecar_name,
+    CONFIG_MOUNT, ComposeOptions, ComposeOutcome, Conflict, METRICS_LABEL, METRICS_PORT, NETWORK,
+    Note, Overwritten, app_id, check_names, check_namespace, check_ports, command_words,
+    daprd_image, label_names, parse, services, sidecar_name,
 };
 use crate::compose::NoteKind;
 use crate::contract;
@@ -47,10 +48,12 @@ fn edit(content: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Compose
     let mut editor = Editor::new(&text);
     let mut notes = Vec::new();
     let mut conflicts = Vec::new();
+    let mut adopted = Vec::new();
     let network_key = external_network_key(&doc, root)?;
 
     for name in &opts.services {
         let plan = ServicePlan::new(&doc, &text, services, name, opts)?;
+        adopted.extend(plan.adopted());
         plan.apply(
             &mut editor,
             &network_key,
@@ -70,6 +73,7 @@ fn edit(content: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Compose
             notes,
             conflicts,
             overwritten: None,
+            adopted,
         });
     }
     let (body, changes) = editor.finish();
@@ -80,6 +84,7 @@ fn edit(content: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Compose
         notes,
         conflicts,
         overwritten: None,
+        adopted,
     })
 }
 
@@ -171,8 +176,13 @@ struct ServicePlan<'d> {
     networks: CollectionPlan<'d>,
     /// `None`: the labels cannot be edited safely; a note says so.
     labels: Option<CollectionPlan<'d>>,
+    /// The service the label goes on and its path: the app, whose namespace daprd serves
+    /// metrics in, or a sidecar that runs in a container of its own.
+    label_on: (&'d Node, Vec<String>),
     sidecar: SidecarPlan<'d>,
     services: &'d Node,
+    /// The Dapr configuration's bind-mount source, for an adopted sidecar's mount.
+    config_source: String,
     notes: Vec<Note>,
     extra_env: Vec<(String, String)>,
 }
@@ -198,7 +208,7 @@ pub(super) struct Present<'d> {
 
 /// Where an item goes in one of a service's collections (`networks`, `labels`), which may be
 /// written as a list or a map: what is there already, and in which form.
-enum CollectionPlan<'d> {
+pub(super) enum CollectionPlan<'d> {
     Absent,
     /// Absent, but the service inherits the collection through `extends`, which a
     /// collection of its own adds to.
@@ -270,7 +280,14 @@ impl<'d> ServicePlan<'d> {
             }
         }
 
-        let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts)?;
+        // The project's own sidecar calls the app where it already does, on its own ports.
+        let adopting = sidecar::existing(doc, services, name)?
+            .is_some_and(|e| !sidecar::is_ours(doc, name, &e));
+        let (app_port, mut notes) = if adopting {
+            (None, Vec::new())
+        } else {
+            check_ports(doc, node, name, &bases, opts)?
+        };
 
         let sidecar = sidecar_plan(doc, services, name, opts, app_port, node, &bases)?;
         if app_id(name) != name && matches!(sidecar, SidecarPlan::Add(_)) {
@@ -283,9 +300,55 @@ impl<'d> ServicePlan<'d> {
                 kind: NoteKind::Decided,
             });
         }
+        if let SidecarPlan::Adopt {
+            existing, adoption, ..
+        } = &sidecar
+        {
+            notes.extend(adoption_notes(doc, name, existing, adoption));
+        }
         let env = env_plan(doc, name, node, &bases)?;
         let networks = net_plan(doc, name, node, &bases)?;
-        let labels = label_plan(doc, name, node, &bases, &mut notes);
+        let labels = match &sidecar {
+            // The label tells the platform's Prometheus where daprd serves metrics: the
+            // project's sidecar may serve them elsewhere, or not at all.
+            SidecarPlan::Adopt { existing, .. }
+                if sidecar::metrics_port(&existing.words).as_deref() != Some(METRICS_PORT) =>
+            {
+                let why = match sidecar::metrics_port(&existing.words) {
+                    Some(port) => format!(
+                        "`{}` serves its metrics on {port}: add {METRICS_LABEL}=\"{port}\" to `{name}` \
+                         so the platform's Prometheus scrapes them",
+                        existing.name
+                    ),
+                    None => format!(
+                        "`{}` runs with metrics off: the platform's Prometheus has nothing to \
+                         scrape ({METRICS_LABEL} not added)",
+                        existing.name
+                    ),
+                };
+                notes.push(Note {
+                    service: svc(),
+                    message: why,
+                    kind: NoteKind::Info,
+                });
+                None
+            }
+            SidecarPlan::Adopt { existing, .. } if !existing.shares => label_plan(
+                doc,
+                &existing.name,
+                existing.node,
+                &existing.bases,
+                &mut notes,
+            ),
+            _ => label_plan(doc, name, node, &bases, &mut notes),
+        };
+        let label_on = match &sidecar {
+            SidecarPlan::Adopt { existing, .. } if !existing.shares => (
+                existing.node,
+                vec!["services".to_string(), existing.name.clone()],
+            ),
+            _ => (node, vec!["services".to_string(), name.to_string()]),
+        };
         let layout = layout(text, doc.root.as_ref().expect("root"), services, Some(node));
         Ok(ServicePlan {
             name: name.to_string(),
@@ -294,8 +357,10 @@ impl<'d> ServicePlan<'d> {
             env,
             networks,
             labels,
+            label_on,
             sidecar,
             services,
+            config_source: opts.config_source.clone(),
             notes,
             extra_env: opts
                 .extra_env
@@ -303,6 +368,24 @@ impl<'d> ServicePlan<'d> {
                 .filter(|(s, _)| s == name)
                 .flat_map(|(_, vars)| vars.iter().cloned())
                 .collect(),
+        })
+    }
+
+    /// The project's sidecar this plan adopts, if it does.
+    fn adopted(&self) -> Option<super::Adopted> {
+        let SidecarPlan::Adopt {
+            existing, adoption, ..
+        } = &self.sidecar
+        else {
+            return None;
+        };
+        Some(super::Adopted {
+            service: self.name.clone(),
+            sidecar: existing.name.clone(),
+            own_config: match adoption {
+                Adoption::OwnConfig { path, source } => Some((path.clone(), source.clone())),
+                _ => None,
+            },
         })
     }
 
@@ -416,42 +499,28 @@ impl<'d> ServicePlan<'d> {
             }
         }
 
-        let net = network.key.clone();
-        let net_path = [svc_path.clone(), vec!["networks".into()]].concat();
-        let fresh = || {
-            // A service without `networks:` is on `default`; naming only ours would take it off.
-            NewNode::Seq(vec![NewNode::str("default"), NewNode::str(net.clone())])
-        };
-        match &self.networks {
-            CollectionPlan::Absent => {
-                editor.insert_entry(self.node, &svc_path, "networks", fresh(), lay)
-            }
-            CollectionPlan::Inherited => {
-                let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
-                editor.insert_entry(self.node, &svc_path, "networks", ours, lay)
-            }
-            CollectionPlan::EmptyInherited(key) => {
-                let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
-                editor.set_empty(key, &svc_path, "networks", ours, lay)
-            }
-            CollectionPlan::Empty(key) => {
-                editor.set_empty(key, &svc_path, "networks", fresh(), lay)
-            }
-            CollectionPlan::List(seq, present) => {
-                if !present.contains(&net) {
-                    editor.push_item(seq, &net_path, NewNode::str(net.clone()), lay);
-                }
-            }
-            CollectionPlan::Map(map, present) => {
-                if !present.contains(&net) {
-                    let empty = NewNode::Map(Vec::new());
-                    editor.insert_entry(map, &net_path, &net, empty, lay);
-                }
-            }
+        join_network(
+            editor,
+            self.node,
+            &svc_path,
+            &self.networks,
+            &network.key,
+            lay,
+        );
+        // A sidecar on a network of its own sends its traces from there: it joins too.
+        if let SidecarPlan::Adopt {
+            existing,
+            networks: Some(nets),
+            ..
+        } = &self.sidecar
+        {
+            let path = vec!["services".to_string(), existing.name.clone()];
+            join_network(editor, existing.node, &path, nets, &network.key, lay);
         }
 
         // The label that lets the platform's Prometheus find this sidecar.
-        let label_path = [svc_path.clone(), vec!["labels".into()]].concat();
+        let (label_node, label_svc) = &self.label_on;
+        let label_path = [label_svc.clone(), vec!["labels".into()]].concat();
         let label_map = || {
             NewNode::Map(vec![(
                 METRICS_LABEL.to_string(),
@@ -461,10 +530,10 @@ impl<'d> ServicePlan<'d> {
         let has_label = |present: &[String]| present.iter().any(|l| l == METRICS_LABEL);
         match &self.labels {
             Some(CollectionPlan::Absent | CollectionPlan::Inherited) => {
-                editor.insert_entry(self.node, &svc_path, "labels", label_map(), lay)
+                editor.insert_entry(label_node, label_svc, "labels", label_map(), lay)
             }
             Some(CollectionPlan::Empty(key) | CollectionPlan::EmptyInherited(key)) => {
-                editor.set_empty(key, &svc_path, "labels", label_map(), lay)
+                editor.set_empty(key, label_svc, "labels", label_map(), lay)
             }
             Some(CollectionPlan::List(seq, present)) if !has_label(present) => {
                 let item = NewNode::str(format!("{METRICS_LABEL}={METRICS_PORT}"));
@@ -484,6 +553,9 @@ impl<'d> ServicePlan<'d> {
                 editor.insert_entry(self.services, &["services".into()], &key, sidecar, lay)
             }
             SidecarPlan::Keep => {}
+            SidecarPlan::Adopt {
+                existing, adoption, ..
+            } => adopt(editor, &existing, adoption, &self.config_source, lay)?,
             SidecarPlan::Image { node, wanted } if overwrite => {
                 let path = ["services".to_string(), key.clone()];
                 editor
@@ -512,9 +584,58 @@ impl<'d> ServicePlan<'d> {
     }
 }
 
+/// Adds the platform network `net` to the service `node` (at `svc_path`), in the form its
+/// `networks` has.
+fn join_network(
+    editor: &mut Editor,
+    node: &Node,
+    svc_path: &[String],
+    networks: &CollectionPlan,
+    net: &str,
+    lay: &Layout,
+) {
+    let net = net.to_string();
+    let net_path = [svc_path.to_vec(), vec!["networks".into()]].concat();
+    let fresh = || {
+        // A service without `networks:` is on `default`; naming only ours would take it off.
+        NewNode::Seq(vec![NewNode::str("default"), NewNode::str(net.clone())])
+    };
+    match networks {
+        CollectionPlan::Absent => editor.insert_entry(node, svc_path, "networks", fresh(), lay),
+        CollectionPlan::Inherited => {
+            let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
+            editor.insert_entry(node, svc_path, "networks", ours, lay)
+        }
+        CollectionPlan::EmptyInherited(key) => {
+            let ours = NewNode::Seq(vec![NewNode::str(net.clone())]);
+            editor.set_empty(key, svc_path, "networks", ours, lay)
+        }
+        CollectionPlan::Empty(key) => editor.set_empty(key, svc_path, "networks", fresh(), lay),
+        CollectionPlan::List(seq, present) => {
+            if !present.contains(&net) {
+                editor.push_item(seq, &net_path, NewNode::str(net.clone()), lay);
+            }
+        }
+        CollectionPlan::Map(map, present) => {
+            if !present.contains(&net) {
+                let empty = NewNode::Map(Vec::new());
+                editor.insert_entry(map, &net_path, &net, empty, lay);
+            }
+        }
+    }
+}
+
 /// What happens to a service's sidecar.
 pub(super) enum SidecarPlan<'d> {
     Add(NewNode),
+    /// The project's own: given the tracing configuration, everything else kept.
+    Adopt {
+        existing: Existing<'d>,
+        adoption: Adoption<'d>,
+        /// Where it joins the platform network: when it calls the app over a network of
+        /// its own rather than sharing the app's.
+        networks: Option<CollectionPlan<'d>>,
+    },
     /// Ours, and as obs-init would write it.
     Keep,
     /// Ours, but running another daprd image than the pinned one.
@@ -534,28 +655,13 @@ pub(super) fn sidecar_plan<'d>(
     bases: &[(String, &'d Node)],
 ) -> Result<SidecarPlan<'d>, Refusal> {
     let wanted_name = sidecar_name(name);
-    let shares = contract::sidecar_network_mode(name);
-    for (k, v) in services.entries().unwrap_or_default() {
-        let Some(other) = k.as_str() else { continue };
+    if let Some((k, v)) = services.get_entry(&wanted_name) {
         let v = doc.resolve(v);
+        let words = command_words(doc, v, &[]);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let image = lookup(doc, v, "image").and_then(Node::as_str);
         let mode = lookup(doc, v, "network_mode").and_then(Node::as_str);
-        let line = k.start.line + 1;
-        if other == wanted_name {
-            let words = command_words(doc, v, &[]);
-            let words: Vec<&str> = words.iter().map(String::as_str).collect();
-            let image = lookup(doc, v, "image").and_then(Node::as_str);
-            let ours = contract::is_our_sidecar(name, image, mode, &words);
-            if !ours {
-                return Err(Refusal::SidecarConflict {
-                    service: name.into(),
-                    sidecar: other.into(),
-                    line,
-                    reason: format!(
-                        "a service of that name exists and is not a Dapr sidecar started by \
-                         obs-init (daprd sharing the app's network with --config {CONFIG_MOUNT})"
-                    ),
-                });
-            }
+        if contract::is_our_sidecar(name, image, mode, &words) {
             let wanted = daprd_image(&opts.dapr_version);
             return Ok(match v.get("image") {
                 Some(node) if node.as_str() != Some(wanted.as_str()) => {
@@ -564,30 +670,40 @@ pub(super) fn sidecar_plan<'d>(
                 _ => SidecarPlan::Keep,
             });
         }
-        if mode == Some(shares.as_str()) && is_daprd(doc, v) {
+        if sidecar::existing(doc, services, name)?.is_none_or(|e| e.name != wanted_name) {
             return Err(Refusal::SidecarConflict {
                 service: name.into(),
-                sidecar: other.into(),
-                line,
-                reason: format!("`{other}` is already a Dapr sidecar of `{name}`"),
+                sidecar: wanted_name,
+                line: k.start.line + 1,
+                reason: "a service of that name exists and is not a Dapr sidecar of it (daprd \
+                         sharing its network namespace, or calling it with \
+                         --app-channel-address)"
+                    .into(),
             });
         }
     }
-    let id = app_id(name);
-    let mut cmd = vec!["./daprd", "--app-id", id.as_str()];
-    let port = app_port.map(|p| p.to_string());
-    if let Some(p) = &port {
-        cmd.extend(["--app-port", p]);
+    if let Some(existing) = sidecar::existing(doc, services, name)? {
+        let adoption = existing.adoption(doc, name)?;
+        let networks = if existing.shares {
+            None
+        } else {
+            Some(net_plan(
+                doc,
+                &existing.name,
+                existing.node,
+                &existing.bases,
+            )?)
+        };
+        return Ok(SidecarPlan::Adopt {
+            existing,
+            adoption,
+            networks,
+        });
     }
-    let fixed: Vec<String> = DAPR_PORTS
-        .iter()
-        .flat_map(|(port, flag)| [flag.to_string(), port.to_string()])
-        .collect();
-    cmd.extend(fixed.iter().map(String::as_str));
-    cmd.extend(["--enable-metrics=true", "--config", CONFIG_MOUNT]);
     let command = NewNode::Flow(Box::new(NewNode::Seq(
-        cmd.into_iter()
-            .map(|w| NewNode::DoubleQuoted(w.to_string()))
+        contract::sidecar_command(name, app_port)
+            .into_iter()
+            .map(NewNode::DoubleQuoted)
             .collect(),
     )));
     let mut extra = Vec::new();
@@ -938,4 +1054,140 @@ pub(crate) fn seq_style(text: &Text, node: &Node) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// What the summary says about an adopted sidecar: what was added, what is kept, and an
+/// image tag that is no release.
+pub(super) fn adoption_notes(
+    doc: &Document,
+    app: &str,
+    existing: &Existing,
+    adoption: &Adoption,
+) -> Vec<Note> {
+    let svc = || Some(app.to_string());
+    let mut notes = vec![Note {
+        service: svc(),
+        message: match adoption {
+            Adoption::OwnConfig { path, .. } => format!(
+                "adopted the project's Dapr sidecar `{}`: it loads its own Configuration \
+                 {path}, where the tracing goes; its flags, ports and volumes are kept",
+                existing.name
+            ),
+            _ if existing.shares => format!(
+                "adopted the project's Dapr sidecar `{}`: given --config {CONFIG_MOUNT} and the \
+                 mount; its app id, ports, placement, components and networks are kept",
+                existing.name
+            ),
+            _ => format!(
+                "adopted the project's Dapr sidecar `{}`: given --config {CONFIG_MOUNT} and the \
+                 mount, and, since it runs in a container of its own, {NETWORK} (to reach the \
+                 collector) and the metrics label; its app id, ports, placement and components \
+                 are kept",
+                existing.name
+            ),
+        },
+        kind: NoteKind::Decided,
+    }];
+    // The image as Compose runs it: its own, merged in, or from the service it extends.
+    let image = inherit::effective(doc, existing.node, &existing.bases, "image")
+        .and_then(Node::as_str)
+        .unwrap_or_default();
+    let tag = image
+        .rsplit_once(':')
+        .map(|(_, t)| t)
+        .filter(|t| !t.contains('/'));
+    let pinned = tag.is_some_and(|t| t.chars().next().is_some_and(|c| c.is_ascii_digit()));
+    if !pinned {
+        notes.push(Note {
+            service: svc(),
+            message: format!(
+                "`{}` runs {image}, which is no release: pin one (obs-init checked daprd {})",
+                existing.name,
+                contract::DEFAULT_DAPR_VERSION
+            ),
+            kind: NoteKind::Info,
+        });
+    }
+    notes
+}
+
+/// Gives an adopted sidecar `--config`, in its command's style, and the mount.
+fn adopt(
+    editor: &mut Editor,
+    existing: &Existing,
+    adoption: Adoption,
+    config_source: &str,
+    lay: &Layout,
+) -> Result<(), Refusal> {
+    let Adoption::Add {
+        command,
+        flag,
+        mount,
+    } = adoption
+    else {
+        return Ok(());
+    };
+    let path = vec!["services".to_string(), existing.name.clone()];
+    let internal = |why: String| Refusal::Internal(format!("adopting {}: {why}", existing.name));
+    if let Some((words, string)) = flag {
+        if string {
+            let text = format!(" {}", words.join(" "));
+            editor
+                .append_to_scalar(command, &path, "command", &text)
+                .map_err(internal)?;
+        } else {
+            let cmd_path = [path.clone(), vec!["command".into()]].concat();
+            for w in words {
+                editor.push_item(command, &cmd_path, like_items(command, w), lay);
+            }
+        }
+    }
+    let spec = format!("{config_source}:{CONFIG_MOUNT}:ro");
+    match mount {
+        Some(Some(volumes)) => {
+            let vol_path = [path.clone(), vec!["volumes".into()]].concat();
+            editor.push_item(volumes, &vol_path, like_items(volumes, spec), lay);
+        }
+        Some(None) => editor.insert_entry(
+            existing.node,
+            &path,
+            "volumes",
+            NewNode::Seq(vec![NewNode::str(spec)]),
+            lay,
+        ),
+        None => {}
+    }
+    Ok(())
+}
+
+/// `word` as a new item of `seq`, quoted as its first item is.
+fn like_items(seq: &Node, word: String) -> NewNode {
+    let first = seq.items().and_then(|i| i.first()).map(|i| &i.kind);
+    // A flag reads plain where the list's words are plain (`- --app-id`), as YAML allows.
+    let flag_plain = word.starts_with('-') && {
+        let bare = word.trim_start_matches('-');
+        !bare.is_empty() && crate::yaml::emit::scalar(bare) == bare
+    };
+    if flag_plain
+        && matches!(
+            first,
+            Some(Kind::Scalar {
+                style: crate::yaml::doc::Style::Plain,
+                ..
+            })
+        )
+    {
+        return NewNode::Plain(word);
+    }
+    match first {
+        Some(Kind::Scalar {
+            style: crate::yaml::doc::Style::DoubleQuoted,
+            ..
+        }) => NewNode::DoubleQuoted(word),
+        Some(Kind::Scalar {
+            style: crate::yaml::doc::Style::SingleQuoted,
+            ..
+        }) => NewNode::SingleQuoted(word),
+        _ => NewNode::Str(word),
+    }
 }

@@ -8,7 +8,10 @@
 //! Compose resolves it; the overlay adds what is missing.
 
 use super::inherit;
-use super::onboard::{SidecarPlan, env_entries, external_network_key, sidecar_plan};
+use super::onboard::{
+    SidecarPlan, adoption_notes, env_entries, external_network_key, sidecar_plan,
+};
+use super::sidecar::Adoption;
 use super::{
     ComposeOptions, Conflict, METRICS_LABEL, METRICS_PORT, Note, app_id, check_names,
     check_namespace, check_ports, label_names, parse, services,
@@ -29,6 +32,9 @@ pub struct OverlayOutcome {
     pub conflicts: Vec<Conflict>,
     /// The overlay with obs-init's values over those, when there are conflicts.
     pub overwritten: Option<String>,
+    /// The project's own sidecars that need nothing in the overlay: they load obs-init's
+    /// configuration already, or their own Configuration, where the tracing goes.
+    pub adopted: Vec<super::Adopted>,
 }
 
 /// The first line of every overlay: how obs-init (and a reader) recognises it.
@@ -82,7 +88,7 @@ pub fn env_file_users(base: &str, name: &str) -> Vec<String> {
 
 /// Plans the overlay onboarding `opts.services` of the compose file `base`.
 pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, Refusal> {
-    let (kept, notes, conflicts) = build(base, opts, false)?;
+    let (kept, notes, conflicts, adopted) = build(base, opts, false)?;
     let overwritten = if conflicts.is_empty() {
         None
     } else {
@@ -93,14 +99,14 @@ pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, Refu
         notes,
         conflicts,
         overwritten,
+        adopted,
     })
 }
 
-fn build(
-    base: &str,
-    opts: &ComposeOptions,
-    overwrite: bool,
-) -> Result<(String, Vec<Note>, Vec<Conflict>), Refusal> {
+/// The overlay's text, its notes and conflicts, and the project's sidecars adopted.
+type Built = (String, Vec<Note>, Vec<Conflict>, Vec<super::Adopted>);
+
+fn build(base: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Built, Refusal> {
     let (_, doc) = parse(base)?;
     let services = services(&doc)?;
     let root = doc.root.as_ref().expect("services() checked the root");
@@ -108,11 +114,13 @@ fn build(
     let network = external_network_key(&doc, root)?;
     let mut notes = Vec::new();
     let mut conflicts = Vec::new();
+    let mut adopted = Vec::new();
     let mut entries: Vec<(String, NewNode)> = Vec::new();
     for name in &opts.services {
         let planned = service(&doc, services, name, opts, &network.key, overwrite)?;
         notes.extend(planned.notes);
         conflicts.extend(planned.conflicts);
+        adopted.extend(planned.adopted);
         if !planned.app.is_empty() {
             entries.push((name.clone(), NewNode::Map(planned.app)));
         }
@@ -130,7 +138,7 @@ fn build(
             NewNode::Map(vec![(key, external())]),
         ));
     }
-    Ok((render(&top), notes, conflicts))
+    Ok((render(&top), notes, conflicts, adopted))
 }
 
 /// `external: true`, and the network's name when the key is not it.
@@ -159,6 +167,7 @@ struct Planned {
     sidecar: Option<NewNode>,
     notes: Vec<Note>,
     conflicts: Vec<Conflict>,
+    adopted: Option<super::Adopted>,
 }
 
 fn service(
@@ -185,10 +194,42 @@ fn service(
     let bases = inherit::bases(doc, services, name)?;
     check_namespace(doc, node, name, &bases)?;
     let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts)?;
+    let mut adopted = None;
     let sidecar = match sidecar_plan(doc, services, name, opts, app_port, node, &bases)? {
         SidecarPlan::Add(node) => Some(node),
         // The base has obs-init's sidecar already (onboarded in place).
         SidecarPlan::Keep | SidecarPlan::Image { .. } => None,
+        // The project's own, in the app's namespace, that needs no flag: nothing of it goes
+        // into the overlay (its own Configuration gets the tracing).
+        SidecarPlan::Adopt {
+            existing,
+            adoption: adoption @ (Adoption::Done | Adoption::OwnConfig { .. }),
+            networks: None,
+        } => {
+            // It calls the app where it always has: no port to infer, but what is kept.
+            notes = adoption_notes(doc, name, &existing, &adoption);
+            adopted = Some(super::Adopted {
+                service: name.to_string(),
+                sidecar: existing.name.clone(),
+                own_config: match adoption {
+                    Adoption::OwnConfig { path, source } => Some((path, source)),
+                    _ => None,
+                },
+            });
+            None
+        }
+        // Compose replaces a command from an override file, it does not add to it: the
+        // overlay would have to repeat the project's whole command, and drift from it.
+        SidecarPlan::Adopt { existing, .. } => {
+            return Err(Refusal::AdoptSidecar {
+                service: name.into(),
+                sidecar: existing.name.clone(),
+                line: existing.line,
+                reason: "an overlay cannot add a flag to its command (Compose replaces a \
+                         command, it does not merge it)",
+                in_overlay: true,
+            });
+        }
     };
     if app_id(name) != name && sidecar.is_some() {
         notes.push(Note {
@@ -275,6 +316,7 @@ fn service(
         sidecar,
         notes,
         conflicts,
+        adopted,
     })
 }
 

@@ -32,6 +32,12 @@ pub fn added_paths(changes: &[Change]) -> Vec<String> {
             Change::Push { path, item } => {
                 out.push(format!("{}.{}", path.join("."), item_key(item)))
             }
+            // A flag appended to a command string: named by the flag, as a list item would be.
+            Change::Append { path, key, text } => {
+                let flag = text.split_whitespace().next().unwrap_or_default();
+                let flag = flag.split_once('=').map_or(flag, |(k, _)| k);
+                out.push(format!("{}.{key}.{flag}", path.join(".")));
+            }
             Change::Set {
                 path, key, value, ..
             } => {

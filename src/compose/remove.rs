@@ -1,8 +1,9 @@
 //! `obs-init remove`: takes back exactly what onboarding added to a compose file, and
 //! nothing the user wrote. A value the user changed since is theirs, and stays.
 
-use crate::compose::{self, NETWORK};
+use crate::compose::{self, CONFIG_MOUNT, NETWORK, sidecar};
 use crate::contract;
+use crate::daprd;
 use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node};
 use crate::yaml::splice::Editor;
@@ -50,7 +51,10 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Refu
     let targets: Vec<String> = if opts.services.is_empty() {
         names
             .iter()
-            .filter(|n| ours_sidecar(&doc, services, n).is_some())
+            .filter(|n| {
+                ours_sidecar(&doc, services, n, opts).is_some()
+                    || adopted(&doc, services, n, opts).is_some_and(|a| !a.is_empty())
+            })
             .cloned()
             .collect()
     } else {
@@ -62,11 +66,24 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Refu
     let mut sidecars = Vec::new();
     let err = |what: String| Refusal::Internal(format!("removal: {what}"));
 
+    // An adopted sidecar on a network of its own joined the platform network too.
+    let mut edited = targets.clone();
     for name in &targets {
-        if let Some(i) = ours_sidecar(&doc, services, name)
-            .filter(|_| opts.added(&format!("services.{}", compose::sidecar_name(name))))
+        if let Ok(Some(e)) = sidecar::existing(&doc, services, name)
+            && !e.shares
+            && !sidecar::is_ours(&doc, name, &e)
         {
-            sidecars.push(i);
+            edited.push(e.name);
+        }
+    }
+    for name in &edited {
+        if targets.contains(name) {
+            if let Some(i) = ours_sidecar(&doc, services, name, opts) {
+                sidecars.push(i);
+            }
+            if let Some(parts) = adopted(&doc, services, name, opts) {
+                parts.take_back(&mut editor).map_err(err)?;
+            }
         }
         let Some(node) = services.get(name).filter(|n| n.entries().is_some()) else {
             continue;
@@ -136,7 +153,7 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Refu
     ) {
         let still_used = compose::service_names(services)
             .iter()
-            .filter(|n| !targets.contains(n))
+            .filter(|n| !edited.contains(n))
             .any(|n| {
                 services
                     .get(n)
@@ -197,8 +214,15 @@ fn member_name(collection: &Node, i: usize) -> String {
     }
 }
 
-/// The index (in `services`) of `<name>-dapr` when it is obs-init's sidecar of `name`.
-fn ours_sidecar(doc: &Document, services: &Node, name: &str) -> Option<usize> {
+/// The index (in `services`) of `<name>-dapr` when it is obs-init's sidecar of `name`: daprd
+/// in its namespace that the record says obs-init added, or, without a record, started exactly
+/// as obs-init starts it (a project's own sidecar that obs-init adopted is never taken away).
+fn ours_sidecar(
+    doc: &Document,
+    services: &Node,
+    name: &str,
+    opts: &RemoveOptions,
+) -> Option<usize> {
     let sidecar = compose::sidecar_name(name);
     let (i, (_, node)) = services
         .entries()?
@@ -206,18 +230,130 @@ fn ours_sidecar(doc: &Document, services: &Node, name: &str) -> Option<usize> {
         .enumerate()
         .find(|(_, (k, _))| k.as_str() == Some(sidecar.as_str()))?;
     let node = doc.resolve(node);
-    let words: Vec<&str> = node
-        .get("command")
-        .and_then(Node::items)
-        .map(|items| items.iter().filter_map(Node::as_str).collect())
-        .unwrap_or_default();
-    let ours = contract::is_our_sidecar(
-        name,
-        node.get("image").and_then(Node::as_str),
-        node.get("network_mode").and_then(Node::as_str),
-        &words,
-    );
+    let image = node.get("image").and_then(Node::as_str);
+    let mode = node.get("network_mode").and_then(Node::as_str);
+    let ours = match &opts.added {
+        Some(added) => {
+            added.iter().any(|a| *a == format!("services.{sidecar}"))
+                && image.is_some_and(contract::is_daprd_image)
+                && mode == Some(contract::sidecar_network_mode(name).as_str())
+        }
+        None => {
+            let words: Vec<&str> = node
+                .get("command")
+                .and_then(Node::items)
+                .map(|items| items.iter().filter_map(Node::as_str).collect())
+                .unwrap_or_default();
+            contract::is_our_sidecar(name, image, mode, &words)
+        }
+    };
     ours.then_some(i)
+}
+
+/// What onboarding added to the project's own sidecar of `name`.
+struct Adopted<'d> {
+    path: Vec<String>,
+    /// The `--config` words in its command list (indices), or the text after its command
+    /// string.
+    command: Option<(&'d Node, Result<Vec<usize>, String>)>,
+    /// The mount in its `volumes`: the whole key (index in the service), or the item.
+    mount: Option<(&'d Node, usize, bool)>,
+}
+
+impl Adopted<'_> {
+    fn is_empty(&self) -> bool {
+        self.command.is_none() && self.mount.is_none()
+    }
+
+    fn take_back(&self, editor: &mut Editor) -> Result<(), String> {
+        let cmd_path = [self.path.clone(), vec!["command".into()]].concat();
+        match &self.command {
+            Some((node, Ok(indices))) => editor.remove_items(node, &cmd_path, indices)?,
+            Some((node, Err(text))) => editor.cut_scalar_tail(node, &self.path, "command", text)?,
+            None => {}
+        }
+        match self.mount {
+            Some((service, key, true)) => editor.remove_items(service, &self.path, &[key])?,
+            Some((volumes, item, false)) => {
+                let path = [self.path.clone(), vec!["volumes".into()]].concat();
+                editor.remove_items(volumes, &path, &[item])?
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// The `--config` and mount onboarding gave the project's own sidecar of `name` (recorded, or
+/// without a record, reading as onboarding writes them); `None` when it has none.
+fn adopted<'d>(
+    doc: &'d Document,
+    services: &'d Node,
+    name: &str,
+    opts: &RemoveOptions,
+) -> Option<Adopted<'d>> {
+    let existing = sidecar::existing(doc, services, name).ok()??;
+    if ours_sidecar(doc, services, name, opts).is_some() {
+        return None;
+    }
+    let sc = &existing.name;
+    let node = existing.node;
+    let mut out = Adopted {
+        path: vec!["services".into(), sc.clone()],
+        command: None,
+        mount: None,
+    };
+    if let Some(command) = node.get("command") {
+        let words = compose::words(command);
+        if let Some(f) =
+            daprd::flag(&words, "config").filter(|f| f.value.as_deref() == Some(CONFIG_MOUNT))
+        {
+            let word = &words[f.at];
+            let flag = word.split_once('=').map_or(word.as_str(), |(k, _)| k);
+            if opts.added(&format!("services.{sc}.command.{flag}")) {
+                let taken = if f.inline {
+                    vec![f.at]
+                } else {
+                    vec![f.at, f.at + 1]
+                };
+                out.command = match &command.kind {
+                    Kind::Seq { .. } => Some((command, Ok(taken))),
+                    _ => {
+                        let text = format!(
+                            " {}",
+                            taken
+                                .iter()
+                                .map(|&i| words[i].as_str())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        );
+                        Some((command, Err(text)))
+                    }
+                };
+            }
+        }
+    }
+    if let Some(entries) = node.entries()
+        && let Some((key, (_, volumes))) = entries
+            .iter()
+            .enumerate()
+            .find(|(_, (k, _))| k.as_str() == Some("volumes"))
+        && let Some(items) = volumes.items()
+        && let Some(item) = items.iter().position(|i| {
+            i.as_str().is_some_and(|s| {
+                s.ends_with(&format!(":{CONFIG_MOUNT}:ro"))
+                    && opts.added(&format!("services.{sc}.volumes.{s}"))
+            })
+        })
+    {
+        let whole = items.len() == 1 && opts.added(&format!("services.{sc}.volumes"));
+        out.mount = Some(if whole {
+            (node, key, true)
+        } else {
+            (volumes, item, false)
+        });
+    }
+    Some(out)
 }
 
 /// Indices of the environment entries onboarding wrote, with the values it wrote.

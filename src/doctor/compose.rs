@@ -387,10 +387,9 @@ pub(super) fn check_sidecar(
     add: &mut impl FnMut(Severity, usize, String, &str),
 ) {
     let words: Vec<String> = svc.get("command").map_or_else(Vec::new, compose::words);
-    let config = words
-        .iter()
-        .position(|w| w == "--config" || w == "-config")
-        .and_then(|i| words.get(i + 1));
+    // daprd reads `-config x`, `--config x` and `--config=x` alike.
+    let config = crate::daprd::value(&words, "config");
+    let config = config.as_ref();
     let Some(config) = config else {
         add(
             Severity::Error,
@@ -400,13 +399,14 @@ pub(super) fn check_sidecar(
         );
         return;
     };
-    let mounts: Vec<String> = members(svc.get("volumes"), &|s: &str| s.to_string());
-    let source = mounts.iter().find_map(|m| {
-        let mut parts = m.split(':');
-        let (src, dst) = (parts.next()?, parts.next()?);
-        (dst == config).then(|| src.to_string())
-    });
-    match source {
+    let mounts: Vec<(String, String)> = members(svc.get("volumes"), &|s: &str| s.to_string())
+        .iter()
+        .filter_map(|m| {
+            let mut parts = m.split(':');
+            Some((parts.next()?.to_string(), parts.next()?.to_string()))
+        })
+        .collect();
+    match compose::sidecar::mount_source(&mounts, config) {
         None => add(
             Severity::Error,
             line,
@@ -430,6 +430,21 @@ pub(super) fn check_sidecar(
                     "run obs-init to write it, or mount the dapr-config.yml beside the compose \
                      file as `./dapr-config.yml`",
                 );
+            } else if !src.ends_with(contract::DAPR_CONFIG_FILE) {
+                // The project's own Configuration (obs-init's is checked on its own): the
+                // sidecar traces only if it says so.
+                let text = std::fs::read_to_string(&resolved).unwrap_or_default();
+                if let Err(problem) = crate::dapr::check_config(&text) {
+                    add(
+                        Severity::Error,
+                        line,
+                        format!(
+                            "Dapr sidecar `{name}` loads its own Configuration {src}, and {problem}"
+                        ),
+                        "run obs-init (it adds the tracing to that Configuration), or add \
+                         spec.tracing.otel as dapr-config.yml has it",
+                    );
+                }
             }
         }
     }

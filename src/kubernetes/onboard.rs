@@ -27,6 +27,9 @@ pub struct ManifestOutcome {
     /// What each onboarded workload carries of the onboarding once onboarded (the project's
     /// own values where it set them): what a patch restates where an overlay erases it.
     pub carried: Vec<Added>,
+    /// Workloads already annotated for Dapr whose `dapr.io/config` names the project's own
+    /// Configuration: the tracing goes into that one, not into obs-init's.
+    pub own_configs: Vec<(Workload, String)>,
 }
 
 /// A workload's app container as the manifest has it: what detection reads.
@@ -123,6 +126,7 @@ pub fn onboard_with(
         added: Vec::new(),
         apps: Vec::new(),
         carried: Vec::new(),
+        own_configs: Vec::new(),
     };
     let mut written = 0;
     for (i, piece) in documents(content).iter().enumerate() {
@@ -377,7 +381,12 @@ fn edit(
             kind: NoteKind::Decided,
         });
     } else {
-        added.annotations = annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
+        let (annotations, own_config) =
+            annotate(doc, editor, template, &path, &wanted, &lay, &id, out)?;
+        added.annotations = annotations;
+        if let Some(name) = own_config {
+            out.own_configs.push((workload.clone(), name));
+        }
     }
     let vars = [app_env(&workload.name, collector), extra.to_vec()].concat();
     out.carried
@@ -463,6 +472,10 @@ fn string_map(items: &[(String, String)]) -> NewNode {
     )
 }
 
+/// The annotations added to a pod template, and the project's own Configuration its
+/// `dapr.io/config` names, when it names one.
+type Annotated = (Vec<(String, String)>, Option<String>);
+
 #[allow(clippy::too_many_arguments)]
 fn annotate(
     doc: &Document,
@@ -473,7 +486,7 @@ fn annotate(
     lay: &Layout,
     id: &str,
     out: &mut ManifestOutcome,
-) -> Result<Vec<(String, String)>, Refusal> {
+) -> Result<Annotated, Refusal> {
     let Some((meta_key, meta)) = template.get_entry("metadata") else {
         editor.insert_entry(
             template,
@@ -482,7 +495,7 @@ fn annotate(
             NewNode::Map(vec![("annotations".into(), string_map(wanted))]),
             lay,
         );
-        return Ok(wanted.to_vec());
+        return Ok((wanted.to_vec(), None));
     };
     let meta_path = [path, &["metadata".to_string()]].concat();
     let meta = doc.resolve(meta);
@@ -494,16 +507,16 @@ fn annotate(
             NewNode::Map(vec![("annotations".into(), string_map(wanted))]),
             lay,
         );
-        return Ok(wanted.to_vec());
+        return Ok((wanted.to_vec(), None));
     }
     let Some((ann_key, ann)) = meta.get_entry("annotations") else {
         editor.insert_entry(meta, &meta_path, "annotations", string_map(wanted), lay);
-        return Ok(wanted.to_vec());
+        return Ok((wanted.to_vec(), None));
     };
     let ann = doc.resolve(ann);
     if ann.is_empty_null() {
         editor.set_empty(ann_key, &meta_path, "annotations", string_map(wanted), lay);
-        return Ok(wanted.to_vec());
+        return Ok((wanted.to_vec(), None));
     }
     if !matches!(ann.kind, Kind::Map { .. }) {
         return Err(Refusal::Unsupported {
@@ -513,10 +526,26 @@ fn annotate(
         });
     }
     let ann_path = [meta_path, vec!["annotations".to_string()]].concat();
+    // A pod the project already runs with Dapr keeps its own app id, port and configuration:
+    // they are its choices, not values obs-init differs on.
+    let annotated = ann
+        .get("dapr.io/enabled")
+        .map(|n| doc.resolve(n))
+        .and_then(Node::as_str)
+        == Some("true");
+    let mut kept = Vec::new();
+    let mut own_config = None;
     let mut added = Vec::new();
     for (k, v) in wanted {
         match ann.get(k).map(|n| doc.resolve(n)) {
             Some(have) if have.as_str() == Some(v.as_str()) => {}
+            Some(have) if annotated => {
+                let value = have.as_str().unwrap_or("?").to_string();
+                if k == "dapr.io/config" {
+                    own_config = Some(value.clone());
+                }
+                kept.push(format!("{k}: {value}"));
+            }
             Some(have) => out.conflicts.push(Conflict {
                 service: Some(id.to_string()),
                 what: format!(
@@ -531,7 +560,14 @@ fn annotate(
             }
         }
     }
-    Ok(added)
+    if !kept.is_empty() {
+        out.notes.push(Note {
+            service: Some(id.to_string()),
+            message: format!("already annotated for Dapr: its {} kept", kept.join(", ")),
+            kind: NoteKind::Decided,
+        });
+    }
+    Ok((added, own_config))
 }
 
 #[allow(clippy::too_many_arguments)]

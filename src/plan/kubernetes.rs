@@ -352,6 +352,7 @@ fn plan_in_place(
     let mut apps = Vec::new();
     // What each onboarded workload carries, by its manifest: what overlays must keep.
     let mut carried: Vec<(PathBuf, onboard::Added)> = Vec::new();
+    let mut own_configs: Vec<(crate::kubernetes::Workload, String, String)> = Vec::new();
     for path in files {
         let content = read_text(path)?;
         let shown = display(&opts.dir, path);
@@ -370,9 +371,14 @@ fn plan_in_place(
         let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         touched.insert(folder.clone());
         let mut who = Vec::new();
+        for (w, name) in &out.own_configs {
+            own_configs.push((w.clone(), name.clone(), needer(&shown, &w.id())));
+        }
         for w in &out.onboarded {
-            // Only the pods that get the sidecar load the Configuration.
-            if !onboard::is_run_to_completion(&w.kind) {
+            // Only the pods that get the sidecar load the Configuration (obs-init's, unless
+            // they name their own).
+            let own = out.own_configs.iter().any(|(o, _)| o == w);
+            if !onboard::is_run_to_completion(&w.kind) && !own {
                 let spaces = folders.entry(folder.clone()).or_default();
                 if !spaces.contains(&w.namespace) {
                     spaces.push(w.namespace.clone());
@@ -395,6 +401,9 @@ fn plan_in_place(
         });
     }
     missing_workloads(named_workloads, &opts.dir, &plan)?;
+    for (workload, name, who) in &own_configs {
+        own_configuration(opts, files, workload, name, who, &mut plan, &mut needers)?;
+    }
     // A Component is built only into what lists it, which gets the Configuration from its
     // base: one in the Component too would be the same resource twice there.
     folders.retain(|folder, _| {
@@ -1105,6 +1114,120 @@ fn onboard_file(
         }
     }
     Ok(Some(out))
+}
+
+/// The tracing in the project's own Configuration `name` that `workload`'s `dapr.io/config`
+/// names: added to its document where the manifests have it (in the workload's namespace),
+/// a conflict where it traces elsewhere, said where the manifests lack it.
+fn own_configuration(
+    opts: &KubernetesOptions,
+    files: &[PathBuf],
+    workload: &crate::kubernetes::Workload,
+    name: &str,
+    who: &str,
+    plan: &mut Plan,
+    needers: &mut Vec<(PathBuf, Vec<String>)>,
+) -> Result<(), Error> {
+    let id = workload.id();
+    for path in files {
+        // Edited already (its workloads, or another pod naming the same Configuration).
+        let planned = plan.files.iter().position(|f| &f.path == path);
+        let base = match planned {
+            Some(i) => plan.files[i].after.clone(),
+            None => read_text(path)?,
+        };
+        let found = crate::kubernetes::documents(&base)
+            .into_iter()
+            .find(|piece| {
+                let (_, doc) = match crate::yaml::parse_file(piece.text) {
+                    Ok(parsed) => parsed,
+                    Err(_) => return false,
+                };
+                let Some(root) = doc.root.as_ref() else {
+                    return false;
+                };
+                let meta = root.get("metadata");
+                let ns = meta
+                    .and_then(|m| m.get("namespace"))
+                    .and_then(crate::yaml::doc::Node::as_str);
+                root.get("kind").and_then(crate::yaml::doc::Node::as_str) == Some("Configuration")
+                    && meta
+                        .and_then(|m| m.get("name"))
+                        .and_then(crate::yaml::doc::Node::as_str)
+                        == Some(name)
+                    && (ns.is_none()
+                        || workload.namespace.is_none()
+                        || ns == workload.namespace.as_deref())
+            });
+        let Some(piece) = found else { continue };
+        let shown = display(&opts.dir, path);
+        let (start, end) = (piece.start, piece.start + piece.text.len());
+        match crate::dapr::add_tracing_to(piece.text, &opts.collector) {
+            Ok(crate::dapr::Tracing::Added(text)) => {
+                let after = format!("{}{text}{}", &base[..start], &base[end..]);
+                plan.notes.push(Note {
+                    service: Some(id.clone()),
+                    message: format!(
+                        "tracing added to the Configuration {name} in {shown}, which its \
+                         dapr.io/config names"
+                    ),
+                    kind: NoteKind::Decided,
+                });
+                match planned {
+                    Some(i) => plan.files[i].after = after,
+                    None => plan.push(FileChange {
+                        display: shown,
+                        path: path.clone(),
+                        status: Status::Update,
+                        before: Some(base),
+                        after,
+                    }),
+                }
+                if let Some(f) = plan.files.iter_mut().find(|f| &f.path == path) {
+                    f.status = if f.before.as_deref() == Some(f.after.as_str()) {
+                        Status::Unchanged
+                    } else {
+                        Status::Update
+                    };
+                }
+                match needers.iter_mut().find(|(p, _)| p == path) {
+                    Some((_, w)) if !w.iter().any(|x| x == who) => w.push(who.to_string()),
+                    Some(_) => {}
+                    None => needers.push((path.clone(), vec![who.to_string()])),
+                }
+            }
+            Ok(crate::dapr::Tracing::Present) => {}
+            Ok(crate::dapr::Tracing::Elsewhere(what)) => plan.conflicts.push(FileConflict {
+                file: shown,
+                conflict: crate::conflict::Conflict {
+                    service: Some(id.clone()),
+                    what: format!(
+                        "Configuration {name}: {what}, obs-init would send traces to {} (kept \
+                         either way: change its spec.tracing by hand)",
+                        opts.collector
+                    ),
+                    line: Some(piece.lines_before + 1),
+                },
+            }),
+            Err(why) => plan.notes.push(Note {
+                service: Some(id.clone()),
+                message: format!("Configuration {name} in {shown} not edited: {why}"),
+                kind: NoteKind::Action,
+            }),
+        }
+        return Ok(());
+    }
+    plan.notes.push(Note {
+        service: Some(id),
+        message: format!(
+            "its dapr.io/config names the Configuration {name}, which these manifests do not \
+             have: give it spec.tracing (otel endpointAddress {}, isSecure false, protocol \
+             grpc) where it is defined",
+            opts.collector
+        ),
+        kind: NoteKind::Action,
+    });
+    Ok(())
 }
 
 /// Every workload asked for must be there: a typo is not a smaller onboarding. (Those chosen

@@ -253,6 +253,8 @@ fn resolve<'p>(
                 Some(p) => p
                     .app_port(name, guessed.as_ref().map(|(port, _)| *port))
                     .map_err(asked)?,
+                // The project's own sidecar already calls the app where it listens.
+                None if compose::sidecar::own_sidecar(&doc, svc, name).is_some() => None,
                 None => {
                     if let Some((port, source)) = &guessed {
                         notes.push(Note {
@@ -558,6 +560,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
                 notes: planned.notes.clone(),
                 conflicts: Vec::new(),
                 overwritten: None,
+                adopted: planned.adopted.clone(),
             };
             (outcome, Some((path.clone(), planned)))
         }
@@ -627,8 +630,34 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             }),
         }
     }
-    let config = config_change(opts, &config_path, &mut plan.conflicts)?;
-    plan.push(config);
+    // A sidecar that loads the project's own Configuration gets the tracing there; the
+    // generated file is for the others.
+    let own_config: Vec<&str> = outcome
+        .adopted
+        .iter()
+        .filter(|a| a.own_config.is_some())
+        .map(|a| a.service.as_str())
+        .collect();
+    if plan
+        .services
+        .iter()
+        .any(|s| !own_config.contains(&s.as_str()))
+    {
+        let config = config_change(opts, &config_path, &mut plan.conflicts)?;
+        plan.push(config);
+    }
+    for adopted in &outcome.adopted {
+        if let Some((path, source)) = &adopted.own_config {
+            own_configuration(
+                opts,
+                &compose_dir,
+                adopted,
+                path,
+                source.as_deref(),
+                &mut plan,
+            )?;
+        }
+    }
     for (target, (module, module_notes)) in targets.iter().zip(located) {
         python::plan_python(
             &python_options(opts),
@@ -671,6 +700,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         &compose_path,
         with_files.as_deref(),
         &plan.services,
+        &outcome.adopted,
         build,
     );
     plan.next_steps
@@ -872,6 +902,103 @@ fn config_change(
     generated_change(&opts.dir, path, wanted, conflicts, differs)
 }
 
+/// The tracing in the Configuration an adopted sidecar loads (`path` in its container, from
+/// the bind mount `source`): added to the project's file, or, where that file cannot be found
+/// or already traces elsewhere, said.
+fn own_configuration(
+    opts: &Options,
+    compose_dir: &Path,
+    adopted: &compose::Adopted,
+    path: &str,
+    source: Option<&str>,
+    plan: &mut Plan,
+) -> Result<(), Error> {
+    let sidecar = &adopted.sidecar;
+    let by_hand = |why: String| Note {
+        service: Some(adopted.service.clone()),
+        message: format!(
+            "`{sidecar}` loads its own Configuration {path}, {why}: add obs-init's \
+             spec.tracing (samplingRate \"1\", otel endpointAddress {}, isSecure false, \
+             protocol grpc) to it",
+            contract::COLLECTOR_ADDRESS
+        ),
+        kind: NoteKind::Action,
+    };
+    let host = match source {
+        None => {
+            plan.notes.push(by_hand(
+                "which no bind mount of the compose file provides".into(),
+            ));
+            return Ok(());
+        }
+        Some(s) if s.contains('$') => {
+            plan.notes.push(by_hand(format!(
+                "mounted from {s}, which depends on variables"
+            )));
+            return Ok(());
+        }
+        Some(s) => compose_dir.join(s),
+    };
+    let shown = display(&opts.dir, &host);
+    if !host.is_file() || !absolute(&host).starts_with(absolute(&opts.dir)) {
+        plan.notes.push(by_hand(format!(
+            "mounted from {shown}, which is not a file in the project"
+        )));
+        return Ok(());
+    }
+    // Several sidecars may load one file: it is planned once.
+    if plan
+        .files
+        .iter()
+        .any(|f| absolute(&f.path) == absolute(&host))
+    {
+        return Ok(());
+    }
+    let content = read_text(&host)?;
+    let (status, after) = match dapr::add_tracing(&content) {
+        Ok(dapr::Tracing::Added(after)) => {
+            plan.notes.push(Note {
+                service: Some(adopted.service.clone()),
+                message: format!(
+                    "tracing added to {shown}, the Configuration `{sidecar}` loads ({path})"
+                ),
+                kind: NoteKind::Decided,
+            });
+            (Status::Update, after)
+        }
+        Ok(dapr::Tracing::Present) => (Status::Unchanged, content.clone()),
+        Ok(dapr::Tracing::Elsewhere(what)) => {
+            plan.conflicts.push(FileConflict {
+                file: shown.clone(),
+                conflict: Conflict {
+                    service: Some(adopted.service.clone()),
+                    what: format!(
+                        "{what}, obs-init would send `{sidecar}`'s traces to {} (kept either \
+                         way: change its spec.tracing by hand)",
+                        contract::COLLECTOR_ADDRESS
+                    ),
+                    line: None,
+                },
+            });
+            (Status::Unchanged, content.clone())
+        }
+        Err(why) => {
+            plan.notes.push(by_hand(format!(
+                "{shown}, which obs-init cannot edit: {why}"
+            )));
+            return Ok(());
+        }
+    };
+    plan.push(FileChange {
+        display: shown,
+        path: host,
+        before: Some(content),
+        after,
+        status,
+    });
+    Ok(())
+}
+
 /// The overlay file: written fresh each run from the base (a second run writes the same
 /// bytes); one the user changed since obs-init wrote it is kept, and the difference is a
 /// conflict like any other.
@@ -1014,11 +1141,18 @@ fn start_command(
     compose_path: &Path,
     files: Option<&[PathBuf]>,
     services: &[String],
+    adopted: &[compose::Adopted],
     build: bool,
 ) -> String {
+    let sidecar = |s: &String| {
+        adopted
+            .iter()
+            .find(|a| &a.service == s)
+            .map_or_else(|| compose::sidecar_name(s), |a| a.sidecar.clone())
+    };
     let names: Vec<String> = services
         .iter()
-        .flat_map(|s| [s.clone(), compose::sidecar_name(s)])
+        .flat_map(|s| [s.clone(), sidecar(s)])
         .map(|n| shell_word(&n))
         .collect();
     let up = format!(

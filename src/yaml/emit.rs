@@ -66,6 +66,33 @@ pub struct Layout {
     pub eol: &'static str,
 }
 
+/// A file's layout judged by its first nested block mapping (its step, sequences indented
+/// by it), for files other than compose files, which have their own judge.
+pub fn layout_of(text: &crate::yaml::text::Text, root: &crate::yaml::doc::Node) -> Layout {
+    use crate::yaml::doc::Kind;
+    let step = root
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .find_map(|(k, v)| match &v.kind {
+            Kind::Map {
+                entries,
+                flow_close: None,
+            } => entries
+                .first()
+                .map(|(ck, _)| ck.start.col.saturating_sub(k.start.col)),
+            _ => None,
+        })
+        .filter(|&s| s > 0)
+        .unwrap_or(2);
+    Layout {
+        step,
+        seq_indent: step,
+        dash_gap: 1,
+        eol: text.eol(),
+    }
+}
+
 /// Renders `key: value` as block lines at `indent`, each ended with the layout's line break.
 pub fn block_entry(key: &str, value: &NewNode, indent: usize, lay: &Layout) -> String {
     let mut out = String::new();

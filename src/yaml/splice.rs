@@ -45,8 +45,15 @@ pub enum Change {
         indices: Vec<usize>,
         to_null: bool,
     },
+    /// Append `text` to the string under `key` of the mapping at `path` (a flag added to a
+    /// command written as one string).
+    Append {
+        path: Vec<String>,
+        key: String,
+        text: String,
+    },
     /// Replace the scalar in `slot` of the collection at `path` (only with the user's
-    /// consent: `--on-conflict overwrite`).
+    /// consent: `--on-conflict overwrite`, or to take back an [`Change::Append`]).
     Replace {
         path: Vec<String>,
         slot: Slot,
@@ -70,6 +77,7 @@ impl Change {
             | Change::Set { path, .. }
             | Change::Remove { path, .. }
             | Change::RemoveItems { path, .. }
+            | Change::Append { path, .. }
             | Change::Replace { path, .. } => {
                 (path, || format!("no collection at {}", path.join(".")))
             }
@@ -135,6 +143,15 @@ impl Change {
                     return Err(format!("no key {key} at {}", path.join(".")));
                 }
                 Ok(())
+            }
+            (Change::Append { key, text, .. }, Data::Map(_)) => {
+                match target.get_mut(key).map(|v| &mut v.data) {
+                    Some(Data::Str(s)) => {
+                        s.push_str(text);
+                        Ok(())
+                    }
+                    _ => Err(format!("no string {key} at {}", path.join("."))),
+                }
             }
             (Change::Set { key, value, .. }, Data::Map(_)) => {
                 let slot = target
@@ -447,6 +464,70 @@ impl<'t> Editor<'t> {
             value,
         });
         Ok(())
+    }
+
+    /// Appends `text` inside the one-line plain or quoted scalar `node` (under `key` of the
+    /// mapping at `path`): before its closing quote, so that it stays one string.
+    pub fn append_to_scalar(
+        &mut self,
+        node: &Node,
+        path: &[String],
+        key: &str,
+        text: &str,
+    ) -> Result<(), String> {
+        let at = self.scalar_end(node, text)?;
+        self.splices.push(Splice {
+            at,
+            text: text.to_string(),
+            depth: usize::MAX,
+            remove: 0,
+        });
+        self.changes.push(Change::Append {
+            path: path.to_vec(),
+            key: key.to_string(),
+            text: text.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Takes back what [`Editor::append_to_scalar`] added: `text`, which the scalar `node`
+    /// must end with.
+    pub fn cut_scalar_tail(
+        &mut self,
+        node: &Node,
+        path: &[String],
+        key: &str,
+        text: &str,
+    ) -> Result<(), String> {
+        let end = self.scalar_end(node, text)?;
+        let value = node.as_str().unwrap_or_default();
+        let kept = value
+            .strip_suffix(text)
+            .filter(|_| self.text.as_str()[..end].ends_with(text))
+            .ok_or_else(|| format!("{key} does not end with {text:?}"))?;
+        self.remove_range(end - text.len(), end);
+        self.changes.push(Change::Replace {
+            path: path.to_vec(),
+            slot: Slot::Key(key.to_string()),
+            value: NewNode::Str(kept.to_string()),
+        });
+        Ok(())
+    }
+
+    /// Where text goes at the end of a one-line scalar's content, when `text` can go there
+    /// without escaping.
+    fn scalar_end(&self, node: &Node, text: &str) -> Result<usize, String> {
+        let Kind::Scalar { style, .. } = &node.kind else {
+            return Err("not a scalar".into());
+        };
+        use crate::yaml::doc::Style;
+        let one_line = node.start.line == node.last_line;
+        let safe = !text.contains(['"', '\\', '\'', '#', '\n']);
+        match style {
+            Style::Plain if one_line && safe => Ok(node.end),
+            Style::DoubleQuoted | Style::SingleQuoted if one_line && safe => Ok(node.end - 1),
+            _ => Err("only a one-line plain or quoted scalar is extended".into()),
+        }
     }
 
     fn push(&mut self, splice: Splice, depth: usize) {

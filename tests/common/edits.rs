@@ -212,9 +212,14 @@ pub fn documented(before: &Json, after: &Json, service: &str, label_skipped: boo
         expected["services"][service]["networks"][&net_key] = joined.clone();
     }
 
-    // The metrics label, unless obs-init said why it could not add it.
+    // The metrics label, unless obs-init said why it could not add it; on a sidecar that runs
+    // in a container of its own, the label is the sidecar's (checked with it).
     let label = compose::METRICS_LABEL;
-    if app_before["labels"].get(label).is_none() && !label_skipped {
+    let own = own_sidecar(before, service);
+    let separate = own
+        .as_ref()
+        .is_some_and(|o| before["services"][o].get("network_mode").is_none());
+    if app_before["labels"].get(label).is_none() && !label_skipped && !separate {
         assert_eq!(
             app_after["labels"][label],
             compose::METRICS_PORT,
@@ -223,6 +228,13 @@ pub fn documented(before: &Json, after: &Json, service: &str, label_skipped: boo
         expected["services"][service]["labels"][label] = app_after["labels"][label].clone();
     }
 
+    // The project's own sidecar: only `--config` and the mount added, everything else kept.
+    if let Some(own) = own {
+        let sidecar = &after["services"][&own];
+        check_adopted(&before["services"][&own], sidecar, &own);
+        expected["services"][&own] = sidecar.clone();
+        return expected;
+    }
     // The sidecar, as Dapr needs it and as Compose requires of a `service:` namespace.
     let sidecar_name = compose::sidecar_name(service);
     if before["services"].get(&sidecar_name).is_none() {
@@ -233,6 +245,114 @@ pub fn documented(before: &Json, after: &Json, service: &str, label_skipped: boo
         expected["services"][&sidecar_name] = sidecar.clone();
     }
     expected
+}
+
+/// The daprd service a project already runs for `service`: in its network namespace, or
+/// calling it with `--app-channel-address`.
+fn own_sidecar(model: &Json, service: &str) -> Option<String> {
+    let services = model["services"].as_object()?;
+    services
+        .iter()
+        .find(|(name, s)| {
+            let daprd = s["image"]
+                .as_str()
+                .is_some_and(|i| i.contains("daprio/daprd"));
+            let words: Vec<&str> = s["command"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_str)
+                .collect();
+            let calls = words.windows(2).any(|w| {
+                matches!(w[0], "-app-channel-address" | "--app-channel-address") && w[1] == service
+            }) || words.iter().any(|w| {
+                *w == format!("--app-channel-address={service}")
+                    || *w == format!("-app-channel-address={service}")
+            });
+            *name != service
+                && daprd
+                && (s["network_mode"] == format!("service:{service}")
+                    || (s.get("network_mode").is_none() && calls))
+        })
+        .map(|(n, _)| n.clone())
+}
+
+/// An adopted sidecar differs from the project's by `--config` (in one of the forms daprd
+/// reads, at the end of its command) and the read-only mount, and nothing else.
+fn check_adopted(before: &Json, after: &Json, name: &str) {
+    let words = |s: &Json| -> Vec<String> {
+        s["command"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str().map(String::from))
+            .collect()
+    };
+    let (old, new) = (words(before), words(after));
+    let had_config = old
+        .iter()
+        .any(|w| w.trim_start_matches('-').split('=').next() == Some("config"));
+    if !had_config {
+        let added = new.get(old.len()..).unwrap_or_default();
+        let m = compose::CONFIG_MOUNT;
+        let forms: [Vec<String>; 4] = [
+            vec!["--config".into(), m.into()],
+            vec!["-config".into(), m.into()],
+            vec![format!("--config={m}")],
+            vec![format!("-config={m}")],
+        ];
+        assert!(
+            new.starts_with(&old) && forms.iter().any(|f| f.as_slice() == added),
+            "{name}: the command gained more than --config: {added:?}"
+        );
+    } else {
+        assert_eq!(old, new, "{name}: a command with its own --config changed");
+    }
+    let vols = |s: &Json| s["volumes"].as_array().cloned().unwrap_or_default();
+    let (old_v, new_v) = (vols(before), vols(after));
+    let mounted = old_v.iter().any(|v| v["target"] == compose::CONFIG_MOUNT);
+    if had_config || mounted {
+        assert_eq!(old_v, new_v, "{name}: volumes changed");
+    } else {
+        assert!(
+            new_v.starts_with(&old_v) && new_v.len() == old_v.len() + 1,
+            "{name}: volumes"
+        );
+        let mount = &new_v[old_v.len()];
+        assert_eq!(
+            mount["source"],
+            format!("{}/dapr-config.yml", super::oracle::PROJECT),
+            "{name}: the config mount's source is not the written file"
+        );
+        assert_eq!(mount["target"], compose::CONFIG_MOUNT);
+        assert_eq!(mount["read_only"], true);
+    }
+    // On a network of its own (not the app's namespace), it joins the platform network too.
+    let own_network = after.get("network_mode").is_none();
+    let rest = |s: &Json| {
+        let mut s = s.clone();
+        if let Some(m) = s.as_object_mut() {
+            m.remove("command");
+            m.remove("volumes");
+            if own_network && let Some(nets) = m.get_mut("networks").and_then(Json::as_object_mut) {
+                nets.remove("observability-net");
+            }
+            if own_network && let Some(labels) = m.get_mut("labels").and_then(Json::as_object_mut) {
+                labels.remove(compose::METRICS_LABEL);
+            }
+            if m.get("labels")
+                .is_some_and(|l| l.as_object().is_some_and(|o| o.is_empty()))
+            {
+                m.remove("labels");
+            }
+        }
+        s
+    };
+    assert_eq!(
+        rest(before),
+        rest(after),
+        "{name}: keys beyond command and volumes changed"
+    );
 }
 
 /// Copies the external network declaration from `after` into `expected` when it is new.

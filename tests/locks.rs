@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::printed as both;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -44,14 +46,6 @@ fn run(cmd: &mut Command) -> Output {
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn both(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The locking tool `program` run in `dir`, as the user would.

@@ -1,28 +1,9 @@
 //! The flags that shape the plan are remembered: a later run, `--check` and `doctor`
 //! reproduce an onboarding made with `--module-path` without it.
 
-use std::path::Path;
-use std::process::Output;
+mod common;
 
-use assert_cmd::Command as BinCommand;
-
-fn obs_init(dir: &Path, args: &[&str]) -> Output {
-    BinCommand::cargo_bin("obs-init")
-        .expect("binary")
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn both(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{obs_init_in as obs_init, printed as both};
 
 #[test]
 fn check_and_a_later_run_follow_the_module_path_given_once() {

@@ -7,28 +7,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use assert_cmd::Command as BinCommand;
 use common::oracle::{self, Profiles};
-
-fn obs_init(dir: &Path, args: &[&str]) -> Output {
-    BinCommand::cargo_bin("obs-init")
-        .expect("binary")
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn both(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{obs_init_in as obs_init, printed as both};
 
 /// `obs-init args` in `dir`, which must succeed; its output.
 fn ok(dir: &Path, args: &[&str]) -> String {

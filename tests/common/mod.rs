@@ -308,3 +308,23 @@ pub fn outcome(cmd: &mut Command) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// The real binary run in `dir` with `args`, colours off, as a user in CI would.
+pub fn obs_init_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("obs-init")
+        .expect("binary")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+/// What a run printed, stdout then stderr.
+pub fn printed(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -207,7 +207,12 @@ pub(super) fn locate_module(
 pub(super) fn script_run(target: &Target, ctx: &Path) -> Option<(PathBuf, String)> {
     let stage = target.image.as_ref().map(|(_, s)| s);
     for command in target.run_commands() {
-        let words: Vec<&str> = command.split_whitespace().collect();
+        // A shell line's words keep its quotes and separators (`sh -c " python3 x.py; exit 0"`).
+        let words: Vec<&str> = command
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c| matches!(c, '"' | '\'' | ';' | '&' | '|')))
+            .filter(|w| !w.is_empty())
+            .collect();
         let python = words.iter().position(|w| {
             let name = w.rsplit('/').next().unwrap_or(w);
             name == "python" || name.starts_with("python3")

@@ -43,6 +43,11 @@ pub enum Refusal {
     RootNotMapping { found: &'static str, line: usize },
     #[error("the file has no `services:`")]
     NoServices,
+    #[error(
+        "a Docker Swarm stack file ({why}): Swarm ignores `network_mode`, so a Dapr sidecar \
+         sharing its app's network namespace cannot run there"
+    )]
+    SwarmStack { why: String, line: usize },
     #[error("`services` is a {found}, not a mapping")]
     ServicesNotMapping { found: &'static str, line: usize },
     #[error("no service named `{name}`")]
@@ -187,6 +192,7 @@ impl Refusal {
             | Extended { line, .. }
             | NetworkNotExternal { line, .. }
             | InvalidDagsterTelemetry { line, .. }
+            | SwarmStack { line, .. }
             | Unsupported { line, .. } => Some(at(line)),
             Empty | NoServices | UnknownService { .. } | Internal(_) => None,
         }
@@ -213,6 +219,10 @@ impl Refusal {
             Empty | RootNotMapping { .. } | NoServices | ServicesNotMapping { .. } => {
                 "point --file at the compose file that defines your `services:`".into()
             }
+            SwarmStack { .. } => "onboard the compose file `docker compose` runs (--file PATH), \
+                                  or the Kubernetes manifests (obs-init kubernetes); on Swarm, \
+                                  daprd has to run inside the app's own container"
+                .into(),
             UnknownService {
                 suggestions,
                 available,

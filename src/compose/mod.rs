@@ -358,6 +358,43 @@ pub fn services(doc: &Document) -> Result<&Node, Refusal> {
     }
 }
 
+/// Why `path` is a Docker Swarm stack file, where it says so: its header names `docker stack
+/// deploy` or Swarm, or its name says stack and its services have `deploy:` sections. Swarm
+/// ignores `network_mode`, the sidecar's whole design.
+pub fn swarm_stack(path: &std::path::Path, text: &str, services: &Node) -> Option<Refusal> {
+    let header = text
+        .lines()
+        .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        .position(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("docker stack deploy") || l.contains("swarm")
+        });
+    if let Some(i) = header {
+        return Some(Refusal::SwarmStack {
+            why: "its header says so".into(),
+            line: i + 1,
+        });
+    }
+    // docker-stack.yml, stack.yml, stack.prod.yml, app_stack.yaml; not full-stack-app.yml.
+    let named = path.file_stem().is_some_and(|n| {
+        let n = n.to_string_lossy().to_ascii_lowercase();
+        let n = n.split('.').next().unwrap_or_default().to_string();
+        n == "stack" || n.ends_with("-stack") || n.ends_with("_stack") || n.starts_with("stack-")
+    });
+    let deploy = services
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .find_map(|(_, s)| s.get_entry("deploy").map(|(k, _)| k.start.line + 1));
+    match (named, deploy) {
+        (true, Some(line)) => Some(Refusal::SwarmStack {
+            why: "a stack file with `deploy:` sections".into(),
+            line,
+        }),
+        _ => None,
+    }
+}
+
 /// Service names in file order.
 pub fn service_names(services: &Node) -> Vec<String> {
     services

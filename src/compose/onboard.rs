@@ -342,6 +342,26 @@ impl<'d> ServicePlan<'d> {
             ),
             _ => label_plan(doc, name, node, &bases, &mut notes),
         };
+        // Traefik routes to a container on any network it shares with it unless told which:
+        // with observability-net added, it may pick that one, where it cannot reach the app.
+        let routed: Vec<String> = inherit::layers(doc, node, &bases, "labels")
+            .into_iter()
+            .flat_map(label_names)
+            .collect();
+        if routed.iter().any(|l| l.starts_with("traefik."))
+            && !routed.iter().any(|l| l == "traefik.docker.network")
+        {
+            notes.push(Note {
+                service: svc(),
+                message: format!(
+                    "its labels route Traefik to it, and it now joins {} too: add the label \
+                     traefik.docker.network=<the network Traefik and {name} share> so Traefik \
+                     does not pick a network it cannot reach the app on",
+                    contract::NETWORK
+                ),
+                kind: NoteKind::Action,
+            });
+        }
         let label_on = match &sidecar {
             SidecarPlan::Adopt { existing, .. } if !existing.shares => (
                 existing.node,

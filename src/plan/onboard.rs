@@ -157,6 +157,9 @@ fn resolve<'p>(
     };
     let (_, doc) = compose::parse(&content).map_err(in_file)?;
     let svc = compose::services(&doc).map_err(in_file)?;
+    if let Some(swarm) = compose::swarm_stack(&compose_path, &content, svc) {
+        return Err(in_file(swarm));
+    }
     let overlay = overlay_mode(opts, &compose_path, &saved)?;
 
     let mut skipped = Vec::new();

@@ -83,16 +83,28 @@ pub(super) fn plan_deps(
             Some(chosen)
         }
         Installed::PackagesOnly(packages) => {
-            note_as(
-                NoteKind::Action,
-                format!(
-                    "{} installs the packages its RUN line names ({}) and no requirements \
-                     file: add {} to that pip install",
-                    target.dockerfile.as_deref().unwrap_or("Dockerfile"),
-                    packages.join(" "),
-                    specs()
-                ),
-            );
+            // Done once the RUN line names every package (whatever the versions it gives).
+            let named: Vec<String> = packages
+                .iter()
+                .filter_map(|p| deps::requirement_name(p.trim_matches(|c| c == '"' || c == '\'')))
+                .collect();
+            let missing: Vec<String> = wanted
+                .iter()
+                .filter(|r| !named.contains(&deps::normalize(r.name)))
+                .map(Requirement::spec)
+                .collect();
+            if !missing.is_empty() {
+                note_as(
+                    NoteKind::Action,
+                    format!(
+                        "{} installs the packages its RUN line names ({}) and no requirements \
+                         file: add {} to that pip install",
+                        target.dockerfile.as_deref().unwrap_or("Dockerfile"),
+                        packages.join(" "),
+                        missing.join(" ")
+                    ),
+                );
+            }
             return Ok(());
         }
         Installed::Untraced(paths) => {

@@ -846,3 +846,31 @@ fn check_on_a_project_never_onboarded_names_the_command_with_its_directory() {
         "{said}"
     );
 }
+
+#[test]
+fn check_says_when_no_file_beside_the_module_builds_the_app() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    fs::create_dir_all(p.join("api/lib")).expect("mkdir");
+    fs::write(
+        p.join("compose.yaml"),
+        "services:\n  api:\n    build: ./api\n    command: uvicorn main:app --port 8000\n",
+    )
+    .expect("write");
+    fs::write(p.join("api/requirements.txt"), "fastapi\n").expect("write");
+    fs::write(p.join("api/main.py"), "from fastapi import FastAPI\n\napp = FastAPI()\n")
+        .expect("write");
+    fs::write(p.join("api/lib/util.py"), "X = 1\n").expect("write");
+    obs_init(p)
+        .args(["--service", "api", "--yes", "--module-path", "api/lib"])
+        .assert()
+        .success();
+    // The module is where it was asked for, but nothing beside it builds the app.
+    let check = obs_init(p).arg("--check").output().expect("runs");
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("no file beside api/lib/setup_observability.py builds the FastAPI app"),
+        "{said}"
+    );
+}

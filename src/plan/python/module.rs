@@ -123,8 +123,7 @@ pub(super) fn plan_module(
         push_step_once(plan, service, step);
         // Every entry point the server may load must call it (Django's wsgi.py and asgi.py).
         let missing: Vec<&PathBuf> = entries.iter().filter(|e| !imports_module(e)).collect();
-        if entries.is_empty() || !missing.is_empty() {
-            let file = missing.first().map_or(&entry, |m| *m);
+        if let Some(file) = missing.first() {
             wait_for_import(
                 opts,
                 plan,
@@ -132,6 +131,19 @@ pub(super) fn plan_module(
                 file,
                 format!("`{import}` and `{call}`"),
             );
+        } else if entries.is_empty() {
+            // No file beside the module builds the app: nothing imports it yet.
+            let shown = display(&opts.dir, module_path);
+            plan.waiting.push(crate::plan::Waiting {
+                service: Some(service.clone()),
+                file: shown.clone(),
+                line: None,
+                what: format!(
+                    "no file beside {shown} builds the {constructor} app, so nothing the \
+                     service runs imports the module: none of its spans or logs arrive"
+                ),
+                fix: format!("add `{import}` and `{call}` where the app is built"),
+            });
         }
     }
     let app_hook = frameworks::app_module_hook(&target.frameworks);

@@ -165,33 +165,8 @@ pub fn undo(content: &str, record: &FileRecord) -> Undone {
             }
         };
     }
-    let fits = record
-        .inserted
-        .iter()
-        .all(|i| content.get(i.at..i.at + i.text.len()) == Some(i.text.as_str()));
-    if record.untouched(content) && fits {
-        let mut text = content.to_string();
-        for i in record.inserted.iter().rev() {
-            text.replace_range(i.at..i.at + i.text.len(), "");
-        }
-        return Undone {
-            text,
-            left: Vec::new(),
-        };
-    }
-    let mut text = content.to_string();
-    let mut left = Vec::new();
-    for i in &record.inserted {
-        let found: Vec<usize> = text
-            .match_indices(i.text.as_str())
-            .map(|(at, _)| at)
-            .collect();
-        match found.as_slice() {
-            [at] => text.replace_range(*at..*at + i.text.len(), ""),
-            _ => left.push(i.text.clone()),
-        }
-    }
-    Undone { text, left }
+    // Every piece goes: the same as taking out some of them.
+    take_out(content, record, |_| true).0
 }
 
 /// `content` with the pieces `goes` picks taken out, and the record of what stays: by the

@@ -858,8 +858,11 @@ fn check_says_when_no_file_beside_the_module_builds_the_app() {
     )
     .expect("write");
     fs::write(p.join("api/requirements.txt"), "fastapi\n").expect("write");
-    fs::write(p.join("api/main.py"), "from fastapi import FastAPI\n\napp = FastAPI()\n")
-        .expect("write");
+    fs::write(
+        p.join("api/main.py"),
+        "from fastapi import FastAPI\n\napp = FastAPI()\n",
+    )
+    .expect("write");
     fs::write(p.join("api/lib/util.py"), "X = 1\n").expect("write");
     obs_init(p)
         .args(["--service", "api", "--yes", "--module-path", "api/lib"])

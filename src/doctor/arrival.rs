@@ -9,10 +9,10 @@ use crate::plan::{ConflictPolicy, Options, Status};
 
 use super::finding::{Finding, Severity};
 
-/// The findings for the compose file `compose_path` (`file` as the user named it), or `None` when the project has no record to make the plan from (or it
-/// cannot be made: the other checks then report why).
-/// The second list: manifests lacking the module's packages, for the caller to add unless
-/// a more precise finding (a Dagster handler's) already names the file.
+/// The findings for the compose file `compose_path` (`file` as the user named it), or
+/// `None` when the project has no record to make the plan from, or it cannot be made (the
+/// other checks then report why). The second list: manifests lacking the module's packages,
+/// for the caller to add unless a more precise finding (a Dagster handler's) names the file.
 pub(super) fn findings(
     dir: &Path,
     file: Option<&Path>,

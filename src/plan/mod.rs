@@ -172,6 +172,19 @@ pub struct Waiting {
     pub fix: String,
 }
 
+impl Waiting {
+    /// What `service` lacks in the file shown as `file` (no line known).
+    pub fn in_file(service: &str, file: String, what: String, fix: String) -> Waiting {
+        Waiting {
+            service: Some(service.to_string()),
+            file,
+            line: None,
+            what,
+            fix,
+        }
+    }
+}
+
 pub use crate::conflict::FileConflict;
 
 impl Plan {

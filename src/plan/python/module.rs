@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::files::{read_optional, read_text};
 use crate::frameworks::{self, Hook, Place};
 use crate::paths::display;
-use crate::plan::{FileChange, Plan, Status};
+use crate::plan::{FileChange, Plan, Status, Waiting};
 use crate::python::{self, Ownership};
 
 /// The module itself, and how the app is to use it (edited in, or told as a next step).
@@ -134,16 +134,15 @@ pub(super) fn plan_module(
         } else if entries.is_empty() {
             // No file beside the module builds the app: nothing imports it yet.
             let shown = display(&opts.dir, module_path);
-            plan.waiting.push(crate::plan::Waiting {
-                service: Some(service.clone()),
-                file: shown.clone(),
-                line: None,
-                what: format!(
+            plan.waiting.push(Waiting::in_file(
+                service,
+                shown.clone(),
+                format!(
                     "no file beside {shown} builds the {constructor} app, so nothing the \
                      service runs imports the module: none of its spans or logs arrive"
                 ),
-                fix: format!("add `{import}` and `{call}` where the app is built"),
-            });
+                format!("add `{import}` and `{call}` where the app is built"),
+            ));
         }
     }
     let app_hook = frameworks::app_module_hook(&target.frameworks);
@@ -236,16 +235,15 @@ pub(super) fn plan_module(
         if !calls {
             let file = script.unwrap_or_else(|| module_dir.to_path_buf());
             let shown = display(&opts.dir, &file);
-            plan.waiting.push(crate::plan::Waiting {
-                service: Some(service.to_string()),
-                file: shown.clone(),
-                line: None,
-                what: format!(
+            plan.waiting.push(Waiting::in_file(
+                service,
+                shown.clone(),
+                format!(
                     "{shown} does not import setup_observability: the records the service \
                      logs, and any span it starts, do not arrive"
                 ),
-                fix: format!("add `{import}` and call `setup_observability()` at start-up"),
-            });
+                format!("add `{import}` and call `setup_observability()` at start-up"),
+            ));
         }
     }
     Ok(())
@@ -269,16 +267,15 @@ fn wait_for_import(
     if plan.waiting.iter().any(|w| w.file == shown) {
         return;
     }
-    plan.waiting.push(crate::plan::Waiting {
-        service: Some(service.to_string()),
-        file: shown.clone(),
-        line: None,
-        what: format!(
+    plan.waiting.push(Waiting::in_file(
+        service,
+        shown.clone(),
+        format!(
             "{shown} does not import setup_observability: the service runs this code, so none \
              of its spans or logs arrive"
         ),
-        fix: format!("add {lines} (the next step), or run obs-init again with --edit-entrypoint"),
-    });
+        format!("add {lines} (the next step), or run obs-init again with --edit-entrypoint"),
+    ));
 }
 
 /// Plans inserting `import` and `web`'s instrument call into `entry`, or notes why not.

@@ -7,6 +7,7 @@
 
 pub mod answers;
 pub mod apply;
+pub mod ci;
 pub mod compose;
 pub mod conflict;
 pub mod contract;

@@ -83,6 +83,19 @@ pub enum InterpolateError {
 /// `text` with every variable replaced as Compose replaces it. An unset variable without a
 /// default is empty, as in Compose (which warns).
 pub fn interpolate(text: &str, vars: &Vars) -> Result<String, InterpolateError> {
+    expand(text, vars, &mut false)
+}
+
+/// `text` as Compose will see it, when every variable in it is set or has a default: a
+/// value known only as `${NAME}` is no evidence of what a service runs (the name is not
+/// the value).
+pub fn known(text: &str, vars: &Vars) -> Option<String> {
+    let mut unset = false;
+    expand(text, vars, &mut unset).ok().filter(|_| !unset)
+}
+
+/// [`interpolate`], noting in `unset` a variable replaced by nothing for want of a value.
+fn expand(text: &str, vars: &Vars, unset: &mut bool) -> Result<String, InterpolateError> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -95,7 +108,7 @@ pub fn interpolate(text: &str, vars: &Vars) -> Result<String, InterpolateError> 
             let end = closing_brace(body).ok_or_else(|| {
                 InterpolateError::Invalid(format!("`${{` without `}}` in {text:?}"))
             })?;
-            out.push_str(&substitute(&body[..end], vars)?);
+            out.push_str(&substitute(&body[..end], vars, unset)?);
             rest = &body[end + 1..];
         } else {
             let len = after
@@ -107,7 +120,9 @@ pub fn interpolate(text: &str, vars: &Vars) -> Result<String, InterpolateError> 
             if len == 0 {
                 out.push('$');
             } else {
-                out.push_str(&vars.get(&after[..len]).unwrap_or_default());
+                let value = vars.get(&after[..len]);
+                *unset |= value.is_none();
+                out.push_str(&value.unwrap_or_default());
             }
             rest = &after[len..];
         }
@@ -136,7 +151,7 @@ fn closing_brace(body: &str) -> Option<usize> {
     None
 }
 
-fn substitute(body: &str, vars: &Vars) -> Result<String, InterpolateError> {
+fn substitute(body: &str, vars: &Vars, unset: &mut bool) -> Result<String, InterpolateError> {
     let name_len = body
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(body.len());
@@ -158,19 +173,20 @@ fn substitute(body: &str, vars: &Vars) -> Result<String, InterpolateError> {
         return if colon {
             Err(InterpolateError::Invalid(format!("`${{{body}}}`")))
         } else {
+            *unset |= !set;
             Ok(value.unwrap_or_default())
         };
     };
     let arg = &op[kind.len_utf8()..];
     match kind {
         '-' if present => Ok(value.unwrap_or_default()),
-        '-' => interpolate(arg, vars),
-        '+' if present => interpolate(arg, vars),
+        '-' => expand(arg, vars, unset),
+        '+' if present => expand(arg, vars, unset),
         '+' => Ok(String::new()),
         '?' if present => Ok(value.unwrap_or_default()),
         '?' => Err(InterpolateError::Required {
             name: name.to_string(),
-            message: interpolate(arg, vars)?,
+            message: expand(arg, vars, unset)?,
         }),
         _ => Err(InterpolateError::Invalid(format!("`${{{body}}}`"))),
     }
@@ -202,6 +218,19 @@ mod tests {
         assert_eq!(i("${TAG}"), "1.2");
         assert_eq!(i("${MISSING}"), "");
         assert_eq!(i("price: 5$"), "price: 5$");
+    }
+
+    #[test]
+    fn a_value_is_known_only_when_every_variable_in_it_has_one() {
+        let v = vars();
+        let k = |s: &str| known(s, &v);
+        assert_eq!(k("${NET}_image").as_deref(), Some("backend_image"));
+        assert_eq!(k("${MISSING:-x}/$NET").as_deref(), Some("x/backend"));
+        assert_eq!(k("${MISSING+alt}").as_deref(), Some(""));
+        assert_eq!(k("${EMPTY}").as_deref(), Some(""));
+        assert_eq!(k("${DAGSTER_IMAGE}_image"), None);
+        assert_eq!(k("run $DAGSTER_HOME"), None);
+        assert_eq!(k("${MISSING-${ALSO_MISSING}}"), None);
     }
 
     #[test]

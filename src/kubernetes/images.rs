@@ -227,15 +227,7 @@ fn compose(dir: &Path) -> Vec<BuiltImage> {
 /// beside the image names it pushes (`docker/build-push-action`'s `tags`, a reusable
 /// workflow's `image-names`), and for `docker build -t IMAGE CONTEXT` lines.
 fn ci(dir: &Path) -> Vec<BuiltImage> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(".github/workflows"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
-        .collect();
-    files.sort();
-    files.push(dir.join(".gitlab-ci.yml"));
+    let files = crate::ci::files(dir);
     let mut out = Vec::new();
     for path in files {
         let Ok(text) = std::fs::read_to_string(&path) else {

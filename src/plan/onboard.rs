@@ -197,7 +197,7 @@ fn resolve<'p>(
                         // Kept for the service's own planning below: the scan is done once.
                         let info = compose::service_info(&doc, svc, name);
                         let (context, _) = build_context(opts, &compose_path, &info);
-                        let found = detect_service(opts, &info, context.as_deref());
+                        let found = detect_service(opts, &compose_path, &info, context.as_deref());
                         let python = !found.0.found.is_empty();
                         detected.push((name.clone(), found));
                         python
@@ -277,7 +277,7 @@ fn resolve<'p>(
         } else {
             let (found, no_python) = match detected.iter().position(|(n, _)| n == name) {
                 Some(i) => detected.swap_remove(i).1,
-                None => detect_service(opts, &info, context.as_deref()),
+                None => detect_service(opts, &compose_path, &info, context.as_deref()),
             };
             if let Some(why) = no_python {
                 notes.push(Note {
@@ -300,6 +300,7 @@ fn resolve<'p>(
                 }
             }
         };
+        let runs = as_compose_runs(&compose_path, &info);
         targets.push(Target::new(
             name.clone(),
             context,
@@ -307,10 +308,10 @@ fn resolve<'p>(
             frameworks,
             app_port,
             Container {
-                image: info.image,
+                image: runs.0,
                 dockerfile: info.dockerfile,
                 target: info.target,
-                commands: info.commands,
+                commands: runs.1,
                 binds: info.binds,
                 environment: info.environment,
             },
@@ -441,6 +442,7 @@ fn port_guess(
 /// another runtime and installs none): then its code is not evidence.
 fn detect_service(
     opts: &Options,
+    compose_path: &Path,
     info: &compose::ServiceInfo,
     context: Option<&Path>,
 ) -> (detect::Detection, Option<String>) {
@@ -471,14 +473,35 @@ fn detect_service(
             Some(format!("it runs {what}")),
         );
     }
+    // Evidence is what Compose will run: an image known only by a variable's name is none
+    // (`${DAGSTER_IMAGE}` says nothing of the image).
+    let (image, commands) = as_compose_runs(compose_path, info);
     let found = detect::detect(
-        info.image.as_deref(),
-        &info.commands,
+        image.as_deref(),
+        &commands,
         &info.environment,
         context,
         &opts.dir,
     );
     (found, None)
+}
+
+/// A service's image and commands as Compose will run them: read through the project's
+/// `.env` (and environment) where every variable has a value; a command with one that has
+/// none stays as written, and such an image is not known.
+fn as_compose_runs(
+    compose_path: &Path,
+    info: &compose::ServiceInfo,
+) -> (Option<String>, Vec<String>) {
+    let vars = crate::compose::interpolate::Vars::for_project(&compose_dir(compose_path));
+    let known = |text: &str| crate::compose::interpolate::known(text, &vars);
+    let image = info.image.as_deref().and_then(known);
+    let commands = info
+        .commands
+        .iter()
+        .map(|c| known(c).unwrap_or_else(|| c.clone()))
+        .collect();
+    (image, commands)
 }
 
 /// A plan before its record: the compose edits for either choice over the conflicts.
@@ -610,6 +633,26 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         waiting: Vec::new(),
         claims: Vec::new(),
     };
+    // CI hosts have no platform: a step starting this project there fails on the external
+    // network unless the pipeline creates it. (An overlay named by `-f` alone is not loaded
+    // by a plain `docker compose up`.)
+    if with_files.is_none() {
+        for start in crate::ci::starts_without(&opts.dir, &compose_path, compose::NETWORK) {
+            plan.notes.push(Note {
+                service: None,
+                message: format!(
+                    "{}:{} runs `{}` on CI, where network {net} does not exist: add `docker \
+                     network create {net} || true` before it (the onboarded services join it \
+                     as external)",
+                    display(&opts.dir, &start.file),
+                    start.line,
+                    start.command,
+                    net = compose::NETWORK
+                ),
+                kind: NoteKind::Action,
+            });
+        }
+    }
     plan.push(FileChange {
         display: display(&opts.dir, &compose_path),
         path: compose_path.clone(),

@@ -541,9 +541,9 @@ impl Error {
                     .into(),
             ),
             Error::KustomizeChoice { overlays, .. } => Some(format!(
-                "choose with --edit-base (the manifests themselves: every overlay gets it) or \
-                 --patch-overlay DIR, repeatable (a patch in that overlay, the base untouched); \
-                 the overlays: {}",
+                "choose `obs-init kubernetes --edit-base` (the manifests themselves: every \
+                 overlay gets it) or `obs-init kubernetes --patch-overlay DIR`, repeatable (a \
+                 patch in that overlay, the base untouched); the overlays: {}",
                 overlays.join(", ")
             )),
             Error::KustomizeRenames { overlay, .. } => Some(format!(

@@ -88,7 +88,36 @@ pub fn manifest_files(dir: &Path) -> Vec<PathBuf> {
 fn manifests_below(project: &kustomize::Project, folder: &Path) -> Vec<PathBuf> {
     crate::detect::find_files_where(folder, is_manifest_name)
         .into_iter()
-        .filter(|f| !project.is_not_resource(f))
+        .filter(|f| !project.is_not_resource(f) && (helm_chart_of(f).is_none()))
+        .collect()
+}
+
+/// The Helm chart whose template `file` is (`CHART/templates/...` beside `CHART/Chart.yaml`):
+/// Helm renders it, so it is no manifest until then.
+fn helm_chart_of(file: &Path) -> Option<&Path> {
+    file.ancestors()
+        .skip(1)
+        .find(|d| d.file_name().is_some_and(|n| n == "templates"))
+        .and_then(Path::parent)
+        .filter(|chart| chart.join("Chart.yaml").is_file())
+}
+
+/// One note per Helm chart below `dir`, whose templates the search passed over.
+fn helm_chart_notes(dir: &Path) -> Vec<Note> {
+    crate::detect::find_files_where(dir, |n| n == "Chart.yaml")
+        .into_iter()
+        .filter_map(|c| c.parent().map(Path::to_path_buf))
+        .filter(|chart| chart.join("templates").is_dir())
+        .map(|chart| Note {
+            service: None,
+            message: format!(
+                "{} is a Helm chart: its templates are not onboarded (Helm renders them); \
+                 onboard the rendered manifests (helm template ... > FILE, then obs-init \
+                 kubernetes -f FILE), or set the Dapr annotations through its values",
+                display(dir, &chart)
+            ),
+            kind: NoteKind::Info,
+        })
         .collect()
 }
 
@@ -132,6 +161,9 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
         _ => plan_in_place(&opts, &project, &files, &extra, &built, &named_workloads)?,
     };
     plan.notes.splice(0..0, left_out);
+    if !named {
+        plan.notes.extend(helm_chart_notes(&opts.dir));
+    }
     Ok(plan)
 }
 
@@ -174,8 +206,12 @@ fn default_workloads(
     if ours.is_empty() || theirs.is_empty() {
         return Ok((opts.clone(), Vec::new(), apps));
     }
-    let notes = theirs
+    // Workloads are named by kind and name: one of the project's in one copy of the
+    // manifests is onboarded in every copy, so it is not left out anywhere.
+    let mut notes: Vec<Note> = Vec::new();
+    let left_out = theirs
         .iter()
+        .filter(|a| !ours.iter().any(|o| o.workload.id() == a.workload.id()))
         .map(|a| Note {
             service: Some(a.workload.id()),
             message: format!(
@@ -189,8 +225,12 @@ fn default_workloads(
                 a.workload.id()
             ),
             kind: NoteKind::Decided,
-        })
-        .collect();
+        });
+    for note in left_out {
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
     let mut chosen = opts.clone();
     for a in ours {
         if !chosen.workloads.contains(&a.workload.id()) {
@@ -902,6 +942,9 @@ fn python_sides(
     };
     let mut done: Vec<&str> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
+    // A workload of the same name in another copy of the manifests (a release file, a
+    // kustomize base) whose image is built is not one without a build context.
+    let mut built_somewhere: Vec<String> = Vec::new();
     for (who, app) in apps {
         let id = app.workload.id();
         if done.contains(&who.as_str()) {
@@ -910,9 +953,12 @@ fn python_sides(
         done.push(who);
         let found = context_of(opts, built, app);
         let Some((context, dockerfile, source)) = found else {
-            unknown.push(id);
+            if !unknown.contains(&id) {
+                unknown.push(id);
+            }
             continue;
         };
+        built_somewhere.push(id.clone());
         if !context.is_dir() || !absolute(&context).starts_with(absolute(&opts.dir)) {
             plan.notes.push(Note {
                 service: Some(id.clone()),
@@ -983,6 +1029,7 @@ fn python_sides(
         plan.push_relocks(own.relocks);
         plan.entry_points.extend(own.entry_points);
     }
+    unknown.retain(|id| !built_somewhere.contains(id));
     if !unknown.is_empty() {
         plan.notes.push(Note {
             service: None,

@@ -16,7 +16,7 @@ use obs_init::{Error, answers, apply, git};
 
 use args::{
     Args, Cli, ColorChoice, Command, DoctorArgs, Format, KubernetesArgs, OnConflict, PlatformArgs,
-    RemoveArgs, VerifyArgs,
+    RemoveArgs, VerifyArgs, WriteArgs,
 };
 use prompt::TermPrompter;
 
@@ -543,17 +543,50 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         Err(Error::NoServiceChosen { candidates }) if args.check => {
             return Ok(check_never_onboarded(w.format, &candidates, &w.dir));
         }
-        // A repository of Kubernetes manifests alone: the command that onboards it.
+        // A repository of Kubernetes manifests alone is onboarded the Kubernetes way, unless
+        // a flag only compose onboarding takes says the user meant a compose file.
         Err(Error::NoComposeFile { dir }) if args.file.is_none() => {
-            return Err(
-                match obs_init::plan::kubernetes::manifest_files(&dir).first() {
-                    Some(example) => Error::OnlyManifests {
-                        example: example.strip_prefix(&dir).unwrap_or(example).to_path_buf(),
-                        dir,
-                    },
-                    None => Error::NoComposeFile { dir },
+            let Some(example) = obs_init::plan::kubernetes::manifest_files(&dir)
+                .first()
+                .cloned()
+            else {
+                return Err(Error::NoComposeFile { dir });
+            };
+            if compose_only_flags(args) {
+                return Err(Error::OnlyManifests {
+                    example: example.strip_prefix(&dir).unwrap_or(&example).to_path_buf(),
+                    dir,
+                });
+            }
+            if w.format == Format::Text {
+                let _ = report::decided(
+                    &mut anstream::stderr(),
+                    &format!(
+                        "no compose file in {}: onboarding its Kubernetes manifests, as \
+                         `obs-init kubernetes` does",
+                        dir.display()
+                    ),
+                );
+            }
+            return run_kubernetes(&KubernetesArgs {
+                write: WriteArgs {
+                    dir: w.dir.clone(),
+                    dry_run: w.dry_run,
+                    allow_dirty: w.allow_dirty,
+                    format: w.format,
+                    yes: w.yes,
                 },
-            );
+                files: Vec::new(),
+                workloads: args.services.clone(),
+                collector: obs_init::kubernetes::CLUSTER_COLLECTOR_ADDRESS.to_string(),
+                edit_base: false,
+                patch_overlays: Vec::new(),
+                contexts: Vec::new(),
+                edit_entrypoint: args.edit_entrypoint,
+                no_lock: args.no_lock,
+                check: args.check,
+                remove: false,
+            });
         }
         other => other?,
     };
@@ -578,6 +611,21 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         plan.services.join(", ")
     );
     finish(&plan, w, args.no_lock, prompter.as_ref(), "apply", nothing)
+}
+
+/// Whether a flag only compose onboarding takes was given (a port, Dapr's version or
+/// config, a module path, frameworks, Dagster's home, an overlay, a conflict policy): the
+/// user meant a compose file, so the Kubernetes path is not taken for them.
+fn compose_only_flags(args: &Args) -> bool {
+    args.app_port.is_some()
+        || args.dapr_version.is_some()
+        || args.dapr_config.is_some()
+        || args.module_path.is_some()
+        || !args.frameworks.is_empty()
+        || args.dagster_home.is_some()
+        || args.fix_invalid
+        || args.overlay.is_some()
+        || args.on_conflict.is_some()
 }
 
 /// `--check` on a project obs-init never onboarded, with no `--service`: exit 3, naming

@@ -276,6 +276,11 @@ fn unified(f: &FileChange) -> String {
         .to_string()
 }
 
+/// A choice obs-init made before any plan, as a plan's `decided:` note reads.
+pub fn decided(err: &mut dyn Write, message: &str) -> io::Result<()> {
+    writeln!(err, "{CYAN}decided{CYAN:#}: {message}")
+}
+
 /// The conflicts kept as they are, then the notes by what they ask of the reader: what
 /// obs-init decided, what is worth knowing, and last what needs the user's action. One line
 /// each.

@@ -877,3 +877,38 @@ fn check_says_when_no_file_beside_the_module_builds_the_app() {
         "{said}"
     );
 }
+
+#[test]
+fn verify_in_a_repository_of_manifests_alone_sends_where_a_port_forward_puts_the_collector() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(dir.path().join("k8s")).expect("mkdir");
+    fs::write(
+        dir.path().join("k8s/app.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    \
+         spec:\n      containers:\n        - name: web\n          image: example/web:1\n",
+    )
+    .expect("write");
+    let out = obs_init(dir.path())
+        .args(["--format", "json", "verify", "--no-query", "--wait", "0"])
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(json["verify"]["collector"], "127.0.0.1:4317", "{json}");
+    // Whether something listens on 4317 here is not this test's to say; when nothing
+    // does, the fix is the cluster's port-forward, not the compose platform's start.
+    let hop = &json["verify"]["hops"][0];
+    if hop["outcome"] == "failed"
+        && hop["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("refused"))
+    {
+        assert_eq!(
+            hop["fix"],
+            "forward the cluster's collector here first: kubectl -n observability \
+             port-forward svc/otel-collector 4317 (or pass --collector HOST:PORT where it is \
+             reachable)",
+            "{json}"
+        );
+    }
+}

@@ -23,6 +23,10 @@ pub const DEFAULT_GRAFANA: &str = "http://127.0.0.1:3000";
 /// The index the platform's Fluent Bit writes logs to.
 pub const LOG_INDEX: &str = "otel-logs";
 
+/// For a refused connection where the compose platform runs on this host.
+pub const START_PLATFORM: &str = "start the platform (`obs-init platform`, then its setup.sh), or pass --collector \
+     HOST:PORT where the collector runs";
+
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
     /// The endpoint to send to, as a variable would hold it (`host:port`, `http://...`).
@@ -37,6 +41,9 @@ pub struct VerifyOptions {
     pub tempo: String,
     pub opensearch: String,
     pub grafana: String,
+    /// What makes the collector reachable here, for a refused connection: the compose
+    /// platform's start, or a cluster's port-forward.
+    pub reach: String,
     /// Each connection's bound.
     pub timeout: Duration,
     /// How long the stored trace and log may take to appear.
@@ -260,9 +267,7 @@ fn collector_hop(opts: &VerifyOptions, addr: &SocketAddr, rerouted: Option<Strin
         Speaks::Refused => failed(
             "collector",
             format!("nothing listens on {at} (connection refused)"),
-            "start the platform (`obs-init platform`, then its setup.sh), or pass --collector \
-             HOST:PORT where the collector runs"
-                .into(),
+            opts.reach.clone(),
         ),
         Speaks::Timeout => failed(
             "collector",

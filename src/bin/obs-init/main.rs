@@ -319,20 +319,45 @@ fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
 
 fn run_verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
     use obs_init::verify::{self, VerifyOptions};
+    let mut reach = verify::START_PLATFORM.to_string();
     let (endpoint, source, tls) = match &args.collector {
         Some(c) => (
             c.clone(),
             "--collector".to_string(),
             c.starts_with("https://"),
         ),
-        None => obs_init::doctor::project_endpoint(&args.dir, args.file.as_deref())?
-            .unwrap_or_else(|| {
-                (
-                    obs_init::contract::COLLECTOR_ADDRESS.to_string(),
-                    "the platform's default".to_string(),
+        None => match obs_init::doctor::project_endpoint(&args.dir, args.file.as_deref()) {
+            // Manifests alone: the cluster's collector, where a port-forward puts it.
+            Err(Error::NoComposeFile { dir })
+                if args.file.is_none()
+                    && !obs_init::plan::kubernetes::manifest_files(&dir).is_empty() =>
+            {
+                let forward = format!(
+                    "kubectl -n {} port-forward svc/{} 4317",
+                    obs_init::platform::KUBERNETES_NAMESPACE,
+                    obs_init::platform::COLLECTOR_SERVICE
+                );
+                reach = format!(
+                    "forward the cluster's collector here first: {forward} (or pass --collector \
+                     HOST:PORT where it is reachable)"
+                );
+                Ok(Some((
+                    "127.0.0.1:4317".to_string(),
+                    "the cluster's collector, port-forwarded (Kubernetes manifests, no compose \
+                     file)"
+                        .to_string(),
                     false,
-                )
-            }),
+                )))
+            }
+            other => other,
+        }?
+        .unwrap_or_else(|| {
+            (
+                obs_init::contract::COLLECTOR_ADDRESS.to_string(),
+                "the platform's default".to_string(),
+                false,
+            )
+        }),
     };
     let report = verify::verify(&VerifyOptions {
         endpoint,
@@ -342,6 +367,7 @@ fn run_verify(args: &VerifyArgs) -> Result<ExitCode, Error> {
         tempo: args.tempo.clone(),
         opensearch: args.opensearch.clone(),
         grafana: args.grafana.clone(),
+        reach,
         timeout: std::time::Duration::from_secs(3),
         wait: std::time::Duration::from_secs(args.wait),
     });

@@ -222,7 +222,9 @@ def read_service(project: Path, compose_file: Path, name: str) -> Service:
         environment[k] = interpolate(v, interp_env)
     redis_ports = []
     for other in services.values():
-        if str((other or {}).get("image", "")).split(":")[0].split("/")[-1] == "redis":
+        # Redis under its other official names too (redislabs/redismod, redis/redis-stack).
+        repo = str((other or {}).get("image", "")).split(":")[0].split("/")[-1]
+        if repo.startswith("redis") or repo == "valkey":
             redis_ports.append((container_ports(other) or [6379])[0])
     return Service(
         name=name,

@@ -345,7 +345,12 @@ pub enum Error {
         source: io::Error,
     },
     #[error("no service chosen to onboard")]
-    NoServiceChosen { candidates: Vec<String> },
+    NoServiceChosen {
+        /// What `--yes` would onboard.
+        candidates: Vec<String>,
+        /// The services with a build that `--yes` would leave out (no Python found).
+        left_out: Vec<String>,
+    },
     #[error("no workload to onboard in {} (Deployment, StatefulSet, DaemonSet, Job or CronJob{})", shown(dir), if named.is_empty() { String::new() } else { format!(" named {}", named.join(", ")) })]
     NoWorkload { dir: PathBuf, named: Vec<String> },
     #[error(
@@ -525,7 +530,16 @@ impl Error {
                  --framework, --on-conflict)"
                     .into(),
             ),
-            Error::NoServiceChosen { candidates } if candidates.is_empty() => {
+            Error::NoServiceChosen {
+                candidates,
+                left_out,
+            } if candidates.is_empty() && !left_out.is_empty() => Some(format!(
+                "name the services to onboard with --service NAME: {} {} a build but no Python \
+                 that obs-init found, so --yes would take none",
+                left_out.join(", "),
+                if left_out.len() == 1 { "has" } else { "have" }
+            )),
+            Error::NoServiceChosen { candidates, .. } if candidates.is_empty() => {
                 Some("name the services to onboard with --service NAME".into())
             }
             Error::NoWorkload { .. } => Some(
@@ -587,9 +601,24 @@ impl Error {
                  again"
                     .into(),
             ),
-            Error::NoServiceChosen { candidates } => Some(format!(
+            Error::NoServiceChosen {
+                candidates,
+                left_out,
+            } if left_out.is_empty() => Some(format!(
                 "pass --service NAME (repeatable), or --yes to onboard the suggested: {}",
                 candidates.join(", ")
+            )),
+            Error::NoServiceChosen {
+                candidates,
+                left_out,
+            } => Some(format!(
+                "pass --service NAME (repeatable), or --yes to onboard the Python services: {} \
+                 ({} {} no Python: name {} with --service for the sidecar and the variables \
+                 alone)",
+                candidates.join(", "),
+                left_out.join(", "),
+                if left_out.len() == 1 { "runs" } else { "run" },
+                if left_out.len() == 1 { "it" } else { "them" },
             )),
             Error::Conflicts(_) => Some(
                 "keep the project's values with --on-conflict skip, or write obs-init's with \

@@ -182,37 +182,24 @@ fn resolve<'p>(
                 let suggested = if built.is_empty() { &others } else { &built };
                 p.choose_services(&all, suggested).map_err(asked)?
             }
-            // `--yes` onboards what obs-init can instrument: the Python services. Others get
-            // the sidecar and the variables only when named.
             None if opts.yes && !built.is_empty() => {
-                let (python, other): (Vec<String>, Vec<String>) =
-                    built.iter().cloned().partition(|name| {
-                        if !opts.frameworks.is_empty()
-                            || saved
-                                .service(name)
-                                .is_some_and(|r| !r.frameworks.is_empty())
-                        {
-                            return true;
-                        }
-                        // Kept for the service's own planning below: the scan is done once.
-                        let info = compose::service_info(&doc, svc, name);
-                        let (context, _) = build_context(opts, &compose_path, &info);
-                        let found = detect_service(opts, &compose_path, &info, context.as_deref());
-                        let python = !found.0.found.is_empty();
-                        detected.push((name.clone(), found));
-                        python
-                    });
+                let (python, other) = yes_choice(
+                    opts,
+                    &compose_path,
+                    &doc,
+                    svc,
+                    &saved,
+                    &built,
+                    &mut detected,
+                );
                 if python.is_empty() {
-                    return Err(Error::NoPythonService { candidates: other });
+                    return Err(Error::NoPythonService {
+                        candidates: other.into_iter().map(|(n, _)| n).collect(),
+                    });
                 }
-                for name in &other {
-                    let why = detected
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .and_then(|(_, (_, why))| why.clone())
-                        .unwrap_or_else(|| "none was found in its build context or command".into());
+                for (name, why) in other {
                     skipped.push(Note {
-                        service: Some(name.clone()),
+                        service: Some(name),
                         message: format!(
                             "not onboarded: --yes takes the Python services, and {why} (name \
                              it with --service for the sidecar and the variables alone)"
@@ -222,9 +209,27 @@ fn resolve<'p>(
                 }
                 python
             }
+            // Without a terminal or --yes, the help names what --yes would take.
+            None if !built.is_empty() => {
+                let (python, other) = yes_choice(
+                    opts,
+                    &compose_path,
+                    &doc,
+                    svc,
+                    &saved,
+                    &built,
+                    &mut detected,
+                );
+                let left_out = other.into_iter().map(|(n, _)| n).collect();
+                return Err(Error::NoServiceChosen {
+                    candidates: python,
+                    left_out,
+                });
+            }
             None => {
                 return Err(Error::NoServiceChosen {
-                    candidates: if built.is_empty() { others } else { built },
+                    candidates: others,
+                    left_out: Vec::new(),
                 });
             }
         }
@@ -239,7 +244,10 @@ fn resolve<'p>(
         _ => services,
     };
     if services.is_empty() {
-        return Err(Error::NoServiceChosen { candidates: vec![] });
+        return Err(Error::NoServiceChosen {
+            candidates: Vec::new(),
+            left_out: Vec::new(),
+        });
     }
     compose::check_names(svc, &services).map_err(in_file)?;
 
@@ -484,6 +492,47 @@ fn detect_service(
         &opts.dir,
     );
     (found, None)
+}
+
+/// What `--yes` onboards of the services with a build: the Python ones (or all, where
+/// frameworks are named or remembered), and the others with why they are not. Each
+/// service's detection is kept in `detected` for its planning: the scan is done once.
+#[allow(clippy::too_many_arguments)]
+fn yes_choice(
+    opts: &Options,
+    compose_path: &Path,
+    doc: &crate::yaml::doc::Document,
+    svc: &crate::yaml::doc::Node,
+    saved: &Answers,
+    built: &[String],
+    detected: &mut Vec<(String, (detect::Detection, Option<String>))>,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut python = Vec::new();
+    let mut other = Vec::new();
+    for name in built {
+        if !opts.frameworks.is_empty()
+            || saved
+                .service(name)
+                .is_some_and(|r| !r.frameworks.is_empty())
+        {
+            python.push(name.clone());
+            continue;
+        }
+        let info = compose::service_info(doc, svc, name);
+        let (context, _) = build_context(opts, compose_path, &info);
+        let found = detect_service(opts, compose_path, &info, context.as_deref());
+        if found.0.found.is_empty() {
+            let why = found
+                .1
+                .clone()
+                .unwrap_or_else(|| "none was found in its build context or command".into());
+            other.push((name.clone(), why));
+        } else {
+            python.push(name.clone());
+        }
+        detected.push((name.clone(), found));
+    }
+    (python, other)
 }
 
 /// A service's image and commands as Compose will run them: read through the project's

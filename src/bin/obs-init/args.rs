@@ -24,6 +24,8 @@ What it does, for each service named with --service:
 not import the module yet, or an `action:` printed here is still to do.
 Every byte of the compose file it does not need to change stays as it was, comments included.
 The edited file is parsed again and checked before anything is written.
+Without a compose file, in a repository of Kubernetes manifests, it onboards them as
+`obs-init kubernetes` does.
 
 Examples:
   obs-init --service api --dry-run      show the diff, write nothing

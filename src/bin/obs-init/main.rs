@@ -566,8 +566,16 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
     let plan = match plan(&opts, prompter.as_mut().map(|p| p as &mut dyn Prompter)) {
         // Never onboarded, and nothing says what to onboard: that is the answer to --check,
         // not a failure of it.
-        Err(Error::NoServiceChosen { candidates }) if args.check => {
-            return Ok(check_never_onboarded(w.format, &candidates, &w.dir));
+        Err(Error::NoServiceChosen {
+            candidates,
+            left_out,
+        }) if args.check => {
+            let named = if candidates.is_empty() {
+                &left_out
+            } else {
+                &candidates
+            };
+            return Ok(check_never_onboarded(w.format, named, &w.dir));
         }
         // A repository of Kubernetes manifests alone is onboarded the Kubernetes way, unless
         // a flag only compose onboarding takes says the user meant a compose file.

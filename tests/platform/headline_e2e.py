@@ -386,7 +386,13 @@ def main() -> int:
             )
             return json.loads(answer)["hits"]["hits"] if status == 200 else []
 
-        hits = wait_for("opensearch", search) or []
+        # The app's records may come in more than one export: wait for the request's own.
+        def found():
+            hits = search()
+            messages = [h["_source"].get("message") for h in hits]
+            return hits if "looking up order 42" in messages else None
+
+        hits = wait_for("opensearch", found) or search()
         lap("logs in opensearch")
 
         def series(selector: str) -> list[dict]:

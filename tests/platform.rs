@@ -1781,3 +1781,314 @@ fn the_dashboards_queries_answer_over_daprd_shaped_series() {
         "the dashboard's queries over daprd's series:\n{out}\n{text}"
     );
 }
+
+// The guide's headline, with the real sidecar: the bundled FastAPI example, onboarded, beside
+// a real daprd with the generated dapr-config.yml, sending to the real collector.
+
+/// The daprd version tests/platform/daprd.sh builds from Go modules. Onboarding pins
+/// `DEFAULT_DAPR_VERSION` (1.18.3), whose dependencies the Go module proxy refuses here; the
+/// Configuration obs-init writes (`spec.tracing.samplingRate`, `spec.tracing.otel`) is read
+/// the same way by 1.16 (dapr's pkg/config `TracingSpec` and `OtelSpec`).
+const TESTED_DAPRD: &str = "1.16.0";
+
+/// daprd, built once by tests/platform/daprd.sh.
+fn daprd() -> &'static Path {
+    static DAPRD: OnceLock<PathBuf> = OnceLock::new();
+    DAPRD.get_or_init(|| {
+        let path = PathBuf::from(common::install("platform/daprd.sh").trim());
+        let out = Command::new(&path)
+            .arg("--version")
+            .output()
+            .expect("daprd runs");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            TESTED_DAPRD,
+            "daprd.sh built another version"
+        );
+        path
+    })
+}
+
+/// A copy of the bundled FastAPI example, onboarded by the real binary as the guide says
+/// (`--edit-entrypoint` adds `instrument_fastapi(app)` to app/main.py).
+fn onboarded_fastapi() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastapi-app"),
+        dir.path(),
+    );
+    let out = common::obs_init_in(dir.path(), &["--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{}", common::printed(&out));
+    dir
+}
+
+/// The app's own venv: its onboarded requirements.txt installed as its image's
+/// `pip install -r requirements.txt` does (cached by tests/e2e/target_venv.sh).
+fn app_python(project: &Path) -> PathBuf {
+    PathBuf::from(
+        common::install_with(
+            "e2e/target_venv.sh",
+            &[Path::new("python3"), &project.join("requirements.txt")],
+        )
+        .trim(),
+    )
+}
+
+/// A compose service's `environment`, as a list of `KEY=VALUE` or a map.
+fn environment(service: &Json) -> serde_json::Map<String, Json> {
+    match &service["environment"] {
+        Json::Object(m) => m.clone(),
+        Json::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str()?.split_once('='))
+            .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
+            .collect(),
+        _ => serde_json::Map::new(),
+    }
+}
+
+#[test]
+fn a_request_through_daprd_is_one_trace_with_its_logs_and_both_metrics_on_the_real_platform() {
+    let platform = platform();
+    let project = onboarded_fastapi();
+    let compose = yaml(&project.path().join("docker-compose.yml"));
+    let app = &compose["services"]["api"];
+    let sidecar = &compose["services"]["api-dapr"];
+    assert_eq!(
+        sidecar["image"],
+        format!("daprio/daprd:{}", obs_init::plan::DEFAULT_DAPR_VERSION)
+    );
+    let (_, promtool) = tools();
+    let spec = serde_json::json!({
+        "collector": collector(),
+        "collector_config": platform.path().join("otel-collector.yaml"),
+        "opensearch_home": opensearch_home(),
+        "prometheus": promtool.with_file_name("prometheus"),
+        "prometheus_config": yaml(&platform.path().join("prometheus.yml")),
+        "obs_init": assert_cmd::cargo::cargo_bin("obs-init"),
+        "daprd": daprd(),
+        "app_python": app_python(project.path()),
+        "project": project.path(),
+        "app_service": "api",
+        "app_command": app["command"],
+        "app_env": environment(app),
+        "sidecar_command": sidecar["command"],
+        "dapr_config": project.path().join("dapr-config.yml"),
+    });
+    let spec_file = project.path().join("headline-spec.json");
+    fs::write(&spec_file, spec.to_string()).expect("write");
+    let out = Command::new(common::venv_python("requirements.lock"))
+        .arg(platform_script("headline_e2e.py"))
+        .arg(&spec_file)
+        .output()
+        .expect("the script runs");
+    assert!(
+        out.status.success(),
+        "headline_e2e.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Json = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let brief = {
+        let mut r = run.clone();
+        r["daprd_log"] = Json::Null;
+        r
+    };
+    eprintln!("seconds into the run: {}", run["timings"]);
+    for span in run["trace"].as_array().into_iter().flatten() {
+        eprintln!(
+            "span {} {} ({}, {}): parent {}",
+            span["span_id"], span["name"], span["kind"], span["sdk"], span["parent_span_id"]
+        );
+    }
+
+    // The request, through daprd to the app.
+    assert_eq!(run["invoke"]["status"], 200, "{brief:#}");
+    assert!(
+        run["invoke"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("shipped")),
+        "{brief:#}"
+    );
+
+    // One trace: daprd's span its root, the app's server span under it, the app's internal
+    // spans under that.
+    let trace = run["trace"].as_array().expect("trace");
+    let by =
+        |pred: &dyn Fn(&Json) -> bool| -> Vec<&Json> { trace.iter().filter(|s| pred(s)).collect() };
+    let roots = by(&|s| s["parent_span_id"] == "");
+    assert_eq!(
+        roots.len(),
+        1,
+        "not one root: {trace:#?}\n{}",
+        run["daprd_log"]
+    );
+    let dapr = roots[0];
+    assert_ne!(dapr["sdk"], "python", "the root is not daprd's: {trace:#?}");
+    let servers = by(&|s| s["sdk"] == "python" && s["kind"] == "SPAN_KIND_SERVER");
+    assert_eq!(servers.len(), 1, "{trace:#?}");
+    let server = servers[0];
+    assert_eq!(server["path"], "/orders/42");
+    assert_eq!(
+        server["parent_span_id"], dapr["span_id"],
+        "the app's server span is not daprd's child: {trace:#?}"
+    );
+    let internal = by(&|s| s["sdk"] == "python" && s["kind"] == "SPAN_KIND_INTERNAL");
+    assert!(!internal.is_empty(), "no internal span: {trace:#?}");
+    for span in &internal {
+        assert_eq!(span["parent_span_id"], server["span_id"], "{trace:#?}");
+    }
+    assert_eq!(trace.len(), 2 + internal.len(), "{trace:#?}");
+
+    // The app's log records, in OpenSearch, found by Grafana's query on the trace id.
+    let hits = run["opensearch_hits"].as_array().expect("hits");
+    let record = hits
+        .iter()
+        .find(|h| h["message"] == "looking up order 42")
+        .unwrap_or_else(|| panic!("the request's log is not found: {brief:#}"));
+    assert_eq!(record["traceId"], run["trace_id"]);
+    assert_eq!(record["spanId"], server["span_id"]);
+    assert_eq!(record["service"], "api");
+
+    // Metrics: the app's through the collector's remote write, daprd's scraped.
+    let names = |key: &str| -> BTreeSet<String> {
+        run[key]
+            .as_array()
+            .expect(key)
+            .iter()
+            .filter_map(|s| s["__name__"].as_str().map(String::from))
+            .collect()
+    };
+    let app_metrics = names("app_series");
+    assert!(
+        app_metrics.iter().any(|n| n.starts_with("http_server_")),
+        "no HTTP server metric from the app: {app_metrics:?}"
+    );
+    let dapr_metrics = names("dapr_series");
+    assert!(
+        dapr_metrics.contains("dapr_http_server_request_count"),
+        "{dapr_metrics:?}"
+    );
+    let requests = run["dapr_requests"].as_array().expect("requests");
+    assert!(
+        requests.iter().any(|s| s["metric"]["app"] == "api"),
+        "daprd's request count has no `app` label: {requests:?}"
+    );
+
+    // `obs-init verify` against the same stack.
+    assert_eq!(run["verify"]["exit"], 0, "{brief:#}");
+    let hops: Vec<&str> = run["verify"]["report"]["verify"]["hops"]
+        .as_array()
+        .expect("hops")
+        .iter()
+        .map(|h| h["outcome"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(hops, ["ok", "ok", "ok", "ok"]);
+
+    // Broken once: daprd without --config still serves the request, and the request's
+    // trace has no span of daprd's.
+    let bare = &run["without_config"];
+    assert_eq!(bare["status"], 200, "{bare:#}");
+    assert!(
+        bare["log_trace_id"].as_str().is_some_and(|t| !t.is_empty()),
+        "{bare:#}"
+    );
+    let spans = bare["spans"].as_array().expect("spans");
+    assert!(
+        spans.iter().all(|s| s["sdk"] == "python"),
+        "a daprd span without its Configuration: {bare:#}"
+    );
+    // daprd passed no trace context on: the app's span starts the trace.
+    assert_eq!(bare["app_server_span"]["parent_span_id"], "", "{bare:#}");
+
+    // Broken once: the collector down, verify names its hop.
+    let down = &run["collector_down"];
+    assert_ne!(down["exit"], 0, "{down:#}");
+    let first = &down["report"]["verify"]["hops"][0];
+    assert_eq!(first["name"], "collector", "{down:#}");
+    assert_eq!(first["outcome"], "failed", "{down:#}");
+    assert!(
+        first["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("nothing listens")),
+        "{down:#}"
+    );
+}
+
+/// A free port on the loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// daprd started alone (no app) with `config`: whether its API answered healthy within
+/// 30 s, and what it printed.
+fn daprd_with(config: &Path) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = free_port();
+    let log = dir.path().join("daprd.log");
+    let mut child = Command::new(daprd())
+        .args(["--app-id", "api", "--config"])
+        .arg(config)
+        .args(["--dapr-http-port", &http.to_string()])
+        .args(["--dapr-grpc-port", &free_port().to_string()])
+        .args(["--dapr-internal-grpc-port", &free_port().to_string()])
+        .args(["--metrics-port", &free_port().to_string()])
+        .args(["--dapr-listen-addresses", "127.0.0.1"])
+        .args(["--dapr-internal-grpc-listen-address", "127.0.0.1"])
+        .args(["--metrics-listen-address", "127.0.0.1"])
+        .arg("--resources-path")
+        .arg(dir.path())
+        .env_clear()
+        .env("HOME", dir.path())
+        .stdout(fs::File::create(&log).expect("log"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("daprd starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut healthy = false;
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        let answered = std::net::TcpStream::connect(("127.0.0.1", http)).and_then(|mut s| {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /v1.0/healthz HTTP/1.0\r\n\r\n")?;
+            let mut head = String::new();
+            s.read_to_string(&mut head)?;
+            Ok(head)
+        });
+        if answered.is_ok_and(|h| h.starts_with("HTTP/1.0 204") || h.starts_with("HTTP/1.1 204")) {
+            healthy = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (healthy, read(&log))
+}
+
+#[test]
+fn daprd_runs_with_the_generated_configuration_and_refuses_an_unknown_tracing_protocol() {
+    let project = onboarded_fastapi();
+    let config = project.path().join("dapr-config.yml");
+    let (healthy, log) = daprd_with(&config);
+    assert!(healthy, "daprd did not start with dapr-config.yml:\n{log}");
+
+    let broken = project.path().join("broken-dapr-config.yml");
+    let text = read(&config);
+    assert_eq!(text.matches("protocol: grpc\n").count(), 1, "{text}");
+    fs::write(
+        &broken,
+        text.replace("protocol: grpc\n", "protocol: grcp\n"),
+    )
+    .expect("write");
+    let (healthy, log) = daprd_with(&broken);
+    assert!(!healthy, "daprd accepted protocol grcp:\n{log}");
+    assert!(
+        log.contains("invalid protocol grcp provided for Otel endpoint"),
+        "{log}"
+    );
+}

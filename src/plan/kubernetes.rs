@@ -203,14 +203,56 @@ fn default_workloads(
             named: Vec::new(),
         });
     }
-    if ours.is_empty() || theirs.is_empty() {
+    // As `--yes` does for compose services: of the images the project builds, those whose
+    // code holds no Python get nothing unless named (the collector's variables would change
+    // where a Go or Java app's own OpenTelemetry sends). Where none holds Python, all stay.
+    let (python, no_python): (Vec<&App>, Vec<&App>) = ours.iter().partition(|a| {
+        let Some((context, _, _)) = context_of(opts, built, a).filter(|(c, _, _)| c.is_dir())
+        else {
+            return true;
+        };
+        !crate::detect::detect(
+            a.image.as_deref(),
+            &a.commands,
+            &a.environment,
+            Some(&context),
+            &opts.dir,
+        )
+        .found
+        .is_empty()
+    });
+    let (ours, no_python) = if python.is_empty() {
+        (ours, Vec::new())
+    } else {
+        (python, no_python)
+    };
+    if ours.is_empty() || theirs.is_empty() && no_python.is_empty() {
         return Ok((opts.clone(), Vec::new(), apps));
     }
     // Workloads are named by kind and name: one of the project's in one copy of the
     // manifests is onboarded in every copy, so it is not left out anywhere.
     let mut notes: Vec<Note> = Vec::new();
+    let no_python = no_python
+        .iter()
+        .filter(|a| !ours.iter().any(|o| o.workload.id() == a.workload.id()))
+        .map(|a| Note {
+            service: Some(a.workload.id()),
+            message: format!(
+                "left out: no Python in the code its image is built from (name it with \
+                 --workload {} for the sidecar and the variables alone)",
+                a.workload.id()
+            ),
+            kind: NoteKind::Decided,
+        });
+    for note in no_python {
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    let said: Vec<Option<String>> = notes.iter().map(|n| n.service.clone()).collect();
     let left_out = theirs
         .iter()
+        .filter(|a| !said.contains(&Some(a.workload.id())))
         .filter(|a| !ours.iter().any(|o| o.workload.id() == a.workload.id()))
         .map(|a| Note {
             service: Some(a.workload.id()),

@@ -1561,6 +1561,23 @@ fn verify_delivers_a_canary_span_and_its_log_and_finds_both_stored() {
 }
 
 #[test]
+fn verify_waits_while_a_new_log_index_has_no_shard_yet_and_names_it_if_it_never_gets_one() {
+    // The first searches after the first record created otel-logs: its shard is not there yet.
+    let run = verify_run(&["--shards-unassigned=3"]);
+    assert_eq!(run["exit"], 0, "{run:#}");
+    // Never allocated within --wait: said as what it is, not as a wrong --opensearch.
+    let run = verify_run(&["--shards-unassigned=1000"]);
+    assert_eq!(run["exit"], 3, "{run:#}");
+    let (hop, detail, fix) = failed_hop(&run);
+    assert_eq!(hop, "opensearch");
+    assert!(
+        detail.contains("all shards failed") && detail.contains("3 s"),
+        "{detail}"
+    );
+    assert!(fix.contains("_cluster/health"), "{fix}");
+}
+
+#[test]
 fn verify_names_a_closed_collector_port_and_its_address() {
     let run = verify_run(&["--", "--collector", "{closed}"]);
     assert_eq!(run["exit"], 3, "{run:#}");

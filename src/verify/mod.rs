@@ -361,6 +361,8 @@ fn opensearch_hop(opts: &VerifyOptions, canary: &otlp::Canary, deadline: Instant
         Unreachable(String),
         Odd(String),
     }
+    // The last answer meaning "not searchable yet", said if it never becomes so.
+    let mut unavailable: Option<String> = None;
     let found = poll(deadline, || {
         let r = match http::request("POST", &opts.opensearch, &path, Some(&body), opts.timeout) {
             Ok(r) => r,
@@ -368,6 +370,12 @@ fn opensearch_hop(opts: &VerifyOptions, canary: &otlp::Canary, deadline: Instant
         };
         // The index appears with the first record Fluent Bit writes.
         if r.status == 404 {
+            return None;
+        }
+        // A new index's shard is allocated a moment after it is created (and a starting
+        // node's after recovery): OpenSearch answers 503, "all shards failed", till then.
+        if r.status == 503 {
+            unavailable = Some(format!("HTTP 503: {}", first_line(&r.body)));
             return None;
         }
         if r.status != 200 {
@@ -422,6 +430,20 @@ fn opensearch_hop(opts: &VerifyOptions, canary: &otlp::Canary, deadline: Instant
             "opensearch",
             format!("OpenSearch answered the search with {why}"),
             "check --opensearch: it should be OpenSearch's REST API (port 9200)".into(),
+        ),
+        None if unavailable.is_some() => failed(
+            "opensearch",
+            format!(
+                "OpenSearch could not search {LOG_INDEX} for {} s: {}",
+                opts.wait.as_secs(),
+                unavailable.unwrap_or_default()
+            ),
+            format!(
+                "its primary shard is not allocated: see `curl {}/_cluster/health?pretty` and \
+                 `docker compose logs opensearch` in the platform's folder (disk watermarks \
+                 stop allocation on a full disk)",
+                opts.opensearch.trim_end_matches('/')
+            ),
         ),
         None => failed(
             "opensearch",

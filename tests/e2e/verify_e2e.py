@@ -2,7 +2,7 @@
 OpenSearch's query APIs (those servers cannot be installed here).
 
 Usage: python verify_e2e.py OBS_INIT [--tempo-never] [--log-without-trace-id]
-       [--project=DIR=VAR=VALUE] [-- EXTRA VERIFY ARGS...]
+       [--shards-unassigned=N] [--project=DIR=VAR=VALUE] [-- EXTRA VERIFY ARGS...]
 
 The stand-ins answer only with what the receiver really got, in the documented response
 shapes: Tempo's ``GET /api/traces/<trace id>`` is 200 with an OTLP JSON ``batches`` body once
@@ -10,6 +10,10 @@ a span of that trace arrived, else 404 (``--tempo-never``: always 404); OpenSear
 ``POST /otel-logs/_search`` is 404 ``index_not_found_exception`` until a log record arrived,
 then ``hits.hits[]._source`` holds each record's ``message`` and hex ``traceId`` as the
 platform's collector writes them (``--log-without-trace-id``: an empty ``traceId``).
+``--shards-unassigned=N``: the first N searches after the index appeared are answered as
+OpenSearch answers while a new index's primary shard is not yet allocated: 503
+``search_phase_execution_exception``, "all shards failed" (seen with the real 2.19 node of
+the platform tests, on the search right after the first record created ``otel-logs``).
 A server that answers anything with a TLS alert record, as a TLS collector port does, is
 at ``{tls}`` in the extra arguments; the receiver is ``{otlp}``, the stand-ins ``{tempo}``
 and ``{opensearch}``, a closed port ``{closed}``. With ``--project``, verify runs in DIR,
@@ -37,6 +41,9 @@ def main() -> int:
     extra = flags[flags.index("--") + 1 :] if "--" in flags else []
     tempo_never = "--tempo-never" in flags
     without_id = "--log-without-trace-id" in flags
+    unassigned = [
+        int(f.split("=", 1)[1]) for f in flags if f.startswith("--shards-unassigned=")
+    ] or [0]
 
     grpc_server, receiver, otlp_port = start_receiver()
 
@@ -67,6 +74,23 @@ def main() -> int:
             phrase = query.get("query", {}).get("match_phrase", {}).get("message", "")
             if self.path != "/otel-logs/_search" or not receiver.logs:
                 self.reply(404, {"error": {"type": "index_not_found_exception"}, "status": 404})
+                return
+            if unassigned[0] > 0:
+                unassigned[0] -= 1
+                self.reply(
+                    503,
+                    {
+                        "error": {
+                            "root_cause": [],
+                            "type": "search_phase_execution_exception",
+                            "reason": "all shards failed",
+                            "phase": "query",
+                            "grouped": True,
+                            "failed_shards": [],
+                        },
+                        "status": 503,
+                    },
+                )
                 return
             hits = [
                 {

@@ -467,7 +467,9 @@ fn plan_in_place(
                 }
             }
             who.push(needer(&shown, &w.id()));
-            plan.services.push(w.id());
+            if !plan.services.contains(&w.id()) {
+                plan.services.push(w.id());
+            }
         }
         needers.push((path.clone(), who.clone()));
         plan.push(FileChange {
@@ -980,6 +982,7 @@ fn python_sides(
     let python_opts = PythonOptions {
         dir: opts.dir.clone(),
         module_path: None,
+        module_path_flag: false,
         edit_entrypoint: opts.edit_entrypoint,
     };
     let mut done: Vec<&str> = Vec::new();
@@ -1021,11 +1024,15 @@ fn python_sides(
             &opts.dir,
         );
         for (f, why) in &detection.found {
-            plan.notes.push(Note {
+            // Once for a workload that several copies of the manifests hold.
+            let note = Note {
                 service: Some(id.clone()),
                 message: format!("detected {f}: {why} (build context from {source})"),
                 kind: NoteKind::Decided,
-            });
+            };
+            if !plan.notes.contains(&note) {
+                plan.notes.push(note);
+            }
         }
         let target = Target::new(
             id.clone(),

@@ -165,7 +165,8 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Waiting {
     pub service: Option<String>,
-    /// The file it is in (as shown), and the line where there is one.
+    /// The file it is in (as shown; empty where the message names it), and the line where
+    /// there is one.
     pub file: String,
     pub line: Option<usize>,
     pub what: String,
@@ -210,10 +211,16 @@ impl Plan {
     /// Everything that keeps telemetry from arriving once this plan is written: the code
     /// that does not import the module yet, and every `action:` note (each says what to do).
     pub fn unfinished(&self) -> Vec<Waiting> {
-        let shown = self.files.first().map_or_else(
-            || display(Path::new("."), &self.compose_file),
-            |f| f.display.clone(),
-        );
+        // A compose plan's actions are about its compose file; a Kubernetes plan's (its
+        // "compose file" is the project folder) name their own files, so none is shown.
+        let shown = if self.compose_file.is_dir() {
+            String::new()
+        } else {
+            self.files.first().map_or_else(
+                || display(Path::new("."), &self.compose_file),
+                |f| f.display.clone(),
+            )
+        };
         let actions = self
             .notes
             .iter()

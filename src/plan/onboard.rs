@@ -114,6 +114,7 @@ fn python_options(opts: &Options) -> python::PythonOptions {
     python::PythonOptions {
         dir: opts.dir.clone(),
         module_path: opts.module_path.clone(),
+        module_path_flag: true,
         edit_entrypoint: opts.edit_entrypoint,
     }
 }

@@ -131,7 +131,9 @@ pub fn check(
                 Some(line) => format!("{}:{line}", w.file),
                 None => w.file.clone(),
             };
-            writeln!(err, "  {CYAN}-->{CYAN:#} {at}")?;
+            if !w.file.is_empty() {
+                writeln!(err, "  {CYAN}-->{CYAN:#} {at}")?;
+            }
             writeln!(err, "{BOLD}help{BOLD:#}: {}", w.fix)?;
         }
         return writeln!(

@@ -133,12 +133,18 @@ pub(super) fn plan_deps(
     };
     let manifest = match manifest_of(&found)? {
         Manifest::Itself => found,
+        // What obs-init does itself (the lock is refreshed, or its command printed and
+        // checked as a stale lock): a decision, not an action left to the user, which
+        // would keep --check failing once done.
         Manifest::Source(source) => {
-            note(format!(
-                "{} is compiled from {}: the packages go there, then it is compiled again",
-                display(&opts.dir, &found),
-                display(&opts.dir, &source)
-            ));
+            note_as(
+                NoteKind::Decided,
+                format!(
+                    "{} is compiled from {}: the packages go there, then it is compiled again",
+                    display(&opts.dir, &found),
+                    display(&opts.dir, &source)
+                ),
+            );
             source
         }
         Manifest::Unknown(why) => {

@@ -138,9 +138,9 @@ pub(super) fn locate_module(
                     note(
                         NoteKind::Action,
                         format!(
-                            "Dagster definitions in several folders ({}); pass --module-path \
-                             to say where setup_observability.py goes",
-                            list.join(", ")
+                            "Dagster definitions in several folders ({}); {}",
+                            list.join(", "),
+                            opts.module_path_help("say where setup_observability.py goes")
                         ),
                     );
                     None
@@ -150,8 +150,9 @@ pub(super) fn locate_module(
                         NoteKind::Action,
                         format!(
                             "no Dagster definitions (Definitions, @repository, @job, @asset) \
-                             in {}: no Python module written (pass --module-path to add one)",
-                            display(&opts.dir, ctx)
+                             in {}: no Python module written ({})",
+                            display(&opts.dir, ctx),
+                            opts.module_path_help("add one")
                         ),
                     );
                     None
@@ -163,9 +164,9 @@ pub(super) fn locate_module(
                 note(
                     NoteKind::Action,
                     format!(
-                        "several entry points ({}); pass --module-path to say where \
-                     setup_observability.py goes",
-                        list.join(", ")
+                        "several entry points ({}); {}",
+                        list.join(", "),
+                        opts.module_path_help("say where setup_observability.py goes")
                     ),
                 );
                 None
@@ -190,9 +191,10 @@ pub(super) fn locate_module(
                 note(
                     NoteKind::Action,
                     format!(
-                        "no {} in {}: no Python module written (pass --module-path to add one)",
+                        "no {} in {}: no Python module written ({})",
                         entry_names.join(" or "),
-                        display(&opts.dir, ctx)
+                        display(&opts.dir, ctx),
+                        opts.module_path_help("add one")
                     ),
                 );
                 None

@@ -17,6 +17,22 @@ pub struct PythonOptions {
     pub module_path: Option<PathBuf>,
     /// Insert the setup lines into the entry point rather than print them.
     pub edit_entrypoint: bool,
+    /// Whether the command takes `--module-path` (compose onboarding does, `obs-init
+    /// kubernetes` does not): what the notes tell the user to do where none is found.
+    pub module_path_flag: bool,
+}
+
+impl PythonOptions {
+    /// How the user says where the module goes, for a note that found no place for it.
+    pub fn module_path_help(&self, what: &str) -> String {
+        if self.module_path_flag {
+            format!("pass --module-path to {what}")
+        } else {
+            "write setup_observability.py (obs-init's template) beside the file the container \
+             runs and call it there"
+                .to_string()
+        }
+    }
 }
 
 /// What the deployment says of a target's container, before its image is read.

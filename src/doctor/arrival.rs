@@ -9,6 +9,42 @@ use crate::plan::{ConflictPolicy, Options, Status};
 
 use super::finding::{Finding, Severity};
 
+/// The findings for the Kubernetes manifests of `dir`, when obs-init onboarded them: the
+/// plan `obs-init kubernetes --check` makes again, and what it says keeps telemetry from
+/// arriving. `None` when not onboarded or the plan cannot be made (the checks of the
+/// manifests then say why).
+pub(super) fn kubernetes_findings(dir: &Path) -> Option<Vec<Finding>> {
+    use crate::plan::deployment::Deployment;
+    use crate::plan::kubernetes::{KubernetesOptions, KustomizeMode, plan_kubernetes};
+    if !Deployment::Kubernetes.onboarded(dir) {
+        return None;
+    }
+    let plan = plan_kubernetes(&KubernetesOptions {
+        dir: dir.to_path_buf(),
+        files: Vec::new(),
+        workloads: Vec::new(),
+        collector: crate::kubernetes::CLUSTER_COLLECTOR_ADDRESS.to_string(),
+        mode: KustomizeMode::Unset,
+        contexts: Vec::new(),
+        edit_entrypoint: false,
+    })
+    .ok()?;
+    Some(plan.unfinished().into_iter().map(finding).collect())
+}
+
+fn finding(w: crate::plan::Waiting) -> Finding {
+    Finding {
+        severity: Severity::Error,
+        file: w.file,
+        line: w.line,
+        message: match w.service {
+            Some(service) => format!("service `{service}`: {}", w.what),
+            None => w.what,
+        },
+        fix: w.fix,
+    }
+}
+
 /// The findings for the compose file `compose_path` (`file` as the user named it), or
 /// `None` when the project has no record to make the plan from, or it cannot be made (the
 /// other checks then report why). The second list: manifests lacking the module's packages,
@@ -40,20 +76,7 @@ pub(super) fn findings(
         no_env: false,
     };
     let plan = crate::plan::plan(&opts, None).ok()?;
-    let found: Vec<Finding> = plan
-        .unfinished()
-        .into_iter()
-        .map(|w| Finding {
-            severity: Severity::Error,
-            file: w.file,
-            line: w.line,
-            message: match w.service {
-                Some(service) => format!("service `{service}`: {}", w.what),
-                None => w.what,
-            },
-            fix: w.fix,
-        })
-        .collect();
+    let found: Vec<Finding> = plan.unfinished().into_iter().map(finding).collect();
     // The manifest the image installs, lacking packages the module imports: the image
     // builds without them and the app fails at import.
     let mut manifests = Vec::new();

@@ -34,6 +34,7 @@ pub fn diagnose(
     let manifests = Deployment::Kubernetes.present(dir, file);
     if manifests {
         findings.extend(kubernetes::diagnose(dir));
+        findings.extend(arrival::kubernetes_findings(dir).unwrap_or_default());
     }
     findings.extend(references::dangling(dir));
     let compose_path = match find_compose(dir, file) {

@@ -442,7 +442,10 @@ pub fn findings(err: &mut dyn Write, findings: &[obs_init::doctor::Finding]) -> 
             Some(line) => format!("{}:{line}", f.file),
             None => f.file.clone(),
         };
-        writeln!(err, "  {CYAN}-->{CYAN:#} {at}")?;
+        // A finding whose message names its files has none of its own.
+        if !f.file.is_empty() {
+            writeln!(err, "  {CYAN}-->{CYAN:#} {at}")?;
+        }
         writeln!(err, "{BOLD}help{BOLD:#}: {}", f.fix)?;
     }
     let errors = findings

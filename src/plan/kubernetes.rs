@@ -430,6 +430,10 @@ fn plan_in_place(
     let mut folders: BTreeMap<PathBuf, Vec<Option<String>>> = BTreeMap::new();
     // The folders of every onboarded workload, sidecar or not: what is applied.
     let mut touched: std::collections::BTreeSet<PathBuf> = Default::default();
+    // The workloads each touched folder holds: two applied roots holding one are copies of
+    // each other (a release file beside the manifests), applied one or the other.
+    let mut held: std::collections::BTreeMap<PathBuf, std::collections::BTreeSet<String>> =
+        Default::default();
     let mut needers: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut apps = Vec::new();
     // What each onboarded workload carries, by its manifest: what overlays must keep.
@@ -452,6 +456,9 @@ fn plan_in_place(
         carried.extend(out.carried.into_iter().map(|a| (path.clone(), a)));
         let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         touched.insert(folder.clone());
+        held.entry(folder.clone())
+            .or_default()
+            .extend(out.onboarded.iter().map(|w| w.id()));
         let mut who = Vec::new();
         for (w, name) in &out.own_configs {
             own_configs.push((w.clone(), name.clone(), needer(&shown, &w.id())));
@@ -553,9 +560,13 @@ fn plan_in_place(
     // A base is applied through the overlays that build on it, where it has any.
     let mut kustomized: Vec<PathBuf> = Vec::new();
     let mut plain: Vec<PathBuf> = Vec::new();
+    let mut holds: std::collections::BTreeMap<PathBuf, std::collections::BTreeSet<String>> =
+        Default::default();
     for folder in &touched {
+        let ids = held.get(folder).cloned().unwrap_or_default();
         let Some(own) = project.at(folder) else {
             plain.push(folder.clone());
+            holds.entry(folder.clone()).or_default().extend(ids);
             continue;
         };
         let leaves: Vec<PathBuf> = project
@@ -571,15 +582,25 @@ fn plan_in_place(
             leaves
         };
         for f in applied {
+            holds
+                .entry(f.clone())
+                .or_default()
+                .extend(ids.iter().cloned());
             if !kustomized.contains(&f) {
                 kustomized.push(f);
             }
         }
     }
+    let roots: Vec<&std::collections::BTreeSet<String>> = holds.values().collect();
+    let copies = roots
+        .iter()
+        .enumerate()
+        .any(|(i, a)| roots[i + 1..].iter().any(|b| !a.is_disjoint(b)));
     plan.next_steps.push(apply_step(
         &opts.dir,
         &kustomized.iter().collect::<Vec<_>>(),
         &plain.iter().collect::<Vec<_>>(),
+        copies,
     ));
     Ok(plan)
 }
@@ -965,7 +986,9 @@ fn plan_patches(
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
     record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
     let overlays: Vec<&PathBuf> = overlays.iter().collect();
-    plan.next_steps.push(apply_step(&opts.dir, &overlays, &[]));
+    // Each chosen overlay is a variant of the same workloads.
+    plan.next_steps
+        .push(apply_step(&opts.dir, &overlays, &[], overlays.len() > 1));
     Ok(plan)
 }
 
@@ -1145,11 +1168,27 @@ fn refuse_duplicate_configurations(
 
 /// The last step: the commands that apply what was onboarded (`kubectl apply` takes one
 /// `-k` at a time, and not with `-f`).
-fn apply_step(dir: &Path, kustomized: &[&PathBuf], plain: &[&PathBuf]) -> String {
+/// `copies`: some of them hold the same workloads (a release file, kustomize's variants of
+/// one app), so they are alternatives: applied together, each would replace the other's.
+fn apply_step(dir: &Path, kustomized: &[&PathBuf], plain: &[&PathBuf], copies: bool) -> String {
     let mut commands: Vec<String> = kustomized
         .iter()
         .map(|f| format!("kubectl apply -k {}", display(dir, f)))
         .collect();
+    if copies {
+        commands.extend(
+            plain
+                .iter()
+                .map(|f| format!("kubectl apply -f {}", display(dir, f))),
+        );
+        let listed: Vec<String> = commands.iter().map(|c| format!("`{c}`")).collect();
+        return format!(
+            "install the Dapr control plane and the platform (obs-init platform --target \
+             kubernetes), then apply the variant each cluster uses (they hold the same \
+             workloads; in one namespace, one would replace the other's): {}",
+            listed.join(", or ")
+        );
+    }
     if !plain.is_empty() {
         let files: Vec<String> = plain
             .iter()

@@ -155,14 +155,27 @@ pub fn mlflow_env() -> Vec<(String, String)> {
 /// [`mlflow_env`] for the collector at `url` (`http://host:port`): in a cluster, its
 /// service's address.
 pub fn mlflow_env_at(url: &str) -> Vec<(String, String)> {
-    [
+    mlflow_env_at_for(url, crate::deps::MlflowOtlp::Dual)
+}
+
+/// [`mlflow_env`] for an MLflow release that does `otlp` with the variables: dual export
+/// only where it exists (before 3.4 MLflow does not know the variable).
+pub fn mlflow_env_for(otlp: crate::deps::MlflowOtlp) -> Vec<(String, String)> {
+    mlflow_env_at_for(COLLECTOR_URL, otlp)
+}
+
+/// [`mlflow_env_for`] for the collector at `url`.
+pub fn mlflow_env_at_for(url: &str, otlp: crate::deps::MlflowOtlp) -> Vec<(String, String)> {
+    let mut vars = vec![
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url),
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
-        ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    ];
+    if otlp == crate::deps::MlflowOtlp::Dual {
+        vars.push(("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"));
+    }
+    vars.into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The variable that puts `dir` (a container path) on `sys.path`, for Dagster's processes

@@ -112,6 +112,7 @@ pub struct Row {
     pub exports_itself: bool,
     /// Programs of the framework that run none of the app's code (a monitoring UI), each
     /// with what it is: a service running one gets no module, and `--yes` leaves it out.
+    /// Words in a row (`mlflow server`) name a command of the program.
     pub tools: &'static [(&'static str, &'static str)],
 }
 
@@ -244,6 +245,18 @@ pub const ROWS: [Row; 7] = [
         launchers: &[Launcher::Within("mlflow")],
         launcher_rank: 1,
         exports_itself: true,
+        // The tracking server stores what the apps send it: it traces nothing itself, and
+        // neither the OTLP variables nor the exporter package do anything there.
+        tools: &[
+            (
+                "mlflow server",
+                "MLflow's tracking server, which runs none of the app's code",
+            ),
+            (
+                "mlflow ui",
+                "MLflow's tracking UI, which runs none of the app's code",
+            ),
+        ],
         ..NONE
     },
     Row {
@@ -422,7 +435,10 @@ pub fn tool_run(text: &str) -> Option<&'static str> {
     let names: Vec<String> = names.collect();
     ROWS.iter()
         .flat_map(|r| r.tools.iter())
-        .find(|(word, _)| names.iter().any(|n| n == word))
+        .find(|(words, _)| {
+            let words: Vec<&str> = words.split(' ').collect();
+            names.windows(words.len()).any(|w| w == words.as_slice())
+        })
         .map(|(_, what)| *what)
 }
 

@@ -273,6 +273,80 @@ fn an_mlflow_workload_on_kubernetes_exports_its_trace_with_the_emitted_container
     assert!(ok, "MLflow on Kubernetes:\n{output}");
 }
 
+/// The example onboarded with `release` (an `mlflow-skinny` specifier) in its requirements,
+/// `args` given to obs-init, and a venv on the image's Python holding what the onboarded
+/// requirements.txt resolves to (the OpenTelemetry lines obs-init wrote included): its
+/// folder and the venv's Python. `None`, said on stderr, without a Python 3.12 here.
+fn mlflow_release_venv(release: &str, args: &[&str]) -> Option<(tempfile::TempDir, PathBuf)> {
+    let Some(interp) = interpreter("3.12") else {
+        eprintln!("Python 3.12 is not installed here: MLflow {release} is skipped");
+        return None;
+    };
+    let dir = example("mlflow-app");
+    // The sqlite store the check reads the traces from needs SQLAlchemy and Alembic.
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        format!("{release}\nsqlalchemy==2.0.44\nalembic==1.16.5\n"),
+    )
+    .expect("write");
+    let out = obs_init(dir.path(), args);
+    assert!(out.status.success(), "{out:?}");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/target_venv.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&interp)
+        .arg(dir.path().join("requirements.txt"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    Some((dir, python))
+}
+
+#[test]
+fn mlflow_before_3_4_onboarded_keeps_its_traces_in_the_mlflow_store() {
+    // 3.3 has no dual export: the OTLP variables would send its traces to the collector
+    // instead of the MLflow server, and SDK 1.45 would fail every span it ends.
+    let Some((dir, python)) = mlflow_release_venv("mlflow-skinny==3.3.2", &["--yes"]) else {
+        return;
+    };
+    let (ok, output) = run_script_in(&python, "mlflow_e2e.py", dir.path(), &["--store-only"]);
+    assert!(ok, "MLflow 3.3.2 onboarded:\n{output}");
+    assert!(output.contains("MLflow 3.3.2"), "{output}");
+}
+
+#[test]
+fn mlflow_3_4_and_later_onboarded_exports_to_the_collector_and_its_store_and_its_server_is_left_alone()
+ {
+    // 3.6: 3.4 and 3.5 export with an empty resource (no service.name), read in their wheels.
+    let args = ["--service", "mlflow", "--service", "trainer"];
+    let Some((dir, python)) = mlflow_release_venv("mlflow-skinny==3.6.0", &args) else {
+        return;
+    };
+    let (ok, output) = run_script_in(&python, "mlflow_e2e.py", dir.path(), &[]);
+    assert!(ok, "MLflow 3.6.0 onboarded:\n{output}");
+    assert!(output.contains("MLflow 3.6.0"), "{output}");
+    // The tracking server (`mlflow server`) traces nothing: none of MLflow's variables.
+    let compose = std::fs::read_to_string(dir.path().join("docker-compose.yml")).expect("read");
+    let start = compose.find("\n  mlflow:\n").expect("the mlflow service") + 1;
+    let rest = &compose[start..];
+    let end = rest[1..]
+        .find("\n  ")
+        .map(|i| i + 1)
+        .into_iter()
+        .chain(rest.match_indices("\n  ").map(|(i, _)| i))
+        .find(|&i| i > 0 && rest[i + 3..].starts_with(|c: char| c != ' '))
+        .unwrap_or(rest.len());
+    let server = &rest[..end];
+    assert!(server.contains("OTEL_SERVICE_NAME=mlflow"), "{server}");
+    assert!(!server.contains("OTEL_EXPORTER_OTLP_TRACES"), "{server}");
+    assert!(!server.contains("MLFLOW_TRACE"), "{server}");
+}
+
 #[test]
 fn the_mlflow_check_fails_without_onboarding() {
     let dir = example("mlflow-app");

@@ -42,6 +42,31 @@ pub struct ComposeOptions {
     pub config_source: String,
     /// Variables some services need on top of the common ones (e.g. MLflow's), by service.
     pub extra_env: Vec<(String, Vec<(String, String)>)>,
+    /// Common variables some services must not get, by service (MLflow before 3.4 exports
+    /// its traces to `OTEL_EXPORTER_OTLP_ENDPOINT` instead of its server).
+    pub withheld_env: Vec<(String, Vec<String>)>,
+}
+
+impl ComposeOptions {
+    /// The variables `service` gets: the common ones but those withheld from it, then its
+    /// framework's.
+    pub fn env_of(&self, service: &str) -> Vec<(String, String)> {
+        let withheld: Vec<&String> = self
+            .withheld_env
+            .iter()
+            .filter(|(s, _)| s == service)
+            .flat_map(|(_, vars)| vars)
+            .collect();
+        let mut wanted = crate::contract::app_env(service);
+        wanted.retain(|(k, _)| !withheld.contains(&k));
+        wanted.extend(
+            self.extra_env
+                .iter()
+                .filter(|(s, _)| s == service)
+                .flat_map(|(_, vars)| vars.iter().cloned()),
+        );
+        wanted
+    }
 }
 
 pub use crate::conflict::Conflict;

@@ -38,6 +38,7 @@ pub(super) fn findings(
         on_conflict: ConflictPolicy::Skip,
         overlay: None,
         no_env: false,
+        mlflow_otlp: false,
     };
     let plan = crate::plan::plan(&opts, None).ok()?;
     let found: Vec<Finding> = plan

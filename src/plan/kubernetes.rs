@@ -35,6 +35,9 @@ pub struct KubernetesOptions {
     pub contexts: Vec<(String, PathBuf)>,
     /// Insert the instrumentation lines into the entry points.
     pub edit_entrypoint: bool,
+    /// MLflow before 3.4 (no dual export): send its traces to the collector instead of the
+    /// MLflow server.
+    pub mlflow_otlp: bool,
 }
 
 /// Where onboarding goes in a kustomize project whose manifests overlays build on: into
@@ -219,7 +222,8 @@ fn context_of(
 }
 
 /// What a workload's framework needs on its container besides the collector's variables:
-/// MLflow exports its traces over OTLP only when told where (to the in-cluster collector).
+/// MLflow exports its traces over OTLP only when told where (to the in-cluster collector),
+/// where the release its image installs does (as for a compose service).
 fn framework_env(
     opts: &KubernetesOptions,
     apps: &[App],
@@ -227,7 +231,7 @@ fn framework_env(
 ) -> Vec<(String, Vec<(String, String)>)> {
     apps.iter()
         .filter_map(|app| {
-            let (context, _, _) = context_of(opts, built, app)?;
+            let (context, dockerfile, _) = context_of(opts, built, app)?;
             let found = crate::detect::detect(
                 app.image.as_deref(),
                 &app.commands,
@@ -235,16 +239,41 @@ fn framework_env(
                 Some(&context).filter(|c| c.is_dir()).map(PathBuf::as_path),
                 &opts.dir,
             );
-            found
-                .found
-                .iter()
-                .any(|(f, _)| f.row().exports_itself)
-                .then(|| {
-                    (
-                        app.workload.id(),
-                        crate::contract::mlflow_env_at(&format!("http://{}", opts.collector)),
-                    )
-                })
+            let frameworks: Vec<_> = found.found.iter().map(|(f, _)| *f).collect();
+            if !frameworks.iter().any(|f| f.row().exports_itself) {
+                return None;
+            }
+            let target = Target::new(
+                app.workload.id(),
+                Some(context),
+                None,
+                frameworks,
+                app.port,
+                Container {
+                    image: app.image.clone(),
+                    dockerfile,
+                    target: None,
+                    commands: app.commands.clone(),
+                    binds: Vec::new(),
+                    environment: app.environment.clone(),
+                },
+            );
+            let python_opts = PythonOptions {
+                dir: opts.dir.clone(),
+                module_path: None,
+                edit_entrypoint: false,
+                mlflow_otlp: opts.mlflow_otlp,
+            };
+            let export = python::mlflow_export(&python_opts, &target);
+            export.exports.then(|| {
+                (
+                    app.workload.id(),
+                    crate::contract::mlflow_env_at_for(
+                        &format!("http://{}", opts.collector),
+                        export.otlp,
+                    ),
+                )
+            })
         })
         .collect()
 }
@@ -899,6 +928,7 @@ fn python_sides(
         dir: opts.dir.clone(),
         module_path: None,
         edit_entrypoint: opts.edit_entrypoint,
+        mlflow_otlp: opts.mlflow_otlp,
     };
     let mut done: Vec<&str> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();

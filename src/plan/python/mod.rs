@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::frameworks;
 use crate::plan::Plan;
 
+pub use deps::{MlflowExport, mlflow_export};
 pub use locate::code_file;
 pub use target::{Container, PythonOptions, Target, read_image};
 
@@ -68,13 +69,23 @@ pub fn plan_python(
             });
         }
     }
+    // MLflow exports its own traces where its release does over OTLP, and is asked to.
+    let mlflow = frameworks::any(&target.frameworks, |r| r.exports_itself)
+        .then(|| deps::mlflow_export(opts, target));
+    if let Some(export) = &mlflow {
+        plan.notes.push(Note {
+            service: Some(target.service.clone()),
+            message: export.note.1.clone(),
+            kind: export.note.0,
+        });
+    }
     let wanted = match &module_path {
         Some(path) => {
             module::plan_module(opts, target, path, plan)?;
             deps::wanted_for(line, &target.frameworks)
         }
-        // MLflow exports its own traces; it only lacks the gRPC exporter package.
-        None if frameworks::any(&target.frameworks, |r| r.exports_itself) => vec![line.exporter],
+        // It only lacks the gRPC exporter package.
+        None if mlflow.as_ref().is_some_and(|m| m.exports) => vec![line.exporter],
         None => Vec::new(),
     };
     if !wanted.is_empty() {

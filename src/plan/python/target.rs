@@ -17,6 +17,9 @@ pub struct PythonOptions {
     pub module_path: Option<PathBuf>,
     /// Insert the setup lines into the entry point rather than print them.
     pub edit_entrypoint: bool,
+    /// `--mlflow-otlp`: MLflow before 3.4 (no dual export) sends its traces over OTLP,
+    /// instead of to the MLflow server.
+    pub mlflow_otlp: bool,
 }
 
 /// What the deployment says of a target's container, before its image is read.

@@ -146,6 +146,25 @@ pub fn app_env(service: &str) -> Vec<(String, String)> {
     .collect()
 }
 
+/// What a workload's framework changes in the variables onboarding sets on it: more of
+/// them, and common ones it must not get (MLflow before 3.4 exports its traces to
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` instead of its server).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameworkEnv {
+    pub add: Vec<(String, String)>,
+    pub withheld: Vec<String>,
+}
+
+impl FrameworkEnv {
+    /// `common` without the withheld variables, then the added ones.
+    pub fn apply(&self, common: Vec<(String, String)>) -> Vec<(String, String)> {
+        let mut vars = common;
+        vars.retain(|(k, _)| !self.withheld.contains(k));
+        vars.extend(self.add.iter().cloned());
+        vars
+    }
+}
+
 /// What an MLflow app needs on top: MLflow exports traces over OTLP only when told where,
 /// and dual export keeps them in the MLflow server too (by default OTLP replaces it).
 pub fn mlflow_env() -> Vec<(String, String)> {

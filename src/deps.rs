@@ -161,6 +161,13 @@ pub enum MlflowOtlp {
 pub const MLFLOW_FIRST_OTLP: [u32; 3] = [2, 16, 1];
 pub const MLFLOW_FIRST_DUAL: [u32; 3] = [3, 4, 0];
 
+/// Whether a specifier keeps MLflow below 3.6: 3.4 and 3.5 give their tracer provider an
+/// empty resource (`Resource.get_empty()` in `mlflow/tracing/provider.py`), so the spans
+/// they export carry no `service.name`; 3.6 builds it from `OTEL_SERVICE_NAME`.
+pub fn mlflow_exports_unnamed(spec: &str) -> bool {
+    caps_below(spec, [3, 6, 0])
+}
+
 /// What the MLflow a manifest asks for does with the OTLP variables, decided by the newest
 /// release its specifier allows (the one pip installs), with the specifier as written and
 /// its 1-based line, and whether the release is known (`false`: nothing caps it and no

@@ -320,6 +320,20 @@ fn mlflow_before_3_4_onboarded_keeps_its_traces_in_the_mlflow_store() {
 }
 
 #[test]
+fn mlflow_3_4_exports_to_both_without_the_service_name_its_note_warns_of() {
+    let Some((dir, python)) = mlflow_release_venv("mlflow-skinny==3.4.0", &["--yes"]) else {
+        return;
+    };
+    let (ok, output) = run_script_in(&python, "mlflow_e2e.py", dir.path(), &["--unnamed"]);
+    assert!(ok, "MLflow 3.4.0 onboarded:\n{output}");
+    assert!(output.contains("MLflow 3.4.0"), "{output}");
+    // What obs-init says of this release (planning again says it again).
+    let again = obs_init(dir.path(), &["--yes", "--dry-run"]);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("no service.name on the platform"), "{said}");
+}
+
+#[test]
 fn mlflow_3_4_and_later_onboarded_exports_to_the_collector_and_its_store_and_its_server_is_left_alone()
  {
     // 3.6: 3.4 and 3.5 export with an empty resource (no service.name), read in their wheels.

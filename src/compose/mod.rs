@@ -51,21 +51,22 @@ impl ComposeOptions {
     /// The variables `service` gets: the common ones but those withheld from it, then its
     /// framework's.
     pub fn env_of(&self, service: &str) -> Vec<(String, String)> {
-        let withheld: Vec<&String> = self
-            .withheld_env
-            .iter()
-            .filter(|(s, _)| s == service)
-            .flat_map(|(_, vars)| vars)
-            .collect();
-        let mut wanted = crate::contract::app_env(service);
-        wanted.retain(|(k, _)| !withheld.contains(&k));
-        wanted.extend(
-            self.extra_env
+        let of = |s: &&String| *s == service;
+        let framework = crate::contract::FrameworkEnv {
+            add: self
+                .extra_env
                 .iter()
-                .filter(|(s, _)| s == service)
-                .flat_map(|(_, vars)| vars.iter().cloned()),
-        );
-        wanted
+                .filter(|(s, _)| of(&s))
+                .flat_map(|(_, vars)| vars.iter().cloned())
+                .collect(),
+            withheld: self
+                .withheld_env
+                .iter()
+                .filter(|(s, _)| of(&s))
+                .flat_map(|(_, vars)| vars.iter().cloned())
+                .collect(),
+        };
+        framework.apply(crate::contract::app_env(service))
     }
 }
 

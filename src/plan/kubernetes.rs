@@ -228,7 +228,7 @@ fn framework_env(
     opts: &KubernetesOptions,
     apps: &[App],
     built: &[images::BuiltImage],
-) -> Vec<(String, Vec<(String, String)>)> {
+) -> Vec<(String, crate::contract::FrameworkEnv)> {
     apps.iter()
         .filter_map(|app| {
             let (context, dockerfile, _) = context_of(opts, built, app)?;
@@ -265,15 +265,19 @@ fn framework_env(
                 mlflow_otlp: opts.mlflow_otlp,
             };
             let export = python::mlflow_export(&python_opts, &target);
-            export.exports.then(|| {
-                (
-                    app.workload.id(),
-                    crate::contract::mlflow_env_at_for(
-                        &format!("http://{}", opts.collector),
-                        export.otlp,
-                    ),
+            let add = if export.exports {
+                crate::contract::mlflow_env_at_for(
+                    &format!("http://{}", opts.collector),
+                    export.otlp,
                 )
-            })
+            } else {
+                Vec::new()
+            };
+            let withheld = export.withheld.iter().map(|v| v.to_string()).collect();
+            Some((
+                app.workload.id(),
+                crate::contract::FrameworkEnv { add, withheld },
+            ))
         })
         .collect()
 }
@@ -367,7 +371,7 @@ fn plan_in_place(
     opts: &KubernetesOptions,
     project: &kustomize::Project,
     files: &[PathBuf],
-    extra: &[(String, Vec<(String, String)>)],
+    extra: &[(String, crate::contract::FrameworkEnv)],
     built: &[images::BuiltImage],
     named_workloads: &[String],
 ) -> Result<Plan, Error> {
@@ -773,7 +777,7 @@ fn plan_patches(
     opts: &KubernetesOptions,
     project: &kustomize::Project,
     overlays: &[PathBuf],
-    extra: &[(String, Vec<(String, String)>)],
+    extra: &[(String, crate::contract::FrameworkEnv)],
     built: &[images::BuiltImage],
     named_workloads: &[String],
 ) -> Result<Plan, Error> {
@@ -1103,7 +1107,7 @@ fn apply_step(dir: &Path, kustomized: &[&PathBuf], plain: &[&PathBuf]) -> String
 /// that obs-init cannot read is noted and skipped (`None`); one the user named is an error.
 fn onboard_file(
     opts: &KubernetesOptions,
-    extra: &[(String, Vec<(String, String)>)],
+    extra: &[(String, crate::contract::FrameworkEnv)],
     path: &Path,
     content: &str,
     shown: &str,

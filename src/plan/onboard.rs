@@ -448,11 +448,6 @@ fn detect_service(
 ) -> (detect::Detection, Option<String>) {
     let image = context
         .and_then(|c| python::read_image(c, info.dockerfile.as_deref(), info.target.as_deref()));
-    // What the container runs: the compose command, else its image's CMD and ENTRYPOINT.
-    let image_commands = match (&image, info.commands.is_empty()) {
-        (Some((_, stage)), true) => stage.commands.clone(),
-        _ => Vec::new(),
-    };
     if let Some((_, stage)) = image.filter(|(_, s)| s.runs_python() == Some(false)) {
         let built = match &info.target {
             Some(t) => format!("its image's stage `{t}`"),
@@ -466,10 +461,27 @@ fn detect_service(
     }
     // A framework's own tool (Celery's Flower) runs none of the project's code, whatever
     // its build context holds.
-    let tool = info
-        .commands
+    // What the container runs: the compose command, else its image's CMD and ENTRYPOINT,
+    // with the start script either runs.
+    let container = python::Container {
+        image: info.image.clone(),
+        dockerfile: info.dockerfile.clone(),
+        target: info.target.clone(),
+        commands: info.commands.clone(),
+        binds: info.binds.clone(),
+        environment: info.environment.clone(),
+    };
+    let runs = python::Target::new(
+        String::new(),
+        context.map(Path::to_path_buf),
+        None,
+        Vec::new(),
+        None,
+        container,
+    )
+    .run_commands();
+    let tool = runs
         .iter()
-        .chain(&image_commands)
         .map(String::as_str)
         .chain(info.image.as_deref())
         .find_map(frameworks::tool_run);

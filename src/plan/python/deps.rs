@@ -505,6 +505,15 @@ fn mlflow_decision(
             exports: true,
             withheld: Vec::new(),
             note: match pinned {
+                Some((spec, _, true, _)) if deps::mlflow_exports_unnamed(spec) => (
+                    NoteKind::Action,
+                    format!(
+                        "{which}: MLflow 3.4 and 3.5 send their traces to the collector and to \
+                         the MLflow server (dual export), but without a resource: the spans \
+                         carry no service.name on the platform (MLflow 3.6 takes it from \
+                         OTEL_SERVICE_NAME); upgrade to mlflow>=3.6 to tell them apart"
+                    ),
+                ),
                 Some((_, _, true, _)) => (
                     NoteKind::Info,
                     format!(

@@ -764,6 +764,46 @@ fn a_flask_app_under_gunicorn_delivers_each_requests_span_and_record() {
     assert_eq!(run["console"], before["console"], "the console changed");
 }
 
+#[test]
+fn flask_debug_run_by_a_start_script_is_noted_and_its_reloader_loses_the_spans_it_says() {
+    let dir = flask_app();
+    let p = dir.path();
+    std::fs::write(
+        p.join("Dockerfile"),
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n\
+         CMD [\"./start.sh\"]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        p.join("start.sh"),
+        "#!/bin/sh\nexec flask --app app run --debug --host 0.0.0.0 --port 8000\n",
+    )
+    .expect("write");
+    let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("add --no-reload to the command"),
+        "{stderr}"
+    );
+    // Done as the note says, every request's span arrives at the stop.
+    let run = report(
+        flask_python(),
+        "server_e2e.py",
+        &[p.as_os_str(), "flask-debug-noreload".as_ref()],
+    );
+    assert_eq!(run["server_spans"], 20, "{run:#}");
+    assert_eq!(run["app_logs"], 20, "{run:#}");
+    // With the reloader, the stop ends its parent and the child serving the requests is
+    // killed with the container, unflushed: what the note says.
+    let run = report(
+        flask_python(),
+        "server_e2e.py",
+        &[p.as_os_str(), "flask-debug".as_ref()],
+    );
+    assert!(run["server_spans"].as_u64() < Some(20), "{run:#}");
+}
+
 /// tests/e2e/flask-app's orders API, built by an app factory.
 const FLASK_FACTORY: &str = "import logging\n\nfrom flask import Flask, abort\n\n\
     log = logging.getLogger(__name__)\n\n\ndef create_app() -> Flask:\n    \

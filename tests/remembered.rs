@@ -124,3 +124,46 @@ fn a_later_run_keeps_the_otlp_export_asked_for_an_mlflow_before_3_4() {
         both(&again)
     );
 }
+
+#[test]
+fn a_later_kubernetes_run_keeps_the_otlp_export_asked_for_an_mlflow_before_3_4() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let p = tmp.path();
+    for (name, text) in [
+        (
+            "k8s/trainer.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: trainer\nspec:\n  \
+             selector:\n    matchLabels: {app: trainer}\n  template:\n    metadata:\n      \
+             labels: {app: trainer}\n    spec:\n      containers:\n      - name: trainer\n        \
+             image: shop/trainer:1\n",
+        ),
+        ("trainer/requirements.txt", "mlflow-skinny==3.3.2\n"),
+        ("trainer/train.py", "import mlflow\n"),
+    ] {
+        let path = p.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("writes");
+    }
+    let args = [
+        "kubernetes",
+        "--context",
+        "trainer=trainer",
+        "--mlflow-otlp",
+        "--yes",
+    ];
+    let out = obs_init(p, &args);
+    assert!(out.status.success(), "{}", both(&out));
+    let manifest = std::fs::read_to_string(p.join("k8s/trainer.yaml")).expect("reads");
+    assert!(
+        manifest.contains("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        "{manifest}"
+    );
+    let answers = std::fs::read_to_string(p.join(".obs-init.toml")).expect("reads");
+    assert!(answers.contains("mlflow_otlp = true"), "{answers}");
+    let again = obs_init(p, &["kubernetes", "--yes", "--dry-run"]);
+    assert!(
+        both(&again).contains("--mlflow-otlp asked for OTLP"),
+        "{}",
+        both(&again)
+    );
+}

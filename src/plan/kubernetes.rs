@@ -116,8 +116,10 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
         manifests_below(&project, &opts.dir)
     };
     let saved = super::read_answers(&opts.dir)?.map(|(a, _)| a);
-    // The build contexts named before count as named again; the flag wins.
+    // The build contexts named before count as named again (the flag wins), and an OTLP
+    // export asked for an MLflow before 3.4 is asked again.
     let mut opts = opts.clone();
+    opts.mlflow_otlp |= saved.as_ref().is_some_and(|a| a.mlflow_otlp);
     for (name, dir) in saved.iter().flat_map(|a| &a.contexts) {
         if !opts.contexts.iter().any(|(n, _)| n == name) {
             opts.contexts.push((name.clone(), PathBuf::from(dir)));
@@ -498,7 +500,7 @@ fn plan_in_place(
     let tops = applied_tops(project, &touched);
     keep_through_overlays(opts, project, &tops, &[], &carried, &mut plan, &mut needers)?;
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
-    record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
+    record_plan(&opts.dir, &mut plan, &needers, opts)?;
     // A base is applied through the overlays that build on it, where it has any.
     let mut kustomized: Vec<PathBuf> = Vec::new();
     let mut plain: Vec<PathBuf> = Vec::new();
@@ -912,7 +914,7 @@ fn plan_patches(
         &mut needers,
     )?;
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
-    record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
+    record_plan(&opts.dir, &mut plan, &needers, opts)?;
     let overlays: Vec<&PathBuf> = overlays.iter().collect();
     plan.next_steps.push(apply_step(&opts.dir, &overlays, &[]));
     Ok(plan)
@@ -1442,13 +1444,14 @@ fn record_plan(
     dir: &Path,
     plan: &mut Plan,
     needers: &[(PathBuf, Vec<String>)],
-    contexts: &[(String, PathBuf)],
+    opts: &KubernetesOptions,
 ) -> Result<(), Error> {
     let (mut saved, answers_text) = match super::read_answers(dir)? {
         Some((saved, text)) => (saved, Some(text)),
         None => (Answers::default(), None),
     };
-    for (name, folder) in contexts {
+    saved.mlflow_otlp |= opts.mlflow_otlp;
+    for (name, folder) in &opts.contexts {
         let folder = folder.to_string_lossy().replace('\\', "/");
         match saved.contexts.iter_mut().find(|(n, _)| n == name) {
             Some((_, known)) => *known = folder,

@@ -244,7 +244,8 @@ pub struct KubernetesArgs {
     #[arg(long)]
     pub no_lock: bool,
     /// Where the image installs MLflow before 3.4 (no dual export): set the OTLP trace
-    /// variables anyway, so that its traces go to the collector instead of the MLflow server
+    /// variables anyway, so that its traces go to the collector instead of the MLflow server.
+    /// Remembered in .obs-init.toml
     #[arg(long)]
     pub mlflow_otlp: bool,
     /// Exit with code 3 if onboarding is missing or has drifted; write nothing

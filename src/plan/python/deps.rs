@@ -489,8 +489,10 @@ fn mlflow_decision(
             otlp,
             exports: false,
             withheld: vec![MLFLOW_FALLBACK_ENDPOINT],
+            // A choice made for the user, with the flag that makes the other: the traces
+            // stay where they were, so --check does not fail for it.
             note: (
-                NoteKind::Action,
+                NoteKind::Decided,
                 format!(
                     "{which}: MLflow before 3.4 has no dual export, so OTLP would replace the \
                      MLflow server (its traces would disappear from the MLflow UI): no OTLP \

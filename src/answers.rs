@@ -25,6 +25,8 @@ pub struct Answers {
     pub paths: Vec<(String, String)>,
     /// `--no-env`: the overlay is loaded with `-f` flags, `.env` left alone.
     pub no_env: bool,
+    /// `--mlflow-otlp`: MLflow before 3.4 exports to the collector instead of its server.
+    pub mlflow_otlp: bool,
     pub services: Vec<String>,
     /// Per service: its app port and frameworks, when recorded.
     pub per_service: Vec<ServiceAnswers>,
@@ -121,6 +123,10 @@ pub fn read(content: &str) -> Result<Answers, String> {
         ..Answers::default()
     };
     answers.no_env = doc.get("no_env").and_then(Item::as_bool).unwrap_or(false);
+    answers.mlflow_otlp = doc
+        .get("mlflow_otlp")
+        .and_then(Item::as_bool)
+        .unwrap_or(false);
     for key in PATH_FLAGS {
         if let Some(item) = doc.get(key) {
             let path = item
@@ -382,6 +388,9 @@ pub fn write(existing: Option<&str>, answers: &Answers) -> String {
     if answers.no_env && doc.get("no_env").and_then(Item::as_bool) != Some(true) {
         doc["no_env"] = value(true);
     }
+    if answers.mlflow_otlp && doc.get("mlflow_otlp").and_then(Item::as_bool) != Some(true) {
+        doc["mlflow_otlp"] = value(true);
+    }
     for (key, path) in &answers.paths {
         if doc.get(key).and_then(Item::as_str) != Some(path) {
             doc[key.as_str()] = value(path.as_str());
@@ -590,6 +599,7 @@ mod tests {
             dapr_version: Some("1.18.3".into()),
             paths: vec![("module_path".into(), "src/app".into())],
             no_env: true,
+            mlflow_otlp: false,
             services: vec!["api".into()],
             per_service: vec![ServiceAnswers {
                 name: "api".into(),

@@ -146,6 +146,25 @@ pub fn app_env(service: &str) -> Vec<(String, String)> {
     .collect()
 }
 
+/// What a workload's framework changes in the variables onboarding sets on it: more of
+/// them, and common ones it must not get (MLflow before 3.4 exports its traces to
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` instead of its server).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameworkEnv {
+    pub add: Vec<(String, String)>,
+    pub withheld: Vec<String>,
+}
+
+impl FrameworkEnv {
+    /// `common` without the withheld variables, then the added ones.
+    pub fn apply(&self, common: Vec<(String, String)>) -> Vec<(String, String)> {
+        let mut vars = common;
+        vars.retain(|(k, _)| !self.withheld.contains(k));
+        vars.extend(self.add.iter().cloned());
+        vars
+    }
+}
+
 /// What an MLflow app needs on top: MLflow exports traces over OTLP only when told where,
 /// and dual export keeps them in the MLflow server too (by default OTLP replaces it).
 pub fn mlflow_env() -> Vec<(String, String)> {
@@ -155,14 +174,27 @@ pub fn mlflow_env() -> Vec<(String, String)> {
 /// [`mlflow_env`] for the collector at `url` (`http://host:port`): in a cluster, its
 /// service's address.
 pub fn mlflow_env_at(url: &str) -> Vec<(String, String)> {
-    [
+    mlflow_env_at_for(url, crate::deps::MlflowOtlp::Dual)
+}
+
+/// [`mlflow_env`] for an MLflow release that does `otlp` with the variables: dual export
+/// only where it exists (before 3.4 MLflow does not know the variable).
+pub fn mlflow_env_for(otlp: crate::deps::MlflowOtlp) -> Vec<(String, String)> {
+    mlflow_env_at_for(COLLECTOR_URL, otlp)
+}
+
+/// [`mlflow_env_for`] for the collector at `url`.
+pub fn mlflow_env_at_for(url: &str, otlp: crate::deps::MlflowOtlp) -> Vec<(String, String)> {
+    let mut vars = vec![
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url),
         ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
-        ("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    ];
+    if otlp == crate::deps::MlflowOtlp::Dual {
+        vars.push(("MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT", "true"));
+    }
+    vars.into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The variable that puts `dir` (a container path) on `sys.path`, for Dagster's processes

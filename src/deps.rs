@@ -38,6 +38,8 @@ pub struct Line {
     /// The contrib release the frameworks' instrumentations are asked for at (each
     /// framework's packages are in [`crate::frameworks::ROWS`]).
     pub contrib: &'static str,
+    /// The contrib release the instrumentations stay below, where the SDK is capped too.
+    pub contrib_below: Option<&'static str>,
 }
 
 /// Newest first. Python 3.7 and older have no SDK release the module works with.
@@ -52,6 +54,7 @@ pub const LINES: [Line; 3] = [
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.45.0"),
         logging: Some(req("opentelemetry-instrumentation-logging", "0.66b0")),
         contrib: "0.66b0",
+        contrib_below: None,
     },
     Line {
         python: Version { major: 3, minor: 9 },
@@ -60,6 +63,7 @@ pub const LINES: [Line; 3] = [
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.40.0"),
         logging: Some(req("opentelemetry-instrumentation-logging", "0.61b0")),
         contrib: "0.61b0",
+        contrib_below: None,
     },
     Line {
         python: Version { major: 3, minor: 8 },
@@ -68,6 +72,7 @@ pub const LINES: [Line; 3] = [
         exporter: req("opentelemetry-exporter-otlp-proto-grpc", "1.33.0"),
         logging: None,
         contrib: "0.54b0",
+        contrib_below: None,
     },
 ];
 
@@ -86,32 +91,48 @@ pub const PROTOBUF_4: Line = Line {
     },
     logging: None,
     contrib: "0.48b0",
+    contrib_below: None,
+};
+
+/// The line for a project on MLflow 2.15 to 3.3: their span processors skip the SDK's
+/// `__init__`, and SDK 1.45's `SimpleSpanProcessor.on_end` reads the `_shutdown` it sets,
+/// so every MLflow span fails to end (`'MlflowV3SpanProcessor' object has no attribute
+/// '_shutdown'`, seen with MLflow 3.3.2) and no trace reaches the MLflow server or the
+/// collector. 1.44 is the last release without that read; MLflow 3.4 calls the `__init__`.
+pub const SDK_BELOW_1_45: Line = Line {
+    python: Version { major: 3, minor: 9 },
+    newest_sdk: "1.44",
+    sdk: Requirement {
+        name: "opentelemetry-sdk",
+        min: "1.40.0",
+        below: Some("1.45"),
+    },
+    exporter: Requirement {
+        name: "opentelemetry-exporter-otlp-proto-grpc",
+        min: "1.40.0",
+        below: Some("1.45"),
+    },
+    logging: Some(Requirement {
+        name: "opentelemetry-instrumentation-logging",
+        min: "0.61b0",
+        below: Some("0.66b0"),
+    }),
+    contrib: "0.61b0",
+    contrib_below: Some("0.66b0"),
 };
 
 /// Every line obs-init may write, to recognise its own lines whichever was chosen.
 pub fn known_lines() -> impl Iterator<Item = &'static Line> {
-    LINES.iter().chain(std::iter::once(&PROTOBUF_4))
+    LINES.iter().chain([&PROTOBUF_4, &SDK_BELOW_1_45])
 }
 
 /// Where a manifest keeps protobuf below 5, directly or through an MLflow release that
 /// requires it (2.14 and older): the specifier as written and its 1-based line.
 pub fn protobuf_below_5(path: &std::path::Path, content: &str) -> Option<(String, usize)> {
     let limits = [
-        ("protobuf", Version { major: 5, minor: 0 }),
-        (
-            "mlflow",
-            Version {
-                major: 2,
-                minor: 15,
-            },
-        ),
-        (
-            "mlflow-skinny",
-            Version {
-                major: 2,
-                minor: 15,
-            },
-        ),
+        ("protobuf", [5, 0, 0]),
+        ("mlflow", [2, 15, 0]),
+        ("mlflow-skinny", [2, 15, 0]),
     ];
     limits.iter().find_map(|(name, limit)| {
         let (spec, line) = spec_of(path, content, name)?;
@@ -119,10 +140,67 @@ pub fn protobuf_below_5(path: &std::path::Path, content: &str) -> Option<(String
     })
 }
 
-/// Whether every version a specifier allows is below `limit` (`<5`, `<=4.25`, `==4.25.3`,
-/// `~=4.25`, Poetry's `^4.25`).
-fn caps_below(spec: &str, limit: Version) -> bool {
-    let version = |text: &str| -> Option<(Version, usize)> {
+/// The MLflow distributions whose release decides what MLflow does with the OTLP variables.
+const MLFLOW_PACKAGES: [&str; 3] = ["mlflow", "mlflow-skinny", "mlflow-tracing"];
+
+/// What the MLflow release an image installs does with `OTEL_EXPORTER_OTLP_ENDPOINT` or
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set (read in MLflow's wheels,
+/// `mlflow/tracing/utils/otlp.py` and `provider.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MlflowOtlp {
+    /// Before 2.16.1 MLflow has no OTLP exporter: the variables change nothing.
+    Ignores,
+    /// From 2.16.1 to 3.3: either variable sends its traces over OTLP *instead of* to the
+    /// MLflow server; there is no dual export.
+    Replaces,
+    /// 3.4 and later: `MLFLOW_TRACE_ENABLE_OTLP_DUAL_EXPORT=true` sends them to both.
+    Dual,
+}
+
+/// The first MLflow release with an OTLP exporter, and the first with dual export.
+pub const MLFLOW_FIRST_OTLP: [u32; 3] = [2, 16, 1];
+pub const MLFLOW_FIRST_DUAL: [u32; 3] = [3, 4, 0];
+
+/// Whether a specifier keeps MLflow below 3.6: 3.4 and 3.5 give their tracer provider an
+/// empty resource (`Resource.get_empty()` in `mlflow/tracing/provider.py`), so the spans
+/// they export carry no `service.name`; 3.6 builds it from `OTEL_SERVICE_NAME`.
+pub fn mlflow_exports_unnamed(spec: &str) -> bool {
+    caps_below(spec, [3, 6, 0])
+}
+
+/// What the MLflow a manifest asks for does with the OTLP variables, decided by the newest
+/// release its specifier allows (the one pip installs), with the specifier as written and
+/// its 1-based line, and whether the release is known (`false`: nothing caps it and no
+/// lower bound reaches dual export, so the newest release is assumed). `None`: the manifest
+/// does not list MLflow.
+pub fn mlflow_otlp(
+    path: &std::path::Path,
+    content: &str,
+) -> Option<(MlflowOtlp, String, usize, bool)> {
+    MLFLOW_PACKAGES.iter().find_map(|name| {
+        let (spec, line) = spec_of(path, content, name)?;
+        let found = if caps_below(&spec, MLFLOW_FIRST_OTLP) {
+            (MlflowOtlp::Ignores, true)
+        } else if caps_below(&spec, MLFLOW_FIRST_DUAL) {
+            (MlflowOtlp::Replaces, true)
+        } else {
+            let dual = Version {
+                major: MLFLOW_FIRST_DUAL[0],
+                minor: MLFLOW_FIRST_DUAL[1],
+            };
+            (
+                MlflowOtlp::Dual,
+                lower_bound(&spec).is_some_and(|v| v >= dual),
+            )
+        };
+        Some((found.0, spec, line, found.1))
+    })
+}
+
+/// Whether every version a specifier allows is below `limit` (`major.minor.patch`): `<5`,
+/// `<=4.25`, `==4.25.3`, `~=4.25`, Poetry's `^4.25`.
+fn caps_below(spec: &str, limit: [u32; 3]) -> bool {
+    let version = |text: &str| -> Option<([u32; 3], usize)> {
         let text = text.trim().trim_end_matches(".*");
         let parts: Vec<&str> = text.split('.').collect();
         let number = |i: usize| -> Option<u32> {
@@ -135,17 +213,11 @@ fn caps_below(spec: &str, limit: Version) -> bool {
         };
         let major = number(0)?;
         Some((
-            Version {
-                major,
-                minor: number(1).unwrap_or(0),
-            },
+            [major, number(1).unwrap_or(0), number(2).unwrap_or(0)],
             parts.len(),
         ))
     };
-    let next_major = |v: Version| Version {
-        major: v.major + 1,
-        minor: 0,
-    };
+    let next_major = |v: [u32; 3]| [v[0] + 1, 0, 0];
     spec.split(',').any(|clause| {
         let clause = clause.trim();
         let clause =
@@ -160,16 +232,13 @@ fn caps_below(spec: &str, limit: Version) -> bool {
             v < limit
         } else if let Some((v, parts)) = bound("~=") {
             let top = if parts > 2 {
-                Version {
-                    major: v.major,
-                    minor: v.minor + 1,
-                }
+                [v[0], v[1] + 1, 0]
             } else {
                 next_major(v)
             };
             top <= limit
         } else if let Some((v, _)) = bound("^") {
-            v.major > 0 && next_major(v) <= limit
+            v[0] > 0 && next_major(v) <= limit
         } else {
             false
         }
@@ -254,7 +323,10 @@ impl Line {
 
     /// A framework's instrumentation package `name` at this line's contrib release.
     pub fn instrumentation(&self, name: &'static str) -> Requirement {
-        req(name, self.contrib)
+        Requirement {
+            below: self.contrib_below,
+            ..req(name, self.contrib)
+        }
     }
 
     /// Every package this line may add: the base and every framework's instrumentation.
@@ -660,6 +732,25 @@ mod tests {
             .is_none()
         );
         assert!(pinned_release("opentelemetry-sdk>=1.30\n").is_none());
+    }
+
+    #[test]
+    fn what_mlflow_does_with_the_otlp_variables_follows_the_newest_release_a_spec_allows() {
+        let req = std::path::Path::new("requirements.txt");
+        let otlp = |text: &str| mlflow_otlp(req, text).map(|(o, _, _, known)| (o, known));
+        use MlflowOtlp::*;
+        // Before 2.16.1 no OTLP exporter (read in the wheels: 2.16.0 has none, 2.16.1 has).
+        assert_eq!(otlp("mlflow==2.16.0\n"), Some((Ignores, true)));
+        assert_eq!(otlp("mlflow~=2.9.0\n"), Some((Ignores, true)));
+        assert_eq!(otlp("mlflow==2.16.1\n"), Some((Replaces, true)));
+        assert_eq!(otlp("mlflow~=2.16.0\n"), Some((Replaces, true)));
+        assert_eq!(otlp("mlflow-skinny<3.4\n"), Some((Replaces, true)));
+        assert_eq!(otlp("mlflow-tracing==3.3.2\n"), Some((Replaces, true)));
+        assert_eq!(otlp("mlflow[extras]==3.4.0\n"), Some((Dual, true)));
+        // Nothing caps it: pip takes the newest, which has dual export, assumed.
+        assert_eq!(otlp("mlflow-skinny>=3.0\n"), Some((Dual, false)));
+        assert_eq!(otlp("mlflow\n"), Some((Dual, false)));
+        assert_eq!(otlp("flask\n"), None);
     }
 
     #[test]

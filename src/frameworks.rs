@@ -67,13 +67,25 @@ pub struct Hook {
     pub place: Place,
 }
 
-/// A launcher that serves from its reloader's child process unless told not to.
+/// A development server that serves from its reloader's child process: the container's
+/// stop ends the parent, and the child serving the requests dies with the container,
+/// unflushed (the last seconds of spans and logs are lost).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reloader {
-    /// What in the command runs it.
-    pub runs: &'static str,
+    /// The words of a command line that runs it (`runserver`; `flask` and `run`).
+    pub runs: &'static [&'static str],
     /// The flag that turns the reloader off.
     pub off: &'static str,
+    /// Flags that turn it on where it is off by default (Flask's debug mode); empty: on
+    /// unless [`Reloader::off`].
+    pub on_flags: &'static [&'static str],
+    /// Variables that turn it on, with the values that do (in the service's environment,
+    /// its image's `ENV` or the command line).
+    pub on_env: &'static [(&'static str, &'static [&'static str])],
+    /// In the script the container runs with `python`: the call that serves (`.run(`),
+    /// the arguments that turn the reloader on and the one that turns it off.
+    pub call: Option<(&'static str, &'static [&'static str], &'static str)>,
+    /// What the reloader does, for the note.
     pub note: &'static str,
 }
 
@@ -112,6 +124,7 @@ pub struct Row {
     pub exports_itself: bool,
     /// Programs of the framework that run none of the app's code (a monitoring UI), each
     /// with what it is: a service running one gets no module, and `--yes` leaves it out.
+    /// Words in a row (`mlflow server`) name a command of the program.
     pub tools: &'static [(&'static str, &'static str)],
 }
 
@@ -167,6 +180,25 @@ pub const ROWS: [Row; 7] = [
             before: false,
             place: Place::EntryPoint { every: false },
         }),
+        // Flask's debug mode reloads (Werkzeug's reloader): `flask run --debug`,
+        // FLASK_DEBUG (FLASK_ENV=development before Flask 2.3), `app.run(debug=True)`.
+        reloader: Some(Reloader {
+            runs: &["flask", "run"],
+            off: "--no-reload",
+            on_flags: &["--debug", "--reload"],
+            on_env: &[
+                ("FLASK_DEBUG", &["1", "true", "True", "yes", "on"]),
+                ("FLASK_ENV", &["development"]),
+            ],
+            call: Some((
+                ".run(",
+                &["debug=True", "use_reloader=True"],
+                "use_reloader=False",
+            )),
+            note: "Flask's debug reloader serves from a child process, which is killed \
+                   unflushed when the container stops: the last seconds of spans and logs \
+                   are lost",
+        }),
         ..NONE
     },
     Row {
@@ -200,11 +232,14 @@ pub const ROWS: [Row; 7] = [
         // The reloader's parent is the container's main process: `docker compose stop` ends
         // it, and the child serving the requests dies with the container, unflushed.
         reloader: Some(Reloader {
-            runs: "runserver",
+            runs: &["runserver"],
             off: "--noreload",
+            on_flags: &[],
+            on_env: &[],
+            call: None,
             note: "manage.py runserver serves from its autoreloader's child process, which is \
                    killed unflushed when the container stops: the last seconds of spans and \
-                   logs are lost; add --noreload to the command (or serve with gunicorn)",
+                   logs are lost",
         }),
         ..NONE
     },
@@ -244,6 +279,18 @@ pub const ROWS: [Row; 7] = [
         launchers: &[Launcher::Within("mlflow")],
         launcher_rank: 1,
         exports_itself: true,
+        // The tracking server stores what the apps send it: it traces nothing itself, and
+        // neither the OTLP variables nor the exporter package do anything there.
+        tools: &[
+            (
+                "mlflow server",
+                "MLflow's tracking server, which runs none of the app's code",
+            ),
+            (
+                "mlflow ui",
+                "MLflow's tracking UI, which runs none of the app's code",
+            ),
+        ],
         ..NONE
     },
     Row {
@@ -422,7 +469,10 @@ pub fn tool_run(text: &str) -> Option<&'static str> {
     let names: Vec<String> = names.collect();
     ROWS.iter()
         .flat_map(|r| r.tools.iter())
-        .find(|(word, _)| names.iter().any(|n| n == word))
+        .find(|(words, _)| {
+            let words: Vec<&str> = words.split(' ').collect();
+            names.windows(words.len()).any(|w| w == words.as_slice())
+        })
         .map(|(_, what)| *what)
 }
 

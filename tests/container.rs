@@ -332,6 +332,11 @@ fn a_dagster_instance_copied_in_a_base_stage_with_a_grpc_code_server_matches_the
 }
 
 #[test]
+fn flask_debug_run_by_a_start_script_matches_the_table() {
+    pattern_matches_the_table("flask-debug-start-script");
+}
+
+#[test]
 fn mlflow_2_pinned_with_protobuf_below_5_matches_the_table() {
     pattern_matches_the_table("mlflow2-protobuf");
 }

@@ -273,6 +273,115 @@ fn an_mlflow_workload_on_kubernetes_exports_its_trace_with_the_emitted_container
     assert!(ok, "MLflow on Kubernetes:\n{output}");
 }
 
+/// The example onboarded with `release` (an `mlflow-skinny` specifier) in its requirements,
+/// `args` given to obs-init, and a venv on the image's Python holding what the onboarded
+/// requirements.txt resolves to (the OpenTelemetry lines obs-init wrote included): its
+/// folder and the venv's Python. `None`, said on stderr, without a Python 3.12 here.
+fn mlflow_release_venv(release: &str, args: &[&str]) -> Option<(tempfile::TempDir, PathBuf)> {
+    mlflow_release_venv_on("3.12", release, args)
+}
+
+/// [`mlflow_release_venv`] with the image (and the venv) on Python `version`.
+fn mlflow_release_venv_on(
+    version: &str,
+    release: &str,
+    args: &[&str],
+) -> Option<(tempfile::TempDir, PathBuf)> {
+    let Some(interp) = interpreter(version) else {
+        eprintln!("Python {version} is not installed here: MLflow {release} is skipped");
+        return None;
+    };
+    let dir = example("mlflow-app");
+    let dockerfile = dir.path().join("Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).expect("read");
+    let text = text.replace("python:3.12-slim", &format!("python:{version}-slim"));
+    std::fs::write(&dockerfile, text).expect("write");
+    // The sqlite store the check reads the traces from needs SQLAlchemy and Alembic.
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        format!("{release}\nsqlalchemy==2.0.44\nalembic==1.16.5\n"),
+    )
+    .expect("write");
+    let out = obs_init(dir.path(), args);
+    assert!(out.status.success(), "{out:?}");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/target_venv.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&interp)
+        .arg(dir.path().join("requirements.txt"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    Some((dir, python))
+}
+
+#[test]
+fn mlflow_before_3_4_onboarded_keeps_its_traces_in_the_mlflow_store() {
+    // 3.3 has no dual export: the OTLP variables would send its traces to the collector
+    // instead of the MLflow server, and SDK 1.45 would fail every span it ends.
+    // On every Python line MLflow 3.3 installs on (3.10 and later) that this machine has.
+    let mut ran = Vec::new();
+    for version in ["3.10", "3.12", "3.13"] {
+        let release = "mlflow-skinny==3.3.2";
+        let Some((dir, python)) = mlflow_release_venv_on(version, release, &["--yes"]) else {
+            continue;
+        };
+        let (ok, output) = run_script_in(&python, "mlflow_e2e.py", dir.path(), &["--store-only"]);
+        assert!(ok, "MLflow 3.3.2 on Python {version}, onboarded:\n{output}");
+        assert!(output.contains("MLflow 3.3.2"), "{output}");
+        ran.push(version);
+    }
+    eprintln!("real venvs checked: {ran:?}");
+    assert!(!ran.is_empty(), "no Python 3.10+ here");
+}
+
+#[test]
+fn mlflow_3_4_exports_to_both_without_the_service_name_its_note_warns_of() {
+    let Some((dir, python)) = mlflow_release_venv("mlflow-skinny==3.4.0", &["--yes"]) else {
+        return;
+    };
+    let (ok, output) = run_script_in(&python, "mlflow_e2e.py", dir.path(), &["--unnamed"]);
+    assert!(ok, "MLflow 3.4.0 onboarded:\n{output}");
+    assert!(output.contains("MLflow 3.4.0"), "{output}");
+    // What obs-init says of this release (planning again says it again).
+    let again = obs_init(dir.path(), &["--yes", "--dry-run"]);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("no service.name on the platform"), "{said}");
+}
+
+#[test]
+fn mlflow_3_4_and_later_onboarded_exports_to_the_collector_and_its_store_and_its_server_is_left_alone()
+ {
+    // 3.6: 3.4 and 3.5 export with an empty resource (no service.name), read in their wheels.
+    let args = ["--service", "mlflow", "--service", "trainer"];
+    let Some((dir, python)) = mlflow_release_venv("mlflow-skinny==3.6.0", &args) else {
+        return;
+    };
+    let (ok, output) = run_script_in(&python, "mlflow_e2e.py", dir.path(), &[]);
+    assert!(ok, "MLflow 3.6.0 onboarded:\n{output}");
+    assert!(output.contains("MLflow 3.6.0"), "{output}");
+    // The tracking server (`mlflow server`) traces nothing: none of MLflow's variables.
+    let compose = std::fs::read_to_string(dir.path().join("docker-compose.yml")).expect("read");
+    let start = compose.find("\n  mlflow:\n").expect("the mlflow service") + 1;
+    let rest = &compose[start..];
+    let end = rest[1..]
+        .find("\n  ")
+        .map(|i| i + 1)
+        .into_iter()
+        .chain(rest.match_indices("\n  ").map(|(i, _)| i))
+        .find(|&i| i > 0 && rest[i + 3..].starts_with(|c: char| c != ' '))
+        .unwrap_or(rest.len());
+    let server = &rest[..end];
+    assert!(server.contains("OTEL_SERVICE_NAME=mlflow"), "{server}");
+    assert!(!server.contains("OTEL_EXPORTER_OTLP_TRACES"), "{server}");
+    assert!(!server.contains("MLFLOW_TRACE"), "{server}");
+}
+
 #[test]
 fn the_mlflow_check_fails_without_onboarding() {
     let dir = example("mlflow-app");
@@ -674,6 +783,46 @@ fn a_flask_app_under_gunicorn_delivers_each_requests_span_and_record() {
     );
     assert_eq!(before["server_spans"], 0, "{before:#}");
     assert_eq!(run["console"], before["console"], "the console changed");
+}
+
+#[test]
+fn flask_debug_run_by_a_start_script_is_noted_and_its_reloader_loses_the_spans_it_says() {
+    let dir = flask_app();
+    let p = dir.path();
+    std::fs::write(
+        p.join("Dockerfile"),
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n\
+         CMD [\"./start.sh\"]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        p.join("start.sh"),
+        "#!/bin/sh\nexec flask --app app run --debug --host 0.0.0.0 --port 8000\n",
+    )
+    .expect("write");
+    let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("add --no-reload to the command"),
+        "{stderr}"
+    );
+    // Done as the note says, every request's span arrives at the stop.
+    let run = report(
+        flask_python(),
+        "server_e2e.py",
+        &[p.as_os_str(), "flask-debug-noreload".as_ref()],
+    );
+    assert_eq!(run["server_spans"], 20, "{run:#}");
+    assert_eq!(run["app_logs"], 20, "{run:#}");
+    // With the reloader, the stop ends its parent and the child serving the requests is
+    // killed with the container, unflushed: what the note says.
+    let run = report(
+        flask_python(),
+        "server_e2e.py",
+        &[p.as_os_str(), "flask-debug".as_ref()],
+    );
+    assert!(run["server_spans"].as_u64() < Some(20), "{run:#}");
 }
 
 /// tests/e2e/flask-app's orders API, built by an app factory.

@@ -42,6 +42,32 @@ pub struct ComposeOptions {
     pub config_source: String,
     /// Variables some services need on top of the common ones (e.g. MLflow's), by service.
     pub extra_env: Vec<(String, Vec<(String, String)>)>,
+    /// Common variables some services must not get, by service (MLflow before 3.4 exports
+    /// its traces to `OTEL_EXPORTER_OTLP_ENDPOINT` instead of its server).
+    pub withheld_env: Vec<(String, Vec<String>)>,
+}
+
+impl ComposeOptions {
+    /// The variables `service` gets: the common ones but those withheld from it, then its
+    /// framework's.
+    pub fn env_of(&self, service: &str) -> Vec<(String, String)> {
+        let of = |s: &&String| *s == service;
+        let framework = crate::contract::FrameworkEnv {
+            add: self
+                .extra_env
+                .iter()
+                .filter(|(s, _)| of(&s))
+                .flat_map(|(_, vars)| vars.iter().cloned())
+                .collect(),
+            withheld: self
+                .withheld_env
+                .iter()
+                .filter(|(s, _)| of(&s))
+                .flat_map(|(_, vars)| vars.iter().cloned())
+                .collect(),
+        };
+        framework.apply(crate::contract::app_env(service))
+    }
 }
 
 pub use crate::conflict::Conflict;

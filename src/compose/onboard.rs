@@ -184,7 +184,8 @@ struct ServicePlan<'d> {
     /// The Dapr configuration's bind-mount source, for an adopted sidecar's mount.
     config_source: String,
     notes: Vec<Note>,
-    extra_env: Vec<(String, String)>,
+    /// The variables it gets ([`ComposeOptions::env_of`]).
+    wanted_env: Vec<(String, String)>,
 }
 
 enum EnvPlan<'d> {
@@ -382,12 +383,7 @@ impl<'d> ServicePlan<'d> {
             services,
             config_source: opts.config_source.clone(),
             notes,
-            extra_env: opts
-                .extra_env
-                .iter()
-                .filter(|(s, _)| s == name)
-                .flat_map(|(_, vars)| vars.iter().cloned())
-                .collect(),
+            wanted_env: opts.env_of(name),
         })
     }
 
@@ -422,8 +418,7 @@ impl<'d> ServicePlan<'d> {
         let lay = &self.layout;
         notes.extend(self.notes);
 
-        let mut wanted = contract::app_env(name);
-        wanted.extend(self.extra_env.iter().cloned());
+        let wanted = self.wanted_env;
         let env_path = [svc_path.clone(), vec!["environment".into()]].concat();
         let list_items = |items: &[(String, String)], style| -> Vec<NewNode> {
             items

@@ -251,13 +251,7 @@ fn service(
         .flat_map(|env| env_entries(doc, env, false))
         .map(|p| (p.key, p.value))
         .collect();
-    let mut wanted = contract::app_env(name);
-    wanted.extend(
-        opts.extra_env
-            .iter()
-            .filter(|(s, _)| s == name)
-            .flat_map(|(_, vars)| vars.iter().cloned()),
-    );
+    let wanted = opts.env_of(name);
     let mut env = Vec::new();
     for (k, v) in wanted {
         match present.iter().find(|(pk, _)| *pk == k) {
@@ -377,6 +371,7 @@ mod tests {
             dapr_version: "1.18.3".into(),
             config_source: "./dapr-config.yml".into(),
             extra_env: Vec::new(),
+            withheld_env: Vec::new(),
         }
     }
 

@@ -27,6 +27,8 @@ pub(super) fn kubernetes_findings(dir: &Path) -> Option<Vec<Finding>> {
         mode: KustomizeMode::Unset,
         contexts: Vec::new(),
         edit_entrypoint: false,
+        // The record's choice is read back by the plan.
+        mlflow_otlp: false,
     })
     .ok()?;
     Some(plan.unfinished().into_iter().map(finding).collect())
@@ -74,6 +76,7 @@ pub(super) fn findings(
         on_conflict: ConflictPolicy::Skip,
         overlay: None,
         no_env: false,
+        mlflow_otlp: false,
     };
     let plan = crate::plan::plan(&opts, None).ok()?;
     let found: Vec<Finding> = plan.unfinished().into_iter().map(finding).collect();

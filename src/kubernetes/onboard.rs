@@ -111,7 +111,7 @@ pub fn onboard_with(
     content: &str,
     wanted: &[String],
     collector: &str,
-    extra: &[(String, Vec<(String, String)>)],
+    extra: &[(String, crate::contract::FrameworkEnv)],
 ) -> Result<ManifestOutcome, Refusal> {
     let found = workloads(content)?;
     let chosen: Vec<Workload> = found
@@ -141,10 +141,11 @@ pub fn onboard_with(
         let (text, doc) = parse_piece(piece)?;
         let mut editor = Editor::new(&text);
         for workload in mine {
+            let none = crate::contract::FrameworkEnv::default();
             let more = extra
                 .iter()
                 .find(|(id, _)| *id == workload.id())
-                .map_or(&[][..], |(_, vars)| vars.as_slice());
+                .map_or(&none, |(_, env)| env);
             edit(
                 &doc,
                 &text,
@@ -206,7 +207,7 @@ fn edit(
     editor: &mut Editor<'_>,
     workload: &Workload,
     collector: &str,
-    extra: &[(String, String)],
+    extra: &crate::contract::FrameworkEnv,
     out: &mut ManifestOutcome,
 ) -> Result<(), Refusal> {
     let root = doc.root.as_ref().expect("a workload has a root");
@@ -388,7 +389,7 @@ fn edit(
             out.own_configs.push((workload.clone(), name));
         }
     }
-    let vars = [app_env(&workload.name, collector), extra.to_vec()].concat();
+    let vars = extra.apply(app_env(&workload.name, collector));
     out.carried
         .push(carried(doc, template, container, &added, &wanted, &vars));
     let mut container_path = path.clone();

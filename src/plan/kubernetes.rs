@@ -35,6 +35,9 @@ pub struct KubernetesOptions {
     pub contexts: Vec<(String, PathBuf)>,
     /// Insert the instrumentation lines into the entry points.
     pub edit_entrypoint: bool,
+    /// MLflow before 3.4 (no dual export): send its traces to the collector instead of the
+    /// MLflow server.
+    pub mlflow_otlp: bool,
 }
 
 /// Where onboarding goes in a kustomize project whose manifests overlays build on: into
@@ -142,8 +145,10 @@ pub fn plan_kubernetes(opts: &KubernetesOptions) -> Result<Plan, Error> {
         manifests_below(&project, &opts.dir)
     };
     let saved = super::read_answers(&opts.dir)?.map(|(a, _)| a);
-    // The build contexts named before count as named again; the flag wins.
+    // The build contexts named before count as named again (the flag wins), and an OTLP
+    // export asked for an MLflow before 3.4 is asked again.
     let mut opts = opts.clone();
+    opts.mlflow_otlp |= saved.as_ref().is_some_and(|a| a.mlflow_otlp);
     for (name, dir) in saved.iter().flat_map(|a| &a.contexts) {
         if !opts.contexts.iter().any(|(n, _)| n == name) {
             opts.contexts.push((name.clone(), PathBuf::from(dir)));
@@ -301,15 +306,16 @@ fn context_of(
 }
 
 /// What a workload's framework needs on its container besides the collector's variables:
-/// MLflow exports its traces over OTLP only when told where (to the in-cluster collector).
+/// MLflow exports its traces over OTLP only when told where (to the in-cluster collector),
+/// where the release its image installs does (as for a compose service).
 fn framework_env(
     opts: &KubernetesOptions,
     apps: &[App],
     built: &[images::BuiltImage],
-) -> Vec<(String, Vec<(String, String)>)> {
+) -> Vec<(String, crate::contract::FrameworkEnv)> {
     apps.iter()
         .filter_map(|app| {
-            let (context, _, _) = context_of(opts, built, app)?;
+            let (context, dockerfile, _) = context_of(opts, built, app)?;
             let found = crate::detect::detect(
                 app.image.as_deref(),
                 &app.commands,
@@ -317,16 +323,46 @@ fn framework_env(
                 Some(&context).filter(|c| c.is_dir()).map(PathBuf::as_path),
                 &opts.dir,
             );
-            found
-                .found
-                .iter()
-                .any(|(f, _)| f.row().exports_itself)
-                .then(|| {
-                    (
-                        app.workload.id(),
-                        crate::contract::mlflow_env_at(&format!("http://{}", opts.collector)),
-                    )
-                })
+            let frameworks: Vec<_> = found.found.iter().map(|(f, _)| *f).collect();
+            if !frameworks.iter().any(|f| f.row().exports_itself) {
+                return None;
+            }
+            let target = Target::new(
+                app.workload.id(),
+                Some(context),
+                None,
+                frameworks,
+                app.port,
+                Container {
+                    image: app.image.clone(),
+                    dockerfile,
+                    target: None,
+                    commands: app.commands.clone(),
+                    binds: Vec::new(),
+                    environment: app.environment.clone(),
+                },
+            );
+            let python_opts = PythonOptions {
+                dir: opts.dir.clone(),
+                module_path: None,
+                module_path_flag: false,
+                edit_entrypoint: false,
+                mlflow_otlp: opts.mlflow_otlp,
+            };
+            let export = python::mlflow_export(&python_opts, &target);
+            let add = if export.exports {
+                crate::contract::mlflow_env_at_for(
+                    &format!("http://{}", opts.collector),
+                    export.otlp,
+                )
+            } else {
+                Vec::new()
+            };
+            let withheld = export.withheld.iter().map(|v| v.to_string()).collect();
+            Some((
+                app.workload.id(),
+                crate::contract::FrameworkEnv { add, withheld },
+            ))
         })
         .collect()
 }
@@ -420,7 +456,7 @@ fn plan_in_place(
     opts: &KubernetesOptions,
     project: &kustomize::Project,
     files: &[PathBuf],
-    extra: &[(String, Vec<(String, String)>)],
+    extra: &[(String, crate::contract::FrameworkEnv)],
     built: &[images::BuiltImage],
     named_workloads: &[String],
 ) -> Result<Plan, Error> {
@@ -556,7 +592,7 @@ fn plan_in_place(
     let tops = applied_tops(project, &touched);
     keep_through_overlays(opts, project, &tops, &[], &carried, &mut plan, &mut needers)?;
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
-    record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
+    record_plan(&opts.dir, &mut plan, &needers, opts)?;
     // A base is applied through the overlays that build on it, where it has any.
     let mut kustomized: Vec<PathBuf> = Vec::new();
     let mut plain: Vec<PathBuf> = Vec::new();
@@ -849,7 +885,7 @@ fn plan_patches(
     opts: &KubernetesOptions,
     project: &kustomize::Project,
     overlays: &[PathBuf],
-    extra: &[(String, Vec<(String, String)>)],
+    extra: &[(String, crate::contract::FrameworkEnv)],
     built: &[images::BuiltImage],
     named_workloads: &[String],
 ) -> Result<Plan, Error> {
@@ -984,7 +1020,7 @@ fn plan_patches(
         &mut needers,
     )?;
     python_sides(opts, built, &apps, &mut plan, &mut needers)?;
-    record_plan(&opts.dir, &mut plan, &needers, &opts.contexts)?;
+    record_plan(&opts.dir, &mut plan, &needers, opts)?;
     let overlays: Vec<&PathBuf> = overlays.iter().collect();
     // Each chosen overlay is a variant of the same workloads.
     plan.next_steps
@@ -1007,6 +1043,7 @@ fn python_sides(
         module_path: None,
         module_path_flag: false,
         edit_entrypoint: opts.edit_entrypoint,
+        mlflow_otlp: opts.mlflow_otlp,
     };
     let mut done: Vec<&str> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
@@ -1208,7 +1245,7 @@ fn apply_step(dir: &Path, kustomized: &[&PathBuf], plain: &[&PathBuf], copies: b
 /// that obs-init cannot read is noted and skipped (`None`); one the user named is an error.
 fn onboard_file(
     opts: &KubernetesOptions,
-    extra: &[(String, Vec<(String, String)>)],
+    extra: &[(String, crate::contract::FrameworkEnv)],
     path: &Path,
     content: &str,
     shown: &str,
@@ -1543,13 +1580,14 @@ fn record_plan(
     dir: &Path,
     plan: &mut Plan,
     needers: &[(PathBuf, Vec<String>)],
-    contexts: &[(String, PathBuf)],
+    opts: &KubernetesOptions,
 ) -> Result<(), Error> {
     let (mut saved, answers_text) = match super::read_answers(dir)? {
         Some((saved, text)) => (saved, Some(text)),
         None => (Answers::default(), None),
     };
-    for (name, folder) in contexts {
+    saved.mlflow_otlp |= opts.mlflow_otlp;
+    for (name, folder) in &opts.contexts {
         let folder = folder.to_string_lossy().replace('\\', "/");
         match saved.contexts.iter_mut().find(|(n, _)| n == name) {
             Some((_, known)) => *known = folder,

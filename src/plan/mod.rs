@@ -66,6 +66,9 @@ pub struct Options {
     pub overlay: Option<PathBuf>,
     /// In overlay mode, leave `.env` alone: the next steps give the `-f` flags instead.
     pub no_env: bool,
+    /// MLflow before 3.4 (no dual export): send its traces to the collector instead of the
+    /// MLflow server.
+    pub mlflow_otlp: bool,
 }
 
 /// What to do with a conflict: a file, variable or sidecar that exists with other content

@@ -85,6 +85,7 @@ fn remembered(opts: &Options) -> Result<Options, Error> {
     };
     let mut out = opts.clone();
     out.no_env |= saved.no_env;
+    out.mlflow_otlp |= saved.mlflow_otlp;
     for (key, path) in &saved.paths {
         let path = Some(opts.dir.join(path));
         match key.as_str() {
@@ -116,6 +117,7 @@ fn python_options(opts: &Options) -> python::PythonOptions {
         module_path: opts.module_path.clone(),
         module_path_flag: true,
         edit_entrypoint: opts.edit_entrypoint,
+        mlflow_otlp: opts.mlflow_otlp,
     }
 }
 
@@ -470,8 +472,26 @@ fn detect_service(
     }
     // A framework's own tool (Celery's Flower) runs none of the project's code, whatever
     // its build context holds.
-    let tool = info
-        .commands
+    // What the container runs: the compose command, else its image's CMD and ENTRYPOINT,
+    // with the start script either runs.
+    let container = python::Container {
+        image: info.image.clone(),
+        dockerfile: info.dockerfile.clone(),
+        target: info.target.clone(),
+        commands: info.commands.clone(),
+        binds: info.binds.clone(),
+        environment: info.environment.clone(),
+    };
+    let runs = python::Target::new(
+        String::new(),
+        context.map(Path::to_path_buf),
+        None,
+        Vec::new(),
+        None,
+        container,
+    )
+    .run_commands();
+    let tool = runs
         .iter()
         .map(String::as_str)
         .chain(info.image.as_deref())
@@ -602,10 +622,29 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         .as_ref()
         .map(|(m, _)| handler_import(&compose_dir, targets, m))
         .unwrap_or_default();
-    let mut extra_env: Vec<(String, Vec<(String, String)>)> = targets
+    // MLflow's variables follow what the release its image installs does with them.
+    let mlflow: Vec<(String, python::MlflowExport)> = targets
         .iter()
         .filter(|t| frameworks::any(&t.frameworks, |r| r.exports_itself))
-        .map(|t| (t.service.clone(), contract::mlflow_env()))
+        .map(|t| {
+            let export = python::mlflow_export(&python_options(opts), t);
+            (t.service.clone(), export)
+        })
+        .collect();
+    let mut extra_env: Vec<(String, Vec<(String, String)>)> = mlflow
+        .iter()
+        .filter(|(_, m)| m.exports)
+        .map(|(s, m)| (s.clone(), contract::mlflow_env_for(m.otlp)))
+        .collect();
+    let withheld_env: Vec<(String, Vec<String>)> = mlflow
+        .iter()
+        .filter(|(_, m)| !m.withheld.is_empty())
+        .map(|(s, m)| {
+            (
+                s.clone(),
+                m.withheld.iter().map(|v| v.to_string()).collect(),
+            )
+        })
         .collect();
     for (service, var) in &handler.env {
         match extra_env.iter_mut().find(|(s, _)| s == service) {
@@ -622,6 +661,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         dapr_version: dapr_version.clone(),
         config_source,
         extra_env,
+        withheld_env,
     };
     let (outcome, overlay) = match &ctx.overlay {
         None => (
@@ -858,6 +898,7 @@ fn record(
     }
     record.dapr_version = Some(dapr_version.clone());
     record.no_env |= opts.no_env && ctx.overlay.is_some();
+    record.mlflow_otlp |= opts.mlflow_otlp;
     for (key, path) in path_answers(opts) {
         match record.paths.iter_mut().find(|(k, _)| k == key) {
             Some(entry) => entry.1 = path,

@@ -7,7 +7,9 @@ SERVER is one of ``uvicorn``, ``uvicorn-no-access-log``, ``uvicorn-workers``
 ``gunicorn-flask`` (a Flask project's ``app:app`` on gunicorn's own workers),
 ``gunicorn-flask-factory`` (its ``app:create_app()``),
 ``gunicorn-django`` (``mysite.wsgi:application``), ``django-runserver`` and
-``django-runserver-reload`` (``manage.py runserver`` without and with its autoreloader). The script starts a real OTLP/gRPC
+``django-runserver-reload`` (``manage.py runserver`` without and with its autoreloader),
+``flask-debug-noreload`` and ``flask-debug`` (``flask run --debug`` with its reloader off
+and on). The script starts a real OTLP/gRPC
 receiver (unless ``--collector-down``: then the collector address is a closed port),
 starts the server from PROJECT_DIR as the container would, sends 20 requests each carrying
 its own W3C ``traceparent`` (every fifth for an order that does not exist, which the app
@@ -99,6 +101,21 @@ def command(server: str, port: int) -> list[str]:
         # with and without its autoreloader (which serves from a child process).
         reload = [] if server.endswith("-reload") else ["--noreload"]
         return [sys.executable, "manage.py", "runserver", *reload, bind]
+    if server in ("flask-debug", "flask-debug-noreload"):
+        # Flask's development server in debug mode, whose reloader serves from a child.
+        reload = ["--no-reload"] if server.endswith("-noreload") else []
+        return [
+            str(bin_dir / "flask"),
+            "--app",
+            "app",
+            "run",
+            "--debug",
+            *reload,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
     raise SystemExit(f"unknown server {server}")
 
 

@@ -245,6 +245,11 @@ pub struct KubernetesArgs {
     /// every file back if it fails
     #[arg(long)]
     pub no_lock: bool,
+    /// Where the image installs MLflow before 3.4 (no dual export): set the OTLP trace
+    /// variables anyway, so that its traces go to the collector instead of the MLflow server.
+    /// Remembered in .obs-init.toml
+    #[arg(long)]
+    pub mlflow_otlp: bool,
     /// Exit with code 3 if onboarding is missing or has drifted; write nothing
     #[arg(long, conflicts_with = "dry_run")]
     pub check: bool,
@@ -380,6 +385,12 @@ pub struct Args {
     /// With --overlay, leave .env alone: the next steps give the `-f` flags to pass instead
     #[arg(long, requires = "overlay")]
     pub no_env: bool,
+
+    /// Where the image installs MLflow before 3.4 (no dual export): set the OTLP trace
+    /// variables anyway, so that its traces go to the collector instead of the MLflow server
+    /// (they leave the MLflow UI). Remembered in .obs-init.toml
+    #[arg(long)]
+    pub mlflow_otlp: bool,
 
     /// What to do where the project already has other values than obs-init would write
     /// (a variable, the sidecar's image, a generated file) [default: prompt on a terminal,

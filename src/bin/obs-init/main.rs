@@ -278,6 +278,7 @@ fn run_kubernetes(args: &KubernetesArgs) -> Result<ExitCode, Error> {
         collector: args.collector.clone(),
         contexts: args.contexts.clone(),
         edit_entrypoint: args.edit_entrypoint,
+        mlflow_otlp: args.mlflow_otlp,
         mode: if args.edit_base {
             KustomizeMode::EditBase
         } else if !args.patch_overlays.is_empty() {
@@ -561,6 +562,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
         on_conflict,
         overlay: args.overlay.clone(),
         no_env: args.no_env,
+        mlflow_otlp: args.mlflow_otlp,
     };
     let mut prompter = interactive.then(TermPrompter::new);
     let plan = match plan(&opts, prompter.as_mut().map(|p| p as &mut dyn Prompter)) {
@@ -620,6 +622,7 @@ fn run(args: &Args) -> Result<ExitCode, Error> {
                 no_lock: args.no_lock,
                 check: args.check,
                 remove: false,
+                mlflow_otlp: args.mlflow_otlp,
             });
         }
         other => other?,

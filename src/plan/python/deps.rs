@@ -187,6 +187,7 @@ pub(super) fn plan_deps(
         None => wanted.to_vec(),
     };
     let wanted = keep_protobuf_4(opts, target, &manifest, &installed, wanted, plan)?;
+    let wanted = keep_mlflow_spans(opts, target, &manifest, &installed, wanted, plan)?;
     let change = deps_change(opts, &manifest, &wanted)?;
     let names: Vec<String> = wanted.iter().map(|r| r.name.to_string()).collect();
     plan.push_relocks(crate::lock::needed(
@@ -223,6 +224,52 @@ fn keep_protobuf_4(
                 "{}:{at} keeps protobuf below 5 (`{spec}`): the packages added are \
                  OpenTelemetry {}, the last release on protobuf 4 (the module uses the SDK's \
                  own log handler there)",
+                display(&opts.dir, &file),
+                line.newest_sdk
+            ),
+            kind: NoteKind::Decided,
+        });
+        return Ok(wanted
+            .iter()
+            .filter_map(|r| line.same_package(r.name))
+            .collect());
+    }
+    Ok(wanted)
+}
+
+/// The packages below SDK 1.45 where the manifest, or another file the image installs, keeps
+/// MLflow below 3.4: with 1.45 those MLflow releases fail to end every span, and their
+/// traces reach neither the MLflow server nor the collector ([`deps::SDK_BELOW_1_45`]).
+fn keep_mlflow_spans(
+    opts: &PythonOptions,
+    target: &Target,
+    manifest: &Path,
+    installed: &[PathBuf],
+    wanted: Vec<Requirement>,
+    plan: &mut Plan,
+) -> Result<Vec<Requirement>, Error> {
+    let line = &deps::SDK_BELOW_1_45;
+    // Only the newest line installs 1.45; the older ones stop below it already.
+    if !wanted
+        .iter()
+        .any(|r| *r == deps::LINES[0].sdk || *r == deps::LINES[0].exporter)
+    {
+        return Ok(wanted);
+    }
+    let mut files = vec![manifest.to_path_buf()];
+    files.extend(installed.iter().filter(|f| **f != manifest).cloned());
+    for file in files {
+        let Some((otlp, spec, at, _)) = deps::mlflow_otlp(&file, &read_text(&file)?) else {
+            continue;
+        };
+        if otlp == deps::MlflowOtlp::Dual {
+            continue;
+        }
+        plan.notes.push(Note {
+            service: Some(target.service.clone()),
+            message: format!(
+                "{}:{at} keeps MLflow below 3.4 (`{spec}`), whose spans fail to end with \
+                 OpenTelemetry SDK 1.45: the packages added stay below it (SDK {})",
                 display(&opts.dir, &file),
                 line.newest_sdk
             ),
@@ -340,4 +387,162 @@ fn deps_change(
         after: after.unwrap_or_else(|| content.clone()),
         before: Some(content),
     })
+}
+
+/// What obs-init does for an MLflow app, from the MLflow release its image installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlflowExport {
+    /// What that release does with the OTLP variables.
+    pub otlp: deps::MlflowOtlp,
+    /// Whether MLflow gets the OTLP trace variables (and the exporter package).
+    pub exports: bool,
+    /// Collector variables the app must not get: with them MLflow before 3.4 sends its
+    /// traces over OTLP instead of to the MLflow server.
+    pub withheld: Vec<&'static str>,
+    /// What the plan says of it, and the kind of note.
+    pub note: (NoteKind, String),
+}
+
+/// The variable that, set on its own, makes MLflow 2.16.1-3.3 export over OTLP instead of
+/// to its server (MLflow reads it when the traces one is unset).
+pub const MLFLOW_FALLBACK_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// What the target's MLflow does with the OTLP variables, read from the files its image
+/// installs (else the first manifest found by name, as the packages' lines are), and what
+/// obs-init does about it (`--mlflow-otlp`: OTLP replaces the MLflow server where there is
+/// no dual export). The newest release is assumed where no file says.
+pub fn mlflow_export(opts: &PythonOptions, target: &Target) -> MlflowExport {
+    let mut read: Vec<(String, PathBuf, String)> = Vec::new();
+    match image_installs(target) {
+        Installed::Files(files) => {
+            for f in files {
+                if let Ok(text) = read_text(&f) {
+                    read.push((display(&opts.dir, &f), f, text));
+                }
+            }
+        }
+        Installed::PackagesOnly(packages) => {
+            let dockerfile = target.dockerfile.as_deref().unwrap_or("Dockerfile");
+            let lines: Vec<&str> = packages
+                .iter()
+                .map(|p| p.trim_matches(|c| c == '"' || c == '\''))
+                .collect();
+            read.push((
+                dockerfile.to_string(),
+                PathBuf::from("requirements.txt"),
+                lines.join("\n"),
+            ));
+        }
+        _ => {}
+    }
+    if read.is_empty() {
+        let dirs = target.context.iter().cloned().chain([opts.dir.clone()]);
+        let dirs: Vec<PathBuf> = dirs.collect();
+        if let Some(f) = deps::first_manifest(dirs.iter().map(PathBuf::as_path))
+            && let Ok(text) = read_text(&f)
+        {
+            read.push((display(&opts.dir, &f), f, text));
+        }
+    }
+    let found = read.iter().find_map(|(shown, path, text)| {
+        deps::mlflow_otlp(path, text)
+            .map(|(otlp, spec, line, known)| (otlp, spec, line, known, shown))
+    });
+    mlflow_decision(found, opts.mlflow_otlp)
+}
+
+fn mlflow_decision(
+    found: Option<(deps::MlflowOtlp, String, usize, bool, &String)>,
+    replace_asked: bool,
+) -> MlflowExport {
+    use deps::MlflowOtlp;
+    let (otlp, pinned) = match &found {
+        Some((otlp, spec, line, known, shown)) => (*otlp, Some((spec, line, *known, shown))),
+        None => (MlflowOtlp::Dual, None),
+    };
+    let release = |pinned: &Option<(&String, &usize, bool, &&String)>| match pinned {
+        Some((spec, line, _, shown)) => format!("`{spec}` ({shown}:{line})"),
+        None => "MLflow".into(),
+    };
+    let which = release(&pinned);
+    match otlp {
+        MlflowOtlp::Ignores => MlflowExport {
+            otlp,
+            exports: false,
+            withheld: Vec::new(),
+            note: (
+                NoteKind::Info,
+                format!(
+                    "{which}: MLflow before 2.16.1 has no OTLP trace export, so it gets no \
+                     MLflow variables; its traces stay in the MLflow server"
+                ),
+            ),
+        },
+        MlflowOtlp::Replaces if replace_asked => MlflowExport {
+            otlp,
+            exports: true,
+            withheld: Vec::new(),
+            note: (
+                NoteKind::Decided,
+                format!(
+                    "{which}: MLflow before 3.4 has no dual export, and --mlflow-otlp asked \
+                     for OTLP: its traces go to the collector instead of the MLflow server \
+                     (they no longer show in the MLflow UI)"
+                ),
+            ),
+        },
+        MlflowOtlp::Replaces => MlflowExport {
+            otlp,
+            exports: false,
+            withheld: vec![MLFLOW_FALLBACK_ENDPOINT],
+            // A choice made for the user, with the flag that makes the other: the traces
+            // stay where they were, so --check does not fail for it.
+            note: (
+                NoteKind::Decided,
+                format!(
+                    "{which}: MLflow before 3.4 has no dual export, so OTLP would replace the \
+                     MLflow server (its traces would disappear from the MLflow UI): no OTLP \
+                     trace variables set, and no {MLFLOW_FALLBACK_ENDPOINT}, which MLflow \
+                     would export to as well; upgrade to mlflow>=3.4 for both, or pass \
+                     --mlflow-otlp to send them to the collector instead"
+                ),
+            ),
+        },
+        MlflowOtlp::Dual => MlflowExport {
+            otlp,
+            exports: true,
+            withheld: Vec::new(),
+            note: match pinned {
+                Some((spec, _, true, _)) if deps::mlflow_exports_unnamed(spec) => (
+                    NoteKind::Action,
+                    format!(
+                        "{which}: MLflow 3.4 and 3.5 send their traces to the collector and to \
+                         the MLflow server (dual export), but without a resource: the spans \
+                         carry no service.name on the platform (MLflow 3.6 takes it from \
+                         OTEL_SERVICE_NAME); upgrade to mlflow>=3.6 to tell them apart"
+                    ),
+                ),
+                Some((_, _, true, _)) => (
+                    NoteKind::Info,
+                    format!(
+                        "{which}: MLflow 3.4 and later sends its traces to the collector and \
+                         to the MLflow server (dual export)"
+                    ),
+                ),
+                _ => (
+                    NoteKind::Decided,
+                    format!(
+                        "{}: taken as the newest MLflow, which sends its traces to the \
+                         collector and to the MLflow server (dual export, 3.4 and later); \
+                         an MLflow before 3.4 would send them to the collector only: pin it \
+                         and run obs-init again",
+                        match pinned {
+                            Some(_) => format!("{which} pins no release below 3.4"),
+                            None => "no file says which MLflow the image installs".into(),
+                        }
+                    ),
+                ),
+            },
+        },
+    }
 }

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::frameworks;
 use crate::plan::Plan;
 
+pub use deps::{MlflowExport, mlflow_export};
 pub use locate::code_file;
 pub use target::{Container, PythonOptions, Target, read_image};
 
@@ -56,25 +57,31 @@ pub fn plan_python(
     let line = python_line(target, &mut plan.notes)?;
     plan.notes.extend(module_notes);
     for reloader in frameworks::rows(&target.frameworks).filter_map(|r| r.reloader) {
-        if target
-            .commands
-            .iter()
-            .any(|c| c.contains(reloader.runs) && !c.contains(reloader.off))
-        {
+        if let Some(message) = reloader_runs(target, &reloader) {
             plan.notes.push(Note {
                 service: Some(target.service.clone()),
-                message: reloader.note.into(),
+                message,
                 kind: NoteKind::Action,
             });
         }
+    }
+    // MLflow exports its own traces where its release does over OTLP, and is asked to.
+    let mlflow = frameworks::any(&target.frameworks, |r| r.exports_itself)
+        .then(|| deps::mlflow_export(opts, target));
+    if let Some(export) = &mlflow {
+        plan.notes.push(Note {
+            service: Some(target.service.clone()),
+            message: export.note.1.clone(),
+            kind: export.note.0,
+        });
     }
     let wanted = match &module_path {
         Some(path) => {
             module::plan_module(opts, target, path, plan)?;
             deps::wanted_for(line, &target.frameworks)
         }
-        // MLflow exports its own traces; it only lacks the gRPC exporter package.
-        None if frameworks::any(&target.frameworks, |r| r.exports_itself) => vec![line.exporter],
+        // It only lacks the gRPC exporter package.
+        None if mlflow.as_ref().is_some_and(|m| m.exports) => vec![line.exporter],
         None => Vec::new(),
     };
     if !wanted.is_empty() {
@@ -82,6 +89,89 @@ pub fn plan_python(
         deps::plan_deps(opts, target, module_dir, line, &wanted, plan)?;
     }
     Ok(())
+}
+
+/// The note for the reloader the container runs, if it runs one: found in what it runs (the
+/// compose command, else the image's CMD and ENTRYPOINT, and the start script either runs),
+/// or in the script it runs with `python` (`app.run(debug=True)`).
+fn reloader_runs(target: &Target, reloader: &frameworks::Reloader) -> Option<String> {
+    let commands = target.run_commands();
+    let stage = target.image_stage().map(|(_, s)| s);
+    let env_on = |name: &str, values: &[&str]| {
+        let set = target.env(name).or_else(|| stage.and_then(|s| s.env(name)));
+        set.is_some_and(|v| values.contains(&v))
+            || commands.iter().any(|c| {
+                c.split_whitespace()
+                    .any(|w| values.iter().any(|v| w == format!("{name}={v}")))
+            })
+    };
+    let debug_env = reloader
+        .on_env
+        .iter()
+        .find(|(n, v)| env_on(n, v))
+        .map(|(n, _)| *n);
+    for command in &commands {
+        let words: Vec<&str> = command
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c| matches!(c, '"' | '\'' | ';' | '&' | '|')))
+            .collect();
+        let name = |w: &str| w.rsplit('/').next().unwrap_or(w).to_string();
+        if !reloader
+            .runs
+            .iter()
+            .all(|r| words.iter().any(|w| name(w) == *r))
+        {
+            continue;
+        }
+        if words.contains(&reloader.off) {
+            return None;
+        }
+        let by_flag =
+            reloader.on_flags.is_empty() || words.iter().any(|w| reloader.on_flags.contains(w));
+        let with = match debug_env {
+            Some(var) if !by_flag => format!(" with {var} set"),
+            _ => String::new(),
+        };
+        if by_flag || debug_env.is_some() {
+            return Some(format!(
+                "the container runs `{command}`{with}: {}; add {} to the command (or serve \
+                 with gunicorn)",
+                reloader.note, reloader.off
+            ));
+        }
+    }
+    let (call, on, off) = reloader.call?;
+    let (script, command) = locate::script_run(target, target.context.as_deref()?)?;
+    let text = std::fs::read_to_string(&script).ok()?;
+    text.match_indices(call).find_map(|(at, _)| {
+        // The call's arguments, up to its closing parenthesis.
+        let rest = &text[at + call.len()..];
+        let mut depth = 0usize;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| match c {
+                '(' => {
+                    depth += 1;
+                    false
+                }
+                ')' if depth == 0 => true,
+                ')' => {
+                    depth -= 1;
+                    false
+                }
+                _ => false,
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let args = &rest[..end];
+        (on.iter().any(|o| args.contains(o)) && !args.contains(off)).then(|| {
+            format!(
+                "the container runs `{command}`, whose `{}{args})` turns the reloader on: {}; \
+                 pass {off} to that call",
+                call.trim_start_matches('.'),
+                reloader.note
+            )
+        })
+    })
 }
 
 /// Whether the service gets the Python side: it runs Python obs-init knows, or

@@ -20,6 +20,9 @@ pub struct PythonOptions {
     /// Whether the command takes `--module-path` (compose onboarding does, `obs-init
     /// kubernetes` does not): what the notes tell the user to do where none is found.
     pub module_path_flag: bool,
+    /// `--mlflow-otlp`: MLflow before 3.4 (no dual export) sends its traces over OTLP,
+    /// instead of to the MLflow server.
+    pub mlflow_otlp: bool,
 }
 
 impl PythonOptions {
@@ -134,15 +137,60 @@ impl Target {
         self.image.as_ref().map(|(c, s)| (c.as_path(), s))
     }
 
-    /// What its container runs: the deployment's command, else its image's.
+    /// What its container runs: the deployment's command, else its image's, each followed
+    /// by the lines of the start script it runs (`./start.sh`, `sh /app/entrypoint.sh`),
+    /// found in the build context through the image's WORKDIR and COPY lines.
     pub fn run_commands(&self) -> Vec<String> {
-        if self.commands.is_empty() {
+        let commands = if self.commands.is_empty() {
             self.image_stage()
                 .map(|(_, s)| s.commands.clone())
                 .unwrap_or_default()
         } else {
             self.commands.clone()
+        };
+        let mut out = Vec::with_capacity(commands.len());
+        for command in commands {
+            let script = self.start_script(&command);
+            out.push(command);
+            out.extend(script);
         }
+        out
+    }
+
+    /// The commands of the shell script `command` runs, when it names one of the build
+    /// context's: its lines but comments and blank ones.
+    fn start_script(&self, command: &str) -> Vec<String> {
+        let Some(ctx) = self.context.as_deref() else {
+            return Vec::new();
+        };
+        let stage = self.image_stage().map(|(_, s)| s);
+        let script = command
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c| matches!(c, '"' | '\'' | ';' | '&' | '|')))
+            .find(|w| w.ends_with(".sh"));
+        let Some(script) = script else {
+            return Vec::new();
+        };
+        let inside = if script.starts_with('/') {
+            script.to_string()
+        } else {
+            let workdir = stage.map_or("/", |s| s.workdir.as_str());
+            crate::dockerfile::join(workdir, script.trim_start_matches("./"))
+        };
+        let found = stage
+            .and_then(|s| s.host_file(&inside, |p| ctx.join(p).is_dir()))
+            .map(|rel| ctx.join(rel))
+            .into_iter()
+            .chain(std::iter::once(ctx.join(script.trim_start_matches("./"))))
+            .find(|p| p.is_file());
+        let Some(text) = found.and_then(|p| std::fs::read_to_string(p).ok()) else {
+            return Vec::new();
+        };
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect()
     }
 
     /// The value its compose `environment` gives `name`.

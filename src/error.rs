@@ -591,11 +591,7 @@ impl Error {
                 "pass --service NAME (repeatable), or --yes to onboard the suggested: {}",
                 candidates.join(", ")
             )),
-            Error::Conflicts(_) => Some(
-                "keep the project's values with --on-conflict skip, or write obs-init's with \
-                 --on-conflict overwrite"
-                    .into(),
-            ),
+            Error::Conflicts(conflicts) => Some(crate::conflict::help(conflicts)),
             Error::Dirty { .. } => Some(
                 "commit or stash them first, so that obs-init's edits can be reviewed on their \
                  own; or pass --allow-dirty"

@@ -595,6 +595,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             .map(|conflict| FileConflict {
                 file: compose_display.clone(),
                 conflict,
+                kept_either_way: false,
             })
             .collect(),
         own: Vec::new(),
@@ -982,6 +983,7 @@ fn own_configuration(
                     ),
                     line: None,
                 },
+                kept_either_way: true,
             });
             (Status::Unchanged, content.clone())
         }
@@ -1036,12 +1038,14 @@ fn plan_overlay(
                     .into(),
                 line: None,
             },
+            kept_either_way: false,
         });
     }
     for conflict in planned.conflicts {
         plan.conflicts.push(FileConflict {
             file: shown.clone(),
             conflict,
+            kept_either_way: false,
         });
     }
     // Writing obs-init's values over the conflicts: the overlay with its values, over

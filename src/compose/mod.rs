@@ -4,6 +4,7 @@
 
 pub mod inherit;
 pub mod interpolate;
+mod layers;
 mod onboard;
 pub mod overlay;
 pub mod ports;
@@ -15,8 +16,8 @@ pub use crate::contract::{
     COLLECTOR_ADDRESS, COLLECTOR_URL, CONFIG_MOUNT, DAPR_PORTS, METRICS_LABEL, METRICS_PORT,
     NETWORK, app_id, daprd_image, sidecar_name,
 };
-pub use onboard::onboard;
 pub(crate) use onboard::seq_style;
+pub use onboard::{onboard, onboard_files};
 pub use record::{added_paths, filled_empty_keys};
 
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@
 //! Compose resolves it; the overlay adds what is missing.
 
 use super::inherit;
+use super::layers::Layers;
 use super::onboard::{
     SidecarPlan, adoption_notes, env_entries, external_network_key, sidecar_plan,
 };
@@ -195,7 +196,8 @@ fn service(
     check_namespace(doc, node, name, &bases)?;
     let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts)?;
     let mut adopted = None;
-    let sidecar = match sidecar_plan(doc, services, name, opts, app_port, node, &bases)? {
+    let layers = Layers::single(doc, services);
+    let sidecar = match sidecar_plan(doc, &layers, name, opts, app_port, node, &bases)? {
         SidecarPlan::Add(node) => Some(node),
         // The base has obs-init's sidecar already (onboarded in place).
         SidecarPlan::Keep | SidecarPlan::Image { .. } => None,
@@ -207,7 +209,7 @@ fn service(
             networks: None,
         } => {
             // It calls the app where it always has: no port to infer, but what is kept.
-            notes = adoption_notes(doc, name, &existing, &adoption);
+            notes = adoption_notes(name, &existing, &adoption);
             adopted = Some(super::Adopted {
                 service: name.to_string(),
                 sidecar: existing.name.clone(),

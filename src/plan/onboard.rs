@@ -138,6 +138,9 @@ struct Resolved {
     saved: Answers,
     /// The overlay the onboarding goes to, when not the compose file.
     overlay: Option<PathBuf>,
+    /// The override files Compose reads after the compose file (`docker-compose.override.yml`
+    /// beside it, when no file is named), with their text: read with it as one project.
+    overrides: Vec<(PathBuf, String)>,
 }
 
 fn resolve<'p>(
@@ -161,6 +164,10 @@ fn resolve<'p>(
         return Err(in_file(swarm));
     }
     let overlay = overlay_mode(opts, &compose_path, &saved)?;
+    let overrides = match (&opts.file, &overlay) {
+        (None, None) => compose_overrides(&compose_path)?,
+        _ => Vec::new(),
+    };
 
     let mut skipped = Vec::new();
     let mut detected: Vec<(String, (detect::Detection, Option<String>))> = Vec::new();
@@ -332,7 +339,32 @@ fn resolve<'p>(
         notes,
         saved,
         overlay,
+        overrides,
     })
+}
+
+/// The override file Compose reads after `compose_path` when no `-f` names files: the first
+/// of `compose.override.yml`, ..., `docker-compose.override.yaml` beside it, unless `.env`
+/// sets `COMPOSE_FILE` (which then names the files Compose reads).
+fn compose_overrides(compose_path: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
+    let dir = compose_dir(compose_path);
+    let env = read_optional(&dir.join(".env"))?;
+    if env
+        .as_deref()
+        .and_then(crate::dotenv::compose_files)
+        .is_some()
+    {
+        return Ok(Vec::new());
+    }
+    let Some(path) = crate::dotenv::OVERRIDE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file() && absolute(p) != absolute(compose_path))
+    else {
+        return Ok(Vec::new());
+    };
+    let text = read_text(&path)?;
+    Ok(vec![(path, text)])
 }
 
 /// Where the onboarding goes: the overlay `--overlay` names (beside the compose file), or
@@ -484,10 +516,10 @@ fn detect_service(
 /// A plan before its record: the compose edits for either choice over the conflicts.
 struct Built {
     plan: Plan,
-    /// The compose file's changes keeping the project's values.
-    changes: Vec<crate::yaml::splice::Change>,
-    /// Its changes writing obs-init's over them, when there are conflicts.
-    overwritten: Option<Vec<crate::yaml::splice::Change>>,
+    /// The changes keeping the project's values: the compose file's, then each override's.
+    changes: Vec<Vec<crate::yaml::splice::Change>>,
+    /// The changes writing obs-init's over them, when there are conflicts.
+    overwritten: Option<Vec<Vec<crate::yaml::splice::Change>>>,
 }
 
 /// The plan for resolved choices, but its record.
@@ -550,10 +582,28 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         config_source,
         extra_env,
     };
-    let (outcome, overlay) = match &ctx.overlay {
+    let (mut outcome, overlay, overridden) = match &ctx.overlay {
+        None if !ctx.overrides.is_empty() => {
+            let texts: Vec<&str> = std::iter::once(content.as_str())
+                .chain(ctx.overrides.iter().map(|(_, t)| t.as_str()))
+                .collect();
+            let mut outcomes =
+                compose::onboard_files(&texts, &compose_opts).map_err(|(i, source)| {
+                    Error::Refused {
+                        path: match i {
+                            0 => compose_path.clone(),
+                            i => ctx.overrides[i - 1].0.clone(),
+                        },
+                        source,
+                    }
+                })?;
+            let first = outcomes.remove(0);
+            (first, None, outcomes)
+        }
         None => (
             compose::onboard(&content, &compose_opts).map_err(in_file)?,
             None,
+            Vec::new(),
         ),
         Some(path) => {
             let planned = overlay::overlay(&content, &compose_opts).map_err(in_file)?;
@@ -565,9 +615,27 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
                 overwritten: None,
                 adopted: planned.adopted.clone(),
             };
-            (outcome, Some((path.clone(), planned)))
+            (outcome, Some((path.clone(), planned)), Vec::new())
         }
     };
+    for o in &overridden {
+        outcome.notes.extend(o.notes.iter().cloned());
+        outcome.adopted.extend(o.adopted.iter().cloned());
+    }
+    // Per file, obs-init's values over the project's where it has conflicts, else as kept.
+    let overwritten: Option<Vec<Vec<crate::yaml::splice::Change>>> =
+        (outcome.overwritten.is_some() || overridden.iter().any(|o| o.overwritten.is_some())).then(
+            || {
+                std::iter::once(&outcome)
+                    .chain(&overridden)
+                    .map(|o| {
+                        o.overwritten
+                            .as_ref()
+                            .map_or_else(|| o.changes.clone(), |w| w.changes.clone())
+                    })
+                    .collect()
+            },
+        );
 
     notes.extend(outcome.notes);
     let compose_display = display(&opts.dir, &compose_path);
@@ -620,8 +688,32 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             Status::Update
         },
         before: Some(content.clone()),
-        after: outcome.after,
+        after: outcome.after.clone(),
     });
+    // Each override file with the pieces that live in it, its conflicts its own.
+    for ((path, before), o) in ctx.overrides.iter().zip(&overridden) {
+        let shown = display(&opts.dir, path);
+        plan.conflicts
+            .extend(o.conflicts.iter().map(|conflict| FileConflict {
+                file: shown.clone(),
+                conflict: conflict.clone(),
+                kept_either_way: false,
+            }));
+        if let Some(over) = &o.overwritten {
+            plan.alternatives.push((path.clone(), over.after.clone()));
+        }
+        plan.push(FileChange {
+            display: shown,
+            path: path.clone(),
+            status: if o.after == *before {
+                Status::Unchanged
+            } else {
+                Status::Update
+            },
+            before: Some(before.clone()),
+            after: o.after.clone(),
+        });
+    }
     if let Some((path, planned)) = overlay {
         plan_overlay(opts, &ctx.saved, &path, planned, &mut plan)?;
         match env_change {
@@ -698,7 +790,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         }
     }
     // The start step, second after the network's, once it is known whether the images change.
-    let build = rebuilds_images(targets, &compose_path, &config_path, &plan);
+    let build = rebuilds_images(targets, &compose_path, &ctx.overrides, &config_path, &plan);
     let start = start_command(
         opts,
         &compose_path,
@@ -711,8 +803,10 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         .insert(1, format!("start the app with its sidecar: {start}"));
     Ok(Built {
         plan,
-        changes: outcome.changes,
-        overwritten: outcome.overwritten.map(|o| o.changes),
+        changes: std::iter::once(outcome.changes)
+            .chain(overridden.into_iter().map(|o| o.changes))
+            .collect(),
+        overwritten,
     })
 }
 
@@ -720,8 +814,17 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
 /// an entry point, an instance file in a build context): then the start step rebuilds, since
 /// Compose would otherwise start the image it built before, which lacks them (and an app
 /// whose entry point now imports the module fails at import).
-fn rebuilds_images(targets: &[Target], compose_path: &Path, config: &Path, plan: &Plan) -> bool {
-    let deployment_files = [compose_path, config];
+fn rebuilds_images(
+    targets: &[Target],
+    compose_path: &Path,
+    overrides: &[(PathBuf, String)],
+    config: &Path,
+    plan: &Plan,
+) -> bool {
+    let deployment_files: Vec<&Path> = [compose_path, config]
+        .into_iter()
+        .chain(overrides.iter().map(|(p, _)| p.as_path()))
+        .collect();
     let contexts: Vec<PathBuf> = targets
         .iter()
         .filter_map(|t| t.context.as_deref().map(absolute))
@@ -741,7 +844,7 @@ fn record(
     opts: &Options,
     ctx: &Resolved,
     plan: &mut Plan,
-    changes: &[crate::yaml::splice::Change],
+    changes: &[Vec<crate::yaml::splice::Change>],
 ) {
     let Resolved {
         compose_path,
@@ -755,11 +858,50 @@ fn record(
     } = ctx;
     let compose_rel = display(&opts.dir, compose_path);
     let mut record = saved.clone();
-    record_compose(&mut record, &compose_rel, plan, changes, content);
+    let after_of = |path: &Path, before: &str| {
+        plan.files
+            .iter()
+            .find(|f| f.path == path)
+            .map_or(before.to_string(), |f| f.after.clone())
+    };
+    let services = plan.services.clone();
+    let after = after_of(compose_path, content);
+    record_compose(
+        &mut record,
+        &compose_rel,
+        &services,
+        &changes[0],
+        content,
+        &after,
+    );
     if let Some(c) = record.composes.iter_mut().find(|c| c.path == compose_rel) {
         c.overlay = ctx.overlay.as_ref().map(|o| display(&opts.dir, o));
     }
-    record_files(opts, plan, compose_path, &compose_rel, &mut record);
+    // An override file is recorded as a compose file of its own (what it gained, its
+    // text), marked as read with the compose file, so that `remove` takes each back.
+    for ((path, before), changes) in ctx.overrides.iter().zip(&changes[1..]) {
+        let rel = display(&opts.dir, path);
+        let defined: Vec<String> = compose::parse(before)
+            .ok()
+            .and_then(|(_, doc)| compose::services(&doc).ok().map(compose::service_names))
+            .unwrap_or_default();
+        let here: Vec<String> = services
+            .iter()
+            .filter(|s| defined.contains(s))
+            .cloned()
+            .collect();
+        let recorded = record.composes.iter().any(|c| c.path == rel);
+        if changes.is_empty() && !recorded {
+            continue;
+        }
+        let after = after_of(path, before);
+        record_compose(&mut record, &rel, &here, changes, before, &after);
+        if let Some(c) = record.composes.iter_mut().find(|c| c.path == rel) {
+            c.override_of = Some(compose_rel.clone());
+        }
+    }
+    let skip: Vec<PathBuf> = ctx.overrides.iter().map(|(p, _)| p.clone()).collect();
+    record_files(opts, plan, compose_path, &skip, &compose_rel, &mut record);
     if record.original.is_none() && saved.composes.is_empty() {
         // A user's own answers file, before obs-init first wrote to it.
         record.original = answers_text.clone();
@@ -795,9 +937,10 @@ fn record(
 fn record_compose(
     record: &mut Answers,
     rel: &str,
-    plan: &Plan,
+    services: &[String],
     changes: &[crate::yaml::splice::Change],
     before: &str,
+    after: &str,
 ) {
     let index = match record.composes.iter().position(|c| c.path == rel) {
         Some(i) => i,
@@ -826,12 +969,11 @@ fn record_compose(
             c.kept_empty.push(path);
         }
     }
-    for s in &plan.services {
+    for s in services {
         if !c.services.contains(s) {
             c.services.push(s.clone());
         }
     }
-    let after = plan.files.first().map_or(before, |f| f.after.as_str());
     c.text = original_known.then(|| joined(c.text.as_ref(), rel, Some(before), after));
 }
 
@@ -841,6 +983,7 @@ fn record_files(
     opts: &Options,
     plan: &Plan,
     compose_path: &Path,
+    overrides: &[PathBuf],
     compose_rel: &str,
     record: &mut Answers,
 ) {
@@ -851,7 +994,11 @@ fn record_files(
             .map(|c| (answers::needer(compose_rel, &c.service), c.packages.clone()))
             .collect()
     };
-    for change in plan.files.iter().filter(|c| c.path != compose_path) {
+    for change in plan
+        .files
+        .iter()
+        .filter(|c| c.path != compose_path && !overrides.contains(&c.path))
+    {
         let rel = display(&opts.dir, &change.path);
         let claims = claims_of(&change.path);
         // A file no service's Python side claims (the Dapr configuration, the overlay) is

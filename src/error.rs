@@ -248,8 +248,9 @@ impl Refusal {
             ),
             AdoptSidecar {
                 in_overlay: true, ..
-            } => "onboard this service in place (without --overlay): obs-init then adds \
-                  `--config` and the mount to the sidecar itself"
+            } => "onboard this service in place (without --overlay): obs-init then gives the \
+                  sidecar itself `--config`, the mount, the platform network and the metrics \
+                  label"
                 .into(),
             AdoptSidecar { .. } => format!(
                 "add `--config {}` to its command and mount dapr-config.yml there read-only, \

@@ -125,8 +125,8 @@ fn build(base: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Built, Re
         if !planned.app.is_empty() {
             entries.push((name.clone(), NewNode::Map(planned.app)));
         }
-        if let Some(sidecar) = planned.sidecar {
-            entries.push((contract::sidecar_name(name), sidecar));
+        if let Some((sidecar_key, sidecar)) = planned.sidecar {
+            entries.push((sidecar_key, sidecar));
         }
     }
     let mut top = Vec::new();
@@ -165,7 +165,8 @@ fn render(top: &[(String, NewNode)]) -> String {
 struct Planned {
     /// What the app gets: environment, networks, labels (only what is missing).
     app: Vec<(String, NewNode)>,
-    sidecar: Option<NewNode>,
+    /// The sidecar's entry: obs-init's new one, or what an adopted one needs.
+    sidecar: Option<(String, NewNode)>,
     notes: Vec<Note>,
     conflicts: Vec<Conflict>,
     adopted: Option<super::Adopted>,
@@ -198,7 +199,7 @@ fn service(
     let mut adopted = None;
     let layers = Layers::single(doc, services);
     let sidecar = match sidecar_plan(doc, &layers, name, opts, app_port, node, &bases)? {
-        SidecarPlan::Add(node) => Some(node),
+        SidecarPlan::Add(node) => Some((contract::sidecar_name(name), node)),
         // The base has obs-init's sidecar already (onboarded in place).
         SidecarPlan::Keep | SidecarPlan::Image { .. } => None,
         // The project's own, in the app's namespace, that needs no flag: nothing of it goes
@@ -221,14 +222,88 @@ fn service(
             None
         }
         // Compose replaces a command from an override file, it does not add to it: the
-        // overlay would have to repeat the project's whole command, and drift from it.
+        // overlay repeats the project's command with `--config` added (each run writes it
+        // afresh from the compose file, so `--check` sees when the two part), and the mount,
+        // which Compose merges by target.
+        SidecarPlan::Adopt {
+            existing,
+            adoption,
+            networks: None,
+        } => {
+            let mut entry = Vec::new();
+            let (command, flag, mount) = match &adoption {
+                Adoption::Add {
+                    command,
+                    flag,
+                    mount,
+                    ..
+                } => (Some(*command), flag.as_ref(), mount.is_some()),
+                _ => (None, None, false),
+            };
+            if let (Some(command), Some((words, string))) = (command, flag) {
+                let repeated = if *string {
+                    NewNode::str(format!(
+                        "{} {}",
+                        command.as_str().unwrap_or_default(),
+                        words.join(" ")
+                    ))
+                } else {
+                    let items = command.items().unwrap_or_default();
+                    let mut out = Vec::new();
+                    for item in items {
+                        let Some(word) = doc.resolve(item).as_str() else {
+                            return Err(refuse_adopt(
+                                name,
+                                &existing,
+                                "its command has an item that is not a word",
+                            ));
+                        };
+                        out.push(NewNode::DoubleQuoted(word.to_string()));
+                    }
+                    out.extend(words.iter().cloned().map(NewNode::DoubleQuoted));
+                    NewNode::Flow(Box::new(NewNode::Seq(out)))
+                };
+                entry.push(("command".to_string(), repeated));
+            }
+            if mount {
+                entry.push((
+                    "volumes".to_string(),
+                    NewNode::Seq(vec![NewNode::str(format!(
+                        "{}:{}:ro",
+                        opts.config_source,
+                        contract::CONFIG_MOUNT
+                    ))]),
+                ));
+            }
+            notes = adoption_notes(name, &existing, &adoption);
+            if flag.is_some() {
+                notes.push(Note {
+                    service: svc(),
+                    message: format!(
+                        "the overlay repeats `{}`'s command with --config added, since Compose \
+                         replaces a command rather than adding to it: after changing its \
+                         command in the compose file, run obs-init again (--check reports \
+                         the difference until then)",
+                        existing.name
+                    ),
+                    kind: NoteKind::Decided,
+                });
+            }
+            adopted = Some(super::Adopted {
+                service: name.to_string(),
+                sidecar: existing.name.clone(),
+                own_config: None,
+            });
+            (!entry.is_empty()).then(|| (existing.name.clone(), NewNode::Map(entry)))
+        }
+        // A sidecar in a container of its own would need networks and the label as well.
         SidecarPlan::Adopt { existing, .. } => {
             return Err(Refusal::AdoptSidecar {
                 service: name.into(),
                 sidecar: existing.name.clone(),
                 line: existing.line,
-                reason: "an overlay cannot add a flag to its command (Compose replaces a \
-                         command, it does not merge it)",
+                reason: "it runs in a container of its own, which an overlay does not join \
+                         to the platform network",
                 in_overlay: true,
             });
         }
@@ -320,6 +395,16 @@ fn service(
         conflicts,
         adopted,
     })
+}
+
+fn refuse_adopt(app: &str, existing: &super::sidecar::Existing, reason: &'static str) -> Refusal {
+    Refusal::AdoptSidecar {
+        service: app.into(),
+        sidecar: existing.name.clone(),
+        line: existing.line,
+        reason,
+        in_overlay: true,
+    }
 }
 
 /// The network names a service's `networks` gives: a list's items, a map's keys (merge

@@ -423,6 +423,23 @@ fn plan_recorded(
         unrecorded_files(req, &mut plan, compose_path, &targets)?;
     }
 
+    // In an overlay, a service's part is its entry and its sidecar's: obs-init's, or the
+    // project's own that the overlay gives `--config` (under its own name).
+    let overlay_entries: Vec<String> = {
+        let own: Vec<String> = compose::parse(&content)
+            .ok()
+            .and_then(|(_, doc)| {
+                let services = compose::services(&doc).ok()?;
+                Some(
+                    targets
+                        .iter()
+                        .filter_map(|t| compose::sidecar::own_sidecar(&doc, services, t))
+                        .collect(),
+                )
+            })
+            .unwrap_or_default();
+        targets.iter().cloned().chain(own).collect()
+    };
     // Files: what no service still onboarded needs goes back.
     let still: Vec<String> = left
         .composes
@@ -442,7 +459,7 @@ fn plan_recorded(
             super::undo::undo_file(&req.dir, &mut plan, file)?;
         } else if compose.overlay.as_deref() == Some(file.path.as_str()) {
             // The overlay holds the staying services too: only the removed ones' parts go.
-            let kept = take_out_of_overlay(req, &mut plan, file, &targets)?;
+            let kept = take_out_of_overlay(req, &mut plan, file, &overlay_entries)?;
             left.files.push((kept, needed));
         } else {
             // The pieces only the removed services needed go; the rest stays, and is said.

@@ -116,6 +116,65 @@ pub fn interpolate(text: &str, vars: &Vars) -> Result<String, InterpolateError> 
     Ok(out)
 }
 
+/// The variables `text` takes as they are (no default applies) that neither the
+/// environment nor `.env` sets, each once: Compose would read them as empty (or stop, for
+/// `${VAR:?err}`), so what `text` means cannot be known from the project.
+pub fn unset(text: &str, vars: &Vars) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_unset(text, vars, &mut out);
+    out
+}
+
+fn collect_unset(text: &str, vars: &Vars, out: &mut Vec<String>) {
+    let push = |name: &str, out: &mut Vec<String>| {
+        if vars.get(name).is_none() && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    };
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = closing_brace(body) else {
+                return;
+            };
+            let inner = &body[..end];
+            let name_len = inner
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(inner.len());
+            let (name, op) = inner.split_at(name_len);
+            let value = vars.get(name);
+            let present = match op.strip_prefix(':') {
+                Some(_) => value.as_deref().is_some_and(|v| !v.is_empty()),
+                None => value.is_some(),
+            };
+            let op = op.trim_start_matches(':');
+            match op.chars().next() {
+                // Taken as it is, or required.
+                None | Some('?') if !present => push(name, out),
+                // The default stands in: what it uses counts.
+                Some('-') if !present => collect_unset(&op[1..], vars, out),
+                Some('+') if present => collect_unset(&op[1..], vars, out),
+                _ => {}
+            }
+            rest = &body[end + 1..];
+        } else {
+            let len = after
+                .char_indices()
+                .find(|(i, c)| {
+                    !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit())
+                })
+                .map_or(after.len(), |(i, _)| i);
+            if len > 0 {
+                push(&after[..len], out);
+            }
+            rest = &after[len..];
+        }
+    }
+}
+
 /// Where the `}` closing a `${` is, counting nested `${...}` in defaults.
 fn closing_brace(body: &str) -> Option<usize> {
     let mut depth = 0usize;
@@ -202,6 +261,18 @@ mod tests {
         assert_eq!(i("${TAG}"), "1.2");
         assert_eq!(i("${MISSING}"), "");
         assert_eq!(i("price: 5$"), "price: 5$");
+    }
+
+    #[test]
+    fn the_variables_no_default_covers_are_named_once() {
+        let v = vars();
+        assert_eq!(unset("/config/${ENV}.yaml", &v), ["ENV"]);
+        assert_eq!(
+            unset("${NET}/${MISSING:-x}/$$ENV", &v),
+            Vec::<String>::new()
+        );
+        assert_eq!(unset("${A:-$B}/$B/${C:?why}", &v), ["B", "C"]);
+        assert_eq!(unset("${EMPTY:-${D}}", &v), ["D"]);
     }
 
     #[test]

@@ -233,6 +233,9 @@ pub struct Adopted {
     /// When it passes `--config` with its own Configuration: the path in the container, and
     /// the bind mount's source (as written) that provides it, when one does.
     pub own_config: Option<(String, Option<String>)>,
+    /// Its bind mounts (host path, container path) as written, through every file: what
+    /// finds the Configuration once variables in them are resolved.
+    pub binds: Vec<(String, String)>,
 }
 
 /// The file with obs-init's values written over every conflict.

@@ -537,6 +537,7 @@ impl<'d> ServicePlan<'d> {
         Some(super::Adopted {
             service: self.name.clone(),
             sidecar: existing.name.clone(),
+            binds: existing.binds.clone(),
             own_config: match adoption {
                 Adoption::OwnConfig { path, source } => Some((path.clone(), source.clone())),
                 _ => None,

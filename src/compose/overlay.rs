@@ -214,6 +214,7 @@ fn service(
             adopted = Some(super::Adopted {
                 service: name.to_string(),
                 sidecar: existing.name.clone(),
+                binds: existing.binds.clone(),
                 own_config: match adoption {
                     Adoption::OwnConfig { path, source } => Some((path, source)),
                     _ => None,
@@ -292,6 +293,7 @@ fn service(
             adopted = Some(super::Adopted {
                 service: name.to_string(),
                 sidecar: existing.name.clone(),
+                binds: existing.binds.clone(),
                 own_config: None,
             });
             (!entry.is_empty()).then(|| (existing.name.clone(), NewNode::Map(entry)))

@@ -344,7 +344,7 @@ pub(super) fn check_compose(
             .and_then(Node::as_str)
             .unwrap_or("");
         if contract::is_daprd_image(image) {
-            check_sidecar(name, svc, line, compose_path, &mut add);
+            check_sidecar(name, svc, line, compose_path, vars, &mut add);
             if let Some(app) = mode.and_then(contract::shared_namespace) {
                 check_sidecar_profiles(doc, services, name, svc, app, line, &mut add);
             }
@@ -384,11 +384,35 @@ pub(super) fn check_sidecar(
     svc: &Node,
     line: usize,
     compose_path: &Path,
+    vars: &Vars,
     add: &mut impl FnMut(Severity, usize, String, &str),
 ) {
     let words: Vec<String> = svc.get("command").map_or_else(Vec::new, compose::words);
     // daprd reads `-config x`, `--config x` and `--config=x` alike.
-    let config = crate::daprd::value(&words, "config");
+    let raw = crate::daprd::value(&words, "config");
+    // Compose interpolates the command and the mounts: judged as it resolves them, unless
+    // a variable they depend on is set nowhere (then which file is meant is not known).
+    let unknown = |text: &str, add: &mut dyn FnMut(Severity, usize, String, &str)| {
+        let unset = crate::compose::interpolate::unset(text, vars);
+        if unset.is_empty() {
+            return false;
+        }
+        add(
+            Severity::Error,
+            line,
+            format!(
+                "Dapr sidecar `{name}` loads its Configuration through {text}, which depends on \
+                 {}, set neither in .env nor in the environment: Compose reads it empty",
+                unset.join(", ")
+            ),
+            &format!("set {} in .env beside the compose file", unset.join(", ")),
+        );
+        true
+    };
+    if raw.as_deref().is_some_and(|r| unknown(r, add)) {
+        return;
+    }
+    let config = raw.map(|r| interpolate(&r, vars).unwrap_or(r));
     let config = config.as_ref();
     let Some(config) = config else {
         add(
@@ -399,13 +423,22 @@ pub(super) fn check_sidecar(
         );
         return;
     };
-    let mounts: Vec<(String, String)> = members(svc.get("volumes"), &|s: &str| s.to_string())
-        .iter()
-        .filter_map(|m| {
-            let mut parts = m.split(':');
-            Some((parts.next()?.to_string(), parts.next()?.to_string()))
-        })
-        .collect();
+    let mut mounts: Vec<(String, String)> = Vec::new();
+    for m in members(svc.get("volumes"), &|s: &str| s.to_string()) {
+        let mut parts = m.split(':');
+        let (Some(source), Some(target)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let resolved = |t: &str| interpolate(t, vars).unwrap_or_else(|_| t.to_string());
+        let target = resolved(target);
+        // Only the mount that provides the Configuration matters.
+        if compose::sidecar::mount_source(&[(String::new(), target.clone())], config).is_some()
+            && unknown(source, add)
+        {
+            return;
+        }
+        mounts.push((resolved(source), target));
+    }
     match compose::sidecar::mount_source(&mounts, config) {
         None => add(
             Severity::Error,

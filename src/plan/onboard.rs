@@ -1075,6 +1075,61 @@ fn own_configuration(
         ),
         kind: NoteKind::Action,
     };
+    // A path or mount written with variables means what Compose makes of them: resolved
+    // with `.env` (and the environment) where they are set; where one is not, which file
+    // it names cannot be known, and guessing could give the tracing to the wrong one.
+    let resolved;
+    let (path, source) = if path.contains('$')
+        || source.is_some_and(|s| s.contains('$'))
+        || (source.is_none()
+            && adopted
+                .binds
+                .iter()
+                .any(|(s, t)| s.contains('$') || t.contains('$')))
+    {
+        match resolve_config_path(compose_dir, path, &adopted.binds) {
+            Ok((p, s)) => {
+                resolved = (p, s);
+                plan.notes.push(Note {
+                    service: Some(adopted.service.clone()),
+                    message: format!(
+                        "`{sidecar}`'s --config {path} is {} with the variables .env and the \
+                         environment set{}",
+                        resolved.0,
+                        resolved
+                            .1
+                            .as_ref()
+                            .map(|s| format!(", mounted from {s}"))
+                            .unwrap_or_default()
+                    ),
+                    kind: NoteKind::Decided,
+                });
+                (resolved.0.as_str(), resolved.1.as_deref())
+            }
+            Err(unset) => {
+                let env = display(&opts.dir, &compose_dir.join(".env"));
+                let names = unset.join(", ");
+                plan.notes.push(Note {
+                    service: Some(adopted.service.clone()),
+                    message: format!(
+                        "`{sidecar}` loads its own Configuration {path}{}, which depends on {names}, \
+                         set neither in {env} nor in the environment: Compose would read {} \
+                         empty, so which file it loads is not known. Set {names} in {env} and run \
+                         again, or add obs-init's spec.tracing (samplingRate \"1\", otel \
+                         endpointAddress {}, isSecure false, protocol grpc) to the Configuration \
+                         it loads",
+                        source.map(|s| format!(" (mounted from {s})")).unwrap_or_default(),
+                        if unset.len() == 1 { "it" } else { "them" },
+                        contract::COLLECTOR_ADDRESS
+                    ),
+                    kind: NoteKind::Action,
+                });
+                return Ok(());
+            }
+        }
+    } else {
+        (path, source)
+    };
     let host = match source {
         None => {
             plan.notes.push(by_hand(
@@ -1149,6 +1204,42 @@ fn own_configuration(
         status,
     });
     Ok(())
+}
+
+/// The Configuration path `path` (in the container) and the host path that provides it,
+/// with the variables in them and in the sidecar's `binds` resolved as Compose resolves them
+/// (`.env` beside the compose file, the environment over it); `Err` names the variables
+/// neither sets that the answer depends on.
+fn resolve_config_path(
+    compose_dir: &Path,
+    path: &str,
+    binds: &[(String, String)],
+) -> Result<(String, Option<String>), Vec<String>> {
+    use crate::compose::interpolate::{Vars, interpolate, unset};
+    let vars = Vars::for_project(compose_dir);
+    let missing = unset(path, &vars);
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let resolve = |text: &str| interpolate(text, &vars).map_err(|_| unset(text, &vars));
+    let target = resolve(path)?;
+    // Each mount resolved; one whose target cannot be known may be the one that provides it.
+    let mut resolved = Vec::new();
+    for (source, mount) in binds {
+        let mount_unset = unset(mount, &vars);
+        if !mount_unset.is_empty() {
+            return Err(mount_unset);
+        }
+        resolved.push((source.clone(), resolve(mount)?));
+    }
+    let Some(raw) = crate::compose::sidecar::mount_source(&resolved, &target) else {
+        return Ok((target, None));
+    };
+    let source_unset = unset(&raw, &vars);
+    if !source_unset.is_empty() {
+        return Err(source_unset);
+    }
+    Ok((target, Some(resolve(&raw)?)))
 }
 
 /// The overlay file: written fresh each run from the base (a second run writes the same

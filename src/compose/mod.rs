@@ -4,7 +4,7 @@
 
 pub mod inherit;
 pub mod interpolate;
-mod layers;
+pub(crate) mod layers;
 mod onboard;
 pub mod overlay;
 pub mod ports;
@@ -68,6 +68,25 @@ pub struct ServiceInfo {
     pub binds: Vec<(String, String)>,
     /// Its `environment` entries that have a value.
     pub environment: Vec<(String, String)>,
+}
+
+/// The override file Compose reads after `compose_path` when no `-f` names files: the first
+/// of `compose.override.yml`, ..., `docker-compose.override.yaml` beside it, unless `.env`
+/// sets `COMPOSE_FILE` (which then names the files Compose reads).
+pub fn override_files(compose_path: &Path) -> Vec<PathBuf> {
+    let dir = crate::paths::compose_dir(compose_path);
+    let listed = std::fs::read_to_string(dir.join(".env"))
+        .ok()
+        .and_then(|t| crate::dotenv::compose_files(&t));
+    if listed.is_some() {
+        return Vec::new();
+    }
+    crate::dotenv::OVERRIDE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file() && crate::paths::absolute(p) != crate::paths::absolute(compose_path))
+        .into_iter()
+        .collect()
 }
 
 /// Checks that every name in `wanted` is a service, suggesting the closest otherwise.

@@ -343,28 +343,13 @@ fn resolve<'p>(
     })
 }
 
-/// The override file Compose reads after `compose_path` when no `-f` names files: the first
-/// of `compose.override.yml`, ..., `docker-compose.override.yaml` beside it, unless `.env`
-/// sets `COMPOSE_FILE` (which then names the files Compose reads).
+/// The override files Compose reads after `compose_path` ([`compose::override_files`]),
+/// with their text.
 fn compose_overrides(compose_path: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
-    let dir = compose_dir(compose_path);
-    let env = read_optional(&dir.join(".env"))?;
-    if env
-        .as_deref()
-        .and_then(crate::dotenv::compose_files)
-        .is_some()
-    {
-        return Ok(Vec::new());
-    }
-    let Some(path) = crate::dotenv::OVERRIDE_NAMES
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file() && absolute(p) != absolute(compose_path))
-    else {
-        return Ok(Vec::new());
-    };
-    let text = read_text(&path)?;
-    Ok(vec![(path, text)])
+    compose::override_files(compose_path)
+        .into_iter()
+        .map(|path| read_text(&path).map(|text| (path, text)))
+        .collect()
 }
 
 /// Where the onboarding goes: the overlay `--overlay` names (beside the compose file), or

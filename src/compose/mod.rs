@@ -117,7 +117,7 @@ fn used_ports<'d>(
 
 /// The port a service listens on as far as its definition says, and where that was read:
 /// the one its command names, else its only container port.
-fn inferred_port<'d>(
+pub(crate) fn inferred_port<'d>(
     doc: &'d Document,
     service: &'d Node,
     bases: &[(String, &'d Node)],
@@ -308,12 +308,16 @@ pub(crate) fn check_namespace<'d>(
 
 /// Refuses a service already using a port daprd takes in its namespace, then decides the
 /// port the sidecar calls the app on (`--app-port`, else inferred), with the note saying how.
+/// The ports the service's own file uses must leave daprd's free; the app port is the one
+/// given, else `inferred` (its command's, or its one container port, read through the
+/// project's files by the caller).
 pub(crate) fn check_ports<'d>(
     doc: &'d Document,
     node: &'d Node,
     name: &str,
     bases: &[(String, &'d Node)],
     opts: &ComposeOptions,
+    inferred: Option<(u16, &'static str)>,
 ) -> Result<(Option<u16>, Vec<Note>), Refusal> {
     let used = used_ports(doc, node, bases);
     for (port, flag) in DAPR_PORTS {
@@ -334,7 +338,7 @@ pub(crate) fn check_ports<'d>(
         .iter()
         .find(|(s, _)| s == name)
         .map(|(_, p)| *p);
-    let app_port = given.or_else(|| match inferred_port(doc, node, bases) {
+    let app_port = given.or_else(|| match inferred {
         Some((one, source)) => {
             notes.push(Note {
                 service: svc(),

@@ -375,7 +375,15 @@ impl<'d> ServicePlan<'d> {
         let (app_port, mut notes) = if adopting {
             (None, Vec::new())
         } else {
-            check_ports(doc, node, name, &bases, opts)?
+            // The port the app listens on, from the last file that tells (an override
+            // file often holds the app's ports).
+            let inferred = (0..layers.files.len()).rev().find_map(|i| {
+                let (d, s) = layers.files[i];
+                let node = layers.service(i, name)?;
+                let bases = inherit::bases(d, s, name).unwrap_or_default();
+                super::inferred_port(d, node, &bases)
+            });
+            check_ports(doc, node, name, &bases, opts, inferred)?
         };
 
         let sidecar = sidecar_plan(doc, layers, name, opts, app_port, node, &bases)?;

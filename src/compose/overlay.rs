@@ -195,7 +195,8 @@ fn service(
     }
     let bases = inherit::bases(doc, services, name)?;
     check_namespace(doc, node, name, &bases)?;
-    let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts)?;
+    let inferred = super::inferred_port(doc, node, &bases);
+    let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts, inferred)?;
     let mut adopted = None;
     let layers = Layers::single(doc, services);
     let sidecar = match sidecar_plan(doc, &layers, name, opts, app_port, node, &bases)? {

@@ -226,7 +226,8 @@ fn run_project(project: &Project, service: &str, work: &Path) -> Outcome {
 /// resolve exactly the documented edits (as for the in-place edit), whatever anchors, merge
 /// keys or `extends` the file uses.
 fn run_overlay(project: &Project, service: &str, work: &Path) -> Outcome {
-    let result = std::panic::catch_unwind(|| overlay::overlay(&project.text, &options(service)));
+    let texts = project.texts();
+    let result = std::panic::catch_unwind(|| overlay::overlay_files(&texts, &options(service)));
     let out = match result {
         Err(_) => return Outcome::Failed("the overlay panicked".into()),
         Ok(Err(Refusal::Internal(m))) => return Outcome::Failed(m),
@@ -234,7 +235,7 @@ fn run_overlay(project: &Project, service: &str, work: &Path) -> Outcome {
         Ok(Ok(out)) => out,
     };
     let checks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let again = overlay::overlay(&project.text, &options(service)).expect("rerun");
+        let again = overlay::overlay_files(&texts, &options(service)).expect("rerun");
         assert_eq!(again.text, out.text, "a second run wrote another overlay");
         if project.accepted() {
             let (dir, files) = project.lay_out_all(work, &project.texts());

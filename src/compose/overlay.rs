@@ -89,11 +89,18 @@ pub fn env_file_users(base: &str, name: &str) -> Vec<String> {
 
 /// Plans the overlay onboarding `opts.services` of the compose file `base`.
 pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, Refusal> {
-    let (kept, notes, conflicts, adopted) = build(base, opts, false)?;
+    overlay_files(&[base], opts)
+}
+
+/// Plans the overlay onboarding `opts.services` of a project whose compose file (`bases[0]`)
+/// Compose reads with override files (the rest, in order), which the overlay comes after:
+/// what a service already has is read through all of them.
+pub fn overlay_files(bases: &[&str], opts: &ComposeOptions) -> Result<OverlayOutcome, Refusal> {
+    let (kept, notes, conflicts, adopted) = build(bases, opts, false)?;
     let overwritten = if conflicts.is_empty() {
         None
     } else {
-        Some(build(base, opts, true)?.0)
+        Some(build(bases, opts, true)?.0)
     };
     Ok(OverlayOutcome {
         text: kept,
@@ -107,9 +114,21 @@ pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, Refu
 /// The overlay's text, its notes and conflicts, and the project's sidecars adopted.
 type Built = (String, Vec<Note>, Vec<Conflict>, Vec<super::Adopted>);
 
-fn build(base: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Built, Refusal> {
-    let (_, doc) = parse(base)?;
+fn build(bases: &[&str], opts: &ComposeOptions, overwrite: bool) -> Result<Built, Refusal> {
+    let (_, doc) = parse(bases[0])?;
     let services = services(&doc)?;
+    // The override files, read only: a file Compose would reject is the project's to fix.
+    let others: Vec<Document> = bases[1..]
+        .iter()
+        .filter_map(|b| parse(b).ok().map(|(_, d)| d))
+        .collect();
+    let mut files = vec![(&doc, services)];
+    files.extend(
+        others
+            .iter()
+            .filter_map(|d| super::services(d).ok().map(|s| (d, s))),
+    );
+    let layers = Layers { files, this: 0 };
     let root = doc.root.as_ref().expect("services() checked the root");
     check_names(services, &opts.services)?;
     let network = external_network_key(&doc, root)?;
@@ -118,7 +137,7 @@ fn build(base: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Built, Re
     let mut adopted = Vec::new();
     let mut entries: Vec<(String, NewNode)> = Vec::new();
     for name in &opts.services {
-        let planned = service(&doc, services, name, opts, &network.key, overwrite)?;
+        let planned = service(&doc, services, &layers, name, opts, &network.key, overwrite)?;
         notes.extend(planned.notes);
         conflicts.extend(planned.conflicts);
         adopted.extend(planned.adopted);
@@ -172,9 +191,10 @@ struct Planned {
     adopted: Option<super::Adopted>,
 }
 
-fn service(
-    doc: &Document,
-    services: &Node,
+fn service<'d>(
+    doc: &'d Document,
+    services: &'d Node,
+    layers: &Layers<'d>,
     name: &str,
     opts: &ComposeOptions,
     network_key: &str,
@@ -195,11 +215,15 @@ fn service(
     }
     let bases = inherit::bases(doc, services, name)?;
     check_namespace(doc, node, name, &bases)?;
-    let inferred = super::inferred_port(doc, node, &bases);
+    // The port, from the last file that tells.
+    let inferred = (0..layers.files.len()).rev().find_map(|i| {
+        let (d, s) = layers.files[i];
+        let node = layers.service(i, name)?;
+        super::inferred_port(d, node, &inherit::bases(d, s, name).unwrap_or_default())
+    });
     let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts, inferred)?;
     let mut adopted = None;
-    let layers = Layers::single(doc, services);
-    let sidecar = match sidecar_plan(doc, &layers, name, opts, app_port, node, &bases)? {
+    let sidecar = match sidecar_plan(doc, layers, name, opts, app_port, node, &bases)? {
         SidecarPlan::Add(node) => Some((contract::sidecar_name(name), node)),
         // The base has obs-init's sidecar already (onboarded in place).
         SidecarPlan::Keep | SidecarPlan::Image { .. } => None,
@@ -236,13 +260,18 @@ fn service(
             let (command, flag, mount) = match &adoption {
                 Adoption::Add {
                     command,
+                    command_in,
                     flag,
                     mount,
                     ..
-                } => (Some(*command), flag.as_ref(), mount.is_some()),
+                } => (
+                    Some((*command, layers.files[*command_in].0)),
+                    flag.as_ref(),
+                    mount.is_some(),
+                ),
                 _ => (None, None, false),
             };
-            if let (Some(command), Some((words, string))) = (command, flag) {
+            if let (Some((command, command_doc)), Some((words, string))) = (command, flag) {
                 let repeated = if *string {
                     NewNode::str(format!(
                         "{} {}",
@@ -253,7 +282,7 @@ fn service(
                     let items = command.items().unwrap_or_default();
                     let mut out = Vec::new();
                     for item in items {
-                        let Some(word) = doc.resolve(item).as_str() else {
+                        let Some(word) = command_doc.resolve(item).as_str() else {
                             return Err(refuse_adopt(
                                 name,
                                 &existing,
@@ -326,11 +355,20 @@ fn service(
     let mut app = Vec::new();
     // Environment: what the service ends up with, its own first (a key of its own wins
     // over what `extends` gives it), then each base's.
-    let present: Vec<(String, Option<String>)> = inherit::layers(doc, node, &bases, "environment")
+    // The override files come after the compose file: theirs first, the last file's first.
+    let mut present: Vec<(String, Option<String>)> = layers
+        .elsewhere(name, "environment")
         .into_iter()
-        .flat_map(|env| env_entries(doc, env, false))
+        .rev()
+        .flat_map(|(d, env)| env_entries(d, env, false))
         .map(|p| (p.key, p.value))
         .collect();
+    present.extend(
+        inherit::layers(doc, node, &bases, "environment")
+            .into_iter()
+            .flat_map(|env| env_entries(doc, env, false))
+            .map(|p| (p.key, p.value)),
+    );
     let mut wanted = contract::app_env(name);
     wanted.extend(
         opts.extra_env
@@ -362,11 +400,13 @@ fn service(
     // Networks merge by name; with none anywhere the service is on `default`, which a list
     // of its own would take it off unless it names it too.
     let networks: Option<Vec<String>> = {
-        let layers: Vec<&Node> = inherit::layers(doc, node, &bases, "networks")
+        let mut found: Vec<(&Document, &Node)> = inherit::layers(doc, node, &bases, "networks")
             .into_iter()
-            .filter(|n| !n.is_empty_null())
+            .map(|n| (doc, n))
             .collect();
-        (!layers.is_empty()).then(|| layers.iter().flat_map(|n| names(doc, n)).collect())
+        found.extend(layers.elsewhere(name, "networks"));
+        found.retain(|(_, n)| !n.is_empty_null());
+        (!found.is_empty()).then(|| found.iter().flat_map(|(d, n)| names(d, n)).collect())
     };
     match &networks {
         Some(names) if names.iter().any(|n| n == network_key) => {}
@@ -381,6 +421,7 @@ fn service(
     }
     let labelled = inherit::layers(doc, node, &bases, "labels")
         .into_iter()
+        .chain(layers.elsewhere(name, "labels").into_iter().map(|(_, l)| l))
         .any(|l| label_names(l).iter().any(|n| n == METRICS_LABEL));
     if !labelled {
         app.push((

@@ -164,9 +164,11 @@ fn resolve<'p>(
         return Err(in_file(swarm));
     }
     let overlay = overlay_mode(opts, &compose_path, &saved)?;
-    let overrides = match (&opts.file, &overlay) {
-        (None, None) => compose_overrides(&compose_path)?,
-        _ => Vec::new(),
+    // Read with the compose file as Compose reads them; in overlay mode, only read (the
+    // overlay comes after them).
+    let overrides = match &opts.file {
+        None => compose_overrides(&compose_path)?,
+        Some(_) => Vec::new(),
     };
 
     let mut skipped = Vec::new();
@@ -591,7 +593,10 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             Vec::new(),
         ),
         Some(path) => {
-            let planned = overlay::overlay(&content, &compose_opts).map_err(in_file)?;
+            let texts: Vec<&str> = std::iter::once(content.as_str())
+                .chain(ctx.overrides.iter().map(|(_, t)| t.as_str()))
+                .collect();
+            let planned = overlay::overlay_files(&texts, &compose_opts).map_err(in_file)?;
             let outcome = compose::ComposeOutcome {
                 after: content.clone(),
                 changes: Vec::new(),

@@ -70,35 +70,6 @@ pub struct ServiceInfo {
     pub environment: Vec<(String, String)>,
 }
 
-/// The override files Compose reads after `compose_path` when no `-f` names files: those
-/// `.env`'s `COMPOSE_FILE` lists after it (obs-init's overlays left out: they are its own
-/// output), else the first of `compose.override.yml`, ..., `docker-compose.override.yaml`
-/// beside it.
-pub fn override_files(compose_path: &Path) -> Vec<PathBuf> {
-    let dir = crate::paths::compose_dir(compose_path);
-    let listed = std::fs::read_to_string(dir.join(".env"))
-        .ok()
-        .and_then(|t| crate::dotenv::compose_files(&t));
-    let same = |p: &Path| crate::paths::absolute(p) == crate::paths::absolute(compose_path);
-    if let Some(listed) = listed {
-        let paths: Vec<PathBuf> = listed.iter().map(|f| dir.join(f)).collect();
-        let Some(at) = paths.iter().position(|p| same(p)) else {
-            return Vec::new();
-        };
-        return paths[at + 1..]
-            .iter()
-            .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| !overlay::is_overlay(&t)))
-            .cloned()
-            .collect();
-    }
-    crate::dotenv::OVERRIDE_NAMES
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file() && crate::paths::absolute(p) != crate::paths::absolute(compose_path))
-        .into_iter()
-        .collect()
-}
-
 /// Checks that every name in `wanted` is a service, suggesting the closest otherwise.
 pub fn check_names(services: &Node, wanted: &[String]) -> Result<(), Refusal> {
     let names = service_names(services);

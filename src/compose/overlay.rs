@@ -7,6 +7,8 @@
 //! them, or extend them, are not touched. What is already there is read from the base as
 //! Compose resolves it; the overlay adds what is missing.
 
+use std::path::{Path, PathBuf};
+
 use super::inherit;
 use super::layers::Layers;
 use super::onboard::{
@@ -490,6 +492,35 @@ pub fn without(content: &str, services: &[String]) -> String {
         }
     }
     out
+}
+
+/// The override files Compose reads after `compose_path` when no `-f` names files: those
+/// `.env`'s `COMPOSE_FILE` lists after it (obs-init's overlays left out: they are its own
+/// output), else the first of `compose.override.yml`, ..., `docker-compose.override.yaml`
+/// beside it.
+pub fn override_files(compose_path: &Path) -> Vec<PathBuf> {
+    let dir = crate::paths::compose_dir(compose_path);
+    let listed = std::fs::read_to_string(dir.join(".env"))
+        .ok()
+        .and_then(|t| crate::dotenv::compose_files(&t));
+    let same = |p: &Path| crate::paths::absolute(p) == crate::paths::absolute(compose_path);
+    if let Some(listed) = listed {
+        let paths: Vec<PathBuf> = listed.iter().map(|f| dir.join(f)).collect();
+        let Some(at) = paths.iter().position(|p| same(p)) else {
+            return Vec::new();
+        };
+        return paths[at + 1..]
+            .iter()
+            .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| !is_overlay(&t)))
+            .cloned()
+            .collect();
+    }
+    crate::dotenv::OVERRIDE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file() && crate::paths::absolute(p) != crate::paths::absolute(compose_path))
+        .into_iter()
+        .collect()
 }
 
 /// Whether `content` is an overlay obs-init wrote (whoever edited it since).

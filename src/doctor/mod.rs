@@ -50,7 +50,7 @@ pub fn diagnose(
     // overlay); each file's own rules in the file.
     let mut paths = vec![compose_path.clone()];
     if file.is_none() {
-        paths.extend(crate::compose::override_files(&compose_path));
+        paths.extend(crate::compose::overlay::override_files(&compose_path));
     }
     let overlays = compose::overlays(dir, &compose_path);
     paths.extend(overlays.iter().cloned());

@@ -345,10 +345,10 @@ fn resolve<'p>(
     })
 }
 
-/// The override files Compose reads after `compose_path` ([`compose::override_files`]),
+/// The override files Compose reads after `compose_path` ([`overlay::override_files`]),
 /// with their text.
 fn compose_overrides(compose_path: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
-    compose::override_files(compose_path)
+    compose::overlay::override_files(compose_path)
         .into_iter()
         .map(|path| read_text(&path).map(|text| (path, text)))
         .collect()

@@ -64,6 +64,9 @@ pub struct ComposeRecord {
     /// The overlay (relative to the project directory, with `/`) when the services are
     /// onboarded in one rather than in the compose file.
     pub overlay: Option<String>,
+    /// For an override file Compose reads with a compose file: that compose file (relative
+    /// to the project directory, with `/`). Its record goes with that file's.
+    pub override_of: Option<String>,
 }
 
 /// How a service of a compose file is named among the services that need a file:
@@ -197,6 +200,14 @@ pub fn read(content: &str) -> Result<Answers, String> {
                     Some(o) => Some(
                         o.as_str()
                             .ok_or_else(|| format!("{} must be a path", at("overlay")))?
+                            .to_string(),
+                    ),
+                    None => None,
+                },
+                override_of: match item.get("override_of") {
+                    Some(o) => Some(
+                        o.as_str()
+                            .ok_or_else(|| format!("{} must be a path", at("override_of")))?
                             .to_string(),
                     ),
                     None => None,
@@ -499,6 +510,9 @@ fn write_records(doc: &mut DocumentMut, answers: &Answers) {
         if let Some(overlay) = &c.overlay {
             t["overlay"] = value(overlay.as_str());
         }
+        if let Some(of) = &c.override_of {
+            t["override_of"] = value(of.as_str());
+        }
         if !c.added.is_empty() {
             t["added"] = list(&c.added);
         }
@@ -619,6 +633,7 @@ mod tests {
                     original: None,
                 }),
                 overlay: Some("compose.observability.yaml".into()),
+                override_of: None,
             }],
             original: Some("# mine\n".into()),
             contexts: vec![("worker".into(), "services/worker".into())],

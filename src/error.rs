@@ -248,8 +248,9 @@ impl Refusal {
             ),
             AdoptSidecar {
                 in_overlay: true, ..
-            } => "onboard this service in place (without --overlay): obs-init then adds \
-                  `--config` and the mount to the sidecar itself"
+            } => "onboard this service in place (without --overlay): obs-init then gives the \
+                  sidecar itself `--config`, the mount, the platform network and the metrics \
+                  label"
                 .into(),
             AdoptSidecar { .. } => format!(
                 "add `--config {}` to its command and mount dapr-config.yml there read-only, \
@@ -620,11 +621,7 @@ impl Error {
                 if left_out.len() == 1 { "runs" } else { "run" },
                 if left_out.len() == 1 { "it" } else { "them" },
             )),
-            Error::Conflicts(_) => Some(
-                "keep the project's values with --on-conflict skip, or write obs-init's with \
-                 --on-conflict overwrite"
-                    .into(),
-            ),
+            Error::Conflicts(conflicts) => Some(crate::conflict::help(conflicts)),
             Error::Dirty { .. } => Some(
                 "commit or stash them first, so that obs-init's edits can be reviewed on their \
                  own; or pass --allow-dirty"

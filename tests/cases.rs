@@ -264,13 +264,46 @@ fn overlay_loads(project: &Path, rel: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Every compose file the case changed loads in the real Compose if its input did.
+/// The files Compose reads together with the compose file `rel` of `tree`: the file, then
+/// the override beside it (as plain `docker compose` does), or, for an override, the compose
+/// file it goes with first.
+fn read_with(rel: &str, tree: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    const MAIN: [&str; 4] = [
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yaml",
+        "docker-compose.yml",
+    ];
+    let (folder, name) = match rel.rsplit_once('/') {
+        Some((f, n)) => (format!("{f}/"), n),
+        None => (String::new(), rel),
+    };
+    let first = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("{folder}{n}"))
+            .find(|p| tree.contains_key(p))
+    };
+    if obs_init::dotenv::OVERRIDE_NAMES.contains(&name) {
+        return first(&MAIN).into_iter().chain([rel.to_string()]).collect();
+    }
+    if !MAIN.contains(&name) {
+        return vec![rel.to_string()];
+    }
+    std::iter::once(rel.to_string())
+        .chain(first(&obs_init::dotenv::OVERRIDE_NAMES))
+        .collect()
+}
+
+/// Every compose file the case changed loads in the real Compose if its input did, with the
+/// override file Compose reads with it.
 fn compose_accepts(
     case: &Path,
     project: &Path,
     input: &BTreeMap<String, Vec<u8>>,
     actual: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), String> {
+    let mut judged: Vec<Vec<String>> = Vec::new();
     for (rel, after) in actual {
         if !is_compose_file(rel) || input.get(rel) == Some(after) {
             continue;
@@ -279,22 +312,29 @@ fn compose_accepts(
             overlay_loads(project, rel)?;
             continue;
         }
+        let files = read_with(rel, actual);
+        if judged.contains(&files) {
+            continue;
+        }
+        judged.push(files.clone());
         let before_dir = tempfile::tempdir().expect("tempdir");
         copy_tree(&case.join("in"), before_dir.path());
         let file = Path::new(rel);
+        let paths = |root: &Path| -> Vec<PathBuf> { files.iter().map(|f| root.join(f)).collect() };
         for profiles in Profiles::BOTH {
             let dir_of = |root: &Path| root.join(file.parent().unwrap_or(Path::new("")));
-            let accepted = oracle::config(
-                &dir_of(before_dir.path()),
-                &[&before_dir.path().join(file)],
-                profiles,
-            );
+            let before = paths(before_dir.path());
+            let before: Vec<&Path> = before.iter().map(PathBuf::as_path).collect();
+            let accepted = oracle::config(&dir_of(before_dir.path()), &before, profiles);
             if accepted.is_err() {
                 continue;
             }
-            if let Err(e) = oracle::config(&dir_of(project), &[&project.join(file)], profiles) {
+            let after = paths(project);
+            let after: Vec<&Path> = after.iter().map(PathBuf::as_path).collect();
+            if let Err(e) = oracle::config(&dir_of(project), &after, profiles) {
                 return Err(format!(
-                    "Compose rejects the output {rel} ({profiles:?} profiles): {e}"
+                    "Compose rejects the output {} ({profiles:?} profiles): {e}",
+                    files.join(" + ")
                 ));
             }
         }

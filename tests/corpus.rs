@@ -13,6 +13,12 @@
 //! What an original needs around it to load (placeholder `.env` values, empty env files, the
 //! files it includes) is in `tests/data/compose/load/<file>/`: copied in as the project's
 //! parent folder, with the compose file in its `project/` folder.
+//!
+//! A project whose override file Compose reads with it (`docker-compose.override.yml`, from
+//! the same commit) has it in `tests/data/compose/overrides/<file>/`: the original is the
+//! pair (`-f file -f override`), onboarding reads both as one project and edits each, and
+//! the pair's model is judged, each file's bytes given back by `remove`.
+//! `OBS_INIT_CORPUS=WORDS` runs only the files whose name holds WORDS.
 
 // The corpus report on stderr is part of the point of this test.
 #![allow(clippy::print_stderr)]
@@ -44,6 +50,8 @@ fn options(service: &str) -> ComposeOptions {
 struct Project {
     name: String,
     text: String,
+    /// The override files Compose reads after it, by name, with their text.
+    overrides: Vec<(String, String)>,
     load: PathBuf,
     /// What Compose resolves the original to, per profile setting, or why it rejects it.
     before: Vec<(Profiles, Result<Json, String>)>,
@@ -53,14 +61,36 @@ impl Project {
     /// Writes the project under `root` with `content` as its compose file, returning the
     /// project's folder and the file.
     fn lay_out(&self, root: &Path, content: &str) -> (PathBuf, PathBuf) {
+        let overrides: Vec<&str> = self.overrides.iter().map(|(_, t)| t.as_str()).collect();
+        let (dir, files) = self.lay_out_all(root, &[&[content], &overrides[..]].concat());
+        (dir, files[0].clone())
+    }
+
+    /// Writes the project under `root` with `contents` as its compose file and overrides,
+    /// returning the project's folder and the files, in Compose's order.
+    fn lay_out_all(&self, root: &Path, contents: &[&str]) -> (PathBuf, Vec<PathBuf>) {
         if self.load.is_dir() {
             common::copy_dir(&self.load, root);
         }
         let dir = root.join("project");
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let file = dir.join(&self.name);
-        std::fs::write(&file, content).expect("write compose file");
-        (dir, file)
+        let names = std::iter::once(&self.name).chain(self.overrides.iter().map(|(n, _)| n));
+        let files: Vec<PathBuf> = names
+            .zip(contents)
+            .map(|(name, content)| {
+                let file = dir.join(name);
+                std::fs::write(&file, content).expect("write compose file");
+                file
+            })
+            .collect();
+        (dir, files)
+    }
+
+    /// The compose file's text, then each override's.
+    fn texts(&self) -> Vec<&str> {
+        std::iter::once(self.text.as_str())
+            .chain(self.overrides.iter().map(|(_, t)| t.as_str()))
+            .collect()
     }
 
     fn accepted(&self) -> bool {
@@ -86,6 +116,9 @@ fn kind(e: &Refusal) -> String {
 }
 
 fn run_service(project: &Project, service: &str, work: &Path) -> Outcome {
+    if !project.overrides.is_empty() {
+        return run_project(project, service, work);
+    }
     let result = std::panic::catch_unwind(|| compose::onboard(&project.text, &options(service)));
     let out = match result {
         Err(_) => return Outcome::Failed("onboarding panicked".into()),
@@ -126,11 +159,76 @@ fn run_service(project: &Project, service: &str, work: &Path) -> Outcome {
     }
 }
 
+/// One service of a project of several files, onboarded through all of them: each file
+/// only gains text, a second run changes none, `remove` gives each file its bytes back, and
+/// Compose, given the files in order, resolves exactly the documented edits.
+fn run_project(project: &Project, service: &str, work: &Path) -> Outcome {
+    let texts = project.texts();
+    let result = std::panic::catch_unwind(|| compose::onboard_files(&texts, &options(service)));
+    let outs = match result {
+        Err(_) => return Outcome::Failed("onboarding panicked".into()),
+        Ok(Err((_, Refusal::Internal(m)))) => return Outcome::Failed(m),
+        Ok(Err((_, e))) => return Outcome::Refused(kind(&e), e.to_string()),
+        Ok(Ok(outs)) => outs,
+    };
+    let checks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let afters: Vec<&str> = outs.iter().map(|o| o.after.as_str()).collect();
+        let again = compose::onboard_files(&afters, &options(service)).expect("rerun");
+        for ((text, out), again) in texts.iter().zip(&outs).zip(&again) {
+            common::assert_only_insertions(text, &out.after);
+            assert_eq!(again.after, out.after, "second run changed a file");
+            if out.changes.is_empty() {
+                continue;
+            }
+            let undo = remove::remove(
+                &out.after,
+                &remove::RemoveOptions {
+                    services: vec![service.to_string()],
+                    keep_empty: compose::filled_empty_keys(&out.changes),
+                    added: Some(compose::added_paths(&out.changes)),
+                },
+            )
+            .expect("remove");
+            assert_eq!(&undo.after, text, "onboard then remove is not the original");
+        }
+        if project.accepted() {
+            let (dir, files) = project.lay_out_all(work, &afters);
+            let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            for (profiles, before) in &project.before {
+                let before = before.as_ref().expect("accepted");
+                let after = oracle::config(&dir, &files, *profiles).unwrap_or_else(|e| {
+                    panic!("Compose rejects the output ({profiles:?} profiles): {e}")
+                });
+                let label_skipped = outs
+                    .iter()
+                    .flat_map(|o| &o.notes)
+                    .any(|n| n.message.contains(compose::METRICS_LABEL));
+                let expected = edits::documented(before, &after, service, label_skipped);
+                assert!(
+                    expected == after,
+                    "the model changed beyond the documented edits ({profiles:?} profiles):\n{}",
+                    oracle::diff(&expected, &after)
+                );
+            }
+        }
+    }));
+    match checks {
+        Ok(()) => Outcome::Onboarded,
+        Err(e) => Outcome::Failed(
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        ),
+    }
+}
+
 /// The overlay for one service: Compose, given the untouched file and the overlay, must
 /// resolve exactly the documented edits (as for the in-place edit), whatever anchors, merge
 /// keys or `extends` the file uses.
 fn run_overlay(project: &Project, service: &str, work: &Path) -> Outcome {
-    let result = std::panic::catch_unwind(|| overlay::overlay(&project.text, &options(service)));
+    let texts = project.texts();
+    let result = std::panic::catch_unwind(|| overlay::overlay_files(&texts, &options(service)));
     let out = match result {
         Err(_) => return Outcome::Failed("the overlay panicked".into()),
         Ok(Err(Refusal::Internal(m))) => return Outcome::Failed(m),
@@ -138,18 +236,20 @@ fn run_overlay(project: &Project, service: &str, work: &Path) -> Outcome {
         Ok(Ok(out)) => out,
     };
     let checks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let again = overlay::overlay(&project.text, &options(service)).expect("rerun");
+        let again = overlay::overlay_files(&texts, &options(service)).expect("rerun");
         assert_eq!(again.text, out.text, "a second run wrote another overlay");
         if project.accepted() {
-            let (dir, file) = project.lay_out(work, &project.text);
+            let (dir, files) = project.lay_out_all(work, &project.texts());
+            let file = files[0].clone();
             let overlay_file = dir.join("compose.observability.yaml");
             std::fs::write(&overlay_file, &out.text).expect("write overlay");
+            let mut all: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            all.push(&overlay_file);
             for (profiles, before) in &project.before {
                 let before = before.as_ref().expect("accepted");
-                let after = oracle::config(&dir, &[&file, &overlay_file], *profiles)
-                    .unwrap_or_else(|e| {
-                        panic!("Compose rejects base plus overlay ({profiles:?} profiles): {e}")
-                    });
+                let after = oracle::config(&dir, &all, *profiles).unwrap_or_else(|e| {
+                    panic!("Compose rejects base plus overlay ({profiles:?} profiles): {e}")
+                });
                 let expected = edits::documented(before, &after, service, false);
                 assert!(
                     expected == after,
@@ -245,6 +345,11 @@ fn run_corpus(mode: &str, run: fn(&Project, &str, &Path) -> Outcome, at_least: u
         .collect();
     files.sort();
     assert!(files.len() >= 50, "corpus is incomplete: {}", files.len());
+    // `OBS_INIT_CORPUS=WORDS` runs only the files whose name holds WORDS (no count checked).
+    let only = std::env::var("OBS_INIT_CORPUS").ok();
+    if let Some(words) = &only {
+        files.retain(|f| f.to_string_lossy().contains(words.as_str()));
+    }
     let work = tempfile::tempdir().expect("tempdir");
 
     // Resolve every original once.
@@ -257,17 +362,31 @@ fn run_corpus(mode: &str, run: fn(&Project, &str, &Path) -> Outcome, at_least: u
                 .expect("name")
                 .to_string_lossy()
                 .to_string();
+            let overrides_dir = dir.join("overrides").join(&name);
+            let mut overrides: Vec<(String, String)> = std::fs::read_dir(&overrides_dir)
+                .map(|d| {
+                    d.map(|e| e.expect("entry").path())
+                        .map(|p| {
+                            let text = std::fs::read_to_string(&p).expect("UTF-8");
+                            (p.file_name().expect("name").to_string_lossy().into(), text)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            overrides.sort();
             let mut project = Project {
                 text: std::fs::read_to_string(path).expect("corpus files are UTF-8"),
+                overrides,
                 load: dir.join("load").join(&name),
                 name,
                 before: Vec::new(),
             };
-            let (pdir, file) =
-                project.lay_out(&work.path().join(format!("{i}")), &project.text.clone());
+            let (pdir, files) =
+                project.lay_out_all(&work.path().join(format!("{i}")), &project.texts());
+            let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
             project.before = Profiles::BOTH
                 .iter()
-                .map(|p| (*p, oracle::config(&pdir, &[&file], *p)))
+                .map(|p| (*p, oracle::config(&pdir, &files, *p)))
                 .collect();
             project
         })
@@ -342,6 +461,22 @@ fn run_corpus(mode: &str, run: fn(&Project, &str, &Path) -> Outcome, at_least: u
         eprintln!("FAILED {f}");
     }
     assert!(failed.is_empty(), "{} corpus services failed", failed.len());
+    // A project read with its override file is onboarded whole in place: what a service
+    // lacks in one file (its sidecar's command, its variables) the other gives.
+    if mode == "in place" {
+        for p in projects.iter().filter(|p| !p.overrides.is_empty()) {
+            let prefix = format!("{} ", p.name);
+            let left: Vec<&String> = refused
+                .values()
+                .flatten()
+                .filter(|r| r.starts_with(&prefix))
+                .collect();
+            assert!(left.is_empty(), "refused with its override: {left:?}");
+        }
+    }
     // A regression that refuses everything would pass the check above; it must not.
-    assert!(onboarded >= at_least, "only {onboarded} onboarded");
+    assert!(
+        only.is_some() || onboarded >= at_least,
+        "only {onboarded} onboarded"
+    );
 }

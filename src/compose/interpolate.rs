@@ -83,21 +83,9 @@ pub enum InterpolateError {
 /// `text` with every variable replaced as Compose replaces it. An unset variable without a
 /// default is empty, as in Compose (which warns).
 pub fn interpolate(text: &str, vars: &Vars) -> Result<String, InterpolateError> {
-    expand(text, vars, &mut false)
-}
-
-/// `text` as Compose will see it, when every variable in it is set or has a default: a
-/// value known only as `${NAME}` is no evidence of what a service runs (the name is not
-/// the value).
-pub fn known(text: &str, vars: &Vars) -> Option<String> {
-    let mut unset = false;
-    expand(text, vars, &mut unset).ok().filter(|_| !unset)
-}
-
-/// [`interpolate`], noting in `unset` a variable replaced by nothing for want of a value.
-fn expand(text: &str, vars: &Vars, unset: &mut bool) -> Result<String, InterpolateError> {
     let mut out = String::new();
     let mut rest = text;
+
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
@@ -108,7 +96,7 @@ fn expand(text: &str, vars: &Vars, unset: &mut bool) -> Result<String, Interpola
             let end = closing_brace(body).ok_or_else(|| {
                 InterpolateError::Invalid(format!("`${{` without `}}` in {text:?}"))
             })?;
-            out.push_str(&substitute(&body[..end], vars, unset)?);
+            out.push_str(&substitute(&body[..end], vars)?);
             rest = &body[end + 1..];
         } else {
             let len = after
@@ -120,15 +108,83 @@ fn expand(text: &str, vars: &Vars, unset: &mut bool) -> Result<String, Interpola
             if len == 0 {
                 out.push('$');
             } else {
-                let value = vars.get(&after[..len]);
-                *unset |= value.is_none();
-                out.push_str(&value.unwrap_or_default());
+                out.push_str(&vars.get(&after[..len]).unwrap_or_default());
             }
             rest = &after[len..];
         }
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `text` as Compose will see it, when every variable in it is set or has a default: a
+/// value known only as `${NAME}` is no evidence of what a service runs (the name is not
+/// the value).
+pub fn known(text: &str, vars: &Vars) -> Option<String> {
+    if unset(text, vars).is_empty() {
+        interpolate(text, vars).ok()
+    } else {
+        None
+    }
+}
+
+/// The variables `text` takes as they are (no default applies) that neither the
+/// environment nor `.env` sets, each once: Compose would read them as empty (or stop, for
+/// `${VAR:?err}`), so what `text` means cannot be known from the project.
+pub fn unset(text: &str, vars: &Vars) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_unset(text, vars, &mut out);
+    out
+}
+
+fn collect_unset(text: &str, vars: &Vars, out: &mut Vec<String>) {
+    let push = |name: &str, out: &mut Vec<String>| {
+        if vars.get(name).is_none() && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    };
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = closing_brace(body) else {
+                return;
+            };
+            let inner = &body[..end];
+            let name_len = inner
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(inner.len());
+            let (name, op) = inner.split_at(name_len);
+            let value = vars.get(name);
+            let present = match op.strip_prefix(':') {
+                Some(_) => value.as_deref().is_some_and(|v| !v.is_empty()),
+                None => value.is_some(),
+            };
+            let op = op.trim_start_matches(':');
+            match op.chars().next() {
+                // Taken as it is, or required.
+                None | Some('?') if !present => push(name, out),
+                // The default stands in: what it uses counts.
+                Some('-') if !present => collect_unset(&op[1..], vars, out),
+                Some('+') if present => collect_unset(&op[1..], vars, out),
+                _ => {}
+            }
+            rest = &body[end + 1..];
+        } else {
+            let len = after
+                .char_indices()
+                .find(|(i, c)| {
+                    !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit())
+                })
+                .map_or(after.len(), |(i, _)| i);
+            if len > 0 {
+                push(&after[..len], out);
+            }
+            rest = &after[len..];
+        }
+    }
 }
 
 /// Where the `}` closing a `${` is, counting nested `${...}` in defaults.
@@ -151,7 +207,7 @@ fn closing_brace(body: &str) -> Option<usize> {
     None
 }
 
-fn substitute(body: &str, vars: &Vars, unset: &mut bool) -> Result<String, InterpolateError> {
+fn substitute(body: &str, vars: &Vars) -> Result<String, InterpolateError> {
     let name_len = body
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(body.len());
@@ -173,20 +229,19 @@ fn substitute(body: &str, vars: &Vars, unset: &mut bool) -> Result<String, Inter
         return if colon {
             Err(InterpolateError::Invalid(format!("`${{{body}}}`")))
         } else {
-            *unset |= !set;
             Ok(value.unwrap_or_default())
         };
     };
     let arg = &op[kind.len_utf8()..];
     match kind {
         '-' if present => Ok(value.unwrap_or_default()),
-        '-' => expand(arg, vars, unset),
-        '+' if present => expand(arg, vars, unset),
+        '-' => interpolate(arg, vars),
+        '+' if present => interpolate(arg, vars),
         '+' => Ok(String::new()),
         '?' if present => Ok(value.unwrap_or_default()),
         '?' => Err(InterpolateError::Required {
             name: name.to_string(),
-            message: expand(arg, vars, unset)?,
+            message: interpolate(arg, vars)?,
         }),
         _ => Err(InterpolateError::Invalid(format!("`${{{body}}}`"))),
     }
@@ -231,6 +286,18 @@ mod tests {
         assert_eq!(k("${DAGSTER_IMAGE}_image"), None);
         assert_eq!(k("run $DAGSTER_HOME"), None);
         assert_eq!(k("${MISSING-${ALSO_MISSING}}"), None);
+    }
+
+    #[test]
+    fn the_variables_no_default_covers_are_named_once() {
+        let v = vars();
+        assert_eq!(unset("/config/${ENV}.yaml", &v), ["ENV"]);
+        assert_eq!(
+            unset("${NET}/${MISSING:-x}/$$ENV", &v),
+            Vec::<String>::new()
+        );
+        assert_eq!(unset("${A:-$B}/$B/${C:?why}", &v), ["B", "C"]);
+        assert_eq!(unset("${EMPTY:-${D}}", &v), ["D"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod inherit;
 pub mod interpolate;
+pub(crate) mod layers;
 mod onboard;
 pub mod overlay;
 pub mod ports;
@@ -15,8 +16,8 @@ pub use crate::contract::{
     COLLECTOR_ADDRESS, COLLECTOR_URL, CONFIG_MOUNT, DAPR_PORTS, METRICS_LABEL, METRICS_PORT,
     NETWORK, app_id, daprd_image, sidecar_name,
 };
-pub use onboard::onboard;
 pub(crate) use onboard::seq_style;
+pub use onboard::{onboard, onboard_files};
 pub use record::{added_paths, filled_empty_keys};
 
 use std::path::{Path, PathBuf};
@@ -123,7 +124,7 @@ fn used_ports<'d>(
 
 /// The port a service listens on as far as its definition says, and where that was read:
 /// the one its command names, else its only container port.
-fn inferred_port<'d>(
+pub(crate) fn inferred_port<'d>(
     doc: &'d Document,
     service: &'d Node,
     bases: &[(String, &'d Node)],
@@ -258,6 +259,9 @@ pub struct Adopted {
     /// When it passes `--config` with its own Configuration: the path in the container, and
     /// the bind mount's source (as written) that provides it, when one does.
     pub own_config: Option<(String, Option<String>)>,
+    /// Its bind mounts (host path, container path) as written, through every file: what
+    /// finds the Configuration once variables in them are resolved.
+    pub binds: Vec<(String, String)>,
 }
 
 /// The file with obs-init's values written over every conflict.
@@ -311,12 +315,16 @@ pub(crate) fn check_namespace<'d>(
 
 /// Refuses a service already using a port daprd takes in its namespace, then decides the
 /// port the sidecar calls the app on (`--app-port`, else inferred), with the note saying how.
+/// The ports the service's own file uses must leave daprd's free; the app port is the one
+/// given, else `inferred` (its command's, or its one container port, read through the
+/// project's files by the caller).
 pub(crate) fn check_ports<'d>(
     doc: &'d Document,
     node: &'d Node,
     name: &str,
     bases: &[(String, &'d Node)],
     opts: &ComposeOptions,
+    inferred: Option<(u16, &'static str)>,
 ) -> Result<(Option<u16>, Vec<Note>), Refusal> {
     let used = used_ports(doc, node, bases);
     for (port, flag) in DAPR_PORTS {
@@ -337,7 +345,7 @@ pub(crate) fn check_ports<'d>(
         .iter()
         .find(|(s, _)| s == name)
         .map(|(_, p)| *p);
-    let app_port = given.or_else(|| match inferred_port(doc, node, bases) {
+    let app_port = given.or_else(|| match inferred {
         Some((one, source)) => {
             notes.push(Note {
                 service: svc(),

@@ -2,6 +2,7 @@
 //! and Dapr rules of the design notes, rendered as insertions, then verified.
 
 use super::inherit::{self, lookup};
+use super::layers::Layers;
 use super::sidecar::{self, Adoption, Existing};
 use super::{
     CONFIG_MOUNT, ComposeOptions, ComposeOutcome, Conflict, METRICS_LABEL, METRICS_PORT, NETWORK,
@@ -22,70 +23,148 @@ use crate::yaml::verify;
 /// project's values where they differ from obs-init's, and (when any do) the alternative
 /// that writes obs-init's over them, so that the choice is data.
 pub fn onboard(content: &str, opts: &ComposeOptions) -> Result<ComposeOutcome, Refusal> {
-    let kept = edit(content, opts, false)?;
-    let overwritten = if kept.conflicts.is_empty() {
-        None
-    } else {
-        let over = edit(content, opts, true)?;
-        Some(Overwritten {
-            after: over.after,
-            changes: over.changes,
+    let mut outcomes = onboard_files(&[content], opts).map_err(|(_, e)| e)?;
+    Ok(outcomes.remove(0))
+}
+
+/// Plans the onboarding of `opts.services` in a project of several compose files that
+/// Compose reads together (`contents`, in its order: the file, then its overrides): each
+/// service is read through every file, and each piece is edited in the file where it lives
+/// (see [`super::layers`]). One outcome per file; a refusal names the file by its index.
+pub fn onboard_files(
+    contents: &[&str],
+    opts: &ComposeOptions,
+) -> Result<Vec<ComposeOutcome>, (usize, Refusal)> {
+    let kept = edit(contents, opts, false)?;
+    if kept.iter().all(|k| k.conflicts.is_empty()) {
+        return Ok(kept);
+    }
+    let over = edit(contents, opts, true)?;
+    Ok(kept
+        .into_iter()
+        .zip(over)
+        .map(|(kept, over)| ComposeOutcome {
+            overwritten: (over.after != kept.after).then_some(Overwritten {
+                after: over.after,
+                changes: over.changes,
+            }),
+            ..kept
         })
-    };
-    Ok(ComposeOutcome {
-        overwritten,
-        ..kept
-    })
+        .collect())
 }
 
 /// One way to onboard: `overwrite` writes obs-init's values over the project's.
-fn edit(content: &str, opts: &ComposeOptions, overwrite: bool) -> Result<ComposeOutcome, Refusal> {
-    let (text, doc) = parse(content)?;
-    let services = services(&doc)?;
-    let root = doc.root.as_ref().expect("services() checked the root");
-    check_names(services, &opts.services)?;
-
-    let mut editor = Editor::new(&text);
-    let mut notes = Vec::new();
-    let mut conflicts = Vec::new();
-    let mut adopted = Vec::new();
-    let network_key = external_network_key(&doc, root)?;
-
-    for name in &opts.services {
-        let plan = ServicePlan::new(&doc, &text, services, name, opts)?;
-        adopted.extend(plan.adopted());
-        plan.apply(
-            &mut editor,
-            &network_key,
-            &mut notes,
-            &mut conflicts,
-            overwrite,
-        )?;
+fn edit(
+    contents: &[&str],
+    opts: &ComposeOptions,
+    overwrite: bool,
+) -> Result<Vec<ComposeOutcome>, (usize, Refusal)> {
+    let parsed = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| parse(c).map_err(|e| (i, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let files = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, (_, doc))| services(doc).map(|s| (doc, s)).map_err(|e| (i, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let all = Layers {
+        files: files.clone(),
+        this: 0,
+    };
+    let names = all.names();
+    if let Some(name) = opts.services.iter().find(|w| !names.contains(w)) {
+        // The names of the first file lead, as for a project of one file.
+        return Err((
+            0,
+            check_names(files[0].1, std::slice::from_ref(name))
+                .err()
+                .unwrap_or(Refusal::UnknownService {
+                    name: name.clone(),
+                    suggestions: super::closest(name, &names),
+                    available: names.clone(),
+                }),
+        ));
     }
-    if let Some(key) = &network_key.declare {
-        declare_network(&mut editor, &text, root, services, key);
-    }
+    // The platform network, declared once for the project: where a file declares it
+    // already, else in the first file.
+    let keys = files
+        .iter()
+        .enumerate()
+        .map(|(i, (doc, _))| {
+            let root = doc.root.as_ref().expect("services() checked the root");
+            external_network_key(doc, root).map_err(|e| (i, e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let declared = keys
+        .iter()
+        .find(|k| k.declare.is_none())
+        .map(|k| k.key.clone());
 
-    if editor.is_empty() {
-        return Ok(ComposeOutcome {
-            after: content.to_string(),
-            changes: Vec::new(),
+    let mut out = Vec::new();
+    for (i, (text, doc)) in parsed.iter().enumerate() {
+        let at = |e| (i, e);
+        let (_, services) = files[i];
+        let root = doc.root.as_ref().expect("services() checked the root");
+        let layers = Layers {
+            files: files.clone(),
+            this: i,
+        };
+        let network_key = NetworkKey {
+            key: declared.clone().unwrap_or_else(|| keys[0].key.clone()),
+            declare: declared
+                .is_none()
+                .then(|| keys[0].declare.clone())
+                .flatten()
+                .filter(|_| i == 0),
+        };
+        let mut editor = Editor::new(text);
+        let mut notes = Vec::new();
+        let mut conflicts = Vec::new();
+        let mut adopted = Vec::new();
+        for name in opts
+            .services
+            .iter()
+            .filter(|n| layers.service(i, n).is_some())
+        {
+            let plan = ServicePlan::new(doc, text, services, name, opts, &layers).map_err(at)?;
+            adopted.extend(plan.adopted());
+            plan.apply(
+                &mut editor,
+                &network_key,
+                &mut notes,
+                &mut conflicts,
+                overwrite,
+            )
+            .map_err(at)?;
+        }
+        if let Some(key) = &network_key.declare {
+            declare_network(&mut editor, text, root, services, key);
+        }
+        if editor.is_empty() {
+            out.push(ComposeOutcome {
+                after: contents[i].to_string(),
+                changes: Vec::new(),
+                notes,
+                conflicts,
+                overwritten: None,
+                adopted,
+            });
+            continue;
+        }
+        let (body, changes) = editor.finish();
+        verify::compose(doc, &changes, &body).map_err(|e| at(Refusal::Internal(e)))?;
+        out.push(ComposeOutcome {
+            after: text.with_bom(&body),
+            changes,
             notes,
             conflicts,
             overwritten: None,
             adopted,
         });
     }
-    let (body, changes) = editor.finish();
-    verify::compose(&doc, &changes, &body).map_err(Refusal::Internal)?;
-    Ok(ComposeOutcome {
-        after: text.with_bom(&body),
-        changes,
-        notes,
-        conflicts,
-        overwritten: None,
-        adopted,
-    })
+    Ok(out)
 }
 
 /// How the external network is (or will be) known in this file.
@@ -183,6 +262,15 @@ struct ServicePlan<'d> {
     services: &'d Node,
     /// The Dapr configuration's bind-mount source, for an adopted sidecar's mount.
     config_source: String,
+    /// The file this plan edits, among the project's: each piece is edited in one file.
+    this: usize,
+    /// Whether the service's `environment`, `networks` and the label's `labels` are edited
+    /// in this file (the last that sets them, else the one first defining the service).
+    owns_env: bool,
+    owns_networks: bool,
+    owns_labels: bool,
+    /// This file is the one that first defines the service.
+    home: bool,
     notes: Vec<Note>,
     /// The variables it gets ([`ComposeOptions::env_of`]).
     wanted_env: Vec<(String, String)>,
@@ -228,6 +316,7 @@ impl<'d> ServicePlan<'d> {
         services: &'d Node,
         name: &str,
         opts: &ComposeOptions,
+        layers: &Layers<'d>,
     ) -> Result<ServicePlan<'d>, Refusal> {
         let (key, node) = services
             .get_entry(name)
@@ -282,15 +371,23 @@ impl<'d> ServicePlan<'d> {
         }
 
         // The project's own sidecar calls the app where it already does, on its own ports.
-        let adopting = sidecar::existing(doc, services, name)?
-            .is_some_and(|e| !sidecar::is_ours(doc, name, &e));
+        let adopting =
+            sidecar::existing_in(layers, name)?.is_some_and(|e| !sidecar::is_ours(name, &e));
         let (app_port, mut notes) = if adopting {
             (None, Vec::new())
         } else {
-            check_ports(doc, node, name, &bases, opts)?
+            // The port the app listens on, from the last file that tells (an override
+            // file often holds the app's ports).
+            let inferred = (0..layers.files.len()).rev().find_map(|i| {
+                let (d, s) = layers.files[i];
+                let node = layers.service(i, name)?;
+                let bases = inherit::bases(d, s, name).unwrap_or_default();
+                super::inferred_port(d, node, &bases)
+            });
+            check_ports(doc, node, name, &bases, opts, inferred)?
         };
 
-        let sidecar = sidecar_plan(doc, services, name, opts, app_port, node, &bases)?;
+        let sidecar = sidecar_plan(doc, layers, name, opts, app_port, node, &bases)?;
         if app_id(name) != name && matches!(sidecar, SidecarPlan::Add(_)) {
             notes.push(Note {
                 service: svc(),
@@ -305,10 +402,34 @@ impl<'d> ServicePlan<'d> {
             existing, adoption, ..
         } = &sidecar
         {
-            notes.extend(adoption_notes(doc, name, existing, adoption));
+            notes.extend(adoption_notes(name, existing, adoption));
         }
-        let env = env_plan(doc, name, node, &bases)?;
-        let networks = net_plan(doc, name, node, &bases)?;
+        let mut env = env_plan(doc, name, node, &bases)?;
+        // What the other files set adds up with this file's (a later file's value wins).
+        let elsewhere: Vec<Present<'d>> = layers
+            .elsewhere(name, "environment")
+            .into_iter()
+            .flat_map(|(d, e)| env_entries(d, e, false))
+            .collect();
+        match &mut env {
+            EnvPlan::Absent(p)
+            | EnvPlan::Empty(_, p)
+            | EnvPlan::List(_, p, _)
+            | EnvPlan::Map(_, p) => p.extend(elsewhere),
+        }
+        let networks = match net_plan(doc, name, node, &bases)? {
+            // Another file gives it networks: Compose adds this file's to them.
+            plan if !layers
+                .elsewhere(name, "networks")
+                .iter()
+                .any(|(_, n)| !n.is_empty_null()) =>
+            {
+                plan
+            }
+            CollectionPlan::Absent => CollectionPlan::Inherited,
+            CollectionPlan::Empty(key) => CollectionPlan::EmptyInherited(key),
+            plan => plan,
+        };
         let labels = match &sidecar {
             // The label tells the platform's Prometheus where daprd serves metrics: the
             // project's sidecar may serve them elsewhere, or not at all.
@@ -334,13 +455,16 @@ impl<'d> ServicePlan<'d> {
                 });
                 None
             }
-            SidecarPlan::Adopt { existing, .. } if !existing.shares => label_plan(
-                doc,
-                &existing.name,
-                existing.node,
-                &existing.bases,
-                &mut notes,
-            ),
+            SidecarPlan::Adopt { existing, .. } if !existing.shares => {
+                match layers.service(layers.this, &existing.name) {
+                    Some(own) => {
+                        let bases =
+                            inherit::bases(doc, services, &existing.name).unwrap_or_default();
+                        label_plan(doc, &existing.name, own, &bases, &mut notes)
+                    }
+                    None => None,
+                }
+            }
             _ => label_plan(doc, name, node, &bases, &mut notes),
         };
         // Traefik routes to a container on any network it shares with it unless told which:
@@ -365,11 +489,21 @@ impl<'d> ServicePlan<'d> {
         }
         let label_on = match &sidecar {
             SidecarPlan::Adopt { existing, .. } if !existing.shares => (
-                existing.node,
+                layers
+                    .service(layers.this, &existing.name)
+                    .unwrap_or(existing.node),
                 vec!["services".to_string(), existing.name.clone()],
             ),
             _ => (node, vec!["services".to_string(), name.to_string()]),
         };
+        let labelled = match &sidecar {
+            SidecarPlan::Adopt { existing, .. } if !existing.shares => existing.name.clone(),
+            _ => name.to_string(),
+        };
+        // What the summary says is said once, by the file that first defines the service.
+        if !layers.is_home(name) {
+            notes.clear();
+        }
         let layout = layout(text, doc.root.as_ref().expect("root"), services, Some(node));
         Ok(ServicePlan {
             name: name.to_string(),
@@ -382,6 +516,12 @@ impl<'d> ServicePlan<'d> {
             sidecar,
             services,
             config_source: opts.config_source.clone(),
+            this: layers.this,
+            owns_env: layers.owns(name, "environment"),
+            owns_networks: layers.owns(name, "networks"),
+            owns_labels: layers.owns(&labelled, "labels")
+                && layers.service(layers.this, &labelled).is_some(),
+            home: layers.is_home(name),
             notes,
             wanted_env: opts.env_of(name),
         })
@@ -389,6 +529,9 @@ impl<'d> ServicePlan<'d> {
 
     /// The project's sidecar this plan adopts, if it does.
     fn adopted(&self) -> Option<super::Adopted> {
+        if !self.home {
+            return None;
+        }
         let SidecarPlan::Adopt {
             existing, adoption, ..
         } = &self.sidecar
@@ -398,6 +541,7 @@ impl<'d> ServicePlan<'d> {
         Some(super::Adopted {
             service: self.name.clone(),
             sidecar: existing.name.clone(),
+            binds: existing.binds.clone(),
             own_config: match adoption {
                 Adoption::OwnConfig { path, source } => Some((path.clone(), source.clone())),
                 _ => None,
@@ -434,6 +578,8 @@ impl<'d> ServicePlan<'d> {
                 .collect()
         };
         match &self.env {
+            // Another file holds the service's variables: they are edited there.
+            _ if !self.owns_env => {}
             EnvPlan::Absent(inherited) | EnvPlan::Empty(_, inherited) => {
                 let missing: Vec<(String, String)> = wanted
                     .iter()
@@ -514,14 +660,16 @@ impl<'d> ServicePlan<'d> {
             }
         }
 
-        join_network(
-            editor,
-            self.node,
-            &svc_path,
-            &self.networks,
-            &network.key,
-            lay,
-        );
+        if self.owns_networks {
+            join_network(
+                editor,
+                self.node,
+                &svc_path,
+                &self.networks,
+                &network.key,
+                lay,
+            );
+        }
         // A sidecar on a network of its own sends its traces from there: it joins too.
         if let SidecarPlan::Adopt {
             existing,
@@ -544,6 +692,7 @@ impl<'d> ServicePlan<'d> {
         };
         let has_label = |present: &[String]| present.iter().any(|l| l == METRICS_LABEL);
         match &self.labels {
+            _ if !self.owns_labels => {}
             Some(CollectionPlan::Absent | CollectionPlan::Inherited) => {
                 editor.insert_entry(label_node, label_svc, "labels", label_map(), lay)
             }
@@ -570,7 +719,14 @@ impl<'d> ServicePlan<'d> {
             SidecarPlan::Keep => {}
             SidecarPlan::Adopt {
                 existing, adoption, ..
-            } => adopt(editor, &existing, adoption, &self.config_source, lay)?,
+            } => adopt(
+                editor,
+                &existing,
+                adoption,
+                &self.config_source,
+                lay,
+                self.this,
+            )?,
             SidecarPlan::Image { node, wanted } if overwrite => {
                 let path = ["services".to_string(), key.clone()];
                 editor
@@ -645,7 +801,7 @@ pub(super) enum SidecarPlan<'d> {
     Add(NewNode),
     /// The project's own: given the tracing configuration, everything else kept.
     Adopt {
-        existing: Existing<'d>,
+        existing: Box<Existing<'d>>,
         adoption: Adoption<'d>,
         /// Where it joins the platform network: when it calls the app over a network of
         /// its own rather than sharing the app's.
@@ -662,7 +818,7 @@ pub(super) enum SidecarPlan<'d> {
 
 pub(super) fn sidecar_plan<'d>(
     doc: &'d Document,
-    services: &'d Node,
+    layers: &Layers<'d>,
     name: &str,
     opts: &ComposeOptions,
     app_port: Option<u16>,
@@ -670,22 +826,27 @@ pub(super) fn sidecar_plan<'d>(
     bases: &[(String, &'d Node)],
 ) -> Result<SidecarPlan<'d>, Refusal> {
     let wanted_name = sidecar_name(name);
-    if let Some((k, v)) = services.get_entry(&wanted_name) {
-        let v = doc.resolve(v);
-        let words = command_words(doc, v, &[]);
+    let found = layers.home(&wanted_name).map(|h| {
+        let (d, services) = layers.files[h];
+        let (k, v) = services.get_entry(&wanted_name).expect("defined there");
+        (h, d, k, d.resolve(v))
+    });
+    if let Some((h, d, k, v)) = found {
+        let words = command_words(d, v, &[]);
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        let image = lookup(doc, v, "image").and_then(Node::as_str);
-        let mode = lookup(doc, v, "network_mode").and_then(Node::as_str);
+        let image = lookup(d, v, "image").and_then(Node::as_str);
+        let mode = lookup(d, v, "network_mode").and_then(Node::as_str);
         if contract::is_our_sidecar(name, image, mode, &words) {
             let wanted = daprd_image(&opts.dapr_version);
             return Ok(match v.get("image") {
-                Some(node) if node.as_str() != Some(wanted.as_str()) => {
+                // Its image is judged in the file that has it.
+                Some(node) if h == layers.this && node.as_str() != Some(wanted.as_str()) => {
                     SidecarPlan::Image { node, wanted }
                 }
                 _ => SidecarPlan::Keep,
             });
         }
-        if sidecar::existing(doc, services, name)?.is_none_or(|e| e.name != wanted_name) {
+        if sidecar::existing_in(layers, name)?.is_none_or(|e| e.name != wanted_name) {
             return Err(Refusal::SidecarConflict {
                 service: name.into(),
                 sidecar: wanted_name,
@@ -697,23 +858,30 @@ pub(super) fn sidecar_plan<'d>(
             });
         }
     }
-    if let Some(existing) = sidecar::existing(doc, services, name)? {
-        let adoption = existing.adoption(doc, name)?;
-        let networks = if existing.shares {
-            None
-        } else {
-            Some(net_plan(
-                doc,
-                &existing.name,
-                existing.node,
-                &existing.bases,
-            )?)
+    if let Some(existing) = sidecar::existing_in(layers, name)? {
+        let adoption = existing.adoption(layers, name)?;
+        // A sidecar in a container of its own joins the platform network in the file
+        // that holds its networks.
+        let own = layers
+            .service(layers.this, &existing.name)
+            .filter(|_| !existing.shares && layers.owns(&existing.name, "networks"));
+        let networks = match own {
+            Some(node) => {
+                let (_, services) = layers.files[layers.this];
+                let bases = inherit::bases(doc, services, &existing.name)?;
+                Some(net_plan(doc, &existing.name, node, &bases)?)
+            }
+            None => None,
         };
         return Ok(SidecarPlan::Adopt {
-            existing,
+            existing: Box::new(existing),
             adoption,
             networks,
         });
+    }
+    // A new sidecar goes into the file that first defines its app.
+    if !layers.is_home(name) {
+        return Ok(SidecarPlan::Keep);
     }
     let command = NewNode::Flow(Box::new(NewNode::Seq(
         contract::sidecar_command(name, app_port)
@@ -1073,12 +1241,7 @@ pub(crate) fn seq_style(text: &Text, node: &Node) -> Option<(usize, usize)> {
 
 /// What the summary says about an adopted sidecar: what was added, what is kept, and an
 /// image tag that is no release.
-pub(super) fn adoption_notes(
-    doc: &Document,
-    app: &str,
-    existing: &Existing,
-    adoption: &Adoption,
-) -> Vec<Note> {
+pub(super) fn adoption_notes(app: &str, existing: &Existing, adoption: &Adoption) -> Vec<Note> {
     let svc = || Some(app.to_string());
     let mut notes = vec![Note {
         service: svc(),
@@ -1103,10 +1266,9 @@ pub(super) fn adoption_notes(
         },
         kind: NoteKind::Decided,
     }];
-    // The image as Compose runs it: its own, merged in, or from the service it extends.
-    let image = inherit::effective(doc, existing.node, &existing.bases, "image")
-        .and_then(Node::as_str)
-        .unwrap_or_default();
+    // The image as Compose runs it: its own, merged in, from the service it extends, or
+    // from a later file.
+    let image = existing.image.as_deref().unwrap_or_default();
     let tag = image
         .rsplit_once(':')
         .map(|(_, t)| t)
@@ -1133,15 +1295,22 @@ fn adopt(
     adoption: Adoption,
     config_source: &str,
     lay: &Layout,
+    this: usize,
 ) -> Result<(), Refusal> {
     let Adoption::Add {
         command,
+        command_in,
         flag,
         mount,
+        mount_in,
+        service,
     } = adoption
     else {
         return Ok(());
     };
+    // Each piece in the file it is in: this run edits only this file.
+    let flag = flag.filter(|_| command_in == this);
+    let mount = mount.filter(|_| mount_in == this);
     let path = vec!["services".to_string(), existing.name.clone()];
     let internal = |why: String| Refusal::Internal(format!("adopting {}: {why}", existing.name));
     if let Some((words, string)) = flag {
@@ -1164,7 +1333,7 @@ fn adopt(
             editor.push_item(volumes, &vol_path, like_items(volumes, spec), lay);
         }
         Some(None) => editor.insert_entry(
-            existing.node,
+            service,
             &path,
             "volumes",
             NewNode::Seq(vec![NewNode::str(spec)]),

@@ -7,7 +7,10 @@
 //! them, or extend them, are not touched. What is already there is read from the base as
 //! Compose resolves it; the overlay adds what is missing.
 
+use std::path::{Path, PathBuf};
+
 use super::inherit;
+use super::layers::Layers;
 use super::onboard::{
     SidecarPlan, adoption_notes, env_entries, external_network_key, sidecar_plan,
 };
@@ -88,11 +91,18 @@ pub fn env_file_users(base: &str, name: &str) -> Vec<String> {
 
 /// Plans the overlay onboarding `opts.services` of the compose file `base`.
 pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, Refusal> {
-    let (kept, notes, conflicts, adopted) = build(base, opts, false)?;
+    overlay_files(&[base], opts)
+}
+
+/// Plans the overlay onboarding `opts.services` of a project whose compose file (`bases[0]`)
+/// Compose reads with override files (the rest, in order), which the overlay comes after:
+/// what a service already has is read through all of them.
+pub fn overlay_files(bases: &[&str], opts: &ComposeOptions) -> Result<OverlayOutcome, Refusal> {
+    let (kept, notes, conflicts, adopted) = build(bases, opts, false)?;
     let overwritten = if conflicts.is_empty() {
         None
     } else {
-        Some(build(base, opts, true)?.0)
+        Some(build(bases, opts, true)?.0)
     };
     Ok(OverlayOutcome {
         text: kept,
@@ -106,9 +116,21 @@ pub fn overlay(base: &str, opts: &ComposeOptions) -> Result<OverlayOutcome, Refu
 /// The overlay's text, its notes and conflicts, and the project's sidecars adopted.
 type Built = (String, Vec<Note>, Vec<Conflict>, Vec<super::Adopted>);
 
-fn build(base: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Built, Refusal> {
-    let (_, doc) = parse(base)?;
+fn build(bases: &[&str], opts: &ComposeOptions, overwrite: bool) -> Result<Built, Refusal> {
+    let (_, doc) = parse(bases[0])?;
     let services = services(&doc)?;
+    // The override files, read only: a file Compose would reject is the project's to fix.
+    let others: Vec<Document> = bases[1..]
+        .iter()
+        .filter_map(|b| parse(b).ok().map(|(_, d)| d))
+        .collect();
+    let mut files = vec![(&doc, services)];
+    files.extend(
+        others
+            .iter()
+            .filter_map(|d| super::services(d).ok().map(|s| (d, s))),
+    );
+    let layers = Layers { files, this: 0 };
     let root = doc.root.as_ref().expect("services() checked the root");
     check_names(services, &opts.services)?;
     let network = external_network_key(&doc, root)?;
@@ -117,15 +139,15 @@ fn build(base: &str, opts: &ComposeOptions, overwrite: bool) -> Result<Built, Re
     let mut adopted = Vec::new();
     let mut entries: Vec<(String, NewNode)> = Vec::new();
     for name in &opts.services {
-        let planned = service(&doc, services, name, opts, &network.key, overwrite)?;
+        let planned = service(&doc, services, &layers, name, opts, &network.key, overwrite)?;
         notes.extend(planned.notes);
         conflicts.extend(planned.conflicts);
         adopted.extend(planned.adopted);
         if !planned.app.is_empty() {
             entries.push((name.clone(), NewNode::Map(planned.app)));
         }
-        if let Some(sidecar) = planned.sidecar {
-            entries.push((contract::sidecar_name(name), sidecar));
+        if let Some((sidecar_key, sidecar)) = planned.sidecar {
+            entries.push((sidecar_key, sidecar));
         }
     }
     let mut top = Vec::new();
@@ -164,15 +186,17 @@ fn render(top: &[(String, NewNode)]) -> String {
 struct Planned {
     /// What the app gets: environment, networks, labels (only what is missing).
     app: Vec<(String, NewNode)>,
-    sidecar: Option<NewNode>,
+    /// The sidecar's entry: obs-init's new one, or what an adopted one needs.
+    sidecar: Option<(String, NewNode)>,
     notes: Vec<Note>,
     conflicts: Vec<Conflict>,
     adopted: Option<super::Adopted>,
 }
 
-fn service(
-    doc: &Document,
-    services: &Node,
+fn service<'d>(
+    doc: &'d Document,
+    services: &'d Node,
+    layers: &Layers<'d>,
     name: &str,
     opts: &ComposeOptions,
     network_key: &str,
@@ -193,10 +217,16 @@ fn service(
     }
     let bases = inherit::bases(doc, services, name)?;
     check_namespace(doc, node, name, &bases)?;
-    let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts)?;
+    // The port, from the last file that tells.
+    let inferred = (0..layers.files.len()).rev().find_map(|i| {
+        let (d, s) = layers.files[i];
+        let node = layers.service(i, name)?;
+        super::inferred_port(d, node, &inherit::bases(d, s, name).unwrap_or_default())
+    });
+    let (app_port, mut notes) = check_ports(doc, node, name, &bases, opts, inferred)?;
     let mut adopted = None;
-    let sidecar = match sidecar_plan(doc, services, name, opts, app_port, node, &bases)? {
-        SidecarPlan::Add(node) => Some(node),
+    let sidecar = match sidecar_plan(doc, layers, name, opts, app_port, node, &bases)? {
+        SidecarPlan::Add(node) => Some((contract::sidecar_name(name), node)),
         // The base has obs-init's sidecar already (onboarded in place).
         SidecarPlan::Keep | SidecarPlan::Image { .. } => None,
         // The project's own, in the app's namespace, that needs no flag: nothing of it goes
@@ -207,10 +237,11 @@ fn service(
             networks: None,
         } => {
             // It calls the app where it always has: no port to infer, but what is kept.
-            notes = adoption_notes(doc, name, &existing, &adoption);
+            notes = adoption_notes(name, &existing, &adoption);
             adopted = Some(super::Adopted {
                 service: name.to_string(),
                 sidecar: existing.name.clone(),
+                binds: existing.binds.clone(),
                 own_config: match adoption {
                     Adoption::OwnConfig { path, source } => Some((path, source)),
                     _ => None,
@@ -219,14 +250,94 @@ fn service(
             None
         }
         // Compose replaces a command from an override file, it does not add to it: the
-        // overlay would have to repeat the project's whole command, and drift from it.
+        // overlay repeats the project's command with `--config` added (each run writes it
+        // afresh from the compose file, so `--check` sees when the two part), and the mount,
+        // which Compose merges by target.
+        SidecarPlan::Adopt {
+            existing,
+            adoption,
+            networks: None,
+        } => {
+            let mut entry = Vec::new();
+            let (command, flag, mount) = match &adoption {
+                Adoption::Add {
+                    command,
+                    command_in,
+                    flag,
+                    mount,
+                    ..
+                } => (
+                    Some((*command, layers.files[*command_in].0)),
+                    flag.as_ref(),
+                    mount.is_some(),
+                ),
+                _ => (None, None, false),
+            };
+            if let (Some((command, command_doc)), Some((words, string))) = (command, flag) {
+                let repeated = if *string {
+                    NewNode::str(format!(
+                        "{} {}",
+                        command.as_str().unwrap_or_default(),
+                        words.join(" ")
+                    ))
+                } else {
+                    let items = command.items().unwrap_or_default();
+                    let mut out = Vec::new();
+                    for item in items {
+                        let Some(word) = command_doc.resolve(item).as_str() else {
+                            return Err(refuse_adopt(
+                                name,
+                                &existing,
+                                "its command has an item that is not a word",
+                            ));
+                        };
+                        out.push(NewNode::DoubleQuoted(word.to_string()));
+                    }
+                    out.extend(words.iter().cloned().map(NewNode::DoubleQuoted));
+                    NewNode::Flow(Box::new(NewNode::Seq(out)))
+                };
+                entry.push(("command".to_string(), repeated));
+            }
+            if mount {
+                entry.push((
+                    "volumes".to_string(),
+                    NewNode::Seq(vec![NewNode::str(format!(
+                        "{}:{}:ro",
+                        opts.config_source,
+                        contract::CONFIG_MOUNT
+                    ))]),
+                ));
+            }
+            notes = adoption_notes(name, &existing, &adoption);
+            if flag.is_some() {
+                notes.push(Note {
+                    service: svc(),
+                    message: format!(
+                        "the overlay repeats `{}`'s command with --config added, since Compose \
+                         replaces a command rather than adding to it: after changing its \
+                         command in the compose file, run obs-init again (--check reports \
+                         the difference until then)",
+                        existing.name
+                    ),
+                    kind: NoteKind::Decided,
+                });
+            }
+            adopted = Some(super::Adopted {
+                service: name.to_string(),
+                sidecar: existing.name.clone(),
+                binds: existing.binds.clone(),
+                own_config: None,
+            });
+            (!entry.is_empty()).then(|| (existing.name.clone(), NewNode::Map(entry)))
+        }
+        // A sidecar in a container of its own would need networks and the label as well.
         SidecarPlan::Adopt { existing, .. } => {
             return Err(Refusal::AdoptSidecar {
                 service: name.into(),
                 sidecar: existing.name.clone(),
                 line: existing.line,
-                reason: "an overlay cannot add a flag to its command (Compose replaces a \
-                         command, it does not merge it)",
+                reason: "it runs in a container of its own, which an overlay does not join \
+                         to the platform network",
                 in_overlay: true,
             });
         }
@@ -246,11 +357,20 @@ fn service(
     let mut app = Vec::new();
     // Environment: what the service ends up with, its own first (a key of its own wins
     // over what `extends` gives it), then each base's.
-    let present: Vec<(String, Option<String>)> = inherit::layers(doc, node, &bases, "environment")
+    // The override files come after the compose file: theirs first, the last file's first.
+    let mut present: Vec<(String, Option<String>)> = layers
+        .elsewhere(name, "environment")
         .into_iter()
-        .flat_map(|env| env_entries(doc, env, false))
+        .rev()
+        .flat_map(|(d, env)| env_entries(d, env, false))
         .map(|p| (p.key, p.value))
         .collect();
+    present.extend(
+        inherit::layers(doc, node, &bases, "environment")
+            .into_iter()
+            .flat_map(|env| env_entries(doc, env, false))
+            .map(|p| (p.key, p.value)),
+    );
     let wanted = opts.env_of(name);
     let mut env = Vec::new();
     for (k, v) in wanted {
@@ -276,11 +396,13 @@ fn service(
     // Networks merge by name; with none anywhere the service is on `default`, which a list
     // of its own would take it off unless it names it too.
     let networks: Option<Vec<String>> = {
-        let layers: Vec<&Node> = inherit::layers(doc, node, &bases, "networks")
+        let mut found: Vec<(&Document, &Node)> = inherit::layers(doc, node, &bases, "networks")
             .into_iter()
-            .filter(|n| !n.is_empty_null())
+            .map(|n| (doc, n))
             .collect();
-        (!layers.is_empty()).then(|| layers.iter().flat_map(|n| names(doc, n)).collect())
+        found.extend(layers.elsewhere(name, "networks"));
+        found.retain(|(_, n)| !n.is_empty_null());
+        (!found.is_empty()).then(|| found.iter().flat_map(|(d, n)| names(d, n)).collect())
     };
     match &networks {
         Some(names) if names.iter().any(|n| n == network_key) => {}
@@ -295,6 +417,7 @@ fn service(
     }
     let labelled = inherit::layers(doc, node, &bases, "labels")
         .into_iter()
+        .chain(layers.elsewhere(name, "labels").into_iter().map(|(_, l)| l))
         .any(|l| label_names(l).iter().any(|n| n == METRICS_LABEL));
     if !labelled {
         app.push((
@@ -312,6 +435,16 @@ fn service(
         conflicts,
         adopted,
     })
+}
+
+fn refuse_adopt(app: &str, existing: &super::sidecar::Existing, reason: &'static str) -> Refusal {
+    Refusal::AdoptSidecar {
+        service: app.into(),
+        sidecar: existing.name.clone(),
+        line: existing.line,
+        reason,
+        in_overlay: true,
+    }
 }
 
 /// The network names a service's `networks` gives: a list's items, a map's keys (merge
@@ -353,6 +486,35 @@ pub fn without(content: &str, services: &[String]) -> String {
         }
     }
     out
+}
+
+/// The override files Compose reads after `compose_path` when no `-f` names files: those
+/// `.env`'s `COMPOSE_FILE` lists after it (obs-init's overlays left out: they are its own
+/// output), else the first of `compose.override.yml`, ..., `docker-compose.override.yaml`
+/// beside it.
+pub fn override_files(compose_path: &Path) -> Vec<PathBuf> {
+    let dir = crate::paths::compose_dir(compose_path);
+    let listed = std::fs::read_to_string(dir.join(".env"))
+        .ok()
+        .and_then(|t| crate::dotenv::compose_files(&t));
+    let same = |p: &Path| crate::paths::absolute(p) == crate::paths::absolute(compose_path);
+    if let Some(listed) = listed {
+        let paths: Vec<PathBuf> = listed.iter().map(|f| dir.join(f)).collect();
+        let Some(at) = paths.iter().position(|p| same(p)) else {
+            return Vec::new();
+        };
+        return paths[at + 1..]
+            .iter()
+            .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| !is_overlay(&t)))
+            .cloned()
+            .collect();
+    }
+    crate::dotenv::OVERRIDE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file() && crate::paths::absolute(p) != crate::paths::absolute(compose_path))
+        .into_iter()
+        .collect()
 }
 
 /// Whether `content` is an overlay obs-init wrote (whoever edited it since).

@@ -71,7 +71,7 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Refu
     for name in &targets {
         if let Ok(Some(e)) = sidecar::existing(&doc, services, name)
             && !e.shares
-            && !sidecar::is_ours(&doc, name, &e)
+            && !sidecar::is_ours(name, &e)
         {
             edited.push(e.name);
         }

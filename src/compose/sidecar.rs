@@ -3,7 +3,7 @@
 //! the app by name (`--app-channel-address APP`). Onboarding adopts it (adds `--config` in the
 //! command's own style and the mount, keeps everything else), `remove` takes that back.
 
-use super::inherit;
+use super::layers::Layers;
 use crate::contract::{self, CONFIG_MOUNT};
 use crate::daprd;
 use crate::error::Refusal;
@@ -12,52 +12,86 @@ use crate::yaml::doc::{Document, Kind, Node, Style};
 /// An existing daprd service serving an app.
 pub(crate) struct Existing<'d> {
     pub name: String,
-    /// The service's mapping.
+    /// The service's mapping in the first file that defines it.
     pub node: &'d Node,
     pub line: usize,
-    /// Its command as words, its own or inherited.
+    /// Its command as words, its own or inherited, from the last file that gives one.
     pub words: Vec<String>,
     /// It shares the app's network namespace (else it calls the app over a network).
     pub shares: bool,
-    pub bases: Vec<(String, &'d Node)>,
+    /// Its image and network mode, as Compose ends up with them.
+    pub image: Option<String>,
+    pub mode: Option<String>,
+    /// Its bind mounts (host path as written, container path) through every file: a later
+    /// file's mount of a target replaces an earlier one's.
+    pub binds: Vec<(String, String)>,
+    /// The file its command is in (`None`: no file gives it one).
+    pub command_in: Option<usize>,
 }
 
-/// The daprd service serving `app`; `Err` when there are
-/// several (which one to give the configuration is then the project's call).
+/// The daprd service serving `app` in a one-file project; `Err` when there are several.
 pub(crate) fn existing<'d>(
     doc: &'d Document,
     services: &'d Node,
     app: &str,
 ) -> Result<Option<Existing<'d>>, Refusal> {
+    existing_in(&Layers::single(doc, services), app)
+}
+
+/// The daprd service serving `app`, read through every file of the project; `Err` when
+/// there are several (which one to give the configuration is then the project's call).
+pub(crate) fn existing_in<'d>(
+    layers: &Layers<'d>,
+    app: &str,
+) -> Result<Option<Existing<'d>>, Refusal> {
     let mut found: Vec<Existing<'d>> = Vec::new();
-    for (k, v) in services.entries().unwrap_or_default() {
-        let Some(name) = k.as_str().filter(|n| *n != app) else {
-            continue;
-        };
-        let v = doc.resolve(v);
-        let bases = inherit::bases(doc, services, name).unwrap_or_default();
-        let get = |key| inherit::effective(doc, v, &bases, key);
-        if !get("image")
-            .and_then(Node::as_str)
-            .is_some_and(contract::is_daprd_image)
-        {
+    for name in layers.names() {
+        if name == app {
             continue;
         }
-        let words = get("command").map_or_else(Vec::new, super::words);
+        let get = |key| layers.effective(&name, key).map(|(_, _, n)| n);
+        let image = get("image").and_then(Node::as_str);
+        if !image.is_some_and(contract::is_daprd_image) {
+            continue;
+        }
+        let (words, command_in) = match layers.effective(&name, "command") {
+            Some((i, _, n)) => (super::words(n), Some(i)),
+            None => (Vec::new(), None),
+        };
         let mode = get("network_mode").and_then(Node::as_str);
         let shares = mode.and_then(contract::shared_namespace) == Some(app);
         let calls =
             mode.is_none() && daprd::value(&words, "app-channel-address").as_deref() == Some(app);
-        if shares || calls {
-            found.push(Existing {
-                name: name.to_string(),
-                node: v,
-                line: k.start.line + 1,
-                words,
-                shares,
-                bases,
-            });
+        if !(shares || calls) {
+            continue;
         }
+        let home = layers
+            .home(&name)
+            .expect("a name of the project has a file");
+        let (doc, services) = layers.files[home];
+        let (key, node) = services.get_entry(&name).expect("defined there");
+        let mut binds: Vec<(String, String)> = Vec::new();
+        for i in 0..layers.files.len() {
+            for (source, target) in layers
+                .effective_in(i, &name, "volumes")
+                .map(super::binds)
+                .unwrap_or_default()
+            {
+                binds.retain(|(_, t)| *t != target);
+                binds.push((source, target));
+            }
+        }
+        found.push(Existing {
+            image: image.map(String::from),
+            mode: mode.map(String::from),
+            node: doc.resolve(node),
+            line: key.start.line + 1,
+            words,
+            shares,
+            binds,
+            command_in,
+            name,
+        });
     }
     if found.len() > 1 {
         let names: Vec<String> = found.iter().map(|s| format!("`{}`", s.name)).collect();
@@ -72,14 +106,13 @@ pub(crate) fn existing<'d>(
 }
 
 /// Whether the `<app>-dapr` sidecar found is the one obs-init wrote (not adopted).
-pub(crate) fn is_ours(doc: &Document, app: &str, existing: &Existing) -> bool {
+pub(crate) fn is_ours(app: &str, existing: &Existing) -> bool {
     let words: Vec<&str> = existing.words.iter().map(String::as_str).collect();
-    let get = |key| inherit::effective(doc, existing.node, &existing.bases, key);
     existing.name == contract::sidecar_name(app)
         && contract::is_our_sidecar(
             app,
-            get("image").and_then(Node::as_str),
-            get("network_mode").and_then(Node::as_str),
+            existing.image.as_deref(),
+            existing.mode.as_deref(),
             &words,
         )
 }
@@ -89,7 +122,7 @@ pub fn own_sidecar(doc: &Document, services: &Node, app: &str) -> Option<String>
     existing(doc, services, app)
         .ok()
         .flatten()
-        .filter(|e| !is_ours(doc, app, e))
+        .filter(|e| !is_ours(app, e))
         .map(|e| e.name)
 }
 
@@ -99,11 +132,15 @@ pub(crate) enum Adoption<'d> {
     Done,
     /// `flag`: the words that pass `--config` (in the command's style), appended to the
     /// command list, or to the command string when `string`; `mount`: the volume to add,
-    /// to its `volumes` when it has a list of its own (`None`: a new `volumes` key).
+    /// to its `volumes` when it has a list of its own (`None`: a new `volumes` key in
+    /// `service`). Each in the file it is in: `command_in`, `mount_in`.
     Add {
         command: &'d Node,
+        command_in: usize,
         flag: Option<(Vec<String>, bool)>,
         mount: Option<Option<&'d Node>>,
+        mount_in: usize,
+        service: &'d Node,
     },
     /// It loads the project's own Configuration from `path` (in the container), which its
     /// bind mount `source` (as written) provides when known: the tracing goes into that file.
@@ -119,8 +156,10 @@ impl<'d> Existing<'d> {
         daprd::value(&self.words, name)
     }
 
-    /// What `--config` needs, refused where the command cannot be extended in place.
-    pub fn adoption(&self, doc: &'d Document, app: &str) -> Result<Adoption<'d>, Refusal> {
+    /// What `--config` needs, refused where the command cannot be extended in place. The
+    /// flag goes into the file that gives the command (Compose takes a command whole from
+    /// the last file that sets one), the mount beside the last `volumes` (merged by target).
+    pub fn adoption(&self, layers: &Layers<'d>, app: &str) -> Result<Adoption<'d>, Refusal> {
         let refuse = |reason: &'static str| Refusal::AdoptSidecar {
             service: app.into(),
             sidecar: self.name.clone(),
@@ -128,25 +167,32 @@ impl<'d> Existing<'d> {
             reason,
             in_overlay: false,
         };
-        let binds = self.binds(doc);
-        let mounted = |target: &str| binds.iter().find(|(_, t)| t == target).map(|(s, _)| s);
+        let mounted = |target: &str| self.binds.iter().any(|(_, t)| t == target);
         match self.flag("config") {
             Some(path) if path != CONFIG_MOUNT => {
-                let source = mount_source(&binds, &path);
+                let source = mount_source(&self.binds, &path);
                 return Ok(Adoption::OwnConfig { path, source });
             }
-            Some(_) if mounted(CONFIG_MOUNT).is_some() => return Ok(Adoption::Done),
+            Some(_) if mounted(CONFIG_MOUNT) => return Ok(Adoption::Done),
             _ => {}
         }
-        let Some(command) = self.node.get("command") else {
-            let why = if inherit::effective(doc, self.node, &self.bases, "command").is_some() {
-                "its command comes from another service (a merge key or `extends`), which the \
-                 edit would change too"
-            } else {
+        let Some(command_in) = self.command_in else {
+            return Err(refuse(if layers.files.len() == 1 {
                 "it has no command in this file: its flags come from another compose file (an \
                  override), where `--config` has to go"
-            };
-            return Err(refuse(why));
+            } else {
+                "none of the project's compose files gives it a command, so daprd runs with its \
+                 defaults: give it its flags (`--app-id`, `--config`) first"
+            }));
+        };
+        let node = layers
+            .service(command_in, &self.name)
+            .expect("the command's file defines the service");
+        let Some(command) = node.get("command") else {
+            return Err(refuse(
+                "its command comes from another service (a merge key or `extends`), which the \
+                 edit would change too",
+            ));
         };
         if command.anchor != 0 || command.tag.is_some() || matches!(command.kind, Kind::Alias(_)) {
             return Err(refuse("its command is anchored, aliased or tagged"));
@@ -170,8 +216,18 @@ impl<'d> Existing<'d> {
             let style = daprd::style(&self.words);
             (daprd::words_for(style, "config", CONFIG_MOUNT), string)
         });
-        let mount = match self.node.get("volumes") {
-            None if inherit::effective(doc, self.node, &self.bases, "volumes").is_some() => {
+        // The mount joins the volumes of the last file that lists some, else the command's.
+        let mount_in = layers
+            .last_with(&self.name, "volumes")
+            .unwrap_or(command_in);
+        let service = layers
+            .service(mount_in, &self.name)
+            .expect("the volumes' file defines the service");
+        let mount = match service.get("volumes") {
+            None if layers
+                .effective_in(mount_in, &self.name, "volumes")
+                .is_some() =>
+            {
                 return Err(refuse(
                     "its volumes come from another service, which the edit would change too",
                 ));
@@ -182,19 +238,15 @@ impl<'d> Existing<'d> {
                 return Err(refuse("its `volumes` is anchored, tagged or not a list"));
             }
         };
-        let mount = mount.filter(|_| mounted(CONFIG_MOUNT).is_none());
+        let mount = mount.filter(|_| !mounted(CONFIG_MOUNT));
         Ok(Adoption::Add {
             command,
+            command_in,
             flag,
             mount,
+            mount_in,
+            service,
         })
-    }
-
-    /// Its bind mounts (host path as written, container path), own and inherited.
-    fn binds(&self, doc: &Document) -> Vec<(String, String)> {
-        inherit::effective(doc, self.node, &self.bases, "volumes")
-            .map(super::binds)
-            .unwrap_or_default()
     }
 }
 

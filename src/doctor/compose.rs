@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::compose::find_compose;
 use crate::compose::inherit;
 use crate::compose::interpolate::{Vars, interpolate};
+use crate::compose::layers::Layers;
 use crate::compose::{self, CONFIG_MOUNT, METRICS_LABEL, METRICS_PORT, NETWORK};
 use crate::contract;
 use crate::error::Error;
@@ -209,6 +210,7 @@ pub(super) fn check_compose(
     file: &str,
     compose_path: &Path,
     vars: &Vars,
+    layers: &Layers,
     findings: &mut Vec<Finding>,
     collector: &mut Option<String>,
 ) {
@@ -340,17 +342,35 @@ pub(super) fn check_compose(
                 );
             }
         }
-        let image = inherit::lookup(doc, svc, "image")
-            .and_then(Node::as_str)
+        // A sidecar is judged once, in the file that first defines it, through every file.
+        let image = layers
+            .effective(name, "image")
+            .and_then(|(_, _, n)| n.as_str())
             .unwrap_or("");
-        if contract::is_daprd_image(image) {
-            check_sidecar(name, svc, line, compose_path, &mut add);
+        if contract::is_daprd_image(image) && layers.is_home(name) {
+            let words = layers
+                .effective(name, "command")
+                .map_or_else(Vec::new, |(_, _, n)| compose::words(n));
+            let mut volumes: Vec<String> = Vec::new();
+            for i in 0..layers.files.len() {
+                let node = layers.effective_in(i, name, "volumes");
+                for m in members(node, &|s: &str| s.to_string()) {
+                    let target = m.split(':').nth(1).map(String::from);
+                    volumes.retain(|v| v.split(':').nth(1).map(String::from) != target);
+                    volumes.push(m);
+                }
+            }
+            check_sidecar(name, &words, &volumes, line, compose_path, vars, &mut add);
             if let Some(app) = mode.and_then(contract::shared_namespace) {
                 check_sidecar_profiles(doc, services, name, svc, app, line, &mut add);
             }
             if let Some(app) = mode.and_then(contract::shared_namespace)
-                && let Some(app_node) = services.get(app)
-                && !has_metrics_label(doc, doc.resolve(app_node))
+                && services.get(app).is_some()
+                && !(0..layers.files.len()).any(|i| {
+                    layers
+                        .service(i, app)
+                        .is_some_and(|n| has_metrics_label(layers.files[i].0, n))
+                })
             {
                 add(
                     Severity::Warning,
@@ -379,16 +399,42 @@ pub(super) fn has_metrics_label(doc: &Document, app: &Node) -> bool {
     })
 }
 
+/// A Dapr sidecar's `--config` and the mount that provides it: `words`, its command, and
+/// `volumes`, its mounts as written, both as Compose merges them across the project's files.
 pub(super) fn check_sidecar(
     name: &str,
-    svc: &Node,
+    words: &[String],
+    volumes: &[String],
     line: usize,
     compose_path: &Path,
+    vars: &Vars,
     add: &mut impl FnMut(Severity, usize, String, &str),
 ) {
-    let words: Vec<String> = svc.get("command").map_or_else(Vec::new, compose::words);
     // daprd reads `-config x`, `--config x` and `--config=x` alike.
-    let config = crate::daprd::value(&words, "config");
+    let raw = crate::daprd::value(words, "config");
+    // Compose interpolates the command and the mounts: judged as it resolves them, unless
+    // a variable they depend on is set nowhere (then which file is meant is not known).
+    let unknown = |text: &str, add: &mut dyn FnMut(Severity, usize, String, &str)| {
+        let unset = crate::compose::interpolate::unset(text, vars);
+        if unset.is_empty() {
+            return false;
+        }
+        add(
+            Severity::Error,
+            line,
+            format!(
+                "Dapr sidecar `{name}` loads its Configuration through {text}, which depends on \
+                 {}, set neither in .env nor in the environment: Compose reads it empty",
+                unset.join(", ")
+            ),
+            &format!("set {} in .env beside the compose file", unset.join(", ")),
+        );
+        true
+    };
+    if raw.as_deref().is_some_and(|r| unknown(r, add)) {
+        return;
+    }
+    let config = raw.map(|r| interpolate(&r, vars).unwrap_or(r));
     let config = config.as_ref();
     let Some(config) = config else {
         add(
@@ -399,13 +445,22 @@ pub(super) fn check_sidecar(
         );
         return;
     };
-    let mounts: Vec<(String, String)> = members(svc.get("volumes"), &|s: &str| s.to_string())
-        .iter()
-        .filter_map(|m| {
-            let mut parts = m.split(':');
-            Some((parts.next()?.to_string(), parts.next()?.to_string()))
-        })
-        .collect();
+    let mut mounts: Vec<(String, String)> = Vec::new();
+    for m in volumes {
+        let mut parts = m.split(':');
+        let (Some(source), Some(target)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let resolved = |t: &str| interpolate(t, vars).unwrap_or_else(|_| t.to_string());
+        let target = resolved(target);
+        // Only the mount that provides the Configuration matters.
+        if compose::sidecar::mount_source(&[(String::new(), target.clone())], config).is_some()
+            && unknown(source, add)
+        {
+            return;
+        }
+        mounts.push((resolved(source), target));
+    }
     match compose::sidecar::mount_source(&mounts, config) {
         None => add(
             Severity::Error,

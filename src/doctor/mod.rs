@@ -13,6 +13,7 @@ mod references;
 use std::path::Path;
 
 use crate::compose::interpolate::Vars;
+use crate::compose::layers::Layers;
 use crate::error::Error;
 use crate::files::read_text;
 use crate::paths::display;
@@ -44,47 +45,68 @@ pub fn diagnose(
         }
         Err(e) => return Err(e),
     };
-    let shown = display(dir, &compose_path);
-    let content = read_text(&compose_path)?;
-    let mut manifests = Vec::new();
-    match crate::compose::parse(&content) {
-        Err(e) => findings.push(finding::from_error(&shown, &e)),
-        Ok((_, doc)) => {
-            compose::check_compose(
-                &doc,
-                &shown,
-                &compose_path,
-                &Vars::for_project(&crate::paths::compose_dir(&compose_path)),
-                &mut findings,
-                &mut collector,
-            );
-            compose::check_sdk_lines(dir, &doc, &compose_path, &mut findings)?;
-            // Onboarded by obs-init: its own plan says what is still missing (a COPY line
-            // among it); else the images are judged from the modules found.
-            match arrival::findings(dir, file, &compose_path) {
-                Some((missing, lacking)) => {
-                    findings.extend(missing);
-                    manifests = lacking;
-                }
-                None => compose::check_modules_in_images(dir, &doc, &compose_path, &mut findings),
-            }
+    // The files Compose reads as one project, in its order: the compose file, the override
+    // beside it (without -f), and the overlays obs-init wrote. A service is judged through
+    // all of them (a sidecar's command may be in the override, its `--config` in an
+    // overlay); each file's own rules in the file.
+    let mut paths = vec![compose_path.clone()];
+    if file.is_none() {
+        paths.extend(crate::compose::overlay::override_files(&compose_path));
+    }
+    let overlays = compose::overlays(dir, &compose_path);
+    paths.extend(overlays.iter().cloned());
+    let mut parsed = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let shown = display(dir, path);
+        match crate::compose::parse(&read_text(path)?) {
+            Err(e) => findings.push(finding::from_error(&shown, &e)),
+            Ok((_, doc)) => parsed.push((i, shown, doc)),
         }
     }
-    // An overlay obs-init wrote holds the sidecars and the apps' additions: it is checked
-    // the same way (Compose merges it over the compose file).
-    for overlay in compose::overlays(dir, &compose_path) {
-        let shown = display(dir, &overlay);
-        let text = read_text(&overlay)?;
-        match crate::compose::parse(&text) {
-            Err(e) => findings.push(finding::from_error(&shown, &e)),
-            Ok((_, doc)) => compose::check_compose(
-                &doc,
-                &shown,
-                &overlay,
-                &Vars::for_project(&crate::paths::compose_dir(&compose_path)),
-                &mut findings,
-                &mut collector,
-            ),
+    let layered: Vec<(
+        usize,
+        &str,
+        &crate::yaml::doc::Document,
+        &crate::yaml::doc::Node,
+    )> = parsed
+        .iter()
+        .filter_map(|(i, shown, doc)| {
+            Some((*i, shown.as_str(), doc, crate::compose::services(doc).ok()?))
+        })
+        .collect();
+    let vars = Vars::for_project(&crate::paths::compose_dir(&compose_path));
+    let mut manifests = Vec::new();
+    for (this, (i, shown, doc, _)) in layered.iter().enumerate() {
+        // An override file holds fragments of services: judged with the compose file.
+        let is_override = *i > 0 && !overlays.contains(&paths[*i]);
+        if is_override {
+            continue;
+        }
+        let layers = Layers {
+            files: layered.iter().map(|(_, _, d, s)| (*d, *s)).collect(),
+            this,
+        };
+        compose::check_compose(
+            doc,
+            shown,
+            &paths[*i],
+            &vars,
+            &layers,
+            &mut findings,
+            &mut collector,
+        );
+        if *i != 0 {
+            continue;
+        }
+        compose::check_sdk_lines(dir, doc, &compose_path, &mut findings)?;
+        // Onboarded by obs-init: its own plan says what is still missing (a COPY line
+        // among it); else the images are judged from the modules found.
+        match arrival::findings(dir, file, &compose_path) {
+            Some((missing, lacking)) => {
+                findings.extend(missing);
+                manifests = lacking;
+            }
+            None => compose::check_modules_in_images(dir, doc, &compose_path, &mut findings),
         }
     }
     let mut findings = project::project(dir, opts, findings, collector)?;

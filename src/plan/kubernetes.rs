@@ -1275,6 +1275,7 @@ fn onboard_file(
         let c = FileConflict {
             file: shown.to_string(),
             conflict: c,
+            kept_either_way: false,
         };
         if !plan.conflicts.contains(&c) {
             plan.conflicts.push(c);
@@ -1380,6 +1381,7 @@ fn own_configuration(
                     ),
                     line: Some(piece.lines_before + 1),
                 },
+                kept_either_way: true,
             }),
             Err(why) => plan.notes.push(Note {
                 service: Some(id.clone()),

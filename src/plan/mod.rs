@@ -255,7 +255,8 @@ impl Plan {
             }
         }
         self.alternatives.clear();
-        self.conflicts.clear();
+        // What overwrite does not write over stays reported as kept.
+        self.conflicts.retain(|c| c.kept_either_way);
     }
 
     /// Whether applying the plan would change anything (a lock to refresh is a change).
@@ -502,6 +503,7 @@ pub(crate) fn generated_change(
                     what: differs(old),
                     line: None,
                 },
+                kept_either_way: false,
             });
             Status::Kept
         }

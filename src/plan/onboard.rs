@@ -141,6 +141,9 @@ struct Resolved {
     saved: Answers,
     /// The overlay the onboarding goes to, when not the compose file.
     overlay: Option<PathBuf>,
+    /// The override files Compose reads after the compose file (`docker-compose.override.yml`
+    /// beside it, when no file is named), with their text: read with it as one project.
+    overrides: Vec<(PathBuf, String)>,
 }
 
 fn resolve<'p>(
@@ -164,6 +167,12 @@ fn resolve<'p>(
         return Err(in_file(swarm));
     }
     let overlay = overlay_mode(opts, &compose_path, &saved)?;
+    // Read with the compose file as Compose reads them; in overlay mode, only read (the
+    // overlay comes after them).
+    let overrides = match &opts.file {
+        None => compose_overrides(&compose_path)?,
+        Some(_) => Vec::new(),
+    };
 
     let mut skipped = Vec::new();
     let mut detected: Vec<(String, (detect::Detection, Option<String>))> = Vec::new();
@@ -344,7 +353,17 @@ fn resolve<'p>(
         notes,
         saved,
         overlay,
+        overrides,
     })
+}
+
+/// The override files Compose reads after `compose_path` ([`overlay::override_files`]),
+/// with their text.
+fn compose_overrides(compose_path: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
+    compose::overlay::override_files(compose_path)
+        .into_iter()
+        .map(|path| read_text(&path).map(|text| (path, text)))
+        .collect()
 }
 
 /// Where the onboarding goes: the overlay `--overlay` names (beside the compose file), or
@@ -577,10 +596,10 @@ fn as_compose_runs(
 /// A plan before its record: the compose edits for either choice over the conflicts.
 struct Built {
     plan: Plan,
-    /// The compose file's changes keeping the project's values.
-    changes: Vec<crate::yaml::splice::Change>,
-    /// Its changes writing obs-init's over them, when there are conflicts.
-    overwritten: Option<Vec<crate::yaml::splice::Change>>,
+    /// The changes keeping the project's values: the compose file's, then each override's.
+    changes: Vec<Vec<crate::yaml::splice::Change>>,
+    /// The changes writing obs-init's over them, when there are conflicts.
+    overwritten: Option<Vec<Vec<crate::yaml::splice::Change>>>,
 }
 
 /// The plan for resolved choices, but its record.
@@ -663,13 +682,34 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         extra_env,
         withheld_env,
     };
-    let (outcome, overlay) = match &ctx.overlay {
+    let (mut outcome, overlay, overridden) = match &ctx.overlay {
+        None if !ctx.overrides.is_empty() => {
+            let texts: Vec<&str> = std::iter::once(content.as_str())
+                .chain(ctx.overrides.iter().map(|(_, t)| t.as_str()))
+                .collect();
+            let mut outcomes =
+                compose::onboard_files(&texts, &compose_opts).map_err(|(i, source)| {
+                    Error::Refused {
+                        path: match i {
+                            0 => compose_path.clone(),
+                            i => ctx.overrides[i - 1].0.clone(),
+                        },
+                        source,
+                    }
+                })?;
+            let first = outcomes.remove(0);
+            (first, None, outcomes)
+        }
         None => (
             compose::onboard(&content, &compose_opts).map_err(in_file)?,
             None,
+            Vec::new(),
         ),
         Some(path) => {
-            let planned = overlay::overlay(&content, &compose_opts).map_err(in_file)?;
+            let texts: Vec<&str> = std::iter::once(content.as_str())
+                .chain(ctx.overrides.iter().map(|(_, t)| t.as_str()))
+                .collect();
+            let planned = overlay::overlay_files(&texts, &compose_opts).map_err(in_file)?;
             let outcome = compose::ComposeOutcome {
                 after: content.clone(),
                 changes: Vec::new(),
@@ -678,9 +718,27 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
                 overwritten: None,
                 adopted: planned.adopted.clone(),
             };
-            (outcome, Some((path.clone(), planned)))
+            (outcome, Some((path.clone(), planned)), Vec::new())
         }
     };
+    for o in &overridden {
+        outcome.notes.extend(o.notes.iter().cloned());
+        outcome.adopted.extend(o.adopted.iter().cloned());
+    }
+    // Per file, obs-init's values over the project's where it has conflicts, else as kept.
+    let overwritten: Option<Vec<Vec<crate::yaml::splice::Change>>> =
+        (outcome.overwritten.is_some() || overridden.iter().any(|o| o.overwritten.is_some())).then(
+            || {
+                std::iter::once(&outcome)
+                    .chain(&overridden)
+                    .map(|o| {
+                        o.overwritten
+                            .as_ref()
+                            .map_or_else(|| o.changes.clone(), |w| w.changes.clone())
+                    })
+                    .collect()
+            },
+        );
 
     notes.extend(outcome.notes);
     let compose_display = display(&opts.dir, &compose_path);
@@ -708,6 +766,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             .map(|conflict| FileConflict {
                 file: compose_display.clone(),
                 conflict,
+                kept_either_way: false,
             })
             .collect(),
         own: Vec::new(),
@@ -752,8 +811,32 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             Status::Update
         },
         before: Some(content.clone()),
-        after: outcome.after,
+        after: outcome.after.clone(),
     });
+    // Each override file with the pieces that live in it, its conflicts its own.
+    for ((path, before), o) in ctx.overrides.iter().zip(&overridden) {
+        let shown = display(&opts.dir, path);
+        plan.conflicts
+            .extend(o.conflicts.iter().map(|conflict| FileConflict {
+                file: shown.clone(),
+                conflict: conflict.clone(),
+                kept_either_way: false,
+            }));
+        if let Some(over) = &o.overwritten {
+            plan.alternatives.push((path.clone(), over.after.clone()));
+        }
+        plan.push(FileChange {
+            display: shown,
+            path: path.clone(),
+            status: if o.after == *before {
+                Status::Unchanged
+            } else {
+                Status::Update
+            },
+            before: Some(before.clone()),
+            after: o.after.clone(),
+        });
+    }
     if let Some((path, planned)) = overlay {
         plan_overlay(opts, &ctx.saved, &path, planned, &mut plan)?;
         match env_change {
@@ -830,7 +913,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         }
     }
     // The start step, second after the network's, once it is known whether the images change.
-    let build = rebuilds_images(targets, &compose_path, &config_path, &plan);
+    let build = rebuilds_images(targets, &compose_path, &ctx.overrides, &config_path, &plan);
     let start = start_command(
         opts,
         &compose_path,
@@ -843,8 +926,10 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         .insert(1, format!("start the app with its sidecar: {start}"));
     Ok(Built {
         plan,
-        changes: outcome.changes,
-        overwritten: outcome.overwritten.map(|o| o.changes),
+        changes: std::iter::once(outcome.changes)
+            .chain(overridden.into_iter().map(|o| o.changes))
+            .collect(),
+        overwritten,
     })
 }
 
@@ -852,8 +937,17 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
 /// an entry point, an instance file in a build context): then the start step rebuilds, since
 /// Compose would otherwise start the image it built before, which lacks them (and an app
 /// whose entry point now imports the module fails at import).
-fn rebuilds_images(targets: &[Target], compose_path: &Path, config: &Path, plan: &Plan) -> bool {
-    let deployment_files = [compose_path, config];
+fn rebuilds_images(
+    targets: &[Target],
+    compose_path: &Path,
+    overrides: &[(PathBuf, String)],
+    config: &Path,
+    plan: &Plan,
+) -> bool {
+    let deployment_files: Vec<&Path> = [compose_path, config]
+        .into_iter()
+        .chain(overrides.iter().map(|(p, _)| p.as_path()))
+        .collect();
     let contexts: Vec<PathBuf> = targets
         .iter()
         .filter_map(|t| t.context.as_deref().map(absolute))
@@ -873,7 +967,7 @@ fn record(
     opts: &Options,
     ctx: &Resolved,
     plan: &mut Plan,
-    changes: &[crate::yaml::splice::Change],
+    changes: &[Vec<crate::yaml::splice::Change>],
 ) {
     let Resolved {
         compose_path,
@@ -887,11 +981,50 @@ fn record(
     } = ctx;
     let compose_rel = display(&opts.dir, compose_path);
     let mut record = saved.clone();
-    record_compose(&mut record, &compose_rel, plan, changes, content);
+    let after_of = |path: &Path, before: &str| {
+        plan.files
+            .iter()
+            .find(|f| f.path == path)
+            .map_or(before.to_string(), |f| f.after.clone())
+    };
+    let services = plan.services.clone();
+    let after = after_of(compose_path, content);
+    record_compose(
+        &mut record,
+        &compose_rel,
+        &services,
+        &changes[0],
+        content,
+        &after,
+    );
     if let Some(c) = record.composes.iter_mut().find(|c| c.path == compose_rel) {
         c.overlay = ctx.overlay.as_ref().map(|o| display(&opts.dir, o));
     }
-    record_files(opts, plan, compose_path, &compose_rel, &mut record);
+    // An override file is recorded as a compose file of its own (what it gained, its
+    // text), marked as read with the compose file, so that `remove` takes each back.
+    for ((path, before), changes) in ctx.overrides.iter().zip(&changes[1..]) {
+        let rel = display(&opts.dir, path);
+        let defined: Vec<String> = compose::parse(before)
+            .ok()
+            .and_then(|(_, doc)| compose::services(&doc).ok().map(compose::service_names))
+            .unwrap_or_default();
+        let here: Vec<String> = services
+            .iter()
+            .filter(|s| defined.contains(s))
+            .cloned()
+            .collect();
+        let recorded = record.composes.iter().any(|c| c.path == rel);
+        if changes.is_empty() && !recorded {
+            continue;
+        }
+        let after = after_of(path, before);
+        record_compose(&mut record, &rel, &here, changes, before, &after);
+        if let Some(c) = record.composes.iter_mut().find(|c| c.path == rel) {
+            c.override_of = Some(compose_rel.clone());
+        }
+    }
+    let skip: Vec<PathBuf> = ctx.overrides.iter().map(|(p, _)| p.clone()).collect();
+    record_files(opts, plan, compose_path, &skip, &compose_rel, &mut record);
     if record.original.is_none() && saved.composes.is_empty() {
         // A user's own answers file, before obs-init first wrote to it.
         record.original = answers_text.clone();
@@ -928,9 +1061,10 @@ fn record(
 fn record_compose(
     record: &mut Answers,
     rel: &str,
-    plan: &Plan,
+    services: &[String],
     changes: &[crate::yaml::splice::Change],
     before: &str,
+    after: &str,
 ) {
     let index = match record.composes.iter().position(|c| c.path == rel) {
         Some(i) => i,
@@ -959,12 +1093,11 @@ fn record_compose(
             c.kept_empty.push(path);
         }
     }
-    for s in &plan.services {
+    for s in services {
         if !c.services.contains(s) {
             c.services.push(s.clone());
         }
     }
-    let after = plan.files.first().map_or(before, |f| f.after.as_str());
     c.text = original_known.then(|| joined(c.text.as_ref(), rel, Some(before), after));
 }
 
@@ -974,6 +1107,7 @@ fn record_files(
     opts: &Options,
     plan: &Plan,
     compose_path: &Path,
+    overrides: &[PathBuf],
     compose_rel: &str,
     record: &mut Answers,
 ) {
@@ -984,7 +1118,11 @@ fn record_files(
             .map(|c| (answers::needer(compose_rel, &c.service), c.packages.clone()))
             .collect()
     };
-    for change in plan.files.iter().filter(|c| c.path != compose_path) {
+    for change in plan
+        .files
+        .iter()
+        .filter(|c| c.path != compose_path && !overrides.contains(&c.path))
+    {
         let rel = display(&opts.dir, &change.path);
         let claims = claims_of(&change.path);
         // A file no service's Python side claims (the Dapr configuration, the overlay) is
@@ -1061,6 +1199,61 @@ fn own_configuration(
         ),
         kind: NoteKind::Action,
     };
+    // A path or mount written with variables means what Compose makes of them: resolved
+    // with `.env` (and the environment) where they are set; where one is not, which file
+    // it names cannot be known, and guessing could give the tracing to the wrong one.
+    let resolved;
+    let (path, source) = if path.contains('$')
+        || source.is_some_and(|s| s.contains('$'))
+        || (source.is_none()
+            && adopted
+                .binds
+                .iter()
+                .any(|(s, t)| s.contains('$') || t.contains('$')))
+    {
+        match resolve_config_path(compose_dir, path, &adopted.binds) {
+            Ok((p, s)) => {
+                resolved = (p, s);
+                plan.notes.push(Note {
+                    service: Some(adopted.service.clone()),
+                    message: format!(
+                        "`{sidecar}`'s --config {path} is {} with the variables .env and the \
+                         environment set{}",
+                        resolved.0,
+                        resolved
+                            .1
+                            .as_ref()
+                            .map(|s| format!(", mounted from {s}"))
+                            .unwrap_or_default()
+                    ),
+                    kind: NoteKind::Decided,
+                });
+                (resolved.0.as_str(), resolved.1.as_deref())
+            }
+            Err(unset) => {
+                let env = display(&opts.dir, &compose_dir.join(".env"));
+                let names = unset.join(", ");
+                plan.notes.push(Note {
+                    service: Some(adopted.service.clone()),
+                    message: format!(
+                        "`{sidecar}` loads its own Configuration {path}{}, which depends on {names}, \
+                         set neither in {env} nor in the environment: Compose would read {} \
+                         empty, so which file it loads is not known. Set {names} in {env} and run \
+                         again, or add obs-init's spec.tracing (samplingRate \"1\", otel \
+                         endpointAddress {}, isSecure false, protocol grpc) to the Configuration \
+                         it loads",
+                        source.map(|s| format!(" (mounted from {s})")).unwrap_or_default(),
+                        if unset.len() == 1 { "it" } else { "them" },
+                        contract::COLLECTOR_ADDRESS
+                    ),
+                    kind: NoteKind::Action,
+                });
+                return Ok(());
+            }
+        }
+    } else {
+        (path, source)
+    };
     let host = match source {
         None => {
             plan.notes.push(by_hand(
@@ -1116,6 +1309,7 @@ fn own_configuration(
                     ),
                     line: None,
                 },
+                kept_either_way: true,
             });
             (Status::Unchanged, content.clone())
         }
@@ -1134,6 +1328,42 @@ fn own_configuration(
         status,
     });
     Ok(())
+}
+
+/// The Configuration path `path` (in the container) and the host path that provides it,
+/// with the variables in them and in the sidecar's `binds` resolved as Compose resolves them
+/// (`.env` beside the compose file, the environment over it); `Err` names the variables
+/// neither sets that the answer depends on.
+fn resolve_config_path(
+    compose_dir: &Path,
+    path: &str,
+    binds: &[(String, String)],
+) -> Result<(String, Option<String>), Vec<String>> {
+    use crate::compose::interpolate::{Vars, interpolate, unset};
+    let vars = Vars::for_project(compose_dir);
+    let missing = unset(path, &vars);
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let resolve = |text: &str| interpolate(text, &vars).map_err(|_| unset(text, &vars));
+    let target = resolve(path)?;
+    // Each mount resolved; one whose target cannot be known may be the one that provides it.
+    let mut resolved = Vec::new();
+    for (source, mount) in binds {
+        let mount_unset = unset(mount, &vars);
+        if !mount_unset.is_empty() {
+            return Err(mount_unset);
+        }
+        resolved.push((source.clone(), resolve(mount)?));
+    }
+    let Some(raw) = crate::compose::sidecar::mount_source(&resolved, &target) else {
+        return Ok((target, None));
+    };
+    let source_unset = unset(&raw, &vars);
+    if !source_unset.is_empty() {
+        return Err(source_unset);
+    }
+    Ok((target, Some(resolve(&raw)?)))
 }
 
 /// The overlay file: written fresh each run from the base (a second run writes the same
@@ -1170,12 +1400,14 @@ fn plan_overlay(
                     .into(),
                 line: None,
             },
+            kept_either_way: false,
         });
     }
     for conflict in planned.conflicts {
         plan.conflicts.push(FileConflict {
             file: shown.clone(),
             conflict,
+            kept_either_way: false,
         });
     }
     // Writing obs-init's values over the conflicts: the overlay with its values, over

@@ -137,6 +137,84 @@ pub fn plan_compose_remove(req: &RemoveRequest) -> Result<Plan, Error> {
     Ok(plan)
 }
 
+/// Takes the services `targets` back out of an override file read with the compose file
+/// (`record`): its bytes back whole when no other service stays onboarded in it and nobody
+/// changed it since, else entry by entry; its record goes or follows the file.
+fn take_back_override(
+    req: &RemoveRequest,
+    plan: &mut Plan,
+    left: &mut Answers,
+    record: &answers::ComposeRecord,
+    targets: &[String],
+) -> Result<(), Error> {
+    let path = req.dir.join(&record.path);
+    let Some(content) = crate::files::read_optional(&path)? else {
+        plan.notes.push(Note {
+            service: None,
+            message: format!("{} is gone: nothing to take back there", record.path),
+            kind: NoteKind::Info,
+        });
+        left.composes.retain(|c| c.path != record.path);
+        return Ok(());
+    };
+    let here: Vec<String> = record
+        .services
+        .iter()
+        .filter(|s| targets.contains(s))
+        .cloned()
+        .collect();
+    let staying: Vec<String> = record
+        .services
+        .iter()
+        .filter(|s| !targets.contains(s))
+        .cloned()
+        .collect();
+    let whole = record
+        .text
+        .as_ref()
+        .filter(|t| staying.is_empty() && t.untouched(&content));
+    let after = match whole {
+        Some(text) => crate::record::undo(&content, text).text,
+        None if here.is_empty() => content.clone(),
+        None => {
+            remove::remove(
+                &content,
+                &RemoveOptions {
+                    services: here,
+                    keep_empty: record.kept_empty.clone(),
+                    added: Some(record.added.clone()).filter(|a| !a.is_empty()),
+                },
+            )
+            .map_err(|source| Error::Refused {
+                path: path.clone(),
+                source,
+            })?
+            .after
+        }
+    };
+    if staying.is_empty() {
+        left.composes.retain(|c| c.path != record.path);
+    } else if let Some(c) = left.composes.iter_mut().find(|c| c.path == record.path) {
+        c.services = staying;
+        c.text = c.text.as_ref().map(|t| {
+            let original = crate::record::undo(&content, t).text;
+            crate::record::record(&record.path, Some(&original), &after)
+        });
+    }
+    plan.push(FileChange {
+        display: crate::paths::display(&req.dir, &path),
+        path,
+        status: if after == content {
+            Status::Unchanged
+        } else {
+            Status::Update
+        },
+        before: Some(content),
+        after,
+    });
+    Ok(())
+}
+
 /// What an obs-init without file records did beyond the compose file, found by how it
 /// reads: each removed service's module (while it carries obs-init's checksum) and
 /// dependency lines, and dagster.yaml's handler.
@@ -328,12 +406,40 @@ fn plan_recorded(
         None => {}
     }
 
+    // The override files read with the compose file: each gives back what it gained.
+    let overrides: Vec<answers::ComposeRecord> = left
+        .composes
+        .iter()
+        .filter(|c| c.override_of.as_deref() == Some(rel.as_str()))
+        .cloned()
+        .collect();
+    for o in overrides {
+        take_back_override(req, &mut plan, &mut left, &o, &targets)?;
+    }
+
     // An answers file from before file records was upgraded: what that obs-init did to
     // other files is not in the record, and goes by how it reads.
     if compose.text.is_none() && !compose.added.is_empty() {
         unrecorded_files(req, &mut plan, compose_path, &targets)?;
     }
 
+    // In an overlay, a service's part is its entry and its sidecar's: obs-init's, or the
+    // project's own that the overlay gives `--config` (under its own name).
+    let overlay_entries: Vec<String> = {
+        let own: Vec<String> = compose::parse(&content)
+            .ok()
+            .and_then(|(_, doc)| {
+                let services = compose::services(&doc).ok()?;
+                Some(
+                    targets
+                        .iter()
+                        .filter_map(|t| compose::sidecar::own_sidecar(&doc, services, t))
+                        .collect(),
+                )
+            })
+            .unwrap_or_default();
+        targets.iter().cloned().chain(own).collect()
+    };
     // Files: what no service still onboarded needs goes back.
     let still: Vec<String> = left
         .composes
@@ -353,7 +459,7 @@ fn plan_recorded(
             super::undo::undo_file(&req.dir, &mut plan, file)?;
         } else if compose.overlay.as_deref() == Some(file.path.as_str()) {
             // The overlay holds the staying services too: only the removed ones' parts go.
-            let kept = take_out_of_overlay(req, &mut plan, file, &targets)?;
+            let kept = take_out_of_overlay(req, &mut plan, file, &overlay_entries)?;
             left.files.push((kept, needed));
         } else {
             // The pieces only the removed services needed go; the rest stays, and is said.

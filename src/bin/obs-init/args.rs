@@ -393,8 +393,9 @@ pub struct Args {
     pub mlflow_otlp: bool,
 
     /// What to do where the project already has other values than obs-init would write
-    /// (a variable, the sidecar's image, a generated file) [default: prompt on a terminal,
-    /// abort otherwise]
+    /// (a variable, the sidecar's image, a generated file); the tracing of a Dapr
+    /// Configuration of the project's own is never written over, only reported [default:
+    /// prompt on a terminal, abort otherwise]
     #[arg(long, value_enum, value_name = "POLICY")]
     pub on_conflict: Option<OnConflict>,
 

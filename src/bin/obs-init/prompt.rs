@@ -135,8 +135,15 @@ impl Prompter for TermPrompter {
         for c in conflicts {
             let _ = crate::report::conflict(&mut err, c);
         }
+        // A Configuration's own tracing is kept whatever the answer: the question is about
+        // the others.
+        let prompt = if conflicts.iter().any(|c| c.kept_either_way) {
+            "Overwrite the others with obs-init's values (the Configuration's tracing stays)?"
+        } else {
+            "Overwrite these with obs-init's values?"
+        };
         Confirm::with_theme(&self.theme)
-            .with_prompt("Overwrite these with obs-init's values?")
+            .with_prompt(prompt)
             .default(false)
             .interact()
             .map_err(io::Error::other)

@@ -31,6 +31,7 @@ pub(super) fn plan_module(
                 what: "it was changed by hand (--dry-run shows how it differs)".into(),
                 line: None,
             },
+            kept_either_way: false,
         });
     }
     plan.push(module);

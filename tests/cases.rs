@@ -95,6 +95,15 @@ fn run(dir: &Path, args: &[String]) -> Run {
     }
 }
 
+/// A case's project folder, inside its temporary folder.
+struct Project(PathBuf);
+
+impl Project {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
 fn check_case(case: &Path, bless: bool) -> Result<(), String> {
     let read = |name: &str| fs::read_to_string(case.join(name)).ok();
     let args: Vec<String> = read("cmd")
@@ -105,7 +114,11 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
     let want_status: i32 = read("status").map_or(0, |s| s.trim().parse().expect("status"));
     let input = read_tree(&case.join("in"));
     let out_dir = case.join("out");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    // The project sits in a folder of a fixed name: Compose names the project after it,
+    // and that name is written (`service.namespace`).
+    let tmp_dir = tempfile::tempdir().expect("tempdir");
+    let tmp = Project(tmp_dir.path().join("shop"));
+    fs::create_dir_all(tmp.path()).expect("project folder");
     copy_tree(&case.join("in"), tmp.path());
 
     let mut first = run(tmp.path(), &args);
@@ -292,14 +305,70 @@ fn compose_accepts(
             if accepted.is_err() {
                 continue;
             }
-            if let Err(e) = oracle::config(&dir_of(project), &[&project.join(file)], profiles) {
-                return Err(format!(
-                    "Compose rejects the output {rel} ({profiles:?} profiles): {e}"
-                ));
+            match oracle::config(&dir_of(project), &[&project.join(file)], profiles) {
+                Err(e) => {
+                    return Err(format!(
+                        "Compose rejects the output {rel} ({profiles:?} profiles): {e}"
+                    ));
+                }
+                Ok(model) if profiles == Profiles::All => {
+                    namespace_is_the_project(rel, after, &model)?
+                }
+                Ok(_) => {}
             }
         }
     }
     Ok(())
+}
+
+/// Every `service.namespace` obs-init wrote resolves, in the real Compose, to the project's
+/// name, and the default written beside it (for tools that do not set
+/// `COMPOSE_PROJECT_NAME`) is the name Compose gives the project too.
+fn namespace_is_the_project(
+    rel: &str,
+    after: &[u8],
+    model: &serde_json::Value,
+) -> Result<(), String> {
+    let text = String::from_utf8_lossy(after);
+    let Some(at) = text.find("service.namespace=${COMPOSE_PROJECT_NAME") else {
+        return Ok(());
+    };
+    let name = model["name"].as_str().unwrap_or_default();
+    let written = &text[at..];
+    let default = written
+        .split_once(":-")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(d, _)| d);
+    if default.is_some_and(|d| d != name) {
+        return Err(format!(
+            "{rel}: service.namespace defaults to {default:?}, Compose names the project {name}"
+        ));
+    }
+    let services = model["services"].as_object().cloned().unwrap_or_default();
+    let resolved: Vec<String> = services
+        .values()
+        .filter_map(|s| s["environment"]["OTEL_RESOURCE_ATTRIBUTES"].as_str())
+        .filter(|v| v.contains("service.namespace="))
+        // A namespace of the project's own, written as it resolves, stays its own.
+        .filter(|v| {
+            !v.split(',')
+                .any(|kv| kv.starts_with("service.namespace=") && text.contains(kv))
+        })
+        .map(String::from)
+        .collect();
+    if resolved.is_empty() {
+        return Err(format!("{rel}: Compose resolves no service.namespace"));
+    }
+    let wanted = format!("service.namespace={name}");
+    match resolved
+        .iter()
+        .find(|v| !v.split(',').any(|kv| kv == wanted))
+    {
+        Some(v) => Err(format!(
+            "{rel}: Compose resolves OTEL_RESOURCE_ATTRIBUTES to {v}, not with {wanted}"
+        )),
+        None => Ok(()),
+    }
 }
 
 #[test]

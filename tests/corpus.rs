@@ -36,6 +36,7 @@ fn options(service: &str) -> ComposeOptions {
         dapr_version: edits::DAPR_VERSION.into(),
         config_source: "./dapr-config.yml".into(),
         extra_env: Vec::new(),
+        namespace: obs_init::contract::compose_namespace(Some("shop")),
     }
 }
 

@@ -82,6 +82,39 @@ fn spans_and_logs_reach_a_real_collector_and_continue_the_dapr_trace() {
     assert!(output.contains("0 failures"), "{output}");
 }
 
+/// Two projects' services named `api` are told apart on the shared platform: the real
+/// Compose resolves what onboarding wrote to the project's name (here one `.env` sets, not
+/// the folder the file was onboarded in), and the real SDK puts it, with the project's own
+/// attributes, on every span, log record and metric of the onboarded app.
+#[test]
+fn every_signal_of_an_onboarded_app_carries_the_compose_projects_namespace() {
+    let dir = example("fastapi-app");
+    let compose = dir.path().join("docker-compose.yml");
+    let text = std::fs::read_to_string(&compose).expect("compose file");
+    let own = "      - LOG_LEVEL=info   # debug for local troubleshooting
+";
+    assert!(text.contains(own), "the example changed");
+    let with_own = text.replace(
+        own,
+        &format!("{own}      - OTEL_RESOURCE_ATTRIBUTES=deployment.environment=e2e\n"),
+    );
+    std::fs::write(&compose, with_own).expect("write");
+    let out = obs_init(dir.path(), &["--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another checkout: the project is named in `.env`, not after the folder.
+    std::fs::write(dir.path().join(".env"), "COMPOSE_PROJECT_NAME=orders-eu\n").expect(".env");
+    let model = common::oracle::config(dir.path(), &[&compose], common::oracle::Profiles::None)
+        .expect("Compose accepts the onboarded file");
+    assert_eq!(model["name"], "orders-eu");
+    let env = model["services"]["api"]["environment"].to_string();
+    let (ok, out) = run_script_with("namespace_e2e.py", dir.path(), &[env.as_str(), "orders-eu"]);
+    assert!(ok, "{out}");
+}
+
 #[test]
 fn the_end_to_end_check_fails_when_the_module_uses_the_guides_imports() {
     let project = onboarded_example();

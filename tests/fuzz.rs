@@ -331,6 +331,7 @@ fn options(service: &str) -> ComposeOptions {
         dapr_version: "1.18.3".into(),
         config_source: "./dapr-config.yml".into(),
         extra_env: Vec::new(),
+        namespace: obs_init::contract::compose_namespace(Some("shop")),
     }
 }
 

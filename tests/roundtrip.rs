@@ -173,6 +173,7 @@ fn corpus_runs() -> Vec<(String, PathBuf, Vec<String>)> {
                     dapr_version: "1.18.3".into(),
                     config_source: "./dapr-config.yml".into(),
                     extra_env: Vec::new(),
+                    namespace: obs_init::contract::compose_namespace(Some("shop")),
                 },
             )
             .is_ok()

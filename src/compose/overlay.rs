@@ -251,7 +251,17 @@ fn service(
         .flat_map(|env| env_entries(doc, env, false))
         .map(|p| (p.key, p.value))
         .collect();
-    let mut wanted = contract::app_env(name);
+    let mut wanted = contract::app_env(name, &opts.namespace);
+    // A project's own resource attributes stay, with the namespace after them (the
+    // overlay's value replaces the base's, so it carries both); its own namespace wins.
+    if let Some((_, Some(pv))) = present
+        .iter()
+        .find(|(k, _)| k == contract::RESOURCE_ATTRIBUTES)
+    {
+        let merged = contract::namespace_tail(pv, &opts.namespace).map(|t| format!("{pv}{t}"));
+        wanted.retain(|(k, _)| k != contract::RESOURCE_ATTRIBUTES);
+        wanted.extend(merged.map(|v| (contract::RESOURCE_ATTRIBUTES.to_string(), v)));
+    }
     wanted.extend(
         opts.extra_env
             .iter()
@@ -262,6 +272,9 @@ fn service(
     for (k, v) in wanted {
         match present.iter().find(|(pk, _)| *pk == k) {
             Some((_, Some(pv))) if *pv == v => continue,
+            Some((_, Some(_))) if k == contract::RESOURCE_ATTRIBUTES => {
+                env.push((k, NewNode::str(v)))
+            }
             Some((_, pv)) if !overwrite => {
                 conflicts.push(Conflict {
                     service: svc(),
@@ -377,6 +390,7 @@ mod tests {
             dapr_version: "1.18.3".into(),
             config_source: "./dapr-config.yml".into(),
             extra_env: Vec::new(),
+            namespace: contract::compose_namespace(Some("shop")),
         }
     }
 

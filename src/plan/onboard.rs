@@ -509,6 +509,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         source,
     };
     let compose_dir = compose_dir(&compose_path);
+    let project = compose::project_name(&compose_path, &content);
 
     let config_path = opts
         .dapr_config
@@ -549,6 +550,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         dapr_version: dapr_version.clone(),
         config_source,
         extra_env,
+        namespace: contract::compose_namespace(project.as_deref()),
     };
     let (outcome, overlay) = match &ctx.overlay {
         None => (
@@ -682,7 +684,15 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             }),
             (Some((module, service)), None) => {
                 let instance = instance_file(&compose_dir, targets);
-                plan_dagster(opts, module, service, handler.run_env, instance, &mut plan)?
+                plan_dagster(
+                    opts,
+                    module,
+                    service,
+                    handler.run_env,
+                    instance,
+                    project.as_deref(),
+                    &mut plan,
+                )?
             }
             // A handler whose module is not there fails every run: better no handler.
             (None, _) => plan.notes.push(Note {

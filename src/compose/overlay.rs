@@ -259,6 +259,18 @@ fn service(
         .find(|(k, _)| k == contract::RESOURCE_ATTRIBUTES)
     {
         let merged = contract::namespace_tail(pv, &opts.namespace).map(|t| format!("{pv}{t}"));
+        if merged.is_some() {
+            notes.push(Note {
+                service: svc(),
+                message: format!(
+                    "the overlay sets {key} to the service's own value with the namespace \
+                     after it: a later change to that value goes in the overlay too, which \
+                     wins",
+                    key = contract::RESOURCE_ATTRIBUTES
+                ),
+                kind: NoteKind::Decided,
+            });
+        }
         wanted.retain(|(k, _)| k != contract::RESOURCE_ATTRIBUTES);
         wanted.extend(merged.map(|v| (contract::RESOURCE_ATTRIBUTES.to_string(), v)));
     }

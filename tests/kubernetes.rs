@@ -472,6 +472,15 @@ fn check_built_but(
         );
         // As kustomize built it (a patch's items merged into the base's list).
         namespace_comes_first(env.as_array().map_or(&[][..], Vec::as_slice));
+        let attributes = env.as_array().and_then(|e| {
+            e.iter()
+                .find(|v| v["name"] == "OTEL_RESOURCE_ATTRIBUTES")
+                .and_then(|v| v["value"].as_str())
+        });
+        assert!(
+            attributes.is_some_and(|a| a.contains("service.namespace=")),
+            "{where_}: {kind} {name} builds without service.namespace: {env}"
+        );
         pods += 1;
     }
     (pods, others)

@@ -428,8 +428,7 @@ fn edit(
         }
     }
     let vars = [app_env(&workload.name, collector), extra.to_vec()].concat();
-    out.carried
-        .push(carried(doc, template, container, &added, &wanted, &vars));
+    let mut carried = carried(doc, template, container, &added, &wanted, &vars);
     let mut container_path = path.clone();
     container_path.extend([
         "spec".to_string(),
@@ -447,6 +446,35 @@ fn edit(
         &id,
         out,
     )?;
+    // A project's own resource attributes: the workload carries them (with the namespace
+    // when it was added), not obs-init's variable for the namespace, which it never got.
+    let own = container
+        .get("env")
+        .map(|e| doc.resolve(e))
+        .and_then(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .any(|i| {
+            i.get("name").and_then(Node::as_str) == Some(contract::RESOURCE_ATTRIBUTES)
+                && i.get("value").and_then(Node::as_str).is_some()
+        });
+    if own {
+        carried
+            .env
+            .retain(|(k, _)| k != contract::K8S_NAMESPACE_VAR);
+        if let Some((_, merged)) = added
+            .env
+            .iter()
+            .find(|(k, _)| k == contract::RESOURCE_ATTRIBUTES)
+            && let Some(slot) = carried
+                .env
+                .iter_mut()
+                .find(|(k, _)| k == contract::RESOURCE_ATTRIBUTES)
+        {
+            slot.1 = merged.clone();
+        }
+    }
+    out.carried.push(carried);
     if !added.annotations.is_empty() || !added.env.is_empty() {
         out.added.push(added);
     }
@@ -652,9 +680,12 @@ fn set_env(
         });
     };
     let env_path = [path, &["env".to_string()]].concat();
-    let mut added = Vec::new();
     let mut vars = vars.to_vec();
-    merge_attributes(editor, items, &env_path, namespace, &mut vars, id, out);
+    let mut added = Vec::new();
+    // Merged in place; a patch (which replaces the value by name) carries the whole.
+    added.extend(merge_attributes(
+        editor, items, &env_path, namespace, &mut vars, id, out,
+    ));
     for (k, v) in &vars {
         let have = items
             .iter()
@@ -685,7 +716,8 @@ fn set_env(
 /// A project's own `OTEL_RESOURCE_ATTRIBUTES` stays, with the namespace added at its end
 /// (taken out of `vars`); a namespace of its own wins. Its value comes before any variable
 /// obs-init adds, so it cannot name [`contract::K8S_NAMESPACE_VAR`]: the manifest's own
-/// namespace goes there, and without one a note says what to add.
+/// namespace goes there, and without one a note says what to add. Gives the variable with
+/// its new value when it added the namespace.
 fn merge_attributes(
     editor: &mut Editor<'_>,
     items: &[Node],
@@ -694,16 +726,14 @@ fn merge_attributes(
     vars: &mut Vec<(String, String)>,
     id: &str,
     out: &mut ManifestOutcome,
-) {
+) -> Option<(String, String)> {
     let key = contract::RESOURCE_ATTRIBUTES;
-    let Some((n, item, value)) = items.iter().enumerate().find_map(|(n, i)| {
+    let (n, item, value) = items.iter().enumerate().find_map(|(n, i)| {
         (i.get("name").and_then(Node::as_str) == Some(key))
             .then(|| i.get("value").filter(|v| v.as_str().is_some()))
             .flatten()
             .map(|v| (n, i, v))
-    }) else {
-        return;
-    };
+    })?;
     vars.retain(|(k, _)| k != key && k != contract::K8S_NAMESPACE_VAR);
     let own = value.as_str().unwrap_or_default();
     let line = value.start.line + 1;
@@ -722,16 +752,14 @@ fn merge_attributes(
                 kind: NoteKind::Action,
             });
         }
-        return;
+        return None;
     };
-    let Some(tail) = contract::namespace_tail(own, ns) else {
-        return;
-    };
+    let tail = contract::namespace_tail(own, ns)?;
     let item_path = [env_path.to_vec(), vec![n.to_string()]].concat();
     let slot = crate::yaml::splice::Slot::Key("value".into());
-    if let Err(why) =
-        editor.append_to_scalar(value, &item_path, (slot, "value"), &tail, item.is_flow())
-    {
+    let appended =
+        editor.append_to_scalar(value, &item_path, (slot, "value"), &tail, item.is_flow());
+    if let Err(why) = &appended {
         out.notes.push(Note {
             service: Some(id.to_string()),
             message: format!(
@@ -742,6 +770,9 @@ fn merge_attributes(
             kind: NoteKind::Action,
         });
     }
+    appended
+        .ok()
+        .map(|()| (key.to_string(), format!("{own}{tail}")))
 }
 
 #[cfg(test)]

@@ -134,12 +134,15 @@ pub fn is_our_sidecar(
             .all(|w| ours_flag(w))
 }
 
-/// The variables onboarding sets on every app, with their values.
-pub fn app_env(service: &str) -> Vec<(String, String)> {
+/// The variables onboarding sets on every app, with their values: `namespace` is what
+/// tells two projects' services of one name apart on the shared platform (see
+/// [`compose_namespace`]; in a cluster, the workload's namespace).
+pub fn app_env(service: &str, namespace: &str) -> Vec<(String, String)> {
     [
         ("OTEL_COLLECTOR_ENDPOINT", COLLECTOR_ADDRESS),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", COLLECTOR_URL),
         ("OTEL_SERVICE_NAME", service),
+        (RESOURCE_ATTRIBUTES, &namespace_attribute(namespace)),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -163,6 +166,110 @@ impl FrameworkEnv {
         vars.extend(self.add.iter().cloned());
         vars
     }
+}
+
+/// The variable every OpenTelemetry SDK reads resource attributes from (`k=v,k=v`). The
+/// generated module, Dagster's handler and zero-code instrumentation all build their
+/// resource with `Resource.create`, which reads it.
+pub const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// The resource attribute that groups services: the compose project or the Kubernetes
+/// namespace.
+pub const NAMESPACE_ATTRIBUTE: &str = "service.namespace";
+
+/// The variable a pod's app container gets its own namespace in, from the downward API
+/// (`valueFrom.fieldRef`), for [`RESOURCE_ATTRIBUTES`] to name as `$(...)`: Kubernetes
+/// expands a `$(VAR)` in a value from the variables listed before it. So one base
+/// manifest built into several namespaces (kustomize overlays, `kubectl -n`) names each.
+pub const K8S_NAMESPACE_VAR: &str = "OBS_INIT_NAMESPACE";
+/// The pod field it is read from.
+pub const K8S_NAMESPACE_FIELD: &str = "metadata.namespace";
+
+/// `service.namespace=<namespace>`, as [`RESOURCE_ATTRIBUTES`] lists it.
+pub fn namespace_attribute(namespace: &str) -> String {
+    format!("{NAMESPACE_ATTRIBUTE}={namespace}")
+}
+
+/// The namespace as a compose file writes it: the real Compose (checked with 2.40) puts the
+/// project's name in `COMPOSE_PROJECT_NAME` for interpolation whatever set it (`-p`, the
+/// variable, `name:`, or the directory), so another checkout's folder name or a `-p` still
+/// gives the right value; `project` (what obs-init found) is the default for tools that do
+/// not.
+pub fn compose_namespace(project: Option<&str>) -> String {
+    match project {
+        Some(p) if !p.is_empty() => format!("${{COMPOSE_PROJECT_NAME:-{p}}}"),
+        _ => "${COMPOSE_PROJECT_NAME}".to_string(),
+    }
+}
+
+/// Whether `value` is a namespace as [`compose_namespace`] writes it.
+fn is_compose_namespace(value: &str) -> bool {
+    value == "${COMPOSE_PROJECT_NAME}"
+        || value
+            .strip_prefix("${COMPOSE_PROJECT_NAME:-")
+            .and_then(|r| r.strip_suffix('}'))
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(is_project_name_byte))
+}
+
+/// Compose's own rule for a project name from a folder or `name:` (compose-go's
+/// `NormalizeProjectName`): lower case, only `[a-z0-9_-]` kept, no leading `_` or `-`.
+pub fn normalize_project_name(name: &str) -> String {
+    let kept: String = name
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii() && is_project_name_byte(*c as u8))
+        .collect();
+    kept.trim_start_matches(['_', '-']).to_string()
+}
+
+fn is_project_name_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+}
+
+/// Whether a [`RESOURCE_ATTRIBUTES`] value names a `service.namespace` already (the
+/// project's own choice, which stays).
+pub fn names_namespace(attributes: &str) -> bool {
+    attributes
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .any(|(k, _)| k.trim() == NAMESPACE_ATTRIBUTE)
+}
+
+/// What goes after a project's own [`RESOURCE_ATTRIBUTES`] to add the namespace to it:
+/// `None` when it names one already. An empty value takes the attribute alone.
+pub fn namespace_tail(attributes: &str, namespace: &str) -> Option<String> {
+    if names_namespace(attributes) {
+        return None;
+    }
+    let sep = if attributes.trim().is_empty() {
+        ""
+    } else {
+        ","
+    };
+    Some(format!("{sep}{}", namespace_attribute(namespace)))
+}
+
+/// Whether `value` of `key` is one onboarding writes: its own value, or, for
+/// [`RESOURCE_ATTRIBUTES`], any compose namespace, alone or after the project's attributes
+/// (a base's value carried into the service's own `environment`).
+pub fn is_onboarding_value(service: &str, key: &str, value: &str) -> bool {
+    if key == RESOURCE_ATTRIBUTES {
+        let attr = format!("{NAMESPACE_ATTRIBUTE}=");
+        let ns = value
+            .strip_prefix(&attr)
+            .or_else(|| value.rsplit_once(&format!(",{attr}")).map(|(_, ns)| ns));
+        return ns.is_some_and(is_compose_namespace);
+    }
+    every_env(service)
+        .iter()
+        .any(|(k, v)| k == key && v == value)
+}
+
+/// The tail onboarding appended to a project's own [`RESOURCE_ATTRIBUTES`] in a compose
+/// file, when `value` ends with one.
+pub fn appended_namespace(value: &str) -> Option<&str> {
+    let at = value.rfind(&format!(",{NAMESPACE_ATTRIBUTE}="))?;
+    let tail = &value[at..];
+    is_compose_namespace(&tail[NAMESPACE_ATTRIBUTE.len() + 2..]).then_some(tail)
 }
 
 /// What an MLflow app needs on top: MLflow exports traces over OTLP only when told where,
@@ -205,7 +312,7 @@ pub fn import_env(dir: &str) -> (String, String) {
 
 /// Every variable onboarding may have set on `service`, for taking them back.
 pub fn every_env(service: &str) -> Vec<(String, String)> {
-    let mut all = app_env(service);
+    let mut all = app_env(service, "");
     all.extend(mlflow_env());
     all
 }
@@ -217,6 +324,46 @@ pub use crate::record::checksum;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_project_name_is_normalised_as_compose_go_does() {
+        // Checked against docker compose 2.40.3: `My.Proj_Dir` is the project `myproj_dir`.
+        assert_eq!(normalize_project_name("My.Proj_Dir"), "myproj_dir");
+        assert_eq!(normalize_project_name("_-Shop 2"), "shop2");
+        assert_eq!(normalize_project_name("Café-api"), "caf-api");
+        assert_eq!(normalize_project_name("..."), "");
+    }
+
+    #[test]
+    fn the_namespace_goes_after_a_projects_own_attributes_unless_it_names_one() {
+        let ns = compose_namespace(Some("shop"));
+        assert_eq!(ns, "${COMPOSE_PROJECT_NAME:-shop}");
+        assert_eq!(
+            namespace_tail("team=a", &ns).as_deref(),
+            Some(",service.namespace=${COMPOSE_PROJECT_NAME:-shop}")
+        );
+        assert_eq!(
+            namespace_tail("", "prod").as_deref(),
+            Some("service.namespace=prod")
+        );
+        assert_eq!(namespace_tail("a=1, service.namespace=x", &ns), None);
+        let merged = "team=a,service.namespace=${COMPOSE_PROJECT_NAME:-shop}";
+        assert_eq!(
+            appended_namespace(merged),
+            Some(",service.namespace=${COMPOSE_PROJECT_NAME:-shop}")
+        );
+        assert_eq!(appended_namespace("team=a,service.namespace=shop"), None);
+        assert!(is_onboarding_value(
+            "api",
+            RESOURCE_ATTRIBUTES,
+            "service.namespace=${COMPOSE_PROJECT_NAME:-other}"
+        ));
+        assert!(!is_onboarding_value(
+            "api",
+            RESOURCE_ATTRIBUTES,
+            "service.namespace=billing"
+        ));
+    }
 
     #[test]
     fn only_daprd_in_the_apps_namespace_with_our_config_is_ours() {

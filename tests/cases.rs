@@ -95,6 +95,15 @@ fn run(dir: &Path, args: &[String]) -> Run {
     }
 }
 
+/// A case's project folder, inside its temporary folder.
+struct Project(PathBuf);
+
+impl Project {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
 fn check_case(case: &Path, bless: bool) -> Result<(), String> {
     let read = |name: &str| fs::read_to_string(case.join(name)).ok();
     let args: Vec<String> = read("cmd")
@@ -105,7 +114,11 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
     let want_status: i32 = read("status").map_or(0, |s| s.trim().parse().expect("status"));
     let input = read_tree(&case.join("in"));
     let out_dir = case.join("out");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    // The project sits in a folder of a fixed name: Compose names the project after it,
+    // and that name is written (`service.namespace`).
+    let tmp_dir = tempfile::tempdir().expect("tempdir");
+    let tmp = Project(tmp_dir.path().join("shop"));
+    fs::create_dir_all(tmp.path()).expect("project folder");
     copy_tree(&case.join("in"), tmp.path());
 
     let mut first = run(tmp.path(), &args);
@@ -144,7 +157,10 @@ fn check_case(case: &Path, bless: bool) -> Result<(), String> {
     if let Some(diff) = tree_diff(&expected, &actual) {
         return Err(format!("{diff}{}", context()));
     }
-    compose_accepts(case, tmp.path(), &input, &actual)?;
+    // What `remove` leaves was onboarded before (maybe by an older obs-init): only what
+    // onboarding writes is judged for its namespace.
+    let onboards = args.first().is_none_or(|a| a != "remove");
+    compose_accepts(case, tmp.path(), &input, &actual, onboards)?;
     if let Some(want) = read("stdout")
         && want != first.stdout
     {
@@ -227,7 +243,7 @@ fn is_compose_file(rel: &str) -> bool {
 /// An overlay obs-init wrote loads in the real Compose with the files it goes with: through
 /// `.env`'s `COMPOSE_FILE` when there is one (plain `docker compose`, no flags), else with
 /// the compose files beside it as `-f` flags; either way the sidecars it adds run.
-fn overlay_loads(project: &Path, rel: &str) -> Result<(), String> {
+fn overlay_loads(project: &Path, rel: &str, onboards: bool) -> Result<(), String> {
     let file = project.join(rel);
     let dir = file.parent().expect("in a folder").to_path_buf();
     let env = fs::read_to_string(dir.join(".env")).unwrap_or_default();
@@ -254,6 +270,21 @@ fn overlay_loads(project: &Path, rel: &str) -> Result<(), String> {
                 "Compose rejects the project with the overlay {rel} ({profiles:?} profiles): {e}"
             )
         })?;
+        if onboards && profiles == Profiles::All {
+            // The project's own values live in the files beside the overlay.
+            let texts: Vec<u8> = fs::read_dir(&dir)
+                .expect("dir")
+                .map(|e| e.expect("entry").path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| is_compose_file(&n.to_string_lossy()))
+                })
+                .flat_map(|p| fs::read(p).expect("read"))
+                .collect();
+            let overlay = fs::read(&file).expect("overlay");
+            let both = [overlay.as_slice(), texts.as_slice()].concat();
+            namespace_is_the_project(rel, &both, &model)?;
+        }
         let sidecars = model["services"]
             .as_object()
             .map_or(0, |s| s.keys().filter(|k| k.ends_with("-dapr")).count());
@@ -302,6 +333,7 @@ fn compose_accepts(
     project: &Path,
     input: &BTreeMap<String, Vec<u8>>,
     actual: &BTreeMap<String, Vec<u8>>,
+    onboards: bool,
 ) -> Result<(), String> {
     let mut judged: Vec<Vec<String>> = Vec::new();
     for (rel, after) in actual {
@@ -309,7 +341,7 @@ fn compose_accepts(
             continue;
         }
         if after.starts_with(overlay::HEADER.as_bytes()) {
-            overlay_loads(project, rel)?;
+            overlay_loads(project, rel, onboards)?;
             continue;
         }
         let files = read_with(rel, actual);
@@ -329,17 +361,72 @@ fn compose_accepts(
             if accepted.is_err() {
                 continue;
             }
-            let after = paths(project);
-            let after: Vec<&Path> = after.iter().map(PathBuf::as_path).collect();
-            if let Err(e) = oracle::config(&dir_of(project), &after, profiles) {
-                return Err(format!(
-                    "Compose rejects the output {} ({profiles:?} profiles): {e}",
-                    files.join(" + ")
-                ));
+            let after_paths = paths(project);
+            let after_paths: Vec<&Path> = after_paths.iter().map(PathBuf::as_path).collect();
+            match oracle::config(&dir_of(project), &after_paths, profiles) {
+                Err(e) => {
+                    return Err(format!(
+                        "Compose rejects the output {} ({profiles:?} profiles): {e}",
+                        files.join(" + ")
+                    ));
+                }
+                Ok(model) if onboards && profiles == Profiles::All => {
+                    namespace_is_the_project(rel, after, &model)?
+                }
+                Ok(_) => {}
             }
         }
     }
     Ok(())
+}
+
+/// Every `service.namespace` obs-init wrote resolves, in the real Compose, to the project's
+/// name, and the default written beside it (for tools that do not set
+/// `COMPOSE_PROJECT_NAME`) is the name Compose gives the project too.
+fn namespace_is_the_project(
+    rel: &str,
+    after: &[u8],
+    model: &serde_json::Value,
+) -> Result<(), String> {
+    let text = String::from_utf8_lossy(after);
+    let name = model["name"].as_str().unwrap_or_default();
+    let default = text
+        .find("service.namespace=${COMPOSE_PROJECT_NAME")
+        .and_then(|at| text[at..].split_once(":-"))
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(d, _)| d);
+    if default.is_some_and(|d| d != name) {
+        return Err(format!(
+            "{rel}: service.namespace defaults to {default:?}, Compose names the project {name}"
+        ));
+    }
+    // Every service pointed at the platform's collector: onboarded.
+    let services = model["services"].as_object().cloned().unwrap_or_default();
+    let resolved: Vec<String> = services
+        .values()
+        .filter(|s| s["environment"]["OTEL_COLLECTOR_ENDPOINT"] == "otel-collector:4317")
+        .map(|s| {
+            s["environment"]["OTEL_RESOURCE_ATTRIBUTES"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        // A namespace of the project's own, written as it resolves, stays its own.
+        .filter(|v| {
+            !v.split(',')
+                .any(|kv| kv.starts_with("service.namespace=") && text.contains(kv))
+        })
+        .map(String::from)
+        .collect();
+    let wanted = format!("service.namespace={name}");
+    match resolved
+        .iter()
+        .find(|v| !v.split(',').any(|kv| kv == wanted))
+    {
+        Some(v) => Err(format!(
+            "{rel}: Compose resolves OTEL_RESOURCE_ATTRIBUTES to {v}, not with {wanted}"
+        )),
+        None => Ok(()),
+    }
 }
 
 #[test]

@@ -43,6 +43,7 @@ fn options(service: &str) -> ComposeOptions {
         config_source: "./dapr-config.yml".into(),
         extra_env: Vec::new(),
         withheld_env: Vec::new(),
+        namespace: obs_init::contract::compose_namespace(Some("shop")),
     }
 }
 

@@ -70,7 +70,9 @@ fn run_script_in(python: &Path, name: &str, project: &Path, args: &[&str]) -> (b
             .arg(project)
             .args(args)
             .env_remove("OTEL_SERVICE_NAME")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            // compose_env.py resolves a service's environment with the real Compose.
+            .env("OBS_INIT_COMPOSE", common::oracle::binary()),
     )
 }
 
@@ -80,6 +82,39 @@ fn spans_and_logs_reach_a_real_collector_and_continue_the_dapr_trace() {
     let (ok, output) = run_e2e(project.path());
     assert!(ok, "end-to-end check failed:\n{output}");
     assert!(output.contains("0 failures"), "{output}");
+}
+
+/// Two projects' services named `api` are told apart on the shared platform: the real
+/// Compose resolves what onboarding wrote to the project's name (here one `.env` sets, not
+/// the folder the file was onboarded in), and the real SDK puts it, with the project's own
+/// attributes, on every span, log record and metric of the onboarded app.
+#[test]
+fn every_signal_of_an_onboarded_app_carries_the_compose_projects_namespace() {
+    let dir = example("fastapi-app");
+    let compose = dir.path().join("docker-compose.yml");
+    let text = std::fs::read_to_string(&compose).expect("compose file");
+    let own = "      - LOG_LEVEL=info   # debug for local troubleshooting
+";
+    assert!(text.contains(own), "the example changed");
+    let with_own = text.replace(
+        own,
+        &format!("{own}      - OTEL_RESOURCE_ATTRIBUTES=deployment.environment=e2e\n"),
+    );
+    std::fs::write(&compose, with_own).expect("write");
+    let out = obs_init(dir.path(), &["--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another checkout: the project is named in `.env`, not after the folder.
+    std::fs::write(dir.path().join(".env"), "COMPOSE_PROJECT_NAME=orders-eu\n").expect(".env");
+    let model = common::oracle::config(dir.path(), &[&compose], common::oracle::Profiles::None)
+        .expect("Compose accepts the onboarded file");
+    assert_eq!(model["name"], "orders-eu");
+    let env = model["services"]["api"]["environment"].to_string();
+    let (ok, out) = run_script_with("namespace_e2e.py", dir.path(), &[env.as_str(), "orders-eu"]);
+    assert!(ok, "{out}");
 }
 
 #[test]
@@ -413,6 +448,41 @@ fn dagster_loads_the_emitted_dagster_yaml_and_delivers_context_log_records() {
     );
     let (ok, output) = run_script("dagster_e2e.py", dir.path());
     assert!(ok, "Dagster end-to-end check failed:\n{output}");
+}
+
+/// The handler alone (no `python_log_level`, which raised Dagster's managed loggers): a job
+/// that logs at DEBUG stores as many events, DEBUG ones included, and prints as many on the
+/// console after onboarding as before, and its records still reach the collector.
+#[test]
+fn onboarding_keeps_every_event_dagster_stored_and_printed_before() {
+    let debug_job = |dir: &Path| {
+        let defs = dir.join("pipelines/definitions.py");
+        let text = std::fs::read_to_string(&defs).expect("definitions.py");
+        let marker = "    rows = [1, 2, 3]\n";
+        assert!(text.contains(marker), "the example changed");
+        let with_debug = text.replace(
+            marker,
+            &format!("{marker}    context.log.debug(\"rows read: 3\")\n"),
+        );
+        std::fs::write(&defs, with_debug).expect("write");
+    };
+    let original = example("dagster-pipeline");
+    debug_job(original.path());
+    let onboarded = example("dagster-pipeline");
+    debug_job(onboarded.path());
+    let out = obs_init(onboarded.path(), &["--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, output) = run_script_with(
+        "dagster_events_e2e.py",
+        original.path(),
+        &[onboarded.path().to_str().expect("utf-8")],
+    );
+    assert!(ok, "Dagster's events after onboarding:\n{output}");
+    eprintln!("{output}");
 }
 
 #[test]

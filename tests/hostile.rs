@@ -18,6 +18,7 @@ fn options(service: &str) -> ComposeOptions {
         config_source: "./dapr-config.yml".into(),
         extra_env: Vec::new(),
         withheld_env: Vec::new(),
+        namespace: obs_init::contract::compose_namespace(Some("shop")),
     }
 }
 
@@ -273,4 +274,69 @@ fn fuzz_regression_flow_services_round_trip_through_remove() {
     )
     .expect("removed");
     assert_eq!(back.after, text);
+}
+
+#[test]
+fn a_projects_own_resource_attributes_get_the_namespace_and_remove_gives_them_back() {
+    // List and map forms, plain and quoted: the namespace goes at the end of the
+    // project's value, and remove (with the record, and without one) cuts it off again.
+    for text in [
+        "services:\n  app:\n    image: x\n    environment:\n      - OTEL_RESOURCE_ATTRIBUTES=team=a\n",
+        "services:\n  app:\n    image: x\n    environment:\n      - \"OTEL_RESOURCE_ATTRIBUTES=team=a\"\n",
+        "services:\n  app:\n    image: x\n    environment:\n      OTEL_RESOURCE_ATTRIBUTES: 'team=a'\n",
+        "services:\n  app:\n    image: x\n    environment: {OTEL_RESOURCE_ATTRIBUTES: \"team=a\"}\n",
+    ] {
+        let out = compose::onboard(text, &options("app")).expect("onboarded");
+        assert!(
+            out.after
+                .contains("team=a,service.namespace=${COMPOSE_PROJECT_NAME:-shop}"),
+            "{}",
+            out.after
+        );
+        assert_eq!(
+            out.after.matches("OTEL_RESOURCE_ATTRIBUTES").count(),
+            1,
+            "{}",
+            out.after
+        );
+        let again = compose::onboard(&out.after, &options("app")).expect("second run");
+        assert_eq!(again.after, out.after, "second run changed the file");
+        for added in [Some(compose::added_paths(&out.changes)), None] {
+            let recorded = added.is_some();
+            let back = obs_init::compose::remove::remove(
+                &out.after,
+                &obs_init::compose::remove::RemoveOptions {
+                    services: vec!["app".into()],
+                    keep_empty: compose::filled_empty_keys(&out.changes),
+                    added,
+                },
+            )
+            .expect("removed");
+            assert_eq!(back.after, text, "recorded: {recorded}");
+        }
+    }
+}
+
+#[test]
+fn a_plain_value_in_a_flow_environment_is_left_with_a_note_saying_what_to_add() {
+    // A `,` would end the plain scalar there: the file would no longer parse.
+    let text =
+        "services:\n  app:\n    image: x\n    environment: {OTEL_RESOURCE_ATTRIBUTES: team=a}\n";
+    let out = compose::onboard(text, &options("app")).expect("onboarded");
+    assert!(
+        out.after.contains("{OTEL_RESOURCE_ATTRIBUTES: team=a, "),
+        "{}",
+        out.after
+    );
+    let note = out
+        .notes
+        .iter()
+        .find(|n| n.message.contains("OTEL_RESOURCE_ATTRIBUTES"))
+        .expect("a note");
+    assert!(
+        note.message
+            .contains("add ,service.namespace=${COMPOSE_PROJECT_NAME:-shop} at its end"),
+        "{}",
+        note.message
+    );
 }

@@ -158,6 +158,9 @@ fn every_corpus_workload_is_onboarded_by_insertion_and_validates_or_is_refused()
                     envs.iter().any(|e| e == "OTEL_EXPORTER_OTLP_ENDPOINT"),
                     "{envs:?}"
                 );
+                for c in at(&json, &containers).as_array().expect("containers") {
+                    namespace_comes_first(c["env"].as_array().map_or(&[][..], Vec::as_slice));
+                }
             });
             match checked {
                 Ok(()) => {
@@ -215,6 +218,30 @@ fn every_corpus_workload_is_onboarded_by_insertion_and_validates_or_is_refused()
         failed.len()
     );
     assert!(onboarded >= 40, "only {onboarded} onboarded");
+}
+
+/// A container's `$(OBS_INIT_NAMESPACE)` is expanded by Kubernetes only from a variable
+/// listed before it: the variable, read from the pod's namespace by the downward API,
+/// comes first.
+fn namespace_comes_first(env: &[Json]) {
+    let var = obs_init::contract::K8S_NAMESPACE_VAR;
+    let reference = format!("$({var})");
+    for (i, item) in env.iter().enumerate() {
+        if !item["value"]
+            .as_str()
+            .is_some_and(|v| v.contains(&reference))
+        {
+            continue;
+        }
+        let defined = env[..i].iter().any(|e| {
+            e["name"] == var && e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+        });
+        assert!(
+            defined,
+            "{} names {reference} before it is defined: {env:?}",
+            item["name"]
+        );
+    }
 }
 
 /// The `openAPIV3Schema` of Dapr's Configuration CRD (v1.18.3), as a JSON schema.
@@ -442,6 +469,17 @@ fn check_built_but(
             env.as_array()
                 .is_some_and(|e| e.iter().any(|v| v["name"] == "OTEL_EXPORTER_OTLP_ENDPOINT")),
             "{where_}: {kind} {name} has no collector variable: {env}"
+        );
+        // As kustomize built it (a patch's items merged into the base's list).
+        namespace_comes_first(env.as_array().map_or(&[][..], Vec::as_slice));
+        let attributes = env.as_array().and_then(|e| {
+            e.iter()
+                .find(|v| v["name"] == "OTEL_RESOURCE_ATTRIBUTES")
+                .and_then(|v| v["value"].as_str())
+        });
+        assert!(
+            attributes.is_some_and(|a| a.contains("service.namespace=")),
+            "{where_}: {kind} {name} builds without service.namespace: {env}"
         );
         pods += 1;
     }

@@ -1442,6 +1442,10 @@ fn a_span_its_log_and_a_metric_reach_tempo_opensearch_and_prometheus_through_the
         Some(2),
         "a range on {time_field} around now does not find the record: {brief:#}"
     );
+    // The record's service and its namespace (the compose project, the Kubernetes
+    // namespace), for telling two projects' services of one name apart in the logs.
+    assert_eq!(doc["service"], "platform-e2e", "{doc}");
+    assert_eq!(doc["namespace"], "shop", "{doc}");
     // Dotted attribute names arrive with replace_dots' underscores.
     assert_eq!(doc["attributes"]["code_filepath"], "/app/main.py");
     // A Fluent Bit 3.2.2 time stamp (14 fraction digits) is refused by the same index.
@@ -1455,6 +1459,9 @@ fn a_span_its_log_and_a_metric_reach_tempo_opensearch_and_prometheus_through_the
     let series = run["prometheus_series"].as_array().expect("series");
     assert_eq!(series.len(), 1, "{brief:#}");
     assert_eq!(series[0]["value"][1], "7");
+    // The app's own metrics: the real collector's remote write names the job
+    // `service.namespace/service.name`, so two projects' `api` are two jobs.
+    assert_eq!(series[0]["metric"]["job"], "shop/platform-e2e", "{brief:#}");
 
     // `obs-init verify` against the same stack confirms every hop.
     assert_eq!(run["verify"]["exit"], 0, "{brief:#}");
@@ -1727,51 +1734,86 @@ fn grafana_provisioning_uses_only_what_grafana_documents() {
 
 /// The starter dashboard's queries, evaluated by Prometheus' own engine (`promtool test
 /// rules`) over series shaped as daprd exposes them (`app_id`, `method`, `status`, and `le`
-/// for the latency histogram), for one app: `ok` and `failed` requests a minute, every one
-/// between 50 and 100 ms.
+/// for the latency histogram) with the `namespace` the scrape job adds (the compose project,
+/// or the Kubernetes namespace): two projects' apps both named `orders`, told apart. In
+/// `shop`, `ok` and `failed` requests a minute, every one between 50 and 100 ms; in
+/// `billing`, fewer, none failed, all under 50 ms.
 #[test]
-fn the_dashboards_queries_answer_over_daprd_shaped_series() {
+fn the_dashboards_queries_tell_two_projects_apps_of_one_name_apart() {
     let (_, promtool) = tools();
     let dir = platform();
     let dashboard: Json = serde_json::from_str(&read(
         &dir.path().join("grafana/dashboards/dapr-overview.json"),
     ))
     .expect("dashboard is JSON");
+    let variables: Vec<&str> = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables")
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(variables, ["namespace", "app"]);
     let exprs: Vec<String> = dashboard["panels"]
         .as_array()
         .expect("panels")
         .iter()
         .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
-        .filter_map(|t| t["expr"].as_str().map(|e| e.replace("$app", ".+")))
+        .filter_map(|t| {
+            t["expr"]
+                .as_str()
+                .map(|e| e.replace("$namespace", ".+").replace("$app", ".+"))
+        })
         .collect();
-    let (ok, failed) = (54.0_f64, 6.0_f64);
-    let total = ok + failed;
-    // Request rate, error rate, p95 latency (linear within the 50-100 ms bucket).
-    let expected = [total / 60.0, failed / total, 50.0 + (100.0 - 50.0) * 0.95];
-    assert_eq!(exprs.len(), expected.len(), "{exprs:?}");
+    // Per namespace: requests a minute that succeed and fail, and the upper bound of the
+    // latency bucket they all fall in.
+    let projects = [
+        ("shop", 54.0_f64, 6.0_f64, 100.0),
+        ("billing", 30.0, 0.0, 50.0),
+    ];
+    assert_eq!(exprs.len(), 3, "{exprs:?}");
 
-    let series = |name: &str, labels: &str, per_minute: f64| {
+    let series = |ns: &str, name: &str, labels: &str, per_minute: f64| {
         format!(
-            "      - series: '{name}{{app_id=\"orders\",method=\"GET\",{labels}}}'\n        values: '0+{per_minute}x10'\n"
+            "      - series: '{name}{{namespace=\"{ns}\",app_id=\"orders\",method=\"GET\",{labels}}}'\n        values: '0+{per_minute}x10'\n"
         )
     };
     let mut text = String::from(
         "rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n",
     );
-    text += &series("dapr_http_server_request_count", "status=\"200\"", ok);
-    text += &series("dapr_http_server_request_count", "status=\"500\"", failed);
-    for (le, count) in [("50", 0.0), ("100", total), ("+Inf", total)] {
+    for (ns, ok, failed, bucket) in projects {
+        let total = ok + failed;
+        text += &series(ns, "dapr_http_server_request_count", "status=\"200\"", ok);
         text += &series(
-            "dapr_http_server_latency_bucket",
-            &format!("status=\"200\",le=\"{le}\""),
-            count,
+            ns,
+            "dapr_http_server_request_count",
+            "status=\"500\"",
+            failed,
         );
+        for le in ["50", "100", "+Inf"] {
+            let count = if le == "+Inf" || le.parse::<f64>().is_ok_and(|l| l >= bucket) {
+                total
+            } else {
+                0.0
+            };
+            text += &series(
+                ns,
+                "dapr_http_server_latency_bucket",
+                &format!("status=\"200\",le=\"{le}\""),
+                count,
+            );
+        }
     }
     text += "    promql_expr_test:\n";
-    for (expr, value) in exprs.iter().zip(expected) {
-        text += &format!(
-            "      - expr: '{expr}'\n        eval_time: 10m\n        exp_samples:\n          - labels: '{{app_id=\"orders\"}}'\n            value: {value}\n"
-        );
+    for (i, expr) in exprs.iter().enumerate() {
+        text += &format!("      - expr: '{expr}'\n        eval_time: 10m\n        exp_samples:\n");
+        for (ns, ok, failed, bucket) in projects {
+            let total = ok + failed;
+            // Request rate, error rate, p95 latency (linear within its bucket).
+            let value = [total / 60.0, failed / total, (bucket - 50.0) + 50.0 * 0.95][i];
+            text += &format!(
+                "          - labels: '{{namespace=\"{ns}\",app_id=\"orders\"}}'\n            value: {value}\n"
+            );
+        }
     }
     let tests = dir.path().join("dashboard-tests.yml");
     fs::write(&tests, &text).expect("write");

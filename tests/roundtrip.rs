@@ -174,6 +174,7 @@ fn corpus_runs() -> Vec<(String, PathBuf, Vec<String>)> {
                     config_source: "./dapr-config.yml".into(),
                     extra_env: Vec::new(),
                     withheld_env: Vec::new(),
+                    namespace: obs_init::contract::compose_namespace(Some("shop")),
                 },
             )
             .is_ok()

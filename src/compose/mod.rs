@@ -46,6 +46,8 @@ pub struct ComposeOptions {
     /// Common variables some services must not get, by service (MLflow before 3.4 exports
     /// its traces to `OTEL_EXPORTER_OTLP_ENDPOINT` instead of its server).
     pub withheld_env: Vec<(String, Vec<String>)>,
+    /// The project's `service.namespace`, as written ([`contract::compose_namespace`]).
+    pub namespace: String,
 }
 
 impl ComposeOptions {
@@ -67,7 +69,7 @@ impl ComposeOptions {
                 .flat_map(|(_, vars)| vars.iter().cloned())
                 .collect(),
         };
-        framework.apply(crate::contract::app_env(service))
+        framework.apply(crate::contract::app_env(service, &self.namespace))
     }
 }
 
@@ -94,6 +96,38 @@ pub struct ServiceInfo {
     pub binds: Vec<(String, String)>,
     /// Its `environment` entries that have a value.
     pub environment: Vec<(String, String)>,
+}
+
+/// The project name Compose gives the project of the compose file at `path` with `content`,
+/// as far as its files say (the shell's `COMPOSE_PROJECT_NAME` and `-p` are not known here):
+/// `COMPOSE_PROJECT_NAME` in `.env` beside it, else the top-level `name:` (interpolated with
+/// `.env`, normalised), else the folder's name normalised, as compose-go does. `None` when
+/// that leaves nothing (Compose then refuses the project).
+pub fn project_name(path: &Path, content: &str) -> Option<String> {
+    let dir = crate::paths::absolute(&crate::paths::compose_dir(path));
+    let dotenv = std::fs::read_to_string(dir.join(".env")).unwrap_or_default();
+    let vars = interpolate::Vars::from_dotenv(&dotenv);
+    let valid = |n: &str| !n.is_empty() && contract::normalize_project_name(n) == n;
+    if let Some(n) = vars.get("COMPOSE_PROJECT_NAME").filter(|n| valid(n)) {
+        return Some(n);
+    }
+    let named = parse(content)
+        .ok()
+        .and_then(|(_, doc)| {
+            doc.root
+                .as_ref()
+                .and_then(|r| r.get("name"))
+                .and_then(Node::as_str)
+                .map(String::from)
+        })
+        .and_then(|n| interpolate::interpolate(&n, &vars).ok())
+        .map(|n| contract::normalize_project_name(&n))
+        .filter(|n| !n.is_empty());
+    named.or_else(|| {
+        let folder = dir.canonicalize().unwrap_or(dir);
+        let base = folder.file_name()?.to_string_lossy().to_string();
+        Some(contract::normalize_project_name(&base)).filter(|n| !n.is_empty())
+    })
 }
 
 /// Checks that every name in `wanted` is a service, suggesting the closest otherwise.

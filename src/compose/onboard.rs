@@ -274,6 +274,8 @@ struct ServicePlan<'d> {
     notes: Vec<Note>,
     /// The variables it gets ([`ComposeOptions::env_of`]).
     wanted_env: Vec<(String, String)>,
+    /// The `service.namespace` value ([`contract::compose_namespace`]).
+    namespace: String,
 }
 
 enum EnvPlan<'d> {
@@ -524,6 +526,7 @@ impl<'d> ServicePlan<'d> {
             home: layers.is_home(name),
             notes,
             wanted_env: opts.env_of(name),
+            namespace: opts.namespace.clone(),
         })
     }
 
@@ -562,7 +565,21 @@ impl<'d> ServicePlan<'d> {
         let lay = &self.layout;
         notes.extend(self.notes);
 
-        let wanted = self.wanted_env;
+        let mut wanted = self.wanted_env;
+        // A project's own resource attributes stay: the namespace goes after them (in
+        // place when the service sets them, else with a copy of what it inherits), and a
+        // namespace of the project's own is left alone.
+        let merged = |pv: &str| {
+            contract::namespace_tail(pv, &self.namespace).map(|tail| format!("{pv}{tail}"))
+        };
+        let attributes = own_attributes;
+        let merge_inherited = |wanted: &mut Vec<(String, String)>, present: &[Present<'_>]| {
+            if let Some((pv, _)) = attributes(present) {
+                let value = merged(&pv);
+                wanted.retain(|(k, _)| k != contract::RESOURCE_ATTRIBUTES);
+                wanted.extend(value.map(|v| (contract::RESOURCE_ATTRIBUTES.to_string(), v)));
+            }
+        };
         let env_path = [svc_path.clone(), vec!["environment".into()]].concat();
         let list_items = |items: &[(String, String)], style| -> Vec<NewNode> {
             items
@@ -581,6 +598,7 @@ impl<'d> ServicePlan<'d> {
             // Another file holds the service's variables: they are edited there.
             _ if !self.owns_env => {}
             EnvPlan::Absent(inherited) | EnvPlan::Empty(_, inherited) => {
+                merge_inherited(&mut wanted, inherited);
                 let missing: Vec<(String, String)> = wanted
                     .iter()
                     .filter(|(k, v)| {
@@ -589,6 +607,10 @@ impl<'d> ServicePlan<'d> {
                         };
                         if p.value.as_deref() == Some(v.as_str()) {
                             return false;
+                        }
+                        // The project's attributes with the namespace after them.
+                        if k == contract::RESOURCE_ATTRIBUTES && p.value.is_some() {
+                            return true;
                         }
                         if !overwrite {
                             conflicts.push(Conflict {
@@ -627,12 +649,46 @@ impl<'d> ServicePlan<'d> {
                     Some(_) => editor.push_item(collection, &env_path, render(k, v), lay),
                     None => editor.insert_entry(collection, &env_path, k, render(k, v), lay),
                 };
+                match attributes(present) {
+                    Some((pv, Some((node, slot)))) => {
+                        wanted.retain(|(k, _)| k != contract::RESOURCE_ATTRIBUTES);
+                        if let Some(tail) = contract::namespace_tail(&pv, &self.namespace) {
+                            let key = contract::RESOURCE_ATTRIBUTES;
+                            if let Err(why) = editor.append_to_scalar(
+                                node,
+                                &env_path,
+                                (slot, key),
+                                &tail,
+                                collection.is_flow(),
+                            ) {
+                                notes.push(Note {
+                                    service: Some(name.clone()),
+                                    message: format!(
+                                        "{key} (line {}) is the project's own, and obs-init \
+                                         cannot add to it ({why}): add {tail} at its end, so \
+                                         that the platform tells this project's {name} apart",
+                                        node.start.line + 1
+                                    ),
+                                    kind: NoteKind::Action,
+                                });
+                            }
+                        }
+                    }
+                    // Through a merge key: a key of the service's own, with both, overrides it.
+                    Some((_, None)) => merge_inherited(&mut wanted, present),
+                    None => {}
+                }
                 for (k, v) in &wanted {
                     let Some(p) = present.iter().find(|p| &p.key == k) else {
                         add(editor, k, v);
                         continue;
                     };
                     if p.value.as_deref() == Some(v.as_str()) {
+                        continue;
+                    }
+                    // The project's attributes, merged in through `<<`, with the namespace.
+                    if k == contract::RESOURCE_ATTRIBUTES && p.value.is_some() && p.at.is_none() {
+                        add(editor, k, v);
                         continue;
                     }
                     let current = p.value.as_deref().unwrap_or("(taken from the host)");
@@ -946,6 +1002,14 @@ fn app_profiles(doc: &Document, app: &Node, bases: &[(String, &Node)]) -> Vec<St
         }
     }
     out
+}
+
+/// The value of `OTEL_RESOURCE_ATTRIBUTES` among a service's variables, and where it sits.
+fn own_attributes<'d>(present: &[Present<'d>]) -> Option<(String, Option<(&'d Node, Slot)>)> {
+    present
+        .iter()
+        .find(|p| p.key == contract::RESOURCE_ATTRIBUTES)
+        .and_then(|p| Some((p.value.clone()?, p.at.clone())))
 }
 
 fn env_plan<'d>(
@@ -1317,7 +1381,13 @@ fn adopt(
         if string {
             let text = format!(" {}", words.join(" "));
             editor
-                .append_to_scalar(command, &path, "command", &text)
+                .append_to_scalar(
+                    command,
+                    &path,
+                    (Slot::Key("command".into()), "command"),
+                    &text,
+                    false,
+                )
                 .map_err(internal)?;
         } else {
             let cmd_path = [path.clone(), vec!["command".into()]].concat();

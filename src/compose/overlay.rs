@@ -371,11 +371,36 @@ fn service<'d>(
             .flat_map(|env| env_entries(doc, env, false))
             .map(|p| (p.key, p.value)),
     );
-    let wanted = opts.env_of(name);
+    let mut wanted = opts.env_of(name);
+    // A project's own resource attributes stay, with the namespace after them (the
+    // overlay's value replaces the base's, so it carries both); its own namespace wins.
+    if let Some((_, Some(pv))) = present
+        .iter()
+        .find(|(k, _)| k == contract::RESOURCE_ATTRIBUTES)
+    {
+        let merged = contract::namespace_tail(pv, &opts.namespace).map(|t| format!("{pv}{t}"));
+        if merged.is_some() {
+            notes.push(Note {
+                service: svc(),
+                message: format!(
+                    "the overlay sets {key} to the service's own value with the namespace \
+                     after it: a later change to that value goes in the overlay too, which \
+                     wins",
+                    key = contract::RESOURCE_ATTRIBUTES
+                ),
+                kind: NoteKind::Decided,
+            });
+        }
+        wanted.retain(|(k, _)| k != contract::RESOURCE_ATTRIBUTES);
+        wanted.extend(merged.map(|v| (contract::RESOURCE_ATTRIBUTES.to_string(), v)));
+    }
     let mut env = Vec::new();
     for (k, v) in wanted {
         match present.iter().find(|(pk, _)| *pk == k) {
             Some((_, Some(pv))) if *pv == v => continue,
+            Some((_, Some(_))) if k == contract::RESOURCE_ATTRIBUTES => {
+                env.push((k, NewNode::str(v)))
+            }
             Some((_, pv)) if !overwrite => {
                 conflicts.push(Conflict {
                     service: svc(),
@@ -534,6 +559,7 @@ mod tests {
             config_source: "./dapr-config.yml".into(),
             extra_env: Vec::new(),
             withheld_env: Vec::new(),
+            namespace: contract::compose_namespace(Some("shop")),
         }
     }
 

@@ -32,9 +32,13 @@ pub fn added_paths(changes: &[Change]) -> Vec<String> {
             Change::Push { path, item } => {
                 out.push(format!("{}.{}", path.join("."), item_key(item)))
             }
-            // A flag appended to a command string: named by the flag, as a list item would be.
-            Change::Append { path, key, text } => {
-                let flag = text.split_whitespace().next().unwrap_or_default();
+            // A flag appended to a command string: named by the flag, as a list item would be;
+            // an attribute appended to a variable's `k=v,k=v` value, by its key.
+            Change::Append {
+                path, key, text, ..
+            } => {
+                let flag = text.trim_start_matches(',');
+                let flag = flag.split_whitespace().next().unwrap_or_default();
                 let flag = flag.split_once('=').map_or(flag, |(k, _)| k);
                 out.push(format!("{}.{key}.{flag}", path.join(".")));
             }

@@ -6,7 +6,7 @@ use crate::contract;
 use crate::daprd;
 use crate::error::Refusal;
 use crate::yaml::doc::{Document, Kind, Node};
-use crate::yaml::splice::Editor;
+use crate::yaml::splice::{Editor, Slot};
 use crate::yaml::verify;
 
 #[derive(Debug, Clone, Default)]
@@ -95,8 +95,11 @@ pub fn remove(content: &str, opts: &RemoveOptions) -> Result<RemoveOutcome, Refu
             let key = k.as_str().unwrap_or_default();
             let path = [svc_path.clone(), vec![key.to_string()]].concat();
             let keep_empty = opts.keep_empty.contains(&path.join("."));
+            if key == "environment" {
+                cut_namespace(v, &path, opts, &mut editor).map_err(err)?;
+            }
             let ours: Vec<usize> = match key {
-                "environment" => env_items(v, name),
+                "environment" => env_items(v, name, opts.added.is_some()),
                 "networks" => network
                     .as_deref()
                     .map_or_else(Vec::new, |n| net_items(v, n)),
@@ -269,7 +272,9 @@ impl Adopted<'_> {
         let cmd_path = [self.path.clone(), vec!["command".into()]].concat();
         match &self.command {
             Some((node, Ok(indices))) => editor.remove_items(node, &cmd_path, indices)?,
-            Some((node, Err(text))) => editor.cut_scalar_tail(node, &self.path, "command", text)?,
+            Some((node, Err(text))) => {
+                editor.cut_scalar_tail(node, &self.path, Slot::Key("command".into()), text)?
+            }
             None => {}
         }
         match self.mount {
@@ -357,9 +362,13 @@ fn adopted<'d>(
 }
 
 /// Indices of the environment entries onboarding wrote, with the values it wrote.
-fn env_items(env: &Node, service: &str) -> Vec<usize> {
-    let vars = contract::every_env(service);
-    let ours = |k: &str, v: &str| vars.iter().any(|(ok, ov)| *ok == k && ov == v);
+fn env_items(env: &Node, service: &str, recorded: bool) -> Vec<usize> {
+    // Without a record, the project's own attributes with the namespace after them are
+    // taken for appended to ([`cut_namespace`]), not for a whole entry of onboarding's.
+    let ours = |k: &str, v: &str| {
+        contract::is_onboarding_value(service, k, v)
+            && (recorded || contract::appended_namespace(v).is_none())
+    };
     match &env.kind {
         Kind::Seq { items, .. } => items
             .iter()
@@ -382,6 +391,43 @@ fn env_items(env: &Node, service: &str) -> Vec<usize> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// Takes the namespace onboarding appended to the project's own `OTEL_RESOURCE_ATTRIBUTES`
+/// off again (recorded, or without a record, reading as onboarding writes it).
+fn cut_namespace(
+    env: &Node,
+    path: &[String],
+    opts: &RemoveOptions,
+    editor: &mut Editor,
+) -> Result<(), String> {
+    let key = contract::RESOURCE_ATTRIBUTES;
+    let found = match &env.kind {
+        Kind::Seq { items, .. } => items.iter().enumerate().find_map(|(i, item)| {
+            let (k, v) = item.as_str()?.split_once('=')?;
+            (k == key).then_some((item, Slot::Index(i), v))
+        }),
+        Kind::Map { entries, .. } => entries.iter().find_map(|(k, v)| {
+            (k.as_str()? == key).then_some((v, Slot::Key(key.to_string()), v.as_str()?))
+        }),
+        _ => None,
+    };
+    let Some((node, slot, value)) = found else {
+        return Ok(());
+    };
+    let Some(tail) = contract::appended_namespace(value) else {
+        return Ok(());
+    };
+    let recorded = format!("{}.{key}.{}", path.join("."), contract::NAMESPACE_ATTRIBUTE);
+    // Onboarding's own whole entry (a base's value carried with the namespace) goes whole.
+    let whole = opts
+        .added
+        .as_ref()
+        .is_some_and(|a| a.iter().any(|p| *p == format!("{}.{key}", path.join("."))));
+    if whole || !opts.added(&recorded) {
+        return Ok(());
+    }
+    editor.cut_scalar_tail(node, path, slot, tail)
 }
 
 /// Index of the metrics label, when it reads as onboarding writes it.

@@ -57,7 +57,8 @@ pub struct Added {
 }
 
 /// The collector's address for the SDK (which needs the scheme) and for Dapr (which does
-/// not), from the in-cluster `host:port`.
+/// not), from the in-cluster `host:port`; and the pod's namespace as `service.namespace`,
+/// read where the pod runs ([`contract::K8S_NAMESPACE_VAR`], which must come first).
 pub fn app_env(workload: &str, collector: &str) -> Vec<(String, String)> {
     vec![
         ("OTEL_COLLECTOR_ENDPOINT".into(), collector.to_string()),
@@ -66,7 +67,45 @@ pub fn app_env(workload: &str, collector: &str) -> Vec<(String, String)> {
             format!("http://{collector}"),
         ),
         ("OTEL_SERVICE_NAME".into(), workload.to_string()),
+        (
+            contract::K8S_NAMESPACE_VAR.into(),
+            contract::K8S_NAMESPACE_FIELD.into(),
+        ),
+        (
+            contract::RESOURCE_ATTRIBUTES.into(),
+            contract::namespace_attribute(&format!("$({})", contract::K8S_NAMESPACE_VAR)),
+        ),
     ]
+}
+
+/// A container's `env` item for a variable of [`app_env`]: `name` and `value`, or for
+/// [`contract::K8S_NAMESPACE_VAR`] the pod field its value (the field's path) names.
+pub fn env_item(name: &str, value: &str) -> NewNode {
+    let from = if name == contract::K8S_NAMESPACE_VAR {
+        (
+            "valueFrom".to_string(),
+            NewNode::Map(vec![(
+                "fieldRef".into(),
+                NewNode::Map(vec![("fieldPath".into(), NewNode::str(value))]),
+            )]),
+        )
+    } else {
+        ("value".into(), NewNode::DoubleQuoted(value.to_string()))
+    };
+    NewNode::Map(vec![("name".into(), NewNode::str(name)), from])
+}
+
+/// The value of an `env` item as [`app_env`] spells it: its `value`, or for
+/// [`contract::K8S_NAMESPACE_VAR`] the pod field it is read from.
+fn item_value(item: &Node) -> Option<&str> {
+    if item.get("name").and_then(Node::as_str) == Some(contract::K8S_NAMESPACE_VAR) {
+        return item
+            .get("valueFrom")
+            .and_then(|v| v.get("fieldRef"))
+            .and_then(|f| f.get("fieldPath"))
+            .and_then(Node::as_str);
+    }
+    item.get("value").and_then(Node::as_str)
 }
 
 /// Whether a workload kind's pods run to completion (a Job, or a CronJob's Jobs), where a
@@ -390,8 +429,7 @@ fn edit(
         }
     }
     let vars = extra.apply(app_env(&workload.name, collector));
-    out.carried
-        .push(carried(doc, template, container, &added, &wanted, &vars));
+    let mut carried = carried(doc, template, container, &added, &wanted, &vars);
     let mut container_path = path.clone();
     container_path.extend([
         "spec".to_string(),
@@ -404,10 +442,40 @@ fn edit(
         container,
         &container_path,
         &vars,
+        workload.namespace.as_deref(),
         &lay,
         &id,
         out,
     )?;
+    // A project's own resource attributes: the workload carries them (with the namespace
+    // when it was added), not obs-init's variable for the namespace, which it never got.
+    let own = container
+        .get("env")
+        .map(|e| doc.resolve(e))
+        .and_then(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .any(|i| {
+            i.get("name").and_then(Node::as_str) == Some(contract::RESOURCE_ATTRIBUTES)
+                && i.get("value").and_then(Node::as_str).is_some()
+        });
+    if own {
+        carried
+            .env
+            .retain(|(k, _)| k != contract::K8S_NAMESPACE_VAR);
+        if let Some((_, merged)) = added
+            .env
+            .iter()
+            .find(|(k, _)| k == contract::RESOURCE_ATTRIBUTES)
+            && let Some(slot) = carried
+                .env
+                .iter_mut()
+                .find(|(k, _)| k == contract::RESOURCE_ATTRIBUTES)
+        {
+            slot.1 = merged.clone();
+        }
+    }
+    out.carried.push(carried);
     if !added.annotations.is_empty() || !added.env.is_empty() {
         out.added.push(added);
     }
@@ -452,7 +520,7 @@ fn carried(
                 .iter()
                 .find(|i| i.get("name").and_then(Node::as_str) == Some(k.as_str()))
             {
-                Some(i) => Some((k.clone(), i.get("value")?.as_str()?.to_string())),
+                Some(i) => Some((k.clone(), item_value(i)?.to_string())),
                 None => Some((k.clone(), v.clone())),
             }
         })
@@ -578,16 +646,12 @@ fn set_env(
     container: &Node,
     path: &[String],
     vars: &[(String, String)],
+    namespace: Option<&str>,
     lay: &Layout,
     id: &str,
     out: &mut ManifestOutcome,
 ) -> Result<Vec<(String, String)>, Refusal> {
-    let item = |k: &str, v: &str| {
-        NewNode::Map(vec![
-            ("name".into(), NewNode::str(k)),
-            ("value".into(), NewNode::DoubleQuoted(v.to_string())),
-        ])
-    };
+    let item = env_item;
     let Some((env_key, env)) = container.get_entry("env") else {
         editor.insert_entry(
             container,
@@ -617,13 +681,20 @@ fn set_env(
         });
     };
     let env_path = [path, &["env".to_string()]].concat();
+    let mut vars = vars.to_vec();
     let mut added = Vec::new();
-    for (k, v) in vars {
+    // Merged in place; a patch (which replaces the value by name) carries the whole.
+    added.extend(merge_attributes(
+        editor, items, &env_path, namespace, &mut vars, id, out,
+    ));
+    for (k, v) in &vars {
         let have = items
             .iter()
-            .find(|i| i.get("name").and_then(Node::as_str) == Some(k.as_str()));
+            .enumerate()
+            .find(|(_, i)| i.get("name").and_then(Node::as_str) == Some(k.as_str()));
+        let have = have.map(|(_, i)| i);
         match have {
-            Some(i) if i.get("value").and_then(Node::as_str) == Some(v.as_str()) => {}
+            Some(i) if item_value(i) == Some(v.as_str()) => {}
             Some(i) => out.conflicts.push(Conflict {
                 service: Some(id.to_string()),
                 what: format!(
@@ -641,6 +712,68 @@ fn set_env(
         }
     }
     Ok(added)
+}
+
+/// A project's own `OTEL_RESOURCE_ATTRIBUTES` stays, with the namespace added at its end
+/// (taken out of `vars`); a namespace of its own wins. Its value comes before any variable
+/// obs-init adds, so it cannot name [`contract::K8S_NAMESPACE_VAR`]: the manifest's own
+/// namespace goes there, and without one a note says what to add. Gives the variable with
+/// its new value when it added the namespace.
+fn merge_attributes(
+    editor: &mut Editor<'_>,
+    items: &[Node],
+    env_path: &[String],
+    namespace: Option<&str>,
+    vars: &mut Vec<(String, String)>,
+    id: &str,
+    out: &mut ManifestOutcome,
+) -> Option<(String, String)> {
+    let key = contract::RESOURCE_ATTRIBUTES;
+    let (n, item, value) = items.iter().enumerate().find_map(|(n, i)| {
+        (i.get("name").and_then(Node::as_str) == Some(key))
+            .then(|| i.get("value").filter(|v| v.as_str().is_some()))
+            .flatten()
+            .map(|v| (n, i, v))
+    })?;
+    vars.retain(|(k, _)| k != key && k != contract::K8S_NAMESPACE_VAR);
+    let own = value.as_str().unwrap_or_default();
+    let line = value.start.line + 1;
+    let Some(ns) = namespace else {
+        if !contract::names_namespace(own) {
+            out.notes.push(Note {
+                service: Some(id.to_string()),
+                message: format!(
+                    "{key} (line {line}) is the project's own and the manifest names no \
+                     namespace: for the platform to tell this namespace's {id} apart, add \
+                     `,service.namespace=$({var})` at its end and, before it, the variable \
+                     {var} from `valueFrom: {{fieldRef: {{fieldPath: {field}}}}}`",
+                    var = contract::K8S_NAMESPACE_VAR,
+                    field = contract::K8S_NAMESPACE_FIELD,
+                ),
+                kind: NoteKind::Action,
+            });
+        }
+        return None;
+    };
+    let tail = contract::namespace_tail(own, ns)?;
+    let item_path = [env_path.to_vec(), vec![n.to_string()]].concat();
+    let slot = crate::yaml::splice::Slot::Key("value".into());
+    let appended =
+        editor.append_to_scalar(value, &item_path, (slot, "value"), &tail, item.is_flow());
+    if let Err(why) = &appended {
+        out.notes.push(Note {
+            service: Some(id.to_string()),
+            message: format!(
+                "{key} (line {line}) is the project's own, and obs-init cannot add to it \
+                 ({why}): add {tail} at its end, so that the platform tells this namespace's \
+                 {id} apart"
+            ),
+            kind: NoteKind::Action,
+        });
+    }
+    appended
+        .ok()
+        .map(|()| (key.to_string(), format!("{own}{tail}")))
 }
 
 #[cfg(test)]

@@ -77,12 +77,7 @@ fn with_header(header: &str, added: &[Added]) -> Result<String, Refusal> {
             let items = a
                 .env
                 .iter()
-                .map(|(k, v)| {
-                    NewNode::Map(vec![
-                        ("name".into(), NewNode::str(k)),
-                        ("value".into(), NewNode::DoubleQuoted(v.clone())),
-                    ])
-                })
+                .map(|(k, v)| super::onboard::env_item(k, v))
                 .collect();
             app.push(("env".into(), NewNode::Seq(items)));
             pod.push((

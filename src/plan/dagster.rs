@@ -264,6 +264,7 @@ pub(super) fn plan_dagster(
     service: &str,
     run_env: Option<(String, String)>,
     instance: Option<PathBuf>,
+    project: Option<&str>,
     plan: &mut Plan,
 ) -> Result<(), Error> {
     let class = format!("{}.OtelLogHandler", python::dotted_module(module));
@@ -338,7 +339,12 @@ pub(super) fn plan_dagster(
     // Runs a DockerRunLauncher starts are containers of their own: they need the network
     // and the variables the compose services get.
     let current = after.clone().or_else(|| before.clone()).unwrap_or_default();
-    let mut env = contract::app_env(service);
+    // Dagster passes `env_vars` to Docker as written, with no interpolation: the project's
+    // name itself, and no namespace when it has none.
+    let mut env = contract::app_env(service, project.unwrap_or_default());
+    if project.is_none() {
+        env.retain(|(k, _)| k != contract::RESOURCE_ATTRIBUTES);
+    }
     env.extend(run_env);
     let (launched, notes) =
         configure_launcher(&current, compose::NETWORK, &env).map_err(in_file)?;

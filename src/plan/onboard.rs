@@ -621,6 +621,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         source,
     };
     let compose_dir = compose_dir(&compose_path);
+    let project = compose::project_name(&compose_path, &content);
 
     let config_path = opts
         .dapr_config
@@ -681,6 +682,7 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
         config_source,
         extra_env,
         withheld_env,
+        namespace: contract::compose_namespace(project.as_deref()),
     };
     let (mut outcome, overlay, overridden) = match &ctx.overlay {
         None if !ctx.overrides.is_empty() => {
@@ -898,7 +900,15 @@ fn build(opts: &Options, ctx: &Resolved) -> Result<Built, Error> {
             }),
             (Some((module, service)), None) => {
                 let instance = instance_file(&compose_dir, targets);
-                plan_dagster(opts, module, service, handler.run_env, instance, &mut plan)?
+                plan_dagster(
+                    opts,
+                    module,
+                    service,
+                    handler.run_env,
+                    instance,
+                    project.as_deref(),
+                    &mut plan,
+                )?
             }
             // A handler whose module is not there fails every run: better no handler.
             (None, _) => plan.notes.push(Note {

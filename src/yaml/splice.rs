@@ -45,10 +45,12 @@ pub enum Change {
         indices: Vec<usize>,
         to_null: bool,
     },
-    /// Append `text` to the string under `key` of the mapping at `path` (a flag added to a
-    /// command written as one string).
+    /// Append `text` to the string in `slot` of the collection at `path` (a flag added to
+    /// a command written as one string, an attribute to a variable's value); `key` names
+    /// it (a list item `K=V` by its `K`).
     Append {
         path: Vec<String>,
+        slot: Slot,
         key: String,
         text: String,
     },
@@ -144,15 +146,34 @@ impl Change {
                 }
                 Ok(())
             }
-            (Change::Append { key, text, .. }, Data::Map(_)) => {
-                match target.get_mut(key).map(|v| &mut v.data) {
-                    Some(Data::Str(s)) => {
-                        s.push_str(text);
-                        Ok(())
-                    }
-                    _ => Err(format!("no string {key} at {}", path.join("."))),
+            (
+                Change::Append {
+                    slot: Slot::Index(i),
+                    text,
+                    ..
+                },
+                Data::Seq(items),
+            ) => match items.get_mut(*i).map(|v| &mut v.data) {
+                Some(Data::Str(s)) => {
+                    s.push_str(text);
+                    Ok(())
                 }
-            }
+                _ => Err(format!("no string item {i} at {}", path.join("."))),
+            },
+            (
+                Change::Append {
+                    slot: Slot::Key(key),
+                    text,
+                    ..
+                },
+                Data::Map(_),
+            ) => match target.get_mut(key).map(|v| &mut v.data) {
+                Some(Data::Str(s)) => {
+                    s.push_str(text);
+                    Ok(())
+                }
+                _ => Err(format!("no string {key} at {}", path.join("."))),
+            },
             (Change::Set { key, value, .. }, Data::Map(_)) => {
                 let slot = target
                     .get_mut(key)
@@ -466,15 +487,31 @@ impl<'t> Editor<'t> {
         Ok(())
     }
 
-    /// Appends `text` inside the one-line plain or quoted scalar `node` (under `key` of the
-    /// mapping at `path`): before its closing quote, so that it stays one string.
+    /// Appends `text` inside the one-line plain or quoted scalar `node` (in `slot` of the
+    /// collection at `path`, named `key`): before its closing quote, so that it stays one
+    /// string. `in_flow`: the collection is a flow one, where a plain scalar ends at a
+    /// `,` or a bracket.
     pub fn append_to_scalar(
         &mut self,
         node: &Node,
         path: &[String],
-        key: &str,
+        (slot, key): (Slot, &str),
         text: &str,
+        in_flow: bool,
     ) -> Result<(), String> {
+        let plain = matches!(
+            &node.kind,
+            Kind::Scalar {
+                style: crate::yaml::doc::Style::Plain,
+                ..
+            }
+        );
+        if node.anchor != 0 {
+            return Err("the value is anchored: another place uses it too".into());
+        }
+        if in_flow && plain && text.contains([',', '[', ']', '{', '}']) {
+            return Err("a plain value in a flow collection cannot take a `,`".into());
+        }
         let at = self.scalar_end(node, text)?;
         self.splices.push(Splice {
             at,
@@ -484,6 +521,7 @@ impl<'t> Editor<'t> {
         });
         self.changes.push(Change::Append {
             path: path.to_vec(),
+            slot,
             key: key.to_string(),
             text: text.to_string(),
         });
@@ -491,12 +529,12 @@ impl<'t> Editor<'t> {
     }
 
     /// Takes back what [`Editor::append_to_scalar`] added: `text`, which the scalar `node`
-    /// must end with.
+    /// (in `slot` of the collection at `path`) must end with.
     pub fn cut_scalar_tail(
         &mut self,
         node: &Node,
         path: &[String],
-        key: &str,
+        slot: Slot,
         text: &str,
     ) -> Result<(), String> {
         let end = self.scalar_end(node, text)?;
@@ -504,11 +542,11 @@ impl<'t> Editor<'t> {
         let kept = value
             .strip_suffix(text)
             .filter(|_| self.text.as_str()[..end].ends_with(text))
-            .ok_or_else(|| format!("{key} does not end with {text:?}"))?;
+            .ok_or_else(|| format!("{slot:?} does not end with {text:?}"))?;
         self.remove_range(end - text.len(), end);
         self.changes.push(Change::Replace {
             path: path.to_vec(),
-            slot: Slot::Key(key.to_string()),
+            slot,
             value: NewNode::Str(kept.to_string()),
         });
         Ok(())

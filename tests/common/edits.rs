@@ -191,6 +191,30 @@ pub fn documented(before: &Json, after: &Json, service: &str, label_skipped: boo
         }
     }
 
+    // The namespace: after the project's own resource attributes (a namespace of its own
+    // wins), as written, or as the real Compose resolves it: the project's name.
+    let key = obs_init::contract::RESOURCE_ATTRIBUTES;
+    let own = app_before["environment"].get(key);
+    let got = &app_after["environment"][key];
+    let own_namespace = own
+        .and_then(Json::as_str)
+        .is_some_and(obs_init::contract::names_namespace);
+    if !own_namespace && !own.is_some_and(Json::is_null) {
+        let written = obs_init::contract::compose_namespace(Some("shop"));
+        let names = [Some(written.as_str()), after["name"].as_str()];
+        let ok = got.as_str().is_some_and(|v| {
+            let prefix = own.and_then(Json::as_str).map(|o| format!("{o},"));
+            let rest = match &prefix {
+                Some(p) if !p.trim_end_matches(',').is_empty() => v.strip_prefix(p.as_str()),
+                _ => Some(v),
+            };
+            rest.and_then(|r| r.strip_prefix("service.namespace="))
+                .is_some_and(|ns| names.contains(&Some(ns)))
+        });
+        assert!(ok, "{service}: {key} is {got}, the project's was {own:?}");
+        expected["services"][service]["environment"][key] = got.clone();
+    }
+
     // The network, under the key the file declares it with.
     let net_key = after["networks"]
         .as_object()

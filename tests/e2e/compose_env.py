@@ -4,12 +4,29 @@ at the in-test receiver."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+
 import yaml
 
 
 def service_env(compose_file: str, service: str, collector: str) -> dict[str, str]:
-    with open(compose_file, encoding="utf-8") as f:
-        doc = yaml.safe_load(f)
+    """As the real Docker Compose resolves it (``$OBS_INIT_COMPOSE``, which the tests set:
+    ``${COMPOSE_PROJECT_NAME:-...}`` becomes the project's name), else as written."""
+    compose = os.environ.get("OBS_INIT_COMPOSE")
+    if compose:
+        out = subprocess.run(
+            [compose, "-f", compose_file, "config", "--format", "json"],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(os.path.abspath(compose_file)),
+        )
+        doc = json.loads(out.stdout)
+    else:
+        with open(compose_file, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
     env = doc["services"][service].get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)

@@ -27,6 +27,8 @@ class Receiver:
         self.spans = []
         self.logs = []
         self.metric_requests = 0
+        # The resource of each batch of metrics received.
+        self.metric_resources = []
 
     def Export(self, request, context):
         if isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
@@ -40,6 +42,7 @@ class Receiver:
                     self.logs.extend((rl.resource, r) for r in sl.log_records)
             return logs_service_pb2.ExportLogsServiceResponse()
         self.metric_requests += 1
+        self.metric_resources.extend(rm.resource for rm in request.resource_metrics)
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
 

@@ -316,7 +316,10 @@ def main() -> int:
         span_id = os.urandom(8)
         now = time.time_ns()
         resource = resource_pb2.Resource(
-            attributes=[attr("service.name", "platform-e2e")]
+            attributes=[
+                attr("service.name", "platform-e2e"),
+                attr("service.namespace", "shop"),
+            ]
         )
         channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
         trace_service_pb2_grpc.TraceServiceStub(channel).Export(

@@ -11,7 +11,8 @@ What it does, for each service named with --service:
   - adds a Dapr sidecar `<service>-dapr` (daprd sharing the service's network namespace,
     started with the tracing configuration),
   - joins the service to the external network `observability-net` (keeping `default`),
-  - sets OTEL_COLLECTOR_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME,
+  - sets OTEL_COLLECTOR_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME and
+    service.namespace (the compose project) in OTEL_RESOURCE_ATTRIBUTES,
   - declares `observability-net` as external, and writes dapr-config.yml,
   - writes setup_observability.py beside the code the container runs (the file its server
     imports the app from, read through the Dockerfile's stages, WORKDIR, COPY and

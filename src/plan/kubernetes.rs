@@ -287,6 +287,18 @@ fn default_workloads(
     Ok((chosen, notes, apps))
 }
 
+/// What a workload's pod spec says of its app container, for its Python side.
+fn container_of(app: &App, dockerfile: Option<String>) -> Container {
+    Container {
+        image: app.image.clone(),
+        dockerfile,
+        target: None,
+        commands: app.commands.clone(),
+        binds: Vec::new(),
+        environment: app.environment.clone(),
+    }
+}
+
 /// Where a workload's image is built: the folder --context names, else the skaffold
 /// artifact or compose build of that image; with the Dockerfile and what said so.
 fn context_of(
@@ -333,14 +345,7 @@ fn framework_env(
                 None,
                 frameworks,
                 app.port,
-                Container {
-                    image: app.image.clone(),
-                    dockerfile,
-                    target: None,
-                    commands: app.commands.clone(),
-                    binds: Vec::new(),
-                    environment: app.environment.clone(),
-                },
+                container_of(app, dockerfile),
             );
             let python_opts = PythonOptions {
                 dir: opts.dir.clone(),
@@ -1100,14 +1105,7 @@ fn python_sides(
             None,
             detection.found.into_iter().map(|(f, _)| f).collect(),
             app.port,
-            Container {
-                image: app.image.clone(),
-                dockerfile,
-                target: None,
-                commands: app.commands.clone(),
-                binds: Vec::new(),
-                environment: app.environment.clone(),
-            },
+            container_of(app, dockerfile),
         );
         // Planned apart, so that the files its Python side changes are its own in the
         // record, shared when two workloads run one image.

@@ -194,7 +194,7 @@ fn resolve<'p>(
                 let suggested = if built.is_empty() { &others } else { &built };
                 p.choose_services(&all, suggested).map_err(asked)?
             }
-            None if opts.yes && !built.is_empty() => {
+            None if !built.is_empty() => {
                 let (python, other) = yes_choice(
                     opts,
                     &compose_path,
@@ -204,6 +204,13 @@ fn resolve<'p>(
                     &built,
                     &mut detected,
                 );
+                // Without a terminal or --yes, the help names what --yes would take.
+                if !opts.yes {
+                    return Err(Error::NoServiceChosen {
+                        candidates: python,
+                        left_out: other.into_iter().map(|(n, _)| n).collect(),
+                    });
+                }
                 if python.is_empty() {
                     return Err(Error::NoPythonService {
                         candidates: other.into_iter().map(|(n, _)| n).collect(),
@@ -220,23 +227,6 @@ fn resolve<'p>(
                     });
                 }
                 python
-            }
-            // Without a terminal or --yes, the help names what --yes would take.
-            None if !built.is_empty() => {
-                let (python, other) = yes_choice(
-                    opts,
-                    &compose_path,
-                    &doc,
-                    svc,
-                    &saved,
-                    &built,
-                    &mut detected,
-                );
-                let left_out = other.into_iter().map(|(n, _)| n).collect();
-                return Err(Error::NoServiceChosen {
-                    candidates: python,
-                    left_out,
-                });
             }
             None => {
                 return Err(Error::NoServiceChosen {

@@ -1310,9 +1310,12 @@ pub(super) fn adoption_notes(app: &str, existing: &Existing, adoption: &Adoption
     let mut notes = vec![Note {
         service: svc(),
         message: match adoption {
+            // The tracing goes in only where the file is known and does not trace
+            // elsewhere already: a conflict or an action then says so.
             Adoption::OwnConfig { path, .. } => format!(
                 "adopted the project's Dapr sidecar `{}`: it loads its own Configuration \
-                 {path}, where the tracing goes; its flags, ports and volumes are kept",
+                 {path}, so obs-init's tracing goes there, not into a second file (a conflict \
+                 or an action says when it cannot); its flags, ports and volumes are kept",
                 existing.name
             ),
             _ if existing.shares => format!(

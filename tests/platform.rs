@@ -1901,6 +1901,13 @@ fn a_request_through_daprd_is_one_trace_with_its_logs_and_both_metrics_on_the_re
         format!("daprio/daprd:{}", obs_init::plan::DEFAULT_DAPR_VERSION)
     );
     let (_, promtool) = tools();
+    let compose_file = project.path().join("docker-compose.yml");
+    let resolved = common::oracle::config(
+        project.path(),
+        &[compose_file.as_path()],
+        common::oracle::Profiles::None,
+    )
+    .expect("Compose resolves the onboarded file");
     let spec = serde_json::json!({
         "collector": collector(),
         "collector_config": platform.path().join("otel-collector.yaml"),
@@ -1913,7 +1920,8 @@ fn a_request_through_daprd_is_one_trace_with_its_logs_and_both_metrics_on_the_re
         "project": project.path(),
         "app_service": "api",
         "app_command": app["command"],
-        "app_env": environment(app),
+        // As Compose runs it: the namespace is `${COMPOSE_PROJECT_NAME:-...}` in the file.
+        "app_env": environment(&resolved["services"]["api"]),
         "sidecar_command": sidecar["command"],
         "dapr_config": project.path().join("dapr-config.yml"),
     });

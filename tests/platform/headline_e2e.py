@@ -409,10 +409,16 @@ def main() -> int:
             )
             return json.loads(answer)["data"]["result"] if status == 200 else []
 
-        app_series = (
-            wait_for("app metrics", lambda: series(f'{{job="{spec["app_service"]}"}}'))
-            or []
+        # The collector's remote write names the job service.namespace/service.name.
+        attributes = dict(
+            kv.split("=", 1)
+            for kv in spec["app_env"].get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")
+            if "=" in kv
         )
+        job = spec["app_service"]
+        if attributes.get("service.namespace"):
+            job = f'{attributes["service.namespace"]}/{job}'
+        app_series = wait_for("app metrics", lambda: series(f'{{job="{job}"}}')) or []
         invoked = f'dapr_http_server_request_count{{app_id="{app_id}"}}'
         dapr_requests = wait_for("daprd metrics", lambda: query(invoked)) or []
         dapr_series = series(f'{{job="{sidecar_job["job_name"]}"}}')

@@ -41,28 +41,13 @@ pub fn undo_file(
         return Ok(());
     }
     let undone = crate::record::undo(&text, file);
-    if file.original.is_some() && !undone.left.is_empty() {
+    let rewritten = file.original.is_some() && !undone.left.is_empty();
+    if rewritten {
         plan.notes.push(note(format!(
             "{display} was changed by hand since obs-init rewrote it; left as it is"
         )));
-    } else {
-        for piece in &undone.left {
-            plan.notes.push(note(format!(
-                "{display}: {:?} was changed or moved by hand, so it stays; take it out \
-                 yourself if it is obs-init's",
-                piece.trim_end()
-            )));
-        }
     }
-    if undone.text != text {
-        plan.push(FileChange {
-            display,
-            path,
-            before: Some(text),
-            after: undone.text,
-            status: Status::Update,
-        });
-    }
+    give_back(plan, display, path, text, undone, !rewritten);
     Ok(())
 }
 
@@ -86,16 +71,32 @@ pub fn undo_pieces(
     };
     let (undone, rest) = crate::record::take_out(&text, file, goes);
     let display = crate::paths::display(dir, &path);
-    for piece in &undone.left {
-        plan.notes.push(Note {
-            service: None,
-            message: format!(
-                "{display}: {:?} was changed or moved by hand, so it stays; take it out \
-                 yourself if it is obs-init's",
-                piece.trim_end()
-            ),
-            kind: NoteKind::Info,
-        });
+    give_back(plan, display, path, text, undone, true);
+    Ok(keep_needed(&rest, still))
+}
+
+/// The file with what was taken out of it, when anything was; with a note for each piece
+/// the user changed or moved since (`note_pieces`), which stays.
+fn give_back(
+    plan: &mut Plan,
+    display: String,
+    path: std::path::PathBuf,
+    text: String,
+    undone: crate::record::Undone,
+    note_pieces: bool,
+) {
+    if note_pieces {
+        for piece in &undone.left {
+            plan.notes.push(Note {
+                service: None,
+                message: format!(
+                    "{display}: {:?} was changed or moved by hand, so it stays; take it out \
+                     yourself if it is obs-init's",
+                    piece.trim_end()
+                ),
+                kind: NoteKind::Info,
+            });
+        }
     }
     if undone.text != text {
         plan.push(FileChange {
@@ -106,7 +107,6 @@ pub fn undo_pieces(
             status: Status::Update,
         });
     }
-    Ok(keep_needed(&rest, still))
 }
 
 /// The record with each piece's needers cut to those that stay.

@@ -212,29 +212,16 @@ fn keep_protobuf_4(
     plan: &mut Plan,
 ) -> Result<Vec<Requirement>, Error> {
     let line = &deps::PROTOBUF_4;
-    let mut files = vec![manifest.to_path_buf()];
-    files.extend(installed.iter().filter(|f| **f != manifest).cloned());
-    for file in files {
-        let Some((spec, at)) = deps::protobuf_below_5(&file, &read_text(&file)?) else {
-            continue;
-        };
-        plan.notes.push(Note {
-            service: Some(target.service.clone()),
-            message: format!(
-                "{}:{at} keeps protobuf below 5 (`{spec}`): the packages added are \
-                 OpenTelemetry {}, the last release on protobuf 4 (the module uses the SDK's \
-                 own log handler there)",
-                display(&opts.dir, &file),
-                line.newest_sdk
-            ),
-            kind: NoteKind::Decided,
-        });
-        return Ok(wanted
-            .iter()
-            .filter_map(|r| line.same_package(r.name))
-            .collect());
-    }
-    Ok(wanted)
+    let pin = |file: &Path, text: &str, shown: &str| {
+        let (spec, at) = deps::protobuf_below_5(file, text)?;
+        Some(format!(
+            "{shown}:{at} keeps protobuf below 5 (`{spec}`): the packages added are \
+             OpenTelemetry {}, the last release on protobuf 4 (the module uses the SDK's own \
+             log handler there)",
+            line.newest_sdk
+        ))
+    };
+    hold_to_line(opts, target, manifest, installed, wanted, plan, line, pin)
 }
 
 /// The packages below SDK 1.45 where the manifest, or another file the image installs, keeps
@@ -256,23 +243,42 @@ fn keep_mlflow_spans(
     {
         return Ok(wanted);
     }
+    let pin = |file: &Path, text: &str, shown: &str| {
+        let (otlp, spec, at, _) = deps::mlflow_otlp(file, text)?;
+        (otlp != deps::MlflowOtlp::Dual).then(|| {
+            format!(
+                "{shown}:{at} keeps MLflow below 3.4 (`{spec}`), whose spans fail to end with \
+                 OpenTelemetry SDK 1.45: the packages added stay below it (SDK {})",
+                line.newest_sdk
+            )
+        })
+    };
+    hold_to_line(opts, target, manifest, installed, wanted, plan, line, pin)
+}
+
+/// The packages of `wanted` on `line` once the first of the files the image installs (the
+/// manifest first) holds a pin `pin` finds, said in the note `pin` gives (from the file,
+/// its text and its shown path); else `wanted` as it is.
+#[allow(clippy::too_many_arguments)]
+fn hold_to_line(
+    opts: &PythonOptions,
+    target: &Target,
+    manifest: &Path,
+    installed: &[PathBuf],
+    wanted: Vec<Requirement>,
+    plan: &mut Plan,
+    line: &deps::Line,
+    pin: impl Fn(&Path, &str, &str) -> Option<String>,
+) -> Result<Vec<Requirement>, Error> {
     let mut files = vec![manifest.to_path_buf()];
     files.extend(installed.iter().filter(|f| **f != manifest).cloned());
     for file in files {
-        let Some((otlp, spec, at, _)) = deps::mlflow_otlp(&file, &read_text(&file)?) else {
+        let Some(message) = pin(&file, &read_text(&file)?, &display(&opts.dir, &file)) else {
             continue;
         };
-        if otlp == deps::MlflowOtlp::Dual {
-            continue;
-        }
         plan.notes.push(Note {
             service: Some(target.service.clone()),
-            message: format!(
-                "{}:{at} keeps MLflow below 3.4 (`{spec}`), whose spans fail to end with \
-                 OpenTelemetry SDK 1.45: the packages added stay below it (SDK {})",
-                display(&opts.dir, &file),
-                line.newest_sdk
-            ),
+            message,
             kind: NoteKind::Decided,
         });
         return Ok(wanted

@@ -69,6 +69,12 @@ def main() -> int:
         f"expected exactly one server span in the incoming trace, got {len(server_spans)} "
         f"(all spans: {[(s.name, s.trace_id.hex()) for _, s in receiver.spans]})",
     )
+    # One span a request, as Flask's and Django's: no span for each ASGI message.
+    in_trace = [s.name for _, s in receiver.spans if s.trace_id.hex() == TRACE_ID]
+    check(
+        len(in_trace) == 1,
+        f"expected the server span alone in the incoming trace, got {in_trace}",
+    )
     for res, span in server_spans:
         check(
             span.parent_span_id.hex() == PARENT_SPAN_ID,

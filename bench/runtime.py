@@ -1,6 +1,6 @@
 """What onboarding costs the app at run time, against the original and against zero-code.
 
-Usage: bench/runtime [--requests N] [--rounds R] [--before REV] [--out FILE]
+Usage: bench/runtime [--requests N] [--rounds R] [--block B] [--before REV] [--out FILE]
 
 The bundled FastAPI example (examples/fastapi-app) runs under real uvicorn in three forms,
 each with the collector up (a real OTLP/gRPC receiver in its own process) and down (a
@@ -17,10 +17,12 @@ Then the cost of one exported log record inside the app (bench/record_cost.py), 
 module and, with ``--before``, REV's.
 
 For each: start-up (spawn to first answer), request latency over N keep-alive requests
-from one client (every tenth for an unknown order, which the app logs as a warning),
-the server's resident memory after the load, and SIGTERM to exit. Rounds interleave the
-variants so that drift on the machine hits all alike; medians over rounds are reported,
-and what each instrumented form adds over the original, as a ratio of zero-code's.
+from one client (every tenth for an unknown order, which the app logs as a warning), the
+server's CPU a request (all its threads, the export included), its resident memory after
+the load, and SIGTERM to exit. In each round every form runs at once and they are served
+in turn, a block of requests each, so that drift on the machine hits all alike; medians
+over rounds are reported, and what each instrumented form adds over the original, as a
+ratio of zero-code's.
 Writes the section `## 4. The onboarded app at run time` of bench/RESULTS.md.
 """
 
@@ -91,6 +93,14 @@ def prepare(
         main.write_text(
             main.read_text() + "\nlogging.getLogger().setLevel(logging.WARNING)\n"
         )
+        # Zero-code keeps the ASGI instrumentation's span per message sent: so does the
+        # onboarded app here.
+        module = onboarded / "app" / "setup_observability.py"
+        text = module.read_text()
+        leaves_out = 'return {"exclude_spans": ["receive", "send"]}'
+        if leaves_out not in text:
+            raise SystemExit("matched: the module no longer leaves ASGI spans out so")
+        module.write_text(text.replace(leaves_out, "return {}"))
     projects = {"original": original, "onboarded": onboarded, "zero-code": original}
     if before is not None:
         projects["before"] = work / "before"
@@ -103,7 +113,15 @@ def prepare(
 
 def server_command(variant: str, port: int, matched: bool) -> list[str]:
     bin_dir = Path(sys.executable).parent
-    uvicorn = [str(bin_dir / "uvicorn"), "app.main:app", "--port", str(port)]
+    # The client's connection waits while the other forms are served: kept open.
+    uvicorn = [
+        str(bin_dir / "uvicorn"),
+        "app.main:app",
+        "--port",
+        str(port),
+        "--timeout-keep-alive",
+        "3600",
+    ]
     if matched:
         # Zero-code never exports uvicorn's access records (its logger does not propagate).
         uvicorn.append("--no-access-log")
@@ -143,58 +161,101 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def run_once(
-    variant: str, project: Path, collector: str, requests: int, matched: bool
-) -> dict[str, float]:
-    port = free_port()
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        server_command(variant, port, matched),
-        cwd=project,
-        env=server_env(variant, collector),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of process ``pid``, all its threads (the export included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """One variant under uvicorn, started and answering, with one keep-alive client."""
+
+    def __init__(
+        self, variant: str, project: Path, collector: str, matched: bool
+    ) -> None:
+        self.port = free_port()
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            server_command(variant, self.port, matched),
+            cwd=project,
+            env=server_env(variant, collector),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"{variant}: the server exited with {proc.returncode}")
+            if self.proc.poll() is not None:
+                raise SystemExit(
+                    f"{variant}: the server exited with {self.proc.returncode}"
+                )
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/orders/1")
-                conn.getresponse().read()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                self.get(1)
                 break
             except OSError:
                 time.sleep(0.005)
-        startup = time.perf_counter() - started
+        self.startup_ms = (time.perf_counter() - started) * 1000
         for i in range(50):  # warm-up, not measured
-            conn.request("GET", f"/orders/{i}")
-            conn.getresponse().read()
-        latencies = []
+            self.get(i)
+        self.latencies: list[float] = []
+        self.cpu = 0.0
+
+    def get(self, order: int) -> None:
+        self.conn.request("GET", f"/orders/{order}")
+        self.conn.getresponse().read()
+
+    def block(self, requests: int) -> None:
+        """``requests`` timed requests, every tenth for an unknown order."""
+        cpu = cpu_seconds(self.proc.pid)
         for i in range(requests):
             order = 1000 + i if i % 10 == 9 else i
             t0 = time.perf_counter()
-            conn.request("GET", f"/orders/{order}")
-            conn.getresponse().read()
-            latencies.append((time.perf_counter() - t0) * 1000)
-        conn.close()
-        memory = rss_mib(proc.pid)
+            self.get(order)
+            self.latencies.append((time.perf_counter() - t0) * 1000)
+        self.cpu += cpu_seconds(self.proc.pid) - cpu
+
+    def stop(self) -> dict[str, float]:
+        self.conn.close()
+        memory = rss_mib(self.proc.pid)
         t0 = time.perf_counter()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
         stop = time.perf_counter() - t0
+        latencies = sorted(self.latencies)
+        return {
+            "startup_ms": self.startup_ms,
+            "p50_ms": latencies[len(latencies) // 2],
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+            "cpu_us": self.cpu / len(latencies) * 1e6,
+            "rss_mib": memory,
+            "stop_ms": stop * 1000,
+        }
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_round(
+    servers: dict[tuple[str, str], tuple[Path, str]],
+    requests: int,
+    block: int,
+    matched: bool,
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Every form started one after the other (their start-ups do not overlap), then
+    their requests interleaved in blocks of ``block``, so that what the machine does
+    meanwhile falls on all of them alike, then each stopped in turn."""
+    running: dict[tuple[str, str], Server] = {}
+    try:
+        for (variant, state), (project, address) in servers.items():
+            running[(variant, state)] = Server(variant, project, address, matched)
+        for _ in range(max(1, requests // block)):
+            for server in running.values():
+                server.block(block)
+        return {key: server.stop() for key, server in running.items()}
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    latencies.sort()
-    return {
-        "startup_ms": startup * 1000,
-        "p50_ms": latencies[len(latencies) // 2],
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
-        "rss_mib": memory,
-        "stop_ms": stop * 1000,
-    }
+        for server in running.values():
+            server.kill()
 
 
 def start_receiver_process() -> tuple[subprocess.Popen, str]:
@@ -210,20 +271,21 @@ def median(runs: list[dict[str, float]], key: str) -> float:
 
 
 MODES = {
-    "as-shipped": "As each ships: the onboarded app exports INFO and up (the app configures"
-    " no level) and uvicorn's access records, about 2.1 log records a request; zero-code"
-    " exports WARNING and up from loggers that reach root, 0.1 a request.",
-    "matched": "The same records: the onboarded app sets root back to WARNING and every"
-    " form runs with `--no-access-log`, so both export the same 0.1 log records a request"
-    " and one span.",
+    "as-shipped": "As each ships: the onboarded app exports one span a request, INFO and up"
+    " (the app configures no level) and uvicorn's access records, about 2.1 log records a"
+    " request; zero-code exports three spans a request (the server span and one per ASGI"
+    " message sent) and WARNING and up from loggers that reach root, 0.1 log records.",
+    "matched": "The same telemetry: the onboarded app sets root back to WARNING and keeps"
+    " the ASGI message spans, and every form runs with `--no-access-log`, so both export"
+    " three spans and 0.1 log records a request.",
 }
 
 
 def table(results: dict) -> list[str]:
     lines = [
-        "| variant | collector | start-up ms | p50 ms | p50 over rounds | p99 ms | RSS MiB |"
-        " SIGTERM to exit ms |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| variant | collector | start-up ms | p50 ms | p50 over rounds | p99 ms |"
+        " CPU µs a request | RSS MiB | SIGTERM to exit ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for variant in variants(results):
         for state in ("up", "down"):
@@ -232,7 +294,7 @@ def table(results: dict) -> list[str]:
             lines.append(
                 f"| {variant} | {state} | {median(runs, 'startup_ms'):.0f} |"
                 f" {median(runs, 'p50_ms'):.3f} | {min(p50s):.3f}-{max(p50s):.3f} |"
-                f" {median(runs, 'p99_ms'):.3f} |"
+                f" {median(runs, 'p99_ms'):.3f} | {median(runs, 'cpu_us'):.0f} |"
                 f" {median(runs, 'rss_mib'):.1f} | {median(runs, 'stop_ms'):.0f} |"
             )
     before = "before" in variants(results)
@@ -246,17 +308,22 @@ def table(results: dict) -> list[str]:
     for key, label, unit in [
         ("p50_ms", "p50 latency", "ms"),
         ("p99_ms", "p99 latency", "ms"),
+        ("cpu_us", "CPU a request", "µs"),
         ("startup_ms", "start-up", "ms"),
         ("rss_mib", "memory", "MiB"),
     ]:
         ours = median(results[("onboarded", "up")], key) - median(base, key)
         theirs = median(results[("zero-code", "up")], key) - median(base, key)
         ratio = f"{ours / theirs:.2f}" if theirs > 0 else "n/a"
-        row = f"| {label} | {ours:+.3f} {unit} | {theirs:+.3f} {unit} | {ratio} |"
+        digits = 0 if unit == "µs" else 3
+        row = (
+            f"| {label} | {ours:+.{digits}f} {unit} | {theirs:+.{digits}f} {unit} |"
+            f" {ratio} |"
+        )
         if before:
             old = median(results[("before", "up")], key) - median(base, key)
             old_ratio = f"{old / theirs:.2f}" if theirs > 0 else "n/a"
-            row += f" {old:+.3f} {unit} | {old_ratio} |"
+            row += f" {old:+.{digits}f} {unit} | {old_ratio} |"
         lines.append(row)
     lines += [
         "",
@@ -297,7 +364,7 @@ def cost_table(costs: dict[str, dict], before: str | None) -> list[str]:
         f"bench/record_cost.py: {records} INFO records inside a span, in bursts of 100,"
         " each exported to the receiver; microseconds per record over the same calls"
         " with no OpenTelemetry (root at INFO, a handler that does nothing), medians"
-        " over rounds. In the call: what the code that logs waits; CPU: what the process"
+        " over rounds. In the call: the CPU the logging thread spends in it; CPU: what the process"
         " spends in all, the export in the background included, measured after the final"
         " flush.",
         "",
@@ -324,9 +391,13 @@ def report(results: dict, costs: dict, args, versions: str) -> str:
         "",
         f"`bench/runtime` on {cpu}, {os.cpu_count()} cores, Python"
         f" {platform.python_version()} ({versions}). The bundled FastAPI example under"
-        f" uvicorn (one process), {args.requests} keep-alive requests from one client per"
-        " run, every tenth for an unknown order (a warning); medians over"
-        f" {args.rounds} interleaved rounds. Zero-code is `opentelemetry-instrument` with"
+        f" uvicorn (one process), {args.requests} keep-alive requests from one client to"
+        " each form in each round, every tenth for an unknown order (a warning). In a"
+        " round every form runs at once and they are served in turn, in blocks of"
+        f" {args.block} requests, so that what else the machine does falls on all alike;"
+        f" medians over {args.rounds} rounds. CPU a request: the server process's, all its"
+        " threads (the export included), over those requests. Zero-code is"
+        " `opentelemetry-instrument` with"
         " traces, metrics and logs over OTLP/gRPC. Ratios below 1 mean obs-init's module"
         " adds less than zero-code; a down / up ratio of 1.00 means a dead collector costs"
         " nothing.",
@@ -364,6 +435,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--block", type=int, default=100, help="requests to one form before the next"
+    )
+    parser.add_argument(
         "--binary", type=Path, default=ROOT / "target" / "release" / "obs-init"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -388,23 +462,24 @@ def main() -> int:
             }
             for r in range(args.rounds):
                 for mode in MODES:
-                    for variant in names:
-                        for state, address in (("up", collector), ("down", down)):
-                            run = run_once(
-                                variant,
-                                projects[mode][variant],
-                                address,
-                                args.requests,
-                                mode == "matched",
-                            )
-                            results[mode][(variant, state)].append(run)
-                            print(
-                                f"round {r + 1} {mode:10} {variant:9} collector {state:4}"
-                                f" p50 {run['p50_ms']:.3f} ms p99 {run['p99_ms']:.3f} ms"
-                                f" start {run['startup_ms']:.0f} ms"
-                                f" rss {run['rss_mib']:.1f} MiB stop {run['stop_ms']:.0f} ms",
-                                file=sys.stderr,
-                            )
+                    servers = {
+                        (variant, state): (projects[mode][variant], address)
+                        for variant in names
+                        for state, address in (("up", collector), ("down", down))
+                    }
+                    runs = run_round(
+                        servers, args.requests, args.block, mode == "matched"
+                    )
+                    for (variant, state), run in runs.items():
+                        results[mode][(variant, state)].append(run)
+                        print(
+                            f"round {r + 1} {mode:10} {variant:9} collector {state:4}"
+                            f" p50 {run['p50_ms']:.3f} ms p99 {run['p99_ms']:.3f} ms"
+                            f" cpu {run['cpu_us']:.0f} us/request"
+                            f" start {run['startup_ms']:.0f} ms"
+                            f" rss {run['rss_mib']:.1f} MiB stop {run['stop_ms']:.0f} ms",
+                            file=sys.stderr,
+                        )
             shipped = projects["as-shipped"]
             costs["this module"] = record_cost(shipped["onboarded"] / "app", args.rounds)
             if args.before:

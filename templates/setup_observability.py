@@ -35,8 +35,10 @@ What it promises:
   ``extra`` it has no attribute type for, on older SDKs) is sent without its extras,
   and the first such failure is reported on stderr as ``logging`` reports a handler's
   error.
-- The app never waits for the collector. Records and spans are queued and exported in
-  the background; an export gives up after ``OTEL_EXPORTER_OTLP_TIMEOUT`` (3 s unless
+- The app never waits for the collector, and hardly for the export: a log call keeps
+  the record's message and trace context, and a background thread converts records
+  for export a batch at a time. Records and spans are queued and exported in the
+  background; an export gives up after ``OTEL_EXPORTER_OTLP_TIMEOUT`` (3 s unless
   set); shutdown waits at most 2.5 s, and 0.2 s once an export has failed, so a dead
   collector cannot outlast docker's 10 s stop grace, on any SDK line. Nothing is
   printed at interpreter exit. Export failures go to stderr at most once a minute
@@ -50,6 +52,7 @@ nothing is exported twice.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import importlib
 import inspect
@@ -105,6 +108,12 @@ RECENT_FAILURE = 10.0
 REPORT_INTERVAL = 60.0
 # Seconds shutdown still waits once it has cut the exports short.
 CUT_GRACE = 0.2
+# Seconds a logged record waits at most for the thread that converts it for export; the
+# thread also wakes once this many are waiting.
+HANDOFF_INTERVAL = 0.2
+HANDOFF_BATCH = 64
+# Records waiting beyond this many are converted in the log call itself.
+HANDOFF_LIMIT = 4096
 
 Provider = Union[TracerProvider, MeterProvider, LoggerProvider]
 
@@ -112,7 +121,7 @@ _lock = threading.RLock()
 _done = False
 # What this module installed (and so must flush and shut down).
 _providers: list[Provider] = []
-_forwarders: list[logging.Handler] = []
+_forwarders: list[_Forwarder] = []
 # Our exporters, which shutdown cuts short once the collector is known to be down.
 _exporters: list[Any] = []
 # When an export last failed (time.monotonic()), as the exporters report it.
@@ -207,17 +216,122 @@ def _export_record(delegate: Any, handler: logging.Handler, record: Any) -> None
         delegate.emit(logging.makeLogRecord(plain))
 
 
+class _Handoff:
+    """Records a forwarder took, converted for export by a thread of their own.
+
+    Turning a record into an OTLP one (the SDK's handler and pipeline) takes about
+    25 µs; in the log call, that falls on the request that logs. The log call keeps only
+    what changes after it (the message, whose arguments may be mutated later, and the
+    active trace context); the thread converts a batch at a time, between requests.
+    Where no thread can start (at interpreter shutdown), or too many records wait, the
+    log call converts as before."""
+
+    def __init__(self, delegate: Any, handler: logging.Handler) -> None:
+        self._delegate = delegate
+        self._handler = handler
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        # Also in a forked child: what waits is the parent's to export, and neither the
+        # parent's thread nor a lock it held exists there.
+        self._converting = threading.Lock()
+        self._waiting: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._threadless = False
+
+    def put(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:
+            # Formatting fails: converting now reports it as the SDK's handler would.
+            self._convert(record)
+            return
+        if self._threadless or len(self._waiting) >= HANDOFF_LIMIT:
+            self._convert(record)
+            return
+        self._waiting.append((record, message, otel_context.get_current()))
+        if self._thread is None:
+            with _lock:
+                if self._thread is None:
+                    self._start()
+        if len(self._waiting) >= HANDOFF_BATCH and not self._wake.is_set():
+            self._wake.set()
+
+    def _start(self) -> None:
+        thread = threading.Thread(target=self._run, name="otel-handoff", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            # Python 3.12 and newer refuse new threads once the interpreter is exiting.
+            self._threadless = True
+            self.drain()
+            return
+        self._thread = thread
+
+    def _run(self) -> None:
+        while not self._threadless:
+            self._wake.wait(HANDOFF_INTERVAL)
+            self._wake.clear()
+            self.drain()
+
+    def close(self, timeout: float) -> None:
+        """Converts what waits, in the calling thread, and ends the thread: a thread
+        still running while the interpreter exits can print errors (Python 3.8)."""
+        self._threadless = True
+        self._wake.set()
+        self.drain(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def drain(self, timeout: float = -1) -> None:
+        """Converts every record waiting; with ``timeout``, gives up waiting for the
+        thread's batch after that many seconds."""
+        if not self._converting.acquire(timeout=timeout):
+            return
+        try:
+            waiting = self._waiting
+            while waiting:
+                record, message, context = waiting.popleft()
+                try:
+                    logged = _as_logged(record, message)
+                except Exception:  # a record class of the app's that cannot be copied
+                    logged = record
+                token = otel_context.attach(context)
+                try:
+                    self._convert(logged)
+                finally:
+                    otel_context.detach(token)
+        finally:
+            self._converting.release()
+
+    def _convert(self, record: logging.LogRecord) -> None:
+        _export_record(self._delegate, self._handler, record)
+
+
+def _as_logged(record: logging.LogRecord, message: str) -> logging.LogRecord:
+    """A copy of ``record`` whose message is ``message``, the text it had when logged;
+    the record itself is left as the other handlers saw it."""
+    copy = logging.LogRecord.__new__(type(record))
+    vars(copy).update(vars(record))
+    copy.msg = message
+    copy.args = None
+    return copy
+
+
 class _Forwarder(logging.Handler):
     """Sends each record to the collector. Where it is the only handler a record
     meets, it also does what Python does then: the last-resort stderr line."""
 
     def __init__(self, logger_provider: Any) -> None:
         super().__init__()
-        self._delegate = _exporting_handler(logger_provider)
+        self.handoff = _Handoff(_exporting_handler(logger_provider), self)
 
     def emit(self, record: logging.LogRecord) -> None:
         if not _is_pipeline_record(record.name):
-            _export_record(self._delegate, self, record)
+            self.handoff.put(record)
         last = logging.lastResort
         if last is None or record.levelno < last.level:
             return
@@ -445,7 +559,9 @@ def setup_observability(
 
         if _providers:
             _flush_at_exit()
-            os.register_at_fork(after_in_child=_register_child_exit)
+            # A child that multiprocessing forks drops the finalizers it inherits, then
+            # runs its after-fork hooks: registered there, the flush holds in the child.
+            multiprocessing.util.register_after_fork(_CHILD_EXIT, _ChildExit.register)
 
         if not root_handler:
             return
@@ -475,6 +591,17 @@ def _register_child_exit() -> None:
     multiprocessing.util.Finalize(None, shutdown_observability, exitpriority=100)
 
 
+class _ChildExit:
+    """What multiprocessing's after-fork registry holds (it keeps weak references)."""
+
+    @staticmethod
+    def register(_self: object) -> None:
+        _register_child_exit()
+
+
+_CHILD_EXIT = _ChildExit()
+
+
 def _flush_then_terminate(signum: int, frame: FrameType | None) -> None:
     shutdown_observability()
     signal.signal(signum, signal.SIG_DFL)
@@ -484,15 +611,19 @@ def _flush_then_terminate(signum: int, frame: FrameType | None) -> None:
 def shutdown_observability(timeout: float = SHUTDOWN_TIMEOUT) -> None:
     """Exports what is still buffered and shuts down what ``setup_observability``
     installed, waiting at most ``timeout`` seconds whatever the collector does."""
+    start = time.monotonic()
     with _lock:
         for forwarder in _forwarders:
             _detach(forwarder)
+        forwarders = list(_forwarders)
         _forwarders.clear()
         providers = list(_providers)
         _providers.clear()
         exporters = list(_exporters)
         _exporters.clear()
-    start = time.monotonic()
+    for forwarder in forwarders:
+        # Converting takes no network: what waits reaches the SDK's queue at once.
+        forwarder.handoff.close(timeout / 4)
     deadline = start + timeout
     pending = []
     for provider in providers:

@@ -1687,6 +1687,19 @@ fn a_record_is_exported_with_the_message_it_had_when_logged() {
 }
 
 #[test]
+fn a_forked_child_exports_its_own_records_and_not_its_parents_again() {
+    // The parent's record still waits for conversion when the child is forked: the child
+    // must neither export it a second time nor lose its own.
+    let project = onboarded_example();
+    let run = logging_run(&project.path().join("app"), "forked-child", &[]);
+    assert_eq!(
+        run["exported"],
+        serde_json::json!(["child record", "parent record"]),
+        "{run:#}"
+    );
+}
+
+#[test]
 fn mlflows_own_records_are_exported_when_mlflow_is_imported_after_setup() {
     // MLflow gives its loggers a handler and propagate=False when imported (3.17 assigns
     // them directly, no dictConfig), after setup here.

@@ -23,6 +23,8 @@ Scenarios:
 - ``silenced-after``: after setup, a library gives its logger a console handler of its
   own and stops it from propagating (as MLflow does to its loggers at import); a record
   logged through it.
+- ``forked-child``: a record logged after setup, then at once a child forked (as
+  Celery's prefork pool and gunicorn fork workers) that logs one of its own and exits.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ def step_process(module_dir: str, without: bool) -> None:
     )
     for i in range(3):
         logging.getLogger("step").info("step record %d", i)
+
+
+def forked_child() -> None:
+    logging.getLogger("app").info("child record")
 
 
 def child(module_dir: str, scenario: str, without: bool) -> None:
@@ -135,6 +141,12 @@ def child(module_dir: str, scenario: str, without: bool) -> None:
         library.setLevel(logging.INFO)
         library.propagate = False
         library.info("library record")
+    elif scenario == "forked-child":
+        setup()
+        log.info("parent record")
+        process = multiprocessing.get_context("fork").Process(target=forked_child)
+        process.start()
+        process.join()
     else:
         raise SystemExit(f"unknown scenario {scenario}")
     print(json.dumps({"log_seconds": time.perf_counter() - started}))

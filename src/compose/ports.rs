@@ -80,6 +80,21 @@ pub fn command_port(words: &[String]) -> Option<u16> {
     None
 }
 
+/// Whether the command runs uWSGI serving HTTP (`uwsgi --http :8000`, `--http-socket`): a
+/// web server whose port `command_port` reads, though it has no default port.
+pub fn uwsgi_http(words: &[String]) -> bool {
+    let words: Vec<&str> = words
+        .iter()
+        .flat_map(|w| w.split_whitespace())
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    words.iter().any(|w| w.rsplit('/').next() == Some("uwsgi"))
+        && words.iter().any(|w| {
+            let flag = w.split('=').next().unwrap_or(w);
+            flag == "--http" || flag == "--http-socket"
+        })
+}
+
 /// The port a server listens on when its command line names none: its documented default
 /// (uvicorn, gunicorn, hypercorn, daphne, granian, `fastapi run`, `manage.py runserver`:
 /// 8000; `flask run`, `mlflow server|ui`: 5000; `dagster-webserver`: 3000), with the

@@ -70,7 +70,7 @@ pub fn plan_python(
     if frameworks::web_app(&target.frameworks).is_some()
         && let Some(ctx) = target.context.as_deref()
         && let Some(server) = uwsgi::read(target, ctx)
-        && let Some(message) = uwsgi::threads_action(&server, ctx, &opts.dir)
+        && let Some(message) = uwsgi::threads_action(target, &server, ctx, &opts.dir)
     {
         plan.notes.push(Note {
             service: Some(target.service.clone()),

@@ -107,7 +107,7 @@ const THREADS_BY_DEFAULT: [u32; 3] = [2, 0, 27];
 /// (tried for real: 2.0.26 exported nothing in 8 s idle after 4 requests, all 4 at SIGINT;
 /// 2.0.31 exported them within the 5 s batch delay). `None` when threads run: told so, or
 /// the requirements ask for 2.0.27 or later.
-pub fn threads_action(uwsgi: &Uwsgi, ctx: &Path, dir: &Path) -> Option<String> {
+pub fn threads_action(target: &Target, uwsgi: &Uwsgi, ctx: &Path, dir: &Path) -> Option<String> {
     let on = |o: &Opt| !matches!(o.value.as_str(), "false" | "0" | "no" | "off");
     if uwsgi
         .options
@@ -139,7 +139,10 @@ pub fn threads_action(uwsgi: &Uwsgi, ctx: &Path, dir: &Path) -> Option<String> {
             "add `enable-threads = true` to the [uwsgi] section of {}:{line} (after that line)",
             crate::paths::display(dir, ini)
         ),
-        _ => "add --enable-threads to the command".into(),
+        _ => format!(
+            "add --enable-threads to {}",
+            command_place(target, uwsgi, ctx, dir)
+        ),
     };
     Some(format!(
         "the container runs `{}`: uWSGI before 2.0.27 runs no thread the app starts unless \
@@ -147,6 +150,32 @@ pub fn threads_action(uwsgi: &Uwsgi, ctx: &Path, dir: &Path) -> Option<String> {
          arrives while it serves ({release}); {fix}, or require uwsgi>=2.0.27",
         uwsgi.command
     ))
+}
+
+/// Where the command running uWSGI is written: the service's compose command, the
+/// Dockerfile's `CMD`/`ENTRYPOINT` line (`Dockerfile:5`), else the start script's line.
+fn command_place(target: &Target, uwsgi: &Uwsgi, ctx: &Path, dir: &Path) -> String {
+    if target.commands.contains(&uwsgi.command) {
+        return "the service's command".into();
+    }
+    let image = target
+        .image_stage()
+        .is_some_and(|(_, s)| s.commands.contains(&uwsgi.command));
+    let dockerfile = ctx.join(target.dockerfile.as_deref().unwrap_or("Dockerfile"));
+    if image && let Ok(text) = std::fs::read_to_string(&dockerfile) {
+        let line = text.lines().position(|l| {
+            let l = l.trim_start().to_ascii_uppercase();
+            (l.starts_with("CMD") || l.starts_with("ENTRYPOINT")) && l.contains("UWSGI")
+        });
+        if let Some(n) = line {
+            return format!(
+                "the image's command ({}:{})",
+                crate::paths::display(dir, &dockerfile),
+                n + 1
+            );
+        }
+    }
+    "the start script's uwsgi line".into()
 }
 
 /// The uWSGI release the build context's requirements ask for at least (`uwsgi==2.0.26`,

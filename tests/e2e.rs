@@ -1036,6 +1036,77 @@ fn manage_py_runserver_serves_the_instrumented_wsgi_application_and_its_reloader
     assert_eq!(run["server_spans"], 0, "{run:#}");
 }
 
+/// uWSGI as an image runs it: `uwsgi --ini uwsgi.ini`, a master preforking two workers
+/// (the app loaded in the master), a release from before 2.0.27 (tests/e2e/flask-uwsgi.lock).
+const UWSGI_INI: &str = "[uwsgi]\nmodule = app:app\nmaster = true\nprocesses = 2\n";
+
+/// Serves the onboarded project with the real uWSGI of tests/e2e/flask-uwsgi.lock, stopped
+/// by SIGINT (uWSGI 2.0 reloads on SIGTERM), counting what arrived 7 s after the requests
+/// (past the SDK's 5 s batch delay) and at the stop.
+fn uwsgi_run(project: &Path) -> serde_json::Value {
+    report(
+        common::venv_python("flask-uwsgi.lock"),
+        "server_e2e.py",
+        &[
+            project.as_os_str(),
+            "uwsgi".as_ref(),
+            "--signal".as_ref(),
+            "INT".as_ref(),
+            "--idle".as_ref(),
+            "7".as_ref(),
+            "--".as_ref(),
+            "--ini".as_ref(),
+            "uwsgi.ini".as_ref(),
+        ],
+    )
+}
+
+#[test]
+fn uwsgi_without_enable_threads_is_named_and_delivers_while_serving_once_they_are_on() {
+    // Trial (2.0.26 and 2.0.31, this app and a Django project, stopped by SIGINT): uWSGI
+    // runs the SDK's at-fork hooks in its preforked workers and Python's atexit at a worker's
+    // stop (but not in a worker still busy with a request), so everything arrives at the
+    // stop; what 2.0.26 lacks without enable-threads is any export while it serves.
+    let dir = flask_app();
+    let p = dir.path();
+    std::fs::write(
+        p.join("Dockerfile"),
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n\
+         STOPSIGNAL SIGINT\nCMD [\"uwsgi\", \"--http\", \":8000\", \"--ini\", \"uwsgi.ini\"]\n",
+    )
+    .expect("write");
+    std::fs::write(p.join("requirements.txt"), "flask>=3.0\nuwsgi==2.0.26\n").expect("write");
+    std::fs::write(p.join("uwsgi.ini"), UWSGI_INI).expect("write");
+    let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("add `enable-threads = true` to the [uwsgi] section of uwsgi.ini:4"),
+        "{stderr}"
+    );
+    for args in [&["--check"][..], &["doctor"]] {
+        let out = obs_init(p, args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {out:?}");
+    }
+    // As the image runs it: the workers' export threads never run while they serve, so
+    // nothing arrives until the stop flushes it.
+    let run = uwsgi_run(p);
+    assert_eq!(run["failed_requests"], 0, "{run:#}");
+    assert_eq!(run["server_spans_before_stop"], 0, "{run:#}");
+    assert_eq!(run["app_logs_before_stop"], 0, "{run:#}");
+    // Done as the action says: every request's span and linked record arrive while it serves,
+    // and obs-init has nothing left to say.
+    let ini = std::fs::read_to_string(p.join("uwsgi.ini")).expect("read");
+    std::fs::write(p.join("uwsgi.ini"), format!("{ini}enable-threads = true\n")).expect("write");
+    for args in [&["--check"][..], &["doctor"]] {
+        let out = obs_init(p, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+    }
+    let run = uwsgi_run(p);
+    assert_eq!(run["server_spans_before_stop"], 20, "{run:#}");
+    assert_eq!(run["app_logs_before_stop"], 20, "{run:#}");
+}
+
 #[test]
 fn a_celery_task_started_from_a_request_continues_its_trace() {
     let dir = copy_of("tests/e2e/celery-app");

@@ -44,7 +44,8 @@ pub fn container_side(spec: &str) -> Option<PortRange> {
 
 /// The port a server's command line says it listens on: `--port 8000` and `--port=8000`
 /// (uvicorn, MLflow), `-p 3000` (flask run), `-b 0.0.0.0:8000` and `--bind` (gunicorn),
-/// `runserver 0.0.0.0:8000` (Django). Words may hold several shell words (`sh -c "..."`).
+/// `runserver 0.0.0.0:8000` (Django), `--http :8000` and `--http-socket` (uWSGI). Words may
+/// hold several shell words (`sh -c "..."`).
 /// `None` when it names none, or something else than a literal port (`${PORT}`, a socket).
 pub fn command_port(words: &[String]) -> Option<u16> {
     let words: Vec<&str> = words
@@ -63,11 +64,12 @@ pub fn command_port(words: &[String]) -> Option<u16> {
         let next = words.get(i + 1).copied().unwrap_or("");
         let found = match *w {
             "--port" | "-p" => port(next),
-            "--bind" | "-b" => bound(next),
+            // uWSGI's HTTP router and its workers' own HTTP (not `--socket`: uwsgi protocol).
+            "--bind" | "-b" | "--http" | "--http-socket" => bound(next),
             "runserver" => bound(next),
             _ => match w.split_once('=') {
                 Some(("--port", v)) => port(v),
-                Some(("--bind", v)) => bound(v),
+                Some(("--bind" | "--http" | "--http-socket", v)) => bound(v),
                 _ => None,
             },
         };
@@ -76,6 +78,21 @@ pub fn command_port(words: &[String]) -> Option<u16> {
         }
     }
     None
+}
+
+/// Whether the command runs uWSGI serving HTTP (`uwsgi --http :8000`, `--http-socket`): a
+/// web server whose port `command_port` reads, though it has no default port.
+pub fn uwsgi_http(words: &[String]) -> bool {
+    let words: Vec<&str> = words
+        .iter()
+        .flat_map(|w| w.split_whitespace())
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect();
+    words.iter().any(|w| w.rsplit('/').next() == Some("uwsgi"))
+        && words.iter().any(|w| {
+            let flag = w.split('=').next().unwrap_or(w);
+            flag == "--http" || flag == "--http-socket"
+        })
 }
 
 /// The port a server listens on when its command line names none: its documented default
@@ -182,6 +199,18 @@ mod tests {
         );
         assert_eq!(
             command_port(&words("gunicorn -b unix:/tmp/app.sock app:app")),
+            None
+        );
+        assert_eq!(
+            command_port(&words("uwsgi --http :8004 --module app:app")),
+            Some(8004)
+        );
+        assert_eq!(
+            command_port(&words("uwsgi --http-socket=0.0.0.0:8005 -w app:app")),
+            Some(8005)
+        );
+        assert_eq!(
+            command_port(&words("uwsgi --socket :3031 -w app:app")),
             None
         );
         assert_eq!(command_port(&words("uvicorn app:app --port ${PORT}")), None);

@@ -444,7 +444,7 @@ fn port_guess(
     // Only a web server's: a gRPC server's port (`dagster api grpc -p 4000`) is not one
     // daprd can call the app on.
     if info.commands.is_empty()
-        && compose::ports::default_port(&image).is_some()
+        && (compose::ports::default_port(&image).is_some() || compose::ports::uwsgi_http(&image))
         && let Some(port) = compose::ports::command_port(&image)
     {
         return Some((port, "image's command".into()));

@@ -1,6 +1,7 @@
 """A real server run of examples/fastapi-app, stopped right after its requests.
 
-Usage: python server_e2e.py PROJECT_DIR SERVER [--collector-down]
+Usage: python server_e2e.py PROJECT_DIR SERVER [--collector-down] [--signal NAME]
+                            [--idle SECONDS] [-- UWSGI_ARGS...]
 
 SERVER is one of ``uvicorn``, ``uvicorn-no-access-log``, ``uvicorn-workers``
 (``--workers 2``), ``gunicorn`` (``-w 2`` with uvicorn's worker), ``gunicorn-preload`` and
@@ -9,12 +10,15 @@ SERVER is one of ``uvicorn``, ``uvicorn-no-access-log``, ``uvicorn-workers``
 ``gunicorn-django`` (``mysite.wsgi:application``), ``django-runserver`` and
 ``django-runserver-reload`` (``manage.py runserver`` without and with its autoreloader),
 ``flask-debug-noreload`` and ``flask-debug`` (``flask run --debug`` with its reloader off
-and on). The script starts a real OTLP/gRPC
+and on), and ``uwsgi`` (the venv's real uWSGI, ``uwsgi --http 127.0.0.1:PORT`` followed by
+the arguments after ``--``, such as ``--ini uwsgi.ini``). The script starts a real OTLP/gRPC
 receiver (unless ``--collector-down``: then the collector address is a closed port),
 starts the server from PROJECT_DIR as the container would, sends 20 requests each carrying
 its own W3C ``traceparent`` (every fifth for an order that does not exist, which the app
-logs as a warning), sends SIGTERM at once, as ``docker compose stop`` does, and waits for
-the server to exit.
+logs as a warning), sends SIGTERM at once, as ``docker compose stop`` does (or the signal
+``--signal`` names, as an image's STOPSIGNAL has it stopped), and waits for the server to exit.
+With ``--idle SECONDS`` it first waits that long with the server idle and counts what has
+arrived by then (``*_before_stop``): what a running service delivers, not its last flush.
 
 It prints one JSON object: how many requests failed (an answer other than the app's 200
 or 404, or none), what reached the receiver (server spans, the app's records and
@@ -41,9 +45,12 @@ from otlp_receiver import free_port, start_receiver
 REQUESTS = 20
 
 
-def command(server: str, port: int) -> list[str]:
+def command(server: str, port: int, extra: list[str]) -> list[str]:
     bin_dir = Path(sys.executable).parent
     bind = f"127.0.0.1:{port}"
+    if server == "uwsgi":
+        # uWSGI's own HTTP router in front of the workers the project's options give.
+        return [str(bin_dir / "uwsgi"), "--http", bind, *extra]
     if server == "uvicorn":
         return [str(bin_dir / "uvicorn"), "app.main:app", "--port", str(port)]
     if server == "uvicorn-no-access-log":
@@ -155,9 +162,39 @@ def mask(line: str) -> str:
     return line.rstrip()
 
 
+def counts(receiver, wanted: set[str]) -> tuple[int, int, int]:
+    """The server spans, app records and access records of the requests traced `wanted`."""
+    spans = logs = access = 0
+    if receiver is None:
+        return spans, logs, access
+    spans = sum(
+        1
+        for _, s in list(receiver.spans)
+        if s.kind == s.SPAN_KIND_SERVER and s.trace_id.hex() in wanted
+    )
+    for _, record in list(receiver.logs):
+        body = record.body.string_value
+        if record.trace_id.hex() not in wanted:
+            continue
+        if body.startswith("looking up order"):
+            logs += 1
+        elif '"GET /orders/' in body:
+            access += 1
+    return spans, logs, access
+
+
 def main() -> int:
     project, server = sys.argv[1], sys.argv[2]
-    collector_down = "--collector-down" in sys.argv[3:]
+    args = sys.argv[3:]
+    extra: list[str] = []
+    if "--" in args:
+        extra = args[args.index("--") + 1 :]
+        args = args[: args.index("--")]
+    collector_down = "--collector-down" in args
+    idle = float(args[args.index("--idle") + 1]) if "--idle" in args else None
+    stop_signal = signal.SIGTERM
+    if "--signal" in args:
+        stop_signal = signal.Signals["SIG" + args[args.index("--signal") + 1]]
     receiver = None
     # The receiver starts once the server is spawned: a process with gRPC's threads
     # running may not fork safely (older grpcio's children abort now and then).
@@ -177,7 +214,7 @@ def main() -> int:
     port = free_port()
     started = time.monotonic()
     proc = subprocess.Popen(
-        command(server, port),
+        command(server, port, extra),
         cwd=project,
         env=env,
         stdout=subprocess.PIPE,
@@ -188,7 +225,7 @@ def main() -> int:
     )
     if not collector_down:
         grpc_server, receiver, _ = start_receiver(otlp_port)
-    workers = 2 if "workers" in server or server.startswith("gunicorn") else 1
+    workers = 2 if "workers" in server or server.startswith(("gunicorn", "uwsgi")) else 1
     wait_until_serving(port, proc, workers)
     startup = time.monotonic() - started
 
@@ -217,8 +254,13 @@ def main() -> int:
         latencies.append((time.perf_counter() - t0) * 1000)
         conn.close()
 
+    before_stop = None
+    if idle is not None:
+        time.sleep(idle)
+        before_stop = counts(receiver, set(trace_ids))
+
     stop = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(stop_signal)
     try:
         output, _ = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
@@ -230,24 +272,10 @@ def main() -> int:
     except ProcessLookupError:
         pass
 
-    spans = logs = access = 0
     if receiver is not None:
         time.sleep(0.5)
         grpc_server.stop(grace=1)
-        wanted = set(trace_ids)
-        spans = sum(
-            1
-            for _, s in receiver.spans
-            if s.kind == s.SPAN_KIND_SERVER and s.trace_id.hex() in wanted
-        )
-        for _, record in receiver.logs:
-            body = record.body.string_value
-            if record.trace_id.hex() not in wanted:
-                continue
-            if body.startswith("looking up order"):
-                logs += 1
-            elif '"GET /orders/' in body:
-                access += 1
+    spans, logs, access = counts(receiver, set(trace_ids))
 
     latencies.sort()
     print(
@@ -259,6 +287,8 @@ def main() -> int:
                 "server_spans": spans,
                 "app_logs": logs,
                 "access_logs": access,
+                "server_spans_before_stop": before_stop and before_stop[0],
+                "app_logs_before_stop": before_stop and before_stop[1],
                 "exit_code": proc.returncode,
                 "stop_seconds": round(stop_seconds, 3),
                 "startup_seconds": round(startup, 3),

@@ -351,6 +351,7 @@ const SERVERS: [&str; 5] = ["uvicorn", "gunicorn", "hypercorn", "daphne", "grani
 
 /// The file the container's server imports the app from, with the command that says so:
 /// `uvicorn|gunicorn|hypercorn|daphne|granian ... module:attr` (also through `python -m`),
+/// uWSGI's `module`/`wsgi-file` (given on its command line or in its `--ini` file),
 /// `fastapi run|dev PATH`, `flask run` with `FLASK_APP`. The module is looked for where the
 /// container's Python imports from (the `WORKDIR`, `--chdir`/`--app-dir`, `PYTHONPATH` from
 /// the image and the service) and traced back to the build context through the bind mounts
@@ -368,9 +369,18 @@ pub fn served_file(target: &Target, ctx: &Path) -> Option<(PathBuf, String)> {
                 .collect()
         })
         .unwrap_or_default();
+    // uWSGI names its app by options, on the command line or in its ini file.
+    let uwsgi = super::uwsgi::read(target, ctx);
+    let uwsgi_app = uwsgi
+        .as_ref()
+        .and_then(|u| Some((u.command.clone(), u.app_paths()?)));
     for command in target.run_commands() {
         let words: Vec<&str> = command.split_whitespace().collect();
-        let Some((candidates, roots)) = app_paths(target, &words) else {
+        let paths = match &uwsgi_app {
+            Some((c, paths)) if *c == command => Some(paths.clone()),
+            _ => app_paths(target, &words),
+        };
+        let Some((candidates, roots)) = paths else {
             continue;
         };
         let mut dirs: Vec<String> = roots

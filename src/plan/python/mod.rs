@@ -7,6 +7,7 @@ mod deps;
 mod locate;
 mod module;
 mod target;
+mod uwsgi;
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,18 @@ pub fn plan_python(
                 kind: NoteKind::Action,
             });
         }
+    }
+    // uWSGI may keep the app's export threads from running while it serves.
+    if frameworks::web_app(&target.frameworks).is_some()
+        && let Some(ctx) = target.context.as_deref()
+        && let Some(server) = uwsgi::read(target, ctx)
+        && let Some(message) = uwsgi::threads_action(target, &server, ctx, &opts.dir)
+    {
+        plan.notes.push(Note {
+            service: Some(target.service.clone()),
+            message,
+            kind: NoteKind::Action,
+        });
     }
     // MLflow exports its own traces where its release does over OTLP, and is asked to.
     let mlflow = frameworks::any(&target.frameworks, |r| r.exports_itself)

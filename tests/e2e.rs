@@ -84,27 +84,33 @@ fn spans_and_logs_reach_a_real_collector_and_continue_the_dapr_trace() {
     assert!(output.contains("0 failures"), "{output}");
 }
 
-/// Two projects' services named `api` are told apart on the shared platform: the real
-/// Compose resolves what onboarding wrote to the project's name (here one `.env` sets, not
-/// the folder the file was onboarded in), and the real SDK puts it, with the project's own
-/// attributes, on every span, log record and metric of the onboarded app.
-#[test]
-fn every_signal_of_an_onboarded_app_carries_the_compose_projects_namespace() {
+/// The bundled FastAPI example built `FROM image`, with an attribute of the project's own,
+/// onboarded with its entry point edited, in a checkout whose `.env` names the project
+/// `orders-eu`; the environment the real Compose resolves for its `api` service.
+fn onboarded_in_a_named_project(image: &str) -> (tempfile::TempDir, String) {
     let dir = example("fastapi-app");
+    let dockerfile = dir.path().join("Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).expect("Dockerfile");
+    let from = "FROM python:3.12-slim\n";
+    assert!(text.starts_with(from), "the example changed");
+    std::fs::write(
+        &dockerfile,
+        text.replacen(from, &format!("FROM {image}\n"), 1),
+    )
+    .expect("write");
     let compose = dir.path().join("docker-compose.yml");
     let text = std::fs::read_to_string(&compose).expect("compose file");
-    let own = "      - LOG_LEVEL=info   # debug for local troubleshooting
-";
+    let own = "      - LOG_LEVEL=info   # debug for local troubleshooting\n";
     assert!(text.contains(own), "the example changed");
     let with_own = text.replace(
         own,
         &format!("{own}      - OTEL_RESOURCE_ATTRIBUTES=deployment.environment=e2e\n"),
     );
     std::fs::write(&compose, with_own).expect("write");
-    let out = obs_init(dir.path(), &["--yes"]);
+    let out = obs_init(dir.path(), &["--yes", "--edit-entrypoint"]);
     assert!(
         out.status.success(),
-        "{}",
+        "{image}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     // Another checkout: the project is named in `.env`, not after the folder.
@@ -113,6 +119,16 @@ fn every_signal_of_an_onboarded_app_carries_the_compose_projects_namespace() {
         .expect("Compose accepts the onboarded file");
     assert_eq!(model["name"], "orders-eu");
     let env = model["services"]["api"]["environment"].to_string();
+    (dir, env)
+}
+
+/// Two projects' services named `api` are told apart on the shared platform: the real
+/// Compose resolves what onboarding wrote to the project's name (here one `.env` sets, not
+/// the folder the file was onboarded in), and the real SDK puts it, with the project's own
+/// attributes, on every span, log record and metric of the onboarded app under uvicorn.
+#[test]
+fn every_signal_of_an_onboarded_app_carries_the_compose_projects_namespace() {
+    let (dir, env) = onboarded_in_a_named_project("python:3.12-slim");
     let (ok, out) = run_script_with("namespace_e2e.py", dir.path(), &[env.as_str(), "orders-eu"]);
     assert!(ok, "{out}");
 }
@@ -1647,6 +1663,39 @@ fn on_every_python_line_a_step_process_prints_nothing_at_exit_and_delivers_its_r
             );
         }
     }
+}
+
+/// The namespace test above on each Python line, with the module and the SDK line
+/// obs-init writes for that line's image (and, on 3.8, FastAPI 0.61).
+#[test]
+fn on_every_python_line_every_signal_carries_the_compose_projects_namespace() {
+    let venvs = line_venvs();
+    assert!(!venvs.is_empty(), "no Python line to run on");
+    let mut failed = Vec::new();
+    for (version, python) in &venvs {
+        let (_, image, _) = LINE_FRAMEWORKS
+            .iter()
+            .find(|(v, _, _)| v == version)
+            .expect("a line of the table");
+        let started = std::time::Instant::now();
+        let (dir, env) = onboarded_in_a_named_project(image);
+        let (ok, out) = run_script_in(
+            python,
+            "namespace_e2e.py",
+            dir.path(),
+            &[env.as_str(), "orders-eu"],
+        );
+        eprintln!(
+            "{version}: {} ({:.1} s)",
+            out.trim(),
+            started.elapsed().as_secs_f64()
+        );
+        if !ok {
+            failed.push(format!("{version} ({image}): {out}"));
+        }
+    }
+    // Every line is run before judging, so that a failure says which lines it holds on.
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 #[test]

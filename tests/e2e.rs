@@ -1599,6 +1599,30 @@ fn onboarded_celery_app() -> tempfile::TempDir {
     dir
 }
 
+/// The lines of a console Python prints for an exception nobody caught: a traceback, or
+/// one it ignored in an exit hook, a finalizer or a thread (Python 3.12's "can't create new
+/// thread at interpreter shutdown" in an atexit callback was one).
+fn uncaught<'a>(console: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    console
+        .into_iter()
+        .filter(|l| {
+            l.contains("Traceback (most recent call last)")
+                || l.contains("Exception ignored")
+                || l.contains("Exception in thread")
+        })
+        .collect()
+}
+
+/// The console lines of a server_e2e.py or logging_e2e.py report.
+fn console_lines(run: &serde_json::Value) -> Vec<&str> {
+    run["console"]
+        .as_array()
+        .expect("console lines")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect()
+}
+
 #[test]
 fn with_the_collector_down_every_python_line_stops_inside_3_s() {
     let project = onboarded_with_entry_point();
@@ -1606,16 +1630,18 @@ fn with_the_collector_down_every_python_line_stops_inside_3_s() {
     let celery = onboarded_celery_app();
     let venvs = line_venvs();
     assert!(!venvs.is_empty(), "no Python line to run on");
+    let mut failed = Vec::new();
     for (version, python) in &venvs {
-        for server in ["uvicorn", "gunicorn"] {
-            let run = server_run_in(python, project.path(), server, true);
+        for (dir, server) in [(project.path(), "uvicorn"), (project.path(), "gunicorn")] {
+            let run = server_run_in(python, dir, server, true);
             assert_eq!(run["failed_requests"], 0, "{version} {server}: {run:#}");
             let stop = run["stop_seconds"].as_f64().expect("seconds");
             eprintln!("{version} {server}, collector down: SIGTERM to exit {stop} s");
-            assert!(
-                stop < 3.0,
-                "{version} {server}: SIGTERM to exit took {stop} s"
-            );
+            // The export problems are reported; nothing is printed as the process ends.
+            let printed = uncaught(console_lines(&run));
+            if stop >= 3.0 || !printed.is_empty() {
+                failed.push(format!("{version} {server}: {stop} s, {run:#}"));
+            }
         }
         // A prefork worker and its child, against the same worker un-onboarded: Celery
         // 4.4's own warm shutdown takes seconds here, whatever the module does.
@@ -1629,11 +1655,17 @@ fn with_the_collector_down_every_python_line_stops_inside_3_s() {
         };
         let (stop, own) = (seconds(&run), seconds(&before));
         eprintln!("{version} celery prefork, collector down: {stop} s (un-onboarded {own} s)");
-        assert!(
-            stop < 3.0 || stop < own + 1.0,
-            "{version}: the Celery worker took {stop} s to stop (un-onboarded: {own} s)"
-        );
+        let output = run["worker_output"].as_str().expect("the worker's output");
+        let printed = uncaught(output.lines());
+        if !(stop < 3.0 || stop < own + 1.0) || !printed.is_empty() {
+            failed.push(format!(
+                "{version}: the Celery worker took {stop} s to stop (un-onboarded: {own} s): \
+                 {run:#}"
+            ));
+        }
     }
+    // Every line is run before judging, so that a failure says which lines it holds on.
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 #[test]

@@ -1626,13 +1626,22 @@ fn console_lines(run: &serde_json::Value) -> Vec<&str> {
 #[test]
 fn with_the_collector_down_every_python_line_stops_inside_3_s() {
     let project = onboarded_with_entry_point();
+    // gunicorn's own sync workers leave through the interpreter's exit (atexit), where
+    // uvicorn's flush runs at the end of the app's lifespan.
+    let flask = flask_app();
+    let out = obs_init(flask.path(), &["--yes", "--edit-entrypoint"]);
+    assert!(out.status.success(), "{out:?}");
     let original_celery = copy_of("tests/e2e/celery-app");
     let celery = onboarded_celery_app();
     let venvs = line_venvs();
     assert!(!venvs.is_empty(), "no Python line to run on");
     let mut failed = Vec::new();
     for (version, python) in &venvs {
-        for (dir, server) in [(project.path(), "uvicorn"), (project.path(), "gunicorn")] {
+        for (dir, server) in [
+            (project.path(), "uvicorn"),
+            (project.path(), "gunicorn"),
+            (flask.path(), "gunicorn-flask"),
+        ] {
             let run = server_run_in(python, dir, server, true);
             assert_eq!(run["failed_requests"], 0, "{version} {server}: {run:#}");
             let stop = run["stop_seconds"].as_f64().expect("seconds");
@@ -1724,6 +1733,40 @@ fn on_every_python_line_every_signal_carries_the_compose_projects_namespace() {
         );
         if !ok {
             failed.push(format!("{version} ({image}): {out}"));
+        }
+    }
+    // Every line is run before judging, so that a failure says which lines it holds on.
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// Dagster's step processes with the collector down: the run process (the handler named
+/// by dagster.yaml, flushed by the interpreter's exit) and a spawned step (flushed by
+/// multiprocessing's exit) each end inside 3 s on every line, and print the export
+/// problem, no traceback.
+#[test]
+fn on_every_python_line_a_step_process_with_the_collector_down_ends_inside_3_s() {
+    let project = onboarded_example();
+    let module_dir = project.path().join("app");
+    let venvs = line_venvs();
+    assert!(!venvs.is_empty(), "no Python line to run on");
+    let mut failed = Vec::new();
+    for (version, python) in &venvs {
+        for scenario in ["dagster-handler", "spawned-step"] {
+            let run = report(
+                python,
+                "logging_e2e.py",
+                &[
+                    module_dir.as_os_str(),
+                    scenario.as_ref(),
+                    "--collector-down".as_ref(),
+                ],
+            );
+            let seconds = run["run_seconds"].as_f64().expect("seconds");
+            eprintln!("{version} {scenario}, collector down: ended in {seconds:.2} s");
+            let printed = uncaught(console_lines(&run));
+            if seconds >= 3.0 || !printed.is_empty() {
+                failed.push(format!("{version} {scenario}: {seconds:.2} s, {run:#}"));
+            }
         }
     }
     // Every line is run before judging, so that a failure says which lines it holds on.

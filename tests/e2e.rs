@@ -1773,6 +1773,58 @@ fn on_every_python_line_a_step_process_with_the_collector_down_ends_inside_3_s()
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
+/// Flask's debug server started by the image's start script, on each line's Flask (3.0 on
+/// 3.8, 3.1 elsewhere) with the module obs-init writes for the line's image: obs-init
+/// notes the reloader, and, done as the note says, every request's span and record
+/// arrive at the stop (SIGTERM, as `docker compose stop` sends).
+#[test]
+fn on_every_python_line_flask_debug_run_as_the_reloader_note_says_delivers_every_span() {
+    let venvs = line_venvs();
+    assert!(!venvs.is_empty(), "no Python line to run on");
+    let mut failed = Vec::new();
+    for (version, python) in &venvs {
+        let (_, image, _) = LINE_FRAMEWORKS
+            .iter()
+            .find(|(v, _, _)| v == version)
+            .expect("a line of the table");
+        let started = std::time::Instant::now();
+        let dir = flask_app();
+        let p = dir.path();
+        std::fs::write(
+            p.join("Dockerfile"),
+            format!(
+                "FROM {image}\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n\
+                 CMD [\"./start.sh\"]\n"
+            ),
+        )
+        .expect("write");
+        std::fs::write(
+            p.join("start.sh"),
+            "#!/bin/sh\nexec flask --app app run --debug --host 0.0.0.0 --port 8000\n",
+        )
+        .expect("write");
+        let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
+        assert!(out.status.success(), "{version}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("add --no-reload to the command"),
+            "{version}: {stderr}"
+        );
+        let run = server_run_in(python, p, "flask-debug-noreload", false);
+        eprintln!(
+            "{version}: {} spans, {} records of 20 ({:.1} s)",
+            run["server_spans"],
+            run["app_logs"],
+            started.elapsed().as_secs_f64()
+        );
+        if run["server_spans"] != 20 || run["app_logs"] != 20 {
+            failed.push(format!("{version}: {run:#}"));
+        }
+    }
+    // Every line is run before judging, so that a failure says which lines it holds on.
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
 /// tests/e2e/celery-app's tasks, with the Celery app built by a factory under another
 /// name (`celery = Celery(...)` in `create_celery_app()`, `celery_app` at module level), as
 /// Flask-style projects build it.

@@ -1924,17 +1924,58 @@ fn mlflows_own_records_are_exported_when_mlflow_is_imported_after_setup() {
         "{with:#}"
     );
     // MLflow's console line, but for its date and time, as before onboarding.
-    let untimed = |run: &serde_json::Value| -> Vec<String> {
-        run["console"]
-            .as_array()
-            .expect("lines")
-            .iter()
-            .filter_map(|l| l.as_str())
-            .map(|l| l.splitn(3, ' ').nth(2).unwrap_or(l).to_string())
-            .collect()
-    };
     assert_eq!(untimed(&with), untimed(&without), "the console changed");
     assert_eq!(untimed(&with), ["WARNING mlflow.tracking: mlflow record"]);
+}
+
+/// A logging_e2e.py run's console lines without MLflow's date and time.
+fn untimed(run: &serde_json::Value) -> Vec<String> {
+    console_lines(run)
+        .iter()
+        .map(|l| l.splitn(3, ' ').nth(2).unwrap_or(l).to_string())
+        .collect()
+}
+
+/// The test above with the MLflow and the SDK line an image on each line gets: MLflow 3.3.2
+/// (before dual export; the SDK held below 1.45) on every line it installs on, 3.10 and
+/// later (it requires Python 3.10; 3.8 and 3.9 would need an MLflow 2.x or 3.0 venv each).
+#[test]
+fn on_every_python_line_mlflow_installs_on_its_own_records_are_exported_when_imported_after_setup()
+{
+    let mut ran = Vec::new();
+    let mut failed = Vec::new();
+    for version in ["3.10", "3.12", "3.13"] {
+        let release = "mlflow-skinny==3.3.2";
+        let Some((dir, python)) = mlflow_release_venv_on(version, release, &["--yes"]) else {
+            continue;
+        };
+        let started = std::time::Instant::now();
+        let run = |flags: &[&str]| {
+            let mut args = vec![dir.path().as_os_str(), "mlflow-after".as_ref()];
+            args.extend(flags.iter().map(std::ffi::OsStr::new));
+            report(&python, "logging_e2e.py", &args)
+        };
+        let without = run(&["--without"]);
+        let with = run(&[]);
+        eprintln!(
+            "{version}: exported {} ({:.1} s)",
+            with["exported"],
+            started.elapsed().as_secs_f64()
+        );
+        if with["exported"] != serde_json::json!(["mlflow record"])
+            || untimed(&with) != untimed(&without)
+            || untimed(&with) != ["WARNING mlflow.tracking: mlflow record"]
+        {
+            failed.push(format!(
+                "{version}: {with:#} (before onboarding: {without:#})"
+            ));
+        }
+        ran.push(version);
+    }
+    eprintln!("Python lines run: {ran:?}");
+    assert!(!ran.is_empty(), "no Python 3.10+ here");
+    // Every line is run before judging, so that a failure says which lines it holds on.
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 #[test]

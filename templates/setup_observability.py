@@ -60,7 +60,9 @@ import logging
 import logging.config
 import multiprocessing.util
 import os
+import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -559,6 +561,9 @@ def setup_observability(
 
         if _providers:
             _flush_at_exit()
+            if _STANDBY_NEEDED:
+                _standby.start(len(_providers))
+                os.register_at_fork(after_in_child=_standby.restart)
             # A child that multiprocessing forks drops the finalizers it inherits, then
             # runs its after-fork hooks: registered there, the flush holds in the child.
             multiprocessing.util.register_after_fork(_CHILD_EXIT, _ChildExit.register)
@@ -628,10 +633,9 @@ def shutdown_observability(timeout: float = SHUTDOWN_TIMEOUT) -> None:
     pending = []
     for provider in providers:
         # In parallel, so the bound holds for all of them together.
-        worker = _in_background(provider.shutdown)
+        worker = _in_background(provider.shutdown, standby=True)
         if worker is None:
-            # Python 3.12 refuses new threads once the interpreter is exiting; the
-            # exporters' own timeout bounds this one.
+            # No thread at all: the exporters' own timeout bounds this one.
             provider.shutdown()
             continue
         pending.append(worker)
@@ -645,7 +649,10 @@ def shutdown_observability(timeout: float = SHUTDOWN_TIMEOUT) -> None:
             for exporter in exporters:
                 # In the background too: SDK 1.33's exporter holds a lock through its
                 # retry back-off (up to 32 s) and its shutdown waits for that lock.
-                _in_background(exporter.shutdown)
+                # Where no thread starts (Python 3.12's exit, SDK 1.40 and newer), it
+                # does not wait: called here.
+                if _in_background(exporter.shutdown) is None:
+                    exporter.shutdown()
             # Nothing buffered can reach a collector that is down: a moment for the
             # exports to give up (SDK 1.40 and newer), no more (1.33's sleep on).
             deadline = min(deadline, time.monotonic() + CUT_GRACE)
@@ -653,15 +660,87 @@ def shutdown_observability(timeout: float = SHUTDOWN_TIMEOUT) -> None:
             worker.join(0.02)
 
 
-def _in_background(work: Callable[[], Any]) -> threading.Thread | None:
-    """``work`` started in a daemon thread, which the exit does not wait for; None
-    where Python no longer starts threads (at interpreter shutdown, from 3.12 on)."""
+def _in_background(
+    work: Callable[[], Any], standby: bool = False
+) -> threading.Thread | _Job | None:
+    """``work`` started in a daemon thread, which the exit does not wait for; where
+    Python no longer starts threads (Python 3.12's exit), with ``standby``, given to a
+    thread started beforehand; else None."""
     worker = threading.Thread(target=work, name="otel-shutdown", daemon=True)
     try:
         worker.start()
     except RuntimeError:
-        return None
+        return _standby.submit(work) if standby else None
     return worker
+
+
+class _Job:
+    """Work given to a standby thread, waited for as a thread is."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+    def is_alive(self) -> bool:
+        return not self.done.is_set()
+
+    def join(self, timeout: float) -> None:
+        self.done.wait(timeout)
+
+
+class _Standby:
+    """Threads started at setup, each to shut one provider down at the exit.
+
+    Python 3.12 starts no thread once the interpreter is exiting (3.11 and 3.13 do, in
+    exit hooks): the providers would shut down one after the other, each waiting out
+    its export timeout with the collector down, over 5 s from SIGTERM to exit under
+    gunicorn. A forked child starts its own (the parent's do not exist there)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._count = 0
+        self._ready = 0
+
+    def start(self, count: int) -> None:
+        self._count = count
+        self.restart()
+
+    def restart(self) -> None:
+        self._jobs = queue.SimpleQueue()
+        self._ready = 0
+        for _ in range(self._count):
+            thread = threading.Thread(
+                target=self._serve, args=(self._jobs,), name="otel-standby", daemon=True
+            )
+            try:
+                thread.start()
+            except RuntimeError:
+                return
+            self._ready += 1
+
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[Any]) -> None:
+        work, job = jobs.get()
+        try:
+            work()
+        except Exception:
+            # At the exit: a traceback printed there is what must not happen.
+            pass
+        finally:
+            job.done.set()
+
+    def submit(self, work: Callable[[], Any]) -> _Job | None:
+        """``work`` given to a thread of its own; None when none is left."""
+        if self._ready == 0:
+            return None
+        self._ready -= 1
+        job = _Job()
+        self._jobs.put((work, job))
+        return job
+
+
+# Only where it is needed: the threads wait, idle, for the whole life of the process.
+_STANDBY_NEEDED = sys.version_info[:2] == (3, 12)
+_standby = _Standby()
 
 
 def instrument_fastapi(app: Any) -> None:

@@ -148,21 +148,25 @@ pub(super) fn plan_module(
     }
     let app_hook = frameworks::app_module_hook(&target.frameworks);
     // The module that builds the app at top level, else the one the launcher names (`celery
-    // -A hello.app`), whose factory may build it (`celery = Celery(...)` in make_celery()).
+    // -A hello.app`), whose factory may build it (`celery = Celery(...)` in make_celery()),
+    // else the one file beside the module that builds it in a factory: a service that only
+    // sends tasks (the web app) names no launcher, and imports the same module.
     let app_module = app_hook.and_then(|h| {
-        python::find_app_module(module_dir, h).or_else(|| {
-            let Place::AppModule {
-                flags,
-                package_file,
-                ..
-            } = h.place
-            else {
-                return None;
-            };
-            let ctx = target.context.as_deref()?;
-            python::app_file(ctx, &target.run_commands(), flags, package_file)
-                .filter(|f| f.parent() == Some(module_dir))
-        })
+        python::find_app_module(module_dir, h)
+            .or_else(|| {
+                let Place::AppModule {
+                    flags,
+                    package_file,
+                    ..
+                } = h.place
+                else {
+                    return None;
+                };
+                let ctx = target.context.as_deref()?;
+                python::app_file(ctx, &target.run_commands(), flags, package_file)
+                    .filter(|f| f.parent() == Some(module_dir))
+            })
+            .or_else(|| python::find_app_module_any(module_dir, h))
     });
     if let Some(found) = &app_module {
         plan.claim(found, service, None);

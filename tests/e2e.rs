@@ -1771,32 +1771,40 @@ fn with_the_collector_down_every_python_line_stops_inside_3_s() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
-#[test]
-fn on_every_python_line_a_step_process_prints_nothing_at_exit_and_delivers_its_records() {
+/// Dagster's two step-process forms on every Python line: the run process (the handler
+/// named by dagster.yaml, flushed by the interpreter's exit) and a spawned step (flushed by
+/// multiprocessing's exit), each a tests/e2e/logging_e2e.py scenario run with `flags`.
+fn step_process_runs(flags: &[&str]) -> Vec<(&'static str, &'static str, serde_json::Value)> {
     let project = onboarded_example();
     let module_dir = project.path().join("app");
     let venvs = line_venvs();
     assert!(!venvs.is_empty(), "no Python line to run on");
+    let mut runs = Vec::new();
     for (version, python) in &venvs {
         for scenario in ["dagster-handler", "spawned-step"] {
-            let run = report(
-                python,
-                "logging_e2e.py",
-                &[module_dir.as_os_str(), scenario.as_ref()],
-            );
-            // Python 3.12 refuses a thread started at interpreter shutdown: a flush that
-            // starts one prints a traceback at every exit.
-            assert_eq!(
-                run["console"],
-                serde_json::json!([]),
-                "{version} {scenario}: {run:#}"
-            );
-            assert_eq!(
-                run["exported"],
-                serde_json::json!(["step record 0", "step record 1", "step record 2"]),
-                "{version} {scenario}: {run:#}"
-            );
+            let mut args = vec![module_dir.as_os_str(), scenario.as_ref()];
+            args.extend(flags.iter().map(std::ffi::OsStr::new));
+            runs.push((*version, scenario, report(python, "logging_e2e.py", &args)));
         }
+    }
+    runs
+}
+
+#[test]
+fn on_every_python_line_a_step_process_prints_nothing_at_exit_and_delivers_its_records() {
+    for (version, scenario, run) in step_process_runs(&[]) {
+        // Python 3.12 refuses a thread started at interpreter shutdown: a flush that
+        // starts one prints a traceback at every exit.
+        assert_eq!(
+            run["console"],
+            serde_json::json!([]),
+            "{version} {scenario}: {run:#}"
+        );
+        assert_eq!(
+            run["exported"],
+            serde_json::json!(["step record 0", "step record 1", "step record 2"]),
+            "{version} {scenario}: {run:#}"
+        );
     }
 }
 
@@ -1833,34 +1841,17 @@ fn on_every_python_line_every_signal_carries_the_compose_projects_namespace() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
-/// Dagster's step processes with the collector down: the run process (the handler named
-/// by dagster.yaml, flushed by the interpreter's exit) and a spawned step (flushed by
-/// multiprocessing's exit) each end inside 3 s on every line, and print the export
-/// problem, no traceback.
+/// Dagster's step processes with the collector down each end inside 3 s on every line,
+/// and print the export problem, no traceback.
 #[test]
 fn on_every_python_line_a_step_process_with_the_collector_down_ends_inside_3_s() {
-    let project = onboarded_example();
-    let module_dir = project.path().join("app");
-    let venvs = line_venvs();
-    assert!(!venvs.is_empty(), "no Python line to run on");
     let mut failed = Vec::new();
-    for (version, python) in &venvs {
-        for scenario in ["dagster-handler", "spawned-step"] {
-            let run = report(
-                python,
-                "logging_e2e.py",
-                &[
-                    module_dir.as_os_str(),
-                    scenario.as_ref(),
-                    "--collector-down".as_ref(),
-                ],
-            );
-            let seconds = run["run_seconds"].as_f64().expect("seconds");
-            eprintln!("{version} {scenario}, collector down: ended in {seconds:.2} s");
-            let printed = uncaught(console_lines(&run));
-            if seconds >= 3.0 || !printed.is_empty() {
-                failed.push(format!("{version} {scenario}: {seconds:.2} s, {run:#}"));
-            }
+    for (version, scenario, run) in step_process_runs(&["--collector-down"]) {
+        let seconds = run["run_seconds"].as_f64().expect("seconds");
+        eprintln!("{version} {scenario}, collector down: ended in {seconds:.2} s");
+        let printed = uncaught(console_lines(&run));
+        if seconds >= 3.0 || !printed.is_empty() {
+            failed.push(format!("{version} {scenario}: {seconds:.2} s, {run:#}"));
         }
     }
     // Every line is run before judging, so that a failure says which lines it holds on.

@@ -238,6 +238,7 @@ class _Handoff:
         # Also in a forked child: what waits is the parent's to export, and neither the
         # parent's thread nor a lock it held exists there.
         self._converting = threading.Lock()
+        self._starting = threading.Lock()
         self._waiting: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -255,7 +256,7 @@ class _Handoff:
             return
         self._waiting.append((record, message, otel_context.get_current()))
         if self._thread is None:
-            with _lock:
+            with self._starting:
                 if self._thread is None:
                     self._start()
         if len(self._waiting) >= HANDOFF_BATCH and not self._wake.is_set():
@@ -572,6 +573,9 @@ def setup_observability(
             return
         if not any(_is_otel_log_handler(h) for h in logging.getLogger().handlers):
             forwarder = _Forwarder(logger_provider)
+            # Also where the providers are the app's own (and so is their flush): what
+            # still waits for conversion reaches them before they shut down at exit.
+            atexit.register(forwarder.handoff.close, SHUTDOWN_TIMEOUT / 4)
             _forwarders.append(forwarder)
             _attach(forwarder)
             _watch_propagation()

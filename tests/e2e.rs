@@ -505,23 +505,33 @@ fn onboarding_keeps_every_event_dagster_stored_and_printed_before() {
         );
         std::fs::write(&defs, with_debug).expect("write");
     };
-    let original = example("dagster-pipeline");
-    debug_job(original.path());
-    let onboarded = example("dagster-pipeline");
-    debug_job(onboarded.path());
-    let out = obs_init(onboarded.path(), &["--yes"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (ok, output) = run_script_with(
-        "dagster_events_e2e.py",
-        original.path(),
-        &[onboarded.path().to_str().expect("utf-8")],
-    );
-    assert!(ok, "Dagster's events after onboarding:\n{output}");
-    eprintln!("{output}");
+    let mut failed = Vec::new();
+    for (version, python) in dagster_pythons() {
+        let original = example("dagster-pipeline");
+        debug_job(original.path());
+        let onboarded = example("dagster-pipeline");
+        debug_job(onboarded.path());
+        let out = obs_init(onboarded.path(), &["--yes"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (ok, output) = run_script_in(
+            &python,
+            "dagster_events_e2e.py",
+            original.path(),
+            &[onboarded.path().to_str().expect("utf-8")],
+        );
+        eprintln!("{version}: {output}");
+        if !ok {
+            failed.push(format!(
+                "{version}: Dagster's events after onboarding:\n{output}"
+            ));
+        }
+    }
+    // Every line is run before judging, so that a failure says which lines it holds on.
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 #[test]
@@ -1576,11 +1586,17 @@ fn line_venv(version: &str, image: &str, frameworks: &[&str]) -> Option<PathBuf>
     lines.extend(frameworks.iter().map(|f| f.to_string()));
     let requirements = dir.path().join("line-requirements.txt");
     std::fs::write(&requirements, lines.join("\n") + "\n").expect("write");
+    Some(target_venv(version, &interp, &requirements))
+}
+
+/// A venv of `interp` with `requirements` (created once, cached by tests/e2e/target_venv.sh);
+/// its Python.
+fn target_venv(version: &str, interp: &Path, requirements: &Path) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/target_venv.sh");
     let out = Command::new("bash")
         .arg(&script)
-        .arg(&interp)
-        .arg(&requirements)
+        .arg(interp)
+        .arg(requirements)
         .output()
         .expect("bash runs");
     assert!(
@@ -1588,7 +1604,22 @@ fn line_venv(version: &str, image: &str, frameworks: &[&str]) -> Option<PathBuf>
         "{version}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Real Dagster on every line it supports (Dagster 1.13 needs Python 3.10 or newer): the e2e
+/// venv's 3.11, and the other lines the machine has (tests/e2e/dagster-lines.lock: the same
+/// Dagster, and the SDK line obs-init writes there).
+fn dagster_pythons() -> Vec<(&'static str, PathBuf)> {
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/dagster-lines.lock");
+    let mut pythons = vec![("3.11", python().to_path_buf())];
+    for version in ["3.10", "3.12", "3.13"] {
+        match interpreter(version) {
+            Some(interp) => pythons.push((version, target_venv(version, &interp, &lock))),
+            None => eprintln!("Python {version} is not installed here: its line is skipped"),
+        }
+    }
+    pythons
 }
 
 /// Every line's venv, with its Python version.

@@ -904,14 +904,17 @@ fn a_flask_app_under_gunicorn_delivers_each_requests_span_and_record() {
     assert_eq!(run["console"], before["console"], "the console changed");
 }
 
-#[test]
-fn flask_debug_run_by_a_start_script_is_noted_and_its_reloader_loses_the_spans_it_says() {
+/// The Flask app run by its image's start script with `flask run --debug` (on `image`),
+/// onboarded with --edit-entrypoint; obs-init's note on the reloader checked.
+fn flask_debug_by_start_script(image: &str) -> tempfile::TempDir {
     let dir = flask_app();
     let p = dir.path();
     std::fs::write(
         p.join("Dockerfile"),
-        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n\
-         CMD [\"./start.sh\"]\n",
+        format!(
+            "FROM {image}\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n\
+             CMD [\"./start.sh\"]\n"
+        ),
     )
     .expect("write");
     std::fs::write(
@@ -920,12 +923,19 @@ fn flask_debug_run_by_a_start_script_is_noted_and_its_reloader_loses_the_spans_i
     )
     .expect("write");
     let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
-    assert!(out.status.success(), "{out:?}");
+    assert!(out.status.success(), "{image}: {out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("add --no-reload to the command"),
-        "{stderr}"
+        "{image}: {stderr}"
     );
+    dir
+}
+
+#[test]
+fn flask_debug_run_by_a_start_script_is_noted_and_its_reloader_loses_the_spans_it_says() {
+    let dir = flask_debug_by_start_script("python:3.12-slim");
+    let p = dir.path();
     // Done as the note says, every request's span arrives at the stop.
     let run = report(
         flask_python(),
@@ -1904,29 +1914,8 @@ fn on_every_python_line_flask_debug_run_as_the_reloader_note_says_delivers_every
             .find(|(v, _, _)| v == version)
             .expect("a line of the table");
         let started = std::time::Instant::now();
-        let dir = flask_app();
-        let p = dir.path();
-        std::fs::write(
-            p.join("Dockerfile"),
-            format!(
-                "FROM {image}\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n\
-                 CMD [\"./start.sh\"]\n"
-            ),
-        )
-        .expect("write");
-        std::fs::write(
-            p.join("start.sh"),
-            "#!/bin/sh\nexec flask --app app run --debug --host 0.0.0.0 --port 8000\n",
-        )
-        .expect("write");
-        let out = obs_init(p, &["--yes", "--edit-entrypoint"]);
-        assert!(out.status.success(), "{version}: {out:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains("add --no-reload to the command"),
-            "{version}: {stderr}"
-        );
-        let run = server_run_in(python, p, "flask-debug-noreload", false);
+        let dir = flask_debug_by_start_script(image);
+        let run = server_run_in(python, dir.path(), "flask-debug-noreload", false);
         eprintln!(
             "{version}: {} spans, {} records of 20 ({:.1} s)",
             run["server_spans"],

@@ -200,30 +200,13 @@ pub fn mlflow_otlp(
 /// Whether every version a specifier allows is below `limit` (`major.minor.patch`): `<5`,
 /// `<=4.25`, `==4.25.3`, `~=4.25`, Poetry's `^4.25`.
 fn caps_below(spec: &str, limit: [u32; 3]) -> bool {
-    let version = |text: &str| -> Option<([u32; 3], usize)> {
-        let text = text.trim().trim_end_matches(".*");
-        let parts: Vec<&str> = text.split('.').collect();
-        let number = |i: usize| -> Option<u32> {
-            let digits: String = parts
-                .get(i)?
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits.parse().ok()
-        };
-        let major = number(0)?;
-        Some((
-            [major, number(1).unwrap_or(0), number(2).unwrap_or(0)],
-            parts.len(),
-        ))
-    };
     let next_major = |v: [u32; 3]| [v[0] + 1, 0, 0];
     spec.split(',').any(|clause| {
         let clause = clause.trim();
         let clause =
             clause.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || "-_.[]".contains(c));
         let clause = clause.trim();
-        let bound = |op: &str| clause.strip_prefix(op).and_then(version);
+        let bound = |op: &str| clause.strip_prefix(op).and_then(release);
         if let Some((v, _)) = bound("<=") {
             v < limit
         } else if let Some((v, _)) = bound("<") {
@@ -582,15 +565,51 @@ fn spec_of(path: &std::path::Path, content: &str, name: &str) -> Option<(String,
 
 /// The `major.minor` after the first `>=`, `==`, `~=` or `^` in a specifier.
 fn lower_bound(spec: &str) -> Option<Version> {
+    lowest(spec).map(|v| Version {
+        major: v[0],
+        minor: v[1],
+    })
+}
+
+/// The release (`major.minor.patch`) after the first `>=`, `==`, `~=` or `^` in a specifier.
+fn lowest(spec: &str) -> Option<[u32; 3]> {
     let at = ["~=", ">=", "==", "^"]
         .iter()
         .filter_map(|op| spec.find(op).map(|i| i + op.len()))
         .min()?;
-    let rest = spec[at..].trim_start();
-    let mut parts = rest.split(|c: char| !c.is_ascii_digit());
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    Some(Version { major, minor })
+    release(&spec[at..]).map(|(v, _)| v)
+}
+
+/// The release a version text starts with (`4.25.3`, `4.25`, `4.25.*`, `2.0.26,<3`), missing
+/// parts 0, with how many parts were written.
+fn release(text: &str) -> Option<([u32; 3], usize)> {
+    let text = text.trim().trim_end_matches(".*");
+    let parts: Vec<&str> = text.split('.').collect();
+    let number = |i: usize| -> Option<u32> {
+        let digits: String = parts
+            .get(i)?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    let major = number(0)?;
+    Some((
+        [major, number(1).unwrap_or(0), number(2).unwrap_or(0)],
+        parts.len(),
+    ))
+}
+
+/// The lowest release (`major.minor.patch`) a manifest allows for package `name`, with the
+/// specifier as written and its 1-based line; `None` when it does not list the package or
+/// sets no lower bound.
+pub fn lowest_release(
+    path: &std::path::Path,
+    content: &str,
+    name: &str,
+) -> Option<([u32; 3], String, usize)> {
+    let (spec, line) = spec_of(path, content, name)?;
+    lowest(&spec).map(|v| (v, spec, line))
 }
 
 /// Why a `pyproject.toml` could not be given the dependencies.

@@ -121,10 +121,7 @@ pub fn threads_action(target: &Target, uwsgi: &Uwsgi, ctx: &Path, dir: &Path) ->
         return None;
     }
     let pin = required_version(ctx);
-    if pin
-        .as_ref()
-        .is_some_and(|(_, v)| v.as_slice() >= THREADS_BY_DEFAULT.as_slice())
-    {
+    if pin.as_ref().is_some_and(|(_, v)| *v >= THREADS_BY_DEFAULT) {
         return None;
     }
     let release = match &pin {
@@ -180,42 +177,17 @@ fn command_place(target: &Target, uwsgi: &Uwsgi, ctx: &Path, dir: &Path) -> Stri
 
 /// The uWSGI release the build context's requirements ask for at least (`uwsgi==2.0.26`,
 /// `uWSGI>=2.0.28`, `~=`), with the requirement's text.
-fn required_version(ctx: &Path) -> Option<(String, Vec<u32>)> {
+fn required_version(ctx: &Path) -> Option<(String, [u32; 3])> {
     let files = std::fs::read_dir(ctx).ok()?.filter_map(|e| {
         let path = e.ok()?.path();
         let name = path.file_name()?.to_str()?.to_string();
         ((name.starts_with("requirements") && name.ends_with(".txt")) || name == "pyproject.toml")
             .then_some(path)
     });
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        for line in text.lines() {
-            let line = line.trim().trim_matches(['"', '\'', ',']);
-            let lower = line.to_ascii_lowercase();
-            let Some(rest) = lower.strip_prefix("uwsgi") else {
-                continue;
-            };
-            let rest = rest.trim_start();
-            let Some(version) = ["==", ">=", "~="]
-                .iter()
-                .find_map(|op| rest.strip_prefix(op))
-            else {
-                continue;
-            };
-            let parts: Vec<u32> = version
-                .trim()
-                .split(|c: char| !c.is_ascii_digit())
-                .take(3)
-                .map_while(|p| p.parse().ok())
-                .collect();
-            if !parts.is_empty() {
-                return Some((line.to_string(), parts));
-            }
-        }
-    }
-    None
+    files.into_iter().find_map(|file| {
+        let text = std::fs::read_to_string(&file).ok()?;
+        crate::deps::lowest_release(&file, &text, "uwsgi").map(|(v, spec, _)| (spec, v))
+    })
 }
 
 /// uWSGI options that take no value, as WSGI apps' commands give them: the word after one is

@@ -263,11 +263,8 @@ class _Handoff:
             self._wake.set()
 
     def _start(self) -> None:
-        thread = threading.Thread(target=self._run, name="otel-handoff", daemon=True)
-        try:
-            thread.start()
-        except RuntimeError:
-            # Python 3.12 and newer refuse new threads once the interpreter is exiting.
+        thread = _daemon(self._run, "otel-handoff")
+        if thread is None:
             self._threadless = True
             self.drain()
             return
@@ -670,12 +667,23 @@ def _in_background(
     """``work`` started in a daemon thread, which the exit does not wait for; where
     Python no longer starts threads (Python 3.12's exit), with ``standby``, given to a
     thread started beforehand; else None."""
-    worker = threading.Thread(target=work, name="otel-shutdown", daemon=True)
-    try:
-        worker.start()
-    except RuntimeError:
-        return _standby.submit(work) if standby else None
+    worker = _daemon(work, "otel-shutdown")
+    if worker is None and standby:
+        return _standby.submit(work)
     return worker
+
+
+def _daemon(
+    target: Callable[..., Any], name: str, *args: Any
+) -> threading.Thread | None:
+    """A daemon thread running ``target(*args)``, which the exit does not wait for; None
+    where Python starts no thread (Python 3.12's interpreter exit)."""
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    try:
+        thread.start()
+    except RuntimeError:
+        return None
+    return thread
 
 
 class _Job:
@@ -712,12 +720,7 @@ class _Standby:
         self._jobs = queue.SimpleQueue()
         self._ready = 0
         for _ in range(self._count):
-            thread = threading.Thread(
-                target=self._serve, args=(self._jobs,), name="otel-standby", daemon=True
-            )
-            try:
-                thread.start()
-            except RuntimeError:
+            if _daemon(self._serve, "otel-standby", self._jobs) is None:
                 return
             self._ready += 1
 
